@@ -1,0 +1,505 @@
+//! A case: one client, their needs, and what they agreed may be shared. Parsed strictly.
+
+use std::fmt;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::need::{NeedCode, Urgency};
+use crate::personal::Personal;
+
+/// One client's case as a pathfinder records it (CONTRACT.md, "A case").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    /// The referring organisation's own reference, e.g. `CAKC-000123`.
+    pub reference: String,
+    /// How the client reached the referrer.
+    pub channel: Channel,
+    /// Who is making the referrals.
+    pub referrer: Referrer,
+    /// The person being helped.
+    pub client: Client,
+    /// What they need help with; each code at most once.
+    pub needs: Vec<Need>,
+    /// Facts about the client's situation that change eligibility or priority.
+    #[serde(default)]
+    pub circumstances: Vec<Circumstance>,
+    /// What the client agreed may be shared, and on what lawful basis.
+    pub consent: Consent,
+}
+
+/// How the client reached the referrer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// By telephone.
+    Phone,
+    /// Met by an outreach worker.
+    Outreach,
+    /// By email.
+    Email,
+    /// Through a web form.
+    Web,
+    /// In person at an office or hub.
+    WalkIn,
+    /// Referred by another organisation.
+    Referral,
+}
+
+/// The organisation and worker making the referrals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Referrer {
+    /// Organisation id, e.g. `citizens-advice-kc`.
+    pub organisation: String,
+    /// The worker's id within that organisation (not their name).
+    pub worker: String,
+}
+
+/// The client. Everything identifying is [`Personal`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Client {
+    /// Full name.
+    pub name: Personal<String>,
+    /// Date of birth.
+    pub date_of_birth: Personal<NaiveDate>,
+    /// Full postcode, e.g. `W10 5AB`.
+    pub postcode: Personal<String>,
+    /// Address lines, where the client gave them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<Personal<String>>,
+    /// ONS code of the local authority whose services the client can use, e.g. `E09000020`.
+    pub local_authority: String,
+    /// Telephone number.
+    #[serde(default)]
+    pub phone: Option<Personal<String>>,
+    /// Email address.
+    #[serde(default)]
+    pub email: Option<Personal<String>>,
+    /// ISO 639-1 language code, e.g. `en`, `cy`.
+    pub preferred_language: String,
+    /// Contact is unsafe (e.g. domestic abuse): address and direct contact go only to a
+    /// domestic-abuse service; everyone else contacts the client through the referrer.
+    #[serde(default)]
+    pub safe_contact: bool,
+    /// Who lives with the client.
+    pub household: Household,
+}
+
+/// The shape of a household: counts and ages, nothing identifying.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Household {
+    /// Adults, including the client.
+    pub adults: u8,
+    /// Ages of the children, in years.
+    #[serde(default)]
+    pub children_ages: Vec<u8>,
+}
+
+/// One need of the client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Need {
+    /// Which need.
+    pub code: NeedCode,
+    /// How soon.
+    pub urgency: Urgency,
+    /// What the pathfinder wrote; personal, and shared only with a partner that declares it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<Personal<String>>,
+}
+
+/// Facts about a client's situation (extend the list as partners need them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Circumstance {
+    /// Children under 18 live with the client.
+    ChildrenInHousehold,
+    /// The client or a partner is pregnant.
+    Pregnant,
+    /// The client lives alone.
+    LivesAlone,
+    /// The client is 75 or older.
+    Over75,
+    /// The client prefers to be served in Welsh.
+    WelshSpeaker,
+    /// Needs an interpreter or has limited English.
+    LimitedEnglish,
+    /// Rents privately.
+    PrivateRentedTenant,
+    /// Rents from a council or housing association.
+    SocialHousingTenant,
+    /// Owns their home.
+    OwnerOccupier,
+    /// Staying with friends or family, no settled home.
+    SofaSurfing,
+    /// Sleeping rough.
+    RoughSleeping,
+    /// Fleeing violence or abuse.
+    FleeingViolence,
+    /// Left local authority care as a young person.
+    CareLeaver,
+    /// Served in the armed forces.
+    Veteran,
+    /// Released from prison in the last year.
+    RecentPrisonRelease,
+    /// No recourse to public funds.
+    NoRecourseToPublicFunds,
+    /// Refugee or asylum seeker.
+    RefugeeOrAsylumSeeker,
+    /// Cares for someone else.
+    UnpaidCarer,
+    /// Has a disability or long-term condition.
+    Disability,
+    /// Single parent.
+    SingleParent,
+}
+
+/// What the client agreed may be shared, recorded per DOMAIN.md.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Consent {
+    /// The lawful basis for sharing.
+    pub lawful_basis: LawfulBasis,
+    /// With whom.
+    pub share_with: ShareWith,
+    /// The worker who recorded it.
+    pub recorded_by: String,
+    /// When.
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl Consent {
+    /// Whether this consent lets `partner_id` receive a referral once it is in the plan.
+    pub fn covers(&self, partner_id: &str) -> bool {
+        match self.lawful_basis {
+            // Without consent (DPA 2018 Sch.1 para 18) sharing rests on the need to protect,
+            // and is limited by minimisation, not by a list.
+            LawfulBasis::VitalInterests | LawfulBasis::Safeguarding => true,
+            LawfulBasis::Consent => match &self.share_with {
+                ShareWith::PlannedPartners => true,
+                ShareWith::None => false,
+                ShareWith::Partners(ids) => ids.iter().any(|id| id == partner_id),
+            },
+        }
+    }
+}
+
+/// The lawful basis for sharing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LawfulBasis {
+    /// The client agreed.
+    Consent,
+    /// Without consent, to protect someone's life.
+    VitalInterests,
+    /// Without consent, to safeguard a child or an adult at risk.
+    Safeguarding,
+}
+
+/// With whom the client agreed their details may be shared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShareWith {
+    /// Any partner the plan refers to, once the plan is read to them.
+    PlannedPartners,
+    /// No one: the plan can only signpost.
+    None,
+    /// Only these partner ids.
+    Partners(Vec<String>),
+}
+
+impl Serialize for ShareWith {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ShareWith::PlannedPartners => serializer.serialize_str("planned_partners"),
+            ShareWith::None => serializer.serialize_str("none"),
+            ShareWith::Partners(ids) => ids.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ShareWith {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ShareWithVisitor;
+        impl<'de> Visitor<'de> for ShareWithVisitor {
+            type Value = ShareWith;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`planned_partners`, `none`, or a list of partner ids")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ShareWith, E> {
+                match v {
+                    "planned_partners" => Ok(ShareWith::PlannedPartners),
+                    "none" => Ok(ShareWith::None),
+                    other => Err(E::invalid_value(de::Unexpected::Str(other), &self)),
+                }
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ShareWith, A::Error> {
+                let mut ids = Vec::new();
+                while let Some(id) = seq.next_element::<String>()? {
+                    ids.push(id);
+                }
+                Ok(ShareWith::Partners(ids))
+            }
+        }
+        deserializer.deserialize_any(ShareWithVisitor)
+    }
+}
+
+/// A case that could not be read, with the path of the offending field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", if path.is_empty() || path == "." { String::new() } else { format!("at `{path}`: ") })]
+pub struct CaseError {
+    /// Where in the document, e.g. `needs[1].code`; empty for the whole document.
+    pub path: String,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+impl CaseError {
+    fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { path: path.into(), message: message.into() }
+    }
+}
+
+/// Parses and validates a case from JSON. Unknown fields, unknown codes and impossible values
+/// are errors that name the field and what is allowed.
+pub fn parse_case(json: &[u8]) -> Result<Case, CaseError> {
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let case: Case = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        // serde_json appends "at line L column C"; keep it, it helps with a hand-edited file.
+        CaseError::at(path, inner.to_string())
+    })?;
+    de.end().map_err(|e| CaseError::at("", format!("trailing characters after the case: {e}")))?;
+    case.validate()?;
+    Ok(case)
+}
+
+impl Case {
+    /// Checks what serde cannot: presence, uniqueness, formats.
+    pub fn validate(&self) -> Result<(), CaseError> {
+        if self.reference.trim().is_empty() {
+            return Err(CaseError::at("reference", "must not be empty"));
+        }
+        if self.referrer.organisation.trim().is_empty() {
+            return Err(CaseError::at("referrer.organisation", "must not be empty"));
+        }
+        if self.needs.is_empty() {
+            return Err(CaseError::at("needs", "a case needs at least one need"));
+        }
+        for (i, need) in self.needs.iter().enumerate() {
+            if let Some(first) = self.needs[..i].iter().position(|n| n.code == need.code) {
+                return Err(CaseError::at(
+                    format!("needs[{i}].code"),
+                    format!(
+                        "`{}` is already needs[{first}]; record each need once with its most pressing urgency",
+                        need.code
+                    ),
+                ));
+            }
+        }
+        let client = &self.client;
+        if client.name.expose().trim().is_empty() {
+            return Err(CaseError::at("client.name", "must not be empty"));
+        }
+        if !is_uk_postcode(client.postcode.expose()) {
+            return Err(CaseError::at(
+                "client.postcode",
+                "is not a UK postcode (expected e.g. `W10 5AB`)",
+            ));
+        }
+        if !is_ons_local_authority(&client.local_authority) {
+            return Err(CaseError::at(
+                "client.local_authority",
+                format!(
+                    "`{}` is not an ONS local authority code (expected a letter E, W, S or N and 8 digits, e.g. `E09000020`)",
+                    client.local_authority
+                ),
+            ));
+        }
+        let lang = &client.preferred_language;
+        if lang.len() != 2 || !lang.bytes().all(|b| b.is_ascii_lowercase()) {
+            return Err(CaseError::at(
+                "client.preferred_language",
+                format!("`{lang}` is not an ISO 639-1 code (two lower-case letters, e.g. `en`, `cy`)"),
+            ));
+        }
+        if client.household.adults == 0 {
+            return Err(CaseError::at("client.household.adults", "must be at least 1 (the client)"));
+        }
+        if let Some(i) = client.household.children_ages.iter().position(|&a| a > 17) {
+            return Err(CaseError::at(
+                format!("client.household.children_ages[{i}]"),
+                "a child is under 18; count older members as adults",
+            ));
+        }
+        let dob = *client.date_of_birth.expose();
+        if dob > self.consent.recorded_at.date_naive() || dob.year() < 1900 {
+            return Err(CaseError::at("client.date_of_birth", "is not a plausible date of birth"));
+        }
+        if let ShareWith::Partners(ids) = &self.consent.share_with {
+            if ids.is_empty() {
+                return Err(CaseError::at(
+                    "consent.share_with",
+                    "an empty list shares with no one; write `none` if that is meant",
+                ));
+            }
+        }
+        if self.consent.recorded_by.trim().is_empty() {
+            return Err(CaseError::at("consent.recorded_by", "must name the worker who recorded consent"));
+        }
+        Ok(())
+    }
+
+    /// The outward part of the client's postcode (`W10` of `W10 5AB`): enough to find nearby
+    /// services, not enough to find the person.
+    pub fn postcode_district(&self) -> String {
+        postcode_district(self.client.postcode.expose())
+    }
+
+    /// The client's age in whole years on `today`.
+    pub fn client_age(&self, today: NaiveDate) -> u32 {
+        let dob = *self.client.date_of_birth.expose();
+        today.years_since(dob).unwrap_or(0)
+    }
+}
+
+/// The outward code of a UK postcode, upper-cased.
+pub(crate) fn postcode_district(postcode: &str) -> String {
+    let compact: String = postcode
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let outward_len = compact.len().saturating_sub(3);
+    compact[..outward_len].to_string()
+}
+
+/// A permissive check of the UK postcode shape: outward `A9`, `A99`, `AA9`, `AA99`, `A9A`,
+/// `AA9A`, then inward `9AA`.
+fn is_uk_postcode(postcode: &str) -> bool {
+    let compact: Vec<u8> =
+        postcode.bytes().filter(|b| !b.is_ascii_whitespace()).map(|b| b.to_ascii_uppercase()).collect();
+    if !(5..=7).contains(&compact.len()) {
+        return false;
+    }
+    let (outward, inward) = compact.split_at(compact.len() - 3);
+    let inward_ok = inward[0].is_ascii_digit() && inward[1..].iter().all(u8::is_ascii_alphabetic);
+    let outward_ok = outward[0].is_ascii_alphabetic()
+        && outward.iter().all(u8::is_ascii_alphanumeric)
+        && outward.iter().any(u8::is_ascii_digit);
+    inward_ok && outward_ok
+}
+
+fn is_ons_local_authority(code: &str) -> bool {
+    let bytes = code.as_bytes();
+    bytes.len() == 9 && matches!(bytes[0], b'E' | b'W' | b'S' | b'N') && bytes[1..].iter().all(u8::is_ascii_digit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"{
+      "reference": "CAKC-000123", "channel": "phone",
+      "referrer": {"organisation": "citizens-advice-kc", "worker": "pf-17"},
+      "client": {"name": "Test Person", "date_of_birth": "1989-04-02", "postcode": "W10 5AB",
+        "local_authority": "E09000020", "phone": "07700 900123", "email": null,
+        "preferred_language": "en", "safe_contact": false,
+        "household": {"adults": 1, "children_ages": [7, 15]}},
+      "needs": [{"code": "housing_homelessness", "urgency": "emergency", "notes": "sofa"},
+                {"code": "food", "urgency": "urgent"}],
+      "circumstances": ["children_in_household"],
+      "consent": {"lawful_basis": "consent", "share_with": "planned_partners",
+                  "recorded_by": "pf-17", "recorded_at": "2026-11-20T10:00:00Z"}
+    }"#;
+
+    fn with(from: &str, to: &str) -> Result<Case, CaseError> {
+        assert!(SAMPLE.contains(from), "test edit `{from}` does not apply");
+        parse_case(SAMPLE.replace(from, to).as_bytes())
+    }
+
+    #[test]
+    fn parses_the_contract_example() {
+        let case = parse_case(SAMPLE.as_bytes()).unwrap();
+        assert_eq!(case.needs.len(), 2);
+        assert_eq!(case.needs[0].code, NeedCode::HousingHomelessness);
+        assert_eq!(case.postcode_district(), "W10");
+        assert!(case.consent.covers("any-partner"));
+    }
+
+    #[test]
+    fn debug_of_a_case_shows_no_personal_data() {
+        let case = parse_case(SAMPLE.as_bytes()).unwrap();
+        let printed = format!("{case:?}");
+        for secret in ["Test Person", "1989", "W10 5AB", "07700", "sofa"] {
+            assert!(!printed.contains(secret), "Debug leaked `{secret}`: {printed}");
+        }
+    }
+
+    #[test]
+    fn unknown_need_code_names_the_field_and_the_allowed_codes() {
+        let err = with(r#""code": "food""#, r#""code": "fod""#).unwrap_err();
+        assert_eq!(err.path, "needs[1].code");
+        assert!(err.message.contains("unknown variant `fod`"), "{err}");
+        assert!(err.message.contains("housing_homelessness"), "{err}");
+    }
+
+    #[test]
+    fn bad_urgency_lists_the_urgencies() {
+        let err = with(r#""urgency": "urgent""#, r#""urgency": "asap""#).unwrap_err();
+        assert_eq!(err.path, "needs[1].urgency");
+        assert!(err.message.contains("emergency"), "{err}");
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let err = with(r#""safe_contact": false"#, r#""safe_contact": false, "nhs_number": "x""#)
+            .unwrap_err();
+        assert!(err.message.contains("unknown field `nhs_number`"), "{err}");
+        assert!(err.path.starts_with("client"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_need_is_refused() {
+        let err = with(r#""code": "housing_homelessness""#, r#""code": "food""#).unwrap_err();
+        assert_eq!(err.path, "needs[1].code");
+    }
+
+    #[test]
+    fn bad_local_authority_and_postcode_are_refused() {
+        assert_eq!(with("E09000020", "Kensington").unwrap_err().path, "client.local_authority");
+        assert_eq!(with("W10 5AB", "not a postcode").unwrap_err().path, "client.postcode");
+    }
+
+    #[test]
+    fn share_with_accepts_a_list_and_refuses_other_words() {
+        let case = with(r#""planned_partners""#, r#"["foodbank-a"]"#).unwrap();
+        assert!(case.consent.covers("foodbank-a"));
+        assert!(!case.consent.covers("foodbank-b"));
+        let err = with(r#""planned_partners""#, r#""everyone""#).unwrap_err();
+        assert!(err.message.contains("planned_partners"), "{err}");
+    }
+
+    #[test]
+    fn safeguarding_basis_covers_partners_without_a_list() {
+        let case = with(r#""lawful_basis": "consent", "share_with": "planned_partners""#,
+            r#""lawful_basis": "safeguarding", "share_with": "none""#).unwrap();
+        assert!(case.consent.covers("children-services"));
+    }
+
+    #[test]
+    fn postcode_shapes() {
+        for ok in ["W10 5AB", "SY8 1AA", "sw1a1aa", "EC1A 1BB", "M1 1AE"] {
+            assert!(is_uk_postcode(ok), "{ok}");
+        }
+        for bad in ["", "12345", "W10", "W10 5A", "ABCDE FG"] {
+            assert!(!is_uk_postcode(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! The contract of `pathways`: what a case, a need, an offer, a referral and a plan are, and the
+//! [`Partner`] trait every partner connector implements.
+//!
+//! This crate does no I/O and starts no runtime. It is shared by the daemon and by every plugin,
+//! so it changes slowly: add fields with defaults, never rename what is on the wire.
+//!
+//! Personal data (a client's name, date of birth, contact details, address, free-text notes) is
+//! held in [`Personal`], whose `Debug` prints `[redacted]`, so a stray `?case` in a log line
+//! cannot leak it.
+
+mod availability;
+mod case;
+mod error;
+mod need;
+mod partner;
+mod personal;
+mod plan;
+mod referral;
+
+pub use availability::{
+    AgeBand, Availability, AvailabilityQuery, Capacity, Eligibility, NeedRequest, Offer,
+    OfferLocation, ServiceChannel, ServiceRef,
+};
+pub use case::{
+    parse_case, Case, CaseError, Channel, Circumstance, Client, Consent, Household, LawfulBasis,
+    Need, Referrer, ShareWith,
+};
+pub use error::{PartnerError, PartnerErrorKind};
+pub use need::{NeedCode, Urgency};
+pub use partner::{BuildInfo, Capability, Health, HealthStatus, Manifest, Partner, PartnerKind};
+pub use personal::Personal;
+pub use plan::{
+    ActionPlan, Fallback, Lead, PartnerOutcome, PartnerReport, PlanStep, StepAction, UnmetNeed,
+};
+pub use referral::{
+    ClientField, ReferralReceipt, ReferralRef, ReferralStatus, ReferredNeed, Referral,
+    SharedClient, StatusReason, TaskState,
+};

@@ -1,0 +1,146 @@
+//! The [`Partner`] trait: the one contract between the orchestrator and every partner system.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::availability::{Availability, AvailabilityQuery};
+use crate::error::PartnerError;
+use crate::need::NeedCode;
+use crate::referral::{ClientField, Referral, ReferralReceipt, ReferralRef, ReferralStatus};
+
+/// A partner system: a food bank network, an NHS service, a housing authority, a council
+/// directory. Implemented by connectors (compiled in, or loaded from a plugin library by the
+/// host) and by test doubles; callers cannot tell them apart.
+///
+/// Invariants every implementation keeps:
+/// - calls are safe to run concurrently, and safe to abandon (a dropped future cancels);
+/// - `send_referral` with an idempotency key already sent creates nothing new at the partner
+///   and returns the same receipt;
+/// - a connector never retries a non-idempotent call on its own; the orchestrator decides
+///   retries from [`PartnerError::kind`];
+/// - nothing personal goes into an error message or a log line.
+#[async_trait]
+pub trait Partner: Send + Sync {
+    /// Who this partner is and what it serves and shares.
+    fn manifest(&self) -> &Manifest;
+
+    /// Whether and how soon the partner could help someone like the query describes.
+    async fn check_availability(
+        &self,
+        query: &AvailabilityQuery,
+    ) -> Result<Availability, PartnerError>;
+
+    /// Sends one referral; repeating the same idempotency key is harmless.
+    async fn send_referral(&self, referral: &Referral) -> Result<ReferralReceipt, PartnerError>;
+
+    /// The referral's current state at the partner.
+    async fn referral_status(
+        &self,
+        reference: &ReferralRef,
+    ) -> Result<ReferralStatus, PartnerError>;
+
+    /// A cheap check that the partner's system answers, for load time and readiness.
+    async fn health(&self) -> Result<Health, PartnerError>;
+}
+
+/// What a connector declares about itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The connector's name, e.g. `foodbank`.
+    pub plugin: String,
+    /// What kind of partner system it speaks to.
+    pub kind: PartnerKind,
+    /// The connector's version.
+    pub version: String,
+    /// One line for the operator.
+    pub description: String,
+    /// The needs it can answer for.
+    pub needs: Vec<NeedCode>,
+    /// ONS local authority codes it can serve; empty means wherever configuration enables it.
+    #[serde(default)]
+    pub areas: Vec<String>,
+    /// Every client field a referral to it may carry; nothing else is ever given to it.
+    pub shares: Vec<ClientField>,
+    /// What it can do.
+    pub capabilities: Vec<Capability>,
+    /// JSON Schema of its settings (the `[partners.settings]` table).
+    #[serde(default)]
+    pub settings_schema: serde_json::Value,
+    /// Build facts, filled in by the plugin SDK.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<BuildInfo>,
+}
+
+impl Manifest {
+    /// Whether this partner exists to help with domestic abuse (it may then receive a
+    /// safe-contact client's address and contact details).
+    pub fn is_domestic_abuse_service(&self) -> bool {
+        self.needs.contains(&NeedCode::DomesticAbuse)
+    }
+}
+
+/// How a plugin library was built; the host refuses one that does not match it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildInfo {
+    /// Version of `pathways-sdk` it was built with.
+    pub sdk_version: String,
+    /// Target triple, e.g. `x86_64-unknown-linux-gnu`.
+    pub target: String,
+    /// Plugin ABI version.
+    pub abi_version: u32,
+}
+
+/// What kind of partner system a connector speaks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartnerKind {
+    /// An NHS service (FHIR, BaRS).
+    Nhs,
+    /// A food bank network.
+    Foodbank,
+    /// A local housing authority (Duty to Refer).
+    Housing,
+    /// A council directory and service requests.
+    Council,
+    /// A voluntary or community organisation.
+    Voluntary,
+    /// Anything else.
+    Other,
+}
+
+/// Something a connector can do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    /// Answers availability queries.
+    Availability,
+    /// Accepts referrals.
+    Referral,
+    /// Reports referral status on request.
+    Status,
+    /// Calls back when a referral's status changes.
+    Callbacks,
+}
+
+/// The result of a health check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Health {
+    /// Overall state.
+    pub status: HealthStatus,
+    /// What was checked, or what is wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Overall health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthStatus {
+    /// Working.
+    Ok,
+    /// Working, but slow or partly failing.
+    Degraded,
+}
