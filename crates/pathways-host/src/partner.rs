@@ -1,0 +1,267 @@
+//! [`DylibPartner`]: a plugin instance seen as a [`Partner`].
+//!
+//! Each call gets a token. The host keeps a table of calls in flight (token → channel); the
+//! plugin's completion callback looks the token up and wakes the waiting future. Because the
+//! callback goes through the table instead of owning a pointer, a plugin that completes a call
+//! twice, or late, cannot cause a use-after-free: the second completion finds nothing and is
+//! counted. Dropping a call's future (a timeout, a plan deadline) removes it from the table and
+//! asks the plugin to cancel it.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::c_void;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use pathways_abi::{
+    Bytes, Completion, PluginVtable, OP_CHECK_AVAILABILITY, OP_HEALTH, OP_REFERRAL_STATUS,
+    OP_SEND_REFERRAL, STATUS_CANCELLED, STATUS_ERR, STATUS_OK, STATUS_PANIC,
+};
+use pathways_core::{
+    Availability, AvailabilityQuery, Health, Manifest, Partner, PartnerError, PartnerErrorKind,
+    Referral, ReferralReceipt, ReferralRef, ReferralStatus,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+type Reply = (i32, Vec<u8>);
+
+/// Calls in flight for one instance. Shared with the plugin as the completion context, and
+/// leaked once per instance so that context stays valid for the life of the process.
+#[derive(Debug, Default)]
+struct CallTable {
+    pending: Mutex<HashMap<u64, oneshot::Sender<Reply>>>,
+    /// Calls the host gave up on; the plugin still owes each one completion.
+    abandoned: Mutex<HashSet<u64>>,
+    started: AtomicU64,
+    completions: AtomicU64,
+    duplicates: AtomicU64,
+}
+
+fn lock<V>(m: &Mutex<V>) -> MutexGuard<'_, V> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Counters of the call protocol, for tests and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallStats {
+    /// Calls started.
+    pub started: u64,
+    /// Completions received from the plugin (on time or late).
+    pub completions: u64,
+    /// Calls the host gave up on whose late completion has not arrived yet.
+    pub awaiting_late_completion: u64,
+    /// Completions for a call that was already complete: a plugin bug.
+    pub duplicates: u64,
+    /// Calls waiting for their completion now.
+    pub in_flight: u64,
+}
+
+/// The plugin's raw pointer to its instance.
+#[derive(Debug, Clone, Copy)]
+struct InstancePtr(*mut c_void);
+// SAFETY: the ABI requires every plugin export to be callable from any thread.
+unsafe impl Send for InstancePtr {}
+// SAFETY: as above.
+unsafe impl Sync for InstancePtr {}
+
+/// A partner served by a loaded plugin library.
+#[derive(Debug)]
+pub struct DylibPartner {
+    partner_id: String,
+    vtable: &'static PluginVtable,
+    instance: InstancePtr,
+    manifest: Manifest,
+    path: Arc<Path>,
+    table: &'static CallTable,
+    next_token: AtomicU64,
+}
+
+impl DylibPartner {
+    pub(crate) fn new(
+        partner_id: String,
+        vtable: &'static PluginVtable,
+        instance: *mut c_void,
+        manifest: Manifest,
+        path: Arc<Path>,
+    ) -> Self {
+        Self {
+            partner_id,
+            vtable,
+            instance: InstancePtr(instance),
+            manifest,
+            path,
+            table: Box::leak(Box::default()),
+            next_token: AtomicU64::new(1),
+        }
+    }
+
+    /// The partner id from configuration.
+    pub fn partner_id(&self) -> &str {
+        &self.partner_id
+    }
+
+    /// The library this instance was created from.
+    pub fn library_path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Counters of the call protocol so far.
+    pub fn call_stats(&self) -> CallStats {
+        let t = self.table;
+        // One lock at a time: holding both here would invert on_complete's order (pending,
+        // then abandoned) and deadlock.
+        let in_flight = lock(&t.pending).len() as u64;
+        let awaiting_late_completion = lock(&t.abandoned).len() as u64;
+        CallStats {
+            started: t.started.load(Ordering::SeqCst),
+            completions: t.completions.load(Ordering::SeqCst),
+            awaiting_late_completion,
+            duplicates: t.duplicates.load(Ordering::SeqCst),
+            in_flight,
+        }
+    }
+
+    /// Sends raw request bytes for `op` and returns the raw status and response bytes. Used by
+    /// the typed calls and by the conformance check (which sends malformed requests on purpose).
+    pub(crate) async fn call_raw(&self, op: u32, request: &[u8]) -> Result<Reply, PartnerError> {
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        lock(&self.table.pending).insert(token, tx);
+        self.table.started.fetch_add(1, Ordering::SeqCst);
+        let mut in_flight = InFlight { partner: self, token, finished: false };
+        let completion = Completion {
+            ctx: (self.table as *const CallTable).cast::<c_void>(),
+            token,
+            callback: on_complete,
+        };
+        // SAFETY: the instance is live until drop; the request is lent for this call only; the
+        // completion context is the leaked call table.
+        unsafe { (self.vtable.call)(self.instance.0, op, Bytes::from_slice(request), completion) };
+        let reply = rx.await;
+        in_flight.finished = true;
+        reply.map_err(|_| self.fault(op, "the plugin dropped the call without completing it"))
+    }
+
+    async fn call<Q: Serialize + ?Sized, R: DeserializeOwned>(&self, op: u32, request: &Q) -> Result<R, PartnerError> {
+        let request = serde_json::to_vec(request)
+            .map_err(|e| PartnerError::invalid_request(format!("could not encode the {} request: {e}", op_name(op))))?;
+        let (status, body) = self.call_raw(op, &request).await?;
+        match status {
+            STATUS_OK => serde_json::from_slice(&body).map_err(|e| {
+                self.fault(op, &format!("answered with JSON this host cannot read: {e}"))
+            }),
+            STATUS_ERR => Err(serde_json::from_slice::<PartnerError>(&body).unwrap_or_else(|e| {
+                self.fault(op, &format!("reported an error this host cannot read: {e}"))
+            })),
+            STATUS_PANIC => Err(self.fault(op, &format!("panicked: {}", String::from_utf8_lossy(&body)))),
+            STATUS_CANCELLED => Err(PartnerError::new(
+                PartnerErrorKind::Unavailable,
+                format!("partner `{}`: the plugin cancelled {} (it is shutting down)", self.partner_id, op_name(op)),
+            )),
+            other => Err(self.fault(op, &format!("completed with unknown status {other}"))),
+        }
+    }
+
+    fn fault(&self, op: u32, what: &str) -> PartnerError {
+        PartnerError::plugin_fault(format!(
+            "partner `{}` (plugin `{}`) {}: {what}",
+            self.partner_id,
+            self.manifest.plugin,
+            op_name(op)
+        ))
+    }
+}
+
+/// A call the host is waiting on; dropping it unfinished cancels it at the plugin.
+struct InFlight<'a> {
+    partner: &'a DylibPartner,
+    token: u64,
+    finished: bool,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let table = self.partner.table;
+        // Mark it abandoned before removing it, under the pending lock, so a completion racing
+        // with us is counted either as on time or as late, never as a duplicate.
+        let mut pending = lock(&table.pending);
+        if pending.remove(&self.token).is_some() {
+            lock(&table.abandoned).insert(self.token);
+            drop(pending);
+            // SAFETY: the instance is live until the partner is dropped, which cannot happen
+            // while this borrow of it exists.
+            unsafe { (self.partner.vtable.cancel)(self.partner.instance.0, self.token) };
+        }
+    }
+}
+
+/// The plugin's completion callback: wakes the waiting call, or counts a late or duplicate one.
+unsafe extern "C" fn on_complete(ctx: *const c_void, token: u64, status: i32, data: Bytes) {
+    // A panic must not unwind into the plugin.
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: ctx is the leaked CallTable this host passed with the call.
+        let table = unsafe { &*ctx.cast::<CallTable>() };
+        // SAFETY: the plugin lends the bytes for the duration of this callback.
+        let body = unsafe { data.as_slice() }.to_vec();
+        let mut pending = lock(&table.pending);
+        if let Some(tx) = pending.remove(&token) {
+            drop(pending);
+            table.completions.fetch_add(1, Ordering::SeqCst);
+            // The receiver may be gone if the caller is being dropped right now; that is fine.
+            let _ = tx.send((status, body));
+        } else if lock(&table.abandoned).remove(&token) {
+            table.completions.fetch_add(1, Ordering::SeqCst);
+        } else {
+            table.duplicates.fetch_add(1, Ordering::SeqCst);
+            tracing::error!(token, "plugin completed a call that was already complete (plugin bug)");
+        }
+    }));
+}
+
+fn op_name(op: u32) -> &'static str {
+    match op {
+        OP_CHECK_AVAILABILITY => "check_availability",
+        OP_SEND_REFERRAL => "send_referral",
+        OP_REFERRAL_STATUS => "referral_status",
+        OP_HEALTH => "health",
+        _ => "an unknown operation",
+    }
+}
+
+impl Drop for DylibPartner {
+    fn drop(&mut self) {
+        // SAFETY: the instance came from init and is shut down exactly once, here. Every call
+        // borrowed `self`, so none is in flight on our side.
+        unsafe { (self.vtable.shutdown)(self.instance.0) };
+    }
+}
+
+#[async_trait]
+impl Partner for DylibPartner {
+    fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    async fn check_availability(&self, query: &AvailabilityQuery) -> Result<Availability, PartnerError> {
+        self.call(OP_CHECK_AVAILABILITY, query).await
+    }
+
+    async fn send_referral(&self, referral: &Referral) -> Result<ReferralReceipt, PartnerError> {
+        self.call(OP_SEND_REFERRAL, referral).await
+    }
+
+    async fn referral_status(&self, reference: &ReferralRef) -> Result<ReferralStatus, PartnerError> {
+        self.call(OP_REFERRAL_STATUS, reference).await
+    }
+
+    async fn health(&self) -> Result<Health, PartnerError> {
+        self.call(OP_HEALTH, &()).await
+    }
+}

@@ -1,0 +1,341 @@
+//! The e-voucher desk: each food bank's capacity this week, the vouchers issued, and the
+//! idempotency record that makes a repeated referral harmless (the same key with the same body
+//! returns the first voucher; with another body it is refused).
+
+use std::collections::HashMap;
+
+use chrono::{Datelike, Days, NaiveDate, Utc, Weekday};
+use serde_json::{json, Value};
+
+use super::data::{self, FoodbankSeed};
+use super::wire::{validate, ReferralStats, Voucher, VoucherReason, VoucherRequest, VoucherStatus};
+use crate::CapacityOverride;
+
+/// What a referral POST came to.
+#[derive(Debug)]
+pub(crate) enum PostOutcome {
+    /// A new voucher (201).
+    Created(Voucher),
+    /// The voucher an earlier POST with this key created (200).
+    Repeated(Voucher),
+    /// The key was used before with a different body (422).
+    KeyReused,
+    /// No food bank has that slug (404).
+    UnknownFoodbank,
+    /// The body is well-formed but unusable (422): a code and which field.
+    Unprocessable { code: &'static str, message: String },
+}
+
+/// Capacity of one food bank's desk right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Desk {
+    accepting: bool,
+    remaining: u32,
+    waitlist_weeks: u32,
+    next_session: NaiveDate,
+}
+
+/// Every voucher, every idempotency key, and the statistics.
+#[derive(Debug)]
+pub(crate) struct VoucherBook {
+    vouchers: HashMap<String, Voucher>,
+    by_key: HashMap<String, (VoucherRequest, String)>,
+    issued: HashMap<&'static str, u32>,
+    ids: fastrand::Rng,
+    pub stats: ReferralStats,
+}
+
+impl VoucherBook {
+    /// An empty book whose voucher ids come from `seed`.
+    pub(crate) fn new(seed: u64) -> Self {
+        Self {
+            vouchers: HashMap::new(),
+            by_key: HashMap::new(),
+            issued: HashMap::new(),
+            ids: fastrand::Rng::with_seed(seed),
+            stats: ReferralStats::default(),
+        }
+    }
+
+    /// Counts one POST carrying `key` (before faults or validation decide its fate).
+    pub(crate) fn count_post(&mut self, key: Option<&str>) {
+        self.stats.total_posts += 1;
+        if let Some(key) = key {
+            let posts = self.stats.posts_per_key.entry(key.to_string()).or_insert(0);
+            *posts += 1;
+            if *posts == 1 {
+                self.stats.distinct_keys += 1;
+            }
+        }
+    }
+
+    fn desk(
+        &self,
+        fb: &FoodbankSeed,
+        today: NaiveDate,
+        capacity: Option<CapacityOverride>,
+    ) -> Desk {
+        let issued = self.issued.get(fb.slug).copied().unwrap_or(0);
+        let seeded = fb.vouchers;
+        let (accepting, remaining, seeded_wait) = match capacity {
+            _ if fb.closed => (false, 0, 0),
+            None => (
+                seeded.accepting,
+                seeded.weekly_vouchers.saturating_sub(issued),
+                seeded.waitlist_weeks,
+            ),
+            Some(CapacityOverride::Open) => (true, 10, 0),
+            Some(CapacityOverride::Waitlist) => (true, 0, seeded.waitlist_weeks.max(2)),
+            Some(CapacityOverride::Full) => (false, 0, 0),
+        };
+        // With this week's vouchers gone, a referral waits for next week's.
+        let waitlist_weeks = if accepting && remaining == 0 {
+            seeded_wait.max(1)
+        } else {
+            seeded_wait
+        };
+        let from = today
+            .checked_add_days(Days::new(u64::from(waitlist_weeks) * 7))
+            .unwrap_or(today);
+        Desk {
+            accepting,
+            remaining,
+            waitlist_weeks,
+            next_session: next_session(from, seeded.session_days),
+        }
+    }
+
+    /// `GET /evoucher/v1/foodbanks/{slug}/availability`, or `None` for an unknown slug.
+    pub(crate) fn availability(
+        &self,
+        slug: &str,
+        today: NaiveDate,
+        capacity: Option<CapacityOverride>,
+    ) -> Option<Value> {
+        let fb = data::foodbank(slug)?;
+        let desk = self.desk(fb, today, capacity);
+        Some(json!({
+            "foodbank": fb.slug,
+            "accepting_referrals": desk.accepting,
+            "vouchers_remaining_this_week": desk.remaining,
+            "next_session": desk.next_session,
+            "waitlist_weeks": desk.waitlist_weeks,
+            "updated_at": Utc::now(),
+        }))
+    }
+
+    /// Handles a parsed referral under `key`.
+    pub(crate) fn post(
+        &mut self,
+        key: &str,
+        request: VoucherRequest,
+        today: NaiveDate,
+        capacity: Option<CapacityOverride>,
+    ) -> PostOutcome {
+        if let Some((earlier, voucher_id)) = self.by_key.get(key) {
+            if *earlier != request {
+                return PostOutcome::KeyReused;
+            }
+            return match self.vouchers.get(voucher_id) {
+                Some(voucher) => PostOutcome::Repeated(voucher.clone()),
+                None => PostOutcome::Unprocessable {
+                    code: "internal",
+                    message: "voucher lost".into(),
+                },
+            };
+        }
+        let Some(fb) = data::foodbank(&request.foodbank) else {
+            return PostOutcome::UnknownFoodbank;
+        };
+        if let Err((code, message)) = validate(&request, today) {
+            return PostOutcome::Unprocessable { code, message };
+        }
+        if fb.closed {
+            return PostOutcome::Unprocessable {
+                code: "foodbank_closed",
+                message: "`foodbank`: this food bank has closed".into(),
+            };
+        }
+        let desk = self.desk(fb, today, capacity);
+        let now = Utc::now();
+        let voucher_id = self.new_voucher_id();
+        let mut voucher = Voucher {
+            voucher_id: voucher_id.clone(),
+            foodbank: fb.slug.to_string(),
+            status: VoucherStatus::Declined,
+            status_reason: Some(VoucherReason::NoCapacity),
+            agency_reference: request.agency.reference.clone(),
+            collect_from: None,
+            valid_until: None,
+            issued_at: now,
+            updated_at: now,
+        };
+        if desk.accepting {
+            voucher.status = VoucherStatus::Issued;
+            voucher.status_reason = None;
+            voucher.collect_from = Some(desk.next_session);
+            voucher.valid_until = desk.next_session.checked_add_days(Days::new(14));
+            if desk.remaining > 0 {
+                *self.issued.entry(fb.slug).or_insert(0) += 1;
+            }
+        }
+        self.stats.vouchers_created += 1;
+        self.vouchers.insert(voucher_id.clone(), voucher.clone());
+        self.by_key.insert(key.to_string(), (request, voucher_id));
+        PostOutcome::Created(voucher)
+    }
+
+    /// A voucher by id.
+    pub(crate) fn voucher(&self, voucher_id: &str) -> Option<&Voucher> {
+        self.vouchers.get(voucher_id)
+    }
+
+    /// Moves a voucher to `status` (as the food bank would); `false` if there is no such voucher.
+    pub(crate) fn set_status(
+        &mut self,
+        voucher_id: &str,
+        status: VoucherStatus,
+        reason: Option<VoucherReason>,
+    ) -> bool {
+        let Some(voucher) = self.vouchers.get_mut(voucher_id) else {
+            return false;
+        };
+        voucher.status = status;
+        voucher.status_reason = reason;
+        voucher.updated_at = Utc::now();
+        true
+    }
+
+    fn new_voucher_id(&mut self) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+        loop {
+            let suffix: String = (0..8)
+                .map(|_| char::from(ALPHABET[self.ids.usize(..ALPHABET.len())]))
+                .collect();
+            let id = format!("FBV-{suffix}");
+            if !self.vouchers.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+}
+
+/// The first session day on or after `from`.
+pub(crate) fn next_session(from: NaiveDate, session_days: &[Weekday]) -> NaiveDate {
+    (0..7)
+        .filter_map(|offset| from.checked_add_days(Days::new(offset)))
+        .find(|day| session_days.contains(&day.weekday()))
+        .unwrap_or(from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
+    }
+
+    fn request(foodbank: &str) -> VoucherRequest {
+        serde_json::from_value(json!({
+            "foodbank": foodbank,
+            "agency": {"organisation": "ca-kc", "reference": "R-1"},
+            "client": {"full_name": "Test Person", "year_of_birth": 1989, "phone": "07700 900001"},
+            "household": {"adults": 1, "children_ages": [4]},
+            "referral_reasons": ["food_insecurity"]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_repeated_key_returns_the_same_voucher_and_a_changed_body_is_refused() {
+        let mut book = VoucherBook::new(1);
+        let PostOutcome::Created(first) =
+            book.post("k1", request("north-kensington"), today(), None)
+        else {
+            panic!("expected a new voucher");
+        };
+        assert_eq!(first.status, VoucherStatus::Issued);
+        let PostOutcome::Repeated(again) =
+            book.post("k1", request("north-kensington"), today(), None)
+        else {
+            panic!("expected the same voucher");
+        };
+        assert_eq!(again.voucher_id, first.voucher_id);
+        assert!(matches!(
+            book.post("k1", request("shrewsbury"), today(), None),
+            PostOutcome::KeyReused
+        ));
+        assert_eq!(book.stats.vouchers_created, 1);
+    }
+
+    #[test]
+    fn issuing_uses_up_capacity_then_referrals_wait() {
+        let mut book = VoucherBook::new(1);
+        let fb = data::foodbank("chelsea-fulham").unwrap();
+        for i in 0..fb.vouchers.weekly_vouchers {
+            assert!(matches!(
+                book.post(&format!("k{i}"), request(fb.slug), today(), None),
+                PostOutcome::Created(_)
+            ));
+        }
+        let desk = book.desk(fb, today(), None);
+        assert_eq!(
+            (desk.accepting, desk.remaining, desk.waitlist_weeks),
+            (true, 0, 1)
+        );
+        assert!(desk.next_session > today());
+    }
+
+    #[test]
+    fn full_food_bank_declines_with_no_capacity() {
+        let mut book = VoucherBook::new(1);
+        let PostOutcome::Created(voucher) = book.post("k", request("furness"), today(), None)
+        else {
+            panic!("expected a voucher");
+        };
+        assert_eq!(voucher.status, VoucherStatus::Declined);
+        assert_eq!(voucher.status_reason, Some(VoucherReason::NoCapacity));
+        let open = book
+            .availability("furness", today(), Some(CapacityOverride::Open))
+            .unwrap();
+        assert_eq!(open["accepting_referrals"], true);
+    }
+
+    #[test]
+    fn missing_contact_is_refused_naming_the_field() {
+        let mut book = VoucherBook::new(1);
+        let mut req = request("shrewsbury");
+        req.client.phone = None;
+        let PostOutcome::Unprocessable { message, .. } = book.post("k", req.clone(), today(), None)
+        else {
+            panic!("expected a refusal");
+        };
+        assert!(message.contains("client.phone"), "{message}");
+        req.client.contact_via_agency = true;
+        assert!(matches!(
+            book.post("k2", req, today(), None),
+            PostOutcome::Created(_)
+        ));
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_by_the_parser() {
+        let err = serde_json::from_value::<VoucherRequest>(json!({
+            "foodbank": "furness", "agency": {"organisation": "a", "reference": "r"},
+            "client": {"full_name": "X", "health_notes": "..."}, "referral_reasons": ["debt"]
+        }))
+        .unwrap_err();
+        assert!(err.to_string().contains("health_notes"), "{err}");
+    }
+
+    #[test]
+    fn next_session_is_the_first_session_day_on_or_after() {
+        let friday = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        assert_eq!(next_session(friday, &[Weekday::Fri]), friday);
+        assert_eq!(
+            next_session(friday, &[Weekday::Tue]),
+            NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()
+        );
+    }
+}

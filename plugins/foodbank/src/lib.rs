@@ -1,0 +1,178 @@
+//! Food bank connector: finds the food banks nearest a client's postcode district in a Give
+//! Food API v2 directory, asks each one's e-voucher desk whether it can take a referral, sends
+//! e-referral vouchers and reports their status.
+//!
+//! - Availability: for a `food` need only. Searches the directory for the postcode district,
+//!   keeps open food banks within `max_distance_m` (nearest `max_results`), asks their voucher
+//!   desks concurrently, and offers each one: vouchers left → `capacity`, a wait → `waitlist`,
+//!   not accepting → `no_capacity`. A desk that fails to answer gives an offer of `unknown`
+//!   capacity rather than hiding the food bank; if every desk fails, the call fails with the
+//!   first error so the orchestrator sees the outage.
+//! - Referral: one voucher POST with the referral's idempotency key; the body carries only
+//!   the client fields the core shared (name, year of birth, postcode, address, phone,
+//!   household) and a reason code derived from the needs. Never notes, health or abuse details.
+//! - Status: `issued` → accepted, `redeemed` → completed, `expired` → failed
+//!   (could_not_contact), `cancelled` → cancelled, `declined` → rejected with its reason.
+//!
+//! Built as a `cdylib` (the loadable plugin) and an `rlib` (for tests and benches).
+
+mod client;
+mod mapping;
+mod settings;
+
+use std::time::Instant;
+
+use futures::future::join_all;
+use pathways_sdk::{
+    async_trait, Availability, AvailabilityQuery, Capability, ClientField, Health, HealthStatus,
+    Manifest, NeedCode, Partner, PartnerError, PartnerKind, PartnerPlugin, Referral,
+    ReferralReceipt, ReferralRef, ReferralStatus,
+};
+
+pub use settings::Settings;
+
+use client::FoodbankClient;
+
+/// The food bank partner: a Give Food directory plus an e-voucher API.
+#[derive(Debug)]
+pub struct FoodbankPartner {
+    manifest: Manifest,
+    settings: Settings,
+    client: FoodbankClient,
+}
+
+impl PartnerPlugin for FoodbankPartner {
+    type Settings = Settings;
+
+    fn describe() -> Manifest {
+        Manifest {
+            plugin: "foodbank".into(),
+            kind: PartnerKind::Foodbank,
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "Nearest food banks (Give Food API v2) with e-voucher capacity, referrals and status".into(),
+            needs: vec![NeedCode::Food],
+            areas: Vec::new(),
+            // What a food bank voucher uses in practice (DOMAIN.md); deliberately no
+            // `need_notes`, so notes on health or abuse can never reach a food bank.
+            shares: vec![
+                ClientField::Name,
+                ClientField::YearOfBirth,
+                ClientField::Postcode,
+                ClientField::Address,
+                ClientField::Phone,
+                ClientField::Household,
+            ],
+            capabilities: vec![Capability::Availability, Capability::Referral, Capability::Status],
+            settings_schema: serde_json::Value::Null,
+            build: None,
+        }
+    }
+
+    fn from_settings(settings: Settings) -> Result<Self, String> {
+        settings.validate()?;
+        let client = FoodbankClient::new(&settings)?;
+        Ok(Self {
+            manifest: pathways_sdk::manifest_of::<Self>(),
+            settings,
+            client,
+        })
+    }
+}
+
+#[async_trait]
+impl Partner for FoodbankPartner {
+    fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    async fn check_availability(
+        &self,
+        query: &AvailabilityQuery,
+    ) -> Result<Availability, PartnerError> {
+        if !query.needs.iter().any(|need| need.code == NeedCode::Food) {
+            return Ok(Availability::default());
+        }
+        let district = query.postcode_district.trim();
+        if district.is_empty() {
+            return Err(PartnerError::invalid_request(
+                "the query's postcode_district is empty",
+            ));
+        }
+        let found = self.client.search(district).await?;
+        let near = mapping::nearby(
+            found,
+            self.settings.max_distance_m,
+            self.settings.max_results,
+        );
+        let answers = join_all(
+            near.iter()
+                .map(|(fb, _)| self.client.availability(&fb.slug)),
+        )
+        .await;
+        if let Some(Err(first)) = answers
+            .first()
+            .filter(|_| answers.iter().all(Result::is_err))
+        {
+            return Err(first.clone());
+        }
+        let offers = near
+            .iter()
+            .zip(&answers)
+            .map(|((fb, distance_m), answer)| {
+                if let Err(err) = answer {
+                    tracing::warn!(foodbank = %fb.slug, error = %err, "voucher desk did not answer; capacity unknown");
+                }
+                mapping::offer(fb, *distance_m, answer.as_ref().ok())
+            })
+            .collect();
+        Ok(Availability { offers })
+    }
+
+    async fn send_referral(&self, referral: &Referral) -> Result<ReferralReceipt, PartnerError> {
+        if referral.idempotency_key.trim().is_empty() {
+            return Err(PartnerError::invalid_request(
+                "the referral has no idempotency key",
+            ));
+        }
+        let body = mapping::voucher_request(referral)?;
+        let answer = self
+            .client
+            .post_referral(&referral.idempotency_key, &body)
+            .await?;
+        Ok(mapping::receipt(&answer))
+    }
+
+    async fn referral_status(
+        &self,
+        reference: &ReferralRef,
+    ) -> Result<ReferralStatus, PartnerError> {
+        if reference.partner_reference.trim().is_empty() {
+            return Err(PartnerError::invalid_request(
+                "the referral reference has no voucher id",
+            ));
+        }
+        let (answer, path) = self.client.voucher(&reference.partner_reference).await?;
+        mapping::status(&answer, &path)
+    }
+
+    async fn health(&self) -> Result<Health, PartnerError> {
+        let started = Instant::now();
+        self.client.health().await?;
+        let elapsed_ms = started.elapsed().as_millis();
+        // Slower than half the request deadline: working, but calls are at risk of timing out.
+        let status = if elapsed_ms * 2 > u128::from(self.settings.timeout_ms) {
+            HealthStatus::Degraded
+        } else {
+            HealthStatus::Ok
+        };
+        Ok(Health {
+            status,
+            detail: Some(format!("e-voucher API answered in {elapsed_ms} ms")),
+        })
+    }
+}
+
+pathways_sdk::export_partner!(FoodbankPartner);
+
+#[cfg(test)]
+mod tests;

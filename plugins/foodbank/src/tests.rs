@@ -1,0 +1,401 @@
+//! The connector compiled in, against the sandbox's food bank simulator over real HTTP on
+//! 127.0.0.1. What reaches the food bank is checked byte for byte in `tests/payload.rs`; the
+//! partner's failures in `tests/faults.rs`.
+
+mod faults;
+mod payload;
+
+use chrono::NaiveDate;
+use pathways_sandbox::{
+    CapacityOverride, Faults, Sandbox, SandboxConfig, VoucherReason, VoucherStatus,
+};
+use pathways_sdk::{
+    parse_case, AvailabilityQuery, Capacity, Case, ClientField, NeedCode, Partner,
+    PartnerErrorKind, PartnerPlugin, Referral, ReferralRef, ServiceChannel, ServiceRef,
+    StatusReason, TaskState,
+};
+
+use crate::mapping::{self, DirectoryFoodbank, VoucherAvailability};
+use crate::{FoodbankPartner, Settings};
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
+}
+
+async fn sandbox() -> Sandbox {
+    Sandbox::start(SandboxConfig {
+        today: Some(today()),
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn partner(base_url: &str) -> FoodbankPartner {
+    FoodbankPartner::from_settings(Settings::new(base_url)).unwrap()
+}
+
+/// A case with a food need and notes on health and abuse that must never reach a food bank.
+fn case(postcode: &str, safe_contact: bool) -> Case {
+    let json = format!(
+        r#"{{"reference": "CAKC-000123", "channel": "phone",
+        "referrer": {{"organisation": "citizens-advice-kc", "worker": "pf-17"}},
+        "client": {{"name": "Test Person", "date_of_birth": "1989-04-02", "postcode": "{postcode}",
+          "address": "1 Test Road", "local_authority": "E09000020", "phone": "07700 900123",
+          "email": "test@example.org", "preferred_language": "en", "safe_contact": {safe_contact},
+          "household": {{"adults": 1, "children_ages": [7, 15]}}}},
+        "needs": [{{"code": "food", "urgency": "urgent", "notes": "PRIVATE-FOOD-NOTE"}},
+                  {{"code": "mental_health", "urgency": "soon", "notes": "PRIVATE-MENTAL-HEALTH"}},
+                  {{"code": "domestic_abuse", "urgency": "emergency", "notes": "PRIVATE-ABUSE"}}],
+        "consent": {{"lawful_basis": "consent", "share_with": "planned_partners",
+          "recorded_by": "pf-17", "recorded_at": "2026-11-20T10:00:00Z"}}}}"#
+    );
+    parse_case(json.as_bytes()).unwrap()
+}
+
+fn query(postcode: &str, needs: &[NeedCode]) -> AvailabilityQuery {
+    AvailabilityQuery::for_case(&case(postcode, false), needs, today())
+}
+
+fn referral(slug: &str, key: &str, safe_contact: bool) -> Referral {
+    let shares = FoodbankPartner::describe().shares;
+    let service = ServiceRef {
+        id: slug.into(),
+        name: slug.into(),
+    };
+    Referral::for_partner(
+        &case("W10 5AB", safe_contact),
+        "fb",
+        service,
+        &[NeedCode::Food],
+        &shares,
+        false,
+        key.into(),
+    )
+}
+
+#[tokio::test]
+async fn kensington_offers_open_and_waitlisted_food_banks_nearest_first_and_skips_closed() {
+    let sandbox = sandbox().await;
+    let offers = partner(&sandbox.foodbank_url())
+        .check_availability(&query("W10 5AB", &[NeedCode::Food]))
+        .await
+        .unwrap()
+        .offers;
+    let slugs: Vec<&str> = offers.iter().map(|o| o.service.id.as_str()).collect();
+    assert_eq!(
+        &slugs[..2],
+        ["north-kensington", "notting-hill-larder"],
+        "{slugs:?}"
+    );
+    assert!(slugs.contains(&"chelsea-fulham"), "{slugs:?}");
+    assert!(
+        !slugs.contains(&"earls-court-pantry"),
+        "closed food banks are not offered"
+    );
+    assert_eq!(offers[0].capacity, Capacity::Capacity);
+    assert_eq!(offers[0].earliest_start, Some(today()));
+    assert!(offers[0]
+        .wait_estimate
+        .as_deref()
+        .unwrap()
+        .contains("12 vouchers"));
+    assert_eq!(offers[1].capacity, Capacity::Waitlist);
+    assert!(offers[1].earliest_start.unwrap() >= today() + chrono::Days::new(14));
+    let distances: Vec<u32> = offers
+        .iter()
+        .map(|o| o.location.as_ref().unwrap().distance_m.unwrap())
+        .collect();
+    assert!(distances.windows(2).all(|w| w[0] <= w[1]), "{distances:?}");
+    assert!(offers
+        .iter()
+        .all(|o| o.need == NeedCode::Food && o.channel == Some(ServiceChannel::InPerson)));
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn rural_and_sparse_areas_show_waitlist_full_and_no_provider() {
+    let sandbox = sandbox().await;
+    let fb = partner(&sandbox.foodbank_url());
+    let food = [NeedCode::Food];
+    let ludlow = fb
+        .check_availability(&query("SY8 1AA", &food))
+        .await
+        .unwrap()
+        .offers;
+    assert_eq!(ludlow.len(), 1, "Shrewsbury is beyond 16 km of Ludlow");
+    assert_eq!(
+        (ludlow[0].service.id.as_str(), ludlow[0].capacity),
+        ("ludlow-district", Capacity::Waitlist)
+    );
+    let oswestry = fb
+        .check_availability(&query("SY11 2AA", &food))
+        .await
+        .unwrap()
+        .offers;
+    assert_eq!(oswestry[0].capacity, Capacity::NoCapacity);
+    assert_eq!(oswestry[0].earliest_start, None);
+    let barrow = fb
+        .check_availability(&query("LA14 1AA", &food))
+        .await
+        .unwrap()
+        .offers;
+    assert_eq!(barrow.len(), 1);
+    assert_eq!(
+        (barrow[0].service.id.as_str(), barrow[0].capacity),
+        ("furness", Capacity::NoCapacity)
+    );
+    let wick = fb
+        .check_availability(&query("KW1 4AA", &food))
+        .await
+        .unwrap();
+    assert!(wick.offers.is_empty(), "no food bank within reach of Wick");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn needs_it_does_not_serve_get_no_offers_and_no_call() {
+    let sandbox = sandbox().await;
+    sandbox.set_foodbank_faults(Faults::failing());
+    let answer = partner(&sandbox.foodbank_url())
+        .check_availability(&query("W10 5AB", &[NeedCode::MentalHealth]))
+        .await;
+    assert!(
+        answer.unwrap().offers.is_empty(),
+        "a call would have failed"
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn referral_round_trip_maps_every_voucher_status() {
+    let sandbox = sandbox().await;
+    let fb = partner(&sandbox.foodbank_url());
+    let receipt = fb
+        .send_referral(&referral("north-kensington", "key-round-trip", false))
+        .await
+        .unwrap();
+    assert_eq!(receipt.state, TaskState::Requested);
+    assert!(receipt.partner_reference.starts_with("FBV-"));
+    let reference = ReferralRef {
+        partner_reference: receipt.partner_reference.clone(),
+        idempotency_key: "key-round-trip".into(),
+    };
+    let issued = fb.referral_status(&reference).await.unwrap();
+    assert_eq!(issued.state, TaskState::Accepted);
+    assert!(issued.note.unwrap().contains("2026-11-20"));
+
+    let cases = [
+        (VoucherStatus::Redeemed, None, TaskState::Completed, None),
+        (
+            VoucherStatus::Expired,
+            None,
+            TaskState::Failed,
+            Some(StatusReason::CouldNotContact),
+        ),
+        (
+            VoucherStatus::Cancelled,
+            Some(VoucherReason::ClientWithdrew),
+            TaskState::Cancelled,
+            Some(StatusReason::NoLongerInterested),
+        ),
+        (
+            VoucherStatus::Declined,
+            Some(VoucherReason::OutOfArea),
+            TaskState::Rejected,
+            Some(StatusReason::OutOfArea),
+        ),
+        (
+            VoucherStatus::Declined,
+            None,
+            TaskState::Rejected,
+            Some(StatusReason::Other),
+        ),
+    ];
+    for (status, why, state, reason) in cases {
+        sandbox
+            .set_voucher_status(&receipt.partner_reference, status, why)
+            .unwrap();
+        let now = fb.referral_status(&reference).await.unwrap();
+        assert_eq!((now.state, now.reason), (state, reason), "{status:?}");
+    }
+    let unknown = ReferralRef {
+        partner_reference: "FBV-NOSUCH".into(),
+        idempotency_key: "k".into(),
+    };
+    assert_eq!(
+        fb.referral_status(&unknown).await.unwrap_err().kind,
+        PartnerErrorKind::Permanent
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_full_food_bank_rejects_the_referral_with_no_capacity() {
+    let sandbox = sandbox().await;
+    let fb = partner(&sandbox.foodbank_url());
+    let receipt = fb
+        .send_referral(&referral("furness", "key-full", false))
+        .await
+        .unwrap();
+    assert_eq!(receipt.state, TaskState::Rejected);
+    let reference = ReferralRef {
+        partner_reference: receipt.partner_reference,
+        idempotency_key: "key-full".into(),
+    };
+    let status = fb.referral_status(&reference).await.unwrap();
+    assert_eq!(
+        (status.state, status.reason),
+        (TaskState::Rejected, Some(StatusReason::NoCapacity))
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn repeating_a_referral_key_creates_one_voucher() {
+    let sandbox = sandbox().await;
+    let fb = partner(&sandbox.foodbank_url());
+    let referral = referral("shrewsbury", "key-once", false);
+    let first = fb.send_referral(&referral).await.unwrap();
+    let second = fb.send_referral(&referral).await.unwrap();
+    assert_eq!(first.partner_reference, second.partner_reference);
+    let stats = sandbox.foodbank_stats();
+    assert_eq!(
+        (
+            stats.total_posts,
+            stats.distinct_keys,
+            stats.vouchers_created
+        ),
+        (2, 1, 1)
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn capacity_override_and_health_and_api_key() {
+    let mut config = SandboxConfig {
+        today: Some(today()),
+        ..SandboxConfig::default()
+    };
+    config.foodbank.api_key = Some("fb-test-key".into());
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let without_key = partner(&sandbox.foodbank_url());
+    assert_eq!(
+        without_key.health().await.unwrap_err().kind,
+        PartnerErrorKind::Unauthorized
+    );
+    // A variable only this test uses, so parallel tests cannot race on it.
+    std::env::set_var("PATHWAYS_TEST_FOODBANK_KEY", "fb-test-key");
+    let settings = Settings {
+        api_key_env: Some("PATHWAYS_TEST_FOODBANK_KEY".into()),
+        ..Settings::new(sandbox.foodbank_url())
+    };
+    let fb = FoodbankPartner::from_settings(settings).unwrap();
+    assert!(fb
+        .health()
+        .await
+        .unwrap()
+        .detail
+        .unwrap()
+        .contains("answered"));
+    sandbox.set_foodbank_faults(Faults {
+        capacity: Some(CapacityOverride::Full),
+        ..Faults::none()
+    });
+    let offers = fb
+        .check_availability(&query("W10 5AB", &[NeedCode::Food]))
+        .await
+        .unwrap()
+        .offers;
+    assert!(!offers.is_empty() && offers.iter().all(|o| o.capacity == Capacity::NoCapacity));
+    sandbox.shutdown().await;
+}
+
+#[test]
+fn settings_errors_name_the_key() {
+    let err =
+        pathways_sdk::parse_settings::<Settings>(br#"{"base_url": "http://x", "timeout_msec": 5}"#)
+            .unwrap_err();
+    assert!(err.contains("timeout_msec"), "{err}");
+    let err = pathways_sdk::parse_settings::<Settings>(br#"{"timeout_ms": 5}"#).unwrap_err();
+    assert!(err.contains("base_url"), "{err}");
+    let unset = Settings {
+        api_key_env: Some("PATHWAYS_TEST_SURELY_UNSET_VAR".into()),
+        ..Settings::new("http://127.0.0.1:9")
+    };
+    let err = FoodbankPartner::from_settings(unset).unwrap_err();
+    assert!(
+        err.contains("api_key_env") && err.contains("PATHWAYS_TEST_SURELY_UNSET_VAR"),
+        "{err}"
+    );
+    let err = FoodbankPartner::from_settings(Settings::new("not a url")).unwrap_err();
+    assert!(err.contains("base_url"), "{err}");
+    let err = FoodbankPartner::from_settings(Settings {
+        max_results: 0,
+        ..Settings::new("http://127.0.0.1:9")
+    })
+    .unwrap_err();
+    assert!(err.contains("max_results"), "{err}");
+}
+
+#[test]
+fn manifest_declares_food_and_never_notes() {
+    let manifest = pathways_sdk::manifest_of::<FoodbankPartner>();
+    assert_eq!(manifest.plugin, "foodbank");
+    assert_eq!(manifest.needs, [NeedCode::Food]);
+    assert!(!manifest.shares.contains(&ClientField::NeedNotes));
+    assert!(
+        !manifest.shares.contains(&ClientField::DateOfBirth)
+            && !manifest.shares.contains(&ClientField::Email)
+    );
+    let schema = manifest.settings_schema.to_string();
+    assert!(
+        schema.contains("base_url") && schema.contains("max_distance_m"),
+        "{schema}"
+    );
+    assert!(manifest.build.is_some());
+}
+
+#[test]
+fn a_desk_that_does_not_answer_gives_unknown_capacity_and_waits_read_as_waitlist() {
+    let fb = DirectoryFoodbank {
+        name: "X".into(),
+        slug: "x".into(),
+        postcode: None,
+        closed: false,
+        distance_m: Some(900.4),
+    };
+    assert_eq!(mapping::offer(&fb, 900, None).capacity, Capacity::Unknown);
+    let no_vouchers_left = VoucherAvailability {
+        accepting_referrals: true,
+        vouchers_remaining_this_week: 0,
+        next_session: Some(today()),
+        waitlist_weeks: 0,
+    };
+    assert_eq!(
+        mapping::offer(&fb, 900, Some(&no_vouchers_left)).capacity,
+        Capacity::Waitlist
+    );
+    let far = DirectoryFoodbank {
+        distance_m: Some(20_000.0),
+        slug: "far".into(),
+        ..fb.clone()
+    };
+    let closed = DirectoryFoodbank {
+        closed: true,
+        slug: "closed".into(),
+        ..fb.clone()
+    };
+    let unknown = DirectoryFoodbank {
+        distance_m: None,
+        slug: "unknown".into(),
+        ..fb.clone()
+    };
+    let kept = mapping::nearby(vec![far, closed, unknown, fb], 16_000, 5);
+    assert_eq!(
+        kept.iter()
+            .map(|(f, d)| (f.slug.as_str(), *d))
+            .collect::<Vec<_>>(),
+        [("x", 900)]
+    );
+}

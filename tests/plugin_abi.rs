@@ -1,0 +1,242 @@
+//! The plugin ABI end to end: real plugin libraries built by cargo, loaded through
+//! `pathways-host`, misbehaving in every way the host must survive.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use futures::future::join_all;
+use pathways_core::{
+    AgeBand, AvailabilityQuery, Household, NeedCode, NeedRequest, Partner, PartnerErrorKind,
+    Urgency,
+};
+use pathways_host::{DylibPartner, LoadError, PluginLibrary};
+use pathways_testkit::plugin_library;
+use serde_json::json;
+
+/// Every log line the host's `tracing` recorded in this test process.
+fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer = CaptureWriter(Arc::clone(&buffer));
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("first and only subscriber");
+        buffer
+    })
+}
+
+#[derive(Clone)]
+struct CaptureWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for CaptureWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn misbehaving() -> DylibPartner {
+    captured_logs();
+    let lib = PluginLibrary::open(&plugin_library("pathways_test_misbehaving_partner")).unwrap();
+    lib.instantiate("misbehaving-1", &json!({"label": "t"})).unwrap()
+}
+
+fn query(command: &str) -> AvailabilityQuery {
+    AvailabilityQuery {
+        needs: vec![NeedRequest { code: NeedCode::Food, urgency: Urgency::Urgent }],
+        local_authority: command.to_string(),
+        postcode_district: "W10".into(),
+        age_band: AgeBand::From35To49,
+        household: Household { adults: 1, children_ages: vec![] },
+        circumstances: vec![],
+        preferred_language: "en".into(),
+        today: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
+    }
+}
+
+async fn health_counts(partner: &DylibPartner) -> serde_json::Value {
+    let health = partner.health().await.unwrap();
+    serde_json::from_str(&health.detail.unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn hello_partner_loads_with_its_manifest_and_answers() {
+    captured_logs();
+    let lib = PluginLibrary::open(&plugin_library("hello_partner")).unwrap();
+    let manifest = lib.manifest();
+    assert_eq!(manifest.plugin, "hello-partner");
+    let build = manifest.build.as_ref().expect("the SDK fills build facts");
+    assert_eq!(build.sdk_version, pathways_host::HOST_SDK_VERSION);
+    assert_eq!(build.target, pathways_host::HOST_TARGET);
+    assert!(manifest.settings_schema.to_string().contains("service_name"), "schema: {}", manifest.settings_schema);
+
+    let partner = lib.instantiate("befriend", &json!({"service_name": "Tea and Talk", "places": 0})).unwrap();
+    let mut q = query("E09000020");
+    q.needs = vec![
+        NeedRequest { code: NeedCode::SocialIsolation, urgency: Urgency::Routine },
+        NeedRequest { code: NeedCode::Food, urgency: Urgency::Urgent },
+    ];
+    let answer = partner.check_availability(&q).await.unwrap();
+    assert_eq!(answer.offers.len(), 1, "only the need it serves: {answer:?}");
+    assert_eq!(answer.offers[0].service.name, "Tea and Talk");
+    assert_eq!(answer.offers[0].capacity, pathways_core::Capacity::NoCapacity, "settings reached the plugin");
+}
+
+#[tokio::test]
+async fn panicking_handler_is_a_plugin_fault_and_the_plugin_lives_on() {
+    let partner = misbehaving();
+    let err = partner.check_availability(&query("PANIC")).await.unwrap_err();
+    assert_eq!(err.kind, PartnerErrorKind::PluginFault);
+    assert!(err.message.contains("asked to panic"), "{err}");
+    assert!(err.message.contains("misbehaving-1"), "names the partner: {err}");
+
+    let answer = partner.check_availability(&query("E09000020")).await.unwrap();
+    assert_eq!(answer.offers.len(), 1);
+    let stats = partner.call_stats();
+    assert_eq!((stats.started, stats.completions, stats.duplicates), (2, 2, 0));
+}
+
+#[test]
+fn plugin_built_for_another_abi_version_is_refused() {
+    let err = PluginLibrary::open(&plugin_library("pathways_test_wrong_abi")).unwrap_err();
+    assert!(matches!(err, LoadError::AbiMismatch { found: 2, expected: 1, .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("ABI v2") && text.contains("speaks v1"), "{text}");
+}
+
+#[test]
+fn library_without_the_entry_symbol_is_refused() {
+    let err = PluginLibrary::open(&plugin_library("pathways_test_no_entry")).unwrap_err();
+    assert!(matches!(err, LoadError::NoEntrySymbol { .. }), "{err:?}");
+    assert!(err.to_string().contains("pathways_plugin_entry_v1"), "{err}");
+}
+
+#[test]
+fn file_that_is_not_a_library_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("libnotes.so");
+    std::fs::write(&path, "these are meeting notes, not a library\n").unwrap();
+    let err = PluginLibrary::open(&path).unwrap_err();
+    assert!(matches!(err, LoadError::NotALibrary { .. }), "{err:?}");
+    assert!(err.to_string().contains("is not a loadable library"), "{err}");
+
+    let missing = PluginLibrary::open(Path::new("/no/such/libplugin.so")).unwrap_err();
+    assert!(matches!(missing, LoadError::NotALibrary { .. }), "{missing:?}");
+}
+
+#[test]
+fn misspelled_setting_is_refused_naming_the_key_and_the_partner() {
+    captured_logs();
+    let lib = PluginLibrary::open(&plugin_library("hello_partner")).unwrap();
+    let err = lib.instantiate("befriend-kc", &json!({"service_nmae": "Tea"})).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, LoadError::Settings { .. }), "{err:?}");
+    assert!(text.contains("befriend-kc"), "names the partner: {text}");
+    assert!(text.contains("service_nmae"), "names the key: {text}");
+    assert!(text.contains("service_name"), "says what was expected: {text}");
+    assert!(err.is_bad_input());
+}
+
+#[tokio::test]
+async fn host_timeout_reaches_the_plugins_cancel() {
+    let partner = misbehaving();
+    let timed_out = tokio::time::timeout(Duration::from_millis(100), partner.check_availability(&query("HANG"))).await;
+    assert!(timed_out.is_err(), "a hung call cannot finish");
+    let mut counts = health_counts(&partner).await;
+    for _ in 0..200 {
+        if counts["cancelled"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        counts = health_counts(&partner).await;
+    }
+    assert_eq!(counts["cancelled"], 1, "the plugin saw the cancellation: {counts}");
+    assert_eq!(counts["finished"], 0, "{counts}");
+    let stats = partner.call_stats();
+    assert_eq!(stats.awaiting_late_completion, 0, "the cancelled call was completed: {stats:?}");
+    assert_eq!(stats.duplicates, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_calls_each_complete_exactly_once() {
+    let partner = Arc::new(misbehaving());
+    let calls = (0..1_000u32).map(|i| {
+        let partner = Arc::clone(&partner);
+        async move {
+            // A mix: instant, slow, and abandoned by a host timeout mid-flight.
+            let command = match i % 4 {
+                0 => "E09000020".to_string(),
+                1 | 2 => format!("SLOW:{}", i % 7),
+                _ => "SLOW:500".to_string(),
+            };
+            let limit = if i % 4 == 3 { Duration::from_millis(20) } else { Duration::from_secs(30) };
+            tokio::time::timeout(limit, partner.check_availability(&query(&command))).await
+        }
+    });
+    let results = join_all(calls).await;
+    let answered = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+    let abandoned = results.iter().filter(|r| r.is_err()).count();
+    assert_eq!(answered, 750, "every call not abandoned was answered");
+    assert_eq!(abandoned, 250);
+
+    // Let the abandoned calls' late completions arrive.
+    let mut stats = partner.call_stats();
+    for _ in 0..500 {
+        if stats.awaiting_late_completion == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        stats = partner.call_stats();
+    }
+    assert_eq!(stats.started, 1_000);
+    assert_eq!(stats.completions, 1_000, "{stats:?}");
+    assert_eq!(stats.duplicates, 0, "{stats:?}");
+    assert_eq!(stats.awaiting_late_completion, 0, "{stats:?}");
+    assert_eq!(stats.in_flight, 0, "{stats:?}");
+    let counts = health_counts(&partner).await;
+    // An abandoned call is either aborted before its handler first ran, or cancelled in it.
+    assert_eq!(counts["finished"], 750, "{counts}");
+    let started = counts["started"].as_u64().unwrap();
+    assert_eq!(counts["cancelled"].as_u64().unwrap(), started - 750, "every abandoned handler was cancelled: {counts}");
+    assert!(started > 750, "some abandoned calls were cancelled mid-handler: {counts}");
+}
+
+#[tokio::test]
+async fn plugin_log_events_reach_the_host_log() {
+    let partner = misbehaving();
+    partner.check_availability(&query("LOG-MARKER-7731")).await.unwrap();
+    let logs = String::from_utf8(captured_logs().lock().unwrap().clone()).unwrap();
+    let line = logs
+        .lines()
+        .find(|l| l.contains("LOG-MARKER-7731"))
+        .unwrap_or_else(|| panic!("no forwarded event in:\n{logs}"));
+    assert!(line.contains("availability asked"), "{line}");
+    assert!(line.contains("plugin=\"misbehaving\"") || line.contains("plugin=misbehaving"), "{line}");
+    assert!(line.contains("INFO"), "{line}");
+}
+
+#[tokio::test]
+async fn conformance_check_passes_a_good_plugin_and_fails_a_bad_file() {
+    captured_logs();
+    let report =
+        pathways_host::conformance::run(&plugin_library("hello_partner"), &json!({"service_name": "Tea"})).await;
+    assert!(report.passed(), "{report:#?}");
+    let names: Vec<&str> = report.checks.iter().map(|c| c.name.as_str()).collect();
+    for expected in ["handshake", "manifest", "settings are strict", "health", "availability", "errors are contained", "cancellation"] {
+        assert!(names.contains(&expected), "missing check {expected}: {names:?}");
+    }
+
+    let bad = pathways_host::conformance::run(&plugin_library("pathways_test_no_entry"), &json!({})).await;
+    assert!(!bad.passed());
+    assert!(bad.checks[0].detail.contains("pathways_plugin_entry_v1"), "{bad:#?}");
+}
