@@ -15,8 +15,11 @@ fn today() -> NaiveDate {
 fn load(sandbox: &Sandbox) -> DylibPartner {
     let lib = PluginLibrary::open(&plugin_library("pathways_plugin_foodbank")).unwrap();
     assert_eq!(lib.manifest().plugin, "foodbank");
-    lib.instantiate("kc-foodbanks", &json!({"base_url": sandbox.foodbank_url(), "timeout_ms": 3000}))
-        .unwrap()
+    lib.instantiate(
+        "kc-foodbanks",
+        &json!({"base_url": sandbox.foodbank_url(), "timeout_ms": 3000}),
+    )
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -65,7 +68,10 @@ async fn loaded_foodbank_plugin_reports_a_partner_outage_as_transient() {
     let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
     let partner = load(&sandbox);
     let case = load_case(&workspace_root().join("examples/cases/single-need-food.json"));
-    sandbox.set_foodbank_faults(pathways_sandbox::Faults { error_rate: 1.0, ..pathways_sandbox::Faults::none() });
+    sandbox.set_foodbank_faults(pathways_sandbox::Faults {
+        error_rate: 1.0,
+        ..pathways_sandbox::Faults::none()
+    });
     let query = AvailabilityQuery::for_case(&case, &partner.manifest().needs, today());
     let err = partner.check_availability(&query).await.unwrap_err();
     assert!(err.kind.is_retryable(), "{err}");

@@ -78,9 +78,14 @@ async fn hello_partner_loads_with_its_manifest_and_answers() {
     let build = manifest.build.as_ref().expect("the SDK fills build facts");
     assert_eq!(build.sdk_version, pathways_host::HOST_SDK_VERSION);
     assert_eq!(build.target, pathways_host::HOST_TARGET);
-    assert!(manifest.settings_schema.to_string().contains("service_name"), "schema: {}", manifest.settings_schema);
+    assert!(
+        manifest.settings_schema.to_string().contains("service_name"),
+        "schema: {}",
+        manifest.settings_schema
+    );
 
-    let partner = lib.instantiate("befriend", &json!({"service_name": "Tea and Talk", "places": 0})).unwrap();
+    let partner =
+        lib.instantiate("befriend", &json!({"service_name": "Tea and Talk", "places": 0})).unwrap();
     let mut q = query("E09000020");
     q.needs = vec![
         NeedRequest { code: NeedCode::SocialIsolation, urgency: Urgency::Routine },
@@ -89,7 +94,11 @@ async fn hello_partner_loads_with_its_manifest_and_answers() {
     let answer = partner.check_availability(&q).await.unwrap();
     assert_eq!(answer.offers.len(), 1, "only the need it serves: {answer:?}");
     assert_eq!(answer.offers[0].service.name, "Tea and Talk");
-    assert_eq!(answer.offers[0].capacity, pathways_core::Capacity::NoCapacity, "settings reached the plugin");
+    assert_eq!(
+        answer.offers[0].capacity,
+        pathways_core::Capacity::NoCapacity,
+        "settings reached the plugin"
+    );
 }
 
 #[tokio::test]
@@ -150,7 +159,11 @@ fn misspelled_setting_is_refused_naming_the_key_and_the_partner() {
 #[tokio::test]
 async fn host_timeout_reaches_the_plugins_cancel() {
     let partner = misbehaving();
-    let timed_out = tokio::time::timeout(Duration::from_millis(100), partner.check_availability(&query("HANG"))).await;
+    let timed_out = tokio::time::timeout(
+        Duration::from_millis(100),
+        partner.check_availability(&query("HANG")),
+    )
+    .await;
     assert!(timed_out.is_err(), "a hung call cannot finish");
     let mut counts = health_counts(&partner).await;
     for _ in 0..200 {
@@ -179,7 +192,8 @@ async fn a_thousand_concurrent_calls_each_complete_exactly_once() {
                 1 | 2 => format!("SLOW:{}", i % 7),
                 _ => "SLOW:500".to_string(),
             };
-            let limit = if i % 4 == 3 { Duration::from_millis(20) } else { Duration::from_secs(30) };
+            let limit =
+                if i % 4 == 3 { Duration::from_millis(20) } else { Duration::from_secs(30) };
             tokio::time::timeout(limit, partner.check_availability(&query(&command))).await
         }
     });
@@ -207,7 +221,11 @@ async fn a_thousand_concurrent_calls_each_complete_exactly_once() {
     // An abandoned call is either aborted before its handler first ran, or cancelled in it.
     assert_eq!(counts["finished"], 750, "{counts}");
     let started = counts["started"].as_u64().unwrap();
-    assert_eq!(counts["cancelled"].as_u64().unwrap(), started - 750, "every abandoned handler was cancelled: {counts}");
+    assert_eq!(
+        counts["cancelled"].as_u64().unwrap(),
+        started - 750,
+        "every abandoned handler was cancelled: {counts}"
+    );
     assert!(started > 750, "some abandoned calls were cancelled mid-handler: {counts}");
 }
 
@@ -221,22 +239,38 @@ async fn plugin_log_events_reach_the_host_log() {
         .find(|l| l.contains("LOG-MARKER-7731"))
         .unwrap_or_else(|| panic!("no forwarded event in:\n{logs}"));
     assert!(line.contains("availability asked"), "{line}");
-    assert!(line.contains("plugin=\"misbehaving\"") || line.contains("plugin=misbehaving"), "{line}");
+    assert!(
+        line.contains("plugin=\"misbehaving\"") || line.contains("plugin=misbehaving"),
+        "{line}"
+    );
     assert!(line.contains("INFO"), "{line}");
 }
 
 #[tokio::test]
 async fn conformance_check_passes_a_good_plugin_and_fails_a_bad_file() {
     captured_logs();
-    let report =
-        pathways_host::conformance::run(&plugin_library("hello_partner"), &json!({"service_name": "Tea"})).await;
+    let report = pathways_host::conformance::run(
+        &plugin_library("hello_partner"),
+        &json!({"service_name": "Tea"}),
+    )
+    .await;
     assert!(report.passed(), "{report:#?}");
     let names: Vec<&str> = report.checks.iter().map(|c| c.name.as_str()).collect();
-    for expected in ["handshake", "manifest", "settings are strict", "health", "availability", "errors are contained", "cancellation"] {
+    for expected in [
+        "handshake",
+        "manifest",
+        "settings are strict",
+        "health",
+        "availability",
+        "errors are contained",
+        "cancellation",
+    ] {
         assert!(names.contains(&expected), "missing check {expected}: {names:?}");
     }
 
-    let bad = pathways_host::conformance::run(&plugin_library("pathways_test_no_entry"), &json!({})).await;
+    let bad =
+        pathways_host::conformance::run(&plugin_library("pathways_test_no_entry"), &json!({}))
+            .await;
     assert!(!bad.passed());
     assert!(bad.checks[0].detail.contains("pathways_plugin_entry_v1"), "{bad:#?}");
 }

@@ -26,7 +26,10 @@ pub fn workspace_root() -> PathBuf {
 fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary knows its own path");
     // target/<profile>/deps/<test-binary>
-    exe.parent().and_then(Path::parent).expect("test binary lives in <target>/<profile>/deps").to_path_buf()
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("test binary lives in <target>/<profile>/deps")
+        .to_path_buf()
 }
 
 /// Builds every plugin library once per test process and returns the folder holding them.
@@ -38,7 +41,11 @@ pub fn plugin_dir() -> &'static Path {
         let profile_dir = profile_dir();
         let target_dir = profile_dir.parent().expect("profile dir has a parent").to_path_buf();
         let mut cmd = Command::new(env!("CARGO"));
-        cmd.current_dir(workspace_root()).arg("build").arg("--quiet").arg("--target-dir").arg(&target_dir);
+        cmd.current_dir(workspace_root())
+            .arg("build")
+            .arg("--quiet")
+            .arg("--target-dir")
+            .arg(&target_dir);
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
         }

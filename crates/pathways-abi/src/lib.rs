@@ -96,7 +96,8 @@ impl Bytes {
 }
 
 /// Called by the plugin to finish a call: `(ctx, token, status, bytes)`.
-pub type CompletionFn = unsafe extern "C" fn(ctx: *const c_void, token: u64, status: i32, data: Bytes);
+pub type CompletionFn =
+    unsafe extern "C" fn(ctx: *const c_void, token: u64, status: i32, data: Bytes);
 
 /// Where a call's result goes. Copied by value into the plugin.
 #[repr(C)]
@@ -114,7 +115,8 @@ pub struct Completion {
 pub type BytesFn = unsafe extern "C" fn(ctx: *mut c_void, data: Bytes);
 
 /// Writes one log record into the host's log: `(ctx, level, target, message)`.
-pub type LogFn = unsafe extern "C" fn(ctx: *const c_void, level: u32, target: Bytes, message: Bytes);
+pub type LogFn =
+    unsafe extern "C" fn(ctx: *const c_void, level: u32, target: Bytes, message: Bytes);
 
 /// What the host offers a plugin instance.
 #[repr(C)]
@@ -142,7 +144,8 @@ pub type InitFn = unsafe extern "C" fn(
 ) -> i32;
 
 /// `call(instance, op, request_json, completion)`.
-pub type CallFn = unsafe extern "C" fn(instance: *mut c_void, op: u32, request: Bytes, completion: Completion);
+pub type CallFn =
+    unsafe extern "C" fn(instance: *mut c_void, op: u32, request: Bytes, completion: Completion);
 
 /// `cancel(instance, token)`.
 pub type CancelFn = unsafe extern "C" fn(instance: *mut c_void, token: u64);

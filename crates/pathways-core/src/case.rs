@@ -124,6 +124,7 @@ pub enum Circumstance {
     /// The client lives alone.
     LivesAlone,
     /// The client is 75 or older.
+    #[serde(rename = "over_75")]
     Over75,
     /// The client prefers to be served in Welsh.
     WelshSpeaker,
@@ -326,11 +327,16 @@ impl Case {
         if lang.len() != 2 || !lang.bytes().all(|b| b.is_ascii_lowercase()) {
             return Err(CaseError::at(
                 "client.preferred_language",
-                format!("`{lang}` is not an ISO 639-1 code (two lower-case letters, e.g. `en`, `cy`)"),
+                format!(
+                    "`{lang}` is not an ISO 639-1 code (two lower-case letters, e.g. `en`, `cy`)"
+                ),
             ));
         }
         if client.household.adults == 0 {
-            return Err(CaseError::at("client.household.adults", "must be at least 1 (the client)"));
+            return Err(CaseError::at(
+                "client.household.adults",
+                "must be at least 1 (the client)",
+            ));
         }
         if let Some(i) = client.household.children_ages.iter().position(|&a| a > 17) {
             return Err(CaseError::at(
@@ -351,7 +357,10 @@ impl Case {
             }
         }
         if self.consent.recorded_by.trim().is_empty() {
-            return Err(CaseError::at("consent.recorded_by", "must name the worker who recorded consent"));
+            return Err(CaseError::at(
+                "consent.recorded_by",
+                "must name the worker who recorded consent",
+            ));
         }
         Ok(())
     }
@@ -383,8 +392,11 @@ pub(crate) fn postcode_district(postcode: &str) -> String {
 /// A permissive check of the UK postcode shape: outward `A9`, `A99`, `AA9`, `AA99`, `A9A`,
 /// `AA9A`, then inward `9AA`.
 fn is_uk_postcode(postcode: &str) -> bool {
-    let compact: Vec<u8> =
-        postcode.bytes().filter(|b| !b.is_ascii_whitespace()).map(|b| b.to_ascii_uppercase()).collect();
+    let compact: Vec<u8> = postcode
+        .bytes()
+        .filter(|b| !b.is_ascii_whitespace())
+        .map(|b| b.to_ascii_uppercase())
+        .collect();
     if !(5..=7).contains(&compact.len()) {
         return false;
     }
@@ -396,9 +408,12 @@ fn is_uk_postcode(postcode: &str) -> bool {
     inward_ok && outward_ok
 }
 
-fn is_ons_local_authority(code: &str) -> bool {
+/// Whether `code` has the shape of an ONS local authority code (`E09000020`).
+pub fn is_ons_local_authority(code: &str) -> bool {
     let bytes = code.as_bytes();
-    bytes.len() == 9 && matches!(bytes[0], b'E' | b'W' | b'S' | b'N') && bytes[1..].iter().all(u8::is_ascii_digit)
+    bytes.len() == 9
+        && matches!(bytes[0], b'E' | b'W' | b'S' | b'N')
+        && bytes[1..].iter().all(u8::is_ascii_digit)
 }
 
 #[cfg(test)]
@@ -488,8 +503,11 @@ mod tests {
 
     #[test]
     fn safeguarding_basis_covers_partners_without_a_list() {
-        let case = with(r#""lawful_basis": "consent", "share_with": "planned_partners""#,
-            r#""lawful_basis": "safeguarding", "share_with": "none""#).unwrap();
+        let case = with(
+            r#""lawful_basis": "consent", "share_with": "planned_partners""#,
+            r#""lawful_basis": "safeguarding", "share_with": "none""#,
+        )
+        .unwrap();
         assert!(case.consent.covers("children-services"));
     }
 

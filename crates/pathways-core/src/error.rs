@@ -45,7 +45,9 @@ impl PartnerErrorKind {
     pub fn is_retryable(self) -> bool {
         matches!(
             self,
-            PartnerErrorKind::Transient { .. } | PartnerErrorKind::Timeout | PartnerErrorKind::Unavailable
+            PartnerErrorKind::Transient { .. }
+                | PartnerErrorKind::Timeout
+                | PartnerErrorKind::Unavailable
         )
     }
 }

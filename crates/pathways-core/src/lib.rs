@@ -22,8 +22,8 @@ pub use availability::{
     OfferLocation, ServiceChannel, ServiceRef,
 };
 pub use case::{
-    parse_case, Case, CaseError, Channel, Circumstance, Client, Consent, Household, LawfulBasis,
-    Need, Referrer, ShareWith,
+    is_ons_local_authority, parse_case, Case, CaseError, Channel, Circumstance, Client, Consent,
+    Household, LawfulBasis, Need, Referrer, ShareWith,
 };
 pub use error::{PartnerError, PartnerErrorKind};
 pub use need::{NeedCode, Urgency};
@@ -33,6 +33,6 @@ pub use plan::{
     ActionPlan, Fallback, Lead, PartnerOutcome, PartnerReport, PlanStep, StepAction, UnmetNeed,
 };
 pub use referral::{
-    ClientField, ReferralReceipt, ReferralRef, ReferralStatus, ReferredNeed, Referral,
+    ClientField, Referral, ReferralReceipt, ReferralRef, ReferralStatus, ReferredNeed,
     SharedClient, StatusReason, TaskState,
 };

@@ -201,10 +201,7 @@ mod tests {
     fn emergency_is_due_today_and_urgent_in_three_days() {
         let today = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
         assert_eq!(Urgency::Emergency.due_by(today), today);
-        assert_eq!(
-            Urgency::Urgent.due_by(today),
-            NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
-        );
+        assert_eq!(Urgency::Urgent.due_by(today), NaiveDate::from_ymd_opt(2026, 11, 23).unwrap());
         assert!(Urgency::Emergency < Urgency::Routine);
     }
 }

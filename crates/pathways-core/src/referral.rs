@@ -348,7 +348,15 @@ mod tests {
     #[test]
     fn referral_carries_only_declared_fields() {
         let declared = [ClientField::Name, ClientField::YearOfBirth, ClientField::Phone];
-        let r = Referral::for_partner(&case(false), "fb", service(), &[NeedCode::Food], &declared, false, "k".into());
+        let r = Referral::for_partner(
+            &case(false),
+            "fb",
+            service(),
+            &[NeedCode::Food],
+            &declared,
+            false,
+            "k".into(),
+        );
         let json = serde_json::to_value(&r).unwrap();
         let client = json["client"].as_object().unwrap();
         let keys: Vec<&str> = client.keys().map(String::as_str).collect();
@@ -362,7 +370,15 @@ mod tests {
     #[test]
     fn notes_travel_only_for_the_needs_referred() {
         let declared = [ClientField::NeedNotes];
-        let r = Referral::for_partner(&case(false), "nhs", service(), &[NeedCode::MentalHealth], &declared, false, "k".into());
+        let r = Referral::for_partner(
+            &case(false),
+            "nhs",
+            service(),
+            &[NeedCode::MentalHealth],
+            &declared,
+            false,
+            "k".into(),
+        );
         let text = serde_json::to_string(&r).unwrap();
         assert!(text.contains("low mood"));
         assert!(!text.contains("no food"));
@@ -370,14 +386,31 @@ mod tests {
 
     #[test]
     fn unsafe_contact_reaches_only_a_domestic_abuse_service() {
-        let declared = [ClientField::Name, ClientField::Address, ClientField::Phone, ClientField::Postcode];
-        let to_foodbank = Referral::for_partner(&case(true), "fb", service(), &[NeedCode::Food], &declared, false, "k".into());
+        let declared =
+            [ClientField::Name, ClientField::Address, ClientField::Phone, ClientField::Postcode];
+        let to_foodbank = Referral::for_partner(
+            &case(true),
+            "fb",
+            service(),
+            &[NeedCode::Food],
+            &declared,
+            false,
+            "k".into(),
+        );
         assert!(to_foodbank.client.address.is_none());
         assert!(to_foodbank.client.phone.is_none());
         assert!(to_foodbank.client.postcode.is_none());
         assert!(to_foodbank.client.contact_via_referrer);
         assert!(to_foodbank.client.name.is_some());
-        let to_da = Referral::for_partner(&case(true), "da", service(), &[NeedCode::Food], &declared, true, "k".into());
+        let to_da = Referral::for_partner(
+            &case(true),
+            "da",
+            service(),
+            &[NeedCode::Food],
+            &declared,
+            true,
+            "k".into(),
+        );
         assert!(to_da.client.address.is_some());
         assert!(!to_da.client.contact_via_referrer);
     }

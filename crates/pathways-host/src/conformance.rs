@@ -58,8 +58,13 @@ pub async fn run(library: &Path, settings: &serde_json::Value) -> ConformanceRep
     let lib = match opened {
         Ok(lib) => {
             let m = lib.manifest();
-            let build = m.build.as_ref().map(|b| format!("SDK {}, {}", b.sdk_version, b.target)).unwrap_or_default();
-            report.record("handshake", Ok(format!("plugin `{}` {} ({build})", m.plugin, m.version)));
+            let build = m
+                .build
+                .as_ref()
+                .map(|b| format!("SDK {}, {}", b.sdk_version, b.target))
+                .unwrap_or_default();
+            report
+                .record("handshake", Ok(format!("plugin `{}` {} ({build})", m.plugin, m.version)));
             lib
         }
         Err(e) => {
@@ -71,7 +76,10 @@ pub async fn run(library: &Path, settings: &serde_json::Value) -> ConformanceRep
     report.record("settings are strict", check_strict_settings(&lib, settings));
     let partner = match lib.instantiate("conformance-check", settings) {
         Ok(p) => {
-            report.record("settings accepted", Ok("the plugin started with the given settings".into()));
+            report.record(
+                "settings accepted",
+                Ok("the plugin started with the given settings".into()),
+            );
             p
         }
         Err(e) => {
@@ -83,7 +91,11 @@ pub async fn run(library: &Path, settings: &serde_json::Value) -> ConformanceRep
     report.record(
         "health",
         match health {
-            Ok(Ok(h)) => Ok(format!("{:?}{}", h.status, h.detail.map(|d| format!(": {d}")).unwrap_or_default())),
+            Ok(Ok(h)) => Ok(format!(
+                "{:?}{}",
+                h.status,
+                h.detail.map(|d| format!(": {d}")).unwrap_or_default()
+            )),
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err(format!("no answer within {CHECK_TIMEOUT:?}")),
         },
@@ -105,7 +117,10 @@ fn check_manifest(lib: &PluginLibrary) -> Result<String, String> {
     if !m.settings_schema.is_object() {
         return Err("the manifest has no settings schema (use pathways_sdk::manifest_of)".into());
     }
-    let build = m.build.as_ref().ok_or("the manifest has no build facts (use pathways_sdk::manifest_of)")?;
+    let build = m
+        .build
+        .as_ref()
+        .ok_or("the manifest has no build facts (use pathways_sdk::manifest_of)")?;
     Ok(format!(
         "needs {}; shares {}; ABI v{}",
         m.needs.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", "),
@@ -114,7 +129,10 @@ fn check_manifest(lib: &PluginLibrary) -> Result<String, String> {
     ))
 }
 
-fn check_strict_settings(lib: &PluginLibrary, settings: &serde_json::Value) -> Result<String, String> {
+fn check_strict_settings(
+    lib: &PluginLibrary,
+    settings: &serde_json::Value,
+) -> Result<String, String> {
     const PROBE: &str = "pathways_conformance_unknown_key";
     let mut probe = match settings {
         serde_json::Value::Object(map) => map.clone(),
@@ -149,8 +167,13 @@ async fn check_availability(partner: &DylibPartner) -> Result<String, String> {
         .await
         .map_err(|_| format!("no answer within {CHECK_TIMEOUT:?}"))?
         .map_err(|e| e.to_string())?;
-    if let Some(offer) = answer.offers.iter().find(|o| !query.needs.iter().any(|n| n.code == o.need)) {
-        return Err(format!("offered `{}` for need `{}`, which was not asked", offer.service.id, offer.need));
+    if let Some(offer) =
+        answer.offers.iter().find(|o| !query.needs.iter().any(|n| n.code == o.need))
+    {
+        return Err(format!(
+            "offered `{}` for need `{}`, which was not asked",
+            offer.service.id, offer.need
+        ));
     }
     Ok(format!("{} offer(s) for {} need(s)", answer.offers.len(), query.needs.len()))
 }
@@ -181,7 +204,8 @@ async fn check_cancellation(partner: &DylibPartner) -> Result<String, String> {
     let query = serde_json::to_vec(&synthetic_query(partner)).map_err(|e| e.to_string())?;
     let before = partner.call_stats();
     // Start a call and abandon it at once: the plugin must still complete it exactly once.
-    let _ = tokio::time::timeout(Duration::ZERO, partner.call_raw(OP_CHECK_AVAILABILITY, &query)).await;
+    let _ =
+        tokio::time::timeout(Duration::ZERO, partner.call_raw(OP_CHECK_AVAILABILITY, &query)).await;
     let deadline = tokio::time::Instant::now() + CHECK_TIMEOUT;
     loop {
         let now = partner.call_stats();

@@ -76,7 +76,9 @@ pub enum LoadError {
         message: String,
     },
     /// The plugin panicked while starting.
-    #[error("partner `{partner_id}` (plugin `{plugin}`): the plugin panicked while starting: {message}")]
+    #[error(
+        "partner `{partner_id}` (plugin `{plugin}`): the plugin panicked while starting: {message}"
+    )]
     InitPanicked {
         /// The partner id.
         partner_id: String,

@@ -21,15 +21,16 @@ use crate::{HOST_SDK_VERSION, HOST_TARGET};
 /// path separator or ending in the platform's library suffix is taken as a path.
 pub fn resolve_library(dir: &Path, plugin: &str) -> Result<PathBuf, LoadError> {
     let (prefix, suffix) = (std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
-    let tried: Vec<PathBuf> = if plugin.contains(std::path::MAIN_SEPARATOR) || plugin.ends_with(suffix) {
-        vec![PathBuf::from(plugin)]
-    } else {
-        let stem = plugin.replace('-', "_");
-        vec![
-            dir.join(format!("{prefix}{stem}{suffix}")),
-            dir.join(format!("{prefix}pathways_plugin_{stem}{suffix}")),
-        ]
-    };
+    let tried: Vec<PathBuf> =
+        if plugin.contains(std::path::MAIN_SEPARATOR) || plugin.ends_with(suffix) {
+            vec![PathBuf::from(plugin)]
+        } else {
+            let stem = plugin.replace('-', "_");
+            vec![
+                dir.join(format!("{prefix}{stem}{suffix}")),
+                dir.join(format!("{prefix}pathways_plugin_{stem}{suffix}")),
+            ]
+        };
     tried
         .iter()
         .find(|p| p.is_file())
@@ -64,13 +65,19 @@ impl PluginLibrary {
         if vtable_ptr.is_null() {
             return Err(LoadError::Handshake {
                 path,
-                reason: "its entry point returned no vtable (the plugin failed building its manifest)".into(),
+                reason:
+                    "its entry point returned no vtable (the plugin failed building its manifest)"
+                        .into(),
             });
         }
         // SAFETY: every ABI version starts with this header, so it can always be read.
         let header = unsafe { *vtable_ptr.cast::<VtableHeader>() };
         if header.abi_version != ABI_VERSION {
-            return Err(LoadError::AbiMismatch { path, found: header.abi_version, expected: ABI_VERSION });
+            return Err(LoadError::AbiMismatch {
+                path,
+                found: header.abi_version,
+                expected: ABI_VERSION,
+            });
         }
         if header.struct_size < std::mem::size_of::<PluginVtable>() {
             return Err(LoadError::Handshake {
@@ -87,19 +94,34 @@ impl PluginLibrary {
         let vtable: &'static PluginVtable = unsafe { &*vtable_ptr };
         let target = text(vtable.target, &path, "target")?;
         if target != HOST_TARGET {
-            return Err(LoadError::TargetMismatch { path, found: target, expected: HOST_TARGET.into() });
+            return Err(LoadError::TargetMismatch {
+                path,
+                found: target,
+                expected: HOST_TARGET.into(),
+            });
         }
         let sdk = text(vtable.sdk_version, &path, "sdk_version")?;
         if !semver_compatible(&sdk, HOST_SDK_VERSION) {
-            return Err(LoadError::SdkMismatch { path, found: sdk, expected: HOST_SDK_VERSION.into() });
+            return Err(LoadError::SdkMismatch {
+                path,
+                found: sdk,
+                expected: HOST_SDK_VERSION.into(),
+            });
         }
         // SAFETY: the manifest bytes live in the plugin's static vtable holder.
         let manifest: Manifest = serde_json::from_slice(unsafe { vtable.manifest.as_slice() })
-            .map_err(|e| LoadError::Handshake { path: path.clone(), reason: format!("its manifest cannot be read: {e}") })?;
+            .map_err(|e| LoadError::Handshake {
+                path: path.clone(),
+                reason: format!("its manifest cannot be read: {e}"),
+            })?;
         if manifest.plugin.trim().is_empty() {
-            return Err(LoadError::Handshake { path, reason: "its manifest has an empty `plugin` name".into() });
+            return Err(LoadError::Handshake {
+                path,
+                reason: "its manifest has an empty `plugin` name".into(),
+            });
         }
-        let log_source: &'static LogSource = Box::leak(Box::new(LogSource { plugin: manifest.plugin.clone() }));
+        let log_source: &'static LogSource =
+            Box::leak(Box::new(LogSource { plugin: manifest.plugin.clone() }));
         Ok(Self { path, vtable, manifest, log_source })
     }
 
@@ -115,7 +137,11 @@ impl PluginLibrary {
 
     /// Creates a partner instance with `settings` (the partner's `[partners.settings]` table as
     /// JSON). The plugin validates them; a refusal names the partner and the key.
-    pub fn instantiate(&self, partner_id: &str, settings: &serde_json::Value) -> Result<DylibPartner, LoadError> {
+    pub fn instantiate(
+        &self,
+        partner_id: &str,
+        settings: &serde_json::Value,
+    ) -> Result<DylibPartner, LoadError> {
         let settings = match settings {
             serde_json::Value::Null => serde_json::Value::Object(Default::default()),
             other => other.clone(),
@@ -152,7 +178,10 @@ impl PluginLibrary {
                 Arc::from(self.path.as_path()),
             )),
             STATUS_PANIC => Err(LoadError::InitPanicked { partner_id, plugin, message }),
-            STATUS_OK => Err(LoadError::Handshake { path: self.path.clone(), reason: "init succeeded but returned no instance".into() }),
+            STATUS_OK => Err(LoadError::Handshake {
+                path: self.path.clone(),
+                reason: "init succeeded but returned no instance".into(),
+            }),
             _ => Err(LoadError::Settings { partner_id, plugin, message }),
         }
     }
@@ -168,9 +197,12 @@ unsafe extern "C" fn collect_bytes(ctx: *mut c_void, data: Bytes) {
 
 fn text(bytes: Bytes, path: &Path, field: &str) -> Result<String, LoadError> {
     // SAFETY: the vtable's strings live in the plugin's static data.
-    std::str::from_utf8(unsafe { bytes.as_slice() })
-        .map(str::to_string)
-        .map_err(|_| LoadError::Handshake { path: path.to_path_buf(), reason: format!("its `{field}` is not UTF-8") })
+    std::str::from_utf8(unsafe { bytes.as_slice() }).map(str::to_string).map_err(|_| {
+        LoadError::Handshake {
+            path: path.to_path_buf(),
+            reason: format!("its `{field}` is not UTF-8"),
+        }
+    })
 }
 
 /// Cargo's rule: same major version, and for 0.x the same minor.

@@ -26,7 +26,12 @@ pub(crate) fn max_level() -> u32 {
 }
 
 /// Receives one record from a plugin.
-pub(crate) unsafe extern "C" fn host_log(ctx: *const c_void, level: u32, target: Bytes, message: Bytes) {
+pub(crate) unsafe extern "C" fn host_log(
+    ctx: *const c_void,
+    level: u32,
+    target: Bytes,
+    message: Bytes,
+) {
     // A panic must not unwind into the plugin.
     let _ = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: ctx is the leaked LogSource this host gave the plugin.
@@ -37,11 +42,21 @@ pub(crate) unsafe extern "C" fn host_log(ctx: *const c_void, level: u32, target:
         let message = String::from_utf8_lossy(unsafe { message.as_slice() });
         let plugin = source.plugin.as_str();
         match level {
-            LOG_ERROR => tracing::error!(target: "pathways::plugin", plugin, plugin_target = %target, "{message}"),
-            LOG_WARN => tracing::warn!(target: "pathways::plugin", plugin, plugin_target = %target, "{message}"),
-            LOG_INFO => tracing::info!(target: "pathways::plugin", plugin, plugin_target = %target, "{message}"),
-            LOG_DEBUG => tracing::debug!(target: "pathways::plugin", plugin, plugin_target = %target, "{message}"),
-            _ => tracing::trace!(target: "pathways::plugin", plugin, plugin_target = %target, "{message}"),
+            LOG_ERROR => {
+                tracing::error!(target: "pathways::plugin", plugin, plugin_target = %target, "{message}")
+            }
+            LOG_WARN => {
+                tracing::warn!(target: "pathways::plugin", plugin, plugin_target = %target, "{message}")
+            }
+            LOG_INFO => {
+                tracing::info!(target: "pathways::plugin", plugin, plugin_target = %target, "{message}")
+            }
+            LOG_DEBUG => {
+                tracing::debug!(target: "pathways::plugin", plugin, plugin_target = %target, "{message}")
+            }
+            _ => {
+                tracing::trace!(target: "pathways::plugin", plugin, plugin_target = %target, "{message}")
+            }
         }
     }));
 }

@@ -146,9 +146,17 @@ impl DylibPartner {
         reply.map_err(|_| self.fault(op, "the plugin dropped the call without completing it"))
     }
 
-    async fn call<Q: Serialize + ?Sized, R: DeserializeOwned>(&self, op: u32, request: &Q) -> Result<R, PartnerError> {
-        let request = serde_json::to_vec(request)
-            .map_err(|e| PartnerError::invalid_request(format!("could not encode the {} request: {e}", op_name(op))))?;
+    async fn call<Q: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        op: u32,
+        request: &Q,
+    ) -> Result<R, PartnerError> {
+        let request = serde_json::to_vec(request).map_err(|e| {
+            PartnerError::invalid_request(format!(
+                "could not encode the {} request: {e}",
+                op_name(op)
+            ))
+        })?;
         let (status, body) = self.call_raw(op, &request).await?;
         match status {
             STATUS_OK => serde_json::from_slice(&body).map_err(|e| {
@@ -157,10 +165,16 @@ impl DylibPartner {
             STATUS_ERR => Err(serde_json::from_slice::<PartnerError>(&body).unwrap_or_else(|e| {
                 self.fault(op, &format!("reported an error this host cannot read: {e}"))
             })),
-            STATUS_PANIC => Err(self.fault(op, &format!("panicked: {}", String::from_utf8_lossy(&body)))),
+            STATUS_PANIC => {
+                Err(self.fault(op, &format!("panicked: {}", String::from_utf8_lossy(&body))))
+            }
             STATUS_CANCELLED => Err(PartnerError::new(
                 PartnerErrorKind::Unavailable,
-                format!("partner `{}`: the plugin cancelled {} (it is shutting down)", self.partner_id, op_name(op)),
+                format!(
+                    "partner `{}`: the plugin cancelled {} (it is shutting down)",
+                    self.partner_id,
+                    op_name(op)
+                ),
             )),
             other => Err(self.fault(op, &format!("completed with unknown status {other}"))),
         }
@@ -220,7 +234,10 @@ unsafe extern "C" fn on_complete(ctx: *const c_void, token: u64, status: i32, da
             table.completions.fetch_add(1, Ordering::SeqCst);
         } else {
             table.duplicates.fetch_add(1, Ordering::SeqCst);
-            tracing::error!(token, "plugin completed a call that was already complete (plugin bug)");
+            tracing::error!(
+                token,
+                "plugin completed a call that was already complete (plugin bug)"
+            );
         }
     }));
 }
@@ -249,7 +266,10 @@ impl Partner for DylibPartner {
         &self.manifest
     }
 
-    async fn check_availability(&self, query: &AvailabilityQuery) -> Result<Availability, PartnerError> {
+    async fn check_availability(
+        &self,
+        query: &AvailabilityQuery,
+    ) -> Result<Availability, PartnerError> {
         self.call(OP_CHECK_AVAILABILITY, query).await
     }
 
@@ -257,7 +277,10 @@ impl Partner for DylibPartner {
         self.call(OP_SEND_REFERRAL, referral).await
     }
 
-    async fn referral_status(&self, reference: &ReferralRef) -> Result<ReferralStatus, PartnerError> {
+    async fn referral_status(
+        &self,
+        reference: &ReferralRef,
+    ) -> Result<ReferralStatus, PartnerError> {
         self.call(OP_REFERRAL_STATUS, reference).await
     }
 

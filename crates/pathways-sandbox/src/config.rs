@@ -29,11 +29,7 @@ pub struct SandboxConfig {
 
 impl Default for SandboxConfig {
     fn default() -> Self {
-        Self {
-            seed: 20_261_120,
-            today: None,
-            foodbank: FoodbankSimConfig::default(),
-        }
+        Self { seed: 20_261_120, today: None, foodbank: FoodbankSimConfig::default() }
     }
 }
 
@@ -63,10 +59,8 @@ impl Default for FoodbankSimConfig {
 impl SandboxConfig {
     /// Reads and validates a TOML configuration file.
     pub fn from_toml_file(path: &Path) -> Result<Self, SandboxError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SandboxError::ReadConfig {
-            file: path.to_path_buf(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| SandboxError::ReadConfig { file: path.to_path_buf(), source })?;
         Self::parse(&text, &path.display().to_string())
     }
 
@@ -95,26 +89,18 @@ impl SandboxConfig {
 
     /// Checks what serde cannot: fractions between 0 and 1.
     fn validate(&self, origin: &str) -> Result<(), SandboxError> {
-        self.foodbank
-            .faults
-            .validate()
-            .map_err(|(field, message)| SandboxError::Config {
-                origin: origin.to_string(),
-                field: format!("foodbank.faults.{field}"),
-                line: None,
-                message,
-            })
+        self.foodbank.faults.validate().map_err(|(field, message)| SandboxError::Config {
+            origin: origin.to_string(),
+            field: format!("foodbank.faults.{field}"),
+            line: None,
+            message,
+        })
     }
 }
 
 /// The 1-based line holding byte `offset` of `text`.
 fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()
-        .iter()
-        .take(offset)
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+    text.as_bytes().iter().take(offset).filter(|&&b| b == b'\n').count() + 1
 }
 
 #[cfg(test)]
@@ -162,14 +148,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("bad.toml");
         std::fs::write(&path, "[foodbank]\nlisten = \"not an address\"\n").unwrap();
-        let err = SandboxConfig::from_toml_file(&path)
-            .unwrap_err()
-            .to_string();
+        let err = SandboxConfig::from_toml_file(&path).unwrap_err().to_string();
         assert!(err.contains("bad.toml"), "{err}");
         assert!(err.contains("foodbank.listen"), "{err}");
-        let missing = SandboxConfig::from_toml_file(&dir.join("absent.toml"))
-            .unwrap_err()
-            .to_string();
+        let missing =
+            SandboxConfig::from_toml_file(&dir.join("absent.toml")).unwrap_err().to_string();
         assert!(missing.contains("absent.toml"), "{missing}");
         std::fs::remove_dir_all(&dir).ok();
     }
@@ -181,9 +164,6 @@ mod tests {
         assert_eq!(config.seed, 42);
         assert_eq!(config.today, NaiveDate::from_ymd_opt(2026, 11, 20));
         assert_eq!(config.foodbank.faults.latency_ms, 30);
-        assert_eq!(
-            config.foodbank.faults.capacity,
-            Some(crate::CapacityOverride::Full)
-        );
+        assert_eq!(config.foodbank.faults.capacity, Some(crate::CapacityOverride::Full));
     }
 }

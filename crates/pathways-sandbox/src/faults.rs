@@ -82,10 +82,7 @@ impl Faults {
 
     /// Every request answered with a server error (500 or 503).
     pub fn failing() -> Self {
-        Self {
-            error_rate: 1.0,
-            ..Self::default()
-        }
+        Self { error_rate: 1.0, ..Self::default() }
     }
 
     /// Checks that every fraction is between 0 and 1; on error, the field and what is wrong.
@@ -99,10 +96,7 @@ impl Faults {
         ];
         for (field, value) in fractions {
             if !(0.0..=1.0).contains(&value) {
-                return Err((
-                    field,
-                    format!("is {value}; a fraction must be between 0 and 1"),
-                ));
+                return Err((field, format!("is {value}; a fraction must be between 0 and 1")));
             }
         }
         Ok(())
@@ -146,10 +140,7 @@ impl FaultInjector {
 
     /// The current fault settings.
     pub(crate) fn get(&self) -> Faults {
-        self.faults
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.faults.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// Draws a delay and a fate. Always draws the same number of values, so changing one
@@ -230,11 +221,7 @@ pub(crate) async fn inject(
     }
     let (mut parts, body) = response.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
-        return error_answer(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "simulator_body_error",
-            None,
-        );
+        return error_answer(StatusCode::INTERNAL_SERVER_ERROR, "simulator_body_error", None);
     };
     let bytes = if fate == Fate::Malformed {
         truncated(&bytes)
@@ -273,9 +260,7 @@ pub(crate) fn error_answer(status: StatusCode, code: &str, retry_after_s: Option
     let body = serde_json::json!({"error": {"code": code, "message": message}});
     let mut response = (status, axum::Json(body)).into_response();
     if let Some(seconds) = retry_after_s {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
 }
@@ -299,28 +284,19 @@ mod tests {
 
     #[test]
     fn the_same_seed_draws_the_same_fates() {
-        let faults = Faults {
-            error_rate: 0.3,
-            malformed_rate: 0.3,
-            jitter_ms: 50,
-            ..Faults::none()
-        };
+        let faults =
+            Faults { error_rate: 0.3, malformed_rate: 0.3, jitter_ms: 50, ..Faults::none() };
         let (a, b) = (injector(faults.clone(), 9), injector(faults.clone(), 9));
         let fates_a: Vec<_> = (0..50).map(|_| a.draw(&faults)).collect();
         let fates_b: Vec<_> = (0..50).map(|_| b.draw(&faults)).collect();
         assert_eq!(fates_a, fates_b);
-        assert!(fates_a
-            .iter()
-            .any(|(_, f)| matches!(f, Fate::ServerError(_))));
+        assert!(fates_a.iter().any(|(_, f)| matches!(f, Fate::ServerError(_))));
         assert!(fates_a.iter().any(|(_, f)| *f == Fate::Answer));
     }
 
     #[test]
     fn fractions_are_validated_by_name() {
-        let bad = Faults {
-            hang_rate: -0.1,
-            ..Faults::none()
-        };
+        let bad = Faults { hang_rate: -0.1, ..Faults::none() };
         assert_eq!(bad.validate().unwrap_err().0, "hang_rate");
         assert!(Faults::failing().validate().is_ok());
     }

@@ -34,13 +34,11 @@ impl RunningServer {
         router: Router,
         stop: watch::Sender<bool>,
     ) -> Result<Self, SandboxError> {
-        let listener = TcpListener::bind(listen)
-            .await
-            .map_err(|source| SandboxError::Bind {
-                partner,
-                addr: listen,
-                source,
-            })?;
+        let listener = TcpListener::bind(listen).await.map_err(|source| SandboxError::Bind {
+            partner,
+            addr: listen,
+            source,
+        })?;
         let addr = listener.local_addr().map_err(|source| SandboxError::Bind {
             partner,
             addr: listen,
@@ -68,10 +66,7 @@ impl RunningServer {
     pub(crate) async fn stop(self) {
         let _ = self.stop.send(true);
         let abort = self.task.abort_handle();
-        if tokio::time::timeout(DRAIN_TIMEOUT, self.task)
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(DRAIN_TIMEOUT, self.task).await.is_err() {
             // A client holding a connection open must not keep the sandbox alive.
             abort.abort();
         }

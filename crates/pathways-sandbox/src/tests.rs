@@ -16,9 +16,7 @@ fn pinned_config() -> SandboxConfig {
 }
 
 async fn start() -> Sandbox {
-    Sandbox::start(pinned_config())
-        .await
-        .expect("sandbox starts on loopback")
+    Sandbox::start(pinned_config()).await.expect("sandbox starts on loopback")
 }
 
 fn referral_body(foodbank: &str) -> Value {
@@ -57,10 +55,7 @@ async fn directory_search_answers_in_give_food_shape() {
     assert_eq!(list[0]["slug"], "north-kensington");
     assert_eq!(list[0]["network"], "Trussell");
     assert!(list[0]["distance_m"].as_u64().unwrap() < 1_000);
-    assert!(
-        list.iter().any(|fb| fb["closed"] == true),
-        "closed food banks are listed too"
-    );
+    assert!(list.iter().any(|fb| fb["closed"] == true), "closed food banks are listed too");
 
     let by_point: Vec<Value> = get(format!("{url}/api/2/foodbanks/search/?lat_lng=52.37,-2.72"))
         .await
@@ -79,9 +74,7 @@ async fn directory_search_answers_in_give_food_shape() {
         assert_eq!(detail["name"], "Furness Food Bank", "{path}");
     }
     assert_eq!(
-        get(format!("{url}/api/2/foodbank/atlantis/"))
-            .await
-            .status(),
+        get(format!("{url}/api/2/foodbank/atlantis/")).await.status(),
         StatusCode::NOT_FOUND
     );
     sandbox.shutdown().await;
@@ -96,27 +89,16 @@ async fn availability_shows_capacity_waitlist_and_full() {
     assert_eq!(open["accepting_referrals"], true);
     assert_eq!(open["vouchers_remaining_this_week"], 12);
     assert_eq!(open["waitlist_weeks"], 0);
-    assert_eq!(
-        open["next_session"], "2026-11-20",
-        "pinned Friday is a session day"
-    );
+    assert_eq!(open["next_session"], "2026-11-20", "pinned Friday is a session day");
     let waiting: Value = availability("ludlow-district").await.json().await.unwrap();
     assert_eq!(waiting["waitlist_weeks"], 1);
-    assert_eq!(
-        waiting["next_session"], "2026-12-03",
-        "first Thursday a week or more away"
-    );
+    assert_eq!(waiting["next_session"], "2026-12-03", "first Thursday a week or more away");
     let full: Value = availability("furness").await.json().await.unwrap();
     assert_eq!(full["accepting_referrals"], false);
-    assert_eq!(
-        availability("atlantis").await.status(),
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(availability("atlantis").await.status(), StatusCode::NOT_FOUND);
 
-    sandbox.set_foodbank_faults(Faults {
-        capacity: Some(CapacityOverride::Full),
-        ..Faults::none()
-    });
+    sandbox
+        .set_foodbank_faults(Faults { capacity: Some(CapacityOverride::Full), ..Faults::none() });
     let forced: Value = availability("north-kensington").await.json().await.unwrap();
     assert_eq!(forced["accepting_referrals"], false);
     sandbox.shutdown().await;
@@ -131,10 +113,7 @@ async fn a_repeated_idempotency_key_creates_one_voucher() {
     let first: Value = first.json().await.unwrap();
     assert_eq!(first["status"], "issued");
     assert!(first["voucher_id"].as_str().unwrap().starts_with("FBV-"));
-    assert!(
-        !first.to_string().contains("Test Person"),
-        "vouchers echo nothing personal"
-    );
+    assert!(!first.to_string().contains("Test Person"), "vouchers echo nothing personal");
 
     let again = post_referral(&sandbox, "key-1", &body).await;
     assert_eq!(again.status(), StatusCode::OK);
@@ -145,47 +124,27 @@ async fn a_repeated_idempotency_key_creates_one_voucher() {
     assert_eq!(changed.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     let stats = sandbox.foodbank_stats();
-    assert_eq!(
-        (
-            stats.total_posts,
-            stats.distinct_keys,
-            stats.vouchers_created
-        ),
-        (3, 1, 1)
-    );
+    assert_eq!((stats.total_posts, stats.distinct_keys, stats.vouchers_created), (3, 1, 1));
     assert_eq!(stats.posts_per_key["key-1"], 3);
-    let over_http: ReferralStats = get(format!("{}/_sandbox/stats", sandbox.foodbank_url()))
+    let over_http: ReferralStats =
+        get(format!("{}/_sandbox/stats", sandbox.foodbank_url())).await.json().await.unwrap();
+    assert_eq!(over_http, stats);
+
+    let id = first["voucher_id"].as_str().unwrap();
+    let status: Value = get(format!("{}/evoucher/v1/referrals/{id}", sandbox.foodbank_url()))
         .await
         .json()
         .await
         .unwrap();
-    assert_eq!(over_http, stats);
-
-    let id = first["voucher_id"].as_str().unwrap();
-    let status: Value = get(format!(
-        "{}/evoucher/v1/referrals/{id}",
-        sandbox.foodbank_url()
-    ))
-    .await
-    .json()
-    .await
-    .unwrap();
     assert_eq!(status["status"], "issued");
-    sandbox
-        .set_voucher_status(id, VoucherStatus::Redeemed, None)
+    sandbox.set_voucher_status(id, VoucherStatus::Redeemed, None).unwrap();
+    let status: Value = get(format!("{}/evoucher/v1/referrals/{id}", sandbox.foodbank_url()))
+        .await
+        .json()
+        .await
         .unwrap();
-    let status: Value = get(format!(
-        "{}/evoucher/v1/referrals/{id}",
-        sandbox.foodbank_url()
-    ))
-    .await
-    .json()
-    .await
-    .unwrap();
     assert_eq!(status["status"], "redeemed");
-    assert!(sandbox
-        .set_voucher_status("FBV-NOPE", VoucherStatus::Expired, None)
-        .is_err());
+    assert!(sandbox.set_voucher_status("FBV-NOPE", VoucherStatus::Expired, None).is_err());
     sandbox.shutdown().await;
 }
 
@@ -203,10 +162,7 @@ async fn unknown_fields_are_refused_naming_the_field_not_the_value() {
 
     let mut top = referral_body("north-kensington");
     top["notes"] = json!("x");
-    assert_eq!(
-        post_referral(&sandbox, "key-top", &top).await.status(),
-        StatusCode::BAD_REQUEST
-    );
+    assert_eq!(post_referral(&sandbox, "key-top", &top).await.status(), StatusCode::BAD_REQUEST);
     assert_eq!(sandbox.foodbank_stats().vouchers_created, 0);
 
     let no_key = reqwest::Client::new()
@@ -227,28 +183,13 @@ async fn api_key_guards_the_voucher_api_but_not_the_directory() {
     let url = sandbox.foodbank_url();
     let client = reqwest::Client::new();
     let health = format!("{url}/evoucher/v1/health");
-    assert_eq!(
-        client.get(&health).send().await.unwrap().status(),
-        StatusCode::UNAUTHORIZED
-    );
-    let wrong = client
-        .get(&health)
-        .bearer_auth("guess")
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(client.get(&health).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let wrong = client.get(&health).bearer_auth("guess").send().await.unwrap();
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    let right = client
-        .get(&health)
-        .bearer_auth("sandbox-secret")
-        .send()
-        .await
-        .unwrap();
+    let right = client.get(&health).bearer_auth("sandbox-secret").send().await.unwrap();
     assert_eq!(right.status(), StatusCode::OK);
     assert_eq!(
-        get(format!("{url}/api/2/foodbanks/search/?address=SY1"))
-            .await
-            .status(),
+        get(format!("{url}/api/2/foodbanks/search/?address=SY1")).await.status(),
         StatusCode::OK
     );
     sandbox.shutdown().await;
@@ -257,17 +198,11 @@ async fn api_key_guards_the_voucher_api_but_not_the_directory() {
 #[tokio::test]
 async fn binding_a_taken_port_names_the_simulator_and_address() {
     let sandbox = start().await;
-    let taken: std::net::SocketAddr = sandbox
-        .foodbank_url()
-        .trim_start_matches("http://")
-        .parse()
-        .unwrap();
+    let taken: std::net::SocketAddr =
+        sandbox.foodbank_url().trim_start_matches("http://").parse().unwrap();
     let mut config = pinned_config();
     config.foodbank.listen = taken;
     let err = Sandbox::start(config).await.unwrap_err().to_string();
-    assert!(
-        err.contains("foodbank") && err.contains(&taken.to_string()),
-        "{err}"
-    );
+    assert!(err.contains("foodbank") && err.contains(&taken.to_string()), "{err}");
     sandbox.shutdown().await;
 }

@@ -218,7 +218,11 @@ unsafe extern "C" fn shutdown<T: PartnerPlugin>(instance: *mut c_void) {
 
 /// Runs one operation: decodes the request, calls the partner, encodes the result.
 /// `Err` carries an encoded [`PartnerError`].
-async fn dispatch<T: PartnerPlugin>(partner: &T, op: u32, request: &[u8]) -> Result<Vec<u8>, Vec<u8>> {
+async fn dispatch<T: PartnerPlugin>(
+    partner: &T,
+    op: u32,
+    request: &[u8],
+) -> Result<Vec<u8>, Vec<u8>> {
     match op {
         OP_CHECK_AVAILABILITY => {
             let query: AvailabilityQuery = decode("check_availability", request)?;
@@ -260,5 +264,7 @@ fn encode<R: Serialize>(result: Result<R, PartnerError>) -> Result<Vec<u8>, Vec<
 }
 
 fn error_bytes(error: &PartnerError) -> Vec<u8> {
-    serde_json::to_vec(error).unwrap_or_else(|_| b"{\"kind\":\"plugin_fault\",\"message\":\"unencodable error\"}".to_vec())
+    serde_json::to_vec(error).unwrap_or_else(|_| {
+        b"{\"kind\":\"plugin_fault\",\"message\":\"unencodable error\"}".to_vec()
+    })
 }

@@ -101,9 +101,7 @@ impl PartnerHttp {
         let base_url =
             Url::parse(base_url).map_err(|e| format!("`{base_url}` is not a URL: {e}"))?;
         if !matches!(base_url.scheme(), "http" | "https") || base_url.host().is_none() {
-            return Err(format!(
-                "`{base_url}` must be an http:// or https:// URL with a host"
-            ));
+            return Err(format!("`{base_url}` must be an http:// or https:// URL with a host"));
         }
         if !base_url.username().is_empty() || base_url.password().is_some() {
             return Err("the base URL must not carry credentials; use the API key setting".into());
@@ -121,11 +119,7 @@ impl PartnerHttp {
             .user_agent(options.user_agent.clone())
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {}", root_cause(&e)))?;
-        Ok(Self {
-            client,
-            base_url,
-            max_body_bytes: options.max_body_bytes,
-        })
+        Ok(Self { client, base_url, max_body_bytes: options.max_body_bytes })
     }
 
     /// The base URL.
@@ -194,11 +188,8 @@ impl PartnerHttp {
             ))
         })?;
         let path = request.url().path().to_string();
-        let mut response = self
-            .client
-            .execute(request)
-            .await
-            .map_err(|e| transport_error(&e, &path))?;
+        let mut response =
+            self.client.execute(request).await.map_err(|e| transport_error(&e, &path))?;
         let status = response.status();
         if only_success {
             if let Some(err) = status_error(status, response.headers(), &path) {
@@ -215,31 +206,19 @@ impl PartnerHttp {
                 None,
             )
         };
-        if response
-            .content_length()
-            .is_some_and(|len| len > self.max_body_bytes as u64)
-        {
+        if response.content_length().is_some_and(|len| len > self.max_body_bytes as u64) {
             return Err(too_big());
         }
         // Read chunk by chunk so a huge or endless answer is refused without being held.
         let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| transport_error(&e, &path))?
-        {
+        while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(&e, &path))? {
             if body.len() + chunk.len() > self.max_body_bytes {
                 return Err(too_big());
             }
             body.extend_from_slice(&chunk);
         }
         let headers = std::mem::take(response.headers_mut());
-        Ok(PartnerResponse {
-            status,
-            headers,
-            body,
-            path,
-        })
+        Ok(PartnerResponse { status, headers, body, path })
     }
 }
 
@@ -307,13 +286,7 @@ pub fn transport_error(err: &reqwest::Error, path: &str) -> PartnerError {
 /// Milliseconds to wait from a `Retry-After` header of delta-seconds; `None` when absent or an
 /// HTTP date.
 pub fn retry_after_ms(headers: &HeaderMap) -> Option<u64> {
-    let seconds: u64 = headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
+    let seconds: u64 = headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
     Some(seconds.saturating_mul(1000))
 }
 
@@ -358,11 +331,7 @@ pub fn decode_json<T: DeserializeOwned>(
 /// top-level message is not used: it can contain the full URL.
 fn root_cause(err: &reqwest::Error) -> String {
     let Some(mut cause) = err.source() else {
-        return if err.is_connect() {
-            "connection failed".into()
-        } else {
-            "request failed".into()
-        };
+        return if err.is_connect() { "connection failed".into() } else { "request failed".into() };
     };
     while let Some(next) = cause.source() {
         cause = next;
@@ -381,11 +350,7 @@ mod tests {
     use crate::PartnerErrorKind;
 
     fn block_on<F: std::future::Future>(future: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(future)
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(future)
     }
 
     /// A raw HTTP/1.1 answer; `Content-Length` is added unless `length` is `None`.
@@ -449,12 +414,8 @@ mod tests {
         if let Some(value) = retry_after {
             headers.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
         }
-        let err = status_error(
-            StatusCode::from_u16(status).unwrap(),
-            &headers,
-            "/v1/things",
-        )
-        .unwrap();
+        let err =
+            status_error(StatusCode::from_u16(status).unwrap(), &headers, "/v1/things").unwrap();
         (err.kind, err.message)
     }
 
@@ -467,38 +428,15 @@ mod tests {
         assert_eq!(kind_of(403, None).0, Unauthorized);
         assert_eq!(kind_of(404, None).0, Permanent);
         assert_eq!(kind_of(409, None).0, Permanent);
-        assert_eq!(
-            kind_of(429, Some("7")).0,
-            Transient {
-                retry_after_ms: Some(7000)
-            }
-        );
-        assert_eq!(
-            kind_of(503, Some("2")).0,
-            Transient {
-                retry_after_ms: Some(2000)
-            }
-        );
-        assert_eq!(
-            kind_of(500, None).0,
-            Transient {
-                retry_after_ms: None
-            }
-        );
-        assert_eq!(
-            kind_of(408, None).0,
-            Transient {
-                retry_after_ms: None
-            }
-        );
+        assert_eq!(kind_of(429, Some("7")).0, Transient { retry_after_ms: Some(7000) });
+        assert_eq!(kind_of(503, Some("2")).0, Transient { retry_after_ms: Some(2000) });
+        assert_eq!(kind_of(500, None).0, Transient { retry_after_ms: None });
+        assert_eq!(kind_of(408, None).0, Transient { retry_after_ms: None });
         let (kind, message) = kind_of(302, None);
         assert_eq!(kind, Permanent);
         assert!(message.contains("redirect"), "{message}");
         let message = kind_of(503, None).1;
-        assert!(
-            message.contains("503") && message.contains("/v1/things"),
-            "{message}"
-        );
+        assert!(message.contains("503") && message.contains("/v1/things"), "{message}");
         assert!(status_error(StatusCode::CREATED, &HeaderMap::new(), "/").is_none());
     }
 
@@ -508,10 +446,7 @@ mod tests {
         assert_eq!(retry_after_ms(&headers), None);
         headers.insert(RETRY_AFTER, HeaderValue::from_static("120"));
         assert_eq!(retry_after_ms(&headers), Some(120_000));
-        headers.insert(
-            RETRY_AFTER,
-            HeaderValue::from_static("Wed, 21 Oct 2026 07:28:00 GMT"),
-        );
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2026 07:28:00 GMT"));
         assert_eq!(retry_after_ms(&headers), None);
     }
 
@@ -526,18 +461,9 @@ mod tests {
     fn malformed_json_names_path_status_and_field_but_no_value() {
         let body = br#"{"name": "Jane Secret", "age": "forty-two"}"#;
         let err = decode_json::<Person>(body, "/v1/people", StatusCode::OK).unwrap_err();
-        assert_eq!(
-            err.kind,
-            PartnerErrorKind::Transient {
-                retry_after_ms: None
-            }
-        );
+        assert_eq!(err.kind, PartnerErrorKind::Transient { retry_after_ms: None });
         for expected in ["/v1/people", "200", "`age`", "malformed JSON"] {
-            assert!(
-                err.message.contains(expected),
-                "{expected} missing: {}",
-                err.message
-            );
+            assert!(err.message.contains(expected), "{expected} missing: {}", err.message);
         }
         assert!(
             !err.message.contains("forty-two") && !err.message.contains("Jane"),
@@ -545,11 +471,7 @@ mod tests {
             err.message
         );
         let missing = decode_json::<Person>(br#"{"name": "x"}"#, "/p", StatusCode::OK).unwrap_err();
-        assert!(
-            missing.message.contains("missing field `age`"),
-            "{}",
-            missing.message
-        );
+        assert!(missing.message.contains("missing field `age`"), "{}", missing.message);
         let cut = decode_json::<Person>(br#"{"name": "Ja"#, "/p", StatusCode::OK).unwrap_err();
         assert!(cut.message.contains("ends early"), "{}", cut.message);
         assert!(decode_json::<Person>(
@@ -563,10 +485,7 @@ mod tests {
     #[test]
     fn urls_encode_segments_and_keep_a_base_path() {
         let http = partner("http://127.0.0.1:9/partner/");
-        assert_eq!(
-            http.url(&["api", "2", "search", ""]).path(),
-            "/partner/api/2/search/"
-        );
+        assert_eq!(http.url(&["api", "2", "search", ""]).path(), "/partner/api/2/search/");
         let sneaky = http.url(&["referrals", "FBV/../admin?x=1"]);
         assert_eq!(sneaky.path(), "/partner/referrals/FBV%2F..%2Fadmin%3Fx=1");
         assert_eq!(sneaky.query(), None);
@@ -575,49 +494,27 @@ mod tests {
     #[test]
     fn bad_base_urls_and_options_are_refused() {
         let options = HttpOptions::default();
-        assert!(PartnerHttp::new("not a url", &options)
-            .unwrap_err()
-            .contains("not a URL"));
+        assert!(PartnerHttp::new("not a url", &options).unwrap_err().contains("not a URL"));
         assert!(PartnerHttp::new("ftp://example.org", &options).is_err());
         assert!(PartnerHttp::new("http://user:pw@example.org", &options)
             .unwrap_err()
             .contains("credentials"));
-        let zero = HttpOptions {
-            timeout: Duration::ZERO,
-            ..HttpOptions::default()
-        };
+        let zero = HttpOptions { timeout: Duration::ZERO, ..HttpOptions::default() };
         assert!(PartnerHttp::new("http://example.org", &zero).is_err());
     }
 
     #[test]
     fn server_error_is_transient_with_retry_after_and_never_quotes_the_body_or_query() {
-        let reply = answer(
-            "503 Service Unavailable",
-            &[("Retry-After", "3")],
-            b"SECRET echo",
-            Some(11),
-        );
+        let reply =
+            answer("503 Service Unavailable", &[("Retry-After", "3")], b"SECRET echo", Some(11));
         let http = partner(&serve(Some(reply)));
         let err = block_on(
             http.get_json::<serde_json::Value>(&["search", ""], &[("address", "W10 5AB")]),
         )
         .unwrap_err();
-        assert_eq!(
-            err.kind,
-            PartnerErrorKind::Transient {
-                retry_after_ms: Some(3000)
-            }
-        );
-        assert!(
-            err.message.contains("/search/") && err.message.contains("503"),
-            "{}",
-            err.message
-        );
-        assert!(
-            !err.message.contains("SECRET") && !err.message.contains("W10"),
-            "{}",
-            err.message
-        );
+        assert_eq!(err.kind, PartnerErrorKind::Transient { retry_after_ms: Some(3000) });
+        assert!(err.message.contains("/search/") && err.message.contains("503"), "{}", err.message);
+        assert!(!err.message.contains("SECRET") && !err.message.contains("W10"), "{}", err.message);
     }
 
     #[test]
@@ -632,17 +529,8 @@ mod tests {
     fn malformed_answer_over_http_is_transient() {
         let http = partner(&serve(Some(answer("200 OK", &[], b"{\"name\": ", Some(9)))));
         let err = block_on(http.get_json::<Person>(&["p"], &[])).unwrap_err();
-        assert_eq!(
-            err.kind,
-            PartnerErrorKind::Transient {
-                retry_after_ms: None
-            }
-        );
-        assert!(
-            err.message.contains("malformed JSON at `/p`"),
-            "{}",
-            err.message
-        );
+        assert_eq!(err.kind, PartnerErrorKind::Transient { retry_after_ms: None });
+        assert!(err.message.contains("malformed JSON at `/p`"), "{}", err.message);
     }
 
     #[test]
@@ -672,17 +560,12 @@ mod tests {
 
     #[test]
     fn connection_refused_is_transient() {
-        let addr = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
+        let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
         let http = partner(&format!("http://{addr}"));
         let err = block_on(http.send(http.get(&["x"]))).unwrap_err();
         assert_eq!(
             err.kind,
-            PartnerErrorKind::Transient {
-                retry_after_ms: None
-            },
+            PartnerErrorKind::Transient { retry_after_ms: None },
             "{}",
             err.message
         );

@@ -49,7 +49,8 @@ impl PartnerPlugin for HelloPartner {
             plugin: "hello-partner".into(),
             kind: PartnerKind::Voluntary,
             version: env!("CARGO_PKG_VERSION").into(),
-            description: "A befriending service answering from its settings (template plugin)".into(),
+            description: "A befriending service answering from its settings (template plugin)"
+                .into(),
             needs: vec![NeedCode::SocialIsolation],
             areas: vec![],
             // The only client fields a referral to it will ever carry.
@@ -74,16 +75,26 @@ impl Partner for HelloPartner {
         &self.manifest
     }
 
-    async fn check_availability(&self, query: &AvailabilityQuery) -> Result<Availability, PartnerError> {
+    async fn check_availability(
+        &self,
+        query: &AvailabilityQuery,
+    ) -> Result<Availability, PartnerError> {
         let offers = query
             .needs
             .iter()
             .filter(|n| n.code == NeedCode::SocialIsolation)
             .map(|n| Offer {
                 need: n.code,
-                service: ServiceRef { id: "befriending".into(), name: self.settings.service_name.clone() },
+                service: ServiceRef {
+                    id: "befriending".into(),
+                    name: self.settings.service_name.clone(),
+                },
                 eligibility: Eligibility::Eligible,
-                capacity: if self.settings.places > 0 { Capacity::Capacity } else { Capacity::NoCapacity },
+                capacity: if self.settings.places > 0 {
+                    Capacity::Capacity
+                } else {
+                    Capacity::NoCapacity
+                },
                 earliest_start: Some(query.today),
                 wait_estimate: None,
                 channel: Some(ServiceChannel::Phone),
@@ -102,12 +113,23 @@ impl Partner for HelloPartner {
         })
     }
 
-    async fn referral_status(&self, _reference: &ReferralRef) -> Result<ReferralStatus, PartnerError> {
-        Ok(ReferralStatus { state: TaskState::Requested, reason: None, note: None, updated_at: None })
+    async fn referral_status(
+        &self,
+        _reference: &ReferralRef,
+    ) -> Result<ReferralStatus, PartnerError> {
+        Ok(ReferralStatus {
+            state: TaskState::Requested,
+            reason: None,
+            note: None,
+            updated_at: None,
+        })
     }
 
     async fn health(&self) -> Result<Health, PartnerError> {
-        Ok(Health { status: HealthStatus::Ok, detail: Some(format!("{} places", self.settings.places)) })
+        Ok(Health {
+            status: HealthStatus::Ok,
+            detail: Some(format!("{} places", self.settings.places)),
+        })
     }
 }
 

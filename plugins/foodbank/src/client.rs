@@ -48,11 +48,7 @@ impl FoodbankClient {
                 .map_err(|e| format!("settings key `directory_url`: {e}"))?,
             None => vouchers.clone(),
         };
-        Ok(Self {
-            directory,
-            vouchers,
-            api_key: settings.api_key()?,
-        })
+        Ok(Self { directory, vouchers, api_key: settings.api_key()? })
     }
 
     fn authorised(&self, request: RequestBuilder) -> RequestBuilder {
@@ -68,10 +64,7 @@ impl FoodbankClient {
         postcode_district: &str,
     ) -> Result<Vec<DirectoryFoodbank>, PartnerError> {
         self.directory
-            .get_json(
-                &["api", "2", "foodbanks", "search", ""],
-                &[("address", postcode_district)],
-            )
+            .get_json(&["api", "2", "foodbanks", "search", ""], &[("address", postcode_district)])
             .await
     }
 
@@ -80,9 +73,7 @@ impl FoodbankClient {
         &self,
         slug: &str,
     ) -> Result<VoucherAvailability, PartnerError> {
-        let request = self
-            .vouchers
-            .get(&["evoucher", "v1", "foodbanks", slug, "availability"]);
+        let request = self.vouchers.get(&["evoucher", "v1", "foodbanks", slug, "availability"]);
         self.vouchers.send(self.authorised(request)).await?.json()
     }
 
@@ -106,9 +97,7 @@ impl FoodbankClient {
         &self,
         voucher_id: &str,
     ) -> Result<(VoucherAnswer, String), PartnerError> {
-        let request = self
-            .vouchers
-            .get(&["evoucher", "v1", "referrals", voucher_id]);
+        let request = self.vouchers.get(&["evoucher", "v1", "referrals", voucher_id]);
         let response = self.vouchers.send(self.authorised(request)).await?;
         Ok((response.json()?, response.path))
     }
@@ -116,9 +105,6 @@ impl FoodbankClient {
     /// `GET /evoucher/v1/health`: answers, and accepts our key.
     pub(crate) async fn health(&self) -> Result<(), PartnerError> {
         let request = self.vouchers.get(&["evoucher", "v1", "health"]);
-        self.vouchers
-            .send(self.authorised(request))
-            .await
-            .map(|_| ())
+        self.vouchers.send(self.authorised(request)).await.map(|_| ())
     }
 }

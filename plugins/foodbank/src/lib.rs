@@ -71,11 +71,7 @@ impl PartnerPlugin for FoodbankPartner {
     fn from_settings(settings: Settings) -> Result<Self, String> {
         settings.validate()?;
         let client = FoodbankClient::new(&settings)?;
-        Ok(Self {
-            manifest: pathways_sdk::manifest_of::<Self>(),
-            settings,
-            client,
-        })
+        Ok(Self { manifest: pathways_sdk::manifest_of::<Self>(), settings, client })
     }
 }
 
@@ -94,25 +90,12 @@ impl Partner for FoodbankPartner {
         }
         let district = query.postcode_district.trim();
         if district.is_empty() {
-            return Err(PartnerError::invalid_request(
-                "the query's postcode_district is empty",
-            ));
+            return Err(PartnerError::invalid_request("the query's postcode_district is empty"));
         }
         let found = self.client.search(district).await?;
-        let near = mapping::nearby(
-            found,
-            self.settings.max_distance_m,
-            self.settings.max_results,
-        );
-        let answers = join_all(
-            near.iter()
-                .map(|(fb, _)| self.client.availability(&fb.slug)),
-        )
-        .await;
-        if let Some(Err(first)) = answers
-            .first()
-            .filter(|_| answers.iter().all(Result::is_err))
-        {
+        let near = mapping::nearby(found, self.settings.max_distance_m, self.settings.max_results);
+        let answers = join_all(near.iter().map(|(fb, _)| self.client.availability(&fb.slug))).await;
+        if let Some(Err(first)) = answers.first().filter(|_| answers.iter().all(Result::is_err)) {
             return Err(first.clone());
         }
         let offers = near
@@ -130,15 +113,10 @@ impl Partner for FoodbankPartner {
 
     async fn send_referral(&self, referral: &Referral) -> Result<ReferralReceipt, PartnerError> {
         if referral.idempotency_key.trim().is_empty() {
-            return Err(PartnerError::invalid_request(
-                "the referral has no idempotency key",
-            ));
+            return Err(PartnerError::invalid_request("the referral has no idempotency key"));
         }
         let body = mapping::voucher_request(referral)?;
-        let answer = self
-            .client
-            .post_referral(&referral.idempotency_key, &body)
-            .await?;
+        let answer = self.client.post_referral(&referral.idempotency_key, &body).await?;
         Ok(mapping::receipt(&answer))
     }
 
@@ -147,9 +125,7 @@ impl Partner for FoodbankPartner {
         reference: &ReferralRef,
     ) -> Result<ReferralStatus, PartnerError> {
         if reference.partner_reference.trim().is_empty() {
-            return Err(PartnerError::invalid_request(
-                "the referral reference has no voucher id",
-            ));
+            return Err(PartnerError::invalid_request("the referral reference has no voucher id"));
         }
         let (answer, path) = self.client.voucher(&reference.partner_reference).await?;
         mapping::status(&answer, &path)
@@ -165,10 +141,7 @@ impl Partner for FoodbankPartner {
         } else {
             HealthStatus::Ok
         };
-        Ok(Health {
-            status,
-            detail: Some(format!("e-voucher API answered in {elapsed_ms} ms")),
-        })
+        Ok(Health { status, detail: Some(format!("e-voucher API answered in {elapsed_ms} ms")) })
     }
 }
 

@@ -127,11 +127,9 @@ pub(crate) fn offer(
             None,
             "capacity unknown: the voucher desk did not answer".to_string(),
         ),
-        Some(a) if !a.accepting_referrals => (
-            Capacity::NoCapacity,
-            None,
-            "not taking referrals this week".to_string(),
-        ),
+        Some(a) if !a.accepting_referrals => {
+            (Capacity::NoCapacity, None, "not taking referrals this week".to_string())
+        }
         Some(a) if a.waitlist_weeks == 0 && a.vouchers_remaining_this_week > 0 => (
             Capacity::Capacity,
             a.next_session,
@@ -154,10 +152,7 @@ pub(crate) fn offer(
     };
     Offer {
         need: NeedCode::Food,
-        service: ServiceRef {
-            id: fb.slug.clone(),
-            name: fb.name.clone(),
-        },
+        service: ServiceRef { id: fb.slug.clone(), name: fb.name.clone() },
         eligibility: Eligibility::Eligible,
         capacity,
         earliest_start,
@@ -172,9 +167,7 @@ pub(crate) fn offer(
 }
 
 fn session_text(next_session: Option<NaiveDate>) -> String {
-    next_session
-        .map(|day| format!("; next session {day}"))
-        .unwrap_or_default()
+    next_session.map(|day| format!("; next session {day}")).unwrap_or_default()
 }
 
 /// The voucher reason for a need, if a food bank should hear of it. Health and abuse needs
@@ -201,16 +194,11 @@ pub(crate) fn voucher_request(referral: &Referral) -> Result<VoucherRequest<'_>,
             "a food bank voucher needs the client's name, and the referral does not carry it",
         ));
     };
-    let mut reasons: Vec<&'static str> = referral
-        .needs
-        .iter()
-        .filter_map(|n| referral_reason(n.code))
-        .collect();
+    let mut reasons: Vec<&'static str> =
+        referral.needs.iter().filter_map(|n| referral_reason(n.code)).collect();
     reasons.dedup();
     if reasons.is_empty() {
-        return Err(PartnerError::invalid_request(
-            "the referral names no need a food bank serves",
-        ));
+        return Err(PartnerError::invalid_request("the referral names no need a food bank serves"));
     }
     if referral.service.id.trim().is_empty() {
         return Err(PartnerError::invalid_request(
@@ -233,10 +221,10 @@ pub(crate) fn voucher_request(referral: &Referral) -> Result<VoucherRequest<'_>,
             phone: client.phone.as_ref().filter(|_| direct),
             contact_via_agency: client.contact_via_referrer,
         },
-        household: client.household.as_ref().map(|h| VoucherHousehold {
-            adults: h.adults,
-            children_ages: h.children_ages.clone(),
-        }),
+        household: client
+            .household
+            .as_ref()
+            .map(|h| VoucherHousehold { adults: h.adults, children_ages: h.children_ages.clone() }),
         referral_reasons: reasons,
     })
 }
@@ -245,11 +233,8 @@ pub(crate) fn voucher_request(referral: &Referral) -> Result<VoucherRequest<'_>,
 /// `requested` (its acceptance is reported by the first status poll); one declined on arrival
 /// is `rejected` at once, so nobody waits on it.
 pub(crate) fn receipt(answer: &VoucherAnswer) -> ReferralReceipt {
-    let state = if answer.status == "declined" {
-        TaskState::Rejected
-    } else {
-        TaskState::Requested
-    };
+    let state =
+        if answer.status == "declined" { TaskState::Rejected } else { TaskState::Requested };
     ReferralReceipt {
         partner_reference: answer.voucher_id.clone(),
         state,
@@ -269,38 +254,21 @@ pub(crate) fn status(answer: &VoucherAnswer, path: &str) -> Result<ReferralStatu
                 None => "voucher issued".to_string(),
             }),
         ),
-        "redeemed" => (
-            TaskState::Completed,
-            None,
-            Some("food parcel collected".to_string()),
-        ),
+        "redeemed" => (TaskState::Completed, None, Some("food parcel collected".to_string())),
         "expired" => (
             TaskState::Failed,
             Some(StatusReason::CouldNotContact),
             Some("voucher expired before it was collected".to_string()),
         ),
-        "cancelled" => (
-            TaskState::Cancelled,
-            Some(reason.unwrap_or(StatusReason::Other)),
-            None,
-        ),
-        "declined" => (
-            TaskState::Rejected,
-            Some(reason.unwrap_or(StatusReason::Other)),
-            None,
-        ),
+        "cancelled" => (TaskState::Cancelled, Some(reason.unwrap_or(StatusReason::Other)), None),
+        "declined" => (TaskState::Rejected, Some(reason.unwrap_or(StatusReason::Other)), None),
         _ => {
             return Err(PartnerError::permanent(format!(
                 "partner reported a voucher status this connector does not know at `{path}`"
             )))
         }
     };
-    Ok(ReferralStatus {
-        state,
-        reason,
-        note,
-        updated_at: answer.updated_at.or(answer.issued_at),
-    })
+    Ok(ReferralStatus { state, reason, note, updated_at: answer.updated_at.or(answer.issued_at) })
 }
 
 /// The core reason for a voucher's decline or cancellation reason.

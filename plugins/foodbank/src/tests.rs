@@ -23,12 +23,9 @@ fn today() -> NaiveDate {
 }
 
 async fn sandbox() -> Sandbox {
-    Sandbox::start(SandboxConfig {
-        today: Some(today()),
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap()
+    Sandbox::start(SandboxConfig { today: Some(today()), ..SandboxConfig::default() })
+        .await
+        .unwrap()
 }
 
 fn partner(base_url: &str) -> FoodbankPartner {
@@ -59,10 +56,7 @@ fn query(postcode: &str, needs: &[NeedCode]) -> AvailabilityQuery {
 
 fn referral(slug: &str, key: &str, safe_contact: bool) -> Referral {
     let shares = FoodbankPartner::describe().shares;
-    let service = ServiceRef {
-        id: slug.into(),
-        name: slug.into(),
-    };
+    let service = ServiceRef { id: slug.into(), name: slug.into() };
     Referral::for_partner(
         &case("W10 5AB", safe_contact),
         "fb",
@@ -83,29 +77,16 @@ async fn kensington_offers_open_and_waitlisted_food_banks_nearest_first_and_skip
         .unwrap()
         .offers;
     let slugs: Vec<&str> = offers.iter().map(|o| o.service.id.as_str()).collect();
-    assert_eq!(
-        &slugs[..2],
-        ["north-kensington", "notting-hill-larder"],
-        "{slugs:?}"
-    );
+    assert_eq!(&slugs[..2], ["north-kensington", "notting-hill-larder"], "{slugs:?}");
     assert!(slugs.contains(&"chelsea-fulham"), "{slugs:?}");
-    assert!(
-        !slugs.contains(&"earls-court-pantry"),
-        "closed food banks are not offered"
-    );
+    assert!(!slugs.contains(&"earls-court-pantry"), "closed food banks are not offered");
     assert_eq!(offers[0].capacity, Capacity::Capacity);
     assert_eq!(offers[0].earliest_start, Some(today()));
-    assert!(offers[0]
-        .wait_estimate
-        .as_deref()
-        .unwrap()
-        .contains("12 vouchers"));
+    assert!(offers[0].wait_estimate.as_deref().unwrap().contains("12 vouchers"));
     assert_eq!(offers[1].capacity, Capacity::Waitlist);
     assert!(offers[1].earliest_start.unwrap() >= today() + chrono::Days::new(14));
-    let distances: Vec<u32> = offers
-        .iter()
-        .map(|o| o.location.as_ref().unwrap().distance_m.unwrap())
-        .collect();
+    let distances: Vec<u32> =
+        offers.iter().map(|o| o.location.as_ref().unwrap().distance_m.unwrap()).collect();
     assert!(distances.windows(2).all(|w| w[0] <= w[1]), "{distances:?}");
     assert!(offers
         .iter()
@@ -118,37 +99,22 @@ async fn rural_and_sparse_areas_show_waitlist_full_and_no_provider() {
     let sandbox = sandbox().await;
     let fb = partner(&sandbox.foodbank_url());
     let food = [NeedCode::Food];
-    let ludlow = fb
-        .check_availability(&query("SY8 1AA", &food))
-        .await
-        .unwrap()
-        .offers;
+    let ludlow = fb.check_availability(&query("SY8 1AA", &food)).await.unwrap().offers;
     assert_eq!(ludlow.len(), 1, "Shrewsbury is beyond 16 km of Ludlow");
     assert_eq!(
         (ludlow[0].service.id.as_str(), ludlow[0].capacity),
         ("ludlow-district", Capacity::Waitlist)
     );
-    let oswestry = fb
-        .check_availability(&query("SY11 2AA", &food))
-        .await
-        .unwrap()
-        .offers;
+    let oswestry = fb.check_availability(&query("SY11 2AA", &food)).await.unwrap().offers;
     assert_eq!(oswestry[0].capacity, Capacity::NoCapacity);
     assert_eq!(oswestry[0].earliest_start, None);
-    let barrow = fb
-        .check_availability(&query("LA14 1AA", &food))
-        .await
-        .unwrap()
-        .offers;
+    let barrow = fb.check_availability(&query("LA14 1AA", &food)).await.unwrap().offers;
     assert_eq!(barrow.len(), 1);
     assert_eq!(
         (barrow[0].service.id.as_str(), barrow[0].capacity),
         ("furness", Capacity::NoCapacity)
     );
-    let wick = fb
-        .check_availability(&query("KW1 4AA", &food))
-        .await
-        .unwrap();
+    let wick = fb.check_availability(&query("KW1 4AA", &food)).await.unwrap();
     assert!(wick.offers.is_empty(), "no food bank within reach of Wick");
     sandbox.shutdown().await;
 }
@@ -160,10 +126,7 @@ async fn needs_it_does_not_serve_get_no_offers_and_no_call() {
     let answer = partner(&sandbox.foodbank_url())
         .check_availability(&query("W10 5AB", &[NeedCode::MentalHealth]))
         .await;
-    assert!(
-        answer.unwrap().offers.is_empty(),
-        "a call would have failed"
-    );
+    assert!(answer.unwrap().offers.is_empty(), "a call would have failed");
     sandbox.shutdown().await;
 }
 
@@ -171,10 +134,8 @@ async fn needs_it_does_not_serve_get_no_offers_and_no_call() {
 async fn referral_round_trip_maps_every_voucher_status() {
     let sandbox = sandbox().await;
     let fb = partner(&sandbox.foodbank_url());
-    let receipt = fb
-        .send_referral(&referral("north-kensington", "key-round-trip", false))
-        .await
-        .unwrap();
+    let receipt =
+        fb.send_referral(&referral("north-kensington", "key-round-trip", false)).await.unwrap();
     assert_eq!(receipt.state, TaskState::Requested);
     assert!(receipt.partner_reference.starts_with("FBV-"));
     let reference = ReferralRef {
@@ -187,12 +148,7 @@ async fn referral_round_trip_maps_every_voucher_status() {
 
     let cases = [
         (VoucherStatus::Redeemed, None, TaskState::Completed, None),
-        (
-            VoucherStatus::Expired,
-            None,
-            TaskState::Failed,
-            Some(StatusReason::CouldNotContact),
-        ),
+        (VoucherStatus::Expired, None, TaskState::Failed, Some(StatusReason::CouldNotContact)),
         (
             VoucherStatus::Cancelled,
             Some(VoucherReason::ClientWithdrew),
@@ -205,28 +161,16 @@ async fn referral_round_trip_maps_every_voucher_status() {
             TaskState::Rejected,
             Some(StatusReason::OutOfArea),
         ),
-        (
-            VoucherStatus::Declined,
-            None,
-            TaskState::Rejected,
-            Some(StatusReason::Other),
-        ),
+        (VoucherStatus::Declined, None, TaskState::Rejected, Some(StatusReason::Other)),
     ];
     for (status, why, state, reason) in cases {
-        sandbox
-            .set_voucher_status(&receipt.partner_reference, status, why)
-            .unwrap();
+        sandbox.set_voucher_status(&receipt.partner_reference, status, why).unwrap();
         let now = fb.referral_status(&reference).await.unwrap();
         assert_eq!((now.state, now.reason), (state, reason), "{status:?}");
     }
-    let unknown = ReferralRef {
-        partner_reference: "FBV-NOSUCH".into(),
-        idempotency_key: "k".into(),
-    };
-    assert_eq!(
-        fb.referral_status(&unknown).await.unwrap_err().kind,
-        PartnerErrorKind::Permanent
-    );
+    let unknown =
+        ReferralRef { partner_reference: "FBV-NOSUCH".into(), idempotency_key: "k".into() };
+    assert_eq!(fb.referral_status(&unknown).await.unwrap_err().kind, PartnerErrorKind::Permanent);
     sandbox.shutdown().await;
 }
 
@@ -234,10 +178,7 @@ async fn referral_round_trip_maps_every_voucher_status() {
 async fn a_full_food_bank_rejects_the_referral_with_no_capacity() {
     let sandbox = sandbox().await;
     let fb = partner(&sandbox.foodbank_url());
-    let receipt = fb
-        .send_referral(&referral("furness", "key-full", false))
-        .await
-        .unwrap();
+    let receipt = fb.send_referral(&referral("furness", "key-full", false)).await.unwrap();
     assert_eq!(receipt.state, TaskState::Rejected);
     let reference = ReferralRef {
         partner_reference: receipt.partner_reference,
@@ -260,30 +201,17 @@ async fn repeating_a_referral_key_creates_one_voucher() {
     let second = fb.send_referral(&referral).await.unwrap();
     assert_eq!(first.partner_reference, second.partner_reference);
     let stats = sandbox.foodbank_stats();
-    assert_eq!(
-        (
-            stats.total_posts,
-            stats.distinct_keys,
-            stats.vouchers_created
-        ),
-        (2, 1, 1)
-    );
+    assert_eq!((stats.total_posts, stats.distinct_keys, stats.vouchers_created), (2, 1, 1));
     sandbox.shutdown().await;
 }
 
 #[tokio::test]
 async fn capacity_override_and_health_and_api_key() {
-    let mut config = SandboxConfig {
-        today: Some(today()),
-        ..SandboxConfig::default()
-    };
+    let mut config = SandboxConfig { today: Some(today()), ..SandboxConfig::default() };
     config.foodbank.api_key = Some("fb-test-key".into());
     let sandbox = Sandbox::start(config).await.unwrap();
     let without_key = partner(&sandbox.foodbank_url());
-    assert_eq!(
-        without_key.health().await.unwrap_err().kind,
-        PartnerErrorKind::Unauthorized
-    );
+    assert_eq!(without_key.health().await.unwrap_err().kind, PartnerErrorKind::Unauthorized);
     // A variable only this test uses, so parallel tests cannot race on it.
     std::env::set_var("PATHWAYS_TEST_FOODBANK_KEY", "fb-test-key");
     let settings = Settings {
@@ -291,22 +219,10 @@ async fn capacity_override_and_health_and_api_key() {
         ..Settings::new(sandbox.foodbank_url())
     };
     let fb = FoodbankPartner::from_settings(settings).unwrap();
-    assert!(fb
-        .health()
-        .await
-        .unwrap()
-        .detail
-        .unwrap()
-        .contains("answered"));
-    sandbox.set_foodbank_faults(Faults {
-        capacity: Some(CapacityOverride::Full),
-        ..Faults::none()
-    });
-    let offers = fb
-        .check_availability(&query("W10 5AB", &[NeedCode::Food]))
-        .await
-        .unwrap()
-        .offers;
+    assert!(fb.health().await.unwrap().detail.unwrap().contains("answered"));
+    sandbox
+        .set_foodbank_faults(Faults { capacity: Some(CapacityOverride::Full), ..Faults::none() });
+    let offers = fb.check_availability(&query("W10 5AB", &[NeedCode::Food])).await.unwrap().offers;
     assert!(!offers.is_empty() && offers.iter().all(|o| o.capacity == Capacity::NoCapacity));
     sandbox.shutdown().await;
 }
@@ -324,10 +240,7 @@ fn settings_errors_name_the_key() {
         ..Settings::new("http://127.0.0.1:9")
     };
     let err = FoodbankPartner::from_settings(unset).unwrap_err();
-    assert!(
-        err.contains("api_key_env") && err.contains("PATHWAYS_TEST_SURELY_UNSET_VAR"),
-        "{err}"
-    );
+    assert!(err.contains("api_key_env") && err.contains("PATHWAYS_TEST_SURELY_UNSET_VAR"), "{err}");
     let err = FoodbankPartner::from_settings(Settings::new("not a url")).unwrap_err();
     assert!(err.contains("base_url"), "{err}");
     let err = FoodbankPartner::from_settings(Settings {
@@ -349,10 +262,7 @@ fn manifest_declares_food_and_never_notes() {
             && !manifest.shares.contains(&ClientField::Email)
     );
     let schema = manifest.settings_schema.to_string();
-    assert!(
-        schema.contains("base_url") && schema.contains("max_distance_m"),
-        "{schema}"
-    );
+    assert!(schema.contains("base_url") && schema.contains("max_distance_m"), "{schema}");
     assert!(manifest.build.is_some());
 }
 
@@ -372,30 +282,10 @@ fn a_desk_that_does_not_answer_gives_unknown_capacity_and_waits_read_as_waitlist
         next_session: Some(today()),
         waitlist_weeks: 0,
     };
-    assert_eq!(
-        mapping::offer(&fb, 900, Some(&no_vouchers_left)).capacity,
-        Capacity::Waitlist
-    );
-    let far = DirectoryFoodbank {
-        distance_m: Some(20_000.0),
-        slug: "far".into(),
-        ..fb.clone()
-    };
-    let closed = DirectoryFoodbank {
-        closed: true,
-        slug: "closed".into(),
-        ..fb.clone()
-    };
-    let unknown = DirectoryFoodbank {
-        distance_m: None,
-        slug: "unknown".into(),
-        ..fb.clone()
-    };
+    assert_eq!(mapping::offer(&fb, 900, Some(&no_vouchers_left)).capacity, Capacity::Waitlist);
+    let far = DirectoryFoodbank { distance_m: Some(20_000.0), slug: "far".into(), ..fb.clone() };
+    let closed = DirectoryFoodbank { closed: true, slug: "closed".into(), ..fb.clone() };
+    let unknown = DirectoryFoodbank { distance_m: None, slug: "unknown".into(), ..fb.clone() };
     let kept = mapping::nearby(vec![far, closed, unknown, fb], 16_000, 5);
-    assert_eq!(
-        kept.iter()
-            .map(|(f, d)| (f.slug.as_str(), *d))
-            .collect::<Vec<_>>(),
-        [("x", 900)]
-    );
+    assert_eq!(kept.iter().map(|(f, d)| (f.slug.as_str(), *d)).collect::<Vec<_>>(), [("x", 900)]);
 }

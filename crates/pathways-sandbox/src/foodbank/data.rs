@@ -295,11 +295,7 @@ mod tests {
     #[test]
     fn slugs_are_unique_and_every_food_bank_sits_in_a_known_district() {
         for (i, fb) in FOODBANKS.iter().enumerate() {
-            assert!(
-                FOODBANKS[..i].iter().all(|other| other.slug != fb.slug),
-                "{}",
-                fb.slug
-            );
+            assert!(FOODBANKS[..i].iter().all(|other| other.slug != fb.slug), "{}", fb.slug);
             let place =
                 geo::geocode(fb.postcode).unwrap_or_else(|| panic!("{} not geocoded", fb.postcode));
             assert!(

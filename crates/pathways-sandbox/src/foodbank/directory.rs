@@ -34,10 +34,8 @@ pub(crate) fn search(address: Option<&str>, lat_lng: Option<&str>) -> Result<Val
         (None, Some(address)) => geo::geocode(address).ok_or(SearchError::UnknownAddress)?,
         (None, None) => return Err(SearchError::MissingLocation),
     };
-    let mut nearest: Vec<(f64, &FoodbankSeed)> = data::FOODBANKS
-        .iter()
-        .map(|fb| (geo::distance_m(origin, (fb.lat, fb.lng)), fb))
-        .collect();
+    let mut nearest: Vec<(f64, &FoodbankSeed)> =
+        data::FOODBANKS.iter().map(|fb| (geo::distance_m(origin, (fb.lat, fb.lng)), fb)).collect();
     nearest.sort_by(|a, b| a.0.total_cmp(&b.0));
     let list = nearest
         .into_iter()
@@ -53,10 +51,7 @@ fn search_entry(fb: &FoodbankSeed, metres: f64) -> Value {
     if let Value::Object(map) = &mut entry {
         // Give Food rounds metres to an integer and miles to two places.
         map.insert("distance_m".into(), json!(metres.round() as u64));
-        map.insert(
-            "distance_mi".into(),
-            json!((metres / 1609.344 * 100.0).round() / 100.0),
-        );
+        map.insert("distance_mi".into(), json!((metres / 1609.344 * 100.0).round() / 100.0));
     }
     entry
 }
@@ -69,12 +64,7 @@ pub(crate) fn foodbank(slug: &str) -> Option<Value> {
         let mut others: Vec<(f64, &FoodbankSeed)> = data::FOODBANKS
             .iter()
             .filter(|other| other.slug != fb.slug)
-            .map(|other| {
-                (
-                    geo::distance_m((fb.lat, fb.lng), (other.lat, other.lng)),
-                    other,
-                )
-            })
+            .map(|other| (geo::distance_m((fb.lat, fb.lng), (other.lat, other.lng)), other))
             .collect();
         others.sort_by(|a, b| a.0.total_cmp(&b.0));
         others
@@ -166,9 +156,8 @@ fn lat_lng(fb: &FoodbankSeed) -> String {
 
 /// A stable short id for a food bank's need list (FNV-1a; the value only has to be stable).
 fn fnv1a(text: &str) -> u32 {
-    text.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
-        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
-    })
+    text.bytes()
+        .fold(0x811c_9dc5_u32, |hash, byte| (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193))
 }
 
 #[cfg(test)]
@@ -181,10 +170,8 @@ mod tests {
         let list = list.as_array().unwrap();
         assert_eq!(list.len(), data::FOODBANKS.len().min(SEARCH_LIMIT));
         assert_eq!(list[0]["slug"], "north-kensington");
-        let distances: Vec<u64> = list
-            .iter()
-            .map(|fb| fb["distance_m"].as_u64().unwrap())
-            .collect();
+        let distances: Vec<u64> =
+            list.iter().map(|fb| fb["distance_m"].as_u64().unwrap()).collect();
         assert!(distances.windows(2).all(|w| w[0] <= w[1]), "{distances:?}");
         for field in [
             "name", "slug", "phone", "email", "address", "postcode", "closed", "lat_lng", "network",
@@ -202,10 +189,7 @@ mod tests {
         assert_eq!(list[0]["slug"], "furness");
         assert_eq!(search(None, None), Err(SearchError::MissingLocation));
         assert_eq!(search(None, Some("north")), Err(SearchError::BadLatLng));
-        assert_eq!(
-            search(Some("Atlantis"), None),
-            Err(SearchError::UnknownAddress)
-        );
+        assert_eq!(search(Some("Atlantis"), None), Err(SearchError::UnknownAddress));
     }
 
     #[test]
@@ -213,9 +197,7 @@ mod tests {
         let fb = foodbank("shrewsbury").unwrap();
         assert_eq!(fb["name"], "Shrewsbury Food Bank");
         assert_eq!(fb["locations"][0]["postcode"], "SY1 2ZZ");
-        assert!(fb["nearby_foodbanks"]
-            .as_array()
-            .is_some_and(|n| !n.is_empty()));
+        assert!(fb["nearby_foodbanks"].as_array().is_some_and(|n| !n.is_empty()));
         assert!(foodbank("nowhere").is_none());
     }
 }

@@ -36,18 +36,12 @@ const DISTRICTS: &[(&str, f64, f64)] = &[
 /// (`W10 5AB`, `w105ab`) or an address ending in one. `None` when no known district is found.
 pub(crate) fn geocode(address: &str) -> Option<(f64, f64)> {
     let upper = address.to_ascii_uppercase();
-    let tokens: Vec<&str> = upper
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|t| !t.is_empty())
-        .collect();
+    let tokens: Vec<&str> =
+        upper.split(|c: char| c == ',' || c.is_whitespace()).filter(|t| !t.is_empty()).collect();
     // Try the last two tokens as a postcode, then the last token as a district or postcode.
     let mut candidates = Vec::new();
     if tokens.len() >= 2 {
-        candidates.push(format!(
-            "{}{}",
-            tokens[tokens.len() - 2],
-            tokens[tokens.len() - 1]
-        ));
+        candidates.push(format!("{}{}", tokens[tokens.len() - 2], tokens[tokens.len() - 1]));
     }
     if let Some(last) = tokens.last() {
         candidates.push((*last).to_string());
@@ -67,10 +61,7 @@ pub(crate) fn geocode(address: &str) -> Option<(f64, f64)> {
 }
 
 fn district_centre(district: &str) -> Option<(f64, f64)> {
-    DISTRICTS
-        .iter()
-        .find(|(code, _, _)| *code == district)
-        .map(|&(_, lat, lng)| (lat, lng))
+    DISTRICTS.iter().find(|(code, _, _)| *code == district).map(|&(_, lat, lng)| (lat, lng))
 }
 
 /// Parses Give Food's `lat_lng` form, `"51.52,-0.21"`.
@@ -111,10 +102,7 @@ mod tests {
         let w10 = geocode("W10").unwrap();
         let sy8 = geocode("SY8").unwrap();
         let km = distance_m(w10, sy8) / 1000.0;
-        assert!(
-            (180.0..220.0).contains(&km),
-            "London to Ludlow is about 200 km, got {km}"
-        );
+        assert!((180.0..220.0).contains(&km), "London to Ludlow is about 200 km, got {km}");
         assert_eq!(parse_lat_lng("51.52,-0.21"), Some((51.52, -0.21)));
         assert_eq!(parse_lat_lng("91,0"), None);
         assert_eq!(parse_lat_lng("abc"), None);

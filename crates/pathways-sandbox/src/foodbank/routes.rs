@@ -33,46 +33,27 @@ const MAX_KEY_LEN: usize = 255;
 pub(crate) fn router(state: Shared) -> Router {
     let evoucher = Router::new()
         .route("/evoucher/v1/health", get(health))
-        .route(
-            "/evoucher/v1/foodbanks/{slug}/availability",
-            get(availability),
-        )
+        .route("/evoucher/v1/foodbanks/{slug}/availability", get(availability))
         .route(REFERRALS_PATH, post(post_referral))
         .route("/evoucher/v1/referrals/{voucher_id}", get(get_referral))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            require_api_key,
-        ));
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_api_key));
     let api = Router::new()
         .route("/api/2/foodbanks/search/", get(search))
         .route("/api/2/foodbank/{slug}/", get(foodbank))
         .route("/api/2/foodbanks/{slug}/", get(foodbank))
         .merge(evoucher)
-        .layer(middleware::from_fn_with_state(
-            state.faults.clone(),
-            faults::inject,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            count_referral_posts,
-        ));
+        .layer(middleware::from_fn_with_state(state.faults.clone(), faults::inject))
+        .layer(middleware::from_fn_with_state(state.clone(), count_referral_posts));
     let control = Router::new()
         .route("/_sandbox/stats", get(stats))
         .route("/_sandbox/faults", get(get_faults).put(put_faults))
-        .route(
-            "/_sandbox/vouchers/{voucher_id}/status",
-            post(set_voucher_status),
-        );
+        .route("/_sandbox/vouchers/{voucher_id}/status", post(set_voucher_status));
     api.merge(control).fallback(not_found).with_state(state)
 }
 
 /// The sandbox's error shape.
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (
-        status,
-        Json(json!({"error": {"code": code, "message": message.into()}})),
-    )
-        .into_response()
+    (status, Json(json!({"error": {"code": code, "message": message.into()}}))).into_response()
 }
 
 async fn not_found() -> Response {
@@ -85,10 +66,7 @@ async fn count_referral_posts(
     next: Next,
 ) -> Response {
     if request.method() == Method::POST && request.uri().path() == REFERRALS_PATH {
-        let key = request
-            .headers()
-            .get(IDEMPOTENCY_KEY)
-            .and_then(|v| v.to_str().ok());
+        let key = request.headers().get(IDEMPOTENCY_KEY).and_then(|v| v.to_str().ok());
         state.book().count_post(key);
     }
     let method = request.method().clone();
@@ -100,19 +78,10 @@ async fn count_referral_posts(
 
 async fn require_api_key(State(state): State<Shared>, request: Request, next: Next) -> Response {
     if let Some(expected) = &state.api_key {
-        let given = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let ok = given
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|key| key == expected);
+        let given = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let ok = given.and_then(|v| v.strip_prefix("Bearer ")).is_some_and(|key| key == expected);
         if !ok {
-            return error(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "missing or wrong API key",
-            );
+            return error(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong API key");
         }
     }
     next.run(request).await
@@ -127,16 +96,12 @@ struct SearchParams {
 async fn search(Query(params): Query<SearchParams>) -> Response {
     match directory::search(params.address.as_deref(), params.lat_lng.as_deref()) {
         Ok(list) => Json(list).into_response(),
-        Err(SearchError::MissingLocation) => error(
-            StatusCode::BAD_REQUEST,
-            "missing_location",
-            "give `address` or `lat_lng`",
-        ),
-        Err(SearchError::BadLatLng) => error(
-            StatusCode::BAD_REQUEST,
-            "bad_lat_lng",
-            "`lat_lng` must be `latitude,longitude`",
-        ),
+        Err(SearchError::MissingLocation) => {
+            error(StatusCode::BAD_REQUEST, "missing_location", "give `address` or `lat_lng`")
+        }
+        Err(SearchError::BadLatLng) => {
+            error(StatusCode::BAD_REQUEST, "bad_lat_lng", "`lat_lng` must be `latitude,longitude`")
+        }
         Err(SearchError::UnknownAddress) => error(
             StatusCode::BAD_REQUEST,
             "unknown_address",
@@ -148,11 +113,7 @@ async fn search(Query(params): Query<SearchParams>) -> Response {
 async fn foodbank(Path(slug): Path<String>) -> Response {
     match directory::foodbank(&slug) {
         Some(detail) => Json(detail).into_response(),
-        None => error(
-            StatusCode::NOT_FOUND,
-            "unknown_foodbank",
-            "no food bank has that slug",
-        ),
+        None => error(StatusCode::NOT_FOUND, "unknown_foodbank", "no food bank has that slug"),
     }
 }
 
@@ -164,11 +125,7 @@ async fn availability(State(state): State<Shared>, Path(slug): Path<String>) -> 
     let capacity = state.faults.get().capacity;
     match state.book().availability(&slug, state.today(), capacity) {
         Some(answer) => Json(answer).into_response(),
-        None => error(
-            StatusCode::NOT_FOUND,
-            "unknown_foodbank",
-            "no food bank has that slug",
-        ),
+        None => error(StatusCode::NOT_FOUND, "unknown_foodbank", "no food bank has that slug"),
     }
 }
 
@@ -186,13 +143,7 @@ async fn post_referral(State(state): State<Shared>, headers: HeaderMap, body: By
     let mut de = serde_json::Deserializer::from_slice(&body);
     let request: VoucherRequest = match serde_path_to_error::deserialize(&mut de) {
         Ok(request) => request,
-        Err(err) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_body",
-                body_error_message(err),
-            )
-        }
+        Err(err) => return error(StatusCode::BAD_REQUEST, "invalid_body", body_error_message(err)),
     };
     let capacity = state.faults.get().capacity;
     let outcome = state.book().post(&key, request, state.today(), capacity);
@@ -243,11 +194,7 @@ fn body_error_message(err: serde_path_to_error::Error<serde_json::Error>) -> Str
 async fn get_referral(State(state): State<Shared>, Path(voucher_id): Path<String>) -> Response {
     match state.book().voucher(&voucher_id) {
         Some(voucher) => Json(voucher).into_response(),
-        None => error(
-            StatusCode::NOT_FOUND,
-            "unknown_voucher",
-            "no voucher has that id",
-        ),
+        None => error(StatusCode::NOT_FOUND, "unknown_voucher", "no voucher has that id"),
     }
 }
 
@@ -263,20 +210,10 @@ async fn put_faults(State(state): State<Shared>, body: Bytes) -> Response {
     let mut de = serde_json::Deserializer::from_slice(&body);
     let faults: Faults = match serde_path_to_error::deserialize(&mut de) {
         Ok(faults) => faults,
-        Err(err) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_body",
-                body_error_message(err),
-            )
-        }
+        Err(err) => return error(StatusCode::BAD_REQUEST, "invalid_body", body_error_message(err)),
     };
     if let Err((field, message)) = faults.validate() {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_value",
-            format!("`{field}` {message}"),
-        );
+        return error(StatusCode::BAD_REQUEST, "invalid_value", format!("`{field}` {message}"));
     }
     state.faults.set(faults.clone());
     Json(faults).into_response()
@@ -298,28 +235,14 @@ async fn set_voucher_status(
     let mut de = serde_json::Deserializer::from_slice(&body);
     let change: StatusChange = match serde_path_to_error::deserialize(&mut de) {
         Ok(change) => change,
-        Err(err) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_body",
-                body_error_message(err),
-            )
-        }
+        Err(err) => return error(StatusCode::BAD_REQUEST, "invalid_body", body_error_message(err)),
     };
     let mut book = state.book();
     if !book.set_status(&voucher_id, change.status, change.reason) {
-        return error(
-            StatusCode::NOT_FOUND,
-            "unknown_voucher",
-            "no voucher has that id",
-        );
+        return error(StatusCode::NOT_FOUND, "unknown_voucher", "no voucher has that id");
     }
     match book.voucher(&voucher_id) {
         Some(voucher) => Json(voucher).into_response(),
-        None => error(
-            StatusCode::NOT_FOUND,
-            "unknown_voucher",
-            "no voucher has that id",
-        ),
+        None => error(StatusCode::NOT_FOUND, "unknown_voucher", "no voucher has that id"),
     }
 }

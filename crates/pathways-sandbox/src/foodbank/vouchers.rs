@@ -89,14 +89,10 @@ impl VoucherBook {
             Some(CapacityOverride::Full) => (false, 0, 0),
         };
         // With this week's vouchers gone, a referral waits for next week's.
-        let waitlist_weeks = if accepting && remaining == 0 {
-            seeded_wait.max(1)
-        } else {
-            seeded_wait
-        };
-        let from = today
-            .checked_add_days(Days::new(u64::from(waitlist_weeks) * 7))
-            .unwrap_or(today);
+        let waitlist_weeks =
+            if accepting && remaining == 0 { seeded_wait.max(1) } else { seeded_wait };
+        let from =
+            today.checked_add_days(Days::new(u64::from(waitlist_weeks) * 7)).unwrap_or(today);
         Desk {
             accepting,
             remaining,
@@ -138,10 +134,9 @@ impl VoucherBook {
             }
             return match self.vouchers.get(voucher_id) {
                 Some(voucher) => PostOutcome::Repeated(voucher.clone()),
-                None => PostOutcome::Unprocessable {
-                    code: "internal",
-                    message: "voucher lost".into(),
-                },
+                None => {
+                    PostOutcome::Unprocessable { code: "internal", message: "voucher lost".into() }
+                }
             };
         }
         let Some(fb) = data::foodbank(&request.foodbank) else {
@@ -209,9 +204,8 @@ impl VoucherBook {
     fn new_voucher_id(&mut self) -> String {
         const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
         loop {
-            let suffix: String = (0..8)
-                .map(|_| char::from(ALPHABET[self.ids.usize(..ALPHABET.len())]))
-                .collect();
+            let suffix: String =
+                (0..8).map(|_| char::from(ALPHABET[self.ids.usize(..ALPHABET.len())])).collect();
             let id = format!("FBV-{suffix}");
             if !self.vouchers.contains_key(&id) {
                 return id;
@@ -280,10 +274,7 @@ mod tests {
             ));
         }
         let desk = book.desk(fb, today(), None);
-        assert_eq!(
-            (desk.accepting, desk.remaining, desk.waitlist_weeks),
-            (true, 0, 1)
-        );
+        assert_eq!((desk.accepting, desk.remaining, desk.waitlist_weeks), (true, 0, 1));
         assert!(desk.next_session > today());
     }
 
@@ -296,9 +287,7 @@ mod tests {
         };
         assert_eq!(voucher.status, VoucherStatus::Declined);
         assert_eq!(voucher.status_reason, Some(VoucherReason::NoCapacity));
-        let open = book
-            .availability("furness", today(), Some(CapacityOverride::Open))
-            .unwrap();
+        let open = book.availability("furness", today(), Some(CapacityOverride::Open)).unwrap();
         assert_eq!(open["accepting_referrals"], true);
     }
 
@@ -313,10 +302,7 @@ mod tests {
         };
         assert!(message.contains("client.phone"), "{message}");
         req.client.contact_via_agency = true;
-        assert!(matches!(
-            book.post("k2", req, today(), None),
-            PostOutcome::Created(_)
-        ));
+        assert!(matches!(book.post("k2", req, today(), None), PostOutcome::Created(_)));
     }
 
     #[test]

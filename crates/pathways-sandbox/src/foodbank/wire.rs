@@ -188,23 +188,13 @@ pub(crate) fn validate(
         return Err(missing("referral_reasons", "give at least one reason"));
     }
     if !request.client.contact_via_agency
-        && request
-            .client
-            .phone
-            .as_deref()
-            .is_none_or(|p| p.trim().is_empty())
+        && request.client.phone.as_deref().is_none_or(|p| p.trim().is_empty())
     {
-        return Err(missing(
-            "client.phone",
-            "needed unless `contact_via_agency` is true",
-        ));
+        return Err(missing("client.phone", "needed unless `contact_via_agency` is true"));
     }
     if let Some(year) = request.client.year_of_birth {
         if !(1900..=today.year()).contains(&year) {
-            return Err((
-                "invalid_value",
-                "`client.year_of_birth`: not a plausible year".into(),
-            ));
+            return Err(("invalid_value", "`client.year_of_birth`: not a plausible year".into()));
         }
     }
     if let Some(household) = &request.household {

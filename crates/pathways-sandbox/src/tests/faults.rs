@@ -12,11 +12,7 @@ use crate::{CapacityOverride, Faults, Sandbox, SandboxConfig};
 async fn server_errors_and_rate_limits_carry_retry_after_and_faulted_posts_still_count() {
     let sandbox = start().await;
     let url = sandbox.foodbank_url();
-    sandbox.set_foodbank_faults(Faults {
-        error_rate: 1.0,
-        retry_after_s: 3,
-        ..Faults::none()
-    });
+    sandbox.set_foodbank_faults(Faults { error_rate: 1.0, retry_after_s: 3, ..Faults::none() });
     let mut seen = Vec::new();
     for _ in 0..12 {
         let response = get(format!("{url}/evoucher/v1/health")).await;
@@ -37,19 +33,9 @@ async fn server_errors_and_rate_limits_carry_retry_after_and_faulted_posts_still
     let faulted = post_referral(&sandbox, "key-f", &referral_body("shrewsbury")).await;
     assert!(faulted.status().is_server_error());
     let stats = sandbox.foodbank_stats();
-    assert_eq!(
-        (
-            stats.total_posts,
-            stats.distinct_keys,
-            stats.vouchers_created
-        ),
-        (1, 1, 0)
-    );
+    assert_eq!((stats.total_posts, stats.distinct_keys, stats.vouchers_created), (1, 1, 0));
     // The control routes are never faulted.
-    assert_eq!(
-        get(format!("{url}/_sandbox/stats")).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(get(format!("{url}/_sandbox/stats")).await.status(), StatusCode::OK);
 
     sandbox.set_foodbank_faults(Faults {
         rate_limited_rate: 1.0,
@@ -65,26 +51,15 @@ async fn server_errors_and_rate_limits_carry_retry_after_and_faulted_posts_still
 #[tokio::test]
 async fn malformed_answers_do_not_parse_but_the_referral_was_recorded() {
     let sandbox = start().await;
-    sandbox.set_foodbank_faults(Faults {
-        malformed_rate: 1.0,
-        ..Faults::none()
-    });
+    sandbox.set_foodbank_faults(Faults { malformed_rate: 1.0, ..Faults::none() });
     let response = post_referral(&sandbox, "key-m", &referral_body("shrewsbury")).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let bytes = response.bytes().await.unwrap();
     assert!(serde_json::from_slice::<Value>(&bytes).is_err());
-    assert_eq!(
-        sandbox.foodbank_stats().vouchers_created,
-        1,
-        "handled, then garbled"
-    );
+    assert_eq!(sandbox.foodbank_stats().vouchers_created, 1, "handled, then garbled");
     sandbox.set_foodbank_faults(Faults::none());
     let retry = post_referral(&sandbox, "key-m", &referral_body("shrewsbury")).await;
-    assert_eq!(
-        retry.status(),
-        StatusCode::OK,
-        "a retry finds the voucher the garbled answer hid"
-    );
+    assert_eq!(retry.status(), StatusCode::OK, "a retry finds the voucher the garbled answer hid");
     sandbox.shutdown().await;
 }
 
@@ -96,14 +71,11 @@ async fn oversized_answers_are_valid_json_padded_to_the_size() {
         oversized_bytes: 300_000,
         ..Faults::none()
     });
-    let bytes = get(format!(
-        "{}/api/2/foodbanks/search/?address=LA14",
-        sandbox.foodbank_url()
-    ))
-    .await
-    .bytes()
-    .await
-    .unwrap();
+    let bytes = get(format!("{}/api/2/foodbanks/search/?address=LA14", sandbox.foodbank_url()))
+        .await
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(bytes.len(), 300_000);
     let list: Vec<Value> = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(list[0]["slug"], "furness");
@@ -114,22 +86,13 @@ async fn oversized_answers_are_valid_json_padded_to_the_size() {
 async fn latency_delays_and_hang_never_answers_until_shutdown() {
     let sandbox = start().await;
     let url = format!("{}/evoucher/v1/health", sandbox.foodbank_url());
-    sandbox.set_foodbank_faults(Faults {
-        latency_ms: 120,
-        ..Faults::none()
-    });
+    sandbox.set_foodbank_faults(Faults { latency_ms: 120, ..Faults::none() });
     let started = Instant::now();
     assert_eq!(get(url.clone()).await.status(), StatusCode::OK);
     assert!(started.elapsed() >= Duration::from_millis(120));
 
-    sandbox.set_foodbank_faults(Faults {
-        hang_rate: 1.0,
-        ..Faults::none()
-    });
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_millis(300))
-        .build()
-        .unwrap();
+    sandbox.set_foodbank_faults(Faults { hang_rate: 1.0, ..Faults::none() });
+    let client = reqwest::Client::builder().timeout(Duration::from_millis(300)).build().unwrap();
     let err = client.get(&url).send().await.unwrap_err();
     assert!(err.is_timeout(), "{err}");
 
@@ -138,11 +101,7 @@ async fn latency_delays_and_hang_never_answers_until_shutdown() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let started = Instant::now();
     sandbox.shutdown().await;
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "shutdown took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(3), "shutdown took {:?}", started.elapsed());
     let _ = hanging.await;
 }
 
@@ -151,27 +110,12 @@ async fn faults_can_be_set_over_http_and_are_validated() {
     let sandbox = start().await;
     let client = reqwest::Client::new();
     let url = format!("{}/_sandbox/faults", sandbox.foodbank_url());
-    let bad = client
-        .put(&url)
-        .json(&json!({"eror_rate": 0.5}))
-        .send()
-        .await
-        .unwrap();
+    let bad = client.put(&url).json(&json!({"eror_rate": 0.5})).send().await.unwrap();
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     assert!(bad.text().await.unwrap().contains("eror_rate"));
-    let out_of_range = client
-        .put(&url)
-        .json(&json!({"error_rate": 2.0}))
-        .send()
-        .await
-        .unwrap();
+    let out_of_range = client.put(&url).json(&json!({"error_rate": 2.0})).send().await.unwrap();
     assert_eq!(out_of_range.status(), StatusCode::BAD_REQUEST);
-    let ok = client
-        .put(&url)
-        .json(&json!({"capacity": "waitlist"}))
-        .send()
-        .await
-        .unwrap();
+    let ok = client.put(&url).json(&json!({"capacity": "waitlist"})).send().await.unwrap();
     assert_eq!(ok.status(), StatusCode::OK);
     let faults: Faults = client.get(&url).send().await.unwrap().json().await.unwrap();
     assert_eq!(faults.capacity, Some(CapacityOverride::Waitlist));
@@ -184,10 +128,7 @@ async fn the_same_seed_gives_the_same_faults() {
         let config = SandboxConfig {
             seed,
             foodbank: crate::FoodbankSimConfig {
-                faults: Faults {
-                    error_rate: 0.5,
-                    ..Faults::none()
-                },
+                faults: Faults { error_rate: 0.5, ..Faults::none() },
                 ..Default::default()
             },
             ..SandboxConfig::default()
@@ -207,8 +148,5 @@ async fn the_same_seed_gives_the_same_faults() {
     }
     let first = statuses(11).await;
     assert_eq!(first, statuses(11).await);
-    assert!(
-        first.contains(&200) && first.iter().any(|&s| s >= 500),
-        "{first:?}"
-    );
+    assert!(first.contains(&200) && first.iter().any(|&s| s >= 500), "{first:?}");
 }

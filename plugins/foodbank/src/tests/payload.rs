@@ -48,9 +48,7 @@ fn capture_one_post() -> (String, mpsc::Receiver<Vec<u8>>) {
             "HTTP/1.1 201 Created\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             reply.len()
         );
-        let _ = stream
-            .write_all(head.as_bytes())
-            .and_then(|()| stream.write_all(reply));
+        let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(reply));
         let _ = tx.send(seen[body_start..body_start + length].to_vec());
     });
     (url, rx)
@@ -66,61 +64,24 @@ async fn sent_body(safe_contact: bool) -> Value {
 }
 
 fn keys(value: &Value) -> Vec<&str> {
-    value
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect()
+    value.as_object().unwrap().keys().map(String::as_str).collect()
 }
 
 #[tokio::test]
 async fn the_voucher_carries_no_notes_health_or_abuse_details() {
     let body = sent_body(false).await;
     let text = body.to_string();
-    for secret in [
-        "PRIVATE",
-        "mental",
-        "abuse",
-        "notes",
-        "test@example.org",
-        "1989-04-02",
-    ] {
-        assert!(
-            !text.contains(secret),
-            "`{secret}` reached the food bank: {text}"
-        );
+    for secret in ["PRIVATE", "mental", "abuse", "notes", "test@example.org", "1989-04-02"] {
+        assert!(!text.contains(secret), "`{secret}` reached the food bank: {text}");
     }
-    assert_eq!(
-        keys(&body),
-        [
-            "agency",
-            "client",
-            "foodbank",
-            "household",
-            "referral_reasons"
-        ]
-    );
+    assert_eq!(keys(&body), ["agency", "client", "foodbank", "household", "referral_reasons"]);
     assert_eq!(
         keys(&body["client"]),
-        [
-            "address",
-            "contact_via_agency",
-            "full_name",
-            "phone",
-            "postcode",
-            "year_of_birth"
-        ]
+        ["address", "contact_via_agency", "full_name", "phone", "postcode", "year_of_birth"]
     );
     assert_eq!(body["client"]["year_of_birth"], 1989);
-    assert_eq!(
-        body["referral_reasons"],
-        serde_json::json!(["food_insecurity"])
-    );
-    assert_eq!(
-        body["household"]["children_ages"],
-        serde_json::json!([7, 15])
-    );
+    assert_eq!(body["referral_reasons"], serde_json::json!(["food_insecurity"]));
+    assert_eq!(body["household"]["children_ages"], serde_json::json!([7, 15]));
 
     // The strict sandbox accepts exactly this body.
     let sandbox = sandbox().await;
@@ -134,10 +95,7 @@ async fn the_voucher_carries_no_notes_health_or_abuse_details() {
 #[tokio::test]
 async fn a_client_with_unsafe_contact_is_reached_only_through_the_agency() {
     let body = sent_body(true).await;
-    assert_eq!(
-        keys(&body["client"]),
-        ["contact_via_agency", "full_name", "year_of_birth"]
-    );
+    assert_eq!(keys(&body["client"]), ["contact_via_agency", "full_name", "year_of_birth"]);
     assert_eq!(body["client"]["contact_via_agency"], true);
     let sandbox = sandbox().await;
     let receipt = partner(&sandbox.foodbank_url())

@@ -1,0 +1,143 @@
+//! Which offers can be chosen for a need, and in what order of preference.
+//!
+//! An offer is *viable* unless the partner said the client is not eligible or that it has no
+//! capacity: such an offer is never chosen, and a need whose offers are all like that is unmet.
+//! Viable offers rank by, in turn:
+//! 1. eligibility: eligible before unknown;
+//! 2. capacity: capacity, waitlist, assessment required, unknown;
+//! 3. timeliness: an earliest start by the need's due date, then no date given, then late
+//!    (among late offers, the earlier start);
+//! 4. fewer hand-offs: a partner already chosen for another need of the case, then a partner
+//!    that can meet more of the case's needs;
+//! 5. distance, nearest first, unknown last;
+//! 6. partner id and service id, so equal offers always resolve the same way.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use pathways_core::{Capacity, Case, Eligibility, Manifest, NeedCode, Offer, PartnerOutcome};
+
+use crate::fanout::PartnerAnswer;
+
+/// One offer from one partner for one need.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Candidate<'a> {
+    pub partner_id: &'a str,
+    pub manifest: &'a Manifest,
+    pub offer: &'a Offer,
+}
+
+impl Candidate<'_> {
+    /// Whether the offer may be chosen at all.
+    pub fn is_viable(&self) -> bool {
+        !matches!(self.offer.eligibility, Eligibility::NotEligible { .. })
+            && self.offer.capacity != Capacity::NoCapacity
+    }
+
+    /// Whether the earliest start is after `due_by` (no start given is not late).
+    pub fn is_late(&self, due_by: NaiveDate) -> bool {
+        self.offer.earliest_start.is_some_and(|start| start > due_by)
+    }
+
+    fn same_service(&self, other: &Candidate<'_>) -> bool {
+        self.partner_id == other.partner_id && self.offer.service.id == other.offer.service.id
+    }
+}
+
+/// Every offer of every answering partner, per case need.
+#[derive(Debug)]
+pub(super) struct Candidates<'a> {
+    by_need: BTreeMap<NeedCode, Vec<Candidate<'a>>>,
+    /// How many of the case's needs each partner has a viable offer for.
+    coverage: BTreeMap<&'a str, usize>,
+}
+
+impl<'a> Candidates<'a> {
+    /// Gathers the offers in `answers` that answer a need of `case` the partner was asked about;
+    /// anything else a connector sent is ignored.
+    pub fn collect(case: &Case, answers: &'a [PartnerAnswer]) -> Self {
+        let mut by_need: BTreeMap<NeedCode, Vec<Candidate<'a>>> = BTreeMap::new();
+        let mut served: BTreeMap<&'a str, BTreeSet<NeedCode>> = BTreeMap::new();
+        for answer in answers.iter().filter(|a| a.outcome == PartnerOutcome::Answered) {
+            for offer in &answer.offers {
+                if !answer.asked.contains(&offer.need)
+                    || !case.needs.iter().any(|n| n.code == offer.need)
+                {
+                    continue;
+                }
+                let candidate =
+                    Candidate { partner_id: &answer.partner_id, manifest: &answer.manifest, offer };
+                if candidate.is_viable() {
+                    served.entry(&answer.partner_id).or_default().insert(offer.need);
+                }
+                by_need.entry(offer.need).or_default().push(candidate);
+            }
+        }
+        let coverage = served.into_iter().map(|(id, needs)| (id, needs.len())).collect();
+        Self { by_need, coverage }
+    }
+
+    /// Every offer for `need`, viable or not, in no particular order.
+    pub fn all(&self, need: NeedCode) -> &[Candidate<'a>] {
+        self.by_need.get(&need).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The viable offers for `need`, best first, given the partners already `chosen` for the
+    /// case's other needs. Repeats of the same partner's same service are dropped.
+    pub fn ranked(&self, need: NeedCode, due_by: NaiveDate, chosen: &[&str]) -> Vec<Candidate<'a>> {
+        let mut viable: Vec<Candidate<'a>> =
+            self.all(need).iter().copied().filter(Candidate::is_viable).collect();
+        viable.sort_by_cached_key(|c| self.rank_key(c, due_by, chosen));
+        let mut ranked: Vec<Candidate<'a>> = Vec::with_capacity(viable.len());
+        for candidate in viable {
+            if !ranked.iter().any(|r| r.same_service(&candidate)) {
+                ranked.push(candidate);
+            }
+        }
+        ranked
+    }
+
+    fn rank_key(&self, c: &Candidate<'a>, due_by: NaiveDate, chosen: &[&str]) -> RankKey<'a> {
+        let offer = c.offer;
+        let (timeliness, late_start) = match offer.earliest_start {
+            Some(start) if start <= due_by => (0, None),
+            None => (1, None),
+            Some(start) => (2, Some(start)),
+        };
+        (
+            eligibility_rank(&offer.eligibility),
+            capacity_rank(offer.capacity),
+            timeliness,
+            late_start,
+            !chosen.contains(&c.partner_id),
+            Reverse(self.coverage.get(c.partner_id).copied().unwrap_or(0)),
+            offer.location.as_ref().and_then(|l| l.distance_m).unwrap_or(u32::MAX),
+            c.partner_id,
+            &offer.service.id,
+            &offer.service.name,
+        )
+    }
+}
+
+/// Lower is better, field by field (see the module docs).
+type RankKey<'a> =
+    (u8, u8, u8, Option<NaiveDate>, bool, Reverse<usize>, u32, &'a str, &'a String, &'a String);
+
+fn eligibility_rank(eligibility: &Eligibility) -> u8 {
+    match eligibility {
+        Eligibility::Eligible => 0,
+        Eligibility::Unknown => 1,
+        Eligibility::NotEligible { .. } => 2,
+    }
+}
+
+fn capacity_rank(capacity: Capacity) -> u8 {
+    match capacity {
+        Capacity::Capacity => 0,
+        Capacity::Waitlist => 1,
+        Capacity::AssessmentRequired => 2,
+        Capacity::Unknown => 3,
+        Capacity::NoCapacity => 4,
+    }
+}

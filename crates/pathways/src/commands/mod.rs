@@ -1,0 +1,89 @@
+//! The subcommands, one module each, and what they share: how a command fails and where the
+//! configuration file is.
+
+pub mod config_check;
+pub mod demo;
+pub mod plan;
+pub mod plugins;
+pub mod sandbox;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::settings::Settings;
+
+/// Why a command failed, which decides the exit status.
+#[derive(Debug)]
+pub enum CliError {
+    /// The user's input or configuration is wrong (exit 2); the message names file, field and
+    /// problem.
+    BadInput(String),
+    /// Anything else (exit 1).
+    Failed(anyhow::Error),
+}
+
+impl CliError {
+    /// The exit status for this failure.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            CliError::BadInput(_) => ExitCode::from(2),
+            CliError::Failed(_) => ExitCode::from(1),
+        }
+    }
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CliError::BadInput(message) => f.write_str(message),
+            // `{:#}` puts the context chain on one line, without a backtrace.
+            CliError::Failed(error) => write!(f, "{error:#}"),
+        }
+    }
+}
+
+impl From<anyhow::Error> for CliError {
+    fn from(error: anyhow::Error) -> Self {
+        CliError::Failed(error)
+    }
+}
+
+/// What a command returns: its exit status, or why it failed.
+pub type CommandResult = Result<ExitCode, CliError>;
+
+/// The `--config FILE` option shared by the commands that read the configuration.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigArg {
+    /// The configuration file [default: $PATHWAYS_CONFIG, then config/pathways.toml].
+    #[arg(long = "config", value_name = "FILE")]
+    file: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    /// The file: `--config`, else `$PATHWAYS_CONFIG` when set and not empty, else
+    /// `config/pathways.toml`.
+    pub fn path(&self) -> PathBuf {
+        self.file
+            .clone()
+            .or_else(|| {
+                std::env::var_os("PATHWAYS_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from)
+            })
+            .unwrap_or_else(|| PathBuf::from("config/pathways.toml"))
+    }
+
+    /// Reads and validates the configuration.
+    pub fn load(&self) -> Result<Settings, CliError> {
+        Settings::load(&self.path()).map_err(|e| CliError::BadInput(e.to_string()))
+    }
+}
+
+/// Writes `text` to stdout; a closed pipe (`| head`) is not an error worth a panic.
+pub fn print_out(text: &str) -> Result<(), CliError> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other
+            .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot write to standard output: {e}"))),
+    }
+}

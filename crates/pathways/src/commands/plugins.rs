@@ -1,0 +1,126 @@
+//! `pathways plugins list` (the enabled partners and their plugins) and `pathways plugins check`
+//! (the conformance checks of one plugin library).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use pathways_core::{HealthStatus, Partner};
+use pathways_host::conformance;
+
+use super::{print_out, CliError, CommandResult, ConfigArg};
+use crate::partners::{self, LoadedPartner};
+use crate::table::Table;
+
+/// `plugins` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// The enabled partners: plugin file, version, needs, areas, health.
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Conformance check of one plugin library file.
+    Check {
+        /// The plugin library, e.g. target/release/libpathways_plugin_foodbank.so.
+        #[arg(value_name = "LIBRARY")]
+        library: PathBuf,
+        /// The plugin's settings as JSON, e.g. '{"base_url": "http://127.0.0.1:9101"}'.
+        #[arg(long, value_name = "JSON", default_value = "{}")]
+        settings: String,
+    },
+}
+
+/// Runs a `plugins` subcommand.
+pub async fn run(command: Command) -> CommandResult {
+    match command {
+        Command::List { config } => list(config).await,
+        Command::Check { library, settings } => check(library, &settings).await,
+    }
+}
+
+async fn list(config: ConfigArg) -> CommandResult {
+    let settings = config.load()?;
+    let loaded = partners::load_enabled(&settings, &config.path())?;
+    let timeout = settings.orchestrator.to_settings().partner_timeout;
+    let health = check_health(&loaded, timeout).await;
+
+    let mut table = Table::new(&[
+        ("PARTNER", 28),
+        ("PLUGIN FILE", 48),
+        ("VERSION", 10),
+        ("NEEDS", 30),
+        ("AREAS", 22),
+        ("HEALTH", 30),
+    ]);
+    for (partner, health) in loaded.iter().zip(health) {
+        let manifest = partner.partner.manifest();
+        let areas = if !partner.areas.is_empty() {
+            partner.areas.join(", ")
+        } else if !manifest.areas.is_empty() {
+            format!("{} (plugin)", manifest.areas.join(", "))
+        } else {
+            "anywhere".to_string()
+        };
+        let needs: Vec<&str> = manifest.needs.iter().map(|n| n.as_str()).collect();
+        table.row(vec![
+            partner.id.clone(),
+            partner.library.path().display().to_string(),
+            manifest.version.clone(),
+            needs.join(", "),
+            areas,
+            health,
+        ]);
+    }
+    if loaded.is_empty() {
+        print_out(&format!("No partner is enabled in {}.\n", config.path().display()))?;
+    } else {
+        print_out(&table.render())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every partner's health, checked at once, each within `timeout`.
+async fn check_health(loaded: &[LoadedPartner], timeout: std::time::Duration) -> Vec<String> {
+    let checks = loaded.iter().map(|p| async move {
+        match tokio::time::timeout(timeout, p.partner.health()).await {
+            Ok(Ok(h)) => {
+                let status = match h.status {
+                    HealthStatus::Ok => "ok",
+                    HealthStatus::Degraded => "degraded",
+                };
+                match h.detail {
+                    Some(detail) => format!("{status}: {detail}"),
+                    None => status.to_string(),
+                }
+            }
+            Ok(Err(e)) => format!("failing: {e}"),
+            Err(_) => format!("no answer in {} ms", timeout.as_millis()),
+        }
+    });
+    futures::future::join_all(checks).await
+}
+
+async fn check(library: PathBuf, settings: &str) -> CommandResult {
+    let settings: serde_json::Value = serde_json::from_str(settings)
+        .map_err(|e| CliError::BadInput(format!("--settings: not valid JSON: {e}")))?;
+    if !settings.is_object() {
+        return Err(CliError::BadInput(
+            "--settings: must be a JSON object of the plugin's settings".into(),
+        ));
+    }
+    if !library.is_file() {
+        return Err(CliError::BadInput(format!("{}: no such file", library.display())));
+    }
+    let report = conformance::run(&library, &settings).await;
+    let mut out = format!("Conformance of {}\n", library.display());
+    for check in &report.checks {
+        let mark = if check.passed { '✓' } else { '✗' };
+        let detail =
+            if check.detail.is_empty() { String::new() } else { format!(": {}", check.detail) };
+        out.push_str(&format!("{mark} {}{detail}\n", check.name));
+    }
+    let passed = report.checks.iter().filter(|c| c.passed).count();
+    out.push_str(&format!("{passed} of {} checks passed\n", report.checks.len()));
+    print_out(&out)?;
+    Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

@@ -1,0 +1,89 @@
+//! `pathways`: the command line of the pathways referral coordinator.
+//!
+//! Thin wiring over the libraries: parse the command line, read configuration, load plugins,
+//! call the orchestrator, print. Exit status 0 on success, 2 for bad input or configuration
+//! (one message naming the file, field and problem), 1 for anything else. Logs go to stderr
+//! (`RUST_LOG`, default `warn`; `PATHWAYS_LOG_FORMAT=json` for JSON lines), so stdout carries
+//! only what was asked for.
+
+mod commands;
+mod partners;
+mod settings;
+mod table;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use commands::{config_check, demo, plan, plugins, sandbox, CommandResult};
+
+/// Coordinates referrals for people with several needs to partner organisations.
+#[derive(Debug, Parser)]
+#[command(name = "pathways", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the simulated partners, plan the sample cases and print the plans.
+    Demo(demo::Args),
+    /// Plan one case without a daemon: a readable table, or JSON with --json.
+    Plan(plan::Args),
+    /// The enabled partners' plugins, and conformance checks of a plugin library.
+    #[command(subcommand)]
+    Plugins(plugins::Command),
+    /// Check the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Run the simulated partner APIs alone, until Ctrl-C.
+    Sandbox(sandbox::Args),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration and every enabled partner's settings.
+    Check(config_check::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error}");
+            error.exit_code()
+        }
+    }
+}
+
+async fn run(command: Command) -> CommandResult {
+    match command {
+        Command::Demo(args) => demo::run(args).await,
+        Command::Plan(args) => plan::run(args).await,
+        Command::Plugins(command) => plugins::run(command).await,
+        Command::Config(ConfigCommand::Check(args)) => config_check::run(args).await,
+        Command::Sandbox(args) => sandbox::run(args).await,
+    }
+}
+
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::env::var("PATHWAYS_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.with_ansi(std::io::stderr().is_terminal()).init();
+    }
+}

@@ -1,0 +1,103 @@
+//! From configuration to running partners: find each enabled partner's plugin library, load it
+//! once, and create the partner with its settings (which the plugin validates).
+//!
+//! Errors name the configuration file, the partner and the problem; a plugin's own settings
+//! error names the key.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use pathways_host::{resolve_library, DylibPartner, LoadError, PluginLibrary};
+use pathways_orchestrator::{ConfiguredPartner, Orchestrator, SignpostCatalogue};
+
+use crate::commands::CliError;
+use crate::settings::{PartnerSettings, Settings};
+
+/// One enabled partner, created from its plugin.
+#[derive(Debug)]
+pub struct LoadedPartner {
+    /// The partner id from configuration.
+    pub id: String,
+    /// The areas configuration gives it (empty defers to the manifest).
+    pub areas: Vec<String>,
+    /// The library it was created from.
+    pub library: PluginLibrary,
+    /// The partner.
+    pub partner: Arc<DylibPartner>,
+}
+
+/// Loads every enabled partner of `settings`, read from `config_file`.
+pub fn load_enabled(
+    settings: &Settings,
+    config_file: &Path,
+) -> Result<Vec<LoadedPartner>, CliError> {
+    let mut libraries: HashMap<PathBuf, PluginLibrary> = HashMap::new();
+    let mut loaded = Vec::new();
+    for (index, partner) in settings.enabled_partners() {
+        let fail = |e: LoadError| load_error(config_file, index, partner, e);
+        let path = resolve_library(&settings.plugins.dir, &partner.plugin).map_err(fail)?;
+        let library = match libraries.get(&path) {
+            Some(library) => library.clone(),
+            None => {
+                let library = PluginLibrary::open(&path).map_err(fail)?;
+                libraries.insert(path, library.clone());
+                library
+            }
+        };
+        let instance = library.instantiate(&partner.id, &partner.settings).map_err(fail)?;
+        loaded.push(LoadedPartner {
+            id: partner.id.clone(),
+            areas: partner.areas.clone(),
+            library,
+            partner: Arc::new(instance),
+        });
+    }
+    Ok(loaded)
+}
+
+/// An orchestrator over `loaded`, with the signposts configuration names.
+pub fn orchestrator(
+    settings: &Settings,
+    loaded: &[LoadedPartner],
+) -> Result<Orchestrator, CliError> {
+    let signposts = match &settings.orchestrator.signposts {
+        Some(path) => SignpostCatalogue::from_toml_file(path)
+            .map_err(|e| CliError::BadInput(e.to_string()))?,
+        None => SignpostCatalogue::builtin(),
+    };
+    let partners = loaded
+        .iter()
+        .map(|p| ConfiguredPartner {
+            id: p.id.clone(),
+            areas: p.areas.clone(),
+            partner: p.partner.clone(),
+        })
+        .collect();
+    Ok(Orchestrator::new(partners, settings.orchestrator.to_settings(), signposts))
+}
+
+fn load_error(
+    config_file: &Path,
+    index: usize,
+    partner: &PartnerSettings,
+    error: LoadError,
+) -> CliError {
+    let file = config_file.display();
+    let message = match error {
+        // These already name the partner id (and, for settings, the plugin names the key).
+        LoadError::Settings { .. } => format!("{file}: at `partners[{index}].settings`: {error}"),
+        LoadError::InitPanicked { .. } => format!("{file}: {error}"),
+        LoadError::NotFound { .. } => format!(
+            "{file}: at `partners[{index}].plugin` (partner `{}`): {error}; build the plugins \
+             (`cargo build --release -p pathways-plugin-{}`) or point `plugins.dir` at them",
+            partner.id, partner.plugin
+        ),
+        _ => format!("{file}: at `partners[{index}].plugin` (partner `{}`): {error}", partner.id),
+    };
+    if error.is_bad_input() {
+        CliError::BadInput(message)
+    } else {
+        CliError::Failed(anyhow::anyhow!(message))
+    }
+}

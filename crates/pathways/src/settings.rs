@@ -1,0 +1,284 @@
+//! The configuration file (CONTRACT.md, "Configuration"): read with the `config` crate from a
+//! TOML file, then `PATHWAYS__SECTION__KEY` environment overrides, strictly.
+//!
+//! These structs, with their doc comments, are the reference for every key. An unknown or
+//! misspelt key is an error, never ignored, and every error names the file (or the environment
+//! variable), the field and the problem, e.g.
+//! `config/pathways.toml: at \`partners[1].areas[0]\`: \`Kensington\` is not an ONS local authority code ...`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use config::{Config, Environment, File, FileFormat};
+use pathways_core::is_ons_local_authority;
+use pathways_orchestrator::OrchestratorSettings;
+use serde::Deserialize;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The daemon's HTTP listener.
+    #[serde(default)]
+    pub server: ServerSettings,
+    /// Where cases, plans and referrals are kept.
+    #[serde(default)]
+    pub storage: StorageSettings,
+    /// How long planning waits for partners.
+    #[serde(default)]
+    pub orchestrator: OrchestratorSection,
+    /// Where plugin libraries are found.
+    #[serde(default)]
+    pub plugins: PluginsSettings,
+    /// The partners, each one plugin instance with its own settings.
+    #[serde(default)]
+    pub partners: Vec<PartnerSettings>,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address the daemon listens on, e.g. `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self { listen: SocketAddr::from(([127, 0, 0, 1], 8080)) }
+    }
+}
+
+/// `[storage]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSettings {
+    /// `sqlite://data/pathways.db` (embedded) or `postgres://user@host/db`.
+    pub url: String,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        Self { url: "sqlite://data/pathways.db".into() }
+    }
+}
+
+/// `[orchestrator]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrchestratorSection {
+    /// After this many milliseconds a plan is built from whatever partners have answered.
+    pub plan_deadline_ms: u64,
+    /// The longest one partner's availability answer may take, in milliseconds.
+    pub partner_timeout_ms: u64,
+    /// A TOML file of national signposts replacing the built-in ones per need (optional).
+    pub signposts: Option<PathBuf>,
+}
+
+impl Default for OrchestratorSection {
+    fn default() -> Self {
+        Self { plan_deadline_ms: 2000, partner_timeout_ms: 1500, signposts: None }
+    }
+}
+
+impl OrchestratorSection {
+    /// The orchestrator's settings.
+    pub fn to_settings(&self) -> OrchestratorSettings {
+        OrchestratorSettings {
+            plan_deadline: Duration::from_millis(self.plan_deadline_ms),
+            partner_timeout: Duration::from_millis(self.partner_timeout_ms),
+        }
+    }
+}
+
+/// `[plugins]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsSettings {
+    /// Folder where `lib<plugin>.so` (or `libpathways_plugin_<plugin>.so`) is looked up;
+    /// relative to the working directory.
+    pub dir: PathBuf,
+}
+
+impl Default for PluginsSettings {
+    fn default() -> Self {
+        Self { dir: PathBuf::from("target/release") }
+    }
+}
+
+/// One `[[partners]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerSettings {
+    /// Stable id used in plans and the API: lower-case letters, digits, `-` and `_`.
+    pub id: String,
+    /// Which plugin library, e.g. `foodbank`, or a path to one.
+    pub plugin: String,
+    /// Whether the partner is asked at all.
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    /// ONS local authority codes it serves; empty defers to the plugin's manifest.
+    #[serde(default)]
+    pub areas: Vec<String>,
+    /// Handed to the plugin as JSON; the plugin validates it and names any bad key.
+    #[serde(default = "empty_table")]
+    pub settings: serde_json::Value,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+fn empty_table() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+/// A configuration that cannot be used: where and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{source_name}: {}{problem}", if field.is_empty() { String::new() } else { format!("at `{field}`: ") })]
+pub struct SettingsError {
+    /// The file, or the environment variable that set the field.
+    pub source_name: String,
+    /// The field, e.g. `partners[0].areas[1]`; empty for the whole file.
+    pub field: String,
+    /// What is wrong and what is expected.
+    pub problem: String,
+}
+
+/// The environment variables that override the file.
+const ENV_PREFIX: &str = "PATHWAYS";
+const ENV_SEPARATOR: &str = "__";
+
+impl Settings {
+    /// Reads `file`, applies environment overrides, and validates the result.
+    pub fn load(file: &Path) -> Result<Self, SettingsError> {
+        Self::load_with_env(file, std::env::vars().collect())
+    }
+
+    fn load_with_env(file: &Path, env: HashMap<String, String>) -> Result<Self, SettingsError> {
+        let file_name = file.display().to_string();
+        let at_file = |field: String, problem: String| SettingsError {
+            source_name: file_name.clone(),
+            field,
+            problem,
+        };
+        if let Err(e) = std::fs::metadata(file) {
+            return Err(at_file(
+                String::new(),
+                format!("cannot read the configuration file: {e} (pass --config FILE or set PATHWAYS_CONFIG)"),
+            ));
+        }
+        let config = Config::builder()
+            .add_source(File::from(file).format(FileFormat::Toml))
+            .add_source(
+                Environment::with_prefix(ENV_PREFIX)
+                    .prefix_separator(ENV_SEPARATOR)
+                    .separator(ENV_SEPARATOR)
+                    .try_parsing(true)
+                    .source(Some(env.clone().into_iter().collect())),
+            )
+            .build()
+            .map_err(|e| at_file(String::new(), e.to_string()))?;
+        let settings: Settings = serde_path_to_error::deserialize(config).map_err(|e| {
+            let field = e.path().to_string();
+            let problem = e.into_inner().to_string();
+            blame(&file_name, &env, if field == "." { String::new() } else { field }, problem)
+        })?;
+        settings.validate().map_err(|(field, problem)| blame(&file_name, &env, field, problem))?;
+        Ok(settings)
+    }
+
+    /// Checks what serde cannot; returns the field and the problem.
+    fn validate(&self) -> Result<(), (String, String)> {
+        let o = &self.orchestrator;
+        for (name, value) in
+            [("plan_deadline_ms", o.plan_deadline_ms), ("partner_timeout_ms", o.partner_timeout_ms)]
+        {
+            if value == 0 {
+                return Err((
+                    format!("orchestrator.{name}"),
+                    "must be more than 0 milliseconds".into(),
+                ));
+            }
+        }
+        let url = &self.storage.url;
+        if !["sqlite://", "postgres://", "postgresql://"]
+            .iter()
+            .any(|scheme| url.starts_with(scheme))
+        {
+            return Err((
+                "storage.url".into(),
+                format!(
+                    "`{url}` is not a storage URL (expected `sqlite://PATH` or `postgres://...`)"
+                ),
+            ));
+        }
+        for (i, partner) in self.partners.iter().enumerate() {
+            let at = |key: &str| format!("partners[{i}].{key}");
+            if !is_partner_id(&partner.id) {
+                return Err((
+                    at("id"),
+                    format!(
+                        "`{}` is not a partner id (lower-case letters, digits, `-` and `_`, starting with a letter or digit)",
+                        partner.id
+                    ),
+                ));
+            }
+            if let Some(first) = self.partners[..i].iter().position(|p| p.id == partner.id) {
+                return Err((
+                    at("id"),
+                    format!("`{}` is already the id of partners[{first}]; each partner needs its own id", partner.id),
+                ));
+            }
+            if partner.plugin.trim().is_empty() {
+                return Err((at("plugin"), "must name a plugin, e.g. `foodbank`".into()));
+            }
+            if let Some(j) = partner.areas.iter().position(|a| !is_ons_local_authority(a)) {
+                return Err((
+                    format!("partners[{i}].areas[{j}]"),
+                    format!(
+                        "`{}` is not an ONS local authority code (a letter E, W, S or N and 8 digits, e.g. `E09000020`)",
+                        partner.areas[j]
+                    ),
+                ));
+            }
+            if !partner.settings.is_object() {
+                return Err((at("settings"), "must be a table of the plugin's settings".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The enabled partners with their index in `partners` (for error messages).
+    pub fn enabled_partners(&self) -> impl Iterator<Item = (usize, &PartnerSettings)> {
+        self.partners.iter().enumerate().filter(|(_, p)| p.enabled)
+    }
+}
+
+/// Names the environment variable when one set `field`, else the file.
+fn blame(
+    file: &str,
+    env: &HashMap<String, String>,
+    field: String,
+    problem: String,
+) -> SettingsError {
+    let var =
+        format!("{ENV_PREFIX}{ENV_SEPARATOR}{}", field.replace('.', ENV_SEPARATOR).to_uppercase());
+    let source_name = if !field.is_empty() && env.contains_key(&var) {
+        format!("environment variable {var}")
+    } else {
+        file.to_string()
+    };
+    SettingsError { source_name, field, problem }
+}
+
+fn is_partner_id(id: &str) -> bool {
+    let mut bytes = id.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests;

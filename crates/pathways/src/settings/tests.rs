@@ -1,0 +1,108 @@
+//! The configuration is read strictly and errors name the file or variable, field and problem.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use super::*;
+
+const GOOD: &str = r#"
+[server]
+listen = "127.0.0.1:8080"
+[storage]
+url = "sqlite://data/pathways.db"
+[orchestrator]
+plan_deadline_ms = 2000
+partner_timeout_ms = 1500
+[plugins]
+dir = "target/release"
+[[partners]]
+id = "north-kensington-foodbank"
+plugin = "foodbank"
+areas = ["E09000020"]
+[partners.settings]
+base_url = "http://127.0.0.1:9101"
+maxResults = 3
+"#;
+
+fn load(toml: &str, env: &[(&str, &str)]) -> (Result<Settings, SettingsError>, String) {
+    let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    file.write_all(toml.as_bytes()).unwrap();
+    let env: HashMap<String, String> =
+        env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let name = file.path().display().to_string();
+    (Settings::load_with_env(file.path(), env), name)
+}
+
+#[test]
+fn reads_the_contract_example_and_keeps_plugin_setting_keys_as_written() {
+    let settings = load(GOOD, &[]).0.unwrap();
+    assert_eq!(settings.partners.len(), 1);
+    let partner = &settings.partners[0];
+    assert!(partner.enabled);
+    assert_eq!(partner.settings["base_url"], "http://127.0.0.1:9101");
+    assert_eq!(partner.settings["maxResults"], 3, "keys reach the plugin unchanged");
+    assert_eq!(settings.orchestrator.to_settings().plan_deadline, Duration::from_millis(2000));
+}
+
+#[test]
+fn environment_overrides_the_file() {
+    let settings = load(GOOD, &[("PATHWAYS__ORCHESTRATOR__PLAN_DEADLINE_MS", "3500")]).0.unwrap();
+    assert_eq!(settings.orchestrator.plan_deadline_ms, 3500);
+}
+
+#[test]
+fn unknown_key_names_the_file_and_the_key() {
+    let (err, file) = load(&GOOD.replace("plan_deadline_ms", "plan_deadline"), &[]);
+    let err = err.unwrap_err().to_string();
+    assert!(err.starts_with(&file), "{err}");
+    assert!(err.contains("unknown field `plan_deadline`"), "{err}");
+    assert!(err.contains("orchestrator"), "{err}");
+}
+
+#[test]
+fn bad_environment_value_names_the_variable() {
+    let err = load(GOOD, &[("PATHWAYS__ORCHESTRATOR__PARTNER_TIMEOUT_MS", "soon")]).0.unwrap_err();
+    assert_eq!(err.source_name, "environment variable PATHWAYS__ORCHESTRATOR__PARTNER_TIMEOUT_MS");
+    assert_eq!(err.field, "orchestrator.partner_timeout_ms");
+}
+
+#[test]
+fn zero_timeout_is_refused() {
+    let err = load(&GOOD.replace("partner_timeout_ms = 1500", "partner_timeout_ms = 0"), &[])
+        .0
+        .unwrap_err();
+    assert_eq!(err.field, "orchestrator.partner_timeout_ms");
+    assert!(err.problem.contains("more than 0"), "{err}");
+}
+
+#[test]
+fn bad_area_code_names_the_partner_entry() {
+    let err = load(&GOOD.replace(r#"["E09000020"]"#, r#"["E09000020", "Kensington"]"#), &[])
+        .0
+        .unwrap_err();
+    assert_eq!(err.field, "partners[0].areas[1]");
+    assert!(err.problem.contains("`Kensington` is not an ONS local authority code"), "{err}");
+}
+
+#[test]
+fn duplicate_partner_ids_are_refused() {
+    let second = "\n[[partners]]\nid = \"north-kensington-foodbank\"\nplugin = \"foodbank\"\n";
+    let err = load(&format!("{GOOD}{second}"), &[]).0.unwrap_err();
+    assert_eq!(err.field, "partners[1].id");
+    assert!(err.problem.contains("already the id of partners[0]"), "{err}");
+}
+
+#[test]
+fn missing_file_says_how_to_point_at_one() {
+    let err = Settings::load_with_env(Path::new("/nonexistent/pathways.toml"), HashMap::new())
+        .unwrap_err();
+    assert_eq!(err.source_name, "/nonexistent/pathways.toml");
+    assert!(err.problem.contains("--config"), "{err}");
+}
+
+#[test]
+fn toml_syntax_error_names_the_file() {
+    let (err, file) = load("[server\nlisten = 1", &[]);
+    let err = err.unwrap_err().to_string();
+    assert!(err.starts_with(&file), "{err}");
+}

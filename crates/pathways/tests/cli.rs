@@ -1,0 +1,305 @@
+//! The `pathways` binary end to end: the real binary, the real plugin libraries (built by the
+//! testkit with the same cargo) and the food bank simulator served in-process.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use pathways_core::{parse_case, ActionPlan, NeedCode, PartnerOutcome, StepAction};
+use pathways_sandbox::{Sandbox, SandboxConfig};
+use pathways_testkit::{load_case, plugin_dir, plugin_library, sample_cases, workspace_root};
+
+const PARTNER_ID: &str = "foodbank-test";
+
+/// The food bank simulator, on a free loopback port, for the whole test process.
+fn sandbox_url() -> &'static str {
+    static SANDBOX: OnceLock<(tokio::runtime::Runtime, Sandbox, String)> = OnceLock::new();
+    &SANDBOX
+        .get_or_init(|| {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a runtime for the sandbox");
+            let sandbox =
+                runtime.block_on(Sandbox::start(SandboxConfig::default())).expect("sandbox starts");
+            let url = sandbox.foodbank_url();
+            (runtime, sandbox, url)
+        })
+        .2
+}
+
+/// A configuration with one food bank partner in Kensington and Chelsea and Shropshire,
+/// `settings` as its settings table, and `extra` appended to `[orchestrator]`.
+fn write_config(dir: &Path, settings: &str, extra: &str) -> PathBuf {
+    let text = format!(
+        r#"[orchestrator]
+plan_deadline_ms = 8000
+partner_timeout_ms = 6000
+{extra}
+[plugins]
+dir = "{plugins}"
+
+[[partners]]
+id = "{PARTNER_ID}"
+plugin = "foodbank"
+areas = ["E09000020", "E06000051"]
+[partners.settings]
+{settings}
+"#,
+        plugins = plugin_dir().display(),
+    );
+    let path = dir.join("pathways.toml");
+    std::fs::write(&path, text).expect("config written");
+    path
+}
+
+fn good_config(dir: &Path) -> PathBuf {
+    write_config(dir, &format!("base_url = \"{}\"", sandbox_url()), "")
+}
+
+/// The binary, run from the workspace root with no configuration from the environment.
+fn pathways(args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pathways"));
+    command
+        .current_dir(workspace_root())
+        .args(args)
+        .env_remove("PATHWAYS_CONFIG")
+        .env("RUST_LOG", "warn");
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("PATHWAYS__")) {
+        command.env_remove(key);
+    }
+    command.output().expect("the pathways binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "exit status\n--- stdout\n{}\n--- stderr\n{}",
+        stdout(output),
+        stderr(output)
+    );
+}
+
+fn text(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn plan_json_of_every_sample_covers_each_need_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = good_config(dir.path());
+    let mut food_referred = 0;
+    for case_file in sample_cases() {
+        let output = pathways(&["plan", text(&case_file), "--config", text(&config), "--json"]);
+        assert_exit(&output, 0);
+        // The whole of stdout is the plan: no log line or banner mixed in.
+        let plan: ActionPlan = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+            panic!("{}: stdout is not a plan: {e}\n{}", case_file.display(), stdout(&output))
+        });
+        let case = load_case(&case_file);
+        assert_eq!(plan.case_id, case.reference);
+        let mut covered = plan.needs_covered();
+        covered.sort();
+        let mut expected: Vec<NeedCode> = case.needs.iter().map(|n| n.code).collect();
+        expected.sort();
+        assert_eq!(covered, expected, "{}: every need once", case_file.display());
+
+        if expected.contains(&NeedCode::Food) {
+            let report =
+                plan.partners.iter().find(|p| p.partner_id == PARTNER_ID).expect("food bank asked");
+            assert_eq!(report.outcome, PartnerOutcome::Answered, "{report:?}");
+            let food = plan.steps.iter().find(|s| s.need == NeedCode::Food);
+            if let Some(step) = food {
+                assert_eq!(step.action, StepAction::Refer);
+                assert_eq!(step.partner_id.as_deref(), Some(PARTNER_ID));
+                food_referred += 1;
+            }
+        }
+    }
+    assert!(food_referred > 0, "the sandbox's food banks took at least one food referral");
+}
+
+#[test]
+fn plan_table_reads_need_by_need() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = good_config(dir.path());
+    let case = workspace_root().join("examples/cases/debt-food-eviction.json");
+    let output = pathways(&["plan", text(&case), "--config", text(&config)]);
+    assert_exit(&output, 0);
+    let table = stdout(&output);
+    for expected in
+        ["Plan for case CAKC-000101", "NEED", "WHY", "housing_homelessness", "food", "debt_money"]
+    {
+        assert!(table.contains(expected), "missing `{expected}` in\n{table}");
+    }
+    assert!(
+        !table.contains("Daniel Okafor") && !table.contains("W10 6QA"),
+        "personal data in the table"
+    );
+}
+
+#[test]
+fn unknown_need_code_exits_2_naming_the_field_and_the_allowed_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = good_config(dir.path());
+    let sample =
+        std::fs::read_to_string(workspace_root().join("examples/cases/single-need-food.json"))
+            .unwrap();
+    let bad = sample.replace(r#""code": "food""#, r#""code": "fod""#);
+    assert_ne!(bad, sample, "the sample has a food need to misspell");
+    let case = dir.path().join("bad-need.json");
+    std::fs::write(&case, bad).unwrap();
+    let output = pathways(&["plan", text(&case), "--config", text(&config)]);
+    assert_exit(&output, 2);
+    let err = stderr(&output);
+    assert!(err.contains(text(&case)), "names the file: {err}");
+    assert!(err.contains("needs[0].code"), "names the field: {err}");
+    assert!(
+        err.contains("fod") && err.contains("food") && err.contains("housing_homelessness"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "one message, no trace: {err}");
+}
+
+#[test]
+fn missing_case_file_exits_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = good_config(dir.path());
+    let missing = dir.path().join("no-such-case.json");
+    let output = pathways(&["plan", text(&missing), "--config", text(&config)]);
+    assert_exit(&output, 2);
+    assert!(stderr(&output).contains("no-such-case.json"), "{}", stderr(&output));
+}
+
+#[test]
+fn bad_config_key_exits_2_naming_the_file_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!("base_url = \"{}\"", sandbox_url()),
+        "plan_deadlin_ms = 10",
+    );
+    let output = pathways(&["config", "check", "--config", text(&config)]);
+    assert_exit(&output, 2);
+    let err = stderr(&output);
+    assert!(err.contains(text(&config)) && err.contains("plan_deadlin_ms"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one message: {err}");
+}
+
+#[test]
+fn misspelt_partner_setting_exits_2_naming_the_partner_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config =
+        write_config(dir.path(), &format!("base_url = \"{}\"\nmax_resuls = 3", sandbox_url()), "");
+    let output = pathways(&["config", "check", "--config", text(&config)]);
+    assert_exit(&output, 2);
+    let err = stderr(&output);
+    assert!(err.contains(PARTNER_ID) && err.contains("max_resuls"), "{err}");
+}
+
+#[test]
+fn config_check_accepts_a_good_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = good_config(dir.path());
+    let output = pathways(&["config", "check", "--config", text(&config)]);
+    assert_exit(&output, 0);
+    assert!(
+        stdout(&output).contains(&format!("1 partner(s) enabled: {PARTNER_ID}")),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn config_defaults_to_pathways_config_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = good_config(dir.path());
+    let output = Command::new(env!("CARGO_BIN_EXE_pathways"))
+        .current_dir(dir.path()) // no config/pathways.toml here
+        .args(["config", "check"])
+        .env("PATHWAYS_CONFIG", &config)
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+}
+
+#[test]
+fn plugins_list_shows_the_partner_its_file_and_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = good_config(dir.path());
+    let output = pathways(&["plugins", "list", "--config", text(&config)]);
+    assert_exit(&output, 0);
+    let listing = stdout(&output);
+    let library =
+        pathways_host::PluginLibrary::open(&plugin_library("pathways_plugin_foodbank")).unwrap();
+    assert!(listing.contains(PARTNER_ID), "{listing}");
+    assert!(listing.contains(&library.manifest().version), "{listing}");
+    assert!(listing.contains("E09000020"), "{listing}");
+    assert!(listing.contains("food"), "{listing}");
+}
+
+#[test]
+fn plugins_check_passes_for_the_food_bank_library() {
+    let library = plugin_library("pathways_plugin_foodbank");
+    let settings = format!(r#"{{"base_url": "{}"}}"#, sandbox_url());
+    let output = pathways(&["plugins", "check", text(&library), "--settings", &settings]);
+    assert_exit(&output, 0);
+    let report = stdout(&output);
+    assert!(report.contains('✓') && !report.contains('✗'), "{report}");
+}
+
+#[test]
+fn plugins_check_fails_for_a_file_that_is_not_a_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("libnot_a_plugin.so");
+    std::fs::write(&fake, "this is text, not a shared library").unwrap();
+    let output = pathways(&["plugins", "check", text(&fake)]);
+    assert!(matches!(output.status.code(), Some(1 | 2)), "{output:?}");
+    let said = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(said.contains('✗') || said.contains("not a loadable library"), "{said}");
+    assert!(said.contains("libnot_a_plugin.so"), "{said}");
+}
+
+#[test]
+fn demo_plans_every_sample_and_stops_with_no_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    // The demo starts its own sandbox: give it a port nobody else holds.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let sandbox_config = dir.path().join("sandbox.toml");
+    std::fs::write(&sandbox_config, format!("[foodbank]\nlisten = \"127.0.0.1:{port}\"\n"))
+        .unwrap();
+    let config = write_config(dir.path(), &format!("base_url = \"http://127.0.0.1:{port}\""), "");
+    let output = pathways(&[
+        "demo",
+        "--no-wait",
+        "--config",
+        text(&config),
+        "--sandbox-config",
+        text(&sandbox_config),
+    ]);
+    assert_exit(&output, 0);
+    let printed = stdout(&output);
+    let references: BTreeSet<String> = sample_cases()
+        .iter()
+        .map(|p| parse_case(&std::fs::read(p).unwrap()).unwrap().reference)
+        .collect();
+    for reference in &references {
+        assert!(
+            printed.contains(&format!("Plan for case {reference}")),
+            "no plan for {reference}:\n{printed}"
+        );
+    }
+    assert!(printed.contains("not sent anywhere yet"), "{printed}");
+    assert!(printed.contains(&format!("{PARTNER_ID} answered")), "{printed}");
+}
