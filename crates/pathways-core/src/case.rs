@@ -172,6 +172,22 @@ pub struct Consent {
     pub recorded_by: String,
     /// When.
     pub recorded_at: DateTime<Utc>,
+    /// What a Duty to Refer (Homelessness Reduction Act 2017, s.213B) needs recorded before a
+    /// housing referral; absent when nobody asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duty_to_refer: Option<DutyToRefer>,
+}
+
+/// The three things a referrer must have before a Duty to Refer referral (DOMAIN.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DutyToRefer {
+    /// The client agreed to be referred to a housing authority.
+    pub consent_to_refer: bool,
+    /// The client agreed that their contact details may be shared with it.
+    pub consent_to_share_contact: bool,
+    /// ONS code of the housing authority the client chose (it need not be where they live).
+    pub chosen_authority: String,
 }
 
 impl Consent {
@@ -356,6 +372,17 @@ impl Case {
                 ));
             }
         }
+        if let Some(dtr) = &self.consent.duty_to_refer {
+            if !is_ons_local_authority(&dtr.chosen_authority) {
+                return Err(CaseError::at(
+                    "consent.duty_to_refer.chosen_authority",
+                    format!(
+                        "`{}` is not an ONS local authority code (e.g. `E09000020`)",
+                        dtr.chosen_authority
+                    ),
+                ));
+            }
+        }
         if self.consent.recorded_by.trim().is_empty() {
             return Err(CaseError::at(
                 "consent.recorded_by",
@@ -509,6 +536,21 @@ mod tests {
         )
         .unwrap();
         assert!(case.consent.covers("children-services"));
+    }
+
+    #[test]
+    fn duty_to_refer_is_read_and_its_authority_checked() {
+        let dtr = r#""recorded_at": "2026-11-20T10:00:00Z", "duty_to_refer": {"consent_to_refer": true,
+            "consent_to_share_contact": true, "chosen_authority": "E09000020"}"#;
+        let case = with(r#""recorded_at": "2026-11-20T10:00:00Z""#, dtr).unwrap();
+        let recorded = case.consent.duty_to_refer.unwrap();
+        assert!(recorded.consent_to_refer && recorded.consent_to_share_contact);
+        let bad = with(
+            r#""recorded_at": "2026-11-20T10:00:00Z""#,
+            &dtr.replace("E09000020", "Kensington"),
+        )
+        .unwrap_err();
+        assert_eq!(bad.path, "consent.duty_to_refer.chosen_authority");
     }
 
     #[test]

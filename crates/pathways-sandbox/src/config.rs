@@ -10,6 +10,7 @@ use std::path::Path;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::clock::ClockConfig;
 use crate::faults::Faults;
 use crate::SandboxError;
 
@@ -23,13 +24,20 @@ pub struct SandboxConfig {
     /// Pins the simulators' calendar (`"2026-11-20"`), so dates in answers do not move with
     /// the clock; `None` uses today's date.
     pub today: Option<NaiveDate>,
+    /// How simulated referrals progress through their states.
+    pub clock: ClockConfig,
     /// The food bank simulator (Give Food directory and e-voucher API).
     pub foodbank: FoodbankSimConfig,
 }
 
 impl Default for SandboxConfig {
     fn default() -> Self {
-        Self { seed: 20_261_120, today: None, foodbank: FoodbankSimConfig::default() }
+        Self {
+            seed: 20_261_120,
+            today: None,
+            clock: ClockConfig::default(),
+            foodbank: FoodbankSimConfig::default(),
+        }
     }
 }
 

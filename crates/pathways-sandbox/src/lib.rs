@@ -22,6 +22,7 @@
 //! # Ok(()) }
 //! ```
 
+mod clock;
 mod config;
 mod faults;
 mod foodbank;
@@ -30,6 +31,7 @@ mod server;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+pub use clock::{ClockConfig, RejectReason, Stage};
 pub use config::{FoodbankSimConfig, SandboxConfig};
 pub use faults::{CapacityOverride, Faults};
 pub use foodbank::{ReferralStats, VoucherReason, VoucherStatus};
