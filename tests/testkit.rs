@@ -11,6 +11,9 @@ use std::sync::OnceLock;
 /// Every package that builds a plugin library the tests load.
 pub const PLUGIN_PACKAGES: &[&str] = &[
     "pathways-plugin-foodbank",
+    "pathways-plugin-nhs",
+    "pathways-plugin-housing",
+    "pathways-plugin-council",
     "hello-partner",
     "pathways-test-misbehaving-partner",
     "pathways-test-wrong-abi",

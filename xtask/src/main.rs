@@ -12,7 +12,13 @@ use std::process::{Command, ExitCode};
 
 /// The packages `pathways demo` needs: the binary and the plugins `config/pathways.toml`
 /// enables. Add a plugin here when the demo configuration starts using it.
-const DEMO_PACKAGES: &[&str] = &["pathways", "pathways-plugin-foodbank"];
+const DEMO_PACKAGES: &[&str] = &[
+    "pathways",
+    "pathways-plugin-foodbank",
+    "pathways-plugin-nhs",
+    "pathways-plugin-housing",
+    "pathways-plugin-council",
+];
 
 fn main() -> ExitCode {
     let mut args = env::args().skip(1);

@@ -1,0 +1,1 @@
+//! The housing connector (being written).

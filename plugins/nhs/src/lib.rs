@@ -1,0 +1,1 @@
+//! The nhs connector (being written).
