@@ -6,14 +6,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use chrono::NaiveDate;
 use futures::future::join_all;
-use pathways_core::{
-    AgeBand, AvailabilityQuery, Household, NeedCode, NeedRequest, Partner, PartnerErrorKind,
-    Urgency,
-};
+use pathways_core::{AvailabilityQuery, NeedCode, NeedRequest, Partner, PartnerErrorKind, Urgency};
 use pathways_host::{DylibPartner, LoadError, PluginLibrary};
-use pathways_testkit::plugin_library;
+use pathways_testkit::{availability_query, plugin_library};
 use serde_json::json;
 
 /// Every log line the host's `tracing` recorded in this test process.
@@ -52,16 +48,8 @@ fn misbehaving() -> DylibPartner {
 }
 
 fn query(command: &str) -> AvailabilityQuery {
-    AvailabilityQuery {
-        needs: vec![NeedRequest { code: NeedCode::Food, urgency: Urgency::Urgent }],
-        local_authority: command.to_string(),
-        postcode_district: "W10".into(),
-        age_band: AgeBand::From35To49,
-        household: Household { adults: 1, children_ages: vec![] },
-        circumstances: vec![],
-        preferred_language: "en".into(),
-        today: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
-    }
+    // The misbehaving plugin reads its command from the local authority field.
+    availability_query(&[NeedCode::Food], command)
 }
 
 async fn health_counts(partner: &DylibPartner) -> serde_json::Value {

@@ -91,3 +91,22 @@ pub fn load_case(path: &Path) -> pathways_core::Case {
     let bytes = std::fs::read(path).expect("sample case is readable");
     pathways_core::parse_case(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// An availability query for `needs` as the orchestrator would send it for a client in
+/// `local_authority` (postcode district W10, age 35-49, one adult), dated 2026-11-23.
+pub fn availability_query(
+    needs: &[pathways_core::NeedCode],
+    local_authority: &str,
+) -> pathways_core::AvailabilityQuery {
+    use pathways_core::{AgeBand, AvailabilityQuery, Household, NeedRequest, Urgency};
+    AvailabilityQuery {
+        needs: needs.iter().map(|&code| NeedRequest { code, urgency: Urgency::Urgent }).collect(),
+        local_authority: local_authority.to_string(),
+        postcode_district: "W10".into(),
+        age_band: AgeBand::From35To49,
+        household: Household { adults: 1, children_ages: vec![] },
+        circumstances: vec![],
+        preferred_language: "en".into(),
+        today: chrono::NaiveDate::from_ymd_opt(2026, 11, 23).expect("a valid date"),
+    }
+}

@@ -5,29 +5,13 @@
 //!
 //! Run: `cargo bench -p pathways-testkit --bench foodbank_boundary`. Results: docs/BENCHMARKS.md.
 
-use chrono::NaiveDate;
 use criterion::{criterion_group, criterion_main, Criterion};
-use pathways_core::{
-    AgeBand, AvailabilityQuery, Household, NeedCode, NeedRequest, Partner, Urgency,
-};
+use pathways_core::{NeedCode, Partner};
 use pathways_host::PluginLibrary;
 use pathways_sandbox::{Sandbox, SandboxConfig};
 use pathways_sdk::PartnerPlugin;
-use pathways_testkit::plugin_library;
+use pathways_testkit::{availability_query, plugin_library};
 use serde_json::json;
-
-fn query(need: NeedCode) -> AvailabilityQuery {
-    AvailabilityQuery {
-        needs: vec![NeedRequest { code: need, urgency: Urgency::Urgent }],
-        local_authority: "E09000020".into(),
-        postcode_district: "W10".into(),
-        age_band: AgeBand::From35To49,
-        household: Household { adults: 1, children_ages: vec![7, 15] },
-        circumstances: vec![],
-        preferred_language: "en".into(),
-        today: NaiveDate::from_ymd_opt(2026, 11, 23).expect("valid date"),
-    }
-}
 
 fn boundary(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -48,7 +32,7 @@ fn boundary(c: &mut Criterion) {
         .expect("foodbank library")
         .instantiate("foodbank", &settings)
         .expect("loaded foodbank");
-    let q = query(NeedCode::Food);
+    let q = availability_query(&[NeedCode::Food], "E09000020");
     let mut group = c.benchmark_group("check_availability/foodbank (sandbox on loopback)");
     group.bench_function("compiled-in", |b| {
         b.to_async(&rt).iter(|| compiled.check_availability(&q))
