@@ -3,6 +3,9 @@
 //! - `demo [ARGS...]`: builds the `pathways` binary and every plugin library the demo loads,
 //!   in release mode, then runs `target/release/pathways demo ARGS...` from the repository
 //!   root. `cargo demo` is the short form.
+//! - `bench [ARGS...]`: the fan-out load script (`tests/benches/fanout.rs`) in release mode:
+//!   real food bank plugins against sandbox food banks on loopback, printing the ratios that
+//!   docs/BENCHMARKS.md reports. `FANOUT_QUICK=1` makes it a short smoke run.
 //!
 //! Deliberately dependency-free, so it builds in seconds on a fresh clone.
 
@@ -24,6 +27,7 @@ fn main() -> ExitCode {
     let mut args = env::args().skip(1);
     match args.next().as_deref() {
         Some("demo") => demo(args.collect()),
+        Some("bench") => bench(args.collect()),
         Some(other) => {
             eprintln!("xtask: unknown task `{other}`\n\n{USAGE}");
             ExitCode::from(2)
@@ -35,7 +39,16 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <task>\n\ntasks:\n  demo [ARGS...]   build in release mode and run `pathways demo ARGS...`";
+const USAGE: &str = "usage: cargo xtask <task>\n\ntasks:\n  demo [ARGS...]   build in release mode and run `pathways demo ARGS...`\n  bench [ARGS...]  run the fan-out load script in release mode (FANOUT_QUICK=1: short run)";
+
+fn bench(bench_args: Vec<String>) -> ExitCode {
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut run = Command::new(cargo);
+    run.current_dir(workspace_root())
+        .args(["bench", "-p", "pathways-testkit", "--bench", "fanout", "--"])
+        .args(&bench_args);
+    exec(run)
+}
 
 fn demo(demo_args: Vec<String>) -> ExitCode {
     let root = workspace_root();

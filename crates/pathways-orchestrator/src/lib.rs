@@ -4,22 +4,28 @@
 //! Three steps, one module each:
 //! - [`select`](select()): which configured partners serve which of the case's needs in the
 //!   client's area;
-//! - [`fan_out`]: ask them concurrently, each with its own timeout, under one plan deadline;
-//! - [`build_plan`]: a pure, deterministic function from the case and the answers to the plan.
+//! - fan-out (`fanout`): ask them concurrently, each through its circuit breaker, bulkhead and
+//!   timeout ([`resilience`]), under one plan deadline;
+//! - [`build_plan`]: a pure, deterministic function from the case, the answers, the pathway
+//!   statistics and the rules to the plan.
 //!
-//! [`Orchestrator`] wires the three together; [`SignpostCatalogue`] says where a client can turn
-//! when no partner can help.
+//! [`Orchestrator`] wires the three together and keeps each partner's resilience state across
+//! plans; [`PlanRules`] holds what a council configures (lead rules, [`SignpostCatalogue`]).
 
 mod fanout;
 mod orchestrator;
 mod planner;
+pub mod resilience;
+#[cfg(test)]
+mod scenarios;
 mod select;
 mod signposts;
 #[cfg(test)]
 mod testing;
 
-pub use fanout::{fan_out, OrchestratorSettings, PartnerAnswer};
-pub use orchestrator::Orchestrator;
-pub use planner::build_plan;
+pub use fanout::{OrchestratorSettings, PartnerAnswer};
+pub use orchestrator::{Orchestrator, PartnerState};
+pub use planner::{build_plan, LeadChoice, LeadRule, PathwayCounts, PathwayStats, PlanRules};
+pub use resilience::breaker::{BreakerPolicy, BreakerState};
 pub use select::{select, ConfiguredPartner, PartnerAsk};
 pub use signposts::{Signpost, SignpostCatalogue, SignpostError};

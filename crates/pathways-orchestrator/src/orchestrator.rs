@@ -1,33 +1,53 @@
 //! The [`Orchestrator`]: selection, fan-out and planning, wired together for one case.
 //!
-//! It owns the configured partners and the signpost catalogue and holds no per-case state, so
-//! one instance serves every case concurrently. Later concerns (bulkheads, circuit breakers,
-//! pathway statistics) attach here, per partner, without changing [`Orchestrator::plan`].
+//! It owns the configured partners, each partner's resilience state (circuit breaker and
+//! bulkhead, kept across plans, so a partner that failed for one plan is not asked again by the
+//! next until its cool-down is over), the planning rules and the latest pathway statistics. It
+//! holds no per-case state, so one instance serves every case concurrently.
+
+use std::sync::{Arc, PoisonError, RwLock};
 
 use chrono::{NaiveDate, Utc};
 use pathways_core::{ActionPlan, Case, PartnerOutcome};
 
+use crate::fanout::lane::PartnerLane;
 use crate::fanout::{fan_out, OrchestratorSettings, PartnerAnswer};
-use crate::planner::build_plan;
+use crate::planner::{build_plan, PathwayStats, PlanRules};
+use crate::resilience::breaker::BreakerState;
 use crate::select::{select, ConfiguredPartner};
-use crate::signposts::SignpostCatalogue;
 
 /// Plans cases against a fixed set of configured partners.
 #[derive(Debug)]
 pub struct Orchestrator {
     partners: Vec<ConfiguredPartner>,
+    /// `lanes[i]` guards `partners[i]`.
+    lanes: Vec<PartnerLane>,
     settings: OrchestratorSettings,
-    signposts: SignpostCatalogue,
+    rules: PlanRules,
+    stats: RwLock<Arc<PathwayStats>>,
+}
+
+/// One partner's resilience state now, for readiness and operators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartnerState {
+    /// The partner id.
+    pub partner_id: String,
+    /// Its circuit breaker.
+    pub breaker: BreakerState,
+    /// Its calls in flight (at most the `partner_concurrency` setting).
+    pub in_flight: usize,
 }
 
 impl Orchestrator {
-    /// An orchestrator for `partners` (the enabled ones, in configuration order).
+    /// An orchestrator for `partners` (the enabled ones, in configuration order), with no
+    /// pathway statistics yet.
     pub fn new(
         partners: Vec<ConfiguredPartner>,
         settings: OrchestratorSettings,
-        signposts: SignpostCatalogue,
+        rules: PlanRules,
     ) -> Self {
-        Self { partners, settings, signposts }
+        let lanes = partners.iter().map(|_| PartnerLane::new(&settings)).collect();
+        Self { partners, lanes, settings, rules, stats: RwLock::new(Arc::default()) }
     }
 
     /// The partners it asks from.
@@ -35,10 +55,29 @@ impl Orchestrator {
         &self.partners
     }
 
+    /// Replaces the pathway statistics later plans are weighed by.
+    pub fn set_pathway_stats(&self, stats: PathwayStats) {
+        *self.stats.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(stats);
+    }
+
+    /// Every partner's breaker and bulkhead now, in configuration order.
+    pub fn partner_states(&self) -> Vec<PartnerState> {
+        self.partners
+            .iter()
+            .zip(&self.lanes)
+            .map(|(partner, lane)| PartnerState {
+                partner_id: partner.id.clone(),
+                breaker: lane.breaker_state(),
+                in_flight: lane.in_flight(),
+            })
+            .collect()
+    }
+
     /// Asks every relevant partner about `case` at once and returns what each said.
     pub async fn ask(&self, case: &Case, today: NaiveDate) -> Vec<PartnerAnswer> {
         let asks = select(&self.partners, case);
-        let answers = fan_out(&asks, case, today, self.settings).await;
+        let lanes: Vec<&PartnerLane> = asks.iter().map(|ask| &self.lanes[ask.index]).collect();
+        let answers = fan_out(&asks, &lanes, case, today, self.settings).await;
         for answer in &answers {
             // The case reference and partner ids are not personal; the detail never is.
             if answer.outcome == PartnerOutcome::Answered {
@@ -56,6 +95,7 @@ impl Orchestrator {
     /// One coordinated action plan for `case`, made on `today`.
     pub async fn plan(&self, case: &Case, today: NaiveDate) -> ActionPlan {
         let answers = self.ask(case, today).await;
-        build_plan(case, &answers, &self.signposts, today, Utc::now())
+        let stats = self.stats.read().unwrap_or_else(PoisonError::into_inner).clone();
+        build_plan(case, &answers, &stats, &self.rules, today, Utc::now())
     }
 }

@@ -54,6 +54,8 @@ impl ConfiguredPartner {
 pub struct PartnerAsk<'a> {
     /// The partner.
     pub partner: &'a ConfiguredPartner,
+    /// Its position in the slice `select` was given.
+    pub index: usize,
     /// The needs of the case it serves.
     pub needs: Vec<NeedCode>,
 }
@@ -63,12 +65,13 @@ pub fn select<'a>(partners: &'a [ConfiguredPartner], case: &Case) -> Vec<Partner
     let area = case.client.local_authority.as_str();
     partners
         .iter()
-        .filter(|p| p.serves_area(area))
-        .filter_map(|partner| {
+        .enumerate()
+        .filter(|(_, p)| p.serves_area(area))
+        .filter_map(|(index, partner)| {
             let served = &partner.partner.manifest().needs;
             let needs: Vec<NeedCode> =
                 case.needs.iter().map(|n| n.code).filter(|code| served.contains(code)).collect();
-            (!needs.is_empty()).then_some(PartnerAsk { partner, needs })
+            (!needs.is_empty()).then_some(PartnerAsk { partner, index, needs })
         })
         .collect()
 }

@@ -128,7 +128,7 @@ pub enum Behaviour {
 #[derive(Debug)]
 pub struct StubPartner {
     manifest: Manifest,
-    behaviour: Behaviour,
+    behaviour: Mutex<Behaviour>,
     /// Every query it received.
     pub queries: Mutex<Vec<AvailabilityQuery>>,
     /// Set when a call of it was dropped before finishing.
@@ -140,10 +140,20 @@ impl StubPartner {
     pub fn new(manifest: Manifest, behaviour: Behaviour) -> Self {
         Self {
             manifest,
-            behaviour,
+            behaviour: Mutex::new(behaviour),
             queries: Mutex::new(Vec::new()),
             cancelled: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Changes what it does from the next call on.
+    pub fn set_behaviour(&self, behaviour: Behaviour) {
+        *self.behaviour.lock().unwrap() = behaviour;
+    }
+
+    /// How many availability calls it has received.
+    pub fn calls(&self) -> usize {
+        self.queries.lock().unwrap().len()
     }
 
     /// A partner that answers at once with `offers`.
@@ -174,7 +184,8 @@ impl Partner for StubPartner {
         query: &AvailabilityQuery,
     ) -> Result<Availability, PartnerError> {
         self.queries.lock().unwrap().push(query.clone());
-        match &self.behaviour {
+        let behaviour = self.behaviour.lock().unwrap().clone();
+        match &behaviour {
             Behaviour::Answer(offers) => Ok(Availability { offers: offers.clone() }),
             Behaviour::Slow(delay, offers) => {
                 let mut guard = CancelGuard(self.cancelled.clone(), true);

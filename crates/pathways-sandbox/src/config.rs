@@ -11,7 +11,10 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::ClockConfig;
+use crate::council::CouncilSimConfig;
 use crate::faults::Faults;
+use crate::housing::HousingSimConfig;
+use crate::nhs::NhsSimConfig;
 use crate::SandboxError;
 
 /// Configuration of every simulated partner.
@@ -28,6 +31,12 @@ pub struct SandboxConfig {
     pub clock: ClockConfig,
     /// The food bank simulator (Give Food directory and e-voucher API).
     pub foodbank: FoodbankSimConfig,
+    /// The housing authority simulator (Duty to Refer intake).
+    pub housing: HousingSimConfig,
+    /// The NHS simulator (FHIR R4, BaRS shape).
+    pub nhs: NhsSimConfig,
+    /// The council simulator (HSDS 3 directory and Open311 GeoReport v2).
+    pub council: CouncilSimConfig,
 }
 
 impl Default for SandboxConfig {
@@ -37,6 +46,9 @@ impl Default for SandboxConfig {
             today: None,
             clock: ClockConfig::default(),
             foodbank: FoodbankSimConfig::default(),
+            housing: HousingSimConfig::default(),
+            nhs: NhsSimConfig::default(),
+            council: CouncilSimConfig::default(),
         }
     }
 }
@@ -100,6 +112,24 @@ impl SandboxConfig {
         self.foodbank.faults.validate().map_err(|(field, message)| SandboxError::Config {
             origin: origin.to_string(),
             field: format!("foodbank.faults.{field}"),
+            line: None,
+            message,
+        })?;
+        self.housing.faults.validate().map_err(|(field, message)| SandboxError::Config {
+            origin: origin.to_string(),
+            field: format!("housing.faults.{field}"),
+            line: None,
+            message,
+        })?;
+        self.nhs.faults.validate().map_err(|(field, message)| SandboxError::Config {
+            origin: origin.to_string(),
+            field: format!("nhs.faults.{field}"),
+            line: None,
+            message,
+        })?;
+        self.council.faults.validate().map_err(|(field, message)| SandboxError::Config {
+            origin: origin.to_string(),
+            field: format!("council.faults.{field}"),
             line: None,
             message,
         })

@@ -10,6 +10,14 @@
 //! Simulated partners so far:
 //! - food banks ([`foodbank`](crate::Sandbox::foodbank_url)): a Give Food API v2 directory and
 //!   a Trussell-style e-voucher API; the wire shapes are documented in the `foodbank` module.
+//! - housing authorities ([`housing`](crate::Sandbox::housing_url)): a Duty to Refer intake
+//!   (Homelessness Reduction Act 2017 s.213B); the API is documented in the `housing` module.
+//! - NHS services ([`nhs`](crate::Sandbox::nhs_url)): a FHIR R4 server in the BaRS shape
+//!   (HealthcareService directory with capacity status, `$process-message`, Task); the wire
+//!   shapes are documented in the `nhs` module.
+//! - councils ([`council`](crate::Sandbox::council_url)): an Open Referral UK / HSDS 3 service
+//!   directory and Open311 GeoReport v2 service requests; the wire shapes are documented in the
+//!   `council` module.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), pathways_sandbox::SandboxError> {
@@ -24,8 +32,11 @@
 
 mod clock;
 mod config;
+mod council;
 mod faults;
 mod foodbank;
+mod housing;
+mod nhs;
 mod server;
 
 use std::net::SocketAddr;
@@ -33,8 +44,11 @@ use std::path::PathBuf;
 
 pub use clock::{ClockConfig, RejectReason, Stage};
 pub use config::{FoodbankSimConfig, SandboxConfig};
+pub use council::{CouncilSimConfig, CouncilStats};
 pub use faults::{CapacityOverride, Faults};
 pub use foodbank::{ReferralStats, VoucherReason, VoucherStatus};
+pub use housing::{HousingSimConfig, HousingStats};
+pub use nhs::{NhsSimConfig, NhsStats, NhsTaskReason, NhsTaskStatus};
 
 /// What can go wrong starting or driving the sandbox.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +86,12 @@ pub enum SandboxError {
     /// No voucher has this id.
     #[error("the food bank simulator has no voucher `{0}`")]
     UnknownVoucher(String),
+    /// No Task has this id.
+    #[error("the NHS simulator has no Task `{0}`")]
+    UnknownTask(String),
+    /// No Open311 service request has this id.
+    #[error("the council simulator has no service request `{0}`")]
+    UnknownServiceRequest(String),
 }
 
 /// "at `field` (line N): " for a configuration error, leaving out what is not known.
@@ -89,14 +109,61 @@ fn config_location(field: &str, line: Option<usize>) -> String {
 #[derive(Debug)]
 pub struct Sandbox {
     foodbank: foodbank::FoodbankSim,
+    housing: housing::HousingSim,
+    nhs: nhs::NhsSim,
+    council: council::CouncilSim,
 }
 
 impl Sandbox {
     /// Starts every simulator on its configured address.
     pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
-        let foodbank =
-            foodbank::FoodbankSim::start(&config.foodbank, config.seed, config.today).await?;
-        Ok(Sandbox { foodbank })
+        let foodbank = foodbank::FoodbankSim::start(
+            &config.foodbank,
+            config.seed,
+            config.today,
+            &config.clock,
+        )
+        .await?;
+        let housing = match housing::HousingSim::start(
+            &config.housing,
+            config.seed,
+            config.today,
+            &config.clock,
+        )
+        .await
+        {
+            Ok(housing) => housing,
+            Err(err) => {
+                // Leave nothing listening when the sandbox as a whole could not start.
+                foodbank.stop().await;
+                return Err(err);
+            }
+        };
+        let nhs = match nhs::NhsSim::start(&config.nhs, config.seed, &config.clock).await {
+            Ok(nhs) => nhs,
+            Err(err) => {
+                foodbank.stop().await;
+                housing.stop().await;
+                return Err(err);
+            }
+        };
+        let council = match council::CouncilSim::start(
+            &config.council,
+            config.seed,
+            config.today,
+            &config.clock,
+        )
+        .await
+        {
+            Ok(council) => council,
+            Err(err) => {
+                foodbank.stop().await;
+                housing.stop().await;
+                nhs.stop().await;
+                return Err(err);
+            }
+        };
+        Ok(Sandbox { foodbank, housing, nhs, council })
     }
 
     /// Base URL of the food bank simulator, e.g. `http://127.0.0.1:9101`.
@@ -124,9 +191,83 @@ impl Sandbox {
         self.foodbank.set_voucher_status(voucher_id, status, reason)
     }
 
+    /// Base URL of the housing authority (Duty to Refer) simulator, e.g. `http://127.0.0.1:9103`.
+    pub fn housing_url(&self) -> String {
+        self.housing.url()
+    }
+
+    /// Replaces the housing simulator's fault knobs (fractions outside 0..=1 are clamped).
+    pub fn set_housing_faults(&self, faults: Faults) {
+        self.housing.set_faults(faults);
+    }
+
+    /// Referral POST counts of the housing simulator.
+    pub fn housing_stats(&self) -> HousingStats {
+        self.housing.stats()
+    }
+
+    /// Base URL of the NHS (FHIR R4, BaRS) simulator, e.g. `http://127.0.0.1:9102`.
+    pub fn nhs_url(&self) -> String {
+        self.nhs.url()
+    }
+
+    /// Replaces the NHS simulator's fault knobs (fractions outside 0..=1 are clamped).
+    pub fn set_nhs_faults(&self, faults: Faults) {
+        self.nhs.set_faults(faults);
+    }
+
+    /// `$process-message` POST counts of the NHS simulator.
+    pub fn nhs_stats(&self) -> NhsStats {
+        self.nhs.stats()
+    }
+
+    /// The message Bundles the NHS simulator accepted (the last hundred), oldest first: what a
+    /// connector actually sent, for tests of data minimisation.
+    pub fn nhs_messages(&self) -> Vec<serde_json::Value> {
+        self.nhs.messages()
+    }
+
+    /// Moves an NHS referral's Task to `status`, as the service would.
+    pub fn set_nhs_task_status(
+        &self,
+        task_id: &str,
+        status: NhsTaskStatus,
+        reason: Option<NhsTaskReason>,
+    ) -> Result<(), SandboxError> {
+        self.nhs.set_task_status(task_id, status, reason)
+    }
+
+    /// Base URL of the council simulator, e.g. `http://127.0.0.1:9104`: the HSDS directory is
+    /// under `/hsds`, Open311 GeoReport v2 under `/open311/v2`.
+    pub fn council_url(&self) -> String {
+        self.council.url()
+    }
+
+    /// Replaces the council simulator's fault knobs (fractions outside 0..=1 are clamped).
+    pub fn set_council_faults(&self, faults: Faults) {
+        self.council.set_faults(faults);
+    }
+
+    /// Service request and directory counts of the council simulator.
+    pub fn council_stats(&self) -> CouncilStats {
+        self.council.stats()
+    }
+
+    /// Moves an Open311 service request to `stage`, whatever the sandbox clock says.
+    pub fn set_council_request_stage(
+        &self,
+        service_request_id: &str,
+        stage: Stage,
+    ) -> Result<(), SandboxError> {
+        self.council.set_request_stage(service_request_id, stage)
+    }
+
     /// Stops every simulator; requests held by the `hang` fault are released.
     pub async fn shutdown(self) {
         self.foodbank.stop().await;
+        self.housing.stop().await;
+        self.nhs.stop().await;
+        self.council.stop().await;
     }
 }
 

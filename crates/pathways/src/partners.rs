@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use pathways_host::{resolve_library, DylibPartner, LoadError, PluginLibrary};
-use pathways_orchestrator::{ConfiguredPartner, Orchestrator, SignpostCatalogue};
+use pathways_orchestrator::{ConfiguredPartner, Orchestrator, PlanRules, SignpostCatalogue};
 
 use crate::commands::CliError;
 use crate::settings::{PartnerSettings, Settings};
@@ -56,7 +56,7 @@ pub fn load_enabled(
     Ok(loaded)
 }
 
-/// An orchestrator over `loaded`, with the signposts configuration names.
+/// An orchestrator over `loaded`, with the signposts and lead rules configuration names.
 pub fn orchestrator(
     settings: &Settings,
     loaded: &[LoadedPartner],
@@ -74,7 +74,8 @@ pub fn orchestrator(
             partner: p.partner.clone(),
         })
         .collect();
-    Ok(Orchestrator::new(partners, settings.orchestrator.to_settings(), signposts))
+    let rules = PlanRules { lead_rules: settings.orchestrator.lead_rules.clone(), signposts };
+    Ok(Orchestrator::new(partners, settings.orchestrator.to_settings(), rules))
 }
 
 fn load_error(

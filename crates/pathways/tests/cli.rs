@@ -303,3 +303,27 @@ fn demo_plans_every_sample_and_stops_with_no_wait() {
     assert!(printed.contains("not sent anywhere yet"), "{printed}");
     assert!(printed.contains(&format!("{PARTNER_ID} answered")), "{printed}");
 }
+
+#[test]
+fn plan_with_an_unreachable_partner_still_prints_a_plan_naming_the_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port nobody listens on: every call to the partner is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = write_config(
+        dir.path(),
+        &format!("base_url = \"http://127.0.0.1:{port}\""),
+        "partner_concurrency = 2\nbreaker_failures = 3",
+    );
+    let case = workspace_root().join("examples/cases/debt-food-eviction.json");
+    let output = pathways(&["plan", text(&case), "--config", text(&config), "--json"]);
+    assert_exit(&output, 0);
+    let plan: ActionPlan = serde_json::from_slice(&output.stdout).expect("stdout is the plan");
+    let report = &plan.partners[0];
+    assert_eq!((report.partner_id.as_str(), report.outcome), (PARTNER_ID, PartnerOutcome::Failed));
+    let food = plan.unmet.iter().find(|u| u.need == NeedCode::Food).expect("food is unmet");
+    assert!(food.why.contains("could not get an answer") && !food.signposts.is_empty(), "{food:?}");
+
+    let table = pathways(&["plan", text(&case), "--config", text(&config)]);
+    assert_exit(&table, 0);
+    assert!(stdout(&table).contains(&format!("{PARTNER_ID} failed in")), "{}", stdout(&table));
+}

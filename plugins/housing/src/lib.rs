@@ -1,1 +1,162 @@
-//! The housing connector (being written).
+//! Housing connector: refers people who are homeless or threatened with homelessness to a
+//! local housing authority under the Duty to Refer (Homelessness Reduction Act 2017, s.213B),
+//! and tracks the case the authority opens.
+//!
+//! - Availability: for a `housing_homelessness` need only, and only when the client lives in
+//!   an authority this partner serves (`authorities` in the settings). Asks that authority's
+//!   housing options team: not accepting → `no_capacity`; an emergency and a same-day duty
+//!   service → `capacity` today; otherwise `capacity` when triage comes by the need's due date,
+//!   else `waitlist`, starting on the triage date. Eligibility is `unknown` (the authority
+//!   decides it). The client may choose another authority when referred (the statute lets them
+//!   choose); the offer is for where they live, the referral goes where they chose.
+//! - Referral: refused with `invalid_request` naming what is missing, and nothing sent, unless
+//!   the case records consent to refer, consent to share contact details, and a chosen
+//!   authority this partner serves. One POST with the referral's idempotency key carrying the
+//!   client's name and contact details, household, and the agreed reason: `homeless` for an
+//!   emergency or notes saying there is nowhere to sleep now, otherwise
+//!   `threatened_with_homelessness_within_56_days`. Notes are read to pick that code and never
+//!   sent.
+//! - A safe-contact client: the core withholds their address, postcode, telephone and email
+//!   from anyone but a domestic-abuse service, so the referral says `contact_via_referrer` and
+//!   carries the referring organisation's `agency_contact`; the client's consent to share
+//!   contact is still required (it is what they agreed to), but only the referrer's details go.
+//! - Status: `received` → requested, `accepted` → accepted, `in_progress` → in-progress,
+//!   `closed` → completed (prevented or relieved) or failed (could_not_contact), `declined` →
+//!   rejected (not_eligible, out_of_area for a local-connection referral, no_capacity for a
+//!   closed intake).
+//!
+//! Built as a `cdylib` (the loadable plugin) and an `rlib` (for tests and benches).
+
+mod client;
+mod mapping;
+mod settings;
+
+use std::time::Instant;
+
+use pathways_sdk::{
+    async_trait, Availability, AvailabilityQuery, Capability, ClientField, Health, HealthStatus,
+    Manifest, NeedCode, Partner, PartnerError, PartnerKind, PartnerPlugin, Referral,
+    ReferralReceipt, ReferralRef, ReferralStatus,
+};
+
+pub use settings::{PublicAuthority, Settings};
+
+use client::HousingClient;
+
+/// The housing authority partner: a Duty to Refer intake for one or more authorities.
+#[derive(Debug)]
+pub struct HousingPartner {
+    manifest: Manifest,
+    settings: Settings,
+    client: HousingClient,
+}
+
+impl PartnerPlugin for HousingPartner {
+    type Settings = Settings;
+
+    fn describe() -> Manifest {
+        Manifest {
+            plugin: "housing".into(),
+            kind: PartnerKind::Housing,
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "Local housing authority Duty to Refer (HRA 2017 s.213B): housing options availability, referrals and case status".into(),
+            needs: vec![NeedCode::HousingHomelessness],
+            areas: Vec::new(),
+            shares: vec![
+                // The statute's content of a referral: name and contact details.
+                ClientField::Name,
+                ClientField::Phone,
+                ClientField::Email,
+                // Where the client lives now: for prevention, the home at risk that the
+                // authority works to save (it speaks to the landlord about it).
+                ClientField::Address,
+                ClientField::Postcode,
+                // Who would be housed: children make a household in priority need.
+                ClientField::Household,
+                // Read only to choose the reason code (homeless now, or threatened); the text
+                // is never sent to the authority.
+                ClientField::NeedNotes,
+            ],
+            capabilities: vec![Capability::Availability, Capability::Referral, Capability::Status],
+            settings_schema: serde_json::Value::Null,
+            build: None,
+        }
+    }
+
+    fn from_settings(settings: Settings) -> Result<Self, String> {
+        settings.validate()?;
+        let client = HousingClient::new(&settings)?;
+        Ok(Self { manifest: pathways_sdk::manifest_of::<Self>(), settings, client })
+    }
+}
+
+#[async_trait]
+impl Partner for HousingPartner {
+    fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    async fn check_availability(
+        &self,
+        query: &AvailabilityQuery,
+    ) -> Result<Availability, PartnerError> {
+        let Some(need) = query.needs.iter().find(|need| need.code == NeedCode::HousingHomelessness)
+        else {
+            return Ok(Availability::default());
+        };
+        if !self.settings.serves(&query.local_authority) {
+            // Another partner serves that authority; offering nothing is the honest answer.
+            return Ok(Availability::default());
+        }
+        let answer = self.client.availability(&query.local_authority).await?;
+        if answer.authority != query.local_authority {
+            return Err(PartnerError::permanent(format!(
+                "partner answered availability for another authority when asked about `{}`",
+                query.local_authority
+            )));
+        }
+        Ok(Availability { offers: vec![mapping::offer(&answer, need.urgency, query.today)] })
+    }
+
+    async fn send_referral(&self, referral: &Referral) -> Result<ReferralReceipt, PartnerError> {
+        if referral.idempotency_key.trim().is_empty() {
+            return Err(PartnerError::invalid_request("the referral has no idempotency key"));
+        }
+        let body = mapping::referral_body(referral, &self.settings)?;
+        let answer = self.client.post_referral(&referral.idempotency_key, &body).await?;
+        Ok(mapping::receipt(&answer))
+    }
+
+    async fn referral_status(
+        &self,
+        reference: &ReferralRef,
+    ) -> Result<ReferralStatus, PartnerError> {
+        let id = reference.partner_reference.trim();
+        if id.is_empty() {
+            return Err(PartnerError::invalid_request("the referral reference has no referral id"));
+        }
+        let (answer, path) = self.client.referral(id).await?;
+        mapping::status(&answer, id, &path)
+    }
+
+    async fn health(&self) -> Result<Health, PartnerError> {
+        let started = Instant::now();
+        self.client.health().await?;
+        let elapsed_ms = started.elapsed().as_millis();
+        // Slower than half the request deadline: working, but calls are at risk of timing out.
+        let status = if elapsed_ms * 2 > u128::from(self.settings.timeout_ms) {
+            HealthStatus::Degraded
+        } else {
+            HealthStatus::Ok
+        };
+        Ok(Health {
+            status,
+            detail: Some(format!("Duty to Refer API answered in {elapsed_ms} ms")),
+        })
+    }
+}
+
+pathways_sdk::export_partner!(HousingPartner);
+
+#[cfg(test)]
+mod tests;

@@ -5,19 +5,27 @@
 //! Viable offers rank by, in turn:
 //! 1. eligibility: eligible before unknown;
 //! 2. capacity: capacity, waitlist, assessment required, unknown;
-//! 3. timeliness: an earliest start by the need's due date, then no date given, then late
+//! 3. a partner that takes referrals before one the client must contact themselves (the loop
+//!    can only be closed on a referral);
+//! 4. timeliness: an earliest start by the need's due date, then no date given, then late
 //!    (among late offers, the earlier start);
-//! 4. fewer hand-offs: a partner already chosen for another need of the case, then a partner
+//! 5. pathway statistics: the smoothed chance that a referral along this (partner, need)
+//!    pathway is completed, in tenths (see `stats`);
+//! 6. fewer hand-offs: a partner already chosen for another need of the case, then a partner
 //!    that can meet more of the case's needs;
-//! 5. distance, nearest first, unknown last;
-//! 6. partner id and service id, so equal offers always resolve the same way.
+//! 7. distance, nearest first, unknown last;
+//! 8. partner id, service id and name, then the rest of the offer, so any two different offers
+//!    always resolve the same way whatever order they arrived in.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
-use pathways_core::{Capacity, Case, Eligibility, Manifest, NeedCode, Offer, PartnerOutcome};
+use pathways_core::{
+    Capability, Capacity, Case, Eligibility, Manifest, NeedCode, Offer, PartnerOutcome,
+};
 
+use super::stats::PathwayStats;
 use crate::fanout::PartnerAnswer;
 
 /// One offer from one partner for one need.
@@ -40,6 +48,11 @@ impl Candidate<'_> {
         self.offer.earliest_start.is_some_and(|start| start > due_by)
     }
 
+    /// Whether the partner accepts referrals (else the client contacts it themselves).
+    pub fn takes_referrals(&self) -> bool {
+        self.manifest.capabilities.contains(&Capability::Referral)
+    }
+
     fn same_service(&self, other: &Candidate<'_>) -> bool {
         self.partner_id == other.partner_id && self.offer.service.id == other.offer.service.id
     }
@@ -51,12 +64,13 @@ pub(super) struct Candidates<'a> {
     by_need: BTreeMap<NeedCode, Vec<Candidate<'a>>>,
     /// How many of the case's needs each partner has a viable offer for.
     coverage: BTreeMap<&'a str, usize>,
+    stats: &'a PathwayStats,
 }
 
 impl<'a> Candidates<'a> {
     /// Gathers the offers in `answers` that answer a need of `case` the partner was asked about;
     /// anything else a connector sent is ignored.
-    pub fn collect(case: &Case, answers: &'a [PartnerAnswer]) -> Self {
+    pub fn collect(case: &Case, answers: &'a [PartnerAnswer], stats: &'a PathwayStats) -> Self {
         let mut by_need: BTreeMap<NeedCode, Vec<Candidate<'a>>> = BTreeMap::new();
         let mut served: BTreeMap<&'a str, BTreeSet<NeedCode>> = BTreeMap::new();
         for answer in answers.iter().filter(|a| a.outcome == PartnerOutcome::Answered) {
@@ -75,7 +89,7 @@ impl<'a> Candidates<'a> {
             }
         }
         let coverage = served.into_iter().map(|(id, needs)| (id, needs.len())).collect();
-        Self { by_need, coverage }
+        Self { by_need, coverage, stats }
     }
 
     /// Every offer for `need`, viable or not, in no particular order.
@@ -98,6 +112,11 @@ impl<'a> Candidates<'a> {
         ranked
     }
 
+    /// The pathway's counts for a candidate, if it has a history.
+    pub fn history(&self, c: &Candidate<'_>) -> Option<super::stats::PathwayCounts> {
+        self.stats.get(c.partner_id, c.offer.need)
+    }
+
     fn rank_key(&self, c: &Candidate<'a>, due_by: NaiveDate, chosen: &[&str]) -> RankKey<'a> {
         let offer = c.offer;
         let (timeliness, late_start) = match offer.earliest_start {
@@ -106,23 +125,34 @@ impl<'a> Candidates<'a> {
             Some(start) => (2, Some(start)),
         };
         (
-            eligibility_rank(&offer.eligibility),
-            capacity_rank(offer.capacity),
-            timeliness,
-            late_start,
-            !chosen.contains(&c.partner_id),
-            Reverse(self.coverage.get(c.partner_id).copied().unwrap_or(0)),
+            (eligibility_rank(&offer.eligibility), capacity_rank(offer.capacity)),
+            !c.takes_referrals(),
+            (timeliness, late_start),
+            Reverse(self.stats.success_band(c.partner_id, offer.need)),
+            (
+                !chosen.contains(&c.partner_id),
+                Reverse(self.coverage.get(c.partner_id).copied().unwrap_or(0)),
+            ),
             offer.location.as_ref().and_then(|l| l.distance_m).unwrap_or(u32::MAX),
-            c.partner_id,
-            &offer.service.id,
-            &offer.service.name,
+            (c.partner_id, &offer.service.id, &offer.service.name),
+            // Offers equal so far differ only in what is said about them (wait, channel,
+            // venue): order them by their wire form, so arrival order never decides.
+            serde_json::to_string(offer).unwrap_or_default(),
         )
     }
 }
 
 /// Lower is better, field by field (see the module docs).
-type RankKey<'a> =
-    (u8, u8, u8, Option<NaiveDate>, bool, Reverse<usize>, u32, &'a str, &'a String, &'a String);
+type RankKey<'a> = (
+    (u8, u8),
+    bool,
+    (u8, Option<NaiveDate>),
+    Reverse<u8>,
+    (bool, Reverse<usize>),
+    u32,
+    (&'a str, &'a String, &'a String),
+    String,
+);
 
 fn eligibility_rank(eligibility: &Eligibility) -> u8 {
     match eligibility {

@@ -109,6 +109,11 @@ pub(super) fn capitalise(sentence: &str) -> String {
     }
 }
 
+/// Configured or partner-supplied text without its closing full stop, to go mid-sentence.
+pub(super) fn without_full_stop(text: &str) -> &str {
+    text.trim().trim_end_matches('.')
+}
+
 /// Ends partner-supplied text with exactly one full stop.
 pub(super) fn full_stop(text: &str) -> String {
     let trimmed = text.trim().trim_end_matches('.');

@@ -50,7 +50,10 @@
 //! - `GET /evoucher/v1/referrals/{voucher_id}` → the voucher as above; `status` is `issued |
 //!   redeemed | expired | cancelled | declined`, with `status_reason` (`no_capacity,
 //!   out_of_area, not_eligible, missing_information, client_withdrew, agency_withdrew, other`)
-//!   for declined and cancelled vouchers. Unknown id → 404.
+//!   for declined and cancelled vouchers. Unknown id → 404. An issued voucher moves on the
+//!   sandbox clock ([`crate::ClockConfig`]; stopped by default): issued → `redeemed`, or
+//!   `declined` (`no_capacity`, `not_eligible`) or `expired` for the share the clock refuses.
+//!   A status set through the control route below wins over the clock.
 //!
 //! # Sandbox control (never faulted, never authenticated)
 //! - `GET /_sandbox/stats` → [`ReferralStats`] as JSON.
@@ -72,6 +75,7 @@ use tokio::sync::watch;
 
 pub use wire::{ReferralStats, VoucherReason, VoucherStatus};
 
+use crate::clock::ClockConfig;
 use crate::config::FoodbankSimConfig;
 use crate::faults::{FaultInjector, Faults};
 use crate::server::RunningServer;
@@ -112,15 +116,18 @@ pub(crate) struct FoodbankSim {
 }
 
 impl FoodbankSim {
-    /// Starts the simulator on `config.listen`.
+    /// Starts the simulator on `config.listen`; issued vouchers progress on `clock`.
     pub(crate) async fn start(
         config: &FoodbankSimConfig,
         seed: u64,
         today: Option<NaiveDate>,
+        clock: &ClockConfig,
     ) -> Result<Self, SandboxError> {
         let (stop, stopping) = watch::channel(false);
+        let book =
+            vouchers::VoucherBook::new(seed ^ VOUCHER_STREAM).with_clock(clock.clone(), seed);
         let state = Arc::new(FoodbankState {
-            book: Mutex::new(vouchers::VoucherBook::new(seed ^ VOUCHER_STREAM)),
+            book: Mutex::new(book),
             faults: Arc::new(FaultInjector::new(
                 config.faults.clone(),
                 seed ^ FAULT_STREAM,

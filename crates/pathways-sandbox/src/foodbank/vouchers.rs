@@ -1,14 +1,22 @@
 //! The e-voucher desk: each food bank's capacity this week, the vouchers issued, and the
 //! idempotency record that makes a repeated referral harmless (the same key with the same body
 //! returns the first voucher; with another body it is refused).
+//!
+//! An issued voucher follows the sandbox clock ([`ClockConfig`]) until someone sets its status
+//! by hand: accepted and in progress keep it `issued` (with its collection date), completed
+//! makes it `redeemed`, and a refusal `declined` with the matching reason, except that the
+//! clock's `could_not_contact` makes it `expired`: the voucher vocabulary has no such decline,
+//! and a voucher nobody collects expiring is how a food bank says it never reached the client.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use chrono::{Datelike, Days, NaiveDate, Utc, Weekday};
 use serde_json::{json, Value};
 
 use super::data::{self, FoodbankSeed};
 use super::wire::{validate, ReferralStats, Voucher, VoucherReason, VoucherRequest, VoucherStatus};
+use crate::clock::{ClockConfig, RejectReason, Stage};
 use crate::CapacityOverride;
 
 /// What a referral POST came to.
@@ -35,26 +43,47 @@ struct Desk {
     next_session: NaiveDate,
 }
 
-/// Every voucher, every idempotency key, and the statistics.
+/// One voucher and what its progress on the clock depends on.
+#[derive(Debug)]
+struct Entry {
+    /// The voucher as issued or as last set by hand.
+    voucher: Voucher,
+    arrived: Instant,
+    /// Set by hand (`set_status`): the clock no longer moves it.
+    pinned: bool,
+}
+
+/// Every voucher, every idempotency key, the clock, and the statistics.
 #[derive(Debug)]
 pub(crate) struct VoucherBook {
-    vouchers: HashMap<String, Voucher>,
+    vouchers: HashMap<String, Entry>,
     by_key: HashMap<String, (VoucherRequest, String)>,
     issued: HashMap<&'static str, u32>,
     ids: fastrand::Rng,
+    clock: ClockConfig,
+    clock_seed: u64,
     pub stats: ReferralStats,
 }
 
 impl VoucherBook {
-    /// An empty book whose voucher ids come from `seed`.
+    /// An empty book whose voucher ids come from `seed`, with the clock stopped.
     pub(crate) fn new(seed: u64) -> Self {
         Self {
             vouchers: HashMap::new(),
             by_key: HashMap::new(),
             issued: HashMap::new(),
             ids: fastrand::Rng::with_seed(seed),
+            clock: ClockConfig { step_ms: 0, ..ClockConfig::default() },
+            clock_seed: 0,
             stats: ReferralStats::default(),
         }
+    }
+
+    /// This book with issued vouchers following `clock` (seeded with `clock_seed`).
+    pub(crate) fn with_clock(mut self, clock: ClockConfig, clock_seed: u64) -> Self {
+        self.clock = clock;
+        self.clock_seed = clock_seed;
+        self
     }
 
     /// Counts one POST carrying `key` (before faults or validation decide its fate).
@@ -132,8 +161,8 @@ impl VoucherBook {
             if *earlier != request {
                 return PostOutcome::KeyReused;
             }
-            return match self.vouchers.get(voucher_id) {
-                Some(voucher) => PostOutcome::Repeated(voucher.clone()),
+            return match self.voucher_at(voucher_id, Instant::now()) {
+                Some(voucher) => PostOutcome::Repeated(voucher),
                 None => {
                     PostOutcome::Unprocessable { code: "internal", message: "voucher lost".into() }
                 }
@@ -175,29 +204,67 @@ impl VoucherBook {
             }
         }
         self.stats.vouchers_created += 1;
-        self.vouchers.insert(voucher_id.clone(), voucher.clone());
+        self.vouchers.insert(
+            voucher_id.clone(),
+            Entry { voucher: voucher.clone(), arrived: Instant::now(), pinned: false },
+        );
         self.by_key.insert(key.to_string(), (request, voucher_id));
         PostOutcome::Created(voucher)
     }
 
-    /// A voucher by id.
-    pub(crate) fn voucher(&self, voucher_id: &str) -> Option<&Voucher> {
-        self.vouchers.get(voucher_id)
+    /// A voucher by id, as it stands now.
+    pub(crate) fn voucher(&self, voucher_id: &str) -> Option<Voucher> {
+        self.voucher_at(voucher_id, Instant::now())
     }
 
-    /// Moves a voucher to `status` (as the food bank would); `false` if there is no such voucher.
+    /// A voucher as it stands at `now`: an issued voucher nobody has set by hand is where the
+    /// clock says it has got to.
+    fn voucher_at(&self, voucher_id: &str, now: Instant) -> Option<Voucher> {
+        let entry = self.vouchers.get(voucher_id)?;
+        let mut voucher = entry.voucher.clone();
+        if entry.pinned || voucher.status != VoucherStatus::Issued {
+            return Some(voucher);
+        }
+        let elapsed = now.saturating_duration_since(entry.arrived);
+        let (status, reason, steps) = match self.clock.stage(self.clock_seed, voucher_id, elapsed) {
+            Stage::Received => return Some(voucher),
+            Stage::Accepted => (VoucherStatus::Issued, None, 1),
+            Stage::InProgress => (VoucherStatus::Issued, None, 2),
+            Stage::Completed => (VoucherStatus::Redeemed, None, 3),
+            Stage::Rejected(RejectReason::NoCapacity) => {
+                (VoucherStatus::Declined, Some(VoucherReason::NoCapacity), 1)
+            }
+            Stage::Rejected(RejectReason::NotEligible) => {
+                (VoucherStatus::Declined, Some(VoucherReason::NotEligible), 1)
+            }
+            Stage::Rejected(RejectReason::CouldNotContact) => (VoucherStatus::Expired, None, 1),
+        };
+        voucher.status = status;
+        voucher.status_reason = reason;
+        // It changed when the clock last moved it, not when it was asked about.
+        let moved = std::time::Duration::from_millis(self.clock.step_ms.saturating_mul(steps));
+        voucher.updated_at = chrono::Duration::from_std(moved)
+            .ok()
+            .and_then(|moved| voucher.issued_at.checked_add_signed(moved))
+            .unwrap_or(voucher.issued_at);
+        Some(voucher)
+    }
+
+    /// Moves a voucher to `status` (as the food bank would); `false` if there is no such
+    /// voucher. The clock no longer moves it: what is set by hand wins.
     pub(crate) fn set_status(
         &mut self,
         voucher_id: &str,
         status: VoucherStatus,
         reason: Option<VoucherReason>,
     ) -> bool {
-        let Some(voucher) = self.vouchers.get_mut(voucher_id) else {
+        let Some(entry) = self.vouchers.get_mut(voucher_id) else {
             return false;
         };
-        voucher.status = status;
-        voucher.status_reason = reason;
-        voucher.updated_at = Utc::now();
+        entry.voucher.status = status;
+        entry.voucher.status_reason = reason;
+        entry.voucher.updated_at = Utc::now();
+        entry.pinned = true;
         true
     }
 
@@ -325,3 +392,6 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod clock_tests;

@@ -106,3 +106,73 @@ fn toml_syntax_error_names_the_file() {
     let err = err.unwrap_err().to_string();
     assert!(err.starts_with(&file), "{err}");
 }
+
+#[test]
+fn resilience_keys_have_defaults_and_can_be_set() {
+    let defaults = load(GOOD, &[]).0.unwrap().orchestrator.to_settings();
+    assert_eq!(
+        defaults,
+        OrchestratorSettings {
+            plan_deadline: Duration::from_millis(2000),
+            partner_timeout: Duration::from_millis(1500),
+            ..OrchestratorSettings::default()
+        }
+    );
+    assert_eq!(defaults.partner_concurrency, 8);
+    assert_eq!(defaults.breaker, BreakerPolicy { failures: 5, cooldown: Duration::from_secs(30) });
+
+    let set = GOOD.replace(
+        "partner_timeout_ms = 1500",
+        "partner_timeout_ms = 1500\npartner_concurrency = 3\nbreaker_failures = 2\nbreaker_cooldown_ms = 500",
+    );
+    let settings = load(&set, &[("PATHWAYS__ORCHESTRATOR__PARTNER_CONCURRENCY", "4")]).0.unwrap();
+    let o = settings.orchestrator.to_settings();
+    assert_eq!(o.partner_concurrency, 4, "the environment wins");
+    assert_eq!(o.breaker, BreakerPolicy { failures: 2, cooldown: Duration::from_millis(500) });
+}
+
+#[test]
+fn zero_concurrency_and_zero_cooldown_are_refused_with_the_key() {
+    let zero = GOOD
+        .replace("partner_timeout_ms = 1500", "partner_timeout_ms = 1500\npartner_concurrency = 0");
+    let err = load(&zero, &[]).0.unwrap_err();
+    assert_eq!(err.field, "orchestrator.partner_concurrency");
+    assert!(err.problem.contains("between 1 and"), "{err}");
+
+    let cooldown = GOOD
+        .replace("partner_timeout_ms = 1500", "partner_timeout_ms = 1500\nbreaker_cooldown_ms = 0");
+    let err = load(&cooldown, &[]).0.unwrap_err();
+    assert_eq!(err.field, "orchestrator.breaker_cooldown_ms");
+    let off = cooldown
+        .replace("breaker_cooldown_ms = 0", "breaker_cooldown_ms = 0\nbreaker_failures = 0");
+    assert!(load(&off, &[]).0.is_ok(), "a cool-down does not matter with the breaker off");
+}
+
+#[test]
+fn lead_rules_are_read_in_order_and_default_to_the_domestic_abuse_rule() {
+    use pathways_core::NeedCode;
+    use pathways_orchestrator::LeadChoice;
+    let settings = load(GOOD, &[]).0.unwrap();
+    assert_eq!(settings.orchestrator.lead_rules, LeadRule::defaults());
+
+    let rules = GOOD.replace(
+        "[plugins]",
+        "[[orchestrator.lead_rules]]\nwhen_need = \"safeguarding\"\nlead = \"partner_serving_need\"\n\
+         [[orchestrator.lead_rules]]\nwhen_need = \"domestic_abuse\"\nlead = \"referrer\"\nbecause = \"they know you\"\n[plugins]",
+    );
+    let read = load(&rules, &[]).0.unwrap().orchestrator.lead_rules;
+    assert_eq!(read.len(), 2);
+    assert_eq!(
+        (read[0].when_need, read[0].lead),
+        (NeedCode::Safeguarding, LeadChoice::PartnerServingNeed)
+    );
+    assert_eq!(read[1].because.as_deref(), Some("they know you"));
+
+    let (err, file) = load(&rules.replace("\"referrer\"", "\"the-council\""), &[]);
+    let err = err.unwrap_err();
+    assert!(err.to_string().starts_with(&file), "{err}");
+    assert!(err.field.contains("lead_rules") && err.problem.contains("the-council"), "{err}");
+
+    let err = load(&rules.replace("when_need", "when"), &[]).0.unwrap_err();
+    assert!(err.problem.contains("unknown field `when`"), "{err}");
+}

@@ -1,6 +1,9 @@
 //! Behaviour of the planner, one rule per test: the shape of a plan here, the choice of
-//! offer in `ranking`.
+//! offer in `ranking`, lead rules, consent, step kinds and statistics in `policy`, and the
+//! invariants over generated inputs in `properties`.
 
+mod policy;
+mod properties;
 mod ranking;
 
 use chrono::{TimeZone, Utc};
@@ -10,14 +13,13 @@ use pathways_core::{
 };
 use serde_json::json;
 
-use super::build_plan;
+use super::{build_plan, PathwayStats, PlanRules};
 use crate::fanout::PartnerAnswer;
-use crate::signposts::SignpostCatalogue;
 use crate::testing::{answered, case_edited, case_with_needs, manifest, offer, offer_with, today};
 
 pub(super) fn plan(case: &Case, answers: &[PartnerAnswer]) -> ActionPlan {
     let generated_at = Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap();
-    build_plan(case, answers, &SignpostCatalogue::builtin(), today(), generated_at)
+    build_plan(case, answers, &PathwayStats::new(), &PlanRules::default(), today(), generated_at)
 }
 
 pub(super) fn plan_of(case: &Case, answers: Vec<PartnerAnswer>) -> ActionPlan {

@@ -1,4 +1,7 @@
-//! Fan-out with in-process test partners: deadlines, timeouts, failures, selection.
+//! Fan-out with in-process test partners: deadlines, timeouts, failures, selection here; the
+//! breaker and the bulkhead across plans in `resilience`.
+
+mod resilience;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -8,16 +11,17 @@ use pathways_core::{NeedCode, Partner, PartnerError, PartnerOutcome, Urgency};
 use tokio::time::Instant;
 
 use crate::testing::{case_with_needs, manifest, offer, today, Behaviour, StubPartner};
-use crate::{ConfiguredPartner, Orchestrator, OrchestratorSettings, SignpostCatalogue};
+use crate::{ConfiguredPartner, Orchestrator, OrchestratorSettings, PlanRules};
 
-fn settings(deadline_ms: u64, partner_timeout_ms: u64) -> OrchestratorSettings {
+pub(super) fn settings(deadline_ms: u64, partner_timeout_ms: u64) -> OrchestratorSettings {
     OrchestratorSettings {
         plan_deadline: Duration::from_millis(deadline_ms),
         partner_timeout: Duration::from_millis(partner_timeout_ms),
+        ..OrchestratorSettings::default()
     }
 }
 
-fn stub(
+pub(super) fn stub(
     id: &str,
     needs: &[NeedCode],
     behaviour: Behaviour,
@@ -27,7 +31,7 @@ fn stub(
     (stub, ConfiguredPartner { id: id.into(), areas: vec!["E09000020".into()], partner })
 }
 
-fn outcome(plan: &pathways_core::ActionPlan, id: &str) -> (PartnerOutcome, u64, String) {
+pub(super) fn outcome(plan: &pathways_core::ActionPlan, id: &str) -> (PartnerOutcome, u64, String) {
     let report = plan.partners.iter().find(|p| p.partner_id == id).expect("partner reported");
     (report.outcome, report.latency_ms, report.detail.clone().unwrap_or_default())
 }
@@ -50,7 +54,7 @@ async fn slow_partner_times_out_at_the_plan_deadline_and_the_plan_still_returns(
         ),
     );
     let orchestrator =
-        Orchestrator::new(vec![fast, slow], settings(2000, 5000), SignpostCatalogue::builtin());
+        Orchestrator::new(vec![fast, slow], settings(2000, 5000), PlanRules::default());
 
     let started = Instant::now();
     let plan = orchestrator.plan(&case, today()).await;
@@ -80,8 +84,7 @@ async fn partner_timeout_cuts_off_one_partner_before_the_plan_deadline() {
     let case = case_with_needs(&[(NeedCode::Food, Urgency::Urgent)]);
     let (_, slow) =
         stub("slow", &[NeedCode::Food], Behaviour::Slow(Duration::from_secs(3), vec![]));
-    let orchestrator =
-        Orchestrator::new(vec![slow], settings(2000, 500), SignpostCatalogue::builtin());
+    let orchestrator = Orchestrator::new(vec![slow], settings(2000, 500), PlanRules::default());
     let started = Instant::now();
     let plan = orchestrator.plan(&case, today()).await;
     assert!(started.elapsed() < Duration::from_millis(600), "did not wait for the plan deadline");
@@ -108,16 +111,15 @@ async fn failing_and_panicking_partners_are_reported_failed_and_the_rest_still_p
     let orchestrator = Orchestrator::new(
         vec![failing, panicking, good],
         settings(2000, 1500),
-        SignpostCatalogue::builtin(),
+        PlanRules::default(),
     );
     let plan = orchestrator.plan(&case, today()).await;
     let (failed, _, detail) = outcome(&plan, "failing");
     assert_eq!(failed, PartnerOutcome::Failed);
     assert!(detail.contains("503"), "{detail}");
-    assert_eq!(
-        outcome(&plan, "panicking"),
-        (PartnerOutcome::Failed, 0, "the connector panicked".into())
-    );
+    let (panicked, _, detail) = outcome(&plan, "panicking");
+    assert_eq!(panicked, PartnerOutcome::Failed);
+    assert_eq!(detail, "plugin fault: the connector panicked");
     assert_eq!(plan.steps.len(), 1);
     assert!(
         plan.unmet[0].why.contains("could not get an answer in time from the 2 services"),
@@ -134,7 +136,7 @@ async fn area_without_partners_leaves_every_need_unmet_with_signposts() {
         stub("shropshire", &[NeedCode::Food, NeedCode::DebtMoney], Behaviour::Answer(vec![]));
     elsewhere.areas = vec!["E06000051".into()];
     let orchestrator =
-        Orchestrator::new(vec![elsewhere], settings(2000, 1500), SignpostCatalogue::builtin());
+        Orchestrator::new(vec![elsewhere], settings(2000, 1500), PlanRules::default());
     let plan = orchestrator.plan(&case, today()).await;
     assert!(plan.steps.is_empty() && plan.partners.is_empty());
     assert_eq!(plan.unmet.len(), 2);
@@ -157,8 +159,7 @@ async fn partner_is_asked_once_about_its_needs_without_personal_data() {
     ]);
     let (hub_stub, hub) =
         stub("hub", &[NeedCode::DebtMoney, NeedCode::Food], Behaviour::Answer(vec![]));
-    let orchestrator =
-        Orchestrator::new(vec![hub], settings(2000, 1500), SignpostCatalogue::builtin());
+    let orchestrator = Orchestrator::new(vec![hub], settings(2000, 1500), PlanRules::default());
     orchestrator.plan(&case, today()).await;
     let queries = hub_stub.queries.lock().unwrap();
     assert_eq!(queries.len(), 1);
@@ -179,7 +180,7 @@ async fn partner_that_does_not_answer_availability_is_skipped() {
     m.capabilities = vec![pathways_core::Capability::Referral];
     referral_only.partner = Arc::new(StubPartner::new(m, Behaviour::Answer(vec![])));
     let orchestrator =
-        Orchestrator::new(vec![referral_only], settings(2000, 1500), SignpostCatalogue::builtin());
+        Orchestrator::new(vec![referral_only], settings(2000, 1500), PlanRules::default());
     let plan = orchestrator.plan(&case, today()).await;
     assert_eq!(outcome(&plan, "referral-only").0, PartnerOutcome::Skipped);
     assert!(stub_ref.queries.lock().unwrap().is_empty());

@@ -1,0 +1,58 @@
+//! Durable storage of `pathways`: cases, plans, the audit log, API idempotency records,
+//! referrals with their status history, and the outbox the dispatcher sends them from.
+//!
+//! One [`Store`] trait, two implementations that pass one test suite:
+//! - [`SqliteStore`], the embedded default (`sqlite://data/pathways.db`): one council, one
+//!   daemon, a file to back up.
+//! - [`PostgresStore`] (`postgres://…`): several daemons sharing one database; the outbox is
+//!   claimed with `FOR UPDATE SKIP LOCKED`, so each referral is sent by exactly one instance.
+//!
+//! [`open`] picks one by the URL's scheme and applies the schema migrations.
+//!
+//! Two promises shape everything here. A referral is never lost: it is written together with
+//! its outbox row in one transaction, and a claim on the outbox is a lease that runs out, so
+//! the work of a crashed daemon is picked up by another. Personal data never reaches a log:
+//! the case and the referral payload are stored as they are (partners need them), but no type
+//! here prints them in `Debug`, no error message quotes a stored value, and the audit log has
+//! no field that could hold free text.
+
+mod audit;
+mod codec;
+mod error;
+mod idempotency;
+mod ids;
+mod postgres;
+mod records;
+mod referral;
+mod sqlite;
+mod stats;
+mod store;
+mod url;
+
+use std::sync::Arc;
+
+pub use audit::{AuditEntry, AuditFilter, AuditRecord};
+pub use error::StoreError;
+pub use idempotency::{IdempotencyOutcome, StoredResponse};
+pub use ids::{CaseId, OutboxItemId, ReferralId};
+pub use postgres::PostgresStore;
+pub use records::{StoredCase, StoredPlan};
+pub use referral::{
+    DispatchOutcome, DispatchState, NewReferral, OutboxItem, OutboxState, StatusChange,
+    StatusSource, StoredReferral, StuckReferral,
+};
+pub use sqlite::SqliteStore;
+pub use stats::{PathwayStatsRow, ReasonCount};
+pub use store::Store;
+pub use url::redact_url;
+
+/// Opens the store a URL names, creating and migrating it as needed: `sqlite://PATH` (the
+/// file and its folder are created on first start) or `postgres://USER@HOST:PORT/DATABASE`
+/// (`postgresql://` too). An unknown scheme is an error naming it and what is accepted; the
+/// URL is quoted with its password redacted.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    match url::parse(url)? {
+        url::Target::Sqlite(path) => Ok(Arc::new(SqliteStore::open(&path).await?)),
+        url::Target::Postgres(config) => Ok(Arc::new(PostgresStore::connect(*config).await?)),
+    }
+}

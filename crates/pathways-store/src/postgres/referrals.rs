@@ -1,0 +1,185 @@
+//! PostgreSQL statements for a referral's state and history.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{Client, GenericClient};
+use pathways_core::{NeedCode, StatusReason, TaskState};
+use tokio_postgres::IsolationLevel;
+
+use super::records::from_value;
+use super::PgResult;
+use crate::codec::{from_code, to_code, truncate};
+use crate::error::StoreError;
+use crate::ids::{CaseId, ReferralId};
+use crate::referral::{should_record, DispatchState, StatusChange, StoredReferral};
+
+/// Appends one history row.
+pub(super) async fn push_history<C: GenericClient>(
+    c: &C,
+    id: &str,
+    change: &StatusChange,
+) -> Result<(), StoreError> {
+    const OP: &str = "recording referral history";
+    let s = c
+        .prepare_cached(
+            "INSERT INTO referral_history (referral_id, state, reason, note, source, at, recorded_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .await
+        .during(OP)?;
+    let reason = change.reason.as_ref().map(to_code);
+    c.execute(
+        &s,
+        &[
+            &id,
+            &to_code(&change.state),
+            &reason,
+            &change.note,
+            &to_code(&change.source),
+            &truncate(change.at),
+            &truncate(Utc::now()),
+        ],
+    )
+    .await
+    .during(OP)?;
+    Ok(())
+}
+
+/// Makes `change` the referral's current state and appends it to the history.
+pub(super) async fn set_state<C: GenericClient>(
+    c: &C,
+    id: &str,
+    change: &StatusChange,
+) -> Result<(), StoreError> {
+    const OP: &str = "updating a referral's state";
+    let s = c
+        .prepare_cached(
+            "UPDATE referrals SET state = $2, reason = $3, state_changed_at = $4 WHERE id = $1",
+        )
+        .await
+        .during(OP)?;
+    let reason = change.reason.as_ref().map(to_code);
+    c.execute(&s, &[&id, &to_code(&change.state), &reason, &truncate(change.at)])
+        .await
+        .during(OP)?;
+    push_history(c, id, change).await
+}
+
+pub(super) async fn record_status(
+    c: &mut Client,
+    id: &ReferralId,
+    change: &StatusChange,
+) -> Result<bool, StoreError> {
+    const OP: &str = "recording a referral status";
+    let tx = c.transaction().await.during(OP)?;
+    // Locking the referral row serialises concurrent reports about the same referral.
+    let s = tx
+        .prepare_cached(
+            "SELECT state, reason, (SELECT MAX(at) FROM referral_history h
+                                    WHERE h.referral_id = r.id
+                                      AND h.source IN ('partner_poll', 'partner_webhook'))
+             FROM referrals r WHERE id = $1 FOR UPDATE OF r",
+        )
+        .await
+        .during(OP)?;
+    let Some(row) = tx.query_opt(&s, &[&id.as_str()]).await.during(OP)? else {
+        return Err(StoreError::UnknownReferral(id.clone()));
+    };
+    let state: TaskState =
+        from_code(&row.try_get::<_, String>(0).during(OP)?, "referral", id.as_str())?;
+    let reason: Option<StatusReason> = row
+        .try_get::<_, Option<String>>(1)
+        .during(OP)?
+        .map(|r| from_code(&r, "referral", id.as_str()))
+        .transpose()?;
+    let newest: Option<DateTime<Utc>> = row.try_get(2).during(OP)?;
+    if !should_record((state, reason), newest, change) {
+        return Ok(false);
+    }
+    set_state(&tx, id.as_str(), change).await?;
+    tx.commit().await.during(OP)?;
+    Ok(true)
+}
+
+pub(super) async fn get(
+    c: &mut Client,
+    id: &ReferralId,
+) -> Result<Option<StoredReferral>, StoreError> {
+    const OP: &str = "reading a referral";
+    let key = id.as_str();
+    // One snapshot for the referral, its needs and its history.
+    let tx = c
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .during(OP)?;
+    let s = tx
+        .prepare_cached(
+            "SELECT r.case_id, r.partner_id, r.idempotency_key, r.payload, r.state, r.reason,
+                    r.state_changed_at, r.partner_reference, r.created_at, r.sent_at,
+                    o.state, o.attempts, o.not_before, o.last_error
+             FROM referrals r JOIN outbox o ON o.referral_id = r.id WHERE r.id = $1",
+        )
+        .await
+        .during(OP)?;
+    let Some(row) = tx.query_opt(&s, &[&key]).await.during(OP)? else { return Ok(None) };
+    let s = tx
+        .prepare_cached("SELECT need FROM referral_needs WHERE referral_id = $1")
+        .await
+        .during(OP)?;
+    let mut needs = Vec::new();
+    for r in tx.query(&s, &[&key]).await.during(OP)? {
+        needs.push(from_code::<NeedCode>(
+            &r.try_get::<_, String>(0).during(OP)?,
+            "referral need",
+            key,
+        )?);
+    }
+    needs.sort();
+    let s = tx
+        .prepare_cached(
+            "SELECT state, reason, note, source, at FROM referral_history
+             WHERE referral_id = $1 ORDER BY seq",
+        )
+        .await
+        .during(OP)?;
+    let mut history = Vec::new();
+    for r in tx.query(&s, &[&key]).await.during(OP)? {
+        history.push(StatusChange {
+            state: from_code(&r.try_get::<_, String>(0).during(OP)?, "referral history", key)?,
+            reason: r
+                .try_get::<_, Option<String>>(1)
+                .during(OP)?
+                .map(|x| from_code(&x, "referral history", key))
+                .transpose()?,
+            note: r.try_get(2).during(OP)?,
+            source: from_code(&r.try_get::<_, String>(3).during(OP)?, "referral history", key)?,
+            at: r.try_get(4).during(OP)?,
+        });
+    }
+    tx.commit().await.during(OP)?;
+    let reason: Option<String> = row.try_get(5).during(OP)?;
+    let attempts: i32 = row.try_get(11).during(OP)?;
+    Ok(Some(StoredReferral {
+        id: id.clone(),
+        case_id: CaseId::from_db(row.try_get(0).during(OP)?),
+        partner_id: row.try_get(1).during(OP)?,
+        needs,
+        idempotency_key: row.try_get(2).during(OP)?,
+        state: from_code(&row.try_get::<_, String>(4).during(OP)?, "referral", key)?,
+        reason: reason.map(|r| from_code(&r, "referral", key)).transpose()?,
+        state_changed_at: row.try_get(6).during(OP)?,
+        partner_reference: row.try_get(7).during(OP)?,
+        created_at: row.try_get(8).during(OP)?,
+        sent_at: row.try_get(9).during(OP)?,
+        history,
+        dispatch: DispatchState {
+            state: from_code(&row.try_get::<_, String>(10).during(OP)?, "outbox item", key)?,
+            attempts: u32::try_from(attempts).unwrap_or(0),
+            not_before: row.try_get(12).during(OP)?,
+            last_error: row.try_get(13).during(OP)?,
+        },
+        referral: from_value(row.try_get(3).during(OP)?, "referral", key)?,
+    }))
+}

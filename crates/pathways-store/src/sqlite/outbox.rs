@@ -1,0 +1,212 @@
+//! SQLite statements for the outbox: creating referrals with their outbox rows, claiming due
+//! rows under a lease, and finishing an attempt. Every write is one `BEGIN IMMEDIATE`
+//! transaction on the writer connection.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use pathways_core::{NeedCode, StatusReason, TaskState};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::referrals::{immediate, push_history, set_state};
+use super::{is_constraint, SqlResult};
+use crate::codec::{from_code, from_json, micros, to_code, to_json};
+use crate::error::StoreError;
+use crate::ids::{CaseId, OutboxItemId, ReferralId};
+use crate::referral::{DispatchOutcome, NewReferral, OutboxItem, StatusChange, StatusSource};
+
+pub(super) fn create(
+    c: &mut Connection,
+    case_id: &CaseId,
+    referrals: &[NewReferral],
+    now: DateTime<Utc>,
+) -> Result<Vec<ReferralId>, StoreError> {
+    const OP: &str = "creating referrals";
+    let tx = immediate(c, OP)?;
+    let mut ids = Vec::with_capacity(referrals.len());
+    for new in referrals {
+        let r = &new.referral;
+        let id = ReferralId::random();
+        let payload = to_json(r, "referral")?;
+        let inserted = tx
+            .prepare_cached(
+                "INSERT INTO referrals (id, case_id, partner_id, idempotency_key, payload, state,
+                     state_changed_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    id.as_str(),
+                    case_id.as_str(),
+                    r.partner_id,
+                    r.idempotency_key,
+                    payload,
+                    to_code(&TaskState::Draft),
+                    micros(now),
+                ])
+            });
+        match inserted {
+            Err(e) if is_constraint(&e, "referrals.idempotency_key") => {
+                return Err(StoreError::DuplicateReferral { key: r.idempotency_key.clone() })
+            }
+            Err(e) if is_constraint(&e, "FOREIGN KEY") => {
+                return Err(StoreError::UnknownCase(case_id.clone()))
+            }
+            other => other.during(OP)?,
+        };
+        let mut needs: Vec<NeedCode> = r.needs.iter().map(|n| n.code).collect();
+        needs.sort();
+        needs.dedup();
+        for need in needs {
+            tx.prepare_cached("INSERT INTO referral_needs (referral_id, need) VALUES (?1, ?2)")
+                .and_then(|mut s| s.execute(params![id.as_str(), to_code(&need)]))
+                .during(OP)?;
+        }
+        let draft = StatusChange {
+            state: TaskState::Draft,
+            reason: None,
+            note: None,
+            source: StatusSource::Referrer,
+            at: now,
+        };
+        push_history(&tx, id.as_str(), &draft)?;
+        tx.prepare_cached(
+            "INSERT INTO outbox (referral_id, state, attempts, not_before, updated_at)
+             VALUES (?1, 'pending', 0, ?2, ?2)",
+        )
+        .and_then(|mut s| s.execute(params![id.as_str(), micros(now)]))
+        .during(OP)?;
+        ids.push(id);
+    }
+    tx.commit().during(OP)?;
+    Ok(ids)
+}
+
+pub(super) fn claim(
+    c: &mut Connection,
+    worker_id: &str,
+    limit: u32,
+    lease: Duration,
+    now: DateTime<Utc>,
+) -> Result<Vec<OutboxItem>, StoreError> {
+    const OP: &str = "claiming outbox items";
+    let lease_until = crate::referral::lease_until(now, lease);
+    let tx = immediate(c, OP)?;
+    // The write lock taken by BEGIN IMMEDIATE makes select-then-update atomic against every
+    // other connection, in this process or another.
+    let rows = tx
+        .prepare_cached(
+            "UPDATE outbox SET lease_owner = ?1, lease_until = ?2, attempts = attempts + 1,
+                 updated_at = ?3
+             WHERE id IN (SELECT id FROM outbox
+                          WHERE state = 'pending' AND not_before <= ?3
+                            AND (lease_until IS NULL OR lease_until <= ?3)
+                          ORDER BY not_before, id LIMIT ?4)
+             RETURNING id, referral_id, attempts, not_before",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![worker_id, micros(lease_until), micros(now), limit], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, u32>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .during(OP)?;
+    let mut rows = rows;
+    rows.sort_by_key(|&(id, _, _, not_before)| (not_before, id));
+    let mut items = Vec::with_capacity(rows.len());
+    for (id, referral_id, attempt, _) in rows {
+        let (case_id, partner_id, idempotency_key, payload) = tx
+            .prepare_cached(
+                "SELECT case_id, partner_id, idempotency_key, payload FROM referrals WHERE id = ?1",
+            )
+            .and_then(|mut s| {
+                s.query_row([&referral_id], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                })
+            })
+            .during(OP)?;
+        items.push(OutboxItem {
+            id: OutboxItemId(id),
+            referral: from_json(&payload, "referral", &referral_id)?,
+            referral_id: ReferralId::from_db(referral_id),
+            case_id: CaseId::from_db(case_id),
+            partner_id,
+            idempotency_key,
+            attempt,
+            lease_until,
+        });
+    }
+    tx.commit().during(OP)?;
+    Ok(items)
+}
+
+pub(super) fn finish(
+    c: &mut Connection,
+    item: OutboxItemId,
+    worker_id: &str,
+    outcome: &DispatchOutcome,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    const OP: &str = "finishing an outbox item";
+    let tx = immediate(c, OP)?;
+    let held: Option<(String, String)> = tx
+        .prepare_cached(
+            "SELECT o.referral_id, r.state FROM outbox o JOIN referrals r ON r.id = o.referral_id
+             WHERE o.id = ?1 AND o.lease_owner = ?2 AND o.state = 'pending'",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![item.0, worker_id], |r| Ok((r.get(0)?, r.get(1)?))).optional()
+        })
+        .during(OP)?;
+    let Some((referral_id, state)) = held else { return Ok(false) };
+    let still_draft = from_code::<TaskState>(&state, "referral", &referral_id)? == TaskState::Draft;
+    let (outbox_state, not_before, last_error, referral_change) = match outcome {
+        DispatchOutcome::Delivered { partner_reference } => {
+            tx.prepare_cached(
+                "UPDATE referrals SET partner_reference = ?2, sent_at = COALESCE(sent_at, ?3)
+                 WHERE id = ?1",
+            )
+            .and_then(|mut s| s.execute(params![referral_id, partner_reference, micros(now)]))
+            .during(OP)?;
+            ("delivered", None, None, (TaskState::Requested, None, None))
+        }
+        DispatchOutcome::Retry { not_before, last_error } => (
+            "pending",
+            Some(micros(*not_before)),
+            Some(last_error.as_str()),
+            (TaskState::Draft, None, None),
+        ),
+        DispatchOutcome::Failed { reason } => (
+            "failed",
+            None,
+            Some(reason.as_str()),
+            (TaskState::Failed, Some(StatusReason::Other), Some(reason.clone())),
+        ),
+    };
+    tx.prepare_cached(
+        "UPDATE outbox SET state = ?2, not_before = COALESCE(?3, not_before), last_error = ?4,
+             lease_owner = NULL, lease_until = NULL, updated_at = ?5
+         WHERE id = ?1",
+    )
+    .and_then(|mut s| s.execute(params![item.0, outbox_state, not_before, last_error, micros(now)]))
+    .during(OP)?;
+    // Only a referral still in draft moves: a partner callback may have overtaken the
+    // dispatcher (it accepted before we recorded the delivery), and that news is newer.
+    let (state, reason, note) = referral_change;
+    if still_draft && state != TaskState::Draft {
+        let change =
+            StatusChange { state, reason, note, source: StatusSource::Dispatcher, at: now };
+        set_state(&tx, &referral_id, &change)?;
+    }
+    tx.commit().during(OP)?;
+    Ok(true)
+}

@@ -1,0 +1,277 @@
+//! SQLite statements for cases, plans, the audit log, idempotency keys and webhook ids.
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::{is_constraint, SqlResult};
+use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
+use crate::codec::{from_json, from_micros, micros};
+use crate::error::StoreError;
+use crate::idempotency::{IdempotencyOutcome, StoredResponse};
+use crate::ids::{CaseId, ReferralId};
+use crate::records::{StoredCase, StoredPlan};
+
+pub(super) fn insert_case(
+    c: &Connection,
+    organisation: &str,
+    json: &str,
+) -> Result<CaseId, StoreError> {
+    let id = CaseId::random();
+    c.prepare_cached(
+        "INSERT INTO cases (id, organisation, case_json, created_at) VALUES (?1, ?2, ?3, ?4)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![id.as_str(), organisation, json, micros(chrono::Utc::now())])
+    })
+    .during("storing a case")?;
+    Ok(id)
+}
+
+pub(super) fn get_case(c: &Connection, id: &CaseId) -> Result<Option<StoredCase>, StoreError> {
+    let row = c
+        .prepare_cached("SELECT organisation, case_json, created_at FROM cases WHERE id = ?1")
+        .and_then(|mut s| {
+            s.query_row([id.as_str()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+            })
+            .optional()
+        })
+        .during("reading a case")?;
+    let Some((organisation, json, created_at)) = row else { return Ok(None) };
+    Ok(Some(StoredCase {
+        id: id.clone(),
+        organisation,
+        case: from_json(&json, "case", id.as_str())?,
+        created_at: from_micros(created_at, "case", id.as_str())?,
+    }))
+}
+
+pub(super) fn insert_plan(
+    c: &mut Connection,
+    case_id: &CaseId,
+    json: &str,
+    partners: &[String],
+) -> Result<(), StoreError> {
+    let tx =
+        c.transaction_with_behavior(TransactionBehavior::Immediate).during("storing a plan")?;
+    let inserted = tx
+        .prepare_cached("INSERT INTO plans (case_id, plan_json, created_at) VALUES (?1, ?2, ?3)")
+        .and_then(|mut s| s.execute(params![case_id.as_str(), json, micros(chrono::Utc::now())]));
+    match inserted {
+        Err(e) if is_constraint(&e, "FOREIGN KEY") => {
+            return Err(StoreError::UnknownCase(case_id.clone()))
+        }
+        other => other.during("storing a plan")?,
+    };
+    let plan_id = tx.last_insert_rowid();
+    {
+        let mut s = tx
+            .prepare_cached("INSERT INTO plan_partners (plan_id, partner_id) VALUES (?1, ?2)")
+            .during("storing a plan")?;
+        for partner in partners {
+            s.execute(params![plan_id, partner]).during("storing a plan's partners")?;
+        }
+    }
+    tx.commit().during("storing a plan")
+}
+
+pub(super) fn latest_plan(
+    c: &Connection,
+    case_id: &CaseId,
+) -> Result<Option<StoredPlan>, StoreError> {
+    let row = c
+        .prepare_cached(
+            "SELECT plan_json, created_at FROM plans WHERE case_id = ?1 ORDER BY id DESC LIMIT 1",
+        )
+        .and_then(|mut s| {
+            s.query_row([case_id.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                .optional()
+        })
+        .during("reading a plan")?;
+    let Some((json, created_at)) = row else { return Ok(None) };
+    Ok(Some(StoredPlan {
+        case_id: case_id.clone(),
+        plan: from_json(&json, "plan of case", case_id.as_str())?,
+        created_at: from_micros(created_at, "plan of case", case_id.as_str())?,
+    }))
+}
+
+pub(super) fn plan_partner_ids(
+    c: &Connection,
+    case_id: &CaseId,
+) -> Result<Vec<String>, StoreError> {
+    c.prepare_cached(
+        "SELECT partner_id FROM plan_partners WHERE plan_id =
+             (SELECT MAX(id) FROM plans WHERE case_id = ?1)
+         ORDER BY partner_id",
+    )
+    .and_then(|mut s| s.query_map([case_id.as_str()], |r| r.get(0))?.collect())
+    .during("reading a plan's partners")
+}
+
+pub(super) fn append_audit(c: &Connection, e: &AuditEntry) -> Result<(), StoreError> {
+    c.prepare_cached(
+        "INSERT INTO audit_log (at, key_id, organisation, action, case_id, referral_id, outcome)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            micros(e.at),
+            e.key_id,
+            e.organisation,
+            e.action,
+            e.case_id.as_ref().map(CaseId::as_str),
+            e.referral_id.as_ref().map(ReferralId::as_str),
+            e.outcome,
+        ])
+    })
+    .during("appending to the audit log")?;
+    Ok(())
+}
+
+pub(super) fn audit_entries(
+    c: &Connection,
+    f: &AuditFilter,
+) -> Result<Vec<AuditRecord>, StoreError> {
+    let mut s = c
+        .prepare_cached(
+            "SELECT seq, at, key_id, organisation, action, case_id, referral_id, outcome
+             FROM audit_log
+             WHERE (?1 IS NULL OR organisation = ?1) AND (?2 IS NULL OR case_id = ?2)
+               AND (?3 IS NULL OR referral_id = ?3) AND seq > ?4
+             ORDER BY seq LIMIT ?5",
+        )
+        .during("reading the audit log")?;
+    let rows = s
+        .query_map(
+            params![
+                f.organisation,
+                f.case_id.as_ref().map(CaseId::as_str),
+                f.referral_id.as_ref().map(ReferralId::as_str),
+                f.after_seq.unwrap_or(0),
+                f.limit,
+            ],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    AuditEntry {
+                        at: chrono::DateTime::UNIX_EPOCH,
+                        key_id: r.get(2)?,
+                        organisation: r.get(3)?,
+                        action: r.get(4)?,
+                        case_id: r.get::<_, Option<String>>(5)?.map(CaseId::from_db),
+                        referral_id: r.get::<_, Option<String>>(6)?.map(ReferralId::from_db),
+                        outcome: r.get(7)?,
+                    },
+                ))
+            },
+        )
+        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+        .during("reading the audit log")?;
+    rows.into_iter()
+        .map(|(seq, at, mut entry)| {
+            entry.at = from_micros(at, "audit entry", &seq.to_string())?;
+            Ok(AuditRecord { seq, entry })
+        })
+        .collect()
+}
+
+pub(super) fn begin_idempotent(
+    c: &mut Connection,
+    scope: &str,
+    key: &str,
+    fingerprint: &str,
+) -> Result<IdempotencyOutcome, StoreError> {
+    const OP: &str = "beginning an idempotent request";
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).during(OP)?;
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO idempotency_keys (scope, key, fingerprint, started_at)
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (scope, key) DO NOTHING",
+        )
+        .and_then(|mut s| s.execute(params![scope, key, fingerprint, micros(chrono::Utc::now())]))
+        .during(OP)?;
+    let outcome = if inserted == 1 {
+        IdempotencyOutcome::Started
+    } else {
+        let (stored, started_at, completed, status, body) = tx
+            .prepare_cached(
+                "SELECT fingerprint, started_at, completed_at, status, body
+                 FROM idempotency_keys WHERE scope = ?1 AND key = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![scope, key], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, Option<i64>>(2)?,
+                        r.get::<_, Option<u16>>(3)?,
+                        r.get::<_, Option<Vec<u8>>>(4)?,
+                    ))
+                })
+            })
+            .during(OP)?;
+        if stored != fingerprint {
+            IdempotencyOutcome::Mismatch
+        } else if completed.is_some() {
+            let response =
+                StoredResponse { status: status.unwrap_or(200), body: body.unwrap_or_default() };
+            IdempotencyOutcome::Completed(response)
+        } else {
+            IdempotencyOutcome::InFlight { since: from_micros(started_at, "idempotency key", key)? }
+        }
+    };
+    tx.commit().during(OP)?;
+    Ok(outcome)
+}
+
+pub(super) fn complete_idempotent(
+    c: &Connection,
+    scope: &str,
+    key: &str,
+    response: &StoredResponse,
+) -> Result<(), StoreError> {
+    let updated = c
+        .prepare_cached(
+            "UPDATE idempotency_keys SET completed_at = ?3, status = ?4, body = ?5
+             WHERE scope = ?1 AND key = ?2 AND completed_at IS NULL",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                scope,
+                key,
+                micros(chrono::Utc::now()),
+                response.status,
+                response.body
+            ])
+        })
+        .during("completing an idempotent request")?;
+    if updated == 0 {
+        return Err(StoreError::IdempotencyNotInFlight { scope: scope.into(), key: key.into() });
+    }
+    Ok(())
+}
+
+pub(super) fn abandon_idempotent(c: &Connection, scope: &str, key: &str) -> Result<(), StoreError> {
+    c.prepare_cached(
+        "DELETE FROM idempotency_keys WHERE scope = ?1 AND key = ?2 AND completed_at IS NULL",
+    )
+    .and_then(|mut s| s.execute(params![scope, key]))
+    .during("abandoning an idempotent request")?;
+    Ok(())
+}
+
+pub(super) fn seen_webhook(
+    c: &Connection,
+    partner_id: &str,
+    webhook_id: &str,
+) -> Result<bool, StoreError> {
+    let inserted = c
+        .prepare_cached(
+            "INSERT INTO webhook_receipts (partner_id, webhook_id, received_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (partner_id, webhook_id) DO NOTHING",
+        )
+        .and_then(|mut s| s.execute(params![partner_id, webhook_id, micros(chrono::Utc::now())]))
+        .during("remembering a webhook id")?;
+    Ok(inserted == 0)
+}

@@ -1,0 +1,150 @@
+//! Pathway statistics: for each partner and need, what happened to the referrals sent.
+//!
+//! Each backend reads one [`StatsFact`] per referral and need; the counting and the medians
+//! are done once, here, so both backends agree to the second.
+//!
+//! Definitions (what `GET /v1/reports/pathways` and the planner rely on):
+//! - *sent*: delivered to the partner (acknowledged) within `[from, to)`;
+//! - *accepted*: reached `accepted`, `in-progress`, `on-hold` or `completed` at any point;
+//! - *rejected by reason*: currently `rejected`, by its reason (`other` when none was given);
+//! - *completed*: reached `completed`;
+//! - medians: from delivery to the first accepting state, and to `completed`, over the
+//!   referrals that got there (the mean of the two middle values for an even count).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use pathways_core::{NeedCode, StatusReason, TaskState};
+use serde::Serialize;
+
+/// The states that mean a partner took the referral on.
+pub(crate) const ACCEPTING_STATES: [TaskState; 4] =
+    [TaskState::Accepted, TaskState::InProgress, TaskState::OnHold, TaskState::Completed];
+
+/// One partner × need line of the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PathwayStatsRow {
+    /// The partner.
+    pub partner_id: String,
+    /// The need.
+    pub need: NeedCode,
+    /// Referrals delivered in the range.
+    pub sent: u64,
+    /// Of those, accepted at some point.
+    pub accepted: u64,
+    /// Of those, rejected, by reason; most frequent first.
+    pub rejected_by_reason: Vec<ReasonCount>,
+    /// Of those, completed.
+    pub completed: u64,
+    /// Median seconds from delivery to acceptance, when any was accepted.
+    pub median_secs_to_acceptance: Option<u64>,
+    /// Median seconds from delivery to completion, when any was completed.
+    pub median_secs_to_completion: Option<u64>,
+}
+
+/// How many referrals were rejected for one reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ReasonCount {
+    /// The reason.
+    pub reason: StatusReason,
+    /// How many.
+    pub count: u64,
+}
+
+/// What a backend reads for one referral and one of its needs.
+#[derive(Debug, Clone)]
+pub(crate) struct StatsFact {
+    pub partner_id: String,
+    pub need: NeedCode,
+    pub sent_at: DateTime<Utc>,
+    pub state: TaskState,
+    pub reason: Option<StatusReason>,
+    pub first_accepted_at: Option<DateTime<Utc>>,
+    pub first_completed_at: Option<DateTime<Utc>>,
+}
+
+/// Counts facts into rows ordered by partner, then need.
+pub(crate) fn aggregate(facts: Vec<StatsFact>) -> Vec<PathwayStatsRow> {
+    #[derive(Default)]
+    struct Tally {
+        sent: u64,
+        accepted: u64,
+        completed: u64,
+        rejected: Vec<(StatusReason, u64)>,
+        to_acceptance: Vec<i64>,
+        to_completion: Vec<i64>,
+    }
+    let mut tallies: BTreeMap<(String, NeedCode), Tally> = BTreeMap::new();
+    for fact in facts {
+        let tally = tallies.entry((fact.partner_id, fact.need)).or_default();
+        tally.sent += 1;
+        if let Some(at) = fact.first_accepted_at {
+            tally.accepted += 1;
+            tally.to_acceptance.push((at - fact.sent_at).num_seconds());
+        }
+        if let Some(at) = fact.first_completed_at {
+            tally.completed += 1;
+            tally.to_completion.push((at - fact.sent_at).num_seconds());
+        }
+        if fact.state == TaskState::Rejected {
+            let reason = fact.reason.unwrap_or(StatusReason::Other);
+            match tally.rejected.iter_mut().find(|(r, _)| *r == reason) {
+                Some((_, n)) => *n += 1,
+                None => tally.rejected.push((reason, 1)),
+            }
+        }
+    }
+    tallies
+        .into_iter()
+        .map(|((partner_id, need), t)| {
+            let mut rejected: Vec<ReasonCount> = t
+                .rejected
+                .into_iter()
+                .map(|(reason, count)| ReasonCount { reason, count })
+                .collect();
+            rejected.sort_by(|a, b| {
+                b.count.cmp(&a.count).then_with(|| {
+                    crate::codec::to_code(&a.reason).cmp(&crate::codec::to_code(&b.reason))
+                })
+            });
+            PathwayStatsRow {
+                partner_id,
+                need,
+                sent: t.sent,
+                accepted: t.accepted,
+                rejected_by_reason: rejected,
+                completed: t.completed,
+                median_secs_to_acceptance: median_secs(t.to_acceptance),
+                median_secs_to_completion: median_secs(t.to_completion),
+            }
+        })
+        .collect()
+}
+
+/// The median of durations in seconds. A partner's clock may run behind ours, which can make
+/// a duration negative; those count as zero rather than skewing the median.
+fn median_secs(mut secs: Vec<i64>) -> Option<u64> {
+    if secs.is_empty() {
+        return None;
+    }
+    for s in &mut secs {
+        *s = (*s).max(0);
+    }
+    secs.sort_unstable();
+    let mid = secs.len() / 2;
+    let median = if secs.len() % 2 == 1 { secs[mid] } else { (secs[mid - 1] + secs[mid]) / 2 };
+    u64::try_from(median).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median_secs(vec![]), None);
+        assert_eq!(median_secs(vec![30, 10, 20]), Some(20));
+        assert_eq!(median_secs(vec![40, 10, 20, 30]), Some(25));
+        assert_eq!(median_secs(vec![-5]), Some(0), "clock skew counts as zero");
+    }
+}

@@ -1,0 +1,150 @@
+//! The [`Store`] trait: everything the daemon and the dispatcher keep, behind one interface
+//! that SQLite and PostgreSQL both implement and one test suite checks.
+//!
+//! Times that decide what happens next (leases, backoff, when a state began, report ranges)
+//! are passed in, so tests and simulations can drive the clock; times that only stamp a row
+//! (a case stored, a plan stored) come from the system clock.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use pathways_core::{ActionPlan, Case, TaskState};
+
+use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
+use crate::error::StoreError;
+use crate::idempotency::{IdempotencyOutcome, StoredResponse};
+use crate::ids::{CaseId, OutboxItemId, ReferralId};
+use crate::records::{StoredCase, StoredPlan};
+use crate::referral::{
+    DispatchOutcome, NewReferral, OutboxItem, StatusChange, StoredReferral, StuckReferral,
+};
+use crate::stats::PathwayStatsRow;
+
+/// Durable storage of cases, plans, audit, idempotency records, referrals and the outbox.
+///
+/// Every method is atomic: it either happens completely or not at all. Implementations are
+/// cheap to share (`Arc<dyn Store>`) and safe to call from many tasks at once.
+#[async_trait]
+pub trait Store: Send + Sync + fmt::Debug {
+    /// `sqlite` or `postgres`, for logs and `/readyz`.
+    fn backend(&self) -> &'static str;
+
+    /// Checks that the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Stores a new case for `organisation` and returns the id the store gave it.
+    async fn insert_case(&self, organisation: &str, case: &Case) -> Result<CaseId, StoreError>;
+
+    /// The case with this id, if there is one.
+    async fn get_case(&self, id: &CaseId) -> Result<Option<StoredCase>, StoreError>;
+
+    /// Stores a plan for a case; the newest plan is the case's plan. Fails with
+    /// [`StoreError::UnknownCase`] when the case does not exist.
+    async fn insert_plan(&self, case_id: &CaseId, plan: &ActionPlan) -> Result<(), StoreError>;
+
+    /// The newest plan of a case, if it has one.
+    async fn latest_plan(&self, case_id: &CaseId) -> Result<Option<StoredPlan>, StoreError>;
+
+    /// The partners the newest plan lets see the case: its lead, and every partner a `refer`
+    /// step sends to with consent (not fallbacks, not steps awaiting consent). Sorted, no
+    /// repeats; empty when there is no plan.
+    async fn plan_partner_ids(&self, case_id: &CaseId) -> Result<Vec<String>, StoreError>;
+
+    /// Appends an entry to the audit log after [`AuditEntry::validate`]. Entries are never
+    /// changed or removed.
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+
+    /// Audit entries matching `filter`, oldest first.
+    async fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// Claims `(scope, key)` for a request whose body hashes to `fingerprint`, atomically:
+    /// of concurrent callers with the same key exactly one gets `Started`. See
+    /// [`IdempotencyOutcome`] for the others.
+    async fn begin_idempotent(
+        &self,
+        scope: &str,
+        key: &str,
+        fingerprint: &str,
+    ) -> Result<IdempotencyOutcome, StoreError>;
+
+    /// Records the response of a request that got `Started`, for replay to repeats.
+    async fn complete_idempotent(
+        &self,
+        scope: &str,
+        key: &str,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError>;
+
+    /// Releases a key whose request failed before changing anything, so the client can retry.
+    /// Does nothing to a completed key.
+    async fn abandon_idempotent(&self, scope: &str, key: &str) -> Result<(), StoreError>;
+
+    /// Creates referrals for a case, each in state `draft` with a pending outbox row due at
+    /// `now`, all in one transaction: if any fails (e.g. [`StoreError::DuplicateReferral`],
+    /// [`StoreError::UnknownCase`]) none is written. Returns their ids in input order.
+    async fn create_referrals(
+        &self,
+        case_id: &CaseId,
+        referrals: Vec<NewReferral>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ReferralId>, StoreError>;
+
+    /// Claims up to `limit` due outbox rows for `worker_id` until `now + lease` (at most a
+    /// day), oldest due first. A row is due when pending, its `not_before` has come, and it is
+    /// unclaimed or its lease has run out (its dispatcher died or stalled). Concurrent
+    /// claimers, in this process or another, never receive the same row while its lease runs.
+    async fn claim_outbox(
+        &self,
+        worker_id: &str,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxItem>, StoreError>;
+
+    /// Ends `worker_id`'s attempt on a claimed row (see [`DispatchOutcome`]). Returns `false`
+    /// and changes nothing when the worker no longer holds the row: its lease ran out and
+    /// another worker claimed it, or the row is finished already.
+    async fn finish_outbox(
+        &self,
+        item: OutboxItemId,
+        worker_id: &str,
+        outcome: DispatchOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Records a status change of a referral, appending it to the history and making it the
+    /// current state. Returns `false` and records nothing for a repeat (same state and reason
+    /// as now, as polling and callbacks both report) or a stale report (older than the
+    /// current state). Fails with [`StoreError::UnknownReferral`] for an unknown id.
+    async fn record_referral_status(
+        &self,
+        referral_id: &ReferralId,
+        change: &StatusChange,
+    ) -> Result<bool, StoreError>;
+
+    /// A referral with its history and dispatch state, if there is one.
+    async fn get_referral(&self, id: &ReferralId) -> Result<Option<StoredReferral>, StoreError>;
+
+    /// Remembers a partner callback's `webhook-id`; returns `true` when it was seen before
+    /// (a replay or a redelivery: ignore it), `false` the first time.
+    async fn seen_webhook(&self, partner_id: &str, webhook_id: &str) -> Result<bool, StoreError>;
+
+    /// Referrals in `state` since before `before`, longest waiting first, at most `limit`:
+    /// e.g. `requested` for three days, for the pathfinder to chase.
+    async fn referrals_stuck(
+        &self,
+        state: TaskState,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<StuckReferral>, StoreError>;
+
+    /// Per partner and need, the fate of referrals delivered in `[from, to)` (definitions in
+    /// [`PathwayStatsRow`]'s module). Ordered by partner, then need.
+    async fn pathway_stats(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<PathwayStatsRow>, StoreError>;
+}

@@ -1,0 +1,113 @@
+//! Sample cases, plans and referrals. The client's personal details are distinctive strings,
+//! so a test can look for them in anything that might be logged.
+
+use chrono::{DateTime, TimeZone, Utc};
+use pathways_core::{
+    parse_case, ActionPlan, Case, ClientField, Fallback, Lead, NeedCode, PlanStep, Referral,
+    ServiceRef, StepAction,
+};
+use pathways_store::{AuditEntry, NewReferral};
+
+/// Every personal value in [`case`]; none may appear in a `Debug` output.
+pub const PERSONAL: [&str; 8] = [
+    "Daniel Okafor",
+    "1989-04-02",
+    "W10 5AB",
+    "07700 900123",
+    "daniel.okafor@example.org",
+    "12 Acacia Avenue",
+    "sleeping in his car",
+    "has not eaten since Monday",
+];
+
+/// A case with two needs and every personal field filled in.
+pub fn case() -> Case {
+    let json = r#"{
+      "reference": "CAKC-000123", "channel": "phone",
+      "referrer": {"organisation": "citizens-advice-kc", "worker": "pf-17"},
+      "client": {"name": "Daniel Okafor", "date_of_birth": "1989-04-02", "postcode": "W10 5AB",
+        "address": "12 Acacia Avenue", "local_authority": "E09000020",
+        "phone": "07700 900123", "email": "daniel.okafor@example.org",
+        "preferred_language": "en", "safe_contact": false,
+        "household": {"adults": 1, "children_ages": [7, 15]}},
+      "needs": [
+        {"code": "housing_homelessness", "urgency": "emergency", "notes": "sleeping in his car"},
+        {"code": "food", "urgency": "urgent", "notes": "has not eaten since Monday"}],
+      "circumstances": ["children_in_household"],
+      "consent": {"lawful_basis": "consent", "share_with": "planned_partners",
+        "recorded_by": "pf-17", "recorded_at": "2026-11-20T10:00:00Z"}
+    }"#;
+    parse_case(json.as_bytes()).expect("the sample case is valid")
+}
+
+/// A fixed instant plus `secs` seconds (whole seconds survive both databases exactly).
+pub fn t(secs: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap() + chrono::Duration::seconds(secs)
+}
+
+fn service(id: &str) -> ServiceRef {
+    ServiceRef { id: id.to_string(), name: format!("{id} service") }
+}
+
+/// A plan led by `lead`: a consented referral to `housing`, one awaiting consent to
+/// `needs-consent`, a fallback to `fallback-fb`, and a signpost.
+pub fn plan(lead: &str, housing: &str) -> ActionPlan {
+    let step = |order, need, action, partner: Option<&str>, needs_consent, fallbacks| PlanStep {
+        order,
+        need,
+        action,
+        partner_id: partner.map(str::to_string),
+        service: partner.map(service),
+        due_by: t(0).date_naive(),
+        why: "test".to_string(),
+        shares: vec![ClientField::Name],
+        needs_consent,
+        fallbacks,
+    };
+    let fallback = Fallback {
+        partner_id: "fallback-fb".into(),
+        service: service("fallback-fb"),
+        why: "second choice".into(),
+    };
+    ActionPlan {
+        case_id: "CAKC-000123".into(),
+        lead: Lead { partner_id: lead.into(), why: "lead".into() },
+        steps: vec![
+            step(1, NeedCode::HousingHomelessness, StepAction::Refer, Some(housing), false, vec![]),
+            step(2, NeedCode::Food, StepAction::Refer, Some("needs-consent"), true, vec![fallback]),
+            step(3, NeedCode::Digital, StepAction::Signpost, None, false, vec![]),
+        ],
+        unmet: vec![],
+        partners: vec![],
+        generated_at: t(0),
+    }
+}
+
+/// A referral of `needs` to `partner` with every field shared, under `key`.
+pub fn referral(partner: &str, needs: &[NeedCode], key: &str) -> NewReferral {
+    let all = [
+        ClientField::Name,
+        ClientField::DateOfBirth,
+        ClientField::Postcode,
+        ClientField::Address,
+        ClientField::Phone,
+        ClientField::Email,
+        ClientField::NeedNotes,
+        ClientField::Household,
+    ];
+    Referral::for_partner(&case(), partner, service(partner), needs, &all, true, key.to_string())
+        .into()
+}
+
+/// An audit entry by `organisation`.
+pub fn audit(organisation: &str, action: &str, at: DateTime<Utc>) -> AuditEntry {
+    AuditEntry {
+        at,
+        key_id: format!("key-{organisation}"),
+        organisation: organisation.to_string(),
+        action: action.to_string(),
+        case_id: None,
+        referral_id: None,
+        outcome: "ok".to_string(),
+    }
+}

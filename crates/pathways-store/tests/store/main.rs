@@ -1,0 +1,60 @@
+//! The store's contract, checked against both backends: every behaviour in `records` and
+//! `dispatch` runs once on SQLite and once on PostgreSQL (skipped, loudly, when
+//! `PATHWAYS_TEST_POSTGRES_URL` is unset).
+
+mod data;
+mod dispatch;
+mod fixtures;
+mod records;
+
+/// Declares, in the current module, one test per behaviour listed, each run on a fresh
+/// fixture from `$fixture`.
+macro_rules! store_suite {
+    ($fixture:path) => {
+        store_suite!(@tests $fixture;
+            records::a_case_round_trips_with_a_server_assigned_id,
+            records::unknown_ids_read_as_absent,
+            records::the_newest_plan_wins_and_names_the_partners_that_may_see_the_case,
+            records::a_plan_for_an_unknown_case_is_refused,
+            records::opening_again_finds_the_schema_migrated_and_the_data_intact,
+            records::audit_entries_round_trip_and_filter,
+            records::the_audit_table_rejects_update_and_delete,
+            records::audit_entries_with_free_text_are_refused,
+            records::an_idempotency_key_goes_from_started_to_completed,
+            records::concurrent_begins_of_one_key_start_exactly_once,
+            records::webhook_ids_are_remembered_per_partner,
+            records::debug_of_stored_types_shows_no_personal_data,
+            dispatch::referrals_are_created_as_drafts_with_a_pending_outbox_row,
+            dispatch::create_referrals_is_all_or_nothing,
+            dispatch::referrals_for_an_unknown_case_are_refused,
+            dispatch::concurrent_claimers_never_share_an_item,
+            dispatch::an_expired_lease_makes_an_item_claimable_again,
+            dispatch::a_retry_waits_for_its_not_before,
+            dispatch::delivery_and_failure_update_the_referral,
+            dispatch::a_callback_that_overtakes_the_dispatcher_is_kept,
+            dispatch::status_history_ignores_repeats_and_stale_reports,
+            dispatch::a_status_for_an_unknown_referral_is_an_error,
+            dispatch::stuck_referrals_are_found_by_state_and_age,
+            dispatch::pathway_stats_count_a_small_dataset,
+        );
+    };
+    (@tests $fixture:path; $($module:ident :: $name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                if let Some(fixture) = $fixture(stringify!($name)).await {
+                    crate::$module::$name(&fixture).await;
+                    fixture.teardown().await;
+                }
+            }
+        )*
+    };
+}
+
+mod sqlite {
+    store_suite!(crate::fixtures::sqlite);
+}
+
+mod postgres {
+    store_suite!(crate::fixtures::postgres);
+}

@@ -1,0 +1,218 @@
+//! Cases, plans, the audit log, idempotency keys, webhook ids, and what `Debug` shows.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use pathways_core::{NeedCode, StatusReason, TaskState};
+use pathways_store::{
+    AuditFilter, CaseId, IdempotencyOutcome, ReferralId, StatusChange, StatusSource, StoreError,
+    StoredResponse,
+};
+
+use crate::data::{audit, case, plan, referral, t, PERSONAL};
+use crate::fixtures::Fixture;
+
+pub async fn a_case_round_trips_with_a_server_assigned_id(fx: &Fixture) {
+    let before = Utc::now() - chrono::Duration::seconds(1);
+    let a = fx.store.insert_case("citizens-advice-kc", &case()).await.unwrap();
+    let b = fx.store.insert_case("citizens-advice-kc", &case()).await.unwrap();
+    assert_ne!(a, b, "each insert gets its own id");
+    let stored = fx.store.get_case(&a).await.unwrap().expect("the case is there");
+    assert_eq!(stored.id, a);
+    assert_eq!(stored.organisation, "citizens-advice-kc");
+    assert_eq!(stored.case, case(), "personal fields survive the round trip");
+    assert!(stored.created_at >= before && stored.created_at <= Utc::now());
+}
+
+pub async fn unknown_ids_read_as_absent(fx: &Fixture) {
+    let nobody = CaseId::random();
+    assert!(fx.store.get_case(&nobody).await.unwrap().is_none());
+    assert!(fx.store.latest_plan(&nobody).await.unwrap().is_none());
+    assert!(fx.store.plan_partner_ids(&nobody).await.unwrap().is_empty());
+    assert!(fx.store.get_referral(&ReferralId::random()).await.unwrap().is_none());
+    fx.store.ping().await.unwrap();
+}
+
+pub async fn the_newest_plan_wins_and_names_the_partners_that_may_see_the_case(fx: &Fixture) {
+    let id = fx.store.insert_case("citizens-advice-kc", &case()).await.unwrap();
+    fx.store.insert_plan(&id, &plan("lead-a", "housing-a")).await.unwrap();
+    fx.store.insert_plan(&id, &plan("lead-b", "housing-b")).await.unwrap();
+    let latest = fx.store.latest_plan(&id).await.unwrap().expect("a plan");
+    assert_eq!(latest.plan, plan("lead-b", "housing-b"));
+    assert_eq!(latest.case_id, id);
+    // Not the older plan's partners, not a fallback, not a step still awaiting consent.
+    assert_eq!(fx.store.plan_partner_ids(&id).await.unwrap(), ["housing-b", "lead-b"]);
+}
+
+pub async fn a_plan_for_an_unknown_case_is_refused(fx: &Fixture) {
+    let nobody = CaseId::random();
+    let err = fx.store.insert_plan(&nobody, &plan("l", "h")).await.unwrap_err();
+    assert!(matches!(&err, StoreError::UnknownCase(id) if *id == nobody), "{err}");
+}
+
+pub async fn opening_again_finds_the_schema_migrated_and_the_data_intact(fx: &Fixture) {
+    let id = fx.store.insert_case("org", &case()).await.unwrap();
+    // Two daemons starting at once, after the first: migrations must neither fail nor repeat.
+    let (second, third) = tokio::join!(fx.reopen(), fx.reopen());
+    assert_eq!(second.get_case(&id).await.unwrap().expect("kept").case, case());
+    third.insert_case("org", &case()).await.unwrap();
+    assert_eq!(fx.raw_count("schema_migrations").await, 1);
+    assert_eq!(fx.raw_count("cases").await, 2);
+}
+
+pub async fn audit_entries_round_trip_and_filter(fx: &Fixture) {
+    let case_id = CaseId::random();
+    let mut first = audit("org-a", "case.create", t(0));
+    first.case_id = Some(case_id.clone());
+    fx.store.append_audit(&first).await.unwrap();
+    fx.store.append_audit(&audit("org-b", "case.read", t(1))).await.unwrap();
+    let mut third = audit("org-a", "referral.read", t(2));
+    third.referral_id = Some(ReferralId::random());
+    third.outcome = "not_found".into();
+    fx.store.append_audit(&third).await.unwrap();
+
+    let all = fx.store.audit_entries(&AuditFilter::default()).await.unwrap();
+    assert_eq!(
+        all.iter().map(|r| &r.entry).collect::<Vec<_>>(),
+        [&first, &audit("org-b", "case.read", t(1)), &third]
+    );
+    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq), "oldest first");
+
+    let org_a = AuditFilter { organisation: Some("org-a".into()), ..AuditFilter::default() };
+    assert_eq!(fx.store.audit_entries(&org_a).await.unwrap().len(), 2);
+    let by_case = AuditFilter { case_id: Some(case_id), ..AuditFilter::default() };
+    assert_eq!(fx.store.audit_entries(&by_case).await.unwrap()[0].entry, first);
+    let page = AuditFilter { after_seq: Some(all[0].seq), limit: 1, ..AuditFilter::default() };
+    let page = fx.store.audit_entries(&page).await.unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].seq, all[1].seq);
+}
+
+pub async fn the_audit_table_rejects_update_and_delete(fx: &Fixture) {
+    fx.store.append_audit(&audit("org-a", "case.read", t(0))).await.unwrap();
+    let update = fx.raw_execute("UPDATE audit_log SET outcome = 'forged'").await;
+    let err = update.expect_err("an UPDATE of the audit log must fail");
+    assert!(err.contains("append-only"), "{err}");
+    let err = fx.raw_execute("DELETE FROM audit_log").await.expect_err("a DELETE must fail");
+    assert!(err.contains("append-only"), "{err}");
+    let entries = fx.store.audit_entries(&AuditFilter::default()).await.unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].entry.outcome, "ok");
+    // Appending still works after the refused statements.
+    fx.store.append_audit(&audit("org-a", "case.read", t(1))).await.unwrap();
+}
+
+pub async fn audit_entries_with_free_text_are_refused(fx: &Fixture) {
+    let mut entry = audit("org-a", "case.read", t(0));
+    entry.outcome = "denied: Daniel Okafor".into();
+    let err = fx.store.append_audit(&entry).await.unwrap_err();
+    assert!(matches!(err, StoreError::InvalidAuditField { field: "outcome" }), "{err}");
+    assert!(fx.store.audit_entries(&AuditFilter::default()).await.unwrap().is_empty());
+}
+
+pub async fn an_idempotency_key_goes_from_started_to_completed(fx: &Fixture) {
+    let s = &fx.store;
+    let (scope, key) = ("org-a:referrals", "key-1");
+    assert_eq!(s.begin_idempotent(scope, key, "fp-1").await.unwrap(), IdempotencyOutcome::Started);
+    assert!(matches!(
+        s.begin_idempotent(scope, key, "fp-1").await.unwrap(),
+        IdempotencyOutcome::InFlight { .. }
+    ));
+    assert_eq!(s.begin_idempotent(scope, key, "fp-2").await.unwrap(), IdempotencyOutcome::Mismatch);
+    // The same key in another scope (another organisation) is another key.
+    assert_eq!(
+        s.begin_idempotent("org-b:referrals", key, "fp-9").await.unwrap(),
+        IdempotencyOutcome::Started
+    );
+
+    let response = StoredResponse { status: 201, body: br#"{"referrals":["r1"]}"#.to_vec() };
+    s.complete_idempotent(scope, key, &response).await.unwrap();
+    assert_eq!(
+        s.begin_idempotent(scope, key, "fp-1").await.unwrap(),
+        IdempotencyOutcome::Completed(response.clone())
+    );
+    assert_eq!(s.begin_idempotent(scope, key, "fp-2").await.unwrap(), IdempotencyOutcome::Mismatch);
+    let again = s.complete_idempotent(scope, key, &response).await.unwrap_err();
+    assert!(matches!(again, StoreError::IdempotencyNotInFlight { .. }), "{again}");
+    s.abandon_idempotent(scope, key).await.unwrap();
+    assert!(
+        matches!(
+            s.begin_idempotent(scope, key, "fp-1").await.unwrap(),
+            IdempotencyOutcome::Completed(_)
+        ),
+        "abandon leaves a completed key alone"
+    );
+
+    // A failed attempt is abandoned, and the client's retry starts afresh.
+    assert_eq!(
+        s.begin_idempotent(scope, "key-2", "fp").await.unwrap(),
+        IdempotencyOutcome::Started
+    );
+    s.abandon_idempotent(scope, "key-2").await.unwrap();
+    assert_eq!(
+        s.begin_idempotent(scope, "key-2", "fp").await.unwrap(),
+        IdempotencyOutcome::Started
+    );
+    let never = s.complete_idempotent(scope, "never-begun", &response).await.unwrap_err();
+    assert!(matches!(never, StoreError::IdempotencyNotInFlight { .. }), "{never}");
+}
+
+pub async fn concurrent_begins_of_one_key_start_exactly_once(fx: &Fixture) {
+    let second = fx.reopen().await;
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            // Half the callers go through a second store instance, as a second daemon would.
+            let store = if i % 2 == 0 { Arc::clone(&fx.store) } else { Arc::clone(&second) };
+            tokio::spawn(async move {
+                store.begin_idempotent("org-a:referrals", "same-key", "fp").await
+            })
+        })
+        .collect();
+    let mut started = 0;
+    for task in tasks {
+        match task.await.unwrap().unwrap() {
+            IdempotencyOutcome::Started => started += 1,
+            IdempotencyOutcome::InFlight { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(started, 1);
+}
+
+pub async fn webhook_ids_are_remembered_per_partner(fx: &Fixture) {
+    assert!(!fx.store.seen_webhook("nhs", "msg_1").await.unwrap(), "first delivery is new");
+    assert!(fx.store.seen_webhook("nhs", "msg_1").await.unwrap(), "a replay is recognised");
+    assert!(!fx.store.seen_webhook("foodbank", "msg_1").await.unwrap(), "ids are per partner");
+}
+
+pub async fn debug_of_stored_types_shows_no_personal_data(fx: &Fixture) {
+    let case_id = fx.store.insert_case("org", &case()).await.unwrap();
+    let new = referral("housing-a", &[NeedCode::HousingHomelessness, NeedCode::Food], "k-debug");
+    let mut printed = vec![format!("{new:?}")];
+    let ids = fx.store.create_referrals(&case_id, vec![new], t(0)).await.unwrap();
+    let change = StatusChange {
+        state: TaskState::Rejected,
+        reason: Some(StatusReason::NotEligible),
+        note: Some("Daniel Okafor has not eaten since Monday".into()),
+        source: StatusSource::PartnerWebhook,
+        at: t(5),
+    };
+    fx.store.record_referral_status(&ids[0], &change).await.unwrap();
+    printed.push(format!("{change:?}"));
+    printed.push(format!("{:?}", fx.store.get_case(&case_id).await.unwrap().unwrap()));
+    printed.push(format!("{:#?}", fx.store.get_referral(&ids[0]).await.unwrap().unwrap()));
+    printed.push(format!(
+        "{:?}",
+        fx.store.claim_outbox("w", 10, std::time::Duration::from_secs(30), t(1)).await.unwrap()
+    ));
+    printed.push(format!("{:?}", fx.store));
+    for text in &printed {
+        assert!(
+            text.contains("housing-a") || text.contains("Store") || text.contains("Rejected"),
+            "printed something: {text}"
+        );
+        for personal in PERSONAL {
+            assert!(!text.contains(personal), "`{personal}` leaked into {text}");
+        }
+    }
+}

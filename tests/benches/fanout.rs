@@ -1,0 +1,346 @@
+//! The fan-out under load: real food bank plugins (the cdylib, through `pathways-host`) against
+//! sandbox food banks on loopback, each a separate simulator with its own fault knobs. A load
+//! script rather than a criterion bench: each figure is a ratio of two measurements made in the
+//! same run, which is what a shared, noisy 2-core machine can report honestly.
+//!
+//! 1. Plan latency ÷ the slowest partner's latency, with 4 and 16 partners at a fixed delay
+//!    (jitter 0): the partners are first timed one by one, alone, then the plans.
+//! 2. Fan-out against asking the same partners one after another.
+//! 3. One partner hung: every plan returns, and plan p99 ÷ the plan deadline.
+//! 4. Plans per second with 1, 4 and 16 instant partners (closed loop), and the process's CPU
+//!    time per partner call (from /proc/self/stat; it includes the in-process simulators).
+//! 5. Healthy partners' throughput with one slow partner ÷ the same without it (open loop at
+//!    80% of the measured capacity).
+//!
+//! Run: `cargo xtask bench` (or `cargo bench -p pathways-testkit --bench fanout`); set
+//! `FANOUT_QUICK=1` for a short smoke run. Results: docs/BENCHMARKS.md.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pathways_core::{AvailabilityQuery, Case, Partner, PartnerOutcome};
+use pathways_host::{DylibPartner, PluginLibrary};
+use pathways_orchestrator::{
+    BreakerPolicy, ConfiguredPartner, Orchestrator, OrchestratorSettings, PlanRules,
+};
+use pathways_sandbox::{Faults, Sandbox, SandboxConfig};
+use pathways_testkit::{load_case, plugin_library, workspace_root};
+use serde_json::json;
+
+fn today() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, 11, 23).expect("a valid date")
+}
+
+/// Sandbox food banks, each behind its own loaded plugin instance.
+struct Area {
+    sandboxes: Vec<Sandbox>,
+    partners: Vec<Arc<DylibPartner>>,
+}
+
+impl Area {
+    async fn start(library: &PluginLibrary, faults: &[Faults]) -> Area {
+        let mut sandboxes = Vec::new();
+        let mut partners = Vec::new();
+        for (i, f) in faults.iter().enumerate() {
+            let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox");
+            sandbox.set_foodbank_faults(f.clone());
+            let settings = json!({"base_url": sandbox.foodbank_url(), "timeout_ms": 30_000});
+            let partner =
+                library.instantiate(&format!("foodbank-{i:02}"), &settings).expect("plugin loads");
+            sandboxes.push(sandbox);
+            partners.push(Arc::new(partner));
+        }
+        Area { sandboxes, partners }
+    }
+
+    fn orchestrator(&self, settings: OrchestratorSettings) -> Orchestrator {
+        let configured = self
+            .partners
+            .iter()
+            .map(|p| ConfiguredPartner {
+                id: p.partner_id().to_string(),
+                areas: Vec::new(),
+                partner: p.clone() as Arc<dyn Partner>,
+            })
+            .collect();
+        Orchestrator::new(configured, settings, PlanRules::default())
+    }
+
+    async fn stop(self) {
+        drop(self.partners);
+        for sandbox in self.sandboxes {
+            sandbox.shutdown().await;
+        }
+    }
+}
+
+fn settings(deadline: Duration, concurrency: usize, breaker_failures: u32) -> OrchestratorSettings {
+    OrchestratorSettings {
+        plan_deadline: deadline,
+        partner_timeout: Duration::from_secs(20),
+        partner_concurrency: concurrency,
+        breaker: BreakerPolicy { failures: breaker_failures, cooldown: Duration::from_secs(30) },
+    }
+}
+
+fn delayed(ms: u64) -> Faults {
+    Faults { latency_ms: ms, jitter_ms: 0, ..Faults::none() }
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    let rank = ((p / 100.0) * samples.len() as f64).ceil() as usize;
+    samples[rank.clamp(1, samples.len()) - 1]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// User plus system CPU time of this process so far.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at field 3.
+    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let (utime, stime) = (ticks(11), ticks(12)); // fields 14 and 15 of proc(5)
+    Duration::from_secs_f64((utime + stime) as f64 / clock_ticks() as f64)
+}
+
+fn clock_ticks() -> u64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100)
+}
+
+struct Report {
+    rows: Vec<String>,
+}
+
+impl Report {
+    fn row(&mut self, row: String) {
+        println!("{row}");
+        self.rows.push(row);
+    }
+}
+
+async fn latency_ratio(
+    library: &PluginLibrary,
+    case: &Case,
+    n: usize,
+    delay: u64,
+    runs: usize,
+    report: &mut Report,
+) {
+    let area = Area::start(library, &vec![delayed(delay); n]).await;
+    let query = AvailabilityQuery::for_case(case, &[pathways_core::NeedCode::Food], today());
+    // Every partner has the same fixed delay, so the slowest partner's latency is any
+    // partner's: one partner is timed alone (round robin), interleaved with the plans so both
+    // see the same machine load.
+    for partner in &area.partners {
+        let _ = partner.check_availability(&query).await; // connection warm-up
+    }
+    let orchestrator = area.orchestrator(settings(Duration::from_secs(10), 64, 5));
+    let _ = orchestrator.plan(case, today()).await;
+    let (mut alone, mut plans) = (Vec::new(), Vec::new());
+    for i in 0..runs {
+        let partner = &area.partners[i % n];
+        let started = Instant::now();
+        partner.check_availability(&query).await.expect("healthy partner answers");
+        alone.push(started.elapsed());
+        let started = Instant::now();
+        let plan = orchestrator.plan(case, today()).await;
+        plans.push(started.elapsed());
+        assert!(plan.partners.iter().all(|p| p.outcome == PartnerOutcome::Answered), "{plan:?}");
+    }
+    let (slowest_p50, slowest_p99) = (percentile(&mut alone, 50.0), percentile(&mut alone, 99.0));
+    // The same partners asked one after another.
+    let mut one_by_one = Vec::new();
+    for _ in 0..(runs / 10).max(3) {
+        let started = Instant::now();
+        for partner in &area.partners {
+            partner.check_availability(&query).await.expect("answers");
+        }
+        one_by_one.push(started.elapsed());
+    }
+    let (p50, p99) = (percentile(&mut plans, 50.0), percentile(&mut plans, 99.0));
+    let sequential = percentile(&mut one_by_one, 50.0);
+    report.row(format!(
+        "| {n} partners, {delay} ms delay each | one partner alone p50 {:.1} ms, p99 {:.1} ms | plan p50 {:.1} ms, p99 {:.1} ms | **p50 ratio {:.3}**, **p99 ratio {:.3}** | one after another p50 {:.0} ms: fan-out is **{:.1}× faster** |",
+        ms(slowest_p50), ms(slowest_p99), ms(p50), ms(p99),
+        p50.as_secs_f64() / slowest_p50.as_secs_f64(),
+        p99.as_secs_f64() / slowest_p99.as_secs_f64(),
+        ms(sequential), sequential.as_secs_f64() / p50.as_secs_f64(),
+    ));
+    drop(orchestrator);
+    area.stop().await;
+}
+
+async fn hung_partner(library: &PluginLibrary, case: &Case, runs: usize, report: &mut Report) {
+    let mut faults = vec![delayed(20); 3];
+    faults.push(Faults { hang_rate: 1.0, ..Faults::none() });
+    let area = Area::start(library, &faults).await;
+    let deadline = Duration::from_millis(300);
+    for (label, breaker_failures) in [("breaker off", 0), ("breaker on (5 failures)", 5)] {
+        let orchestrator = area.orchestrator(settings(deadline, 64, breaker_failures));
+        let mut plans = Vec::new();
+        let mut returned = 0;
+        let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
+        for _ in 0..runs {
+            let started = Instant::now();
+            let plan = orchestrator.plan(case, today()).await;
+            plans.push(started.elapsed());
+            returned += 1;
+            let hung = plan.partners.iter().find(|p| p.partner_id == "foodbank-03").expect("asked");
+            *outcomes.entry(format!("{:?}", hung.outcome)).or_default() += 1;
+            let healthy = plan.partners.iter().filter(|p| p.partner_id != "foodbank-03");
+            assert!(
+                healthy.clone().all(|p| p.outcome == PartnerOutcome::Answered),
+                "the healthy food banks still answer: {:?}",
+                healthy.collect::<Vec<_>>()
+            );
+        }
+        let (p50, p99) = (percentile(&mut plans, 50.0), percentile(&mut plans, 99.0));
+        report.row(format!(
+            "| 4 partners, 1 hung, deadline {} ms, {label} | {returned} of {runs} plans returned; hung partner: {outcomes:?} | plan p50 {:.1} ms, p99 {:.1} ms | **p99 ÷ deadline {:.3}** | |",
+            deadline.as_millis(), ms(p50), ms(p99), p99.as_secs_f64() / deadline.as_secs_f64(),
+        ));
+        // Let the cancelled calls' completions arrive before the next orchestrator starts.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    area.stop().await;
+}
+
+/// Plans per second with `n` instant partners, `workers` plans in flight at once.
+async fn throughput(
+    library: &PluginLibrary,
+    case: &Case,
+    n: usize,
+    window: Duration,
+    report: &mut Report,
+) -> f64 {
+    let area = Area::start(library, &vec![Faults::none(); n]).await;
+    let orchestrator = Arc::new(area.orchestrator(settings(Duration::from_secs(10), 256, 5)));
+    let _ = orchestrator.plan(case, today()).await;
+    let workers = 8;
+    let plans = Arc::new(AtomicU64::new(0));
+    let answered = Arc::new(AtomicU64::new(0));
+    let cpu_before = cpu_time();
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..workers)
+        .map(|_| {
+            let (orchestrator, case, plans, answered) =
+                (orchestrator.clone(), case.clone(), plans.clone(), answered.clone());
+            tokio::spawn(async move {
+                while started.elapsed() < window {
+                    let plan = orchestrator.plan(&case, today()).await;
+                    let ok = plan.partners.iter().filter(|p| p.outcome == PartnerOutcome::Answered);
+                    answered.fetch_add(ok.count() as u64, Ordering::Relaxed);
+                    plans.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("worker");
+    }
+    let elapsed = started.elapsed();
+    let cpu = cpu_time().saturating_sub(cpu_before);
+    let plans = plans.load(Ordering::Relaxed);
+    let calls = answered.load(Ordering::Relaxed);
+    let rate = plans as f64 / elapsed.as_secs_f64();
+    report.row(format!(
+        "| {n} instant partner(s), {workers} plans in flight | {plans} plans in {:.1} s; {calls} partner calls answered of {} | **{rate:.0} plans/s** | CPU {:.2} s: **{:.0} µs per partner call** | |",
+        elapsed.as_secs_f64(), plans * n as u64, cpu.as_secs_f64(),
+        cpu.as_secs_f64() * 1e6 / calls.max(1) as f64,
+    ));
+    drop(orchestrator);
+    area.stop().await;
+    rate
+}
+
+/// Healthy partners' answered calls per second at `rate` plans per second (open loop), with the
+/// fourth partner as given.
+async fn healthy_throughput(
+    library: &PluginLibrary,
+    case: &Case,
+    fourth: Faults,
+    rate: f64,
+    window: Duration,
+) -> (f64, f64, Duration) {
+    let mut faults = vec![Faults::none(); 3];
+    faults.push(fourth);
+    let area = Area::start(library, &faults).await;
+    let orchestrator = Arc::new(area.orchestrator(settings(Duration::from_secs(2), 8, 5)));
+    let _ = orchestrator.plan(case, today()).await;
+    let healthy = &area.partners[..3];
+    let before: u64 = healthy.iter().map(|p| p.call_stats().completions).sum();
+    let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let latencies = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    while started.elapsed() < window {
+        interval.tick().await;
+        let (orchestrator, case, latencies) =
+            (orchestrator.clone(), case.clone(), latencies.clone());
+        tasks.push(tokio::spawn(async move {
+            let t = Instant::now();
+            orchestrator.plan(&case, today()).await;
+            latencies.lock().unwrap().push(t.elapsed());
+        }));
+    }
+    let elapsed = started.elapsed();
+    let after: u64 = healthy.iter().map(|p| p.call_stats().completions).sum();
+    for task in tasks {
+        task.await.expect("plan");
+    }
+    let issued = latencies.lock().unwrap().len() as f64 / elapsed.as_secs_f64();
+    let p50 = percentile(&mut latencies.lock().unwrap(), 50.0);
+    drop(orchestrator);
+    area.stop().await;
+    ((after - before) as f64 / elapsed.as_secs_f64(), issued, p50)
+}
+
+fn main() {
+    let quick = std::env::var_os("FANOUT_QUICK").is_some();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let library =
+        PluginLibrary::open(&plugin_library("pathways_plugin_foodbank")).expect("library");
+    let case = load_case(&workspace_root().join("examples/cases/single-need-food.json"));
+    let (runs, window) =
+        if quick { (20, Duration::from_secs(2)) } else { (100, Duration::from_secs(8)) };
+    let mut report = Report { rows: Vec::new() };
+    runtime.block_on(async {
+        println!("| scenario | baseline | plans | ratio | note |\n|---|---|---|---|---|");
+        for n in [4, 16] {
+            latency_ratio(&library, &case, n, 50, runs, &mut report).await;
+        }
+        hung_partner(&library, &case, runs / 2, &mut report).await;
+        let mut capacity_4 = 0.0;
+        for n in [1, 4, 16] {
+            let rate = throughput(&library, &case, n, window, &mut report).await;
+            if n == 4 {
+                capacity_4 = rate;
+            }
+        }
+        let rate = 0.8 * capacity_4;
+        let (without, issued_a, p50_a) = healthy_throughput(&library, &case, Faults::none(), rate, window).await;
+        let (with, issued_b, p50_b) = healthy_throughput(&library, &case, delayed(1000), rate, window).await;
+        report.row(format!(
+            "| 4 partners at {rate:.0} plans/s (80% of capacity), the 4th answering in 1 s | healthy calls {without:.0}/s without it ({issued_a:.0} plans/s issued, plan p50 {:.1} ms) | {with:.0}/s with it ({issued_b:.0} plans/s issued, plan p50 {:.0} ms) | **{:.3}** | |",
+            ms(p50_a), ms(p50_b), with / without,
+        ));
+    });
+    println!("\n{} rows", report.rows.len());
+}
