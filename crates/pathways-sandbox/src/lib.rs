@@ -35,9 +35,13 @@ mod config;
 mod council;
 mod faults;
 mod foodbank;
+mod geo;
 mod housing;
+mod http;
+mod idempotency;
 mod nhs;
 mod server;
+mod sim;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -117,29 +121,18 @@ pub struct Sandbox {
 impl Sandbox {
     /// Starts every simulator on its configured address.
     pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
-        let foodbank = foodbank::FoodbankSim::start(
-            &config.foodbank,
-            config.seed,
-            config.today,
-            &config.clock,
-        )
-        .await?;
-        let housing = match housing::HousingSim::start(
-            &config.housing,
-            config.seed,
-            config.today,
-            &config.clock,
-        )
-        .await
-        {
-            Ok(housing) => housing,
-            Err(err) => {
-                // Leave nothing listening when the sandbox as a whole could not start.
-                foodbank.stop().await;
-                return Err(err);
-            }
-        };
-        let nhs = match nhs::NhsSim::start(&config.nhs, config.seed, &config.clock).await {
+        let foodbank =
+            foodbank::start(&config.foodbank, config.seed, config.today, &config.clock).await?;
+        let housing =
+            match housing::start(&config.housing, config.seed, config.today, &config.clock).await {
+                Ok(housing) => housing,
+                Err(err) => {
+                    // Leave nothing listening when the sandbox as a whole could not start.
+                    foodbank.stop().await;
+                    return Err(err);
+                }
+            };
+        let nhs = match nhs::start(&config.nhs, config.seed, &config.clock).await {
             Ok(nhs) => nhs,
             Err(err) => {
                 foodbank.stop().await;
@@ -147,22 +140,16 @@ impl Sandbox {
                 return Err(err);
             }
         };
-        let council = match council::CouncilSim::start(
-            &config.council,
-            config.seed,
-            config.today,
-            &config.clock,
-        )
-        .await
-        {
-            Ok(council) => council,
-            Err(err) => {
-                foodbank.stop().await;
-                housing.stop().await;
-                nhs.stop().await;
-                return Err(err);
-            }
-        };
+        let council =
+            match council::start(&config.council, config.seed, config.today, &config.clock).await {
+                Ok(council) => council,
+                Err(err) => {
+                    foodbank.stop().await;
+                    housing.stop().await;
+                    nhs.stop().await;
+                    return Err(err);
+                }
+            };
         Ok(Sandbox { foodbank, housing, nhs, council })
     }
 

@@ -20,6 +20,8 @@ mod log_bridge;
 mod panic_firewall;
 
 #[cfg(feature = "http")]
+pub mod connector;
+#[cfg(feature = "http")]
 pub mod http;
 
 pub use async_trait::async_trait;

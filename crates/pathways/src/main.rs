@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use commands::{config_check, demo, plan, plugins, sandbox, CommandResult};
+use commands::{config_check, demo, keys, plan, plugins, sandbox, serve, CommandResult};
 
 /// Coordinates referrals for people with several needs to partner organisations.
 #[derive(Debug, Parser)]
@@ -41,6 +41,11 @@ enum Command {
     Config(ConfigCommand),
     /// Run the simulated partner APIs alone, until Ctrl-C.
     Sandbox(sandbox::Args),
+    /// Run the daemon: the HTTP API, until SIGTERM or Ctrl-C; SIGHUP reloads the configuration.
+    Serve(serve::Args),
+    /// Make API keys for the daemon.
+    #[command(subcommand)]
+    Keys(keys::Command),
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,7 +56,7 @@ enum ConfigCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(matches!(cli.command, Command::Serve(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -75,13 +80,23 @@ async fn run(command: Command) -> CommandResult {
         Command::Plugins(command) => plugins::run(command).await,
         Command::Config(ConfigCommand::Check(args)) => config_check::run(args).await,
         Command::Sandbox(args) => sandbox::run(args).await,
+        Command::Serve(args) => serve::run(args).await,
+        Command::Keys(command) => keys::run(command).await,
     }
 }
 
-fn init_logging() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+/// The daemon logs at `info`, as JSON lines when stderr is not a terminal (journald, a file).
+fn init_logging(daemon: bool) {
+    let default = if daemon { "info" } else { "warn" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if std::env::var("PATHWAYS_LOG_FORMAT").is_ok_and(|f| f == "json") {
+    let format = std::env::var("PATHWAYS_LOG_FORMAT").ok();
+    let json = match format.as_deref() {
+        Some("json") => true,
+        Some(_) => false,
+        None => daemon && !std::io::stderr().is_terminal(),
+    };
+    if json {
         builder.json().init();
     } else {
         builder.with_ansi(std::io::stderr().is_terminal()).init();

@@ -5,9 +5,8 @@
 //! the error kind. The Open311 API key goes only into the request form, as GeoReport
 //! specifies, and never into a URL or a log line.
 
-use std::time::Duration;
-
-use pathways_sdk::http::{status_error, HttpOptions, PartnerHttp};
+use pathways_sdk::connector::HttpSettings;
+use pathways_sdk::http::{status_error, PartnerHttp};
 use pathways_sdk::PartnerError;
 
 use crate::mapping::{Page, PostAnswer, RequestAnswer, Service};
@@ -46,11 +45,8 @@ pub(crate) struct ServiceSearch<'a> {
 impl CouncilClient {
     /// Clients for the URLs in `settings`, with the API key read from the environment.
     pub(crate) fn new(settings: &Settings) -> Result<Self, String> {
-        let options = HttpOptions {
-            timeout: Duration::from_millis(settings.timeout_ms),
-            connect_timeout: Duration::from_millis(settings.connect_timeout_ms),
-            ..HttpOptions::new(concat!("pathways-council/", env!("CARGO_PKG_VERSION")))
-        };
+        let options =
+            settings.http_options(concat!("pathways-council/", env!("CARGO_PKG_VERSION")));
         let key = |name: &str, explicit: bool| {
             if explicit {
                 format!("settings key `{name}`")

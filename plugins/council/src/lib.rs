@@ -25,12 +25,12 @@ mod mapping;
 mod settings;
 
 use std::collections::HashSet;
-use std::time::Instant;
 
 use futures::stream::{self, StreamExt};
+use pathways_sdk::connector::timed_health;
 use pathways_sdk::{
     async_trait, Availability, AvailabilityQuery, Capability, ClientField, Eligibility, Health,
-    HealthStatus, Manifest, NeedCode, Partner, PartnerError, PartnerKind, PartnerPlugin, Referral,
+    Manifest, NeedCode, Partner, PartnerError, PartnerKind, PartnerPlugin, Referral,
     ReferralReceipt, ReferralRef, ReferralStatus,
 };
 
@@ -233,23 +233,14 @@ impl Partner for CouncilPartner {
     }
 
     async fn health(&self) -> Result<Health, PartnerError> {
-        let started = Instant::now();
-        let (directory, open311) =
-            futures::future::join(self.client.directory_root(), self.client.open311_services())
-                .await;
-        directory?;
-        open311?;
-        let elapsed_ms = started.elapsed().as_millis();
-        // Slower than half the request deadline: working, but calls are at risk of timing out.
-        let status = if elapsed_ms * 2 > u128::from(self.settings.timeout_ms) {
-            HealthStatus::Degraded
-        } else {
-            HealthStatus::Ok
+        let both = async {
+            let (directory, open311) =
+                futures::future::join(self.client.directory_root(), self.client.open311_services())
+                    .await;
+            directory?;
+            open311
         };
-        Ok(Health {
-            status,
-            detail: Some(format!("directory and Open311 answered in {elapsed_ms} ms")),
-        })
+        timed_health(self.settings.timeout_ms, "directory and Open311", both).await
     }
 }
 

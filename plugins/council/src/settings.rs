@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use pathways_sdk::connector::{self, HttpSettings as _};
 use pathways_sdk::NeedCode;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -50,11 +51,11 @@ pub struct Settings {
 
     /// Deadline for one HTTP request to the council, including reading its answer, in
     /// milliseconds.
-    #[serde(default = "default_timeout_ms")]
+    #[serde(default = "connector::default_timeout_ms")]
     pub timeout_ms: u64,
 
     /// Deadline for opening a connection to the council, in milliseconds.
-    #[serde(default = "default_connect_timeout_ms")]
+    #[serde(default = "connector::default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
 
     /// Services with a venue farther than this from the client's postcode district (straight
@@ -86,14 +87,6 @@ pub struct Settings {
     pub taxonomy_terms: BTreeMap<String, Vec<String>>,
 }
 
-fn default_timeout_ms() -> u64 {
-    1500
-}
-
-fn default_connect_timeout_ms() -> u64 {
-    500
-}
-
 fn default_proximity_m() -> u32 {
     16_000
 }
@@ -119,8 +112,8 @@ impl Settings {
             open311_url: None,
             jurisdiction_id: None,
             api_key_env: None,
-            timeout_ms: default_timeout_ms(),
-            connect_timeout_ms: default_connect_timeout_ms(),
+            timeout_ms: connector::DEFAULT_TIMEOUT_MS,
+            connect_timeout_ms: connector::DEFAULT_CONNECT_TIMEOUT_MS,
             proximity_m: default_proximity_m(),
             per_page: default_per_page(),
             max_pages: default_max_pages(),
@@ -132,13 +125,9 @@ impl Settings {
     /// Checks what the types cannot; the error names the setting and says what is allowed.
     /// `served` are the needs the connector serves (the keys `taxonomy_terms` may use).
     pub fn validate(&self, served: &[NeedCode]) -> Result<(), String> {
-        let at_least_one = [
-            ("timeout_ms", self.timeout_ms),
-            ("connect_timeout_ms", self.connect_timeout_ms),
-            ("proximity_m", u64::from(self.proximity_m)),
-        ];
-        if let Some((key, _)) = at_least_one.iter().find(|(_, value)| *value == 0) {
-            return Err(format!("settings key `{key}`: must be at least 1"));
+        self.validate_timeouts()?;
+        if self.proximity_m == 0 {
+            return Err("settings key `proximity_m`: must be at least 1".into());
         }
         for (key, value) in [("per_page", self.per_page), ("max_pages", self.max_pages)] {
             if !(1..=100).contains(&value) {
@@ -181,18 +170,6 @@ impl Settings {
             .clone()
             .unwrap_or_else(|| format!("{}/open311/v2", self.base_url.trim_end_matches('/')))
     }
-
-    /// The Open311 API key from the environment variable named by `api_key_env`, if any.
-    pub fn api_key(&self) -> Result<Option<String>, String> {
-        let Some(name) = &self.api_key_env else {
-            return Ok(None);
-        };
-        match std::env::var(name) {
-            Ok(key) if !key.trim().is_empty() => Ok(Some(key)),
-            Ok(_) => Err(format!("settings key `api_key_env`: environment variable `{name}` is empty")),
-            Err(_) => Err(format!(
-                "settings key `api_key_env`: environment variable `{name}` is not set (it should hold the Open311 API key)"
-            )),
-        }
-    }
 }
+
+pathways_sdk::http_settings!(Settings, "the Open311 API key");

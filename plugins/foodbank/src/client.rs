@@ -5,9 +5,8 @@
 //! the error kind. The API key goes only to the e-voucher API, as a bearer token that reqwest
 //! marks sensitive.
 
-use std::time::Duration;
-
-use pathways_sdk::http::{HttpOptions, PartnerHttp};
+use pathways_sdk::connector::HttpSettings;
+use pathways_sdk::http::PartnerHttp;
 use pathways_sdk::PartnerError;
 use reqwest::RequestBuilder;
 
@@ -36,11 +35,8 @@ impl std::fmt::Debug for FoodbankClient {
 impl FoodbankClient {
     /// Clients for the URLs in `settings`, with the API key read from the environment.
     pub(crate) fn new(settings: &Settings) -> Result<Self, String> {
-        let options = HttpOptions {
-            timeout: Duration::from_millis(settings.timeout_ms),
-            connect_timeout: Duration::from_millis(settings.connect_timeout_ms),
-            ..HttpOptions::new(concat!("pathways-foodbank/", env!("CARGO_PKG_VERSION")))
-        };
+        let options =
+            settings.http_options(concat!("pathways-foodbank/", env!("CARGO_PKG_VERSION")));
         let vouchers = PartnerHttp::new(&settings.base_url, &options)
             .map_err(|e| format!("settings key `base_url`: {e}"))?;
         let directory = match &settings.directory_url {

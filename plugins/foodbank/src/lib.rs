@@ -20,13 +20,12 @@ mod client;
 mod mapping;
 mod settings;
 
-use std::time::Instant;
-
 use futures::future::join_all;
+use pathways_sdk::connector::timed_health;
 use pathways_sdk::{
-    async_trait, Availability, AvailabilityQuery, Capability, ClientField, Health, HealthStatus,
-    Manifest, NeedCode, Partner, PartnerError, PartnerKind, PartnerPlugin, Referral,
-    ReferralReceipt, ReferralRef, ReferralStatus,
+    async_trait, Availability, AvailabilityQuery, Capability, ClientField, Health, Manifest,
+    NeedCode, Partner, PartnerError, PartnerKind, PartnerPlugin, Referral, ReferralReceipt,
+    ReferralRef, ReferralStatus,
 };
 
 pub use settings::Settings;
@@ -132,16 +131,7 @@ impl Partner for FoodbankPartner {
     }
 
     async fn health(&self) -> Result<Health, PartnerError> {
-        let started = Instant::now();
-        self.client.health().await?;
-        let elapsed_ms = started.elapsed().as_millis();
-        // Slower than half the request deadline: working, but calls are at risk of timing out.
-        let status = if elapsed_ms * 2 > u128::from(self.settings.timeout_ms) {
-            HealthStatus::Degraded
-        } else {
-            HealthStatus::Ok
-        };
-        Ok(Health { status, detail: Some(format!("e-voucher API answered in {elapsed_ms} ms")) })
+        timed_health(self.settings.timeout_ms, "e-voucher API", self.client.health()).await
     }
 }
 

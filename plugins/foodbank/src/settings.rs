@@ -3,6 +3,7 @@
 //! The doc comments on the fields are the user documentation: they become the settings schema
 //! that `pathways plugins check` and `pathways config check` show.
 
+use pathways_sdk::connector::{self, HttpSettings as _};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -35,11 +36,11 @@ pub struct Settings {
 
     /// Deadline for one HTTP request to the partner, including reading its answer, in
     /// milliseconds.
-    #[serde(default = "default_timeout_ms")]
+    #[serde(default = "connector::default_timeout_ms")]
     pub timeout_ms: u64,
 
     /// Deadline for opening a connection to the partner, in milliseconds.
-    #[serde(default = "default_connect_timeout_ms")]
+    #[serde(default = "connector::default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
 
     /// Food banks farther than this from the client's postcode district (straight line, in
@@ -52,14 +53,6 @@ pub struct Settings {
     /// at most 10).
     #[serde(default = "default_max_results")]
     pub max_results: usize,
-}
-
-fn default_timeout_ms() -> u64 {
-    1500
-}
-
-fn default_connect_timeout_ms() -> u64 {
-    500
 }
 
 fn default_max_distance_m() -> u32 {
@@ -77,8 +70,8 @@ impl Settings {
             base_url: base_url.into(),
             directory_url: None,
             api_key_env: None,
-            timeout_ms: default_timeout_ms(),
-            connect_timeout_ms: default_connect_timeout_ms(),
+            timeout_ms: connector::DEFAULT_TIMEOUT_MS,
+            connect_timeout_ms: connector::DEFAULT_CONNECT_TIMEOUT_MS,
             max_distance_m: default_max_distance_m(),
             max_results: default_max_results(),
         }
@@ -86,12 +79,7 @@ impl Settings {
 
     /// Checks what the types cannot; the error names the setting and says what is allowed.
     pub fn validate(&self) -> Result<(), String> {
-        if self.timeout_ms == 0 {
-            return Err("settings key `timeout_ms`: must be at least 1".into());
-        }
-        if self.connect_timeout_ms == 0 {
-            return Err("settings key `connect_timeout_ms`: must be at least 1".into());
-        }
+        self.validate_timeouts()?;
         if self.max_distance_m == 0 {
             return Err("settings key `max_distance_m`: must be at least 1".into());
         }
@@ -103,18 +91,6 @@ impl Settings {
         }
         Ok(())
     }
-
-    /// The API key from the environment variable named by `api_key_env`, if any.
-    pub fn api_key(&self) -> Result<Option<String>, String> {
-        let Some(name) = &self.api_key_env else {
-            return Ok(None);
-        };
-        match std::env::var(name) {
-            Ok(key) if !key.trim().is_empty() => Ok(Some(key)),
-            Ok(_) => Err(format!("settings key `api_key_env`: environment variable `{name}` is empty")),
-            Err(_) => Err(format!(
-                "settings key `api_key_env`: environment variable `{name}` is not set (it should hold the e-voucher API key)"
-            )),
-        }
-    }
 }
+
+pathways_sdk::http_settings!(Settings, "the e-voucher API key");

@@ -4,9 +4,8 @@
 //! Each method is one HTTP exchange and never retries: the orchestrator decides retries from
 //! the error kind. The API key goes as a bearer token that reqwest marks sensitive.
 
-use std::time::Duration;
-
-use pathways_sdk::http::{HttpOptions, PartnerHttp};
+use pathways_sdk::connector::HttpSettings;
+use pathways_sdk::http::PartnerHttp;
 use pathways_sdk::PartnerError;
 use reqwest::RequestBuilder;
 
@@ -33,11 +32,8 @@ impl std::fmt::Debug for HousingClient {
 impl HousingClient {
     /// A client for `settings.base_url`, with the API key read from the environment.
     pub(crate) fn new(settings: &Settings) -> Result<Self, String> {
-        let options = HttpOptions {
-            timeout: Duration::from_millis(settings.timeout_ms),
-            connect_timeout: Duration::from_millis(settings.connect_timeout_ms),
-            ..HttpOptions::new(concat!("pathways-housing/", env!("CARGO_PKG_VERSION")))
-        };
+        let options =
+            settings.http_options(concat!("pathways-housing/", env!("CARGO_PKG_VERSION")));
         let http = PartnerHttp::new(&settings.base_url, &options)
             .map_err(|e| format!("settings key `base_url`: {e}"))?;
         Ok(Self { http, api_key: settings.api_key()? })

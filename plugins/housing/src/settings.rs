@@ -4,6 +4,7 @@
 //! The doc comments on the fields are the user documentation: they become the settings schema
 //! that `pathways plugins check` and `pathways config check` show.
 
+use pathways_sdk::connector::{self, HttpSettings as _};
 use pathways_sdk::is_ons_local_authority;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -55,11 +56,11 @@ pub struct Settings {
 
     /// Deadline for one HTTP request to the partner, including reading its answer, in
     /// milliseconds.
-    #[serde(default = "default_timeout_ms")]
+    #[serde(default = "connector::default_timeout_ms")]
     pub timeout_ms: u64,
 
     /// Deadline for opening a connection to the partner, in milliseconds.
-    #[serde(default = "default_connect_timeout_ms")]
+    #[serde(default = "connector::default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
 }
 
@@ -94,14 +95,6 @@ pub enum PublicAuthority {
     RegularArmedForces,
 }
 
-fn default_timeout_ms() -> u64 {
-    1500
-}
-
-fn default_connect_timeout_ms() -> u64 {
-    500
-}
-
 impl Settings {
     /// Settings for `base_url` serving `authorities`, with every default.
     pub fn new(base_url: impl Into<String>, authorities: &[&str]) -> Self {
@@ -111,8 +104,8 @@ impl Settings {
             agency_contact: None,
             public_authority: None,
             api_key_env: None,
-            timeout_ms: default_timeout_ms(),
-            connect_timeout_ms: default_connect_timeout_ms(),
+            timeout_ms: connector::DEFAULT_TIMEOUT_MS,
+            connect_timeout_ms: connector::DEFAULT_CONNECT_TIMEOUT_MS,
         }
     }
 
@@ -134,12 +127,7 @@ impl Settings {
         if self.agency_contact.as_deref().is_some_and(|c| c.trim().is_empty()) {
             return Err("settings key `agency_contact`: is empty; leave it out or give a team telephone number or mailbox".into());
         }
-        if self.timeout_ms == 0 {
-            return Err("settings key `timeout_ms`: must be at least 1".into());
-        }
-        if self.connect_timeout_ms == 0 {
-            return Err("settings key `connect_timeout_ms`: must be at least 1".into());
-        }
+        self.validate_timeouts()?;
         Ok(())
     }
 
@@ -147,18 +135,6 @@ impl Settings {
     pub fn serves(&self, code: &str) -> bool {
         self.authorities.iter().any(|served| served == code)
     }
-
-    /// The API key from the environment variable named by `api_key_env`, if any.
-    pub fn api_key(&self) -> Result<Option<String>, String> {
-        let Some(name) = &self.api_key_env else {
-            return Ok(None);
-        };
-        match std::env::var(name) {
-            Ok(key) if !key.trim().is_empty() => Ok(Some(key)),
-            Ok(_) => Err(format!("settings key `api_key_env`: environment variable `{name}` is empty")),
-            Err(_) => Err(format!(
-                "settings key `api_key_env`: environment variable `{name}` is not set (it should hold the Duty to Refer API key)"
-            )),
-        }
-    }
 }
+
+pathways_sdk::http_settings!(Settings, "the Duty to Refer API key");

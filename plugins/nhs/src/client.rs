@@ -6,10 +6,9 @@
 //! the error kind. Every request sends `Accept: application/fhir+json`; error answers are read
 //! (within the size cap) so that the OperationOutcome's BaRS code can be named.
 
-use std::time::Duration;
-
 use base64::Engine as _;
-use pathways_sdk::http::{HttpOptions, PartnerHttp, PartnerResponse};
+use pathways_sdk::connector::HttpSettings;
+use pathways_sdk::http::{PartnerHttp, PartnerResponse};
 use pathways_sdk::PartnerError;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::RequestBuilder;
@@ -51,11 +50,7 @@ impl std::fmt::Debug for NhsClient {
 impl NhsClient {
     /// A client for `settings.base_url`, with the token read from the environment.
     pub(crate) fn new(settings: &Settings) -> Result<Self, String> {
-        let options = HttpOptions {
-            timeout: Duration::from_millis(settings.timeout_ms),
-            connect_timeout: Duration::from_millis(settings.connect_timeout_ms),
-            ..HttpOptions::new(concat!("pathways-nhs/", env!("CARGO_PKG_VERSION")))
-        };
+        let options = settings.http_options(concat!("pathways-nhs/", env!("CARGO_PKG_VERSION")));
         let http = PartnerHttp::new(&settings.base_url, &options)
             .map_err(|e| format!("settings key `base_url`: {e}"))?;
         Ok(Self { http, api_key: settings.api_key()? })

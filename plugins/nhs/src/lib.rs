@@ -35,13 +35,12 @@ mod message;
 mod outcome;
 mod settings;
 
-use std::time::Instant;
-
 use chrono::Utc;
+use pathways_sdk::connector::timed_health;
 use pathways_sdk::{
     async_trait, is_ons_local_authority, Availability, AvailabilityQuery, Capability, ClientField,
-    Health, HealthStatus, Manifest, NeedRequest, Partner, PartnerError, PartnerKind, PartnerPlugin,
-    Referral, ReferralReceipt, ReferralRef, ReferralStatus,
+    Health, Manifest, NeedRequest, Partner, PartnerError, PartnerKind, PartnerPlugin, Referral,
+    ReferralReceipt, ReferralRef, ReferralStatus,
 };
 
 pub use settings::Settings;
@@ -171,16 +170,7 @@ impl Partner for NhsPartner {
     }
 
     async fn health(&self) -> Result<Health, PartnerError> {
-        let started = Instant::now();
-        self.client.metadata().await?;
-        let elapsed_ms = started.elapsed().as_millis();
-        // Slower than half the request deadline: working, but calls are at risk of timing out.
-        let status = if elapsed_ms * 2 > u128::from(self.settings.timeout_ms) {
-            HealthStatus::Degraded
-        } else {
-            HealthStatus::Ok
-        };
-        Ok(Health { status, detail: Some(format!("FHIR metadata answered in {elapsed_ms} ms")) })
+        timed_health(self.settings.timeout_ms, "FHIR metadata", self.client.metadata()).await
     }
 }
 

@@ -3,6 +3,7 @@
 //! The doc comments on the fields are the user documentation: they become the settings schema
 //! that `pathways plugins check` and `pathways config check` show.
 
+use pathways_sdk::connector::{self, HttpSettings as _};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -30,11 +31,11 @@ pub struct Settings {
     pub api_key_env: Option<String>,
 
     /// Deadline for one HTTP request, including reading its answer, in milliseconds.
-    #[serde(default = "default_timeout_ms")]
+    #[serde(default = "connector::default_timeout_ms")]
     pub timeout_ms: u64,
 
     /// Deadline for opening a connection, in milliseconds.
-    #[serde(default = "default_connect_timeout_ms")]
+    #[serde(default = "connector::default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
 
     /// Identifier system of the services' BaRS endpoints. A HealthcareService is offered only
@@ -52,14 +53,6 @@ pub struct Settings {
     /// Most services offered for one need, in the directory's order (1 to 20).
     #[serde(default = "default_max_offers_per_need")]
     pub max_offers_per_need: usize,
-}
-
-fn default_timeout_ms() -> u64 {
-    1500
-}
-
-fn default_connect_timeout_ms() -> u64 {
-    500
 }
 
 fn default_target_identifier_system() -> String {
@@ -80,8 +73,8 @@ impl Settings {
         Self {
             base_url: base_url.into(),
             api_key_env: None,
-            timeout_ms: default_timeout_ms(),
-            connect_timeout_ms: default_connect_timeout_ms(),
+            timeout_ms: connector::DEFAULT_TIMEOUT_MS,
+            connect_timeout_ms: connector::DEFAULT_CONNECT_TIMEOUT_MS,
             target_identifier_system: default_target_identifier_system(),
             source_endpoint: default_source_endpoint(),
             max_offers_per_need: default_max_offers_per_need(),
@@ -90,12 +83,7 @@ impl Settings {
 
     /// Checks what the types cannot; the error names the setting and says what is allowed.
     pub fn validate(&self) -> Result<(), String> {
-        if self.timeout_ms == 0 {
-            return Err("settings key `timeout_ms`: must be at least 1".into());
-        }
-        if self.connect_timeout_ms == 0 {
-            return Err("settings key `connect_timeout_ms`: must be at least 1".into());
-        }
+        self.validate_timeouts()?;
         for (key, value) in [
             ("target_identifier_system", &self.target_identifier_system),
             ("source_endpoint", &self.source_endpoint),
@@ -115,18 +103,6 @@ impl Settings {
         }
         Ok(())
     }
-
-    /// The bearer token from the environment variable named by `api_key_env`, if any.
-    pub fn api_key(&self) -> Result<Option<String>, String> {
-        let Some(name) = &self.api_key_env else {
-            return Ok(None);
-        };
-        match std::env::var(name) {
-            Ok(key) if !key.trim().is_empty() => Ok(Some(key)),
-            Ok(_) => Err(format!("settings key `api_key_env`: environment variable `{name}` is empty")),
-            Err(_) => Err(format!(
-                "settings key `api_key_env`: environment variable `{name}` is not set (it should hold the API's bearer token)"
-            )),
-        }
-    }
 }
+
+pathways_sdk::http_settings!(Settings, "the API's bearer token");

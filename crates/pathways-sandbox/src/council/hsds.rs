@@ -13,7 +13,7 @@ use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
 use serde_json::{json, Value};
 
 use super::data::{self, ids, CapacitySeed, ServiceSeed};
-use super::geo::{self, District};
+use crate::geo::{self, District};
 use crate::CapacityOverride;
 
 /// The taxonomy term linking a service to the Open311 `service_code` (its attribute `value`)

@@ -58,24 +58,22 @@
 //! - `GET /_sandbox/stats` → [`CouncilStats`]; `GET`/`PUT /_sandbox/faults` → [`crate::Faults`].
 
 mod data;
-mod geo;
 mod hsds;
 mod open311;
 mod routes;
 mod seed;
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
 
 pub use open311::CouncilStats;
 
 use crate::clock::{ClockConfig, Stage};
 use crate::faults::{FaultInjector, Faults};
-use crate::server::RunningServer;
+use crate::sim::{self, FaultSetup, SimState, Simulator};
 use crate::SandboxError;
 
 /// Seed of the council simulator's fault stream, derived from the sandbox seed so that it
@@ -126,72 +124,53 @@ impl CouncilState {
         }
     }
 
-    fn book(&self) -> std::sync::MutexGuard<'_, open311::RequestBook> {
-        // A panic while holding the lock cannot leave the book inconsistent in a way that
-        // matters to a simulator; keep serving.
-        self.book.lock().unwrap_or_else(PoisonError::into_inner)
+    fn book(&self) -> MutexGuard<'_, open311::RequestBook> {
+        sim::lock(&self.book)
+    }
+}
+
+impl SimState for CouncilState {
+    type Stats = CouncilStats;
+
+    fn faults(&self) -> &FaultInjector {
+        &self.faults
+    }
+
+    fn stats(&self) -> CouncilStats {
+        self.book().stats.clone()
     }
 }
 
 /// A running council simulator.
-#[derive(Debug)]
-pub(crate) struct CouncilSim {
-    state: Arc<CouncilState>,
-    server: RunningServer,
+pub(crate) type CouncilSim = Simulator<CouncilState>;
+
+/// Starts the simulator on `config.listen`; requests progress on `clock`.
+pub(crate) async fn start(
+    config: &CouncilSimConfig,
+    seed: u64,
+    today: Option<NaiveDate>,
+    clock: &ClockConfig,
+) -> Result<CouncilSim, SandboxError> {
+    let book = open311::RequestBook::new(clock.clone(), seed);
+    let faults = FaultSetup { faults: config.faults.clone(), seed: seed ^ FAULT_STREAM };
+    let state = |faults| CouncilState {
+        book: Mutex::new(book),
+        faults,
+        today,
+        api_key: config.api_key.clone(),
+        max_per_page: config.max_per_page.max(1),
+    };
+    Simulator::start("council", config.listen, faults, state, routes::router).await
 }
 
-impl CouncilSim {
-    /// Starts the simulator on `config.listen`; requests progress on `clock`.
-    pub(crate) async fn start(
-        config: &CouncilSimConfig,
-        seed: u64,
-        today: Option<NaiveDate>,
-        clock: &ClockConfig,
-    ) -> Result<Self, SandboxError> {
-        let (stop, stopping) = watch::channel(false);
-        let state = Arc::new(CouncilState {
-            book: Mutex::new(open311::RequestBook::new(clock.clone(), seed)),
-            faults: Arc::new(FaultInjector::new(
-                config.faults.clone(),
-                seed ^ FAULT_STREAM,
-                stopping,
-            )),
-            today,
-            api_key: config.api_key.clone(),
-            max_per_page: config.max_per_page.max(1),
-        });
-        let router = routes::router(state.clone());
-        let server = RunningServer::start("council", config.listen, router, stop).await?;
-        Ok(Self { state, server })
-    }
-
-    /// `http://IP:PORT` of the simulator.
-    pub(crate) fn url(&self) -> String {
-        format!("http://{}", self.server.addr())
-    }
-
-    /// Replaces the fault knobs from now on.
-    pub(crate) fn set_faults(&self, faults: Faults) {
-        self.state.faults.set(faults);
-    }
-
-    /// A snapshot of the counts.
-    pub(crate) fn stats(&self) -> CouncilStats {
-        self.state.book().stats.clone()
-    }
-
+impl Simulator<CouncilState> {
     /// Moves a service request to `stage`, whatever the clock says.
     pub(crate) fn set_request_stage(&self, id: &str, stage: Stage) -> Result<(), SandboxError> {
-        if self.state.book().force_stage(id, stage) {
+        if self.state().book().force_stage(id, stage) {
             Ok(())
         } else {
             Err(SandboxError::UnknownServiceRequest(id.to_string()))
         }
-    }
-
-    /// Stops the simulator.
-    pub(crate) async fn stop(self) {
-        self.server.stop().await;
     }
 }
 

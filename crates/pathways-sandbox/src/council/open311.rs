@@ -15,6 +15,8 @@ use serde_json::{json, Value};
 use super::data::{self, ServiceSeed};
 use super::hsds;
 use crate::clock::{ClockConfig, RejectReason, Stage};
+use crate::idempotency::PostCounts;
+use crate::idempotency::{IdempotencyRecord, Replay};
 use crate::CapacityOverride;
 
 /// The local authorities this endpoint serves, as GeoReport `jurisdiction_id`s.
@@ -56,6 +58,12 @@ pub struct CouncilStats {
     pub posts_per_key: BTreeMap<String, u64>,
     /// Every `GET /hsds/services` received (one per page a connector reads).
     pub service_list_requests: u64,
+}
+
+impl PostCounts for CouncilStats {
+    fn post_counters(&mut self) -> (&mut u64, &mut u64, &mut BTreeMap<String, u64>) {
+        (&mut self.total_posts, &mut self.distinct_keys, &mut self.posts_per_key)
+    }
 }
 
 /// A GeoReport error: its HTTP status and description.
@@ -104,7 +112,7 @@ struct ServiceRequest {
 #[derive(Debug)]
 pub(crate) struct RequestBook {
     requests: HashMap<String, ServiceRequest>,
-    by_key: HashMap<String, (Vec<(String, String)>, String)>,
+    by_key: IdempotencyRecord<Vec<(String, String)>>,
     next_id: u64,
     clock: ClockConfig,
     seed: u64,
@@ -116,23 +124,11 @@ impl RequestBook {
     pub(crate) fn new(clock: ClockConfig, seed: u64) -> Self {
         Self {
             requests: HashMap::new(),
-            by_key: HashMap::new(),
+            by_key: IdempotencyRecord::default(),
             next_id: 100_001,
             clock,
             seed,
             stats: CouncilStats::default(),
-        }
-    }
-
-    /// Counts one POST carrying `key` (before faults or validation decide its fate).
-    pub(crate) fn count_post(&mut self, key: Option<&str>) {
-        self.stats.total_posts += 1;
-        if let Some(key) = key {
-            let posts = self.stats.posts_per_key.entry(key.to_string()).or_insert(0);
-            *posts += 1;
-            if *posts == 1 {
-                self.stats.distinct_keys += 1;
-            }
         }
     }
 
@@ -155,17 +151,20 @@ impl RequestBook {
         let mut fingerprint: Vec<(String, String)> =
             form.iter().filter(|(k, _)| k != "api_key").cloned().collect();
         fingerprint.sort();
-        if let Some((earlier, id)) = key.and_then(|k| self.by_key.get(k)) {
-            if *earlier != fingerprint {
+        match key.map_or(Replay::Fresh, |k| self.by_key.replay(k, &fingerprint)) {
+            Replay::Fresh => {}
+            Replay::KeyReused => {
                 return PostOutcome::Refused(Refusal::new(
                     422,
                     "this Idempotency-Key was used with a different request",
-                ));
+                ))
             }
-            return match self.requests.get(id) {
-                Some(request) => PostOutcome::Repeated(receipt(request)),
-                None => PostOutcome::Refused(Refusal::new(500, "request lost")),
-            };
+            Replay::Same(id) => {
+                return match self.requests.get(id) {
+                    Some(request) => PostOutcome::Repeated(receipt(request)),
+                    None => PostOutcome::Refused(Refusal::new(500, "request lost")),
+                }
+            }
         }
         let service = match check(&form, &fields) {
             Ok(service) => service,
@@ -186,7 +185,7 @@ impl RequestBook {
         let answer = receipt(&request);
         self.requests.insert(id.clone(), request);
         if let Some(key) = key {
-            self.by_key.insert(key.to_string(), (fingerprint, id));
+            self.by_key.remember(key, fingerprint, id);
         }
         self.stats.requests_created += 1;
         PostOutcome::Created(answer)

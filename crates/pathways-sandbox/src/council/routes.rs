@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -21,14 +20,14 @@ use serde_json::json;
 
 use super::open311::{self, PostOutcome, Refusal};
 use super::{data, hsds, CouncilState};
-use crate::faults::{self, Faults};
+use crate::faults;
+use crate::http::{self, error, idempotency_key, IDEMPOTENCY_KEY};
+use crate::idempotency::PostCounts;
 
 type Shared = Arc<CouncilState>;
 
 const REQUESTS_PATH: &str = "/open311/v2/requests.json";
 const SERVICES_PATH: &str = "/hsds/services";
-const IDEMPOTENCY_KEY: &str = "idempotency-key";
-const MAX_KEY_LEN: usize = 255;
 
 /// The simulator's whole router.
 pub(crate) fn router(state: Shared) -> Router {
@@ -42,15 +41,7 @@ pub(crate) fn router(state: Shared) -> Router {
         .route("/open311/v2/requests/{file}", get(get_request))
         .layer(middleware::from_fn_with_state(state.faults.clone(), faults::inject))
         .layer(middleware::from_fn_with_state(state.clone(), count));
-    let control = Router::new()
-        .route("/_sandbox/stats", get(stats))
-        .route("/_sandbox/faults", get(get_faults).put(put_faults));
-    api.merge(control).fallback(not_found).with_state(state)
-}
-
-/// The sandbox's error shape, used by the directory and the control routes.
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (status, Json(json!({"error": {"code": code, "message": message.into()}}))).into_response()
+    api.fallback(http::no_such_route).with_state(state)
 }
 
 /// GeoReport's error shape, used by the Open311 routes.
@@ -59,15 +50,11 @@ fn refusal(refusal: &Refusal) -> Response {
     (status, Json(refusal.body())).into_response()
 }
 
-async fn not_found() -> Response {
-    error(StatusCode::NOT_FOUND, "not_found", "no such route")
-}
-
 async fn count(State(state): State<Shared>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
     if request.method() == Method::POST && path == REQUESTS_PATH {
         let key = request.headers().get(IDEMPOTENCY_KEY).and_then(|v| v.to_str().ok());
-        state.book().count_post(key);
+        state.book().stats.count_post(key);
     } else if request.method() == Method::GET && path == SERVICES_PATH {
         state.book().stats.service_list_requests += 1;
     }
@@ -129,15 +116,11 @@ async fn post_request(
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let key = match headers.get(IDEMPOTENCY_KEY).map(|v| v.to_str()) {
-        None => None,
-        Some(Ok(key)) if !key.trim().is_empty() && key.len() <= MAX_KEY_LEN => Some(key),
-        Some(_) => {
-            return refusal(&Refusal {
-                status: 400,
-                description: "Idempotency-Key must be 1 to 255 visible characters".into(),
-            })
-        }
+    let Ok(key) = idempotency_key(&headers) else {
+        return refusal(&Refusal {
+            status: 400,
+            description: "Idempotency-Key must be 1 to 255 visible characters".into(),
+        });
     };
     let Ok(Form(form)) = form else {
         return refusal(&Refusal {
@@ -163,30 +146,4 @@ async fn get_request(State(state): State<Shared>, Path(file): Path<String>) -> R
         Some(answer) => Json(answer).into_response(),
         None => refusal(&not_found()),
     }
-}
-
-async fn stats(State(state): State<Shared>) -> Response {
-    Json(state.book().stats.clone()).into_response()
-}
-
-async fn get_faults(State(state): State<Shared>) -> Response {
-    Json(state.faults.get()).into_response()
-}
-
-async fn put_faults(State(state): State<Shared>, body: Bytes) -> Response {
-    let faults: Faults = match serde_json::from_slice(&body) {
-        Ok(faults) => faults,
-        Err(_) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_body",
-                "the body is not a Faults object",
-            )
-        }
-    };
-    if let Err((field, message)) = faults.validate() {
-        return error(StatusCode::BAD_REQUEST, "invalid_value", format!("`{field}` {message}"));
-    }
-    state.faults.set(faults.clone());
-    Json(faults).into_response()
 }

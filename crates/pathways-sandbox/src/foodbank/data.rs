@@ -4,7 +4,7 @@
 //! The areas are chosen to exercise a planner: an inner-London borough with several food
 //! banks (Kensington and Chelsea, E09000020), a large rural county where they are far apart
 //! (Shropshire, E06000051), and a sparse district with a single food bank that is full
-//! (Barrow-in-Furness, E07000027). `KW1` (Wick, see [`super::geo`]) has no food bank within any
+//! (Barrow-in-Furness, E07000027). `KW1` (Wick, see [`crate::geo`]) has no food bank within any
 //! sensible distance.
 //!
 //! Every name, street, telephone number (Ofcom drama ranges) and address here is invented.
@@ -290,7 +290,7 @@ pub(crate) fn foodbank(slug: &str) -> Option<&'static FoodbankSeed> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::foodbank::geo;
+    use crate::geo;
 
     #[test]
     fn slugs_are_unique_and_every_food_bank_sits_in_a_known_district() {

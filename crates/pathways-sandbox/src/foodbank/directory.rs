@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 
 use super::data::{self, FoodbankSeed};
-use super::geo;
+use crate::geo;
 
 /// The public host the simulated `urls` point at (never contacted).
 const GIVE_FOOD: &str = "https://www.givefood.example";
@@ -30,7 +30,7 @@ pub(crate) enum SearchError {
 /// `lat_lng`; `lat_lng` wins when both are given.
 pub(crate) fn search(address: Option<&str>, lat_lng: Option<&str>) -> Result<Value, SearchError> {
     let origin = match (lat_lng, address) {
-        (Some(lat_lng), _) => geo::parse_lat_lng(lat_lng).ok_or(SearchError::BadLatLng)?,
+        (Some(lat_lng), _) => parse_lat_lng(lat_lng).ok_or(SearchError::BadLatLng)?,
         (None, Some(address)) => geo::geocode(address).ok_or(SearchError::UnknownAddress)?,
         (None, None) => return Err(SearchError::MissingLocation),
     };
@@ -150,6 +150,14 @@ fn urls(fb: &FoodbankSeed) -> Value {
     })
 }
 
+/// Parses Give Food's `lat_lng` form, `"51.52,-0.21"`.
+fn parse_lat_lng(text: &str) -> Option<(f64, f64)> {
+    let (lat, lng) = text.split_once(',')?;
+    let lat: f64 = lat.trim().parse().ok()?;
+    let lng: f64 = lng.trim().parse().ok()?;
+    ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lng)).then_some((lat, lng))
+}
+
 fn lat_lng(fb: &FoodbankSeed) -> String {
     format!("{},{}", fb.lat, fb.lng)
 }
@@ -163,6 +171,13 @@ fn fnv1a(text: &str) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lat_lng_is_give_foods_comma_form_within_range() {
+        assert_eq!(parse_lat_lng("51.52,-0.21"), Some((51.52, -0.21)));
+        assert_eq!(parse_lat_lng("91,0"), None);
+        assert_eq!(parse_lat_lng("abc"), None);
+    }
 
     #[test]
     fn search_by_district_lists_the_nearest_first_with_give_food_fields() {

@@ -63,22 +63,20 @@
 
 mod data;
 mod directory;
-mod geo;
 mod routes;
 mod vouchers;
 mod wire;
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{NaiveDate, Utc};
-use tokio::sync::watch;
 
 pub use wire::{ReferralStats, VoucherReason, VoucherStatus};
 
 use crate::clock::ClockConfig;
 use crate::config::FoodbankSimConfig;
-use crate::faults::{FaultInjector, Faults};
-use crate::server::RunningServer;
+use crate::faults::FaultInjector;
+use crate::sim::{self, FaultSetup, SimState, Simulator};
 use crate::SandboxError;
 
 /// Seeds of the food bank simulator's random streams, derived from the sandbox seed so that
@@ -101,61 +99,45 @@ impl FoodbankState {
         self.today.unwrap_or_else(|| Utc::now().date_naive())
     }
 
-    fn book(&self) -> std::sync::MutexGuard<'_, vouchers::VoucherBook> {
-        // A panic while holding the lock cannot leave the book half-written in a way that
-        // matters to a simulator; keep serving.
-        self.book.lock().unwrap_or_else(PoisonError::into_inner)
+    fn book(&self) -> MutexGuard<'_, vouchers::VoucherBook> {
+        sim::lock(&self.book)
+    }
+}
+
+impl SimState for FoodbankState {
+    type Stats = ReferralStats;
+
+    fn faults(&self) -> &FaultInjector {
+        &self.faults
+    }
+
+    fn stats(&self) -> ReferralStats {
+        self.book().stats.clone()
     }
 }
 
 /// A running food bank simulator.
-#[derive(Debug)]
-pub(crate) struct FoodbankSim {
-    state: Arc<FoodbankState>,
-    server: RunningServer,
+pub(crate) type FoodbankSim = Simulator<FoodbankState>;
+
+/// Starts the simulator on `config.listen`; issued vouchers progress on `clock`.
+pub(crate) async fn start(
+    config: &FoodbankSimConfig,
+    seed: u64,
+    today: Option<NaiveDate>,
+    clock: &ClockConfig,
+) -> Result<FoodbankSim, SandboxError> {
+    let book = vouchers::VoucherBook::new(seed ^ VOUCHER_STREAM).with_clock(clock.clone(), seed);
+    let faults = FaultSetup { faults: config.faults.clone(), seed: seed ^ FAULT_STREAM };
+    let state = |faults| FoodbankState {
+        book: Mutex::new(book),
+        faults,
+        today,
+        api_key: config.api_key.clone(),
+    };
+    Simulator::start("foodbank", config.listen, faults, state, routes::router).await
 }
 
-impl FoodbankSim {
-    /// Starts the simulator on `config.listen`; issued vouchers progress on `clock`.
-    pub(crate) async fn start(
-        config: &FoodbankSimConfig,
-        seed: u64,
-        today: Option<NaiveDate>,
-        clock: &ClockConfig,
-    ) -> Result<Self, SandboxError> {
-        let (stop, stopping) = watch::channel(false);
-        let book =
-            vouchers::VoucherBook::new(seed ^ VOUCHER_STREAM).with_clock(clock.clone(), seed);
-        let state = Arc::new(FoodbankState {
-            book: Mutex::new(book),
-            faults: Arc::new(FaultInjector::new(
-                config.faults.clone(),
-                seed ^ FAULT_STREAM,
-                stopping,
-            )),
-            today,
-            api_key: config.api_key.clone(),
-        });
-        let router = routes::router(state.clone());
-        let server = RunningServer::start("foodbank", config.listen, router, stop).await?;
-        Ok(Self { state, server })
-    }
-
-    /// `http://IP:PORT` of the simulator.
-    pub(crate) fn url(&self) -> String {
-        format!("http://{}", self.server.addr())
-    }
-
-    /// Replaces the fault knobs from now on.
-    pub(crate) fn set_faults(&self, faults: Faults) {
-        self.state.faults.set(faults);
-    }
-
-    /// A snapshot of the referral counts.
-    pub(crate) fn stats(&self) -> ReferralStats {
-        self.state.book().stats.clone()
-    }
-
+impl Simulator<FoodbankState> {
     /// Moves a voucher to `status`.
     pub(crate) fn set_voucher_status(
         &self,
@@ -163,15 +145,10 @@ impl FoodbankSim {
         status: VoucherStatus,
         reason: Option<VoucherReason>,
     ) -> Result<(), SandboxError> {
-        if self.state.book().set_status(voucher_id, status, reason) {
+        if self.state().book().set_status(voucher_id, status, reason) {
             Ok(())
         } else {
             Err(SandboxError::UnknownVoucher(voucher_id.to_string()))
         }
-    }
-
-    /// Stops the simulator.
-    pub(crate) async fn stop(self) {
-        self.server.stop().await;
     }
 }

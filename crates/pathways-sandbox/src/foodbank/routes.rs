@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -21,13 +21,13 @@ use super::directory::{self, SearchError};
 use super::vouchers::PostOutcome;
 use super::wire::{VoucherReason, VoucherRequest, VoucherStatus};
 use super::FoodbankState;
-use crate::faults::{self, Faults};
+use crate::faults;
+use crate::http::{self, error, parse_json, required_idempotency_key, IDEMPOTENCY_KEY};
+use crate::idempotency::PostCounts;
 
 type Shared = Arc<FoodbankState>;
 
 const REFERRALS_PATH: &str = "/evoucher/v1/referrals";
-const IDEMPOTENCY_KEY: &str = "idempotency-key";
-const MAX_KEY_LEN: usize = 255;
 
 /// The simulator's whole router.
 pub(crate) fn router(state: Shared) -> Router {
@@ -36,7 +36,7 @@ pub(crate) fn router(state: Shared) -> Router {
         .route("/evoucher/v1/foodbanks/{slug}/availability", get(availability))
         .route(REFERRALS_PATH, post(post_referral))
         .route("/evoucher/v1/referrals/{voucher_id}", get(get_referral))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_api_key));
+        .route_layer(middleware::from_fn_with_state(state.api_key.clone(), http::require_api_key));
     let api = Router::new()
         .route("/api/2/foodbanks/search/", get(search))
         .route("/api/2/foodbank/{slug}/", get(foodbank))
@@ -44,20 +44,9 @@ pub(crate) fn router(state: Shared) -> Router {
         .merge(evoucher)
         .layer(middleware::from_fn_with_state(state.faults.clone(), faults::inject))
         .layer(middleware::from_fn_with_state(state.clone(), count_referral_posts));
-    let control = Router::new()
-        .route("/_sandbox/stats", get(stats))
-        .route("/_sandbox/faults", get(get_faults).put(put_faults))
-        .route("/_sandbox/vouchers/{voucher_id}/status", post(set_voucher_status));
-    api.merge(control).fallback(not_found).with_state(state)
-}
-
-/// The sandbox's error shape.
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (status, Json(json!({"error": {"code": code, "message": message.into()}}))).into_response()
-}
-
-async fn not_found() -> Response {
-    error(StatusCode::NOT_FOUND, "not_found", "no such route")
+    let control =
+        Router::new().route("/_sandbox/vouchers/{voucher_id}/status", post(set_voucher_status));
+    api.merge(control).fallback(http::no_such_route).with_state(state)
 }
 
 async fn count_referral_posts(
@@ -67,24 +56,13 @@ async fn count_referral_posts(
 ) -> Response {
     if request.method() == Method::POST && request.uri().path() == REFERRALS_PATH {
         let key = request.headers().get(IDEMPOTENCY_KEY).and_then(|v| v.to_str().ok());
-        state.book().count_post(key);
+        state.book().stats.count_post(key);
     }
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let response = next.run(request).await;
     tracing::debug!(partner = "foodbank", %method, %path, status = response.status().as_u16(), "sandbox request");
     response
-}
-
-async fn require_api_key(State(state): State<Shared>, request: Request, next: Next) -> Response {
-    if let Some(expected) = &state.api_key {
-        let given = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let ok = given.and_then(|v| v.strip_prefix("Bearer ")).is_some_and(|key| key == expected);
-        if !ok {
-            return error(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong API key");
-        }
-    }
-    next.run(request).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -130,20 +108,13 @@ async fn availability(State(state): State<Shared>, Path(slug): Path<String>) -> 
 }
 
 async fn post_referral(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let key = match headers.get(IDEMPOTENCY_KEY).map(|v| v.to_str()) {
-        Some(Ok(key)) if !key.trim().is_empty() && key.len() <= MAX_KEY_LEN => key.to_string(),
-        _ => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "missing_idempotency_key",
-                "header `Idempotency-Key` (1 to 255 visible characters) is required",
-            )
-        }
+    let key = match required_idempotency_key(&headers) {
+        Ok(key) => key,
+        Err(refused) => return refused.into_response(),
     };
-    let mut de = serde_json::Deserializer::from_slice(&body);
-    let request: VoucherRequest = match serde_path_to_error::deserialize(&mut de) {
+    let request: VoucherRequest = match parse_json(&body) {
         Ok(request) => request,
-        Err(err) => return error(StatusCode::BAD_REQUEST, "invalid_body", body_error_message(err)),
+        Err(refused) => return refused.into_response(),
     };
     let capacity = state.faults.get().capacity;
     let outcome = state.book().post(&key, request, state.today(), capacity);
@@ -166,57 +137,11 @@ async fn post_referral(State(state): State<Shared>, headers: HeaderMap, body: By
     }
 }
 
-/// Where and how a referral body is wrong, naming fields but never quoting values (serde's
-/// own messages can quote them, and a value may be personal).
-fn body_error_message(err: serde_path_to_error::Error<serde_json::Error>) -> String {
-    let path = err.path().to_string();
-    let inner = err.into_inner();
-    let text = inner.to_string();
-    let what = if let Some(rest) = text.strip_prefix("unknown field ") {
-        format!("unknown field {}", rest.split(',').next().unwrap_or(rest))
-    } else if text.starts_with("missing field ") {
-        text.split(" at line").next().unwrap_or(&text).to_string()
-    } else if text.starts_with("unknown variant ") {
-        "unknown code (see the API documentation for the allowed codes)".to_string()
-    } else {
-        match inner.classify() {
-            serde_json::error::Category::Data => "wrong type or value".to_string(),
-            _ => "not valid JSON".to_string(),
-        }
-    };
-    if path.is_empty() || path == "." {
-        what
-    } else {
-        format!("at `{path}`: {what}")
-    }
-}
-
 async fn get_referral(State(state): State<Shared>, Path(voucher_id): Path<String>) -> Response {
     match state.book().voucher(&voucher_id) {
         Some(voucher) => Json(voucher).into_response(),
         None => error(StatusCode::NOT_FOUND, "unknown_voucher", "no voucher has that id"),
     }
-}
-
-async fn stats(State(state): State<Shared>) -> Response {
-    Json(state.book().stats.clone()).into_response()
-}
-
-async fn get_faults(State(state): State<Shared>) -> Response {
-    Json(state.faults.get()).into_response()
-}
-
-async fn put_faults(State(state): State<Shared>, body: Bytes) -> Response {
-    let mut de = serde_json::Deserializer::from_slice(&body);
-    let faults: Faults = match serde_path_to_error::deserialize(&mut de) {
-        Ok(faults) => faults,
-        Err(err) => return error(StatusCode::BAD_REQUEST, "invalid_body", body_error_message(err)),
-    };
-    if let Err((field, message)) = faults.validate() {
-        return error(StatusCode::BAD_REQUEST, "invalid_value", format!("`{field}` {message}"));
-    }
-    state.faults.set(faults.clone());
-    Json(faults).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -232,10 +157,9 @@ async fn set_voucher_status(
     Path(voucher_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let mut de = serde_json::Deserializer::from_slice(&body);
-    let change: StatusChange = match serde_path_to_error::deserialize(&mut de) {
+    let change: StatusChange = match parse_json(&body) {
         Ok(change) => change,
-        Err(err) => return error(StatusCode::BAD_REQUEST, "invalid_body", body_error_message(err)),
+        Err(refused) => return refused.into_response(),
     };
     let mut book = state.book();
     if !book.set_status(&voucher_id, change.status, change.reason) {

@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use super::data::{self, FoodbankSeed};
 use super::wire::{validate, ReferralStats, Voucher, VoucherReason, VoucherRequest, VoucherStatus};
 use crate::clock::{ClockConfig, RejectReason, Stage};
+use crate::idempotency::{IdempotencyRecord, Replay};
 use crate::CapacityOverride;
 
 /// What a referral POST came to.
@@ -57,7 +58,7 @@ struct Entry {
 #[derive(Debug)]
 pub(crate) struct VoucherBook {
     vouchers: HashMap<String, Entry>,
-    by_key: HashMap<String, (VoucherRequest, String)>,
+    by_key: IdempotencyRecord<VoucherRequest>,
     issued: HashMap<&'static str, u32>,
     ids: fastrand::Rng,
     clock: ClockConfig,
@@ -70,7 +71,7 @@ impl VoucherBook {
     pub(crate) fn new(seed: u64) -> Self {
         Self {
             vouchers: HashMap::new(),
-            by_key: HashMap::new(),
+            by_key: IdempotencyRecord::default(),
             issued: HashMap::new(),
             ids: fastrand::Rng::with_seed(seed),
             clock: ClockConfig { step_ms: 0, ..ClockConfig::default() },
@@ -84,18 +85,6 @@ impl VoucherBook {
         self.clock = clock;
         self.clock_seed = clock_seed;
         self
-    }
-
-    /// Counts one POST carrying `key` (before faults or validation decide its fate).
-    pub(crate) fn count_post(&mut self, key: Option<&str>) {
-        self.stats.total_posts += 1;
-        if let Some(key) = key {
-            let posts = self.stats.posts_per_key.entry(key.to_string()).or_insert(0);
-            *posts += 1;
-            if *posts == 1 {
-                self.stats.distinct_keys += 1;
-            }
-        }
     }
 
     fn desk(
@@ -157,16 +146,18 @@ impl VoucherBook {
         today: NaiveDate,
         capacity: Option<CapacityOverride>,
     ) -> PostOutcome {
-        if let Some((earlier, voucher_id)) = self.by_key.get(key) {
-            if *earlier != request {
-                return PostOutcome::KeyReused;
-            }
-            return match self.voucher_at(voucher_id, Instant::now()) {
-                Some(voucher) => PostOutcome::Repeated(voucher),
-                None => {
-                    PostOutcome::Unprocessable { code: "internal", message: "voucher lost".into() }
+        match self.by_key.replay(key, &request) {
+            Replay::Fresh => {}
+            Replay::KeyReused => return PostOutcome::KeyReused,
+            Replay::Same(voucher_id) => {
+                return match self.voucher_at(voucher_id, Instant::now()) {
+                    Some(voucher) => PostOutcome::Repeated(voucher),
+                    None => PostOutcome::Unprocessable {
+                        code: "internal",
+                        message: "voucher lost".into(),
+                    },
                 }
-            };
+            }
         }
         let Some(fb) = data::foodbank(&request.foodbank) else {
             return PostOutcome::UnknownFoodbank;
@@ -208,7 +199,7 @@ impl VoucherBook {
             voucher_id.clone(),
             Entry { voucher: voucher.clone(), arrived: Instant::now(), pinned: false },
         );
-        self.by_key.insert(key.to_string(), (request, voucher_id));
+        self.by_key.remember(key, request, voucher_id);
         PostOutcome::Created(voucher)
     }
 

@@ -75,17 +75,16 @@ mod routes;
 mod wire;
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
 
 pub use wire::HousingStats;
 
 use crate::clock::ClockConfig;
 use crate::faults::{FaultInjector, Faults};
-use crate::server::RunningServer;
+use crate::sim::{self, FaultSetup, SimState, Simulator};
 use crate::SandboxError;
 
 /// Seeds of the housing simulator's random streams, derived from the sandbox seed so that
@@ -130,67 +129,42 @@ impl HousingState {
         self.today.unwrap_or_else(|| Utc::now().date_naive())
     }
 
-    fn book(&self) -> std::sync::MutexGuard<'_, referrals::ReferralBook> {
-        // A panic while holding the lock cannot leave the book half-written in a way that
-        // matters to a simulator; keep serving.
-        self.book.lock().unwrap_or_else(PoisonError::into_inner)
+    fn book(&self) -> MutexGuard<'_, referrals::ReferralBook> {
+        sim::lock(&self.book)
+    }
+}
+
+impl SimState for HousingState {
+    type Stats = HousingStats;
+
+    fn faults(&self) -> &FaultInjector {
+        &self.faults
+    }
+
+    fn stats(&self) -> HousingStats {
+        self.book().stats.clone()
     }
 }
 
 /// A running housing authority simulator.
-#[derive(Debug)]
-pub(crate) struct HousingSim {
-    state: Arc<HousingState>,
-    server: RunningServer,
-}
+pub(crate) type HousingSim = Simulator<HousingState>;
 
-impl HousingSim {
-    /// Starts the simulator on `config.listen`; referrals progress on `clock`.
-    pub(crate) async fn start(
-        config: &HousingSimConfig,
-        seed: u64,
-        today: Option<NaiveDate>,
-        clock: &ClockConfig,
-    ) -> Result<Self, SandboxError> {
-        let (stop, stopping) = watch::channel(false);
-        let state = Arc::new(HousingState {
-            book: Mutex::new(referrals::ReferralBook::new(
-                seed ^ REFERRAL_STREAM,
-                clock.clone(),
-                seed,
-            )),
-            faults: Arc::new(FaultInjector::new(
-                config.faults.clone(),
-                seed ^ FAULT_STREAM,
-                stopping,
-            )),
-            today,
-            api_key: config.api_key.clone(),
-        });
-        let router = routes::router(state.clone());
-        let server = RunningServer::start("housing", config.listen, router, stop).await?;
-        Ok(Self { state, server })
-    }
-
-    /// `http://IP:PORT` of the simulator.
-    pub(crate) fn url(&self) -> String {
-        format!("http://{}", self.server.addr())
-    }
-
-    /// Replaces the fault knobs from now on.
-    pub(crate) fn set_faults(&self, faults: Faults) {
-        self.state.faults.set(faults);
-    }
-
-    /// A snapshot of the referral counts.
-    pub(crate) fn stats(&self) -> HousingStats {
-        self.state.book().stats.clone()
-    }
-
-    /// Stops the simulator.
-    pub(crate) async fn stop(self) {
-        self.server.stop().await;
-    }
+/// Starts the simulator on `config.listen`; referrals progress on `clock`.
+pub(crate) async fn start(
+    config: &HousingSimConfig,
+    seed: u64,
+    today: Option<NaiveDate>,
+    clock: &ClockConfig,
+) -> Result<HousingSim, SandboxError> {
+    let book = referrals::ReferralBook::new(seed ^ REFERRAL_STREAM, clock.clone(), seed);
+    let faults = FaultSetup { faults: config.faults.clone(), seed: seed ^ FAULT_STREAM };
+    let state = |faults| HousingState {
+        book: Mutex::new(book),
+        faults,
+        today,
+        api_key: config.api_key.clone(),
+    };
+    Simulator::start("housing", config.listen, faults, state, routes::router).await
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use super::wire::{
     Receipt, ReferralView,
 };
 use crate::clock::{ClockConfig, RejectReason, Stage};
+use crate::idempotency::{IdempotencyRecord, Replay};
 use crate::CapacityOverride;
 
 /// What a referral POST came to.
@@ -53,7 +54,7 @@ struct Entry {
 #[derive(Debug)]
 pub(crate) struct ReferralBook {
     referrals: HashMap<String, Entry>,
-    by_key: HashMap<String, (DtrRequest, String)>,
+    by_key: IdempotencyRecord<DtrRequest>,
     ids: fastrand::Rng,
     clock: ClockConfig,
     clock_seed: u64,
@@ -66,23 +67,11 @@ impl ReferralBook {
     pub(crate) fn new(id_seed: u64, clock: ClockConfig, clock_seed: u64) -> Self {
         Self {
             referrals: HashMap::new(),
-            by_key: HashMap::new(),
+            by_key: IdempotencyRecord::default(),
             ids: fastrand::Rng::with_seed(id_seed),
             clock,
             clock_seed,
             stats: HousingStats::default(),
-        }
-    }
-
-    /// Counts one POST carrying `key` (before faults or validation decide its fate).
-    pub(crate) fn count_post(&mut self, key: Option<&str>) {
-        self.stats.total_posts += 1;
-        if let Some(key) = key {
-            let posts = self.stats.posts_per_key.entry(key.to_string()).or_insert(0);
-            *posts += 1;
-            if *posts == 1 {
-                self.stats.distinct_keys += 1;
-            }
         }
     }
 
@@ -151,21 +140,10 @@ impl ReferralBook {
         capacity: Option<CapacityOverride>,
     ) -> PostOutcome {
         let now = Instant::now();
-        if let Some((earlier, referral_id)) = self.by_key.get(key) {
-            if *earlier != request {
-                return PostOutcome::KeyReused;
-            }
-            return match self.view_at(referral_id, now) {
-                Some(view) => PostOutcome::Repeated(Receipt {
-                    referral_id: view.referral_id,
-                    authority: view.authority,
-                    received_at: view.received_at,
-                    status: view.status,
-                }),
-                None => {
-                    PostOutcome::Unprocessable { code: "internal", message: "referral lost".into() }
-                }
-            };
+        match self.by_key.replay(key, &request) {
+            Replay::Fresh => {}
+            Replay::KeyReused => return PostOutcome::KeyReused,
+            Replay::Same(referral_id) => return self.repeated(referral_id, now),
         }
         let Some(seed) = data::authority(&request.chosen_authority) else {
             return PostOutcome::Unprocessable {
@@ -190,10 +168,26 @@ impl ReferralBook {
                 declined_on_arrival,
             },
         );
-        self.by_key.insert(key.to_string(), (request, referral_id.clone()));
+        self.by_key.remember(key, request, referral_id.clone());
         self.stats.referrals_created += 1;
         let status = if declined_on_arrival { DtrStatus::Declined } else { DtrStatus::Received };
         PostOutcome::Created(Receipt { referral_id, authority: seed.ons_code, received_at, status })
+    }
+
+    /// The answer to a repeat of the POST that recorded `referral_id`: its receipt as the
+    /// referral stands at `now`.
+    fn repeated(&self, referral_id: &str, now: Instant) -> PostOutcome {
+        match self.view_at(referral_id, now) {
+            Some(view) => PostOutcome::Repeated(Receipt {
+                referral_id: view.referral_id,
+                authority: view.authority,
+                received_at: view.received_at,
+                status: view.status,
+            }),
+            None => {
+                PostOutcome::Unprocessable { code: "internal", message: "referral lost".into() }
+            }
+        }
     }
 
     /// A referral as it stands now.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,13 +19,13 @@ use serde_json::json;
 use super::referrals::PostOutcome;
 use super::wire::DtrRequest;
 use super::HousingState;
-use crate::faults::{self, Faults};
+use crate::faults;
+use crate::http::{self, error, parse_json, required_idempotency_key, IDEMPOTENCY_KEY};
+use crate::idempotency::PostCounts;
 
 type Shared = Arc<HousingState>;
 
 const REFERRALS_PATH: &str = "/dtr/v1/referrals";
-const IDEMPOTENCY_KEY: &str = "idempotency-key";
-const MAX_KEY_LEN: usize = 255;
 
 /// The simulator's whole router.
 pub(crate) fn router(state: Shared) -> Router {
@@ -35,22 +35,10 @@ pub(crate) fn router(state: Shared) -> Router {
         .route("/dtr/v1/authorities/{ons_code}/availability", get(availability))
         .route(REFERRALS_PATH, post(post_referral))
         .route("/dtr/v1/referrals/{referral_id}", get(get_referral))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_api_key))
+        .route_layer(middleware::from_fn_with_state(state.api_key.clone(), http::require_api_key))
         .layer(middleware::from_fn_with_state(state.faults.clone(), faults::inject))
         .layer(middleware::from_fn_with_state(state.clone(), count_referral_posts));
-    let control = Router::new()
-        .route("/_sandbox/stats", get(stats))
-        .route("/_sandbox/faults", get(get_faults).put(put_faults));
-    api.merge(control).fallback(not_found).with_state(state)
-}
-
-/// The sandbox's error shape.
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (status, Json(json!({"error": {"code": code, "message": message.into()}}))).into_response()
-}
-
-async fn not_found() -> Response {
-    error(StatusCode::NOT_FOUND, "not_found", "no such route")
+    api.fallback(http::no_such_route).with_state(state)
 }
 
 async fn count_referral_posts(
@@ -60,24 +48,13 @@ async fn count_referral_posts(
 ) -> Response {
     if request.method() == Method::POST && request.uri().path() == REFERRALS_PATH {
         let key = request.headers().get(IDEMPOTENCY_KEY).and_then(|v| v.to_str().ok());
-        state.book().count_post(key);
+        state.book().stats.count_post(key);
     }
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let response = next.run(request).await;
     tracing::debug!(partner = "housing", %method, %path, status = response.status().as_u16(), "sandbox request");
     response
-}
-
-async fn require_api_key(State(state): State<Shared>, request: Request, next: Next) -> Response {
-    if let Some(expected) = &state.api_key {
-        let given = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let ok = given.and_then(|v| v.strip_prefix("Bearer ")).is_some_and(|key| key == expected);
-        if !ok {
-            return error(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong API key");
-        }
-    }
-    next.run(request).await
 }
 
 async fn health() -> Response {
@@ -102,20 +79,13 @@ async fn availability(State(state): State<Shared>, Path(ons_code): Path<String>)
 }
 
 async fn post_referral(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let key = match headers.get(IDEMPOTENCY_KEY).map(|v| v.to_str()) {
-        Some(Ok(key)) if !key.trim().is_empty() && key.len() <= MAX_KEY_LEN => key.to_string(),
-        _ => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "missing_idempotency_key",
-                "header `Idempotency-Key` (1 to 255 visible characters) is required",
-            )
-        }
+    let key = match required_idempotency_key(&headers) {
+        Ok(key) => key,
+        Err(refused) => return refused.into_response(),
     };
-    let mut de = serde_json::Deserializer::from_slice(&body);
-    let request: DtrRequest = match serde_path_to_error::deserialize(&mut de) {
+    let request: DtrRequest = match parse_json(&body) {
         Ok(request) => request,
-        Err(err) => return error(StatusCode::BAD_REQUEST, "invalid_body", body_error_message(err)),
+        Err(refused) => return refused.into_response(),
     };
     let capacity = state.faults.get().capacity;
     let outcome = state.book().post(&key, request, state.today(), capacity);
@@ -133,55 +103,9 @@ async fn post_referral(State(state): State<Shared>, headers: HeaderMap, body: By
     }
 }
 
-/// Where and how a body is wrong, naming fields but never quoting values (serde's own
-/// messages can quote them, and a value may be personal).
-fn body_error_message(err: serde_path_to_error::Error<serde_json::Error>) -> String {
-    let path = err.path().to_string();
-    let inner = err.into_inner();
-    let text = inner.to_string();
-    let what = if let Some(rest) = text.strip_prefix("unknown field ") {
-        format!("unknown field {}", rest.split(',').next().unwrap_or(rest))
-    } else if text.starts_with("missing field ") {
-        text.split(" at line").next().unwrap_or(&text).to_string()
-    } else if text.starts_with("unknown variant ") {
-        "unknown code (see the API documentation for the allowed codes)".to_string()
-    } else {
-        match inner.classify() {
-            serde_json::error::Category::Data => "wrong type or value".to_string(),
-            _ => "not valid JSON".to_string(),
-        }
-    };
-    if path.is_empty() || path == "." {
-        what
-    } else {
-        format!("at `{path}`: {what}")
-    }
-}
-
 async fn get_referral(State(state): State<Shared>, Path(referral_id): Path<String>) -> Response {
     match state.book().view(&referral_id) {
         Some(view) => Json(view).into_response(),
         None => error(StatusCode::NOT_FOUND, "unknown_referral", "no referral has that id"),
     }
-}
-
-async fn stats(State(state): State<Shared>) -> Response {
-    Json(state.book().stats.clone()).into_response()
-}
-
-async fn get_faults(State(state): State<Shared>) -> Response {
-    Json(state.faults.get()).into_response()
-}
-
-async fn put_faults(State(state): State<Shared>, body: Bytes) -> Response {
-    let mut de = serde_json::Deserializer::from_slice(&body);
-    let faults: Faults = match serde_path_to_error::deserialize(&mut de) {
-        Ok(faults) => faults,
-        Err(err) => return error(StatusCode::BAD_REQUEST, "invalid_body", body_error_message(err)),
-    };
-    if let Err((field, message)) = faults.validate() {
-        return error(StatusCode::BAD_REQUEST, "invalid_value", format!("`{field}` {message}"));
-    }
-    state.faults.set(faults.clone());
-    Json(faults).into_response()
 }

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::idempotency::PostCounts;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -207,6 +208,12 @@ pub struct HousingStats {
     pub referrals_created: u64,
     /// POSTs received per `Idempotency-Key`.
     pub posts_per_key: BTreeMap<String, u64>,
+}
+
+impl PostCounts for HousingStats {
+    fn post_counters(&mut self) -> (&mut u64, &mut u64, &mut BTreeMap<String, u64>) {
+        (&mut self.total_posts, &mut self.distinct_keys, &mut self.posts_per_key)
+    }
 }
 
 /// Checks what the types cannot; the error is a code and a message naming the field, never

@@ -88,18 +88,6 @@ impl ReferralBook {
         format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
     }
 
-    /// Counts one POST carrying `request_id` (before faults or validation decide its fate).
-    pub(crate) fn count_post(&mut self, request_id: Option<&str>) {
-        self.stats.total_posts += 1;
-        if let Some(id) = request_id {
-            let posts = self.stats.posts_per_request_id.entry(id.to_ascii_lowercase()).or_insert(0);
-            *posts += 1;
-            if *posts == 1 {
-                self.stats.distinct_request_ids += 1;
-            }
-        }
-    }
-
     /// Handles a valid message for `service`, whose capacity is `capacity` right now.
     pub(crate) fn post(
         &mut self,

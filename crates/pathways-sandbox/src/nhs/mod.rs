@@ -77,16 +77,15 @@ mod search;
 mod status;
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
 
 pub use status::{NhsStats, NhsTaskReason, NhsTaskStatus};
 
 use crate::clock::ClockConfig;
 use crate::faults::{FaultInjector, Faults};
-use crate::server::RunningServer;
+use crate::sim::{self, FaultSetup, SimState, Simulator};
 use crate::SandboxError;
 
 /// Seeds of the NHS simulator's random streams, derived from the sandbox seed so that faults
@@ -125,60 +124,43 @@ pub(crate) struct NhsState {
 }
 
 impl NhsState {
-    fn book(&self) -> std::sync::MutexGuard<'_, book::ReferralBook> {
-        // A panic while holding the lock cannot leave the book half-written in a way that
-        // matters to a simulator; keep serving.
-        self.book.lock().unwrap_or_else(PoisonError::into_inner)
+    fn book(&self) -> MutexGuard<'_, book::ReferralBook> {
+        sim::lock(&self.book)
+    }
+}
+
+impl SimState for NhsState {
+    type Stats = NhsStats;
+
+    fn faults(&self) -> &FaultInjector {
+        &self.faults
+    }
+
+    fn stats(&self) -> NhsStats {
+        self.book().stats.clone()
     }
 }
 
 /// A running NHS simulator.
-#[derive(Debug)]
-pub(crate) struct NhsSim {
-    state: Arc<NhsState>,
-    server: RunningServer,
+pub(crate) type NhsSim = Simulator<NhsState>;
+
+/// Starts the simulator on `config.listen`, its Tasks moved by `clock`.
+pub(crate) async fn start(
+    config: &NhsSimConfig,
+    seed: u64,
+    clock: &ClockConfig,
+) -> Result<NhsSim, SandboxError> {
+    let book = book::ReferralBook::new(seed ^ ID_STREAM, clock.clone(), seed);
+    let faults = FaultSetup { faults: config.faults.clone(), seed: seed ^ FAULT_STREAM };
+    let state =
+        |faults| NhsState { book: Mutex::new(book), faults, api_key: config.api_key.clone() };
+    Simulator::start("nhs", config.listen, faults, state, routes::router).await
 }
 
-impl NhsSim {
-    /// Starts the simulator on `config.listen`, its Tasks moved by `clock`.
-    pub(crate) async fn start(
-        config: &NhsSimConfig,
-        seed: u64,
-        clock: &ClockConfig,
-    ) -> Result<Self, SandboxError> {
-        let (stop, stopping) = watch::channel(false);
-        let state = Arc::new(NhsState {
-            book: Mutex::new(book::ReferralBook::new(seed ^ ID_STREAM, clock.clone(), seed)),
-            faults: Arc::new(FaultInjector::new(
-                config.faults.clone(),
-                seed ^ FAULT_STREAM,
-                stopping,
-            )),
-            api_key: config.api_key.clone(),
-        });
-        let router = routes::router(state.clone());
-        let server = RunningServer::start("nhs", config.listen, router, stop).await?;
-        Ok(Self { state, server })
-    }
-
-    /// `http://IP:PORT` of the simulator.
-    pub(crate) fn url(&self) -> String {
-        format!("http://{}", self.server.addr())
-    }
-
-    /// Replaces the fault knobs from now on.
-    pub(crate) fn set_faults(&self, faults: Faults) {
-        self.state.faults.set(faults);
-    }
-
-    /// A snapshot of the referral counts.
-    pub(crate) fn stats(&self) -> NhsStats {
-        self.state.book().stats.clone()
-    }
-
+impl Simulator<NhsState> {
     /// The message Bundles accepted so far (the last hundred), oldest first.
     pub(crate) fn messages(&self) -> Vec<serde_json::Value> {
-        self.state.book().messages()
+        self.state().book().messages()
     }
 
     /// Fixes a Task's status, as the service would.
@@ -188,16 +170,11 @@ impl NhsSim {
         status: NhsTaskStatus,
         reason: Option<NhsTaskReason>,
     ) -> Result<(), SandboxError> {
-        if self.state.book().set_status(task_id, status, reason) {
+        if self.state().book().set_status(task_id, status, reason) {
             Ok(())
         } else {
             Err(SandboxError::UnknownTask(task_id.to_string()))
         }
-    }
-
-    /// Stops the simulator.
-    pub(crate) async fn stop(self) {
-        self.server.stop().await;
     }
 }
 

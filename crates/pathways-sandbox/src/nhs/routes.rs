@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::book::{PostOutcome, ReferralBook};
 use super::data::{SeedCapacity, ServiceSeed, SERVICES};
@@ -24,7 +24,9 @@ use super::outcome::{fhir_json, Problem, FHIR_JSON};
 use super::resources::{self, TaskView};
 use super::status::{NhsTaskReason, NhsTaskStatus};
 use super::{headers, message, search, NhsState};
-use crate::faults::{self, CapacityOverride, Faults};
+use crate::faults::{self, CapacityOverride};
+use crate::http::error;
+use crate::idempotency::PostCounts;
 
 type Shared = Arc<NhsState>;
 type Params = Query<Vec<(String, String)>>;
@@ -47,10 +49,7 @@ pub(crate) fn router(state: Shared) -> Router {
         .layer(middleware::from_fn_with_state(state.faults.clone(), faults::inject))
         .layer(middleware::from_fn(fhir_errors))
         .layer(middleware::from_fn_with_state(state.clone(), count_posts));
-    let control = Router::new()
-        .route("/_sandbox/stats", get(stats))
-        .route("/_sandbox/faults", get(get_faults).put(put_faults))
-        .route("/_sandbox/tasks/{id}/status", post(set_task_status));
+    let control = Router::new().route("/_sandbox/tasks/{id}/status", post(set_task_status));
     api.merge(control).with_state(state)
 }
 
@@ -61,7 +60,7 @@ async fn not_found() -> Response {
 async fn count_posts(State(state): State<Shared>, request: Request, next: Next) -> Response {
     if request.method() == Method::POST && request.uri().path() == PROCESS_MESSAGE {
         let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok());
-        state.book().count_post(id);
+        state.book().stats.count_post(id.map(str::to_ascii_lowercase).as_deref());
     }
     let method = request.method().clone();
     let path = request.uri().path().to_string();
@@ -290,37 +289,6 @@ async fn search_service_requests(
     )
 }
 
-/// The sandbox's plain JSON error shape, for the control routes.
-fn control_error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(json!({"error": {"code": code, "message": message}}))).into_response()
-}
-
-async fn stats(State(state): State<Shared>) -> Response {
-    Json(state.book().stats.clone()).into_response()
-}
-
-async fn get_faults(State(state): State<Shared>) -> Response {
-    Json(state.faults.get()).into_response()
-}
-
-async fn put_faults(State(state): State<Shared>, body: Bytes) -> Response {
-    let faults: Faults = match serde_json::from_slice(&body) {
-        Ok(faults) => faults,
-        Err(_) => {
-            return control_error(StatusCode::BAD_REQUEST, "invalid_body", "not a Faults object")
-        }
-    };
-    if let Err((field, message)) = faults.validate() {
-        return control_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_value",
-            &format!("`{field}` {message}"),
-        );
-    }
-    state.faults.set(faults.clone());
-    Json(faults).into_response()
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StatusChange {
@@ -335,7 +303,7 @@ async fn set_task_status(
     body: Bytes,
 ) -> Response {
     let Ok(change) = serde_json::from_slice::<StatusChange>(&body) else {
-        return control_error(
+        return error(
             StatusCode::BAD_REQUEST,
             "invalid_body",
             "give {\"status\": ..., \"reason\": ...}",
@@ -343,10 +311,10 @@ async fn set_task_status(
     };
     let mut book = state.book();
     if !book.set_status(&id, change.status, change.reason) {
-        return control_error(StatusCode::NOT_FOUND, "unknown_task", "no Task has that id");
+        return error(StatusCode::NOT_FOUND, "unknown_task", "no Task has that id");
     }
     match book.by_task(&id) {
         Some(index) => Json(task_resource(&book, index)).into_response(),
-        None => control_error(StatusCode::NOT_FOUND, "unknown_task", "no Task has that id"),
+        None => error(StatusCode::NOT_FOUND, "unknown_task", "no Task has that id"),
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::idempotency::PostCounts;
 use serde::{Deserialize, Serialize};
 
 /// FHIR Task statuses a simulated NHS service puts a referral in.
@@ -126,4 +127,10 @@ pub struct NhsStats {
     pub referrals_cancelled: u64,
     /// POSTs received per `X-Request-ID`.
     pub posts_per_request_id: BTreeMap<String, u64>,
+}
+
+impl PostCounts for NhsStats {
+    fn post_counters(&mut self) -> (&mut u64, &mut u64, &mut BTreeMap<String, u64>) {
+        (&mut self.total_posts, &mut self.distinct_request_ids, &mut self.posts_per_request_id)
+    }
 }

@@ -3,9 +3,11 @@
 
 pub mod config_check;
 pub mod demo;
+pub mod keys;
 pub mod plan;
 pub mod plugins;
 pub mod sandbox;
+pub mod serve;
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -176,3 +176,40 @@ fn lead_rules_are_read_in_order_and_default_to_the_domestic_abuse_rule() {
     let err = load(&rules.replace("when_need", "when"), &[]).0.unwrap_err();
     assert!(err.problem.contains("unknown field `when`"), "{err}");
 }
+
+const KEY_HASH: &str = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+#[test]
+fn api_keys_and_server_limits_are_read_and_checked() {
+    let toml = format!(
+        "{GOOD}\n[[api_keys]]\nid = \"cakc-1\"\norganisation = \"citizens-advice-kc\"\nrole = \"pathfinder\"\nhash = \"{KEY_HASH}\"\n"
+    );
+    let settings = load(&toml, &[("PATHWAYS__SERVER__MAX_BODY_BYTES", "1024")]).0.unwrap();
+    assert_eq!(settings.api_keys[0].role, pathways_daemon::Role::Pathfinder);
+    assert_eq!(settings.key_ring().unwrap().len(), 1);
+    assert_eq!(settings.server.limits().max_body_bytes, 1024);
+    assert_eq!(settings.server.limits().request_timeout, Duration::from_secs(30));
+}
+
+#[test]
+fn a_bad_api_key_entry_names_the_entry_and_the_problem() {
+    let entry = |role: &str, hash: &str| {
+        format!(
+            "{GOOD}\n[[api_keys]]\nid = \"k\"\norganisation = \"org\"\nrole = \"{role}\"\nhash = \"{hash}\"\n"
+        )
+    };
+    let (err, _) = load(&entry("pathfinder", "plaintext-secret"), &[]);
+    let err = err.unwrap_err().to_string();
+    assert!(err.contains("api_keys[0]") && err.contains("sha256:"), "{err}");
+    let (err, _) = load(&entry("superuser", KEY_HASH), &[]);
+    let err = err.unwrap_err().to_string();
+    assert!(err.contains("api_keys[0].role") && err.contains("superuser"), "{err}");
+    let twice = format!(
+        "{}[[api_keys]]\nid = \"k2\"\norganisation = \"org\"\nrole = \"admin\"\nhash = \"{KEY_HASH}\"\n",
+        entry("pathfinder", KEY_HASH)
+    );
+    let err = load(&twice, &[]).0.unwrap_err().to_string();
+    assert!(err.contains("api_keys[1]") && err.contains("api_keys[0]"), "{err}");
+    let (err, _) = load(&format!("{GOOD}\n"), &[("PATHWAYS__SERVER__REQUEST_TIMEOUT_MS", "0")]);
+    assert!(err.unwrap_err().to_string().contains("server.request_timeout_ms"));
+}

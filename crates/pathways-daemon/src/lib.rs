@@ -1,0 +1,93 @@
+//! The HTTP API of `pathways` (CONTRACT.md, "HTTP API"): cases and plans under `/v1`, bearer
+//! API keys bound to an organisation and a role, an append-only audit of every case action,
+//! Prometheus metrics, an OpenAPI document generated from the route table, and a serving loop
+//! with header-read timeouts and graceful shutdown.
+//!
+//! The binary builds a [`Daemon`] from its configuration and runs [`Daemon::serve`]; tests
+//! drive [`Daemon::router`] in-process. A reload ([`Daemon::reload`]) swaps the partners and
+//! keys whole: work already holding the old set finishes on it.
+
+mod auth;
+mod error;
+mod layers;
+mod metrics;
+mod openapi;
+mod routes;
+mod serve;
+mod state;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use pathways_store::Store;
+use tokio::net::TcpListener;
+
+pub use auth::{hash_token, is_code, new_token, ApiKey, Caller, KeyRing, Role};
+pub use error::{ApiError, DaemonError};
+pub use openapi::document as openapi_document;
+pub use routes::{table as route_table, Access, RouteSpec};
+pub use state::{Limits, Live};
+
+use state::AppState;
+
+/// The daemon: shared state and the router over it.
+#[derive(Debug, Clone)]
+pub struct Daemon {
+    state: AppState,
+}
+
+impl Daemon {
+    /// A daemon over `store`, serving `live` (partners and keys) within `limits`.
+    pub fn new(store: Arc<dyn Store>, live: Live, limits: Limits) -> Self {
+        Self { state: AppState::new(store, live, limits) }
+    }
+
+    /// The complete router, middleware included.
+    pub fn router(&self) -> Router {
+        let mut router = Router::new();
+        for (spec, handler) in routes::table() {
+            router = router.route(spec.path, handler);
+        }
+        let router =
+            router.fallback(layers::no_route).method_not_allowed_fallback(layers::wrong_method);
+        layers::wrap(router, self.state.clone())
+    }
+
+    /// Replaces the partners and keys for requests that start from now on.
+    pub fn reload(&self, live: Live) {
+        self.state.replace_live(live);
+    }
+
+    /// Counts a reload attempt in the metrics (`ok` or `refused`).
+    pub fn count_reload(&self, result: &str) {
+        self.state
+            .metrics()
+            .inc("pathways_config_reloads_total", vec![("result", result.to_string())]);
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then drains requests in flight for at
+    /// most the configured grace period.
+    pub async fn serve(
+        &self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), DaemonError> {
+        let limits = self.state.limits();
+        serve::serve(
+            listener,
+            self.router(),
+            limits.header_read_timeout,
+            limits.shutdown_grace,
+            shutdown,
+        )
+        .await
+    }
+}
+
+impl Live {
+    /// A live configuration of this orchestrator and these keys.
+    pub fn new(orchestrator: pathways_orchestrator::Orchestrator, keys: KeyRing) -> Self {
+        Self { orchestrator: Arc::new(orchestrator), keys: Arc::new(keys) }
+    }
+}

@@ -1,0 +1,48 @@
+//! Reading a JSON request body without ever answering in axum's plain-text rejections.
+//!
+//! The extractor never rejects: it hands the handler a `Result`, so the handler checks the
+//! caller's role first (a 403 must not depend on whether the body parses) and then the body.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, StatusCode};
+
+use crate::error::ApiError;
+
+/// The raw bytes of a JSON request body, or why they cannot be had.
+#[derive(Debug)]
+pub struct JsonBody(pub Result<Bytes, ApiError>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(JsonBody(read(req, state).await))
+    }
+}
+
+async fn read<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let is_json = content_type.is_some_and(|ct| {
+        let essence = ct.split(';').next().unwrap_or("").trim();
+        essence.eq_ignore_ascii_case("application/json")
+    });
+    if !is_json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "the body must be JSON: send `Content-Type: application/json`",
+        ));
+    }
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "the body is larger than the server accepts (64 KiB by default)",
+            )
+        } else {
+            ApiError::bad_request("unreadable_body", "the request body could not be read")
+        }
+    })
+}

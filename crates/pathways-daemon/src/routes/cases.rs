@@ -1,0 +1,218 @@
+//! Cases and their plans: create, read, plan, read the plan.
+//!
+//! A caller sees a case when its organisation created it, or when the case's newest plan names
+//! that organisation as a partner. Any other case answers exactly like a missing one (404), so
+//! ids cannot be probed. Every action is written to the audit log with the key, the
+//! organisation, the case id and the outcome, never with anything from the case.
+
+use std::time::Instant;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use pathways_core::{parse_case, Case};
+use pathways_store::{AuditEntry, CaseId, StoredCase};
+use serde::Serialize;
+
+use super::body::JsonBody;
+use crate::auth::{Caller, Role};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+const PATHFINDER: &[Role] = &[Role::Pathfinder];
+
+/// A stored case as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct CaseView {
+    id: String,
+    organisation: String,
+    created_at: DateTime<Utc>,
+    case: Case,
+}
+
+impl From<StoredCase> for CaseView {
+    fn from(stored: StoredCase) -> Self {
+        Self {
+            id: stored.id.to_string(),
+            organisation: stored.organisation,
+            created_at: stored.created_at,
+            case: stored.case,
+        }
+    }
+}
+
+/// `POST /v1/cases`
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody,
+) -> Result<(StatusCode, HeaderMap, Json<serde_json::Value>), ApiError> {
+    if let Err(e) = caller.require(PATHFINDER) {
+        audit(&state, &caller, "case.create", None, "forbidden").await;
+        return Err(e);
+    }
+    let case = match body.and_then(|bytes| {
+        // The message names the field and may quote the caller's own value; it goes back to
+        // the caller only, never to the log.
+        parse_case(&bytes).map_err(|e| ApiError::bad_request("invalid_case", e.to_string()))
+    }) {
+        // The lead of a plan defaults to the referring organisation, and the lead may read
+        // the case: so a key may only create cases it refers itself.
+        Ok(case) if case.referrer.organisation != caller.organisation => {
+            audit(&state, &caller, "case.create", None, "invalid").await;
+            return Err(ApiError::bad_request(
+                "invalid_case",
+                format!(
+                    "at `referrer.organisation`: must be `{}`, the organisation of this API key",
+                    caller.organisation
+                ),
+            ));
+        }
+        Ok(case) => case,
+        Err(e) => {
+            audit(&state, &caller, "case.create", None, "invalid").await;
+            return Err(e);
+        }
+    };
+    let id = state.store().insert_case(&caller.organisation, &case).await.map_err(store_failed)?;
+    audit(&state, &caller, "case.create", Some(&id), "ok").await;
+    tracing::info!(case_id = %id, "case created");
+    let mut headers = HeaderMap::new();
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/cases/{id}")) {
+        headers.insert(header::LOCATION, location);
+    }
+    let body = serde_json::json!({ "id": id.to_string(), "organisation": caller.organisation });
+    Ok((StatusCode::CREATED, headers, Json(body)))
+}
+
+/// `GET /v1/cases/{id}`
+pub async fn read(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<CaseView>, ApiError> {
+    let stored = visible_case(&state, &caller, &id, "case.read").await?;
+    audit(&state, &caller, "case.read", Some(&stored.id), "ok").await;
+    Ok(Json(CaseView::from(stored)))
+}
+
+/// `POST /v1/cases/{id}/plan`
+pub async fn plan(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<pathways_core::ActionPlan>), ApiError> {
+    let stored = visible_case(&state, &caller, &id, "plan.create").await?;
+    // One snapshot for the whole plan: a reload meanwhile does not change its partners.
+    let live = state.live();
+    let started = Instant::now();
+    let mut plan = live.orchestrator.plan(&stored.case, chrono::Local::now().date_naive()).await;
+    state.metrics().observe("pathways_plan_duration_seconds", vec![], started.elapsed());
+    for report in &plan.partners {
+        let outcome = serde_json::to_value(report.outcome)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let partner = ("partner", report.partner_id.clone());
+        state
+            .metrics()
+            .inc("pathways_partner_calls_total", vec![partner.clone(), ("outcome", outcome)]);
+        state.metrics().observe(
+            "pathways_partner_latency_seconds",
+            vec![partner],
+            std::time::Duration::from_millis(report.latency_ms),
+        );
+    }
+    plan.case_id = stored.id.to_string();
+    state.store().insert_plan(&stored.id, &plan).await.map_err(store_failed)?;
+    audit(&state, &caller, "plan.create", Some(&stored.id), "ok").await;
+    tracing::info!(case_id = %stored.id, steps = plan.steps.len(), unmet = plan.unmet.len(),
+        partners = plan.partners.len(), "plan stored");
+    Ok((StatusCode::CREATED, Json(plan)))
+}
+
+/// `GET /v1/cases/{id}/plan`
+pub async fn read_plan(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<pathways_core::ActionPlan>, ApiError> {
+    let stored = visible_case(&state, &caller, &id, "plan.read").await?;
+    match state.store().latest_plan(&stored.id).await.map_err(store_failed)? {
+        Some(plan) => {
+            audit(&state, &caller, "plan.read", Some(&stored.id), "ok").await;
+            Ok(Json(plan.plan))
+        }
+        None => {
+            audit(&state, &caller, "plan.read", Some(&stored.id), "no_plan").await;
+            Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no_plan",
+                "this case has no plan yet: POST /v1/cases/{id}/plan makes one",
+            ))
+        }
+    }
+}
+
+/// The case `id` if the caller may see it; otherwise the same 404 as for a missing case.
+async fn visible_case(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    action: &str,
+) -> Result<StoredCase, ApiError> {
+    if let Err(e) = caller.require(PATHFINDER) {
+        audit(state, caller, action, CaseId::parse(id).as_ref(), "forbidden").await;
+        return Err(e);
+    }
+    let Some(case_id) = CaseId::parse(id) else {
+        audit(state, caller, action, None, "not_found").await;
+        return Err(ApiError::not_found("case"));
+    };
+    let Some(stored) = state.store().get_case(&case_id).await.map_err(store_failed)? else {
+        audit(state, caller, action, Some(&case_id), "not_found").await;
+        return Err(ApiError::not_found("case"));
+    };
+    if stored.organisation == caller.organisation {
+        return Ok(stored);
+    }
+    let partners = state.store().plan_partner_ids(&case_id).await.map_err(store_failed)?;
+    if partners.contains(&caller.organisation) {
+        return Ok(stored);
+    }
+    // The audit log tells the operator what the caller must not learn.
+    audit(state, caller, action, Some(&case_id), "not_visible").await;
+    Err(ApiError::not_found("case"))
+}
+
+/// Appends to the audit log. A failure is logged loudly but does not fail the request: the
+/// action has happened by then, and answering an error would invite a retry that repeats it.
+async fn audit(
+    state: &AppState,
+    caller: &Caller,
+    action: &str,
+    case_id: Option<&CaseId>,
+    outcome: &str,
+) {
+    let entry = AuditEntry {
+        at: Utc::now(),
+        key_id: caller.key_id.clone(),
+        organisation: caller.organisation.clone(),
+        action: action.to_string(),
+        case_id: case_id.cloned(),
+        referral_id: None,
+        outcome: outcome.to_string(),
+    };
+    if let Err(e) = state.store().append_audit(&entry).await {
+        tracing::error!(error = %e, action, outcome, "cannot write the audit log");
+        state.metrics().inc("pathways_audit_failures_total", vec![]);
+    }
+}
+
+/// A store failure: logged with its reason (store errors never quote stored values), answered
+/// as 503 because it is usually the database being unreachable.
+fn store_failed(error: pathways_store::StoreError) -> ApiError {
+    tracing::error!(error = %error, "store failed");
+    ApiError::unavailable("storage is not available; retry shortly")
+}

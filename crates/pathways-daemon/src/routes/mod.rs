@@ -1,0 +1,186 @@
+//! The route table: every route the API serves, with what the OpenAPI document says about it.
+//!
+//! The router is built from this table and the document is generated from it, so the two
+//! cannot disagree. Routes for referrals, partner events and reports (CONTRACT.md) join here
+//! as entries of the same shape.
+
+mod body;
+mod cases;
+mod ops;
+
+use axum::http::Method;
+use axum::routing::{get, post, MethodRouter};
+
+use crate::auth::Role;
+use crate::state::AppState;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No key needed.
+    Open,
+    /// Any valid key.
+    AnyKey,
+    /// A key with one of these roles.
+    Roles(&'static [Role]),
+}
+
+/// One route of the API as the document describes it.
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    /// The method.
+    pub method: Method,
+    /// The path, with `{name}` parameters as axum and OpenAPI both write them.
+    pub path: &'static str,
+    /// The operation id in the document.
+    pub operation_id: &'static str,
+    /// One line on what it does.
+    pub summary: &'static str,
+    /// Who may call it.
+    pub access: Access,
+    /// The component schema of the JSON request body, if it takes one.
+    pub request: Option<&'static str>,
+    /// Statuses it answers, with the component schema of each body (`None`: not JSON).
+    pub responses: &'static [(u16, Option<&'static str>)],
+}
+
+const PATHFINDER: &[Role] = &[Role::Pathfinder];
+const ERR: Option<&str> = Some("Error");
+
+/// Every route: its description and its handler.
+pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
+    let spec = |method, path, operation_id, summary, access, request, responses| RouteSpec {
+        method,
+        path,
+        operation_id,
+        summary,
+        access,
+        request,
+        responses,
+    };
+    vec![
+        (
+            spec(
+                Method::POST,
+                "/v1/cases",
+                "createCase",
+                "Store a new case (strictly validated).",
+                Access::Roles(PATHFINDER),
+                Some("Case"),
+                &[
+                    (201, Some("CaseCreated")),
+                    (400, ERR),
+                    (401, ERR),
+                    (403, ERR),
+                    (413, ERR),
+                    (415, ERR),
+                    (429, ERR),
+                ],
+            ),
+            post(cases::create),
+        ),
+        (
+            spec(
+                Method::GET,
+                "/v1/cases/{id}",
+                "getCase",
+                "A case of the caller's organisation, or one whose plan names it as a partner.",
+                Access::Roles(PATHFINDER),
+                None,
+                &[(200, Some("StoredCase")), (401, ERR), (403, ERR), (404, ERR)],
+            ),
+            get(cases::read),
+        ),
+        (
+            spec(
+                Method::POST,
+                "/v1/cases/{id}/plan",
+                "planCase",
+                "Ask the partners and store a coordinated action plan.",
+                Access::Roles(PATHFINDER),
+                None,
+                &[
+                    (201, Some("ActionPlan")),
+                    (401, ERR),
+                    (403, ERR),
+                    (404, ERR),
+                    (429, ERR),
+                    (503, ERR),
+                ],
+            ),
+            post(cases::plan),
+        ),
+        (
+            spec(
+                Method::GET,
+                "/v1/cases/{id}/plan",
+                "getPlan",
+                "The newest plan of a case.",
+                Access::Roles(PATHFINDER),
+                None,
+                &[(200, Some("ActionPlan")), (401, ERR), (403, ERR), (404, ERR)],
+            ),
+            get(cases::read_plan),
+        ),
+        (
+            spec(
+                Method::GET,
+                "/v1/partners",
+                "listPartners",
+                "The enabled partners and their circuit state.",
+                Access::AnyKey,
+                None,
+                &[(200, Some("PartnerList")), (401, ERR)],
+            ),
+            get(ops::partners),
+        ),
+        (
+            spec(
+                Method::GET,
+                "/healthz",
+                "health",
+                "The process is alive.",
+                Access::Open,
+                None,
+                &[(200, Some("Status"))],
+            ),
+            get(ops::healthz),
+        ),
+        (
+            spec(
+                Method::GET,
+                "/readyz",
+                "ready",
+                "Storage answers and partners are loaded.",
+                Access::Open,
+                None,
+                &[(200, Some("Status")), (503, ERR)],
+            ),
+            get(ops::readyz),
+        ),
+        (
+            spec(
+                Method::GET,
+                "/metrics",
+                "metrics",
+                "Prometheus metrics, text format.",
+                Access::Open,
+                None,
+                &[(200, None)],
+            ),
+            get(ops::metrics),
+        ),
+        (
+            spec(
+                Method::GET,
+                "/openapi.json",
+                "openapi",
+                "This document.",
+                Access::Open,
+                None,
+                &[(200, None)],
+            ),
+            get(ops::openapi),
+        ),
+    ]
+}

@@ -1,0 +1,102 @@
+//! What every request shares: the store, the live configuration (orchestrator and keys,
+//! swapped whole on reload), the metrics and the limits.
+
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use pathways_orchestrator::Orchestrator;
+use pathways_store::Store;
+
+use crate::auth::KeyRing;
+use crate::metrics::Metrics;
+
+/// The part of the configuration a reload replaces, as one unit: a request takes one snapshot
+/// and keeps it to the end, so a plan started before a reload finishes on the partners it
+/// started with, and one started after uses the new set.
+#[derive(Debug)]
+pub struct Live {
+    /// Plans cases against the enabled partners.
+    pub orchestrator: Arc<Orchestrator>,
+    /// The API keys.
+    pub keys: Arc<KeyRing>,
+}
+
+/// Bounds that protect the daemon from clients and from itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest request body accepted; more is 413.
+    pub max_body_bytes: usize,
+    /// Longest a request may take, body and handler together; then 503.
+    pub request_timeout: Duration,
+    /// Requests handled at once; more are answered 429 at once, not queued.
+    pub max_concurrent_requests: usize,
+    /// Longest a client may take to send a request's headers (slow-loris guard).
+    pub header_read_timeout: Duration,
+    /// How long shutdown waits for requests in flight before it closes them.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 64 * 1024,
+            request_timeout: Duration::from_secs(30),
+            max_concurrent_requests: 256,
+            header_read_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(20),
+        }
+    }
+}
+
+/// The state every handler receives; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn Store>,
+    live: RwLock<Arc<Live>>,
+    metrics: Metrics,
+    limits: Limits,
+}
+
+impl AppState {
+    /// State over `store` with `live` as the first configuration.
+    pub fn new(store: Arc<dyn Store>, live: Live, limits: Limits) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                live: RwLock::new(Arc::new(live)),
+                metrics: Metrics::default(),
+                limits,
+            }),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// A snapshot of the live configuration; keep it for the whole of one piece of work.
+    pub fn live(&self) -> Arc<Live> {
+        self.inner.live.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Replaces the live configuration whole; work holding the old snapshot finishes on it.
+    pub fn replace_live(&self, live: Live) {
+        *self.inner.live.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(live);
+    }
+
+    /// The metrics registry.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> Limits {
+        self.inner.limits
+    }
+}

@@ -1,0 +1,230 @@
+//! The router in-process (tower `oneshot`): every kind of bad input answers a JSON error with
+//! the right status and never a 500; authentication, roles and organisation visibility; the
+//! OpenAPI document lists exactly the routes served.
+
+mod support;
+
+use axum::http::{header, Method, StatusCode};
+use support::{case_json, Harness, ORG_A, ORG_B};
+
+#[tokio::test]
+async fn a_pathfinder_creates_plans_and_reads_its_case() {
+    let h = Harness::new().await;
+    let (status, body) = h.send(h.post("/v1/cases", &h.pathfinder_a, case_json(ORG_A))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_str().unwrap().to_string();
+    let (status, body) = h.send(h.get(&format!("/v1/cases/{id}"), &h.pathfinder_a)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["case"]["reference"], "REF-1");
+    let (status, _) = h.send(h.get(&format!("/v1/cases/{id}/plan"), &h.pathfinder_a)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no plan yet");
+    let (status, plan) =
+        h.send(h.post(&format!("/v1/cases/{id}/plan"), &h.pathfinder_a, String::new())).await;
+    assert_eq!(status, StatusCode::CREATED, "{plan}");
+    assert_eq!(plan["case_id"], id.as_str());
+    assert_eq!(plan["steps"][0]["partner_id"], "pantry");
+    let (status, again) = h.send(h.get(&format!("/v1/cases/{id}/plan"), &h.pathfinder_a)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again, plan);
+    let audit = h.audit_actions().await;
+    for action in ["case.create:ok", "case.read:ok", "plan.read:no_plan", "plan.create:ok"] {
+        assert!(audit.contains(&action.to_string()), "{action} missing from {audit:?}");
+    }
+}
+
+#[tokio::test]
+async fn bad_bodies_are_json_errors_naming_the_problem() {
+    let h = Harness::new().await;
+    let good = case_json(ORG_A);
+    let unknown_field = good.replacen("\"channel\"", "\"colour\": 1, \"channel\"", 1);
+    let bad_enum = good.replace("\"urgent\"", "\"whenever\"");
+    let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    let deep_in_case =
+        good.replacen("\"circumstances\": []", &format!("\"circumstances\": {deep}"), 1);
+    let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
+        ("malformed", b"{\"reference\": ".to_vec(), StatusCode::BAD_REQUEST, "invalid_case"),
+        ("unknown field", unknown_field.into_bytes(), StatusCode::BAD_REQUEST, "colour"),
+        ("bad enum", bad_enum.into_bytes(), StatusCode::BAD_REQUEST, "needs[0].urgency"),
+        ("deep nesting", deep.into_bytes(), StatusCode::BAD_REQUEST, "invalid_case"),
+        ("deep in case", deep_in_case.into_bytes(), StatusCode::BAD_REQUEST, "invalid_case"),
+        (
+            "invalid utf-8",
+            {
+                let mut b = good.clone().into_bytes();
+                let at = good.find("REF-1").unwrap();
+                b[at] = 0xff;
+                b
+            },
+            StatusCode::BAD_REQUEST,
+            "invalid_case",
+        ),
+        ("oversized", vec![b' '; 65 * 1024], StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+        (
+            "other organisation",
+            case_json(ORG_B).into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "referrer.organisation",
+        ),
+    ];
+    for (what, bytes, status, needle) in cases {
+        let req = h.request(
+            Method::POST,
+            "/v1/cases",
+            Some(&h.pathfinder_a),
+            Some("application/json"),
+            bytes,
+        );
+        let (got, body) = h.send(req).await;
+        assert_eq!(got, status, "{what}: {body}");
+        assert!(body.to_string().contains(needle), "{what}: {body}");
+    }
+    for content_type in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
+        let req = h.request(
+            Method::POST,
+            "/v1/cases",
+            Some(&h.pathfinder_a),
+            content_type,
+            case_json(ORG_A).into_bytes(),
+        );
+        let (got, body) = h.send(req).await;
+        assert_eq!(got, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{content_type:?}: {body}");
+        assert_eq!(body["error"]["code"], "unsupported_media_type");
+    }
+}
+
+#[tokio::test]
+async fn keys_are_checked_before_anything_else() {
+    let h = Harness::new().await;
+    let no_key =
+        h.request(Method::POST, "/v1/cases", None, Some("application/json"), b"{".to_vec());
+    let (status, body) = h.send(no_key).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"]["code"], "unauthorized");
+    let bad = h.post("/v1/cases", "pwk_not-a-real-key", case_json(ORG_A));
+    assert_eq!(h.send(bad).await.0, StatusCode::UNAUTHORIZED);
+    let mut basic = h.post("/v1/cases", &h.pathfinder_a, case_json(ORG_A));
+    basic.headers_mut().insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
+    assert_eq!(h.send(basic).await.0, StatusCode::UNAUTHORIZED);
+    // A wrong role is 403 whatever the body, so the role cannot be probed with bad bodies.
+    let wrong_role = h.request(
+        Method::POST,
+        "/v1/cases",
+        Some(&h.coordinator_a),
+        Some("application/json"),
+        b"{".to_vec(),
+    );
+    let (status, body) = h.send(wrong_role).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "forbidden");
+    let (status, _) = h.send(h.get("/v1/partners", &h.coordinator_a)).await;
+    assert_eq!(status, StatusCode::OK, "any key lists partners");
+    let (status, _) = h.send(h.request(Method::GET, "/v1/partners", None, None, vec![])).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn another_organisations_case_is_indistinguishable_from_a_missing_one() {
+    let h = Harness::new().await;
+    let (_, body) = h.send(h.post("/v1/cases", &h.pathfinder_a, case_json(ORG_A))).await;
+    let id = body["id"].as_str().unwrap().to_string();
+    let missing = "0123456789abcdef0123456789abcdef";
+    let (s_other, b_other) = h.send(h.get(&format!("/v1/cases/{id}"), &h.pathfinder_b)).await;
+    let (s_missing, b_missing) =
+        h.send(h.get(&format!("/v1/cases/{missing}"), &h.pathfinder_b)).await;
+    let (s_garbage, b_garbage) = h.send(h.get("/v1/cases/..%2F..%2Fetc", &h.pathfinder_b)).await;
+    assert_eq!(s_other, StatusCode::NOT_FOUND);
+    assert_eq!((s_other, &b_other), (s_missing, &b_missing));
+    assert_eq!((s_other, &b_other), (s_garbage, &b_garbage));
+    let (status, _) =
+        h.send(h.post(&format!("/v1/cases/{id}/plan"), &h.pathfinder_b, String::new())).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nor may it plan the case");
+    assert!(h.audit_actions().await.contains(&"case.read:not_visible".to_string()));
+}
+
+#[tokio::test]
+async fn a_partner_named_in_the_plan_may_read_the_case() {
+    let h = Harness::new().await;
+    let (_, body) = h.send(h.post("/v1/cases", &h.pathfinder_a, case_json(ORG_A))).await;
+    let id = body["id"].as_str().unwrap().to_string();
+    let (status, _) = h.send(h.get(&format!("/v1/cases/{id}"), &h.pantry)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not before the plan names it");
+    h.send(h.post(&format!("/v1/cases/{id}/plan"), &h.pathfinder_a, String::new())).await;
+    let (status, body) = h.send(h.get(&format!("/v1/cases/{id}"), &h.pantry)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_json() {
+    let h = Harness::new().await;
+    let (status, body) = h.send(h.request(Method::GET, "/nope", None, None, vec![])).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "no_route");
+    let (status, body) = h.send(h.request(Method::DELETE, "/v1/cases", None, None, vec![])).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_are_open() {
+    let h = Harness::new().await;
+    assert_eq!(
+        h.send(h.request(Method::GET, "/healthz", None, None, vec![])).await.0,
+        StatusCode::OK
+    );
+    let (status, body) = h.send(h.request(Method::GET, "/readyz", None, None, vec![])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["partners"], 1);
+    let (_, created) = h.send(h.post("/v1/cases", &h.pathfinder_a, case_json(ORG_A))).await;
+    let id = created["id"].as_str().unwrap();
+    h.send(h.post(&format!("/v1/cases/{id}/plan"), &h.pathfinder_a, String::new())).await;
+    let text = h.text(h.request(Method::GET, "/metrics", None, None, vec![])).await;
+    assert!(
+        text.contains(
+            "pathways_http_requests_total{route=\"/v1/cases\",method=\"POST\",status=\"201\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("pathways_plan_duration_seconds_count 1"), "{text}");
+    assert!(
+        text.contains("pathways_partner_calls_total{partner=\"pantry\",outcome=\"answered\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("pathways_partner_breaker_state{partner=\"pantry\"} 0"), "{text}");
+}
+
+#[tokio::test]
+async fn every_served_route_is_documented_and_every_documented_route_is_served() {
+    let h = Harness::new().await;
+    let (status, doc) = h.send(h.request(Method::GET, "/openapi.json", None, None, vec![])).await;
+    assert_eq!(status, StatusCode::OK);
+    let paths = doc["paths"].as_object().unwrap();
+    let mut documented = Vec::new();
+    for (path, ops) in paths {
+        for method in ops.as_object().unwrap().keys() {
+            documented.push((method.to_uppercase(), path.clone()));
+        }
+    }
+    documented.sort();
+    let mut served: Vec<(String, String)> = pathways_daemon::route_table()
+        .iter()
+        .map(|(spec, _)| (spec.method.to_string(), spec.path.to_string()))
+        .collect();
+    served.sort();
+    assert_eq!(documented, served);
+    // And each documented route really reaches a handler (not the fallbacks).
+    for (method, path) in &documented {
+        let uri = path.replace("{id}", "0123456789abcdef0123456789abcdef");
+        let req = h.request(
+            method.parse().unwrap(),
+            &uri,
+            Some(&h.pathfinder_a),
+            Some("application/json"),
+            b"{}".to_vec(),
+        );
+        let text = h.text(req).await;
+        assert!(
+            !text.contains("\"no_route\"") && !text.contains("\"method_not_allowed\""),
+            "{method} {path}: {text}"
+        );
+    }
+}

@@ -1,0 +1,198 @@
+//! A daemon in-process for the router tests: a SQLite store in a temporary folder, one test
+//! partner (`pantry`, a food service with capacity) and a key per role and organisation.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use pathways_core::{
+    Availability, AvailabilityQuery, Capability, Capacity, Eligibility, Health, HealthStatus,
+    Manifest, NeedCode, Offer, Partner, PartnerError, PartnerKind, Referral, ReferralReceipt,
+    ReferralRef, ReferralStatus, ServiceRef,
+};
+use pathways_daemon::{hash_token, new_token, ApiKey, Daemon, KeyRing, Limits, Live, Role};
+use pathways_orchestrator::{ConfiguredPartner, Orchestrator, OrchestratorSettings, PlanRules};
+use pathways_store::AuditFilter;
+use tower::ServiceExt;
+
+pub const ORG_A: &str = "citizens-advice-kc";
+pub const ORG_B: &str = "other-advice";
+
+/// A food partner that always has capacity.
+pub struct Pantry(Manifest);
+
+impl Pantry {
+    pub fn new() -> Self {
+        Self(Manifest {
+            plugin: "pantry".into(),
+            kind: PartnerKind::Foodbank,
+            version: "1.0.0".into(),
+            description: "test pantry".into(),
+            needs: vec![NeedCode::Food],
+            areas: vec![],
+            shares: vec![],
+            capabilities: vec![Capability::Availability, Capability::Referral],
+            settings_schema: serde_json::Value::Null,
+            build: None,
+        })
+    }
+}
+
+#[async_trait]
+impl Partner for Pantry {
+    fn manifest(&self) -> &Manifest {
+        &self.0
+    }
+    async fn check_availability(
+        &self,
+        _: &AvailabilityQuery,
+    ) -> Result<Availability, PartnerError> {
+        Ok(Availability {
+            offers: vec![Offer {
+                need: NeedCode::Food,
+                service: ServiceRef { id: "parcel".into(), name: "Food parcel".into() },
+                eligibility: Eligibility::Eligible,
+                capacity: Capacity::Capacity,
+                earliest_start: None,
+                wait_estimate: None,
+                channel: None,
+                location: None,
+            }],
+        })
+    }
+    async fn send_referral(&self, _: &Referral) -> Result<ReferralReceipt, PartnerError> {
+        Err(PartnerError::permanent("not in these tests"))
+    }
+    async fn referral_status(&self, _: &ReferralRef) -> Result<ReferralStatus, PartnerError> {
+        Err(PartnerError::permanent("not in these tests"))
+    }
+    async fn health(&self) -> Result<Health, PartnerError> {
+        Ok(Health { status: HealthStatus::Ok, detail: None })
+    }
+}
+
+/// The daemon's router with its store, and a token per test key.
+pub struct Harness {
+    pub router: Router,
+    pub store: Arc<dyn pathways_store::Store>,
+    pub pathfinder_a: String,
+    pub pathfinder_b: String,
+    pub coordinator_a: String,
+    /// A pathfinder key of the organisation `pantry`, the partner the plans refer to.
+    pub pantry: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Harness {
+    pub async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            pathways_store::open(&format!("sqlite://{}/p.db", dir.path().display())).await.unwrap();
+        let tokens: Vec<String> = (0..4).map(|_| new_token()).collect();
+        let keys = KeyRing::new(vec![
+            ApiKey::new("pf-a", ORG_A, Role::Pathfinder, &hash_token(&tokens[0])).unwrap(),
+            ApiKey::new("pf-b", ORG_B, Role::Pathfinder, &hash_token(&tokens[1])).unwrap(),
+            ApiKey::new("co-a", ORG_A, Role::Coordinator, &hash_token(&tokens[2])).unwrap(),
+            ApiKey::new("pantry-1", "pantry", Role::Pathfinder, &hash_token(&tokens[3])).unwrap(),
+        ])
+        .unwrap();
+        let partners = vec![ConfiguredPartner {
+            id: "pantry".into(),
+            areas: vec![],
+            partner: Arc::new(Pantry::new()),
+        }];
+        let orchestrator =
+            Orchestrator::new(partners, OrchestratorSettings::default(), PlanRules::default());
+        let daemon = Daemon::new(store.clone(), Live::new(orchestrator, keys), Limits::default());
+        Self {
+            router: daemon.router(),
+            store,
+            pathfinder_a: tokens[0].clone(),
+            pathfinder_b: tokens[1].clone(),
+            coordinator_a: tokens[2].clone(),
+            pantry: tokens[3].clone(),
+            _dir: dir,
+        }
+    }
+
+    pub fn request(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Request<Body> {
+        let mut builder = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        if let Some(ct) = content_type {
+            builder = builder.header(header::CONTENT_TYPE, ct);
+        }
+        builder.body(Body::from(body)).unwrap()
+    }
+
+    pub fn get(&self, uri: &str, token: &str) -> Request<Body> {
+        self.request(Method::GET, uri, Some(token), None, vec![])
+    }
+
+    pub fn post(&self, uri: &str, token: &str, json: String) -> Request<Body> {
+        self.request(Method::POST, uri, Some(token), Some("application/json"), json.into_bytes())
+    }
+
+    /// Sends a request; asserts the answer is JSON (errors always are) and never a 500.
+    pub async fn send(&self, req: Request<Body>) -> (StatusCode, serde_json::Value) {
+        let response = self.router.clone().oneshot(req).await.unwrap();
+        let status = response.status();
+        assert!(!status.is_server_error() || status == StatusCode::SERVICE_UNAVAILABLE, "{status}");
+        assert!(response.headers().contains_key("x-request-id"), "every answer names its request");
+        let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(
+            content_type.as_ref().and_then(|v| v.to_str().ok()),
+            Some("application/json"),
+            "{status}: {}",
+            String::from_utf8_lossy(&bytes)
+        );
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    pub async fn text(&self, req: Request<Body>) -> String {
+        let response = self.router.clone().oneshot(req).await.unwrap();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    /// The audit log as `action:outcome` codes.
+    pub async fn audit_actions(&self) -> Vec<String> {
+        let entries = self.store.audit_entries(&AuditFilter::default()).await.unwrap();
+        entries.iter().map(|r| format!("{}:{}", r.entry.action, r.entry.outcome)).collect()
+    }
+}
+
+/// A valid one-need case referred by `organisation`.
+pub fn case_json(organisation: &str) -> String {
+    format!(
+        r#"{{
+  "reference": "REF-1",
+  "channel": "phone",
+  "referrer": {{"organisation": "{organisation}", "worker": "pf-17"}},
+  "client": {{
+    "name": "Test Person", "date_of_birth": "1989-04-02", "postcode": "W10 5AB",
+    "local_authority": "E09000020", "phone": "07700 900123", "email": null,
+    "preferred_language": "en", "safe_contact": false,
+    "household": {{"adults": 1, "children_ages": []}}
+  }},
+  "needs": [{{"code": "food", "urgency": "urgent"}}],
+  "circumstances": [],
+  "consent": {{"lawful_basis": "consent", "share_with": "planned_partners",
+              "recorded_by": "pf-17", "recorded_at": "2026-11-20T10:00:00Z"}}
+}}"#
+    )
+}

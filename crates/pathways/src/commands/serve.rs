@@ -1,0 +1,149 @@
+//! `pathways serve [--config FILE]`: the daemon. Opens the store, loads the partners, serves the
+//! HTTP API on `server.listen` until SIGTERM or Ctrl-C (then finishes requests in flight within
+//! `server.shutdown_grace_ms`), and reloads the configuration on SIGHUP.
+//!
+//! A reload builds the whole new partner set and key ring first and swaps them in only when
+//! all of it loaded: a bad file, a missing plugin or bad partner settings are logged with the
+//! reason and the old configuration keeps serving. Plans in flight finish on the partners they
+//! started with. `server` and `storage` are read at start only; changing them needs a restart
+//! (a reload that changes them says so in the log).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, Context};
+use pathways_daemon::{Daemon, Live};
+use tokio::net::TcpListener;
+
+use super::{CliError, CommandResult, ConfigArg};
+use crate::partners;
+use crate::settings::Settings;
+
+/// Arguments of `serve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+/// Runs the daemon until it is told to stop.
+pub async fn run(args: Args) -> CommandResult {
+    let path = args.config.path();
+    let settings = args.config.load()?;
+    let live = build_live(&settings, &path)?;
+    let partner_count = live.orchestrator.partners().len();
+    let store = pathways_store::open(&settings.storage.url)
+        .await
+        .map_err(|e| CliError::Failed(anyhow!("{}: at `storage.url`: {e}", path.display())))?;
+    let daemon = Daemon::new(store.clone(), live, settings.server.limits());
+    let listener = TcpListener::bind(settings.server.listen).await.map_err(|e| {
+        CliError::Failed(anyhow!(
+            "{}: at `server.listen`: cannot listen on {}: {e}",
+            path.display(),
+            settings.server.listen
+        ))
+    })?;
+    let addr = listener.local_addr().context("the listener has no address")?;
+    tracing::info!(listen = %addr, storage = store.backend(), partners = partner_count,
+        keys = settings.api_keys.len(), "serving");
+    if settings.api_keys.is_empty() {
+        tracing::warn!("no [[api_keys]] configured: every /v1 route answers 401 (make one with `pathways keys new`)");
+    }
+    let reloader = tokio::spawn(reload_on_sighup(daemon.clone(), args.config.clone(), settings));
+    daemon.serve(listener, stop_signal()).await.map_err(|e| CliError::Failed(e.into()))?;
+    reloader.abort();
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The partners and keys of `settings`, loaded and checked.
+fn build_live(settings: &Settings, path: &Path) -> Result<Live, CliError> {
+    let keys = settings
+        .key_ring()
+        .map_err(|e| CliError::BadInput(format!("{}: at `api_keys`: {e}", path.display())))?;
+    let loaded = partners::load_enabled(settings, path)?;
+    let orchestrator = partners::orchestrator(settings, &loaded)?;
+    // The orchestrator holds its own references to the partners; the libraries are never
+    // unloaded, so the load records can go.
+    drop(loaded);
+    Ok(Live::new(orchestrator, keys))
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+async fn stop_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C: shutting down"),
+        () = term => tracing::info!("SIGTERM: shutting down"),
+    }
+}
+
+/// Reloads the partners and keys on every SIGHUP, keeping the old ones when the new
+/// configuration cannot be used.
+#[cfg(unix)]
+async fn reload_on_sighup(daemon: Daemon, config: ConfigArg, first: Settings) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(signal) => signal,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP: reload needs a restart");
+            return;
+        }
+    };
+    let path = config.path();
+    while hangups.recv().await.is_some() {
+        tracing::info!(config = %path.display(), "SIGHUP: reloading the configuration");
+        // Loading plugins blocks (dlopen, plugin init): keep it off the request threads.
+        let config = config.clone();
+        let attempt = tokio::task::spawn_blocking(move || {
+            let settings = config.load()?;
+            let live = build_live(&settings, &config.path())?;
+            Ok::<_, CliError>((settings, live))
+        })
+        .await;
+        match attempt {
+            Ok(Ok((settings, live))) => {
+                if settings.server.listen != first.server.listen
+                    || settings.storage.url != first.storage.url
+                {
+                    tracing::warn!("`server` and `storage` changes take effect only on restart");
+                }
+                let ids: Vec<String> =
+                    live.orchestrator.partners().iter().map(|p| p.id.clone()).collect();
+                daemon.reload(live);
+                daemon.count_reload("ok");
+                tracing::info!(partners = ?ids, keys = settings.api_keys.len(),
+                    "configuration reloaded; plans in flight finish on the previous partners");
+            }
+            Ok(Err(e)) => {
+                daemon.count_reload("refused");
+                tracing::error!(reason = %e, "reload refused; the previous configuration stays");
+            }
+            Err(e) => {
+                daemon.count_reload("refused");
+                tracing::error!(reason = %e, "reload failed; the previous configuration stays");
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn reload_on_sighup(_daemon: Daemon, _config: ConfigArg, _first: Settings) {}
