@@ -190,7 +190,55 @@ pub struct DutyToRefer {
     pub chosen_authority: String,
 }
 
+/// How a case's consent covers referring one need to one partner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentCover {
+    /// The client agreed to share with this partner.
+    Agreed,
+    /// Shared without consent, on this basis, because the step protects someone.
+    Protective(LawfulBasis),
+    /// Ask the client before referring.
+    Needed,
+}
+
+impl ConsentCover {
+    /// Whether the referral may be sent without asking the client again.
+    pub fn allows_referral(self) -> bool {
+        self != ConsentCover::Needed
+    }
+}
+
+impl Need {
+    /// Someone may be in danger: domestic abuse, safeguarding, or nowhere to sleep tonight.
+    pub fn is_safety(&self) -> bool {
+        self.code.is_safety()
+            || (self.code == NeedCode::HousingHomelessness && self.urgency == Urgency::Emergency)
+    }
+}
+
 impl Consent {
+    /// How this consent covers referring `need` to `partner_id` (DOMAIN.md, DPA 2018 Sch.1
+    /// para 18), read strictly: what the client agreed (`planned_partners`, or a list naming the
+    /// partner) covers any step; without that, `vital_interests` and `safeguarding` cover only
+    /// *protective* steps (a safety need, or a same-day one) — protecting someone does not
+    /// justify sending their details to a debt adviser without asking. The planner marks
+    /// `needs_consent` from this and the referral intake refuses from it: one rule, one place.
+    pub fn cover(&self, partner_id: &str, need: &Need) -> ConsentCover {
+        let agreed = match &self.share_with {
+            ShareWith::PlannedPartners => true,
+            ShareWith::None => false,
+            ShareWith::Partners(ids) => ids.iter().any(|id| id == partner_id),
+        };
+        let protective = need.is_safety() || need.urgency == Urgency::Emergency;
+        match self.lawful_basis {
+            _ if agreed => ConsentCover::Agreed,
+            basis @ (LawfulBasis::VitalInterests | LawfulBasis::Safeguarding) if protective => {
+                ConsentCover::Protective(basis)
+            }
+            _ => ConsentCover::Needed,
+        }
+    }
+
     /// Whether this consent lets `partner_id` receive a referral once it is in the plan.
     pub fn covers(&self, partner_id: &str) -> bool {
         match self.lawful_basis {
@@ -551,6 +599,25 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(bad.path, "consent.duty_to_refer.chosen_authority");
+    }
+
+    #[test]
+    fn protective_bases_cover_only_protective_steps() {
+        let case = with(
+            r#""lawful_basis": "consent", "share_with": "planned_partners""#,
+            r#""lawful_basis": "safeguarding", "share_with": "none""#,
+        )
+        .unwrap();
+        let tonight =
+            Need { code: NeedCode::HousingHomelessness, urgency: Urgency::Emergency, notes: None };
+        let food = Need { code: NeedCode::Food, urgency: Urgency::Urgent, notes: None };
+        assert_eq!(
+            case.consent.cover("housing", &tonight),
+            ConsentCover::Protective(LawfulBasis::Safeguarding)
+        );
+        assert_eq!(case.consent.cover("foodbank", &food), ConsentCover::Needed);
+        let agreed = parse_case(SAMPLE.as_bytes()).unwrap();
+        assert_eq!(agreed.consent.cover("foodbank", &food), ConsentCover::Agreed);
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub use availability::{
 };
 pub use case::{
     is_ons_local_authority, parse_case, Case, CaseError, Channel, Circumstance, Client, Consent,
-    DutyToRefer, Household, LawfulBasis, Need, Referrer, ShareWith,
+    ConsentCover, DutyToRefer, Household, LawfulBasis, Need, Referrer, ShareWith,
 };
 pub use error::{PartnerError, PartnerErrorKind};
 pub use need::{NeedCode, Urgency};

@@ -1,9 +1,7 @@
 //! [`build_plan`]: the planner's one entry point.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use pathways_core::{
-    ActionPlan, Case, Need, NeedCode, PartnerReport, PlanStep, UnmetNeed, Urgency,
-};
+use pathways_core::{ActionPlan, Case, Need, NeedCode, PartnerReport, PlanStep, UnmetNeed};
 
 use super::lead;
 use super::rank::Candidates;
@@ -76,13 +74,7 @@ pub fn build_plan(
 fn planning_order(case: &Case, today: NaiveDate) -> Vec<&Need> {
     let mut needs: Vec<(usize, &Need)> = case.needs.iter().enumerate().collect();
     needs.sort_by_key(|(index, need)| {
-        (!is_safety(need), need.urgency, need.urgency.due_by(today), *index)
+        (!need.is_safety(), need.urgency, need.urgency.due_by(today), *index)
     });
     needs.into_iter().map(|(_, need)| need).collect()
-}
-
-/// Someone may be in danger, or has nowhere to sleep tonight.
-pub(super) fn is_safety(need: &Need) -> bool {
-    need.code.is_safety()
-        || (need.code == NeedCode::HousingHomelessness && need.urgency == Urgency::Emergency)
 }

@@ -11,59 +11,38 @@
 //! - `share_with: none` on a `consent` basis: every step is planned and marked `needs_consent`,
 //!   so the pathfinder can ask the client about each one.
 //!
-//! This is stricter than [`Consent::covers`](pathways_core::Consent::covers), which lets the
-//! two non-consent bases cover every partner.
+//! The rule lives in [`Consent::cover`](pathways_core::Consent::cover), so the referral intake
+//! refuses exactly what the planner marks `needs_consent`.
 
-use pathways_core::{Case, LawfulBasis, Need, ShareWith, Urgency};
+use pathways_core::{Case, ConsentCover, LawfulBasis, Need};
 
-use super::build::is_safety;
-
-/// What the consent record says about one step.
+/// What the consent record says about one step (the rule itself is
+/// [`Consent::cover`](pathways_core::Consent::cover), shared with the referral intake).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum StepConsent {
-    /// The client agreed to share with this partner.
-    Agreed,
-    /// Shared without consent, to protect someone, on this basis.
-    Protective(LawfulBasis),
-    /// Ask the client before referring.
-    Needed,
-}
+pub(super) struct StepConsent(ConsentCover);
 
 impl StepConsent {
     /// The consent for referring `need` to `partner_id`.
     pub(super) fn for_step(case: &Case, partner_id: &str, need: &Need) -> Self {
-        let consent = &case.consent;
-        let agreed = match &consent.share_with {
-            ShareWith::PlannedPartners => true,
-            ShareWith::None => false,
-            ShareWith::Partners(ids) => ids.iter().any(|id| id == partner_id),
-        };
-        let protective = is_safety(need) || need.urgency == Urgency::Emergency;
-        match consent.lawful_basis {
-            _ if agreed => StepConsent::Agreed,
-            basis @ (LawfulBasis::VitalInterests | LawfulBasis::Safeguarding) if protective => {
-                StepConsent::Protective(basis)
-            }
-            _ => StepConsent::Needed,
-        }
+        Self(case.consent.cover(partner_id, need))
     }
 
     /// Whether the step must wait for the client's agreement.
     pub(super) fn needs_consent(self) -> bool {
-        self == StepConsent::Needed
+        !self.0.allows_referral()
     }
 
     /// The sentence for the step's `why`, if one is due.
     pub(super) fn sentence(self) -> Option<&'static str> {
-        match self {
-            StepConsent::Agreed => None,
-            StepConsent::Protective(LawfulBasis::VitalInterests) => Some(
+        match self.0 {
+            ConsentCover::Agreed => None,
+            ConsentCover::Protective(LawfulBasis::VitalInterests) => Some(
                 " Because your life may be at risk, we will share what they need to know to help you now, even without your agreement.",
             ),
-            StepConsent::Protective(_) => Some(
+            ConsentCover::Protective(_) => Some(
                 " Because someone may be at risk of harm, we will share what they need to know to keep them safe, even without your agreement.",
             ),
-            StepConsent::Needed => {
+            ConsentCover::Needed => {
                 Some(" We need your agreement before we share your details with them.")
             }
         }
