@@ -15,6 +15,7 @@ use crate::council::CouncilSimConfig;
 use crate::faults::Faults;
 use crate::housing::HousingSimConfig;
 use crate::nhs::NhsSimConfig;
+use crate::webhook::WebhookConfig;
 use crate::SandboxError;
 
 /// Configuration of every simulated partner.
@@ -64,6 +65,8 @@ pub struct FoodbankSimConfig {
     pub api_key: Option<String>,
     /// Latency and failure knobs.
     pub faults: Faults,
+    /// Where referral events are posted, if anywhere (see the `webhook` module).
+    pub webhook: Option<WebhookConfig>,
 }
 
 impl Default for FoodbankSimConfig {
@@ -72,6 +75,7 @@ impl Default for FoodbankSimConfig {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             api_key: None,
             faults: Faults::default(),
+            webhook: None,
         }
     }
 }
@@ -107,32 +111,27 @@ impl SandboxConfig {
         Ok(config)
     }
 
-    /// Checks what serde cannot: fractions between 0 and 1.
+    /// Checks what serde cannot: fractions between 0 and 1, usable webhooks.
     fn validate(&self, origin: &str) -> Result<(), SandboxError> {
-        self.foodbank.faults.validate().map_err(|(field, message)| SandboxError::Config {
-            origin: origin.to_string(),
-            field: format!("foodbank.faults.{field}"),
-            line: None,
-            message,
-        })?;
-        self.housing.faults.validate().map_err(|(field, message)| SandboxError::Config {
-            origin: origin.to_string(),
-            field: format!("housing.faults.{field}"),
-            line: None,
-            message,
-        })?;
-        self.nhs.faults.validate().map_err(|(field, message)| SandboxError::Config {
-            origin: origin.to_string(),
-            field: format!("nhs.faults.{field}"),
-            line: None,
-            message,
-        })?;
-        self.council.faults.validate().map_err(|(field, message)| SandboxError::Config {
-            origin: origin.to_string(),
-            field: format!("council.faults.{field}"),
-            line: None,
-            message,
-        })
+        let simulators = [
+            ("foodbank", &self.foodbank.faults, &self.foodbank.webhook),
+            ("housing", &self.housing.faults, &self.housing.webhook),
+            ("nhs", &self.nhs.faults, &self.nhs.webhook),
+            ("council", &self.council.faults, &self.council.webhook),
+        ];
+        for (name, faults, webhook) in simulators {
+            let refused = |section: &str, (field, message): (&str, String)| SandboxError::Config {
+                origin: origin.to_string(),
+                field: format!("{name}.{section}.{field}"),
+                line: None,
+                message,
+            };
+            faults.validate().map_err(|e| refused("faults", e))?;
+            if let Some(webhook) = webhook {
+                webhook.validate().map_err(|e| refused("webhook", e))?;
+            }
+        }
+        Ok(())
     }
 }
 

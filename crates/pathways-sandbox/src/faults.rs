@@ -1,10 +1,12 @@
 //! Fault knobs and the middleware that applies them to a simulator's partner routes.
 //!
 //! Each request draws its fate from one seeded random stream, in a fixed order (delay, hang,
-//! rate limit, server error, then malformed and oversized answers), so a sequential test sees
-//! the same faults on every run. Failures that stop a request (hang, 429, 5xx) happen before
+//! rate limit, server error, then malformed, oversized and slow answers), so a sequential test
+//! sees the same faults on every run. Failures that stop a request (hang, 429, 5xx) happen before
 //! the handler runs, so nothing is recorded; a malformed or oversized answer replaces the body
 //! of a request that *was* handled, which is the case exactly-once delivery must survive.
+//! A slow answer sends its status and headers at once, then trickles the body out in small
+//! chunks: a client that only times out waiting for headers never notices.
 //! The sandbox's own `/_sandbox` routes are never faulted.
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -15,6 +17,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
@@ -41,6 +44,11 @@ pub struct Faults {
     pub oversized_rate: f64,
     /// Size of an oversized answer, in bytes.
     pub oversized_bytes: usize,
+    /// Fraction of answers whose headers go out at once but whose body trickles in small
+    /// chunks over `slow_body_ms`.
+    pub slow_body_rate: f64,
+    /// How long a slow answer's body takes from first to last chunk, in milliseconds.
+    pub slow_body_ms: u64,
     /// Overrides every food bank's voucher capacity; `None` keeps the seeded data.
     pub capacity: Option<CapacityOverride>,
 }
@@ -57,6 +65,8 @@ impl Default for Faults {
             malformed_rate: 0.0,
             oversized_rate: 0.0,
             oversized_bytes: 2 * 1024 * 1024,
+            slow_body_rate: 0.0,
+            slow_body_ms: 3_000,
             capacity: None,
         }
     }
@@ -93,6 +103,7 @@ impl Faults {
             ("hang_rate", self.hang_rate),
             ("malformed_rate", self.malformed_rate),
             ("oversized_rate", self.oversized_rate),
+            ("slow_body_rate", self.slow_body_rate),
         ];
         for (field, value) in fractions {
             if !(0.0..=1.0).contains(&value) {
@@ -112,6 +123,7 @@ enum Fate {
     ServerError(StatusCode),
     Malformed,
     Oversized,
+    SlowBody,
 }
 
 /// A simulator's live fault settings, its random stream, and the shutdown signal that frees
@@ -148,7 +160,7 @@ impl FaultInjector {
     fn draw(&self, faults: &Faults) -> (Duration, Fate) {
         let mut rng = self.rng.lock().unwrap_or_else(PoisonError::into_inner);
         let jitter = rng.u64(0..=faults.jitter_ms);
-        let rolls = [rng.f64(), rng.f64(), rng.f64(), rng.f64(), rng.f64()];
+        let rolls = [rng.f64(), rng.f64(), rng.f64(), rng.f64(), rng.f64(), rng.f64()];
         let pick_503 = rng.bool();
         let delay = Duration::from_millis(faults.latency_ms.saturating_add(jitter));
         let fate = if rolls[0] < fraction(faults.hang_rate) {
@@ -166,6 +178,8 @@ impl FaultInjector {
             Fate::Malformed
         } else if rolls[4] < fraction(faults.oversized_rate) {
             Fate::Oversized
+        } else if rolls[5] < fraction(faults.slow_body_rate) {
+            Fate::SlowBody
         } else {
             Fate::Answer
         };
@@ -213,9 +227,12 @@ pub(crate) async fn inject(
                 (status == StatusCode::SERVICE_UNAVAILABLE).then_some(faults.retry_after_s);
             return error_answer(status, "simulated_failure", retry_after);
         }
-        Fate::Answer | Fate::Malformed | Fate::Oversized => {}
+        Fate::Answer | Fate::Malformed | Fate::Oversized | Fate::SlowBody => {}
     }
     let response = next.run(request).await;
+    if fate == Fate::SlowBody {
+        return trickled(response, Duration::from_millis(faults.slow_body_ms)).await;
+    }
     if fate == Fate::Answer || !response.status().is_success() {
         return response;
     }
@@ -230,6 +247,31 @@ pub(crate) async fn inject(
     };
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// How many pieces a slow answer's body is sent in.
+const SLOW_CHUNKS: usize = 10;
+
+/// `response` with its headers (and an exact `Content-Length`) ready at once and its body sent
+/// in [`SLOW_CHUNKS`] pieces spread over `over`.
+async fn trickled(response: Response, over: Duration) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return error_answer(StatusCode::INTERNAL_SERVER_ERROR, "simulator_body_error", None);
+    };
+    let chunk = bytes.len().div_ceil(SLOW_CHUNKS).max(1);
+    let pieces: Vec<Bytes> = (0..bytes.len())
+        .step_by(chunk)
+        .map(|at| bytes.slice(at..(at + chunk).min(bytes.len())))
+        .collect();
+    let pause = over / u32::try_from(pieces.len().max(1)).unwrap_or(1);
+    // Each piece waits its turn first, so even the first byte of the body is late.
+    let stream = futures::stream::iter(pieces).then(move |piece| async move {
+        tokio::time::sleep(pause).await;
+        Ok::<_, std::convert::Infallible>(piece)
+    });
+    parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    Response::from_parts(parts, Body::from_stream(stream))
 }
 
 /// The first half of a JSON document (an object or array cut short is never valid JSON).

@@ -4,8 +4,10 @@
 //! published shape, implemented here independently of the connectors in `plugins/`: a
 //! connector that misreads a specification fails against the sandbox instead of agreeing with
 //! itself. Each simulator has fault knobs ([`Faults`]: latency, errors, rate limiting, hangs,
-//! malformed and oversized answers, capacity) that can be set in `config/sandbox.toml` or
-//! changed at run time, and every random choice comes from the configured seed.
+//! malformed, oversized and slow answers, capacity) that can be set in `config/sandbox.toml` or
+//! changed at run time, and every random choice comes from the configured seed. Referrals move
+//! on a shared clock ([`ClockConfig`]), and a simulator with a [`WebhookConfig`] tells the
+//! daemon each move with a signed Standard Webhooks event (see the `webhook` module).
 //!
 //! Simulated partners so far:
 //! - food banks ([`foodbank`](crate::Sandbox::foodbank_url)): a Give Food API v2 directory and
@@ -42,7 +44,9 @@ mod idempotency;
 mod nhs;
 mod server;
 mod sim;
+mod webhook;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -53,6 +57,7 @@ pub use faults::{CapacityOverride, Faults};
 pub use foodbank::{ReferralStats, VoucherReason, VoucherStatus};
 pub use housing::{HousingSimConfig, HousingStats};
 pub use nhs::{NhsSimConfig, NhsStats, NhsTaskReason, NhsTaskStatus};
+pub use webhook::{WebhookConfig, WebhookStats};
 
 /// What can go wrong starting or driving the sandbox.
 #[derive(Debug, thiserror::Error)]
@@ -247,6 +252,20 @@ impl Sandbox {
         stage: Stage,
     ) -> Result<(), SandboxError> {
         self.council.set_request_stage(service_request_id, stage)
+    }
+
+    /// Webhook delivery counts of each simulator with a webhook configured, by simulator
+    /// (`foodbank`, `nhs`, `housing`, `council`).
+    pub fn webhook_stats(&self) -> BTreeMap<&'static str, WebhookStats> {
+        [
+            ("foodbank", self.foodbank.webhook_stats()),
+            ("nhs", self.nhs.webhook_stats()),
+            ("housing", self.housing.webhook_stats()),
+            ("council", self.council.webhook_stats()),
+        ]
+        .into_iter()
+        .filter_map(|(name, stats)| Some((name, stats?)))
+        .collect()
     }
 
     /// Stops every simulator; requests held by the `hang` fault are released.

@@ -23,6 +23,7 @@ use tokio::sync::watch;
 use crate::faults::{FaultInjector, Faults};
 use crate::http::{error, parse_json};
 use crate::server::RunningServer;
+use crate::webhook::{Notifier, Progress, WebhookSetup, WebhookStats};
 use crate::SandboxError;
 
 /// The state one simulator's handlers share.
@@ -35,6 +36,9 @@ pub(crate) trait SimState: Debug + Send + Sync + 'static {
 
     /// A snapshot of the counts.
     fn stats(&self) -> Self::Stats;
+
+    /// Where every referral the simulator holds stands now, for the webhook notifier.
+    fn progress(&self) -> Vec<Progress>;
 }
 
 /// How a simulator's fault injector starts: the configured knobs and its random stream's seed
@@ -47,29 +51,44 @@ pub(crate) struct FaultSetup {
     pub seed: u64,
 }
 
-/// A running simulator: its shared state and its server.
+/// A running simulator: its shared state, its server, and its webhook notifier if configured.
 #[derive(Debug)]
 pub(crate) struct Simulator<S> {
     state: Arc<S>,
     server: RunningServer,
+    notifier: Option<Notifier>,
 }
 
 impl<S: SimState> Simulator<S> {
-    /// Builds the state around a new fault injector, then serves `router` plus the control
-    /// routes on `listen`.
+    /// Builds the state around a new fault injector, serves `router` plus the control routes
+    /// on `listen`, and starts the webhook notifier when one is configured.
     pub(crate) async fn start(
         partner: &'static str,
         listen: SocketAddr,
         faults: FaultSetup,
+        webhook: Option<WebhookSetup>,
         state: impl FnOnce(Arc<FaultInjector>) -> S,
         router: impl FnOnce(Arc<S>) -> Router,
     ) -> Result<Self, SandboxError> {
         let (stop, stopping) = watch::channel(false);
         let injector = Arc::new(FaultInjector::new(faults.faults, faults.seed, stopping));
         let state = Arc::new(state(injector));
+        // The notifier first: a bad secret must not leave a server listening.
+        let notifier = match webhook {
+            Some(setup) => Some(Notifier::start(partner, setup, state.clone())?),
+            None => None,
+        };
         let router = router(state.clone()).merge(control_routes().with_state(state.clone()));
-        let server = RunningServer::start(partner, listen, router, stop).await?;
-        Ok(Self { state, server })
+        let server = match RunningServer::start(partner, listen, router, stop).await {
+            Ok(server) => server,
+            Err(err) => {
+                if let Some(notifier) = notifier {
+                    notifier.stop().await;
+                }
+                return Err(err);
+            }
+        };
+        Ok(Self { state, server, notifier })
     }
 
     /// The handlers' shared state.
@@ -92,8 +111,16 @@ impl<S: SimState> Simulator<S> {
         self.state.stats()
     }
 
-    /// Stops the simulator; requests held by the `hang` fault are released.
+    /// Counts of the webhook notifier's deliveries, when one is configured.
+    pub(crate) fn webhook_stats(&self) -> Option<WebhookStats> {
+        self.notifier.as_ref().map(Notifier::stats)
+    }
+
+    /// Stops the simulator and its notifier; requests held by the `hang` fault are released.
     pub(crate) async fn stop(self) {
+        if let Some(notifier) = self.notifier {
+            notifier.stop().await;
+        }
         self.server.stop().await;
     }
 }

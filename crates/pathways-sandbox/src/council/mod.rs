@@ -74,6 +74,7 @@ pub use open311::CouncilStats;
 use crate::clock::{ClockConfig, Stage};
 use crate::faults::{FaultInjector, Faults};
 use crate::sim::{self, FaultSetup, SimState, Simulator};
+use crate::webhook::{Progress, WebhookConfig, WebhookSetup};
 use crate::SandboxError;
 
 /// Seed of the council simulator's fault stream, derived from the sandbox seed so that it
@@ -92,6 +93,8 @@ pub struct CouncilSimConfig {
     pub max_per_page: usize,
     /// Latency and failure knobs; `capacity` overrides every service's capacity.
     pub faults: Faults,
+    /// Where referral events are posted, if anywhere (see the `webhook` module).
+    pub webhook: Option<WebhookConfig>,
 }
 
 impl Default for CouncilSimConfig {
@@ -101,6 +104,7 @@ impl Default for CouncilSimConfig {
             api_key: None,
             max_per_page: 5,
             faults: Faults::default(),
+            webhook: None,
         }
     }
 }
@@ -136,6 +140,10 @@ impl SimState for CouncilState {
         &self.faults
     }
 
+    fn progress(&self) -> Vec<Progress> {
+        self.book().progress()
+    }
+
     fn stats(&self) -> CouncilStats {
         self.book().stats.clone()
     }
@@ -160,7 +168,9 @@ pub(crate) async fn start(
         api_key: config.api_key.clone(),
         max_per_page: config.max_per_page.max(1),
     };
-    Simulator::start("council", config.listen, faults, state, routes::router).await
+    let webhook =
+        config.webhook.clone().map(|config| WebhookSetup { config, step_ms: clock.step_ms });
+    Simulator::start("council", config.listen, faults, webhook, state, routes::router).await
 }
 
 impl Simulator<CouncilState> {

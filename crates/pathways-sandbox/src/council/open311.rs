@@ -17,6 +17,7 @@ use super::hsds;
 use crate::clock::{ClockConfig, RejectReason, Stage};
 use crate::idempotency::PostCounts;
 use crate::idempotency::{IdempotencyRecord, Replay};
+use crate::webhook::Progress;
 use crate::CapacityOverride;
 
 /// The local authorities this endpoint serves, as GeoReport `jurisdiction_id`s.
@@ -228,6 +229,19 @@ impl RequestBook {
             "updated_datetime": updated.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             "expected_datetime": null,
         }]))
+    }
+
+    /// Where every request stands now, as referral events tell it (by `service_request_id`).
+    pub(crate) fn progress(&self) -> Vec<Progress> {
+        self.requests
+            .values()
+            .map(|request| {
+                // Declined on arrival or forced: it got there in one step.
+                let step_ms = if request.full_on_arrival { 0 } else { self.clock.step_ms };
+                Progress::on_clock(&request.id, self.stage(request), request.requested_at, step_ms)
+                    .in_area(request.service.area)
+            })
+            .collect()
     }
 
     /// Forces a request to `stage`; `false` if there is no such request.

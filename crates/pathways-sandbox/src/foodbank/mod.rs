@@ -77,6 +77,7 @@ use crate::clock::ClockConfig;
 use crate::config::FoodbankSimConfig;
 use crate::faults::FaultInjector;
 use crate::sim::{self, FaultSetup, SimState, Simulator};
+use crate::webhook::{Progress, WebhookSetup};
 use crate::SandboxError;
 
 /// Seeds of the food bank simulator's random streams, derived from the sandbox seed so that
@@ -111,6 +112,10 @@ impl SimState for FoodbankState {
         &self.faults
     }
 
+    fn progress(&self) -> Vec<Progress> {
+        self.book().progress()
+    }
+
     fn stats(&self) -> ReferralStats {
         self.book().stats.clone()
     }
@@ -134,7 +139,9 @@ pub(crate) async fn start(
         today,
         api_key: config.api_key.clone(),
     };
-    Simulator::start("foodbank", config.listen, faults, state, routes::router).await
+    let webhook =
+        config.webhook.clone().map(|config| WebhookSetup { config, step_ms: clock.step_ms });
+    Simulator::start("foodbank", config.listen, faults, webhook, state, routes::router).await
 }
 
 impl Simulator<FoodbankState> {

@@ -18,6 +18,7 @@ use super::data::{self, FoodbankSeed};
 use super::wire::{validate, ReferralStats, Voucher, VoucherReason, VoucherRequest, VoucherStatus};
 use crate::clock::{ClockConfig, RejectReason, Stage};
 use crate::idempotency::{IdempotencyRecord, Replay};
+use crate::webhook::{EventReason, Progress, TaskState};
 use crate::CapacityOverride;
 
 /// What a referral POST came to.
@@ -241,6 +242,51 @@ impl VoucherBook {
         Some(voucher)
     }
 
+    /// Where every voucher stands now, as referral events tell it: an issued voucher nobody
+    /// has set by hand goes where the clock says (through the stages its `issued` status
+    /// hides); a voucher declined on arrival or set by hand is what its status says.
+    pub(crate) fn progress(&self) -> Vec<Progress> {
+        let now = Instant::now();
+        let mut all = Vec::with_capacity(self.vouchers.len());
+        for (id, entry) in &self.vouchers {
+            let voucher = &entry.voucher;
+            if !entry.pinned && voucher.status == VoucherStatus::Issued {
+                let stage = self.clock.stage(
+                    self.clock_seed,
+                    id,
+                    now.saturating_duration_since(entry.arrived),
+                );
+                all.push(Progress::on_clock(id, stage, voucher.issued_at, self.clock.step_ms));
+                continue;
+            }
+            let reason = voucher.status_reason.map(|reason| match reason {
+                VoucherReason::NoCapacity => EventReason::NoCapacity,
+                VoucherReason::OutOfArea => EventReason::OutOfArea,
+                VoucherReason::NotEligible => EventReason::NotEligible,
+                VoucherReason::MissingInformation => EventReason::MissingInformation,
+                VoucherReason::ClientWithdrew => EventReason::NoLongerInterested,
+                VoucherReason::AgencyWithdrew | VoucherReason::Other => EventReason::Other,
+            });
+            let (state, reason) = match voucher.status {
+                VoucherStatus::Issued => (TaskState::Accepted, None),
+                VoucherStatus::Redeemed => (TaskState::Completed, None),
+                // Nobody collected it: the food bank never reached the client.
+                VoucherStatus::Expired => (TaskState::Failed, Some(EventReason::CouldNotContact)),
+                VoucherStatus::Cancelled => (TaskState::Cancelled, reason),
+                VoucherStatus::Declined => (TaskState::Rejected, reason),
+            };
+            all.push(Progress {
+                reference: id.clone(),
+                state,
+                reason,
+                received_at: voucher.issued_at,
+                changed_at: voucher.updated_at,
+                area: None,
+            });
+        }
+        all
+    }
+
     /// Moves a voucher to `status` (as the food bank would); `false` if there is no such
     /// voucher. The clock no longer moves it: what is set by hand wins.
     pub(crate) fn set_status(
@@ -281,108 +327,7 @@ pub(crate) fn next_session(from: NaiveDate, session_days: &[Weekday]) -> NaiveDa
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn today() -> NaiveDate {
-        NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
-    }
-
-    fn request(foodbank: &str) -> VoucherRequest {
-        serde_json::from_value(json!({
-            "foodbank": foodbank,
-            "agency": {"organisation": "ca-kc", "reference": "R-1"},
-            "client": {"full_name": "Test Person", "year_of_birth": 1989, "phone": "07700 900001"},
-            "household": {"adults": 1, "children_ages": [4]},
-            "referral_reasons": ["food_insecurity"]
-        }))
-        .unwrap()
-    }
-
-    #[test]
-    fn a_repeated_key_returns_the_same_voucher_and_a_changed_body_is_refused() {
-        let mut book = VoucherBook::new(1);
-        let PostOutcome::Created(first) =
-            book.post("k1", request("north-kensington"), today(), None)
-        else {
-            panic!("expected a new voucher");
-        };
-        assert_eq!(first.status, VoucherStatus::Issued);
-        let PostOutcome::Repeated(again) =
-            book.post("k1", request("north-kensington"), today(), None)
-        else {
-            panic!("expected the same voucher");
-        };
-        assert_eq!(again.voucher_id, first.voucher_id);
-        assert!(matches!(
-            book.post("k1", request("shrewsbury"), today(), None),
-            PostOutcome::KeyReused
-        ));
-        assert_eq!(book.stats.vouchers_created, 1);
-    }
-
-    #[test]
-    fn issuing_uses_up_capacity_then_referrals_wait() {
-        let mut book = VoucherBook::new(1);
-        let fb = data::foodbank("chelsea-fulham").unwrap();
-        for i in 0..fb.vouchers.weekly_vouchers {
-            assert!(matches!(
-                book.post(&format!("k{i}"), request(fb.slug), today(), None),
-                PostOutcome::Created(_)
-            ));
-        }
-        let desk = book.desk(fb, today(), None);
-        assert_eq!((desk.accepting, desk.remaining, desk.waitlist_weeks), (true, 0, 1));
-        assert!(desk.next_session > today());
-    }
-
-    #[test]
-    fn full_food_bank_declines_with_no_capacity() {
-        let mut book = VoucherBook::new(1);
-        let PostOutcome::Created(voucher) = book.post("k", request("furness"), today(), None)
-        else {
-            panic!("expected a voucher");
-        };
-        assert_eq!(voucher.status, VoucherStatus::Declined);
-        assert_eq!(voucher.status_reason, Some(VoucherReason::NoCapacity));
-        let open = book.availability("furness", today(), Some(CapacityOverride::Open)).unwrap();
-        assert_eq!(open["accepting_referrals"], true);
-    }
-
-    #[test]
-    fn missing_contact_is_refused_naming_the_field() {
-        let mut book = VoucherBook::new(1);
-        let mut req = request("shrewsbury");
-        req.client.phone = None;
-        let PostOutcome::Unprocessable { message, .. } = book.post("k", req.clone(), today(), None)
-        else {
-            panic!("expected a refusal");
-        };
-        assert!(message.contains("client.phone"), "{message}");
-        req.client.contact_via_agency = true;
-        assert!(matches!(book.post("k2", req, today(), None), PostOutcome::Created(_)));
-    }
-
-    #[test]
-    fn unknown_fields_are_refused_by_the_parser() {
-        let err = serde_json::from_value::<VoucherRequest>(json!({
-            "foodbank": "furness", "agency": {"organisation": "a", "reference": "r"},
-            "client": {"full_name": "X", "health_notes": "..."}, "referral_reasons": ["debt"]
-        }))
-        .unwrap_err();
-        assert!(err.to_string().contains("health_notes"), "{err}");
-    }
-
-    #[test]
-    fn next_session_is_the_first_session_day_on_or_after() {
-        let friday = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
-        assert_eq!(next_session(friday, &[Weekday::Fri]), friday);
-        assert_eq!(
-            next_session(friday, &[Weekday::Tue]),
-            NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()
-        );
-    }
-}
+mod tests;
 
 #[cfg(test)]
 mod clock_tests;

@@ -85,6 +85,7 @@ pub use wire::HousingStats;
 use crate::clock::ClockConfig;
 use crate::faults::{FaultInjector, Faults};
 use crate::sim::{self, FaultSetup, SimState, Simulator};
+use crate::webhook::{Progress, WebhookConfig, WebhookSetup};
 use crate::SandboxError;
 
 /// Seeds of the housing simulator's random streams, derived from the sandbox seed so that
@@ -102,6 +103,8 @@ pub struct HousingSimConfig {
     pub api_key: Option<String>,
     /// Latency and failure knobs; `capacity` applies to the housing options teams.
     pub faults: Faults,
+    /// Where referral events are posted, if anywhere (see the `webhook` module).
+    pub webhook: Option<WebhookConfig>,
 }
 
 impl Default for HousingSimConfig {
@@ -110,6 +113,7 @@ impl Default for HousingSimConfig {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             api_key: None,
             faults: Faults::default(),
+            webhook: None,
         }
     }
 }
@@ -141,6 +145,10 @@ impl SimState for HousingState {
         &self.faults
     }
 
+    fn progress(&self) -> Vec<Progress> {
+        self.book().progress()
+    }
+
     fn stats(&self) -> HousingStats {
         self.book().stats.clone()
     }
@@ -164,7 +172,9 @@ pub(crate) async fn start(
         today,
         api_key: config.api_key.clone(),
     };
-    Simulator::start("housing", config.listen, faults, state, routes::router).await
+    let webhook =
+        config.webhook.clone().map(|config| WebhookSetup { config, step_ms: clock.step_ms });
+    Simulator::start("housing", config.listen, faults, webhook, state, routes::router).await
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use super::wire::{
 };
 use crate::clock::{ClockConfig, RejectReason, Stage};
 use crate::idempotency::{IdempotencyRecord, Replay};
+use crate::webhook::{EventReason, Progress};
 use crate::CapacityOverride;
 
 /// What a referral POST came to.
@@ -265,6 +266,32 @@ impl ReferralBook {
             .and_then(|moved| entry.received_at.checked_add_signed(moved))
             .unwrap_or(entry.received_at);
         Some(view)
+    }
+
+    /// Where every referral stands now, as referral events tell it. The clock's reasons become
+    /// the authority's own, as in [`ReferralBook::view`]: `no_capacity` is a referral passed
+    /// on for want of a local connection, told as `out_of_area`.
+    pub(crate) fn progress(&self) -> Vec<Progress> {
+        let now = Instant::now();
+        let step_ms = self.clock.step_ms;
+        self.referrals
+            .iter()
+            .map(|(id, entry)| {
+                if entry.declined_on_arrival {
+                    let stage = Stage::Rejected(RejectReason::NoCapacity);
+                    let mut progress = Progress::on_clock(id, stage, entry.received_at, 0);
+                    progress.reason = Some(EventReason::NoCapacity);
+                    return progress.in_area(entry.authority.ons_code);
+                }
+                let elapsed = now.saturating_duration_since(entry.arrived);
+                let stage = self.clock.stage(self.clock_seed, id, elapsed);
+                let mut progress = Progress::on_clock(id, stage, entry.received_at, step_ms);
+                if stage == Stage::Rejected(RejectReason::NoCapacity) {
+                    progress.reason = Some(EventReason::OutOfArea);
+                }
+                progress.in_area(entry.authority.ons_code)
+            })
+            .collect()
     }
 
     fn new_referral_id(&mut self, prefix: &str) -> String {

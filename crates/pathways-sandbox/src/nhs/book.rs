@@ -16,6 +16,7 @@ use super::data::{SeedCapacity, ServiceSeed};
 use super::message::{ReferralMessage, RequestStatus};
 use super::status::{NhsStats, NhsTaskReason, NhsTaskStatus};
 use crate::clock::{ClockConfig, RejectReason, Stage};
+use crate::webhook::{EventReason, Progress, TaskState};
 
 /// How many accepted message bodies are kept for [`crate::Sandbox::nhs_messages`].
 const KEPT_MESSAGES: usize = 100;
@@ -205,6 +206,43 @@ impl ReferralBook {
         };
         self.referrals[index].fixed = Some((status, reason, Utc::now()));
         true
+    }
+
+    /// Where every referral stands now, as referral events tell it (by Task id).
+    pub(crate) fn progress(&self) -> Vec<Progress> {
+        (0..self.referrals.len())
+            .map(|index| {
+                let referral = &self.referrals[index];
+                let (status, reason, changed_at) = self.status_of(index);
+                let state = match status {
+                    NhsTaskStatus::Requested => TaskState::Requested,
+                    NhsTaskStatus::Accepted => TaskState::Accepted,
+                    NhsTaskStatus::Rejected => TaskState::Rejected,
+                    // On hold is care paused, not ended: still under way for the referrer.
+                    NhsTaskStatus::InProgress | NhsTaskStatus::OnHold => TaskState::InProgress,
+                    NhsTaskStatus::Completed => TaskState::Completed,
+                    NhsTaskStatus::Failed => TaskState::Failed,
+                    NhsTaskStatus::Cancelled => TaskState::Cancelled,
+                };
+                let reason = reason.filter(|_| status != NhsTaskStatus::OnHold).map(|r| match r {
+                    NhsTaskReason::NoCapacity => EventReason::NoCapacity,
+                    NhsTaskReason::NotEligible => EventReason::NotEligible,
+                    NhsTaskReason::OutOfArea => EventReason::OutOfArea,
+                    NhsTaskReason::CouldNotContact => EventReason::CouldNotContact,
+                    NhsTaskReason::MissingInformation => EventReason::MissingInformation,
+                    NhsTaskReason::NoLongerInterested => EventReason::NoLongerInterested,
+                    NhsTaskReason::RevokedByRequester | NhsTaskReason::Other => EventReason::Other,
+                });
+                Progress {
+                    reference: referral.task_id.clone(),
+                    state,
+                    reason,
+                    received_at: referral.received_at,
+                    changed_at,
+                    area: Some(referral.service.area),
+                }
+            })
+            .collect()
     }
 
     /// The Task status of the referral at `index` now, its reason, and when it last changed.

@@ -86,6 +86,7 @@ pub use status::{NhsStats, NhsTaskReason, NhsTaskStatus};
 use crate::clock::ClockConfig;
 use crate::faults::{FaultInjector, Faults};
 use crate::sim::{self, FaultSetup, SimState, Simulator};
+use crate::webhook::{Progress, WebhookConfig, WebhookSetup};
 use crate::SandboxError;
 
 /// Seeds of the NHS simulator's random streams, derived from the sandbox seed so that faults
@@ -103,6 +104,8 @@ pub struct NhsSimConfig {
     pub api_key: Option<String>,
     /// Latency and failure knobs; `capacity` overrides every service's capacity status.
     pub faults: Faults,
+    /// Where referral events are posted, if anywhere (see the `webhook` module).
+    pub webhook: Option<WebhookConfig>,
 }
 
 impl Default for NhsSimConfig {
@@ -111,6 +114,7 @@ impl Default for NhsSimConfig {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             api_key: None,
             faults: Faults::default(),
+            webhook: None,
         }
     }
 }
@@ -136,6 +140,10 @@ impl SimState for NhsState {
         &self.faults
     }
 
+    fn progress(&self) -> Vec<Progress> {
+        self.book().progress()
+    }
+
     fn stats(&self) -> NhsStats {
         self.book().stats.clone()
     }
@@ -154,7 +162,9 @@ pub(crate) async fn start(
     let faults = FaultSetup { faults: config.faults.clone(), seed: seed ^ FAULT_STREAM };
     let state =
         |faults| NhsState { book: Mutex::new(book), faults, api_key: config.api_key.clone() };
-    Simulator::start("nhs", config.listen, faults, state, routes::router).await
+    let webhook =
+        config.webhook.clone().map(|config| WebhookSetup { config, step_ms: clock.step_ms });
+    Simulator::start("nhs", config.listen, faults, webhook, state, routes::router).await
 }
 
 impl Simulator<NhsState> {

@@ -150,3 +150,32 @@ async fn the_same_seed_gives_the_same_faults() {
     assert_eq!(first, statuses(11).await);
     assert!(first.contains(&200) && first.iter().any(|&s| s >= 500), "{first:?}");
 }
+
+#[tokio::test]
+async fn a_slow_body_sends_headers_at_once_then_trickles_until_a_client_timeout_catches_it() {
+    let sandbox = start().await;
+    let url = format!("{}/api/2/foodbanks/search/?address=W10", sandbox.foodbank_url());
+    sandbox.set_foodbank_faults(Faults {
+        slow_body_rate: 1.0,
+        slow_body_ms: 800,
+        ..Faults::none()
+    });
+    let started = Instant::now();
+    let response = reqwest::get(&url).await.unwrap();
+    let headers_after = started.elapsed();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(headers_after < Duration::from_millis(400), "headers took {headers_after:?}");
+    let length: usize = response.headers()["content-length"].to_str().unwrap().parse().unwrap();
+    let bytes = response.bytes().await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(700), "body took {:?}", started.elapsed());
+    assert_eq!(bytes.len(), length, "the promised length arrives in full");
+    let list: Vec<Value> = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(list[0]["slug"], "north-kensington", "slow, not garbled");
+
+    // A client whose timeout covers the whole answer gives up part-way through the body.
+    let client = reqwest::Client::builder().timeout(Duration::from_millis(400)).build().unwrap();
+    let response = client.get(&url).send().await.expect("headers arrive within the timeout");
+    let err = response.bytes().await.unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    sandbox.shutdown().await;
+}

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::plan::read_case;
-use super::sandbox::{read_config, start, wait_for_ctrl_c};
+use super::sandbox::{read_config, simulator_urls, start, wait_for_ctrl_c};
 use super::{print_out, CliError, CommandResult, ConfigArg};
 use crate::{partners, table};
 
@@ -42,7 +42,7 @@ pub async fn run(args: Args) -> CommandResult {
 
     print_out("Starting the simulated partners...\n")?;
     let sandbox = start(sandbox_config).await?;
-    print_out(&format!("  food bank  {}\n", sandbox.foodbank_url()))?;
+    print_out(&simulator_urls(&sandbox))?;
 
     let loaded = partners::load_enabled(&settings, &args.config.path())?;
     let orchestrator = partners::orchestrator(&settings, &loaded)?;
@@ -63,10 +63,7 @@ pub async fn run(args: Args) -> CommandResult {
     )?;
 
     if !args.no_wait {
-        print_out(&format!(
-            "The simulated partners keep serving at {} until you press Ctrl-C.\n",
-            sandbox.foodbank_url()
-        ))?;
+        print_out("The simulated partners keep serving until you press Ctrl-C.\n")?;
         wait_for_ctrl_c().await?;
     }
     drop(orchestrator);

@@ -16,13 +16,21 @@ pub struct Args {
     pub config: PathBuf,
 }
 
+/// One indented line per simulated partner: its kind and base URL.
+pub fn simulator_urls(sandbox: &Sandbox) -> String {
+    format!(
+        "  food bank  {}\n  NHS        {}\n  housing    {}\n  council    {}\n",
+        sandbox.foodbank_url(),
+        sandbox.nhs_url(),
+        sandbox.housing_url(),
+        sandbox.council_url()
+    )
+}
+
 /// Serves the simulators until Ctrl-C.
 pub async fn run(args: Args) -> CommandResult {
     let sandbox = start(read_config(&args.config)?).await?;
-    print_out(&format!(
-        "Sandbox running (Ctrl-C to stop):\n  food bank  {}\n",
-        sandbox.foodbank_url()
-    ))?;
+    print_out(&format!("Sandbox running (Ctrl-C to stop):\n{}", simulator_urls(&sandbox)))?;
     wait_for_ctrl_c().await?;
     sandbox.shutdown().await;
     Ok(ExitCode::SUCCESS)
