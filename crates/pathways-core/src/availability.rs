@@ -12,6 +12,7 @@ use crate::need::{NeedCode, Urgency};
 
 /// "Could you help someone like this?" sent to every relevant partner at once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AvailabilityQuery {
     /// The needs this partner is asked about (only those it serves).
@@ -56,6 +57,7 @@ impl AvailabilityQuery {
 
 /// One need in a query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NeedRequest {
     /// Which need.
@@ -66,6 +68,7 @@ pub struct NeedRequest {
 
 /// An age band: enough for eligibility rules, not enough to identify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum AgeBand {
     /// Under 18.
     #[serde(rename = "under_18")]
@@ -120,6 +123,7 @@ impl AgeBand {
 
 /// A partner's answer: what it can offer for each need it was asked about.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Availability {
     /// Zero or more offers per need; no offer for a need means "we cannot help with it".
@@ -128,6 +132,7 @@ pub struct Availability {
 
 /// One service a partner could provide for one need.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Offer {
     /// The need it meets.
@@ -154,6 +159,7 @@ pub struct Offer {
 
 /// A partner's service, by its id and name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ServiceRef {
     /// The partner's id for the service.
@@ -164,6 +170,7 @@ pub struct ServiceRef {
 
 /// Whether the client qualifies for a service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "status", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Eligibility {
     /// The client qualifies.
@@ -179,6 +186,7 @@ pub enum Eligibility {
 
 /// Whether a service can take the client now (HL7 Gravity capacity status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Capacity {
     /// Can take the client.
@@ -195,6 +203,7 @@ pub enum Capacity {
 
 /// How a service is delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ServiceChannel {
     /// The client goes there.
@@ -211,6 +220,7 @@ pub enum ServiceChannel {
 
 /// Where a service is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OfferLocation {
     /// The venue's name.

@@ -11,6 +11,7 @@ use crate::personal::Personal;
 
 /// One client's case as a pathfinder records it (CONTRACT.md, "A case").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Case {
     /// The referring organisation's own reference, e.g. `CAKC-000123`.
@@ -32,6 +33,7 @@ pub struct Case {
 
 /// How the client reached the referrer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// By telephone.
@@ -50,6 +52,7 @@ pub enum Channel {
 
 /// The organisation and worker making the referrals.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Referrer {
     /// Organisation id, e.g. `citizens-advice-kc`.
@@ -60,6 +63,7 @@ pub struct Referrer {
 
 /// The client. Everything identifying is [`Personal`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Client {
     /// Full name.
@@ -91,6 +95,7 @@ pub struct Client {
 
 /// The shape of a household: counts and ages, nothing identifying.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Household {
     /// Adults, including the client.
@@ -102,6 +107,7 @@ pub struct Household {
 
 /// One need of the client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Need {
     /// Which need.
@@ -115,6 +121,7 @@ pub struct Need {
 
 /// Facts about a client's situation (extend the list as partners need them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Circumstance {
     /// Children under 18 live with the client.
@@ -162,6 +169,7 @@ pub enum Circumstance {
 
 /// What the client agreed may be shared, recorded per DOMAIN.md.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Consent {
     /// The lawful basis for sharing.
@@ -180,6 +188,7 @@ pub struct Consent {
 
 /// The three things a referrer must have before a Duty to Refer referral (DOMAIN.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DutyToRefer {
     /// The client agreed to be referred to a housing authority.
@@ -256,6 +265,7 @@ impl Consent {
 
 /// The lawful basis for sharing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LawfulBasis {
     /// The client agreed.
@@ -284,6 +294,23 @@ impl Serialize for ShareWith {
             ShareWith::None => serializer.serialize_str("none"),
             ShareWith::Partners(ids) => ids.serialize(serializer),
         }
+    }
+}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for ShareWith {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ShareWith".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "`planned_partners`, `none`, or a list of partner ids",
+            "anyOf": [
+                {"type": "string", "enum": ["planned_partners", "none"]},
+                {"type": "array", "items": {"type": "string"}, "minItems": 1}
+            ]
+        })
     }
 }
 

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// Why a partner call failed. The kind decides retries; the message is for the operator and
 /// must not contain personal data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[error("{kind}: {message}")]
 pub struct PartnerError {
     /// What kind of failure.
@@ -18,6 +19,7 @@ pub struct PartnerError {
 
 /// What kind of failure, and so whether trying again can help.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PartnerErrorKind {
     /// Try again later (connection refused, 5xx, 429); `retry_after_ms` when the partner said.

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// One kind of need a client can present with (the canonical list in DOMAIN.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum NeedCode {
     /// Not enough food.
@@ -140,6 +141,7 @@ impl fmt::Display for NeedCode {
 
 /// How soon a need must be met (DOMAIN.md). Ordered from most to least urgent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Urgency {
     /// Same day: nowhere to sleep tonight, immediate danger.

@@ -45,6 +45,7 @@ pub trait Partner: Send + Sync {
 
 /// What a connector declares about itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// The connector's name, e.g. `foodbank`.
@@ -82,6 +83,7 @@ impl Manifest {
 
 /// How a plugin library was built; the host refuses one that does not match it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BuildInfo {
     /// Version of `pathways-sdk` it was built with.
@@ -94,6 +96,7 @@ pub struct BuildInfo {
 
 /// What kind of partner system a connector speaks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PartnerKind {
     /// An NHS service (FHIR, BaRS).
@@ -112,6 +115,7 @@ pub enum PartnerKind {
 
 /// Something a connector can do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Capability {
     /// Answers availability queries.
@@ -126,6 +130,7 @@ pub enum Capability {
 
 /// The result of a health check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Health {
     /// Overall state.
@@ -137,6 +142,7 @@ pub struct Health {
 
 /// Overall health.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum HealthStatus {
     /// Working.

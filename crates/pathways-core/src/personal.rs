@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// to), but `Debug` prints `[redacted]` and there is no `Display`, so it cannot reach a log by
 /// accident. Read it with [`Personal::expose`], which makes every use visible in review.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct Personal<T>(T);
 

@@ -9,6 +9,7 @@ use crate::referral::ClientField;
 
 /// One plan for one case: every need accounted for exactly once, in `steps` or `unmet`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ActionPlan {
     /// The case the plan is for (the case reference until the daemon assigns ids).
@@ -27,6 +28,7 @@ pub struct ActionPlan {
 
 /// The organisation that coordinates the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Lead {
     /// A partner id, or the referring organisation's id.
@@ -37,6 +39,7 @@ pub struct Lead {
 
 /// One step of the plan, for one need.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PlanStep {
     /// 1-based position.
@@ -68,6 +71,7 @@ pub struct PlanStep {
 
 /// What kind of step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StepAction {
     /// Send a referral.
@@ -82,6 +86,7 @@ pub enum StepAction {
 
 /// Another service to try.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Fallback {
     /// The partner.
@@ -94,6 +99,7 @@ pub struct Fallback {
 
 /// A need no partner can meet now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UnmetNeed {
     /// The need.
@@ -106,6 +112,7 @@ pub struct UnmetNeed {
 
 /// How one partner answered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PartnerReport {
     /// The partner id.
@@ -121,6 +128,7 @@ pub struct PartnerReport {
 
 /// What happened when a partner was asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PartnerOutcome {
     /// It answered in time.

@@ -11,6 +11,7 @@ use crate::personal::Personal;
 /// A client field a connector may send. A connector declares its list in its manifest; a
 /// [`Referral`] built for it carries those fields and no others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ClientField {
     /// Full name.
@@ -64,6 +65,7 @@ impl ClientField {
 
 /// One referral to one partner's service, for one or more needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Referral {
     /// Unique per referral and stable across retries: a partner treats a repeat as the same
@@ -87,6 +89,7 @@ pub struct Referral {
 
 /// A need as the partner receives it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReferredNeed {
     /// Which need.
@@ -100,6 +103,7 @@ pub struct ReferredNeed {
 
 /// The client as one partner may see them: every field optional, filled only when declared.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SharedClient {
     /// Full name.
@@ -214,6 +218,7 @@ impl Referral {
 
 /// A partner's acknowledgement that it has the referral.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReferralReceipt {
     /// The partner's own reference for the referral.
@@ -227,6 +232,7 @@ pub struct ReferralReceipt {
 
 /// How to find a referral at a partner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReferralRef {
     /// The partner's reference from the receipt.
@@ -237,6 +243,7 @@ pub struct ReferralRef {
 
 /// Where a referral is, as the partner reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReferralStatus {
     /// FHIR Task state.
@@ -254,6 +261,7 @@ pub struct ReferralStatus {
 
 /// FHIR Task status: the canonical referral state (DOMAIN.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum TaskState {
     /// Not yet sent.
@@ -302,6 +310,7 @@ impl TaskState {
 
 /// Why a referral was rejected, failed, cancelled or put on hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StatusReason {
     /// The service is full.

@@ -8,13 +8,17 @@
 //! keys whole: work already holding the old set finishes on it.
 
 mod auth;
+mod dispatch;
 mod error;
 mod layers;
 mod metrics;
 mod openapi;
+mod referrals;
+mod reports;
 mod routes;
 mod serve;
 mod state;
+mod webhooks;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -24,10 +28,12 @@ use pathways_store::Store;
 use tokio::net::TcpListener;
 
 pub use auth::{hash_token, is_code, new_token, ApiKey, Caller, KeyRing, Role};
+pub use dispatch::{DispatchSettings, Dispatcher};
 pub use error::{ApiError, DaemonError};
 pub use openapi::document as openapi_document;
 pub use routes::{table as route_table, Access, RouteSpec};
 pub use state::{Limits, Live};
+pub use webhooks::{verify as verify_webhook, VerifyError, WebhookSecret};
 
 use state::AppState;
 
@@ -40,7 +46,22 @@ pub struct Daemon {
 impl Daemon {
     /// A daemon over `store`, serving `live` (partners and keys) within `limits`.
     pub fn new(store: Arc<dyn Store>, live: Live, limits: Limits) -> Self {
-        Self { state: AppState::new(store, live, limits) }
+        Self::with_dispatch(store, live, limits, DispatchSettings::default())
+    }
+
+    /// A daemon that dispatches and follows referrals with `dispatch`.
+    pub fn with_dispatch(
+        store: Arc<dyn Store>,
+        live: Live,
+        limits: Limits,
+        dispatch: DispatchSettings,
+    ) -> Self {
+        Self { state: AppState::new(store, live, limits, dispatch) }
+    }
+
+    /// Starts the dispatcher (sending from the outbox, polling statuses) in the background.
+    pub fn start_dispatcher(&self) -> Dispatcher {
+        Dispatcher::start(self.state.clone(), self.state.dispatch_settings())
     }
 
     /// The complete router, middleware included.
@@ -88,6 +109,19 @@ impl Daemon {
 impl Live {
     /// A live configuration of this orchestrator and these keys.
     pub fn new(orchestrator: pathways_orchestrator::Orchestrator, keys: KeyRing) -> Self {
-        Self { orchestrator: Arc::new(orchestrator), keys: Arc::new(keys) }
+        Self {
+            orchestrator: Arc::new(orchestrator),
+            keys: Arc::new(keys),
+            webhook_secrets: Arc::default(),
+        }
+    }
+
+    /// The same, with these partners' callback signing secrets (by partner id).
+    pub fn with_webhook_secrets(
+        mut self,
+        secrets: std::collections::HashMap<String, WebhookSecret>,
+    ) -> Self {
+        self.webhook_secrets = Arc::new(secrets);
+        self
     }
 }

@@ -52,6 +52,14 @@ const HELP: &[(&str, &str, &str)] = &[
     ),
     ("pathways_config_reloads_total", "counter", "Configuration reloads, by result."),
     ("pathways_audit_failures_total", "counter", "Audit entries that could not be written."),
+    ("pathways_dispatch_attempts_total", "counter", "Referral sends attempted, by partner."),
+    (
+        "pathways_dispatch_outcomes_total",
+        "counter",
+        "Referral send outcomes, by partner and outcome (delivered, retry, failed).",
+    ),
+    ("pathways_dispatch_latency_seconds", "histogram", "How long each referral send took."),
+    ("pathways_webhooks_total", "counter", "Partner callbacks, by partner and outcome."),
 ];
 
 impl Metrics {

@@ -1,8 +1,10 @@
 //! The OpenAPI 3.1 document, generated from the route table ([`crate::routes::table`]) so that
 //! it lists exactly the routes the router serves, with the access each requires.
 //!
-//! Component schemas are written here rather than derived, so the core types gain no
-//! dependency; enumerations (need codes) are taken from the core types themselves.
+//! The schemas of the domain bodies (`Case`, `ActionPlan` and everything they contain) are
+//! derived from the core types themselves (pathways-core's `schema` feature, schemars), so the
+//! document says exactly what the server parses and returns; the API's own envelopes are
+//! written here.
 
 use pathways_core::NeedCode;
 use serde_json::{json, Map, Value};
@@ -44,6 +46,18 @@ pub fn document() -> Value {
                 "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}
             }]);
         }
+        if spec.path.contains("{partner_id}") {
+            operation["parameters"] = json!([{
+                "name": "partner_id", "in": "path", "required": true,
+                "schema": {"type": "string"}
+            }]);
+        }
+        if spec.path.starts_with("/v1/reports/") {
+            operation["parameters"] = json!([
+                {"name": "from", "in": "query", "required": false, "schema": {"type": "string", "format": "date-time"}},
+                {"name": "to", "in": "query", "required": false, "schema": {"type": "string", "format": "date-time"}}
+            ]);
+        }
         if let Some(schema) = spec.request {
             operation["requestBody"] = json!({
                 "required": true,
@@ -63,7 +77,7 @@ pub fn document() -> Value {
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": schemas(),
+            "schemas": component_schemas(),
         }
     })
 }
@@ -72,16 +86,41 @@ fn description(status: u16) -> &'static str {
     match status {
         200 => "OK",
         201 => "Created",
+        202 => "Accepted for dispatch",
         400 => "Malformed or invalid request; the message names the field",
         401 => "Missing or unknown API key",
         403 => "The key's role may not do this",
         404 => "Not found (also for a case the caller may not see)",
+        409 => "Conflict: the same Idempotency-Key is in flight, or the case has no plan",
+        422 => "Refused: a step is not covered by consent, or the Idempotency-Key was reused",
         413 => "Body too large",
         415 => "Body is not JSON",
         429 => "Too many requests in flight",
         503 => "Not ready or a dependency is unavailable",
         _ => "See the error",
     }
+}
+
+/// The hand-written envelopes, then every schema derived from the core types (which win).
+fn component_schemas() -> Value {
+    let mut all = match schemas() {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    all.extend(derived_schemas());
+    Value::Object(all)
+}
+
+/// Schemas of the core wire types, with `$ref`s pointing into `components/schemas`.
+fn derived_schemas() -> Map<String, Value> {
+    let mut settings = schemars::generate::SchemaSettings::draft2020_12();
+    settings.definitions_path = "/components/schemas".into();
+    let mut generator = settings.into_generator();
+    // Asking for each body type registers it, and every type it uses, as a definition.
+    let _ = generator.subschema_for::<pathways_core::Case>();
+    let _ = generator.subschema_for::<pathways_core::ActionPlan>();
+    let _ = generator.subschema_for::<pathways_core::NeedCode>();
+    generator.take_definitions(true)
 }
 
 fn schemas() -> Value {
@@ -135,6 +174,78 @@ fn schemas() -> Value {
             }))},
             "generated_at": {"type": "string", "format": "date-time"}
         })),
+        "ReferralRequest": {"type": "object", "additionalProperties": false,
+            "description": "Which plan steps to refer; `{}` refers every `refer` step.",
+            "properties": {
+                "steps": {"type": "array", "items": {"type": "integer", "minimum": 1}},
+                "needs": {"type": "array", "items": {"$ref": "#/components/schemas/NeedCode"}}
+            }},
+        "ReferralsAccepted": object(&["case_id", "referrals"], json!({
+            "case_id": {"type": "string"},
+            "referrals": {"type": "array", "items": object(&["id", "step", "need", "partner_id", "state", "href"], json!({
+                "id": {"type": "string"}, "step": {"type": "integer"},
+                "need": {"$ref": "#/components/schemas/NeedCode"}, "partner_id": {"type": "string"},
+                "state": {"type": "string"}, "href": {"type": "string"}
+            }))}
+        })),
+        "Referral": object(&["id", "case_id", "partner_id", "needs", "state", "needs_chasing", "history", "dispatch"], json!({
+            "id": {"type": "string"}, "case_id": {"type": "string"}, "partner_id": {"type": "string"},
+            "needs": {"type": "array", "items": {"$ref": "#/components/schemas/NeedCode"}},
+            "state": {"type": "string"}, "reason": {"type": ["string", "null"]},
+            "state_changed_at": {"type": "string", "format": "date-time"},
+            "partner_reference": {"type": ["string", "null"]},
+            "created_at": {"type": "string", "format": "date-time"},
+            "sent_at": {"type": ["string", "null"], "format": "date-time"},
+            "needs_chasing": {"type": "boolean"},
+            "history": {"type": "array", "items": {"type": "object"}},
+            "dispatch": {"type": "object"}
+        })),
+        "PartnerEvent": object(&["type", "data"], json!({
+            "type": {"type": "string", "enum": ["referral.status_changed"]},
+            "data": object(&["partner_reference", "state", "occurred_at"], json!({
+                "partner_reference": {"type": "string"}, "state": {"type": "string"},
+                "reason": {"type": ["string", "null"]}, "note": {"type": ["string", "null"]},
+                "occurred_at": {"type": "string", "format": "date-time"}
+            }))
+        })),
+        "PathwayReport": object(&["from", "to", "pathways"], json!({
+            "from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"},
+            "pathways": {"type": "array", "items": {"type": "object"}}
+        })),
         "PartnerList": object(&["partners"], json!({"partners": {"type": "array", "items": {"type": "object"}}})),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_and_plan_schemas_are_derived_from_the_core_types() {
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        let case = &schemas["Case"];
+        assert_eq!(case["additionalProperties"], false, "unknown fields are refused: {case}");
+        for field in
+            ["reference", "channel", "referrer", "client", "needs", "circumstances", "consent"]
+        {
+            assert!(case["properties"].get(field).is_some(), "Case lacks `{field}`: {case}");
+        }
+        let client = &schemas["Client"];
+        for field in ["name", "date_of_birth", "postcode", "safe_contact", "household"] {
+            assert!(client["properties"].get(field).is_some(), "Client lacks `{field}`: {client}");
+        }
+        let step = &schemas["PlanStep"];
+        for field in
+            ["order", "need", "action", "due_by", "why", "shares", "needs_consent", "fallbacks"]
+        {
+            assert!(step["properties"].get(field).is_some(), "PlanStep lacks `{field}`: {step}");
+        }
+        // Every $ref in the document resolves to a component.
+        let text = doc.to_string();
+        for part in text.split("\"#/components/schemas/").skip(1) {
+            let name = &part[..part.find('"').unwrap()];
+            assert!(schemas.get(name).is_some(), "dangling $ref to `{name}`");
+        }
+    }
 }

@@ -8,6 +8,7 @@ use pathways_orchestrator::Orchestrator;
 use pathways_store::Store;
 
 use crate::auth::KeyRing;
+use crate::dispatch::DispatchSettings;
 use crate::metrics::Metrics;
 
 /// The part of the configuration a reload replaces, as one unit: a request takes one snapshot
@@ -19,6 +20,9 @@ pub struct Live {
     pub orchestrator: Arc<Orchestrator>,
     /// The API keys.
     pub keys: Arc<KeyRing>,
+    /// Each partner's callback signing secret, by partner id; a partner without one cannot
+    /// call back.
+    pub webhook_secrets: Arc<std::collections::HashMap<String, crate::webhooks::WebhookSecret>>,
 }
 
 /// Bounds that protect the daemon from clients and from itself.
@@ -60,17 +64,24 @@ struct Inner {
     live: RwLock<Arc<Live>>,
     metrics: Metrics,
     limits: Limits,
+    dispatch: DispatchSettings,
 }
 
 impl AppState {
     /// State over `store` with `live` as the first configuration.
-    pub fn new(store: Arc<dyn Store>, live: Live, limits: Limits) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        live: Live,
+        limits: Limits,
+        dispatch: DispatchSettings,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
                 live: RwLock::new(Arc::new(live)),
                 metrics: Metrics::default(),
                 limits,
+                dispatch,
             }),
         }
     }
@@ -98,5 +109,10 @@ impl AppState {
     /// The limits.
     pub fn limits(&self) -> Limits {
         self.inner.limits
+    }
+
+    /// How referrals are dispatched and followed.
+    pub fn dispatch_settings(&self) -> DispatchSettings {
+        self.inner.dispatch
     }
 }

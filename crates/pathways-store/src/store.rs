@@ -127,6 +127,20 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// A referral with its history and dispatch state, if there is one.
     async fn get_referral(&self, id: &ReferralId) -> Result<Option<StoredReferral>, StoreError>;
 
+    /// The referral sent with this idempotency key, if there is one.
+    async fn find_referral_by_key(&self, key: &str) -> Result<Option<ReferralId>, StoreError>;
+
+    /// The referral `partner_id` acknowledged with `reference`, if there is one: how a
+    /// partner's callback names a referral. Another partner's reference finds nothing.
+    async fn find_referral_by_partner_reference(
+        &self,
+        partner_id: &str,
+        reference: &str,
+    ) -> Result<Option<ReferralId>, StoreError>;
+
+    /// Outbox rows still pending (waiting to be sent or re-sent), for the metrics.
+    async fn outbox_depth(&self) -> Result<u64, StoreError>;
+
     /// Remembers a partner callback's `webhook-id`; returns `true` when it was seen before
     /// (a replay or a redelivery: ignore it), `false` the first time.
     async fn seen_webhook(&self, partner_id: &str, webhook_id: &str) -> Result<bool, StoreError>;

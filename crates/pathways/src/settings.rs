@@ -38,6 +38,9 @@ pub struct Settings {
     /// The daemon's API keys: hashes only, never the keys themselves.
     #[serde(default)]
     pub api_keys: Vec<ApiKeySettings>,
+    /// How referrals are sent and followed.
+    #[serde(default)]
+    pub dispatch: DispatchSection,
 }
 
 /// `[server]`
@@ -268,6 +271,10 @@ pub struct PartnerSettings {
     /// Handed to the plugin as JSON; the plugin validates it and names any bad key.
     #[serde(default = "empty_table")]
     pub settings: serde_json::Value,
+    /// The environment variable holding the partner's callback signing secret
+    /// (`whsec_<base64>`, Standard Webhooks); without it the partner cannot call back.
+    #[serde(default)]
+    pub webhook_secret_env: Option<String>,
 }
 
 fn enabled_by_default() -> bool {
@@ -336,11 +343,14 @@ impl Settings {
     /// Checks what serde cannot; returns the field and the problem.
     fn validate(&self) -> Result<(), (String, String)> {
         self.orchestrator.validate()?;
+        self.dispatch.validate()?;
         self.server.validate()?;
         for (i, key) in self.api_keys.iter().enumerate() {
             pathways_daemon::ApiKey::new(&key.id, &key.organisation, key.role, &key.hash)
                 .map_err(|e| (format!("api_keys[{i}]"), e.to_string()))?;
-            if let Some(first) = self.api_keys[..i].iter().position(|k| k.id == key.id || k.hash == key.hash) {
+            if let Some(first) =
+                self.api_keys[..i].iter().position(|k| k.id == key.id || k.hash == key.hash)
+            {
                 return Err((
                     format!("api_keys[{i}]"),
                     format!("has the same id or hash as api_keys[{first}]; make each key with `pathways keys new`"),
@@ -423,6 +433,10 @@ fn is_partner_id(id: &str) -> bool {
     bytes.next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
+
+mod dispatch;
+
+pub use dispatch::DispatchSection;
 
 #[cfg(test)]
 mod tests;

@@ -8,6 +8,8 @@ mod body;
 mod cases;
 mod ops;
 
+pub(crate) use body::JsonBody;
+
 use axum::http::Method;
 use axum::routing::{get, post, MethodRouter};
 
@@ -45,6 +47,7 @@ pub struct RouteSpec {
 }
 
 const PATHFINDER: &[Role] = &[Role::Pathfinder];
+const FOLLOWERS: &[Role] = &[Role::Pathfinder, Role::Coordinator];
 const ERR: Option<&str> = Some("Error");
 
 /// Every route: its description and its handler.
@@ -121,6 +124,70 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 &[(200, Some("ActionPlan")), (401, ERR), (403, ERR), (404, ERR)],
             ),
             get(cases::read_plan),
+        ),
+        (
+            spec(
+                Method::POST,
+                "/v1/cases/{id}/referrals",
+                "createReferrals",
+                "Refer chosen plan steps (header `Idempotency-Key`); consent checked per step.",
+                Access::Roles(PATHFINDER),
+                Some("ReferralRequest"),
+                &[
+                    (202, Some("ReferralsAccepted")),
+                    (400, ERR),
+                    (401, ERR),
+                    (403, ERR),
+                    (404, ERR),
+                    (409, ERR),
+                    (422, ERR),
+                    (503, ERR),
+                ],
+            ),
+            post(crate::referrals::create),
+        ),
+        (
+            spec(
+                Method::GET,
+                "/v1/referrals/{id}",
+                "getReferral",
+                "A referral's state, history and dispatch state; `needs_chasing` when overdue.",
+                Access::Roles(FOLLOWERS),
+                None,
+                &[(200, Some("Referral")), (401, ERR), (403, ERR), (404, ERR)],
+            ),
+            get(crate::referrals::read),
+        ),
+        (
+            spec(
+                Method::POST,
+                "/v1/partners/{partner_id}/events",
+                "partnerEvent",
+                "A partner's signed status callback (Standard Webhooks; the signature authenticates).",
+                Access::Open,
+                Some("PartnerEvent"),
+                &[
+                    (200, Some("Status")),
+                    (400, ERR),
+                    (401, ERR),
+                    (404, ERR),
+                    (409, ERR),
+                    (422, ERR),
+                ],
+            ),
+            post(crate::webhooks::receive),
+        ),
+        (
+            spec(
+                Method::GET,
+                "/v1/reports/pathways",
+                "pathwayReport",
+                "Per partner and need over `[from, to)`: sent, accepted %, rejections, completed %, medians.",
+                Access::Roles(&[Role::Coordinator, Role::Admin]),
+                None,
+                &[(200, Some("PathwayReport")), (400, ERR), (401, ERR), (403, ERR)],
+            ),
+            get(crate::reports::pathways),
         ),
         (
             spec(

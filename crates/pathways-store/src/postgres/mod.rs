@@ -11,6 +11,7 @@
 //! connection and cached. TLS is not offered yet (`NoTls`): run the database on the same host
 //! or a private network.
 
+mod lookup;
 mod outbox;
 mod records;
 mod referrals;
@@ -296,6 +297,22 @@ impl Store for PostgresStore {
 
     async fn get_referral(&self, id: &ReferralId) -> Result<Option<StoredReferral>, StoreError> {
         referrals::get(&mut self.client().await?, id).await
+    }
+
+    async fn find_referral_by_key(&self, key: &str) -> Result<Option<ReferralId>, StoreError> {
+        lookup::by_key(&self.client().await?, key).await
+    }
+
+    async fn find_referral_by_partner_reference(
+        &self,
+        partner_id: &str,
+        reference: &str,
+    ) -> Result<Option<ReferralId>, StoreError> {
+        lookup::by_partner_reference(&self.client().await?, partner_id, reference).await
+    }
+
+    async fn outbox_depth(&self) -> Result<u64, StoreError> {
+        lookup::outbox_depth(&self.client().await?).await
     }
 
     async fn seen_webhook(&self, partner_id: &str, webhook_id: &str) -> Result<bool, StoreError> {

@@ -12,6 +12,7 @@
 //! SQLite calls block, so they run on tokio's blocking pool (`spawn_blocking`), never on the
 //! async workers.
 
+mod lookup;
 mod migrations;
 mod outbox;
 mod records;
@@ -300,6 +301,24 @@ impl Store for SqliteStore {
     async fn get_referral(&self, id: &ReferralId) -> Result<Option<StoredReferral>, StoreError> {
         let id = id.clone();
         self.read(move |c| referrals::get(c, &id)).await
+    }
+
+    async fn find_referral_by_key(&self, key: &str) -> Result<Option<ReferralId>, StoreError> {
+        let key = key.to_string();
+        self.read(move |c| lookup::by_key(c, &key)).await
+    }
+
+    async fn find_referral_by_partner_reference(
+        &self,
+        partner_id: &str,
+        reference: &str,
+    ) -> Result<Option<ReferralId>, StoreError> {
+        let (partner_id, reference) = (partner_id.to_string(), reference.to_string());
+        self.read(move |c| lookup::by_partner_reference(c, &partner_id, &reference)).await
+    }
+
+    async fn outbox_depth(&self) -> Result<u64, StoreError> {
+        self.read(lookup::outbox_depth).await
     }
 
     async fn seen_webhook(&self, partner_id: &str, webhook_id: &str) -> Result<bool, StoreError> {

@@ -388,3 +388,25 @@ pub async fn pathway_stats_count_a_small_dataset(fx: &Fixture) {
         "range starts after delivery"
     );
 }
+
+pub async fn referrals_are_found_by_key_and_by_their_partners_reference_only(fx: &Fixture) {
+    let case_id = new_case(fx).await;
+    let new = vec![
+        referral("foodbank-b", &[NeedCode::Food], "k1"),
+        referral("housing-a", &[NeedCode::HousingHomelessness], "k2"),
+    ];
+    let ids = fx.store.create_referrals(&case_id, new, t(0)).await.unwrap();
+    assert_eq!(fx.store.find_referral_by_key("k2").await.unwrap(), Some(ids[1].clone()));
+    assert_eq!(fx.store.find_referral_by_key("k3").await.unwrap(), None);
+    assert_eq!(fx.store.outbox_depth().await.unwrap(), 2);
+    let items = fx.store.claim_outbox("w", 1, LEASE, t(1)).await.unwrap();
+    let outcome = DispatchOutcome::Delivered { partner_reference: "REF-9".into() };
+    assert!(fx.store.finish_outbox(items[0].id, "w", outcome, t(1)).await.unwrap());
+    assert_eq!(fx.store.outbox_depth().await.unwrap(), 1, "the delivered row left the depth");
+    let partner = items[0].partner_id.clone();
+    let other = if partner == "foodbank-b" { "housing-a" } else { "foodbank-b" };
+    let found = fx.store.find_referral_by_partner_reference(&partner, "REF-9").await.unwrap();
+    assert_eq!(found, Some(items[0].referral_id.clone()));
+    let foreign = fx.store.find_referral_by_partner_reference(other, "REF-9").await.unwrap();
+    assert_eq!(foreign, None, "another partner's reference names nothing");
+}

@@ -36,6 +36,7 @@ macro_rules! store_suite {
             dispatch::a_status_for_an_unknown_referral_is_an_error,
             dispatch::stuck_referrals_are_found_by_state_and_age,
             dispatch::pathway_stats_count_a_small_dataset,
+            dispatch::referrals_are_found_by_key_and_by_their_partners_reference_only,
         );
     };
     (@tests $fixture:path; $($module:ident :: $name:ident),* $(,)?) => {

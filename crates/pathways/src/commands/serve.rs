@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, Context};
-use pathways_daemon::{Daemon, Live};
+use pathways_daemon::{Daemon, Live, WebhookSecret};
 use tokio::net::TcpListener;
 
 use super::{CliError, CommandResult, ConfigArg};
@@ -35,7 +35,12 @@ pub async fn run(args: Args) -> CommandResult {
     let store = pathways_store::open(&settings.storage.url)
         .await
         .map_err(|e| CliError::Failed(anyhow!("{}: at `storage.url`: {e}", path.display())))?;
-    let daemon = Daemon::new(store.clone(), live, settings.server.limits());
+    let daemon = Daemon::with_dispatch(
+        store.clone(),
+        live,
+        settings.server.limits(),
+        settings.dispatch.to_settings(),
+    );
     let listener = TcpListener::bind(settings.server.listen).await.map_err(|e| {
         CliError::Failed(anyhow!(
             "{}: at `server.listen`: cannot listen on {}: {e}",
@@ -49,9 +54,13 @@ pub async fn run(args: Args) -> CommandResult {
     if settings.api_keys.is_empty() {
         tracing::warn!("no [[api_keys]] configured: every /v1 route answers 401 (make one with `pathways keys new`)");
     }
+    let settings_grace = settings.server.limits().shutdown_grace;
     let reloader = tokio::spawn(reload_on_sighup(daemon.clone(), args.config.clone(), settings));
+    let dispatcher = daemon.start_dispatcher();
     daemon.serve(listener, stop_signal()).await.map_err(|e| CliError::Failed(e.into()))?;
     reloader.abort();
+    // Stop claiming referrals; sends in flight get the grace period, then their leases lapse.
+    dispatcher.shutdown(settings_grace).await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -66,7 +75,29 @@ fn build_live(settings: &Settings, path: &Path) -> Result<Live, CliError> {
     // The orchestrator holds its own references to the partners; the libraries are never
     // unloaded, so the load records can go.
     drop(loaded);
-    Ok(Live::new(orchestrator, keys))
+    Ok(Live::new(orchestrator, keys).with_webhook_secrets(webhook_secrets(settings, path)?))
+}
+
+/// Each enabled partner's callback signing secret, read from the environment variable its
+/// `webhook_secret_env` names; a named variable that is unset or not `whsec_<base64>` is an
+/// error naming the partner and the variable (never the value).
+fn webhook_secrets(
+    settings: &Settings,
+    path: &Path,
+) -> Result<std::collections::HashMap<String, WebhookSecret>, CliError> {
+    let mut secrets = std::collections::HashMap::new();
+    for (index, partner) in settings.enabled_partners() {
+        let Some(var) = &partner.webhook_secret_env else { continue };
+        let secret = std::env::var(var).ok().and_then(|v| WebhookSecret::parse(&v));
+        let secret = secret.ok_or_else(|| {
+            CliError::BadInput(format!(
+                "{}: at `partners[{index}].webhook_secret_env`: the variable `{var}` must hold the partner's secret as `whsec_<base64>`",
+                path.display()
+            ))
+        })?;
+        secrets.insert(partner.id.clone(), secret);
+    }
+    Ok(secrets)
 }
 
 /// Completes on SIGTERM or Ctrl-C.

@@ -1,0 +1,168 @@
+//! One attempt to send one claimed referral, and what it means for the outbox row.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use pathways_core::{PartnerError, PartnerErrorKind};
+use pathways_store::{DispatchOutcome, OutboxItem};
+
+use super::backoff;
+use super::settings::DispatchSettings;
+use crate::state::AppState;
+
+/// Sends `item` through its partner and finishes its outbox row.
+pub(super) async fn attempt(
+    state: AppState,
+    settings: DispatchSettings,
+    worker: String,
+    item: OutboxItem,
+) {
+    let partner_label = ("partner", item.partner_id.clone());
+    state.metrics().inc("pathways_dispatch_attempts_total", vec![partner_label.clone()]);
+    // One snapshot of the partner set for the whole attempt: a reload meanwhile does not
+    // change the connector it is sent through.
+    let live = state.live();
+    let partner = live
+        .orchestrator
+        .partners()
+        .iter()
+        .find(|p| p.id == item.partner_id)
+        .map(|p| p.partner.clone());
+    let started = Instant::now();
+    let result = match partner {
+        None => Err(PartnerError::new(
+            PartnerErrorKind::Unavailable,
+            format!("partner `{}` is not enabled in the configuration now", item.partner_id),
+        )),
+        Some(partner) => {
+            match tokio::time::timeout(settings.send_timeout, partner.send_referral(&item.referral))
+                .await
+            {
+                Ok(result) => result,
+                Err(_) => Err(PartnerError::timeout(format!(
+                    "no answer within {} ms",
+                    settings.send_timeout.as_millis()
+                ))),
+            }
+        }
+    };
+    state.metrics().observe(
+        "pathways_dispatch_latency_seconds",
+        vec![partner_label.clone()],
+        started.elapsed(),
+    );
+    let outcome = decide(item.attempt, &settings, result.map(|r| r.partner_reference));
+    let label = match &outcome {
+        DispatchOutcome::Delivered { .. } => "delivered",
+        DispatchOutcome::Retry { .. } => "retry",
+        DispatchOutcome::Failed { .. } => "failed",
+    };
+    match &outcome {
+        DispatchOutcome::Delivered { .. } => {
+            tracing::info!(referral_id = %item.referral_id, partner = %item.partner_id,
+                attempt = item.attempt, "referral delivered");
+        }
+        DispatchOutcome::Retry { not_before, last_error } => {
+            tracing::warn!(referral_id = %item.referral_id, partner = %item.partner_id,
+                attempt = item.attempt, %not_before, error = %last_error, "referral not sent; will retry");
+        }
+        DispatchOutcome::Failed { reason } => {
+            tracing::error!(referral_id = %item.referral_id, partner = %item.partner_id,
+                attempt = item.attempt, reason = %reason, "referral failed");
+        }
+    }
+    state.metrics().inc(
+        "pathways_dispatch_outcomes_total",
+        vec![partner_label, ("outcome", label.to_string())],
+    );
+    match state.store().finish_outbox(item.id, &worker, outcome, Utc::now()).await {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(referral_id = %item.referral_id,
+            "the lease ran out before the send finished; another dispatcher has the row"),
+        // The lease lapses and the row is sent again: harmless, the key is the same.
+        Err(e) => tracing::error!(referral_id = %item.referral_id, error = %e,
+            "cannot record the outcome of a send"),
+    }
+}
+
+/// What the result of attempt `attempt` means for the row: delivered, retry (within the
+/// budget), or failed.
+pub(super) fn decide(
+    attempt: u32,
+    settings: &DispatchSettings,
+    result: Result<String, PartnerError>,
+) -> DispatchOutcome {
+    let error = match result {
+        Ok(partner_reference) => return DispatchOutcome::Delivered { partner_reference },
+        Err(error) => error,
+    };
+    let retry_after = match error.kind {
+        PartnerErrorKind::Transient { retry_after_ms } => retry_after_ms.map(Duration::from_millis),
+        PartnerErrorKind::Timeout
+        | PartnerErrorKind::Unavailable
+        | PartnerErrorKind::PluginFault => None,
+        PartnerErrorKind::Permanent
+        | PartnerErrorKind::InvalidRequest
+        | PartnerErrorKind::Unauthorized => {
+            return DispatchOutcome::Failed { reason: format!("the partner refused it: {error}") }
+        }
+    };
+    if attempt >= settings.max_attempts {
+        return DispatchOutcome::Failed {
+            reason: format!("gave up after {attempt} attempts; last: {error}"),
+        };
+    }
+    let wait = backoff::delay(attempt, settings.backoff_base, settings.backoff_cap, retry_after);
+    let not_before =
+        Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero());
+    DispatchOutcome::Retry { not_before, last_error: error.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> DispatchSettings {
+        DispatchSettings { max_attempts: 3, ..DispatchSettings::default() }
+    }
+
+    #[test]
+    fn permanent_errors_fail_at_once_with_the_reason() {
+        for error in [
+            PartnerError::permanent("closed"),
+            PartnerError::invalid_request("no postcode"),
+            PartnerError::new(PartnerErrorKind::Unauthorized, "bad key"),
+        ] {
+            match decide(1, &settings(), Err(error)) {
+                DispatchOutcome::Failed { reason } => {
+                    assert!(reason.contains("refused"), "{reason}")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn transient_errors_retry_no_sooner_than_retry_after_until_the_budget_is_spent() {
+        let before = Utc::now();
+        let busy = PartnerError::transient("429", Some(7_000));
+        match decide(1, &settings(), Err(busy.clone())) {
+            DispatchOutcome::Retry { not_before, last_error } => {
+                assert!(
+                    not_before >= before + chrono::Duration::seconds(7),
+                    "Retry-After honoured"
+                );
+                assert!(last_error.contains("429"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match decide(3, &settings(), Err(busy)) {
+            DispatchOutcome::Failed { reason } => {
+                assert!(reason.contains("3 attempts"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let ok = decide(2, &settings(), Ok("REF-1".into()));
+        assert_eq!(ok, DispatchOutcome::Delivered { partner_reference: "REF-1".into() });
+    }
+}

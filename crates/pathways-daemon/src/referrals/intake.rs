@@ -1,0 +1,371 @@
+//! `POST /v1/cases/{id}/referrals`: refer the chosen steps of a case's plan.
+//!
+//! Idempotency (`Idempotency-Key`, scoped to the caller's organisation): missing → 400; reused
+//! with another case or body → 422; reused while the first request is in flight → 409; reused
+//! after it finished → the first response again. Each referral's own idempotency key (the one
+//! the partner receives) is derived from the request key, the case and the step, so a retry
+//! after a crash can never create a second referral, here or at the partner.
+//!
+//! A request left in flight by a crashed daemon is taken over once it is older than twice the
+//! request timeout: the retry then finds the referrals already written (by their derived
+//! keys) and answers with them.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use pathways_core::{ActionPlan, Case, NeedCode, PlanStep, Referral, StepAction};
+use pathways_store::{
+    CaseId, IdempotencyOutcome, NewReferral, ReferralId, StoreError, StoredResponse,
+};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::{audit, store_failed};
+use crate::auth::{Caller, Role};
+use crate::error::ApiError;
+use crate::routes::JsonBody;
+use crate::state::AppState;
+
+const PATHFINDER: &[Role] = &[Role::Pathfinder];
+const ACTION: &str = "referral.create";
+
+/// Which steps of the plan to refer; an empty body object refers every `refer` step.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferralRequest {
+    /// Step orders to refer.
+    #[serde(default)]
+    pub steps: Option<Vec<u32>>,
+    /// Needs whose steps to refer.
+    #[serde(default)]
+    pub needs: Option<Vec<NeedCode>>,
+}
+
+/// `POST /v1/cases/{id}/referrals`
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let case_id = CaseId::parse(&id);
+    if let Err(e) = caller.require(PATHFINDER) {
+        audit(&state, &caller, ACTION, (case_id.as_ref(), None), "forbidden").await;
+        return Err(e);
+    }
+    let key = idempotency_key(&headers)?;
+    let Some(case_id) = case_id else {
+        audit(&state, &caller, ACTION, (None, None), "not_found").await;
+        return Err(ApiError::not_found("case"));
+    };
+    let stored = state.store().get_case(&case_id).await.map_err(store_failed)?;
+    let Some(stored) = stored.filter(|c| c.organisation == caller.organisation) else {
+        // Only the organisation that owns a case refers it; any other sees a missing case.
+        audit(&state, &caller, ACTION, (Some(&case_id), None), "not_found").await;
+        return Err(ApiError::not_found("case"));
+    };
+    let bytes = body?;
+    let request: ReferralRequest = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request("invalid_request", format!("the body: {e}")))?;
+    let scope = format!("referrals:{}", caller.organisation);
+    let fingerprint = fingerprint(&case_id, &request);
+    let mut outcome = begin(&state, &scope, &key, &fingerprint).await?;
+    if let IdempotencyOutcome::InFlight { since } = outcome {
+        let stale = chrono::Duration::from_std(state.limits().request_timeout * 2)
+            .unwrap_or(chrono::Duration::zero());
+        if Utc::now() - since > stale {
+            // Its daemon died mid-request: release the key and do the work again.
+            state.store().abandon_idempotent(&scope, &key).await.map_err(store_failed)?;
+            outcome = begin(&state, &scope, &key, &fingerprint).await?;
+        }
+    }
+    match outcome {
+        IdempotencyOutcome::Started => {}
+        IdempotencyOutcome::Completed(first) => {
+            audit(&state, &caller, ACTION, (Some(&case_id), None), "replayed").await;
+            return Ok(replay(first));
+        }
+        IdempotencyOutcome::InFlight { .. } => {
+            audit(&state, &caller, ACTION, (Some(&case_id), None), "in_flight").await;
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_in_flight",
+                "a request with this Idempotency-Key is still being handled; retry shortly",
+            ));
+        }
+        IdempotencyOutcome::Mismatch => {
+            audit(&state, &caller, ACTION, (Some(&case_id), None), "key_reused").await;
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used for a different request; use a new key",
+            ));
+        }
+    }
+    let result = refer(&state, &case_id, &stored.case, &request, &scope, &key).await;
+    match result {
+        Ok(response) => {
+            let stored_response = StoredResponse { status: 202, body: response.clone() };
+            if let Err(e) = state.store().complete_idempotent(&scope, &key, &stored_response).await
+            {
+                // The referrals are durable; a retry takes the key over and finds them.
+                tracing::error!(error = %e, "cannot record the idempotent response");
+            }
+            audit(&state, &caller, ACTION, (Some(&case_id), None), "ok").await;
+            tracing::info!(case_id = %case_id, "referrals accepted for dispatch");
+            Ok(replay(stored_response))
+        }
+        Err(error) => {
+            // Nothing was written: free the key so the client can correct and retry.
+            if let Err(e) = state.store().abandon_idempotent(&scope, &key).await {
+                tracing::error!(error = %e, "cannot release an idempotency key");
+            }
+            audit(&state, &caller, ACTION, (Some(&case_id), None), error.code).await;
+            Err(error)
+        }
+    }
+}
+
+async fn begin(
+    state: &AppState,
+    scope: &str,
+    key: &str,
+    fingerprint: &str,
+) -> Result<IdempotencyOutcome, ApiError> {
+    state.store().begin_idempotent(scope, key, fingerprint).await.map_err(store_failed)
+}
+
+/// The `Idempotency-Key` header: 1 to 128 visible ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
+    let value = headers.get("idempotency-key").ok_or_else(|| {
+        ApiError::bad_request(
+            "missing_idempotency_key",
+            "send an `Idempotency-Key` header (e.g. a UUID) so a retry cannot refer twice",
+        )
+    })?;
+    let key = value.to_str().unwrap_or("").trim();
+    if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::bad_request(
+            "invalid_idempotency_key",
+            "the `Idempotency-Key` header must be 1 to 128 visible ASCII characters",
+        ));
+    }
+    Ok(key.to_string())
+}
+
+/// What makes two requests "the same": the case and the selection, however the JSON was
+/// spelt.
+fn fingerprint(case_id: &CaseId, request: &ReferralRequest) -> String {
+    let canonical = serde_json::json!({
+        "case": case_id.as_str(), "steps": request.steps, "needs": request.needs,
+    });
+    hex(&Sha256::digest(canonical.to_string().as_bytes()))
+}
+
+/// The key the partner receives for one step: stable for one request key, case and step.
+pub fn referral_key(scope: &str, request_key: &str, case_id: &CaseId, order: u32) -> String {
+    let mut hash = Sha256::new();
+    for part in [scope, request_key, case_id.as_str(), &order.to_string()] {
+        hash.update(part.as_bytes());
+        hash.update([0u8]);
+    }
+    format!("pw-{}", &hex(&hash.finalize())[..40])
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn replay(response: StoredResponse) -> Response {
+    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::ACCEPTED);
+    let mut answer = (status, response.body).into_response();
+    answer.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    answer
+}
+
+/// Checks and writes the referrals; returns the response body. Writes nothing on error.
+async fn refer(
+    state: &AppState,
+    case_id: &CaseId,
+    case: &Case,
+    request: &ReferralRequest,
+    scope: &str,
+    key: &str,
+) -> Result<Vec<u8>, ApiError> {
+    let plan =
+        state.store().latest_plan(case_id).await.map_err(store_failed)?.ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "no_plan",
+                "this case has no plan yet: POST /v1/cases/{id}/plan makes one",
+            )
+        })?;
+    let steps = chosen_steps(&plan.plan, request)?;
+    let live = state.live();
+    let mut referrals = Vec::with_capacity(steps.len());
+    for step in &steps {
+        let partner_id = check_consent(case, step)?;
+        let configured = live.orchestrator.partners().iter().find(|p| p.id == partner_id);
+        let Some(configured) = configured else {
+            return Err(refused(step, "its partner is not enabled now; plan the case again"));
+        };
+        let is_da = configured.partner.manifest().needs.contains(&NeedCode::DomesticAbuse);
+        let service = step.service.clone().ok_or_else(|| refused(step, "it names no service"))?;
+        referrals.push(Referral::for_partner(
+            case,
+            partner_id,
+            service,
+            &[step.need],
+            &step.shares,
+            is_da,
+            referral_key(scope, key, case_id, step.order),
+        ));
+    }
+    let keys: Vec<String> = referrals.iter().map(|r| r.idempotency_key.clone()).collect();
+    let new: Vec<NewReferral> = referrals.into_iter().map(NewReferral::from).collect();
+    let ids = match state.store().create_referrals(case_id, new, Utc::now()).await {
+        Ok(ids) => ids,
+        // Written by an earlier attempt of this very request (its daemon died before it
+        // answered): the derived keys find them.
+        Err(StoreError::DuplicateReferral { .. }) => existing(state, &keys).await?,
+        Err(e) => return Err(store_failed(e)),
+    };
+    let listed: Vec<serde_json::Value> = steps
+        .iter()
+        .zip(&ids)
+        .map(|(step, id)| {
+            serde_json::json!({
+                "id": id.as_str(), "step": step.order, "need": step.need,
+                "partner_id": step.partner_id, "state": "draft",
+                "href": format!("/v1/referrals/{id}"),
+            })
+        })
+        .collect();
+    let body = serde_json::json!({ "case_id": case_id.as_str(), "referrals": listed });
+    Ok(body.to_string().into_bytes())
+}
+
+/// The referrals an earlier attempt wrote, by their derived keys.
+async fn existing(state: &AppState, keys: &[String]) -> Result<Vec<ReferralId>, ApiError> {
+    let mut ids = Vec::with_capacity(keys.len());
+    for key in keys {
+        match state.store().find_referral_by_key(key).await.map_err(store_failed)? {
+            Some(id) => ids.push(id),
+            None => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "referral_conflict",
+                    "some referrals of this request exist and some do not; use a new key",
+                ))
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// The steps the request chose: every `refer` step by default.
+fn chosen_steps(plan: &ActionPlan, request: &ReferralRequest) -> Result<Vec<PlanStep>, ApiError> {
+    let mut chosen: Vec<PlanStep> = Vec::new();
+    if let Some(orders) = &request.steps {
+        for order in orders {
+            let step = plan.steps.iter().find(|s| s.order == *order).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unknown_step",
+                    format!("the plan has no step {order}"),
+                )
+            })?;
+            if step.action != StepAction::Refer {
+                return Err(refused(step, "it is not a `refer` step"));
+            }
+            chosen.push(step.clone());
+        }
+    }
+    if let Some(needs) = &request.needs {
+        for need in needs {
+            let step = plan
+                .steps
+                .iter()
+                .find(|s| s.need == *need && s.action == StepAction::Refer)
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "unknown_step",
+                        format!("the plan has no `refer` step for `{}`", need_code(*need)),
+                    )
+                })?;
+            chosen.push(step.clone());
+        }
+    }
+    if request.steps.is_none() && request.needs.is_none() {
+        chosen = plan.steps.iter().filter(|s| s.action == StepAction::Refer).cloned().collect();
+    }
+    chosen.sort_by_key(|s| s.order);
+    chosen.dedup_by_key(|s| s.order);
+    if chosen.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "nothing_to_refer",
+            "the request chose no `refer` step of the plan",
+        ));
+    }
+    Ok(chosen)
+}
+
+/// The step's partner, when the case's consent or lawful basis covers sending to it.
+fn check_consent<'a>(case: &Case, step: &'a PlanStep) -> Result<&'a str, ApiError> {
+    let partner_id =
+        step.partner_id.as_deref().ok_or_else(|| refused(step, "it names no partner"))?;
+    if step.needs_consent {
+        return Err(refused(step, "the plan marks it as needing the client's consent first"));
+    }
+    if !case.consent.covers(partner_id) {
+        return Err(refused(
+            step,
+            "the case's consent does not cover this partner; record consent and plan again",
+        ));
+    }
+    Ok(partner_id)
+}
+
+fn refused(step: &PlanStep, why: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "step_refused",
+        format!("step {} ({}) cannot be referred: {why}", step.order, need_code(step.need)),
+    )
+}
+
+fn need_code(need: NeedCode) -> String {
+    serde_json::to_value(need).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn referral_keys_are_stable_per_request_and_step_and_differ_otherwise() {
+        let case = CaseId::parse(&"a".repeat(32)).unwrap();
+        let k = referral_key("referrals:org", "key-1", &case, 1);
+        assert_eq!(k, referral_key("referrals:org", "key-1", &case, 1));
+        assert_ne!(k, referral_key("referrals:org", "key-1", &case, 2));
+        assert_ne!(k, referral_key("referrals:org", "key-2", &case, 1));
+        assert_ne!(k, referral_key("referrals:other", "key-1", &case, 1));
+    }
+
+    #[test]
+    fn the_fingerprint_ignores_spelling_but_not_the_selection() {
+        let case = CaseId::parse(&"b".repeat(32)).unwrap();
+        let a: ReferralRequest = serde_json::from_str(r#"{"steps": [1, 2]}"#).unwrap();
+        let b: ReferralRequest = serde_json::from_str("{ \"steps\":[1,2] }").unwrap();
+        let c: ReferralRequest = serde_json::from_str(r#"{"steps": [1]}"#).unwrap();
+        assert_eq!(fingerprint(&case, &a), fingerprint(&case, &b));
+        assert_ne!(fingerprint(&case, &a), fingerprint(&case, &c));
+    }
+}

@@ -1,0 +1,51 @@
+//! Sending referrals and following them: `POST /v1/cases/{id}/referrals` and
+//! `GET /v1/referrals/{id}`.
+//!
+//! Sending is idempotent on the `Idempotency-Key` header (see [`create`]) and durable: the
+//! referrals and their outbox rows are written in one transaction, and the dispatcher
+//! (`crate::dispatch`) sends them from there. Consent is checked for every chosen step before
+//! anything is written, so a refused request leaves no trace but its audit entry.
+
+mod intake;
+mod view;
+
+pub use intake::create;
+pub use view::read;
+
+use chrono::Utc;
+use pathways_store::{AuditEntry, CaseId, ReferralId};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Appends to the audit log; a failure is logged and counted, never answered (the action has
+/// happened by then).
+pub(crate) async fn audit(
+    state: &AppState,
+    caller: &Caller,
+    action: &str,
+    ids: (Option<&CaseId>, Option<&ReferralId>),
+    outcome: &str,
+) {
+    let entry = AuditEntry {
+        at: Utc::now(),
+        key_id: caller.key_id.clone(),
+        organisation: caller.organisation.clone(),
+        action: action.to_string(),
+        case_id: ids.0.cloned(),
+        referral_id: ids.1.cloned(),
+        outcome: outcome.to_string(),
+    };
+    if let Err(e) = state.store().append_audit(&entry).await {
+        tracing::error!(error = %e, action, outcome, "cannot write the audit log");
+        state.metrics().inc("pathways_audit_failures_total", vec![]);
+    }
+}
+
+/// A store failure: logged with its reason (store errors never quote stored values), answered
+/// 503 because it is usually the database being unreachable.
+pub(crate) fn store_failed(error: pathways_store::StoreError) -> ApiError {
+    tracing::error!(error = %error, "store failed");
+    ApiError::unavailable("storage is not available; retry shortly")
+}

@@ -1,0 +1,137 @@
+//! Pathway reports: `GET /v1/reports/pathways?from&to` (coordinator, admin), and the periodic
+//! refresh that feeds the same statistics to the planner.
+//!
+//! Per partner × need over `[from, to)` (default: the last 90 days): referrals sent, accepted
+//! %, rejected by reason, completed %, median time to acceptance and to completion (the
+//! definitions are the store's, `pathways_store::PathwayStatsRow`).
+
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use pathways_orchestrator::{PathwayCounts, PathwayStats};
+use pathways_store::PathwayStatsRow;
+use serde::Deserialize;
+use tokio::sync::watch;
+
+use crate::auth::{Caller, Role};
+use crate::error::ApiError;
+use crate::referrals::{audit, store_failed};
+use crate::state::AppState;
+
+const READERS: &[Role] = &[Role::Coordinator, Role::Admin];
+
+/// How far back reports and the planner's statistics look by default.
+const DEFAULT_WINDOW: chrono::Duration = chrono::Duration::days(90);
+
+/// `?from=…&to=…` (RFC 3339).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Range {
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+}
+
+/// `GET /v1/reports/pathways`
+pub async fn pathways(
+    State(state): State<AppState>,
+    caller: Caller,
+    range: Result<Query<Range>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if let Err(e) = caller.require(READERS) {
+        audit(&state, &caller, "report.pathways", (None, None), "forbidden").await;
+        return Err(e);
+    }
+    let Query(range) = range.map_err(|e| {
+        ApiError::bad_request("invalid_range", format!("`from` and `to` must be RFC 3339: {e}"))
+    })?;
+    let to = range.to.unwrap_or_else(Utc::now);
+    let from = range.from.unwrap_or(to - DEFAULT_WINDOW);
+    if from >= to {
+        return Err(ApiError::bad_request("invalid_range", "`from` must be before `to`"));
+    }
+    let rows = state.store().pathway_stats(from, to).await.map_err(store_failed)?;
+    audit(&state, &caller, "report.pathways", (None, None), "ok").await;
+    let pathways: Vec<serde_json::Value> = rows.iter().map(row_view).collect();
+    Ok(Json(serde_json::json!({ "from": from, "to": to, "pathways": pathways })))
+}
+
+fn row_view(row: &PathwayStatsRow) -> serde_json::Value {
+    let percent = |n: u64| {
+        if row.sent == 0 {
+            None
+        } else {
+            Some((n as f64) * 100.0 / (row.sent as f64))
+        }
+    };
+    serde_json::json!({
+        "partner_id": row.partner_id,
+        "need": row.need,
+        "sent": row.sent,
+        "accepted": row.accepted,
+        "accepted_percent": percent(row.accepted),
+        "rejected_by_reason": row.rejected_by_reason,
+        "completed": row.completed,
+        "completed_percent": percent(row.completed),
+        "median_secs_to_acceptance": row.median_secs_to_acceptance,
+        "median_secs_to_completion": row.median_secs_to_completion,
+    })
+}
+
+/// The planner's view of the store's rows.
+pub fn planner_stats(rows: &[PathwayStatsRow]) -> PathwayStats {
+    let clamp = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+    rows.iter()
+        .map(|r| {
+            let counts = PathwayCounts {
+                sent: clamp(r.sent),
+                accepted: clamp(r.accepted),
+                completed: clamp(r.completed),
+            };
+            (r.partner_id.clone(), r.need, counts)
+        })
+        .collect()
+}
+
+/// Refreshes the live orchestrator's pathway statistics every `every` until stopped. A
+/// reload swaps in a new orchestrator without statistics; the next refresh fills it.
+pub(crate) async fn refresh(state: AppState, every: Duration, mut stopped: watch::Receiver<bool>) {
+    loop {
+        let now = Utc::now();
+        match state.store().pathway_stats(now - DEFAULT_WINDOW, now).await {
+            Ok(rows) => state.live().orchestrator.set_pathway_stats(planner_stats(&rows)),
+            Err(e) => tracing::warn!(error = %e, "cannot refresh pathway statistics"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pathways_core::NeedCode;
+
+    #[test]
+    fn store_rows_become_planner_counts() {
+        let row = PathwayStatsRow {
+            partner_id: "fb".into(),
+            need: NeedCode::Food,
+            sent: 10,
+            accepted: 7,
+            rejected_by_reason: vec![],
+            completed: 5,
+            median_secs_to_acceptance: None,
+            median_secs_to_completion: None,
+        };
+        let stats = planner_stats(&[row]);
+        assert_eq!(
+            stats.get("fb", NeedCode::Food),
+            Some(PathwayCounts { sent: 10, accepted: 7, completed: 5 })
+        );
+        assert_eq!(stats.get("fb", NeedCode::DebtMoney), None);
+    }
+}

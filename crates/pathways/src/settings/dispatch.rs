@@ -1,0 +1,106 @@
+//! `[dispatch]`: how referrals are sent from the outbox and followed to their outcome.
+
+use std::time::Duration;
+
+use pathways_daemon::DispatchSettings;
+use serde::Deserialize;
+
+/// `[dispatch]`; every key has a default fit for one council.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DispatchSection {
+    /// Whether this daemon sends referrals (several daemons on one PostgreSQL share the work).
+    pub enabled: bool,
+    /// How often an idle dispatcher looks for referrals to send, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// Referrals one daemon sends at once.
+    pub concurrency: u32,
+    /// How long a daemon's claim on a referral lasts, in milliseconds; a daemon that dies
+    /// mid-send loses it after this and another sends the referral (same idempotency key).
+    pub lease_ms: u64,
+    /// Longest one send may take, in milliseconds; must be below `lease_ms`.
+    pub send_timeout_ms: u64,
+    /// Attempts before a referral is marked failed with the last error as the reason.
+    pub max_attempts: u32,
+    /// First retry delay ceiling in milliseconds; doubles per attempt (full jitter).
+    pub backoff_base_ms: u64,
+    /// Largest retry delay ceiling in milliseconds; a partner's `Retry-After` is honoured.
+    pub backoff_cap_ms: u64,
+    /// First interval between status polls of a delivered referral, in milliseconds.
+    pub status_poll_base_ms: u64,
+    /// Longest interval between status polls, in milliseconds.
+    pub status_poll_cap_ms: u64,
+    /// A referral still `requested` after this many seconds is flagged `needs_chasing`.
+    pub chase_after_secs: u64,
+    /// How often the planner's pathway statistics are refreshed, in milliseconds.
+    pub stats_refresh_ms: u64,
+}
+
+impl Default for DispatchSection {
+    fn default() -> Self {
+        let d = DispatchSettings::default();
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        Self {
+            enabled: d.enabled,
+            poll_interval_ms: ms(d.poll_interval),
+            concurrency: d.concurrency,
+            lease_ms: ms(d.lease),
+            send_timeout_ms: ms(d.send_timeout),
+            max_attempts: d.max_attempts,
+            backoff_base_ms: ms(d.backoff_base),
+            backoff_cap_ms: ms(d.backoff_cap),
+            status_poll_base_ms: ms(d.status_poll_base),
+            status_poll_cap_ms: ms(d.status_poll_cap),
+            chase_after_secs: d.chase_after.as_secs(),
+            stats_refresh_ms: ms(d.stats_refresh),
+        }
+    }
+}
+
+impl DispatchSection {
+    /// The dispatcher's settings.
+    pub fn to_settings(&self) -> DispatchSettings {
+        let ms = Duration::from_millis;
+        DispatchSettings {
+            enabled: self.enabled,
+            poll_interval: ms(self.poll_interval_ms),
+            concurrency: self.concurrency,
+            lease: ms(self.lease_ms),
+            send_timeout: ms(self.send_timeout_ms),
+            max_attempts: self.max_attempts,
+            backoff_base: ms(self.backoff_base_ms),
+            backoff_cap: ms(self.backoff_cap_ms),
+            status_poll_base: ms(self.status_poll_base_ms),
+            status_poll_cap: ms(self.status_poll_cap_ms),
+            chase_after: Duration::from_secs(self.chase_after_secs),
+            stats_refresh: ms(self.stats_refresh_ms),
+        }
+    }
+
+    /// Checks what serde cannot; returns the field (under `dispatch.`) and the problem.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let at = |key: &str| format!("dispatch.{key}");
+        for (name, value) in [
+            ("poll_interval_ms", self.poll_interval_ms),
+            ("concurrency", u64::from(self.concurrency)),
+            ("max_attempts", u64::from(self.max_attempts)),
+            ("backoff_base_ms", self.backoff_base_ms),
+            ("status_poll_base_ms", self.status_poll_base_ms),
+            ("stats_refresh_ms", self.stats_refresh_ms),
+        ] {
+            if value == 0 {
+                return Err((at(name), "must be more than 0".into()));
+            }
+        }
+        if self.send_timeout_ms == 0 || self.send_timeout_ms >= self.lease_ms {
+            return Err((
+                at("send_timeout_ms"),
+                format!(
+                    "is {}; it must be more than 0 and below `dispatch.lease_ms` ({}), or a slow send outlives its claim",
+                    self.send_timeout_ms, self.lease_ms
+                ),
+            ));
+        }
+        Ok(())
+    }
+}

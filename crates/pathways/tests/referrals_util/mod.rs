@@ -1,0 +1,278 @@
+//! Shared by the `referrals_*` tests: a real `pathways serve` over real HTTP with the food bank
+//! sandbox, one store file (or PostgreSQL schema) that survives restarts, and helpers to refer.
+
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pathways_daemon::hash_token;
+use pathways_sandbox::Sandbox;
+use pathways_testkit::{plugin_dir, workspace_root};
+use serde_json::Value;
+
+pub const TOKEN: &str = "pwk_referrals-test-token-0123456789abcdef0123456789ab";
+pub const COORDINATOR: &str = "pwk_referrals-coord-token-0123456789abcdef0123456789ab";
+pub const OTHER_ORG: &str = "pwk_referrals-other-token-0123456789abcdef0123456789ab";
+pub const ORG: &str = "citizens-advice-kc";
+/// The food bank's callback secret (Standard Webhooks `whsec_` form) and its variable.
+pub const FOOD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+pub const NHS_SECRET: &str = "whsec_c2Vjb25kLXNlY3JldC1mb3ItdGhlLW5ocw==";
+
+/// A case with one need, food, shared with `share_with` (a JSON value).
+pub fn case_json(reference: &str, share_with: Value) -> String {
+    serde_json::json!({
+        "reference": reference,
+        "channel": "phone",
+        "referrer": {"organisation": ORG, "worker": "pf-17"},
+        "client": {
+            "name": "Test Person", "date_of_birth": "1980-01-02", "postcode": "W10 5AB",
+            "local_authority": "E09000020", "phone": "07700 900123", "email": null,
+            "preferred_language": "en", "safe_contact": false,
+            "household": {"adults": 1, "children_ages": [7]}
+        },
+        "needs": [{"code": "food", "urgency": "urgent"}],
+        "circumstances": [],
+        "consent": {"lawful_basis": "consent", "share_with": share_with,
+                    "recorded_by": "pf-17", "recorded_at": "2026-11-20T10:00:00Z"}
+    })
+    .to_string()
+}
+
+/// Where the daemon keeps its data.
+#[derive(Debug, Clone)]
+pub enum Storage {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+fn write_config(path: &Path, port: u16, storage: &Storage, sandbox: &Sandbox, lease_ms: u64) {
+    let url = match storage {
+        Storage::Sqlite(db) => format!("sqlite://{}", db.display()),
+        Storage::Postgres(url) => url.clone(),
+    };
+    let key = |id: &str, org: &str, role: &str, token: &str| {
+        format!(
+            "[[api_keys]]\nid = \"{id}\"\norganisation = \"{org}\"\nrole = \"{role}\"\nhash = \"{}\"\n",
+            hash_token(token)
+        )
+    };
+    let text = format!(
+        r#"[server]
+listen = "127.0.0.1:{port}"
+shutdown_grace_ms = 3000
+[storage]
+url = "{url}"
+[orchestrator]
+plan_deadline_ms = 8000
+partner_timeout_ms = 6000
+[plugins]
+dir = "{plugins}"
+[dispatch]
+poll_interval_ms = 50
+concurrency = 8
+lease_ms = {lease_ms}
+send_timeout_ms = {send_timeout}
+max_attempts = 10
+backoff_base_ms = 100
+backoff_cap_ms = 800
+status_poll_base_ms = 200
+status_poll_cap_ms = 1000
+stats_refresh_ms = 500
+
+{k1}
+{k2}
+{k3}
+[[partners]]
+id = "foodbank-test"
+plugin = "foodbank"
+areas = ["E09000020"]
+webhook_secret_env = "PATHWAYS_TEST_FOOD_WHSEC"
+[partners.settings]
+base_url = "{food_url}"
+
+[[partners]]
+id = "nhs-test"
+plugin = "nhs"
+areas = ["E09000020"]
+webhook_secret_env = "PATHWAYS_TEST_NHS_WHSEC"
+[partners.settings]
+base_url = "{nhs_url}"
+"#,
+        plugins = plugin_dir().display(),
+        send_timeout = lease_ms / 2,
+        k1 = key("pf", ORG, "pathfinder", TOKEN),
+        k2 = key("coord", ORG, "coordinator", COORDINATOR),
+        k3 = key("other-pf", "another-org", "pathfinder", OTHER_ORG),
+        food_url = sandbox.foodbank_url(),
+        nhs_url = sandbox.nhs_url(),
+    );
+    std::fs::write(path, text).expect("config written");
+}
+
+/// A running `pathways serve`, killed when dropped.
+pub struct Daemon {
+    pub child: Child,
+    pub base: String,
+    pub dir: PathBuf,
+    pub log: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    /// Starts a daemon keeping its files in `dir` (reused across restarts).
+    pub async fn start(dir: &Path, storage: &Storage, sandbox: &Sandbox, lease_ms: u64) -> Daemon {
+        Self::start_with_env(dir, storage, sandbox, lease_ms, &[]).await
+    }
+
+    /// The same, with extra environment (e.g. `PATHWAYS__DISPATCH__ENABLED`).
+    pub async fn start_with_env(
+        dir: &Path,
+        storage: &Storage,
+        sandbox: &Sandbox,
+        lease_ms: u64,
+        env: &[(&str, &str)],
+    ) -> Daemon {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let config = dir.join(format!("pathways-{port}.toml"));
+        write_config(&config, port, storage, sandbox, lease_ms);
+        let log = dir.join(format!("stderr-{port}.log"));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pathways"));
+        command
+            .current_dir(workspace_root())
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env_remove("PATHWAYS_CONFIG")
+            .env("RUST_LOG", "info")
+            .env("PATHWAYS_TEST_FOOD_WHSEC", FOOD_SECRET)
+            .env("PATHWAYS_TEST_NHS_WHSEC", NHS_SECRET)
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(File::create(&log).unwrap()));
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("PATHWAYS__")) {
+            command.env_remove(key);
+        }
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let child = command.spawn().expect("pathways serve starts");
+        let daemon =
+            Daemon { child, base: format!("http://127.0.0.1:{port}"), dir: dir.to_path_buf(), log };
+        daemon.wait_ready().await;
+        daemon
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = reqwest::get(format!("{}/readyz", self.base)).await {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "not ready in time; log:\n{}", self.stderr());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL: no shutdown, no flush, leases left behind.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL sent");
+        self.child.wait().expect("reaped");
+    }
+
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> (u16, Value) {
+        let mut req = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(body) = body {
+            req = req.header("content-type", "application/json").body(body);
+        }
+        let r = req.send().await.expect("request sent");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        self.request(reqwest::Method::GET, path, token, &[], None).await
+    }
+
+    /// Creates and plans a case; returns its id and plan.
+    pub async fn planned_case(&self, reference: &str, share_with: Value) -> (String, Value) {
+        let post = reqwest::Method::POST;
+        let body = Some(case_json(reference, share_with));
+        let (status, created) = self.request(post.clone(), "/v1/cases", TOKEN, &[], body).await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_str().unwrap().to_string();
+        let (status, plan) =
+            self.request(post, &format!("/v1/cases/{id}/plan"), TOKEN, &[], None).await;
+        assert_eq!(status, 201, "{plan}");
+        (id, plan)
+    }
+
+    /// Refers every `refer` step of a case under `key`.
+    pub async fn refer(&self, case_id: &str, key: &str, body: &str) -> (u16, Value) {
+        let path = format!("/v1/cases/{case_id}/referrals");
+        let headers = [("idempotency-key", key)];
+        self.request(reqwest::Method::POST, &path, TOKEN, &headers, Some(body.into())).await
+    }
+
+    /// A planned food case referred to the food bank; returns the referral id.
+    pub async fn one_food_referral(&self, reference: &str) -> String {
+        let (case_id, plan) = self.planned_case(reference, "planned_partners".into()).await;
+        let step = &plan["steps"][0];
+        assert_eq!(
+            (step["action"].as_str(), step["partner_id"].as_str()),
+            (Some("refer"), Some("foodbank-test")),
+            "{plan}"
+        );
+        let (status, body) = self.refer(&case_id, &format!("key-{reference}"), "{}").await;
+        assert_eq!(status, 202, "{body}");
+        body["referrals"][0]["id"].as_str().unwrap().to_string()
+    }
+
+    /// Waits until every referral has left `draft` (delivered or failed); returns them.
+    pub async fn settled(&self, ids: &[String], within: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + within;
+        loop {
+            let mut all = Vec::new();
+            for id in ids {
+                let (status, referral) = self.get(&format!("/v1/referrals/{id}"), TOKEN).await;
+                assert_eq!(status, 200, "{referral}");
+                all.push(referral);
+            }
+            if all.iter().all(|r| r["dispatch"]["state"] != "pending") {
+                return all;
+            }
+            let pending: Vec<&Value> =
+                all.iter().filter(|r| r["dispatch"]["state"] == "pending").collect();
+            assert!(
+                Instant::now() < deadline,
+                "still pending: {pending:#?}\nlog:\n{}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
