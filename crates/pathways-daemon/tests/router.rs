@@ -190,6 +190,7 @@ async fn health_readiness_and_metrics_are_open() {
         "{text}"
     );
     assert!(text.contains("pathways_partner_breaker_state{partner=\"pantry\"} 0"), "{text}");
+    assert!(text.contains("pathways_outbox_depth 0"), "nothing referred yet: {text}");
 }
 
 #[tokio::test]

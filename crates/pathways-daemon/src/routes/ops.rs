@@ -41,7 +41,8 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Va
     Ok(Json(json!({ "status": "ready", "storage": state.store().backend(), "partners": partners })))
 }
 
-/// `GET /metrics`: counters and histograms, plus each partner's breaker and calls in flight.
+/// `GET /metrics`: counters and histograms, each partner's breaker and calls in flight, and the
+/// outbox depth.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let mut gauges = String::from(
         "# HELP pathways_partner_breaker_state Circuit breaker: 0 closed, 1 half open, 2 open.\n\
@@ -64,6 +65,17 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     for partner in &states {
         let labels = render_labels(&[("partner", partner.partner_id.clone())], None);
         let _ = writeln!(gauges, "pathways_partner_in_flight{labels} {}", partner.in_flight);
+    }
+    // Referrals waiting to be sent: the queue an operator watches. Left out (not zero) when the
+    // store does not answer, so a dashboard shows a gap rather than a false all-clear.
+    if let Ok(Ok(depth)) =
+        tokio::time::timeout(std::time::Duration::from_secs(2), state.store().outbox_depth()).await
+    {
+        gauges.push_str(
+            "# HELP pathways_outbox_depth Referrals waiting in the outbox to be sent.\n\
+             # TYPE pathways_outbox_depth gauge\n",
+        );
+        let _ = writeln!(gauges, "pathways_outbox_depth {depth}");
     }
     let text = state.metrics().render(&gauges);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
