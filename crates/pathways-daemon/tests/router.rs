@@ -5,7 +5,11 @@
 mod support;
 
 use axum::http::{header, Method, StatusCode};
+use std::time::Duration;
+
+use pathways_daemon::Limits;
 use support::{case_json, Harness, ORG_A, ORG_B};
+use tower::ServiceExt;
 
 #[tokio::test]
 async fn a_pathfinder_creates_plans_and_reads_its_case() {
@@ -228,4 +232,41 @@ async fn every_served_route_is_documented_and_every_documented_route_is_served()
             "{method} {path}: {text}"
         );
     }
+}
+
+#[tokio::test]
+async fn overload_is_shed_at_once_with_429_and_retry_after() {
+    let limits = Limits { max_concurrent_requests: 1, ..Limits::default() };
+    let h = Harness::with(limits, Duration::from_millis(800)).await;
+    let (_, created) = h.send(h.post("/v1/cases", &h.pathfinder_a, case_json(ORG_A))).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    // One slow plan holds the only slot...
+    let router = h.router.clone();
+    let plan = h.post(&format!("/v1/cases/{id}/plan"), &h.pathfinder_a, String::new());
+    let slow = tokio::spawn(async move { router.oneshot(plan).await.unwrap().status() });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // ...so the next request is refused now, not queued behind it.
+    let started = std::time::Instant::now();
+    let response = h.router.clone().oneshot(h.get("/v1/partners", &h.pathfinder_a)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers().contains_key("retry-after"), "{:?}", response.headers());
+    assert!(started.elapsed() < Duration::from_millis(400), "shed at once, not queued");
+    let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(json["error"]["code"].is_string(), "{json}");
+    assert_eq!(slow.await.unwrap(), StatusCode::CREATED, "the admitted request finished");
+}
+
+#[tokio::test]
+async fn a_request_over_its_time_limit_is_a_json_503() {
+    let limits = Limits { request_timeout: Duration::from_millis(200), ..Limits::default() };
+    let h = Harness::with(limits, Duration::from_millis(1_000)).await;
+    let (_, created) = h.send(h.post("/v1/cases", &h.pathfinder_a, case_json(ORG_A))).await;
+    let id = created["id"].as_str().unwrap();
+    let started = std::time::Instant::now();
+    let (status, body) =
+        h.send(h.post(&format!("/v1/cases/{id}/plan"), &h.pathfinder_a, String::new())).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "timeout", "{body}");
+    assert!(started.elapsed() < Duration::from_millis(900), "cut at the limit, not the partner");
 }

@@ -23,23 +23,30 @@ use tower::ServiceExt;
 pub const ORG_A: &str = "citizens-advice-kc";
 pub const ORG_B: &str = "other-advice";
 
-/// A food partner that always has capacity.
-pub struct Pantry(Manifest);
+/// A food partner that always has capacity, after an optional delay.
+pub struct Pantry(Manifest, std::time::Duration);
 
 impl Pantry {
     pub fn new() -> Self {
-        Self(Manifest {
-            plugin: "pantry".into(),
-            kind: PartnerKind::Foodbank,
-            version: "1.0.0".into(),
-            description: "test pantry".into(),
-            needs: vec![NeedCode::Food],
-            areas: vec![],
-            shares: vec![],
-            capabilities: vec![Capability::Availability, Capability::Referral],
-            settings_schema: serde_json::Value::Null,
-            build: None,
-        })
+        Self::slow(std::time::Duration::ZERO)
+    }
+
+    pub fn slow(delay: std::time::Duration) -> Self {
+        Self(
+            Manifest {
+                plugin: "pantry".into(),
+                kind: PartnerKind::Foodbank,
+                version: "1.0.0".into(),
+                description: "test pantry".into(),
+                needs: vec![NeedCode::Food],
+                areas: vec![],
+                shares: vec![],
+                capabilities: vec![Capability::Availability, Capability::Referral],
+                settings_schema: serde_json::Value::Null,
+                build: None,
+            },
+            delay,
+        )
     }
 }
 
@@ -52,6 +59,7 @@ impl Partner for Pantry {
         &self,
         _: &AvailabilityQuery,
     ) -> Result<Availability, PartnerError> {
+        tokio::time::sleep(self.1).await;
         Ok(Availability {
             offers: vec![Offer {
                 need: NeedCode::Food,
@@ -90,6 +98,11 @@ pub struct Harness {
 
 impl Harness {
     pub async fn new() -> Self {
+        Self::with(Limits::default(), std::time::Duration::ZERO).await
+    }
+
+    /// A harness with these limits, whose partner takes `partner_delay` to answer.
+    pub async fn with(limits: Limits, partner_delay: std::time::Duration) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store =
             pathways_store::open(&format!("sqlite://{}/p.db", dir.path().display())).await.unwrap();
@@ -104,11 +117,11 @@ impl Harness {
         let partners = vec![ConfiguredPartner {
             id: "pantry".into(),
             areas: vec![],
-            partner: Arc::new(Pantry::new()),
+            partner: Arc::new(Pantry::slow(partner_delay)),
         }];
         let orchestrator =
             Orchestrator::new(partners, OrchestratorSettings::default(), PlanRules::default());
-        let daemon = Daemon::new(store.clone(), Live::new(orchestrator, keys), Limits::default());
+        let daemon = Daemon::new(store.clone(), Live::new(orchestrator, keys), limits);
         Self {
             router: daemon.router(),
             store,
