@@ -247,20 +247,6 @@ impl Consent {
             _ => ConsentCover::Needed,
         }
     }
-
-    /// Whether this consent lets `partner_id` receive a referral once it is in the plan.
-    pub fn covers(&self, partner_id: &str) -> bool {
-        match self.lawful_basis {
-            // Without consent (DPA 2018 Sch.1 para 18) sharing rests on the need to protect,
-            // and is limited by minimisation, not by a list.
-            LawfulBasis::VitalInterests | LawfulBasis::Safeguarding => true,
-            LawfulBasis::Consent => match &self.share_with {
-                ShareWith::PlannedPartners => true,
-                ShareWith::None => false,
-                ShareWith::Partners(ids) => ids.iter().any(|id| id == partner_id),
-            },
-        }
-    }
 }
 
 /// The lawful basis for sharing.
@@ -547,7 +533,7 @@ mod tests {
         assert_eq!(case.needs.len(), 2);
         assert_eq!(case.needs[0].code, NeedCode::HousingHomelessness);
         assert_eq!(case.postcode_district(), "W10");
-        assert!(case.consent.covers("any-partner"));
+        assert_eq!(case.consent.cover("any-partner", &case.needs[1]), ConsentCover::Agreed);
     }
 
     #[test]
@@ -597,20 +583,10 @@ mod tests {
     #[test]
     fn share_with_accepts_a_list_and_refuses_other_words() {
         let case = with(r#""planned_partners""#, r#"["foodbank-a"]"#).unwrap();
-        assert!(case.consent.covers("foodbank-a"));
-        assert!(!case.consent.covers("foodbank-b"));
+        assert_eq!(case.consent.cover("foodbank-a", &case.needs[1]), ConsentCover::Agreed);
+        assert_eq!(case.consent.cover("foodbank-b", &case.needs[1]), ConsentCover::Needed);
         let err = with(r#""planned_partners""#, r#""everyone""#).unwrap_err();
         assert!(err.message.contains("planned_partners"), "{err}");
-    }
-
-    #[test]
-    fn safeguarding_basis_covers_partners_without_a_list() {
-        let case = with(
-            r#""lawful_basis": "consent", "share_with": "planned_partners""#,
-            r#""lawful_basis": "safeguarding", "share_with": "none""#,
-        )
-        .unwrap();
-        assert!(case.consent.covers("children-services"));
     }
 
     #[test]

@@ -324,7 +324,8 @@ fn check_consent<'a>(case: &Case, step: &'a PlanStep) -> Result<&'a str, ApiErro
     if step.needs_consent {
         return Err(refused(step, "the plan marks it as needing the client's consent first"));
     }
-    if !case.consent.covers(partner_id) {
+    let need = case.needs.iter().find(|n| n.code == step.need);
+    if !need.is_some_and(|need| case.consent.cover(partner_id, need).allows_referral()) {
         return Err(refused(
             step,
             "the case's consent does not cover this partner; record consent and plan again",
