@@ -41,7 +41,7 @@ pub use referral::{
     DispatchOutcome, DispatchState, NewReferral, OutboxItem, OutboxState, StatusChange,
     StatusSource, StoredReferral, StuckReferral,
 };
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteOptions, SqliteStore};
 pub use stats::{PathwayStatsRow, ReasonCount};
 pub use store::Store;
 pub use url::redact_url;
@@ -51,8 +51,13 @@ pub use url::redact_url;
 /// (`postgresql://` too). An unknown scheme is an error naming it and what is accepted; the
 /// URL is quoted with its password redacted.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    open_with(url, SqliteOptions::default()).await
+}
+
+/// [`open`] with the SQLite store's options (PostgreSQL has none here).
+pub async fn open_with(url: &str, sqlite: SqliteOptions) -> Result<Arc<dyn Store>, StoreError> {
     match url::parse(url)? {
-        url::Target::Sqlite(path) => Ok(Arc::new(SqliteStore::open(&path).await?)),
+        url::Target::Sqlite(path) => Ok(Arc::new(SqliteStore::open_with(&path, sqlite).await?)),
         url::Target::Postgres(config) => Ok(Arc::new(PostgresStore::connect(*config).await?)),
     }
 }

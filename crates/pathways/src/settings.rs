@@ -136,11 +136,18 @@ impl Settings {
 pub struct StorageSettings {
     /// `sqlite://data/pathways.db` (embedded) or `postgres://user@host/db`.
     pub url: String,
+    /// SQLite: the most writes committed together in one transaction (group commit); 1
+    /// commits each on its own. Each request is still answered only once its write is
+    /// durable. PostgreSQL commits concurrent transactions itself and ignores this.
+    pub commit_batch: usize,
 }
 
 impl Default for StorageSettings {
     fn default() -> Self {
-        Self { url: "sqlite://data/pathways.db".into() }
+        Self {
+            url: "sqlite://data/pathways.db".into(),
+            commit_batch: pathways_store::SqliteOptions::default().commit_batch,
+        }
     }
 }
 
@@ -356,6 +363,12 @@ impl Settings {
                     format!("has the same id or hash as api_keys[{first}]; make each key with `pathways keys new`"),
                 ));
             }
+        }
+        if !(1..=10_000).contains(&self.storage.commit_batch) {
+            return Err((
+                "storage.commit_batch".into(),
+                format!("{} is out of range (1 to 10000)", self.storage.commit_batch),
+            ));
         }
         let url = &self.storage.url;
         if !["sqlite://", "postgres://", "postgresql://"]

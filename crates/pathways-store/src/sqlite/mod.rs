@@ -1,16 +1,18 @@
 //! The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so a referral
 //! the API has accepted survives a power cut.
 //!
-//! Connections: one writer behind a mutex, and a few read-only readers. SQLite lets only one
-//! writer in at a time anyway; queueing writes on our own mutex (instead of letting several
-//! connections race for the file lock) keeps them in arrival order and out of
-//! `SQLITE_BUSY`. WAL lets readers run while a commit waits for its `fsync`, so reading a
-//! case never waits behind writing one. Every write runs in `BEGIN IMMEDIATE`, which takes
-//! the file's write lock up front, so another process on the same file (a second daemon by
-//! mistake, a backup) serialises with us through the busy timeout rather than failing midway.
+//! Connections: one writer owned by a thread of its own, and a few read-only readers. SQLite
+//! lets only one writer in at a time anyway; queueing writes for our own thread (instead of
+//! letting several connections race for the file lock) keeps them in arrival order and out of
+//! `SQLITE_BUSY`, and lets the writer commit the writes that queued up during one `fsync`
+//! together (group commit, see [`writer`]). WAL lets readers run while a commit waits for its
+//! `fsync`, so reading a case never waits behind writing one. Every batch runs in
+//! `BEGIN IMMEDIATE`, which takes the file's write lock up front, so another process on the
+//! same file (a second daemon by mistake, a backup) serialises with us through the busy
+//! timeout rather than failing midway.
 //!
-//! SQLite calls block, so they run on tokio's blocking pool (`spawn_blocking`), never on the
-//! async workers.
+//! SQLite calls block, so reads run on tokio's blocking pool (`spawn_blocking`) and writes on
+//! the writer thread, never on the async workers.
 
 mod lookup;
 mod migrations;
@@ -18,6 +20,7 @@ mod outbox;
 mod records;
 mod referrals;
 mod reports;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -47,6 +50,20 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Prepared statements kept per connection (the store has about 40 distinct statements).
 const STATEMENT_CACHE: usize = 64;
 
+/// How the SQLite store is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// The most writes committed in one transaction (group commit). 1 commits each write on
+    /// its own. Each caller is still answered only after its own write is durable.
+    pub commit_batch: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self { commit_batch: 128 }
+    }
+}
+
 /// The SQLite implementation of [`Store`].
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -55,7 +72,7 @@ pub struct SqliteStore {
 
 struct Inner {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    writer: writer::Writer,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
 }
@@ -101,13 +118,27 @@ impl SqliteStore {
     /// Opens (creating if needed, with its folder) the database file at `path`, sets WAL and
     /// `synchronous=FULL`, and applies migrations.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, SqliteOptions::default()).await
+    }
+
+    /// [`open`](Self::open) with options.
+    pub async fn open_with(path: &Path, options: SqliteOptions) -> Result<Self, StoreError> {
         let path = path.to_path_buf();
-        tokio::task::spawn_blocking(move || Self::open_blocking(path))
+        tokio::task::spawn_blocking(move || Self::open_blocking(path, options))
             .await
             .map_err(|e| StoreError::TaskFailed(e.to_string()))?
     }
 
-    fn open_blocking(path: PathBuf) -> Result<Self, StoreError> {
+    /// How many transactions the writer has committed and how many writes they carried.
+    pub fn commit_counts(&self) -> (u64, u64) {
+        let counts = self.inner.writer.counts();
+        (
+            counts.batches.load(std::sync::atomic::Ordering::Relaxed),
+            counts.writes.load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    fn open_blocking(path: PathBuf, options: SqliteOptions) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
@@ -137,21 +168,18 @@ impl SqliteStore {
             configure(&reader)?;
             readers.push(Mutex::new(reader));
         }
-        let inner =
-            Inner { path, writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) };
+        let writer = writer::Writer::start(writer, options.commit_batch)?;
+        let inner = Inner { path, writer, readers, next_reader: AtomicUsize::new(0) };
         Ok(Self { inner: Arc::new(inner) })
     }
 
-    /// Runs `f` on the writer connection, on the blocking pool.
+    /// Runs `f` on the writer connection as one atomic write, answering once it is committed.
     async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || f(&mut lock(&inner.writer)))
-            .await
-            .map_err(|e| StoreError::TaskFailed(e.to_string()))?
+        self.inner.writer.write(f).await
     }
 
     /// Runs `f` on a free reader (or waits for the next in turn), on the blocking pool.

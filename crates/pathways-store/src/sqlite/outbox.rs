@@ -1,6 +1,6 @@
 //! SQLite statements for the outbox: creating referrals with their outbox rows, claiming due
-//! rows under a lease, and finishing an attempt. Every write is one `BEGIN IMMEDIATE`
-//! transaction on the writer connection.
+//! rows under a lease, and finishing an attempt. Each function is one atomic write: the
+//! writer runs it in a savepoint of its batch's `BEGIN IMMEDIATE` transaction.
 
 use std::time::Duration;
 
@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use pathways_core::{NeedCode, StatusReason, TaskState};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::referrals::{immediate, push_history, set_state};
+use super::referrals::{push_history, set_state};
 use super::{is_constraint, SqlResult};
 use crate::codec::{from_code, from_json, micros, to_code, to_json};
 use crate::error::StoreError;
@@ -16,19 +16,18 @@ use crate::ids::{CaseId, OutboxItemId, ReferralId};
 use crate::referral::{DispatchOutcome, NewReferral, OutboxItem, StatusChange, StatusSource};
 
 pub(super) fn create(
-    c: &mut Connection,
+    c: &Connection,
     case_id: &CaseId,
     referrals: &[NewReferral],
     now: DateTime<Utc>,
 ) -> Result<Vec<ReferralId>, StoreError> {
     const OP: &str = "creating referrals";
-    let tx = immediate(c, OP)?;
     let mut ids = Vec::with_capacity(referrals.len());
     for new in referrals {
         let r = &new.referral;
         let id = ReferralId::random();
         let payload = to_json(r, "referral")?;
-        let inserted = tx
+        let inserted = c
             .prepare_cached(
                 "INSERT INTO referrals (id, case_id, partner_id, idempotency_key, payload, state,
                      state_changed_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
@@ -57,7 +56,7 @@ pub(super) fn create(
         needs.sort();
         needs.dedup();
         for need in needs {
-            tx.prepare_cached("INSERT INTO referral_needs (referral_id, need) VALUES (?1, ?2)")
+            c.prepare_cached("INSERT INTO referral_needs (referral_id, need) VALUES (?1, ?2)")
                 .and_then(|mut s| s.execute(params![id.as_str(), to_code(&need)]))
                 .during(OP)?;
         }
@@ -68,8 +67,8 @@ pub(super) fn create(
             source: StatusSource::Referrer,
             at: now,
         };
-        push_history(&tx, id.as_str(), &draft)?;
-        tx.prepare_cached(
+        push_history(c, id.as_str(), &draft)?;
+        c.prepare_cached(
             "INSERT INTO outbox (referral_id, state, attempts, not_before, updated_at)
              VALUES (?1, 'pending', 0, ?2, ?2)",
         )
@@ -77,12 +76,11 @@ pub(super) fn create(
         .during(OP)?;
         ids.push(id);
     }
-    tx.commit().during(OP)?;
     Ok(ids)
 }
 
 pub(super) fn claim(
-    c: &mut Connection,
+    c: &Connection,
     worker_id: &str,
     limit: u32,
     lease: Duration,
@@ -90,10 +88,9 @@ pub(super) fn claim(
 ) -> Result<Vec<OutboxItem>, StoreError> {
     const OP: &str = "claiming outbox items";
     let lease_until = crate::referral::lease_until(now, lease);
-    let tx = immediate(c, OP)?;
-    // The write lock taken by BEGIN IMMEDIATE makes select-then-update atomic against every
-    // other connection, in this process or another.
-    let rows = tx
+    // The write lock taken by the batch's BEGIN IMMEDIATE makes select-then-update atomic
+    // against every other connection, in this process or another.
+    let rows = c
         .prepare_cached(
             "UPDATE outbox SET lease_owner = ?1, lease_until = ?2, attempts = attempts + 1,
                  updated_at = ?3
@@ -119,7 +116,7 @@ pub(super) fn claim(
     rows.sort_by_key(|&(id, _, _, not_before)| (not_before, id));
     let mut items = Vec::with_capacity(rows.len());
     for (id, referral_id, attempt, _) in rows {
-        let (case_id, partner_id, idempotency_key, payload) = tx
+        let (case_id, partner_id, idempotency_key, payload) = c
             .prepare_cached(
                 "SELECT case_id, partner_id, idempotency_key, payload FROM referrals WHERE id = ?1",
             )
@@ -145,20 +142,18 @@ pub(super) fn claim(
             lease_until,
         });
     }
-    tx.commit().during(OP)?;
     Ok(items)
 }
 
 pub(super) fn finish(
-    c: &mut Connection,
+    c: &Connection,
     item: OutboxItemId,
     worker_id: &str,
     outcome: &DispatchOutcome,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     const OP: &str = "finishing an outbox item";
-    let tx = immediate(c, OP)?;
-    let held: Option<(String, String)> = tx
+    let held: Option<(String, String)> = c
         .prepare_cached(
             "SELECT o.referral_id, r.state FROM outbox o JOIN referrals r ON r.id = o.referral_id
              WHERE o.id = ?1 AND o.lease_owner = ?2 AND o.state = 'pending'",
@@ -171,7 +166,7 @@ pub(super) fn finish(
     let still_draft = from_code::<TaskState>(&state, "referral", &referral_id)? == TaskState::Draft;
     let (outbox_state, not_before, last_error, referral_change) = match outcome {
         DispatchOutcome::Delivered { partner_reference } => {
-            tx.prepare_cached(
+            c.prepare_cached(
                 "UPDATE referrals SET partner_reference = ?2, sent_at = COALESCE(sent_at, ?3)
                  WHERE id = ?1",
             )
@@ -192,7 +187,7 @@ pub(super) fn finish(
             (TaskState::Failed, Some(StatusReason::Other), Some(reason.clone())),
         ),
     };
-    tx.prepare_cached(
+    c.prepare_cached(
         "UPDATE outbox SET state = ?2, not_before = COALESCE(?3, not_before), last_error = ?4,
              lease_owner = NULL, lease_until = NULL, updated_at = ?5
          WHERE id = ?1",
@@ -205,8 +200,7 @@ pub(super) fn finish(
     if still_draft && state != TaskState::Draft {
         let change =
             StatusChange { state, reason, note, source: StatusSource::Dispatcher, at: now };
-        set_state(&tx, &referral_id, &change)?;
+        set_state(c, &referral_id, &change)?;
     }
-    tx.commit().during(OP)?;
     Ok(true)
 }

@@ -1,6 +1,6 @@
 //! SQLite statements for cases, plans, the audit log, idempotency keys and webhook ids.
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{is_constraint, SqlResult};
 use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
@@ -46,14 +46,12 @@ pub(super) fn get_case(c: &Connection, id: &CaseId) -> Result<Option<StoredCase>
 }
 
 pub(super) fn insert_plan(
-    c: &mut Connection,
+    c: &Connection,
     case_id: &CaseId,
     json: &str,
     partners: &[String],
 ) -> Result<(), StoreError> {
-    let tx =
-        c.transaction_with_behavior(TransactionBehavior::Immediate).during("storing a plan")?;
-    let inserted = tx
+    let inserted = c
         .prepare_cached("INSERT INTO plans (case_id, plan_json, created_at) VALUES (?1, ?2, ?3)")
         .and_then(|mut s| s.execute(params![case_id.as_str(), json, micros(chrono::Utc::now())]));
     match inserted {
@@ -62,16 +60,16 @@ pub(super) fn insert_plan(
         }
         other => other.during("storing a plan")?,
     };
-    let plan_id = tx.last_insert_rowid();
+    let plan_id = c.last_insert_rowid();
     {
-        let mut s = tx
+        let mut s = c
             .prepare_cached("INSERT INTO plan_partners (plan_id, partner_id) VALUES (?1, ?2)")
             .during("storing a plan")?;
         for partner in partners {
             s.execute(params![plan_id, partner]).during("storing a plan's partners")?;
         }
     }
-    tx.commit().during("storing a plan")
+    Ok(())
 }
 
 pub(super) fn latest_plan(
@@ -177,14 +175,13 @@ pub(super) fn audit_entries(
 }
 
 pub(super) fn begin_idempotent(
-    c: &mut Connection,
+    c: &Connection,
     scope: &str,
     key: &str,
     fingerprint: &str,
 ) -> Result<IdempotencyOutcome, StoreError> {
     const OP: &str = "beginning an idempotent request";
-    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).during(OP)?;
-    let inserted = tx
+    let inserted = c
         .prepare_cached(
             "INSERT INTO idempotency_keys (scope, key, fingerprint, started_at)
              VALUES (?1, ?2, ?3, ?4) ON CONFLICT (scope, key) DO NOTHING",
@@ -194,7 +191,7 @@ pub(super) fn begin_idempotent(
     let outcome = if inserted == 1 {
         IdempotencyOutcome::Started
     } else {
-        let (stored, started_at, completed, status, body) = tx
+        let (stored, started_at, completed, status, body) = c
             .prepare_cached(
                 "SELECT fingerprint, started_at, completed_at, status, body
                  FROM idempotency_keys WHERE scope = ?1 AND key = ?2",
@@ -221,7 +218,6 @@ pub(super) fn begin_idempotent(
             IdempotencyOutcome::InFlight { since: from_micros(started_at, "idempotency key", key)? }
         }
     };
-    tx.commit().during(OP)?;
     Ok(outcome)
 }
 

@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use pathways_core::{NeedCode, StatusReason, TaskState};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::SqlResult;
 use crate::codec::{from_code, from_json, from_micros, micros, to_code};
@@ -13,13 +13,6 @@ use crate::referral::{should_record, DispatchState, StatusChange, StoredReferral
 
 const HISTORY_INSERT: &str = "INSERT INTO referral_history
     (referral_id, state, reason, note, source, at, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-
-pub(super) fn immediate<'c>(
-    c: &'c mut Connection,
-    op: &'static str,
-) -> Result<rusqlite::Transaction<'c>, StoreError> {
-    c.transaction_with_behavior(TransactionBehavior::Immediate).during(op)
-}
 
 /// Appends one history row.
 pub(super) fn push_history(
@@ -61,13 +54,12 @@ pub(super) fn set_state(c: &Connection, id: &str, change: &StatusChange) -> Resu
 }
 
 pub(super) fn record_status(
-    c: &mut Connection,
+    c: &Connection,
     id: &ReferralId,
     change: &StatusChange,
 ) -> Result<bool, StoreError> {
     const OP: &str = "recording a referral status";
-    let tx = immediate(c, OP)?;
-    let current: Option<(String, Option<String>, Option<i64>)> = tx
+    let current: Option<(String, Option<String>, Option<i64>)> = c
         .prepare_cached(
             "SELECT state, reason, (SELECT MAX(at) FROM referral_history h
                                     WHERE h.referral_id = r.id
@@ -88,8 +80,7 @@ pub(super) fn record_status(
     if !should_record((state, reason), newest, change) {
         return Ok(false);
     }
-    set_state(&tx, id.as_str(), change)?;
-    tx.commit().during(OP)?;
+    set_state(c, id.as_str(), change)?;
     Ok(true)
 }
 

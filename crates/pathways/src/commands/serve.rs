@@ -32,7 +32,8 @@ pub async fn run(args: Args) -> CommandResult {
     let settings = args.config.load()?;
     let live = build_live(&settings, &path)?;
     let partner_count = live.orchestrator.partners().len();
-    let store = pathways_store::open(&settings.storage.url)
+    let options = pathways_store::SqliteOptions { commit_batch: settings.storage.commit_batch };
+    let store = pathways_store::open_with(&settings.storage.url, options)
         .await
         .map_err(|e| CliError::Failed(anyhow!("{}: at `storage.url`: {e}", path.display())))?;
     let daemon = Daemon::with_dispatch(
@@ -154,6 +155,7 @@ async fn reload_on_sighup(daemon: Daemon, config: ConfigArg, first: Settings) {
             Ok(Ok((settings, live))) => {
                 if settings.server.listen != first.server.listen
                     || settings.storage.url != first.storage.url
+                    || settings.storage.commit_batch != first.storage.commit_batch
                 {
                     tracing::warn!("`server` and `storage` changes take effect only on restart");
                 }

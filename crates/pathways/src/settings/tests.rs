@@ -213,3 +213,14 @@ fn a_bad_api_key_entry_names_the_entry_and_the_problem() {
     let (err, _) = load(&format!("{GOOD}\n"), &[("PATHWAYS__SERVER__REQUEST_TIMEOUT_MS", "0")]);
     assert!(err.unwrap_err().to_string().contains("server.request_timeout_ms"));
 }
+
+#[test]
+fn the_commit_batch_defaults_to_group_commit_and_is_checked() {
+    let settings = load(GOOD, &[]).0.unwrap();
+    assert_eq!(settings.storage.commit_batch, 128);
+    let settings = load(GOOD, &[("PATHWAYS__STORAGE__COMMIT_BATCH", "1")]).0.unwrap();
+    assert_eq!(settings.storage.commit_batch, 1);
+    let err = load(GOOD, &[("PATHWAYS__STORAGE__COMMIT_BATCH", "0")]).0.unwrap_err();
+    assert_eq!(err.field, "storage.commit_batch");
+    assert!(err.problem.contains("1 to 10000"), "{err}");
+}
