@@ -174,6 +174,8 @@ pub struct OutboxItem {
     pub idempotency_key: String,
     /// Which attempt this is, from 1.
     pub attempt: u32,
+    /// When the referral was accepted: how long it has waited to be delivered.
+    pub created_at: DateTime<Utc>,
     /// The claim lapses at this time: finish before it, or another dispatcher may send again
     /// (harmless to the partner thanks to the idempotency key, but wasteful).
     pub lease_until: DateTime<Utc>,

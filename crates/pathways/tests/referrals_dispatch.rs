@@ -128,6 +128,36 @@ async fn partner_faults_end_delivered_or_failed_with_a_reason_never_duplicated()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_down_past_the_age_budget_fails_the_referral_with_the_reason() {
+    let sandbox = sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Attempts to spare (the test config allows 10), but only four seconds to deliver in; the
+    // simulator's 503s ask for two seconds' wait each (Retry-After).
+    let env = [("PATHWAYS__DISPATCH__MAX_AGE_SECS", "4")];
+    let daemon = Daemon::start_with_env(dir.path(), &sqlite(&dir), &sandbox, 5000, &env).await;
+    let (case_id, _) = daemon.planned_case("AGE-1", "planned_partners".into()).await;
+    sandbox.set_foodbank_faults(Faults { error_rate: 1.0, ..Faults::none() });
+    let (status, body) = daemon.refer(&case_id, "age-1", "{}").await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["referrals"][0]["id"].as_str().unwrap().to_string();
+    let settled = daemon.settled(std::slice::from_ref(&id), Duration::from_secs(30)).await;
+    let referral = &settled[0];
+    assert_eq!(
+        (&referral["state"], &referral["dispatch"]["state"]),
+        (&"failed".into(), &"failed".into()),
+        "{referral}"
+    );
+    let attempts = referral["dispatch"]["attempts"].as_u64().unwrap();
+    assert!((2..10).contains(&attempts), "retried, then stopped by age, not attempts: {referral}");
+    let reason = referral["dispatch"]["last_error"].as_str().unwrap();
+    assert!(reason.contains("within 4 s"), "{reason}");
+    let posts = sandbox.foodbank_stats().total_posts;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(sandbox.foodbank_stats().total_posts, posts, "no attempt after giving up");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_daemon_killed_mid_dispatch_neither_loses_nor_duplicates_a_referral() {
     let sandbox = sandbox().await;
     let dir = tempfile::tempdir().unwrap();

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use pathways_core::{PartnerError, PartnerErrorKind};
 use pathways_store::{DispatchOutcome, OutboxItem};
 
@@ -51,7 +51,8 @@ pub(super) async fn attempt(
         vec![partner_label.clone()],
         started.elapsed(),
     );
-    let outcome = decide(item.attempt, &settings, result.map(|r| r.partner_reference));
+    let outcome =
+        decide(item.attempt, item.created_at, &settings, result.map(|r| r.partner_reference));
     let label = match &outcome {
         DispatchOutcome::Delivered { .. } => "delivered",
         DispatchOutcome::Retry { .. } => "retry",
@@ -85,10 +86,11 @@ pub(super) async fn attempt(
     }
 }
 
-/// What the result of attempt `attempt` means for the row: delivered, retry (within the
-/// budget), or failed.
+/// What the result of attempt `attempt` of a referral accepted at `created_at` means for the
+/// row: delivered, retry (within the budget of attempts and of age), or failed.
 pub(super) fn decide(
     attempt: u32,
+    created_at: DateTime<Utc>,
     settings: &DispatchSettings,
     result: Result<String, PartnerError>,
 ) -> DispatchOutcome {
@@ -115,7 +117,29 @@ pub(super) fn decide(
     let wait = backoff::delay(attempt, settings.backoff_base, settings.backoff_cap, retry_after);
     let not_before =
         Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero());
+    let max_age = chrono::Duration::from_std(settings.max_age).unwrap_or(chrono::Duration::MAX);
+    if not_before - created_at > max_age {
+        return DispatchOutcome::Failed {
+            reason: format!(
+                "gave up after {attempt} attempt{}: not delivered within {} of being accepted; last: {error}",
+                if attempt == 1 { "" } else { "s" },
+                words(settings.max_age)
+            ),
+        };
+    }
     DispatchOutcome::Retry { not_before, last_error: error.to_string() }
+}
+
+/// A budget in the words a pathfinder reads: `24 h`, `90 min`, `45 s`.
+fn words(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 3600 && secs.is_multiple_of(3600) {
+        format!("{} h", secs / 3600)
+    } else if secs >= 60 && secs.is_multiple_of(60) {
+        format!("{} min", secs / 60)
+    } else {
+        format!("{} s", secs.max(1))
+    }
 }
 
 #[cfg(test)]
@@ -133,7 +157,7 @@ mod tests {
             PartnerError::invalid_request("no postcode"),
             PartnerError::new(PartnerErrorKind::Unauthorized, "bad key"),
         ] {
-            match decide(1, &settings(), Err(error)) {
+            match decide(1, Utc::now(), &settings(), Err(error)) {
                 DispatchOutcome::Failed { reason } => {
                     assert!(reason.contains("refused"), "{reason}")
                 }
@@ -146,7 +170,7 @@ mod tests {
     fn transient_errors_retry_no_sooner_than_retry_after_until_the_budget_is_spent() {
         let before = Utc::now();
         let busy = PartnerError::transient("429", Some(7_000));
-        match decide(1, &settings(), Err(busy.clone())) {
+        match decide(1, before, &settings(), Err(busy.clone())) {
             DispatchOutcome::Retry { not_before, last_error } => {
                 assert!(
                     not_before >= before + chrono::Duration::seconds(7),
@@ -156,13 +180,39 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        match decide(3, &settings(), Err(busy)) {
+        match decide(3, before, &settings(), Err(busy)) {
             DispatchOutcome::Failed { reason } => {
                 assert!(reason.contains("3 attempts"), "{reason}")
             }
             other => panic!("{other:?}"),
         }
-        let ok = decide(2, &settings(), Ok("REF-1".into()));
+        let ok = decide(2, before, &settings(), Ok("REF-1".into()));
         assert_eq!(ok, DispatchOutcome::Delivered { partner_reference: "REF-1".into() });
+    }
+
+    #[test]
+    fn a_referral_past_its_age_budget_fails_with_the_reason_even_with_attempts_left() {
+        let settings = DispatchSettings { max_age: Duration::from_secs(3600), ..settings() };
+        let down = PartnerError::new(PartnerErrorKind::Unavailable, "connection refused");
+        let young = Utc::now() - chrono::Duration::minutes(10);
+        assert!(matches!(
+            decide(1, young, &settings, Err(down.clone())),
+            DispatchOutcome::Retry { .. }
+        ));
+        let old = Utc::now() - chrono::Duration::minutes(61);
+        match decide(1, old, &settings, Err(down)) {
+            DispatchOutcome::Failed { reason } => {
+                assert!(reason.contains("within 1 h"), "{reason}");
+                assert!(reason.contains("connection refused"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A partner asking us to come back after the budget has run out: tell the pathfinder
+        // now rather than in a day.
+        let later = PartnerError::transient("503", Some(2 * 3600 * 1000));
+        match decide(1, young, &settings, Err(later)) {
+            DispatchOutcome::Failed { reason } => assert!(reason.contains("1 h"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -18,6 +18,10 @@ pub struct DispatchSettings {
     pub send_timeout: Duration,
     /// Attempts before a referral is given up on and marked failed.
     pub max_attempts: u32,
+    /// How long after it was accepted a referral may still be retried: past this (or when a
+    /// partner's `Retry-After` would push the next attempt past it) it is marked failed, so a
+    /// pathfinder hears of it in time to act, whatever the attempts left.
+    pub max_age: Duration,
     /// First retry delay ceiling; each retry doubles it (full jitter below the ceiling).
     pub backoff_base: Duration,
     /// The largest retry delay ceiling.
@@ -42,6 +46,7 @@ impl Default for DispatchSettings {
             lease: Duration::from_secs(60),
             send_timeout: Duration::from_secs(20),
             max_attempts: 12,
+            max_age: Duration::from_secs(24 * 3600),
             backoff_base: Duration::from_secs(1),
             backoff_cap: Duration::from_secs(300),
             status_poll_base: Duration::from_secs(60),

@@ -111,7 +111,7 @@ pub(super) async fn claim(
                    FOR UPDATE SKIP LOCKED) due, referrals r
              WHERE o.id = due.id AND r.id = o.referral_id
              RETURNING o.id, o.referral_id, o.attempts, o.not_before, r.case_id, r.partner_id,
-                       r.idempotency_key, r.payload",
+                       r.idempotency_key, r.payload, r.created_at",
         )
         .await
         .during(OP)?;
@@ -130,6 +130,7 @@ pub(super) async fn claim(
             partner_id: row.try_get(5).during(OP)?,
             idempotency_key: row.try_get(6).during(OP)?,
             attempt: u32::try_from(attempts).unwrap_or(0),
+            created_at: row.try_get(8).during(OP)?,
             lease_until,
         };
         items.push((not_before, item));

@@ -10,7 +10,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::referrals::{push_history, set_state};
 use super::{is_constraint, SqlResult};
-use crate::codec::{from_code, from_json, micros, to_code, to_json};
+use crate::codec::{from_code, from_json, from_micros, micros, to_code, to_json};
 use crate::error::StoreError;
 use crate::ids::{CaseId, OutboxItemId, ReferralId};
 use crate::referral::{DispatchOutcome, NewReferral, OutboxItem, StatusChange, StatusSource};
@@ -116,9 +116,10 @@ pub(super) fn claim(
     rows.sort_by_key(|&(id, _, _, not_before)| (not_before, id));
     let mut items = Vec::with_capacity(rows.len());
     for (id, referral_id, attempt, _) in rows {
-        let (case_id, partner_id, idempotency_key, payload) = c
+        let (case_id, partner_id, idempotency_key, payload, created_at) = c
             .prepare_cached(
-                "SELECT case_id, partner_id, idempotency_key, payload FROM referrals WHERE id = ?1",
+                "SELECT case_id, partner_id, idempotency_key, payload, created_at
+                 FROM referrals WHERE id = ?1",
             )
             .and_then(|mut s| {
                 s.query_row([&referral_id], |r| {
@@ -127,10 +128,12 @@ pub(super) fn claim(
                         r.get::<_, String>(1)?,
                         r.get::<_, String>(2)?,
                         r.get::<_, String>(3)?,
+                        r.get::<_, i64>(4)?,
                     ))
                 })
             })
             .during(OP)?;
+        let created_at = from_micros(created_at, "referral", &referral_id)?;
         items.push(OutboxItem {
             id: OutboxItemId(id),
             referral: from_json(&payload, "referral", &referral_id)?,
@@ -139,6 +142,7 @@ pub(super) fn claim(
             partner_id,
             idempotency_key,
             attempt,
+            created_at,
             lease_until,
         });
     }

@@ -178,6 +178,7 @@ pub async fn a_retry_waits_for_its_not_before(fx: &Fixture) {
     let again = fx.store.claim_outbox("w", 10, LEASE, t(100)).await.unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].attempt, 2);
+    assert_eq!(again[0].created_at, t(0), "a retry knows how long the referral has waited");
 }
 
 pub async fn delivery_and_failure_update_the_referral(fx: &Fixture) {

@@ -22,6 +22,9 @@ pub struct DispatchSection {
     pub send_timeout_ms: u64,
     /// Attempts before a referral is marked failed with the last error as the reason.
     pub max_attempts: u32,
+    /// Seconds after acceptance a referral may still be retried; past it (or when a partner's
+    /// `Retry-After` would carry the next attempt past it) it is marked failed with the reason.
+    pub max_age_secs: u64,
     /// First retry delay ceiling in milliseconds; doubles per attempt (full jitter).
     pub backoff_base_ms: u64,
     /// Largest retry delay ceiling in milliseconds; a partner's `Retry-After` is honoured.
@@ -47,6 +50,7 @@ impl Default for DispatchSection {
             lease_ms: ms(d.lease),
             send_timeout_ms: ms(d.send_timeout),
             max_attempts: d.max_attempts,
+            max_age_secs: d.max_age.as_secs(),
             backoff_base_ms: ms(d.backoff_base),
             backoff_cap_ms: ms(d.backoff_cap),
             status_poll_base_ms: ms(d.status_poll_base),
@@ -68,6 +72,7 @@ impl DispatchSection {
             lease: ms(self.lease_ms),
             send_timeout: ms(self.send_timeout_ms),
             max_attempts: self.max_attempts,
+            max_age: Duration::from_secs(self.max_age_secs),
             backoff_base: ms(self.backoff_base_ms),
             backoff_cap: ms(self.backoff_cap_ms),
             status_poll_base: ms(self.status_poll_base_ms),
@@ -84,6 +89,7 @@ impl DispatchSection {
             ("poll_interval_ms", self.poll_interval_ms),
             ("concurrency", u64::from(self.concurrency)),
             ("max_attempts", u64::from(self.max_attempts)),
+            ("max_age_secs", self.max_age_secs),
             ("backoff_base_ms", self.backoff_base_ms),
             ("status_poll_base_ms", self.status_poll_base_ms),
             ("stats_refresh_ms", self.stats_refresh_ms),
