@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pathways_daemon::{verify_webhook, WebhookSecret};
+use pathways_webhooks::{verify as verify_webhook, WebhookSecret};
 
 fuzz_target!(|data: &[u8]| {
     let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("secret");

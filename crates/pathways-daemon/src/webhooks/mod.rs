@@ -8,9 +8,7 @@
 //! its `webhook-id` was seen before (409, a replay). Every refusal is audited, with codes only.
 //! An accepted event becomes a status change with source `partner_webhook`.
 
-mod verify;
-
-pub use verify::{verify, VerifyError, WebhookSecret};
+pub use pathways_webhooks::{verify, VerifyError, WebhookSecret};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
