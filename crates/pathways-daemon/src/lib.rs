@@ -31,6 +31,9 @@ pub use auth::{hash_token, is_code, new_token, ApiKey, Caller, KeyRing, Role};
 pub use dispatch::{DispatchSettings, Dispatcher};
 pub use error::{ApiError, DaemonError};
 pub use openapi::document as openapi_document;
+/// How referral intake fingerprints a request and derives each referral's key: for tests that
+/// play a daemon which died mid-request.
+pub use referrals::{fingerprint as referral_fingerprint, referral_key, ReferralRequest};
 pub use routes::{table as route_table, Access, RouteSpec};
 pub use state::{Limits, Live};
 pub use webhooks::{verify as verify_webhook, VerifyError, WebhookSecret};

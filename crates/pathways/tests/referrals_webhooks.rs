@@ -114,3 +114,65 @@ async fn bad_callbacks_are_refused_and_a_good_one_moves_the_referral() {
     assert!(!log.contains("Test Person") && !log.contains("07700"), "no personal data logged");
     sandbox.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_refused_callback_is_audited_under_its_partner_without_personal_data() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox starts");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data/pathways.db");
+    let daemon = Daemon::start(dir.path(), &Storage::Sqlite(db.clone()), &sandbox, 5000).await;
+    let id = daemon.one_food_referral("HOOK-2").await;
+    let referral = daemon.settled(std::slice::from_ref(&id), Duration::from_secs(30)).await;
+    let reference = referral[0]["partner_reference"].as_str().unwrap().to_string();
+    let now = chrono::Utc::now().timestamp();
+    let food = "foodbank-test";
+
+    let calls = [
+        ("bad signature", food, NHS_SECRET, "evt-a", now, 401),
+        ("stale timestamp", food, FOOD_SECRET, "evt-b", now - 600, 401),
+        ("another partner's referral", "nhs-test", NHS_SECRET, "evt-c", now, 404),
+        ("unknown partner", "nobody", FOOD_SECRET, "evt-d", now, 404),
+        ("accepted", food, FOOD_SECRET, "evt-e", now, 200),
+        ("replay", food, FOOD_SECRET, "evt-e", now, 409),
+    ];
+    for (what, partner, secret, event_id, at, expected) in calls {
+        let (status, body) =
+            post_event(&daemon, partner, secret, event_id, at, &reference, "completed").await;
+        assert_eq!(status, expected, "{what}: {body}");
+    }
+
+    // No route reads the audit log: read it from the daemon's store file.
+    let store = pathways_store::SqliteStore::open(&db).await.expect("the store opens");
+    let filter = pathways_store::AuditFilter { limit: 1000, ..Default::default() };
+    let log = pathways_store::Store::audit_entries(&store, &filter).await.unwrap();
+    let events: Vec<_> = log.iter().filter(|r| r.entry.action == "partner.event").collect();
+    let got: Vec<(&str, &str, Option<&str>)> = events
+        .iter()
+        .map(|r| {
+            let e = &r.entry;
+            (
+                e.organisation.as_str(),
+                e.outcome.as_str(),
+                e.referral_id.as_ref().map(|r| r.as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (food, "bad_signature", None),
+            (food, "stale_timestamp", None),
+            ("nhs-test", "not_partners_referral", None),
+            ("nobody", "unknown_partner", None),
+            (food, "recorded", Some(id.as_str())),
+            (food, "replay", None),
+        ]
+    );
+    assert!(events.iter().all(|r| r.entry.key_id == "webhook" && r.entry.case_id.is_none()));
+    let text = serde_json::to_string(&log).unwrap();
+    for personal in ["Test Person", "Person", "07700 900123", "07700900123", "W10 5AB", "W105AB"] {
+        assert!(!text.contains(personal), "`{personal}` in the audit log: {text}");
+    }
+    assert!(!text.contains("1980-01-02") && !text.contains("collected"), "{text}");
+    sandbox.shutdown().await;
+}

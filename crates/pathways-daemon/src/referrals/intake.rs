@@ -157,7 +157,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
 
 /// What makes two requests "the same": the case and the selection, however the JSON was
 /// spelt.
-fn fingerprint(case_id: &CaseId, request: &ReferralRequest) -> String {
+pub fn fingerprint(case_id: &CaseId, request: &ReferralRequest) -> String {
     let canonical = serde_json::json!({
         "case": case_id.as_str(), "steps": request.steps, "needs": request.needs,
     });

@@ -9,7 +9,7 @@
 mod intake;
 mod view;
 
-pub use intake::create;
+pub use intake::{create, fingerprint, referral_key, ReferralRequest};
 pub use view::read;
 
 use chrono::Utc;
