@@ -5,7 +5,9 @@
 //! claims the key atomically (of any number of concurrent callers exactly one is told
 //! [`IdempotencyOutcome::Started`]); the winner does the work and calls `complete_idempotent`
 //! with the response, or `abandon_idempotent` if it failed before changing anything, so that
-//! the client may try again.
+//! the client may try again. A claim older than the caller's `stale_before` belongs to a
+//! request whose daemon died: the next caller with the same body takes it over
+//! ([`IdempotencyOutcome::TakenOver`]), and of concurrent callers only one does.
 
 use std::fmt;
 
@@ -16,6 +18,13 @@ use chrono::{DateTime, Utc};
 pub enum IdempotencyOutcome {
     /// The key was new: the caller owns it and must complete or abandon it.
     Started,
+    /// The key was claimed by a request that began at `since`, before the caller's
+    /// `stale_before`, and never finished (its daemon died): the caller now owns it, as with
+    /// `Started`, but that request may have done some of its work already.
+    TakenOver {
+        /// When the dead request began.
+        since: DateTime<Utc>,
+    },
     /// Another request with the same key and body is still being handled (answer 409).
     InFlight {
         /// When that request began; a very old one means its daemon died mid-request.

@@ -38,8 +38,8 @@ pub use ids::{CaseId, OutboxItemId, ReferralId};
 pub use postgres::PostgresStore;
 pub use records::{StoredCase, StoredPlan};
 pub use referral::{
-    DispatchOutcome, DispatchState, NewReferral, OutboxItem, OutboxState, StatusChange,
-    StatusSource, StoredReferral, StuckReferral,
+    DispatchOutcome, DispatchState, NewReferral, OutboxItem, OutboxState, PartnerEvent,
+    StatusChange, StatusSource, StoredReferral, StuckReferral,
 };
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use stats::{PathwayStatsRow, ReasonCount};

@@ -307,3 +307,15 @@ mod tests {
         assert_eq!(lease_until(at(0), std::time::Duration::from_secs(30)), at(30));
     }
 }
+
+/// What became of a partner's callback ([`Store::record_partner_event`](crate::Store)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartnerEvent {
+    /// Its status change is now the referral's state.
+    Recorded,
+    /// New, but it told nothing new (a repeat of the current state) or something older than
+    /// what is known: kept out of the history.
+    Unchanged,
+    /// Its `webhook-id` was received before: ignored.
+    Replay,
+}

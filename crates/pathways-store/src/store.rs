@@ -18,7 +18,8 @@ use crate::idempotency::{IdempotencyOutcome, StoredResponse};
 use crate::ids::{CaseId, OutboxItemId, ReferralId};
 use crate::records::{StoredCase, StoredPlan};
 use crate::referral::{
-    DispatchOutcome, NewReferral, OutboxItem, StatusChange, StoredReferral, StuckReferral,
+    DispatchOutcome, NewReferral, OutboxItem, PartnerEvent, StatusChange, StoredReferral,
+    StuckReferral,
 };
 use crate::stats::PathwayStatsRow;
 
@@ -60,16 +61,19 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError>;
 
     /// Claims `(scope, key)` for a request whose body hashes to `fingerprint`, atomically:
-    /// of concurrent callers with the same key exactly one gets `Started`. See
+    /// of concurrent callers with the same key exactly one gets `Started` (or `TakenOver`,
+    /// when the key's claim began before `stale_before` and never finished). See
     /// [`IdempotencyOutcome`] for the others.
     async fn begin_idempotent(
         &self,
         scope: &str,
         key: &str,
         fingerprint: &str,
+        stale_before: DateTime<Utc>,
     ) -> Result<IdempotencyOutcome, StoreError>;
 
-    /// Records the response of a request that got `Started`, for replay to repeats.
+    /// Records the response of a request that got `Started` or `TakenOver`, for replay to
+    /// repeats.
     async fn complete_idempotent(
         &self,
         scope: &str,
@@ -141,9 +145,18 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Outbox rows still pending (waiting to be sent or re-sent), for the metrics.
     async fn outbox_depth(&self) -> Result<u64, StoreError>;
 
-    /// Remembers a partner callback's `webhook-id`; returns `true` when it was seen before
-    /// (a replay or a redelivery: ignore it), `false` the first time.
-    async fn seen_webhook(&self, partner_id: &str, webhook_id: &str) -> Result<bool, StoreError>;
+    /// Records a partner's callback in one transaction: remembers its `webhook-id` and applies
+    /// its status change (as [`record_referral_status`](Store::record_referral_status) does).
+    /// A `webhook-id` this partner sent before is a [`PartnerEvent::Replay`] and changes
+    /// nothing. When recording fails, the id is not remembered either, so the partner's retry
+    /// of the same callback is processed rather than refused as a replay.
+    async fn record_partner_event(
+        &self,
+        partner_id: &str,
+        webhook_id: &str,
+        referral_id: &ReferralId,
+        change: &StatusChange,
+    ) -> Result<PartnerEvent, StoreError>;
 
     /// Referrals in `state` since before `before`, longest waiting first, at most `limit`:
     /// e.g. `requested` for three days, for the pathfinder to chase.

@@ -7,8 +7,9 @@
 //! after a crash can never create a second referral, here or at the partner.
 //!
 //! A request left in flight by a crashed daemon is taken over once it is older than twice the
-//! request timeout: the retry then finds the referrals already written (by their derived
-//! keys) and answers with them.
+//! request timeout (by one retry only, however many arrive at once): the retry first looks for
+//! the referrals the dead request may have written (by their derived keys) and answers with
+//! them; only if there are none does it check and write afresh.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -71,18 +72,16 @@ pub async fn create(
         .map_err(|e| ApiError::bad_request("invalid_request", format!("the body: {e}")))?;
     let scope = format!("referrals:{}", caller.organisation);
     let fingerprint = fingerprint(&case_id, &request);
-    let mut outcome = begin(&state, &scope, &key, &fingerprint).await?;
-    if let IdempotencyOutcome::InFlight { since } = outcome {
-        let stale = chrono::Duration::from_std(state.limits().request_timeout * 2)
-            .unwrap_or(chrono::Duration::zero());
-        if Utc::now() - since > stale {
-            // Its daemon died mid-request: release the key and do the work again.
-            state.store().abandon_idempotent(&scope, &key).await.map_err(store_failed)?;
-            outcome = begin(&state, &scope, &key, &fingerprint).await?;
-        }
-    }
+    let stale = chrono::Duration::from_std(state.limits().request_timeout * 2)
+        .unwrap_or(chrono::Duration::zero());
+    let outcome = state
+        .store()
+        .begin_idempotent(&scope, &key, &fingerprint, Utc::now() - stale)
+        .await
+        .map_err(store_failed)?;
+    let took_over = matches!(outcome, IdempotencyOutcome::TakenOver { .. });
     match outcome {
-        IdempotencyOutcome::Started => {}
+        IdempotencyOutcome::Started | IdempotencyOutcome::TakenOver { .. } => {}
         IdempotencyOutcome::Completed(first) => {
             audit(&state, &caller, ACTION, (Some(&case_id), None), "replayed").await;
             return Ok(replay(first));
@@ -104,7 +103,8 @@ pub async fn create(
             ));
         }
     }
-    let result = refer(&state, &case_id, &stored.case, &request, &scope, &key).await;
+    let request_key = RequestKey { scope: &scope, key: &key, took_over };
+    let result = refer(&state, &case_id, &stored.case, &request, &request_key).await;
     match result {
         Ok(response) => {
             let stored_response = StoredResponse { status: 202, body: response.clone() };
@@ -117,8 +117,15 @@ pub async fn create(
             tracing::info!(case_id = %case_id, "referrals accepted for dispatch");
             Ok(replay(stored_response))
         }
+        Err(error) if error.code == REFERRAL_CONFLICT => {
+            // Some of this request's referrals exist: the key stays claimed, so no retry with
+            // it can write the rest under a different reading of the plan.
+            audit(&state, &caller, ACTION, (Some(&case_id), None), error.code).await;
+            Err(error)
+        }
         Err(error) => {
-            // Nothing was written: free the key so the client can correct and retry.
+            // Nothing of this request was written (a takeover found none of its referrals):
+            // free the key so the client can correct and retry.
             if let Err(e) = state.store().abandon_idempotent(&scope, &key).await {
                 tracing::error!(error = %e, "cannot release an idempotency key");
             }
@@ -128,14 +135,14 @@ pub async fn create(
     }
 }
 
-async fn begin(
-    state: &AppState,
-    scope: &str,
-    key: &str,
-    fingerprint: &str,
-) -> Result<IdempotencyOutcome, ApiError> {
-    state.store().begin_idempotent(scope, key, fingerprint).await.map_err(store_failed)
+/// The request's idempotency key, and whether this request took it over from a dead one.
+struct RequestKey<'a> {
+    scope: &'a str,
+    key: &'a str,
+    took_over: bool,
 }
+
+const REFERRAL_CONFLICT: &str = "referral_conflict";
 
 /// The `Idempotency-Key` header: 1 to 128 visible ASCII characters.
 fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
@@ -189,13 +196,16 @@ fn replay(response: StoredResponse) -> Response {
 }
 
 /// Checks and writes the referrals; returns the response body. Writes nothing on error.
+///
+/// A request that took over a dead one's key first looks for the referrals that one wrote:
+/// all there → the answer it never gave; none → checked and written afresh; some →
+/// `referral_conflict`.
 async fn refer(
     state: &AppState,
     case_id: &CaseId,
     case: &Case,
     request: &ReferralRequest,
-    scope: &str,
-    key: &str,
+    request_key: &RequestKey<'_>,
 ) -> Result<Vec<u8>, ApiError> {
     let plan =
         state.store().latest_plan(case_id).await.map_err(store_failed)?.ok_or_else(|| {
@@ -206,34 +216,13 @@ async fn refer(
             )
         })?;
     let steps = chosen_steps(&plan.plan, request)?;
-    let live = state.live();
-    let mut referrals = Vec::with_capacity(steps.len());
-    for step in &steps {
-        let partner_id = check_consent(case, step)?;
-        let configured = live.orchestrator.partners().iter().find(|p| p.id == partner_id);
-        let Some(configured) = configured else {
-            return Err(refused(step, "its partner is not enabled now; plan the case again"));
-        };
-        let is_da = configured.partner.manifest().needs.contains(&NeedCode::DomesticAbuse);
-        let service = step.service.clone().ok_or_else(|| refused(step, "it names no service"))?;
-        referrals.push(Referral::for_partner(
-            case,
-            partner_id,
-            service,
-            &[step.need],
-            &step.shares,
-            is_da,
-            referral_key(scope, key, case_id, step.order),
-        ));
-    }
-    let keys: Vec<String> = referrals.iter().map(|r| r.idempotency_key.clone()).collect();
-    let new: Vec<NewReferral> = referrals.into_iter().map(NewReferral::from).collect();
-    let ids = match state.store().create_referrals(case_id, new, Utc::now()).await {
-        Ok(ids) => ids,
-        // Written by an earlier attempt of this very request (its daemon died before it
-        // answered): the derived keys find them.
-        Err(StoreError::DuplicateReferral { .. }) => existing(state, &keys).await?,
-        Err(e) => return Err(store_failed(e)),
+    let RequestKey { scope, key, took_over } = *request_key;
+    let keys: Vec<String> =
+        steps.iter().map(|step| referral_key(scope, key, case_id, step.order)).collect();
+    let earlier = if took_over { existing(state, &keys).await? } else { None };
+    let ids = match earlier {
+        Some(ids) => ids,
+        None => write_referrals(state, case_id, case, &steps, keys).await?,
     };
     let listed: Vec<serde_json::Value> = steps
         .iter()
@@ -250,22 +239,63 @@ async fn refer(
     Ok(body.to_string().into_bytes())
 }
 
-/// The referrals an earlier attempt wrote, by their derived keys.
-async fn existing(state: &AppState, keys: &[String]) -> Result<Vec<ReferralId>, ApiError> {
+/// Checks consent and the partner of every step, then writes the referrals with their
+/// outbox rows in one transaction.
+async fn write_referrals(
+    state: &AppState,
+    case_id: &CaseId,
+    case: &Case,
+    steps: &[PlanStep],
+    keys: Vec<String>,
+) -> Result<Vec<ReferralId>, ApiError> {
+    let live = state.live();
+    let mut referrals = Vec::with_capacity(steps.len());
+    for (step, key) in steps.iter().zip(&keys) {
+        let partner_id = check_consent(case, step)?;
+        let configured = live.orchestrator.partners().iter().find(|p| p.id == partner_id);
+        let Some(configured) = configured else {
+            return Err(refused(step, "its partner is not enabled now; plan the case again"));
+        };
+        let is_da = configured.partner.manifest().needs.contains(&NeedCode::DomesticAbuse);
+        let service = step.service.clone().ok_or_else(|| refused(step, "it names no service"))?;
+        referrals.push(Referral::for_partner(
+            case,
+            partner_id,
+            service,
+            &[step.need],
+            &step.shares,
+            is_da,
+            key.clone(),
+        ));
+    }
+    let new: Vec<NewReferral> = referrals.into_iter().map(NewReferral::from).collect();
+    match state.store().create_referrals(case_id, new, Utc::now()).await {
+        Ok(ids) => Ok(ids),
+        // Written meanwhile under the same derived keys (a dead request's, found only now):
+        // answer with them.
+        Err(StoreError::DuplicateReferral { .. }) => existing(state, &keys)
+            .await?
+            .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, REFERRAL_CONFLICT, PARTLY)),
+        Err(e) => Err(store_failed(e)),
+    }
+}
+
+const PARTLY: &str = "some referrals of this request exist and some do not; use a new key";
+
+/// The referrals an earlier attempt wrote, by their derived keys: all of them, none (`None`),
+/// or some (`referral_conflict`).
+async fn existing(state: &AppState, keys: &[String]) -> Result<Option<Vec<ReferralId>>, ApiError> {
     let mut ids = Vec::with_capacity(keys.len());
     for key in keys {
-        match state.store().find_referral_by_key(key).await.map_err(store_failed)? {
-            Some(id) => ids.push(id),
-            None => {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "referral_conflict",
-                    "some referrals of this request exist and some do not; use a new key",
-                ))
-            }
+        if let Some(id) = state.store().find_referral_by_key(key).await.map_err(store_failed)? {
+            ids.push(id);
         }
     }
-    Ok(ids)
+    match ids.len() {
+        0 => Ok(None),
+        n if n == keys.len() => Ok(Some(ids)),
+        _ => Err(ApiError::new(StatusCode::CONFLICT, REFERRAL_CONFLICT, PARTLY)),
+    }
 }
 
 /// The steps the request chose: every `refer` step by default.

@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use pathways_core::{StatusReason, TaskState};
-use pathways_store::{AuditEntry, ReferralId, StatusChange, StatusSource};
+use pathways_store::{AuditEntry, PartnerEvent, ReferralId, StatusChange, StatusSource};
 use serde::Deserialize;
 
 use crate::auth::is_code;
@@ -134,20 +134,6 @@ async fn accept(
         // A missing referral and another partner's answer alike.
         return Err(("not_partners_referral", ApiError::not_found("referral of this partner")));
     };
-    let seen = store
-        .seen_webhook(partner_id, id)
-        .await
-        .map_err(|e| ("store_failed", crate::referrals::store_failed(e)))?;
-    if seen {
-        return Err((
-            "replay",
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "replayed",
-                "this `webhook-id` was received before",
-            ),
-        ));
-    }
     let change = StatusChange {
         state: data.state,
         reason: data.reason,
@@ -155,13 +141,26 @@ async fn accept(
         source: StatusSource::PartnerWebhook,
         at: data.occurred_at,
     };
-    let recorded = store
-        .record_referral_status(&referral_id, &change)
+    // One transaction: if recording fails the `webhook-id` is not remembered either, so the
+    // partner's retry of this very callback is processed, not refused as a replay.
+    let event = store
+        .record_partner_event(partner_id, id, &referral_id, &change)
         .await
         .map_err(|e| ("store_failed", crate::referrals::store_failed(e)))?;
     tracing::info!(referral_id = %referral_id, partner = partner_id, state = ?change.state,
-        recorded, "partner callback");
-    Ok((if recorded { "recorded" } else { "unchanged" }, referral_id))
+        outcome = ?event, "partner callback");
+    match event {
+        PartnerEvent::Recorded => Ok(("recorded", referral_id)),
+        PartnerEvent::Unchanged => Ok(("unchanged", referral_id)),
+        PartnerEvent::Replay => Err((
+            "replay",
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "replayed",
+                "this `webhook-id` was received before",
+            ),
+        )),
+    }
 }
 
 fn unauthorized(code: &'static str, error: VerifyError) -> ApiError {

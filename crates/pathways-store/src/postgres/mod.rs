@@ -31,7 +31,8 @@ use crate::idempotency::{IdempotencyOutcome, StoredResponse};
 use crate::ids::{CaseId, OutboxItemId, ReferralId};
 use crate::records::{StoredCase, StoredPlan};
 use crate::referral::{
-    DispatchOutcome, NewReferral, OutboxItem, StatusChange, StoredReferral, StuckReferral,
+    DispatchOutcome, NewReferral, OutboxItem, PartnerEvent, StatusChange, StoredReferral,
+    StuckReferral,
 };
 use crate::stats::PathwayStatsRow;
 use crate::store::Store;
@@ -241,8 +242,10 @@ impl Store for PostgresStore {
         scope: &str,
         key: &str,
         fingerprint: &str,
+        stale_before: DateTime<Utc>,
     ) -> Result<IdempotencyOutcome, StoreError> {
-        records::begin_idempotent(&self.client().await?, scope, key, fingerprint).await
+        let client = self.client().await?;
+        records::begin_idempotent(&client, scope, key, fingerprint, stale_before).await
     }
 
     async fn complete_idempotent(
@@ -315,8 +318,15 @@ impl Store for PostgresStore {
         lookup::outbox_depth(&self.client().await?).await
     }
 
-    async fn seen_webhook(&self, partner_id: &str, webhook_id: &str) -> Result<bool, StoreError> {
-        records::seen_webhook(&self.client().await?, partner_id, webhook_id).await
+    async fn record_partner_event(
+        &self,
+        partner_id: &str,
+        webhook_id: &str,
+        referral_id: &ReferralId,
+        change: &StatusChange,
+    ) -> Result<PartnerEvent, StoreError> {
+        let mut client = self.client().await?;
+        referrals::record_event(&mut client, partner_id, webhook_id, referral_id, change).await
     }
 
     async fn referrals_stuck(

@@ -1,7 +1,7 @@
 //! PostgreSQL statements for cases, plans, the audit log, idempotency keys and webhook ids.
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::Client;
+use deadpool_postgres::{Client, GenericClient};
 use pathways_core::{ActionPlan, Case};
 use serde_json::Value;
 
@@ -217,8 +217,16 @@ pub(super) async fn begin_idempotent(
     scope: &str,
     key: &str,
     fingerprint: &str,
+    stale_before: DateTime<Utc>,
 ) -> Result<IdempotencyOutcome, StoreError> {
     const OP: &str = "beginning an idempotent request";
+    let take_over = c
+        .prepare_cached(
+            "UPDATE idempotency_keys SET started_at = $4
+             WHERE scope = $1 AND key = $2 AND started_at = $3 AND completed_at IS NULL",
+        )
+        .await
+        .during(OP)?;
     let insert = c
         .prepare_cached(
             "INSERT INTO idempotency_keys (scope, key, fingerprint, started_at)
@@ -256,7 +264,22 @@ pub(super) async fn begin_idempotent(
                     .unwrap_or(200),
                 body: row.try_get::<_, Option<Vec<u8>>>(4).during(OP)?.unwrap_or_default(),
             }),
-            None => IdempotencyOutcome::InFlight { since: row.try_get(1).during(OP)? },
+            None => {
+                let since: DateTime<Utc> = row.try_get(1).during(OP)?;
+                if since >= stale_before {
+                    return Ok(IdempotencyOutcome::InFlight { since });
+                }
+                // Compare-and-swap on the claim's start: of concurrent takers the first to
+                // update wins; the others find the new start and see it in flight.
+                let now = truncate(Utc::now());
+                let updated =
+                    c.execute(&take_over, &[&scope, &key, &since, &now]).await.during(OP)?;
+                if updated == 1 {
+                    IdempotencyOutcome::TakenOver { since }
+                } else {
+                    continue;
+                }
+            }
         });
     }
     // Three abandon races in a row: report it as in flight, the client will retry.
@@ -304,8 +327,8 @@ pub(super) async fn abandon_idempotent(
     Ok(())
 }
 
-pub(super) async fn seen_webhook(
-    c: &Client,
+pub(super) async fn seen_webhook<C: GenericClient>(
+    c: &C,
     partner_id: &str,
     webhook_id: &str,
 ) -> Result<bool, StoreError> {

@@ -10,7 +10,7 @@ use super::PgResult;
 use crate::codec::{from_code, to_code, truncate};
 use crate::error::StoreError;
 use crate::ids::{CaseId, ReferralId};
-use crate::referral::{should_record, DispatchState, StatusChange, StoredReferral};
+use crate::referral::{should_record, DispatchState, PartnerEvent, StatusChange, StoredReferral};
 
 /// Appends one history row.
 pub(super) async fn push_history<C: GenericClient>(
@@ -69,8 +69,39 @@ pub(super) async fn record_status(
     id: &ReferralId,
     change: &StatusChange,
 ) -> Result<bool, StoreError> {
-    const OP: &str = "recording a referral status";
+    let tx = c.transaction().await.during("recording a referral status")?;
+    let recorded = record_status_in(&tx, id, change).await?;
+    tx.commit().await.during("recording a referral status")?;
+    Ok(recorded)
+}
+
+/// A partner's callback: its `webhook-id` remembered and its status recorded in one
+/// transaction (see [`Store::record_partner_event`](crate::Store)).
+pub(super) async fn record_event(
+    c: &mut Client,
+    partner_id: &str,
+    webhook_id: &str,
+    id: &ReferralId,
+    change: &StatusChange,
+) -> Result<PartnerEvent, StoreError> {
+    const OP: &str = "recording a partner callback";
     let tx = c.transaction().await.during(OP)?;
+    if super::records::seen_webhook(&tx, partner_id, webhook_id).await? {
+        return Ok(PartnerEvent::Replay);
+    }
+    let recorded = record_status_in(&tx, id, change).await?;
+    tx.commit().await.during(OP)?;
+    Ok(if recorded { PartnerEvent::Recorded } else { PartnerEvent::Unchanged })
+}
+
+/// Records a status change inside the caller's transaction; `false` for a repeat or a stale
+/// report.
+async fn record_status_in<C: GenericClient>(
+    tx: &C,
+    id: &ReferralId,
+    change: &StatusChange,
+) -> Result<bool, StoreError> {
+    const OP: &str = "recording a referral status";
     // Locking the referral row serialises concurrent reports about the same referral.
     let s = tx
         .prepare_cached(
@@ -95,8 +126,7 @@ pub(super) async fn record_status(
     if !should_record((state, reason), newest, change) {
         return Ok(false);
     }
-    set_state(&tx, id.as_str(), change).await?;
-    tx.commit().await.during(OP)?;
+    set_state(tx, id.as_str(), change).await?;
     Ok(true)
 }
 

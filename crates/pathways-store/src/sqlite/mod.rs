@@ -38,7 +38,8 @@ use crate::idempotency::{IdempotencyOutcome, StoredResponse};
 use crate::ids::{CaseId, OutboxItemId, ReferralId};
 use crate::records::{StoredCase, StoredPlan};
 use crate::referral::{
-    DispatchOutcome, NewReferral, OutboxItem, StatusChange, StoredReferral, StuckReferral,
+    DispatchOutcome, NewReferral, OutboxItem, PartnerEvent, StatusChange, StoredReferral,
+    StuckReferral,
 };
 use crate::stats::PathwayStatsRow;
 use crate::store::Store;
@@ -264,10 +265,12 @@ impl Store for SqliteStore {
         scope: &str,
         key: &str,
         fingerprint: &str,
+        stale_before: DateTime<Utc>,
     ) -> Result<IdempotencyOutcome, StoreError> {
         let (scope, key, fingerprint) =
             (scope.to_string(), key.to_string(), fingerprint.to_string());
-        self.write(move |c| records::begin_idempotent(c, &scope, &key, &fingerprint)).await
+        self.write(move |c| records::begin_idempotent(c, &scope, &key, &fingerprint, stale_before))
+            .await
     }
 
     async fn complete_idempotent(
@@ -349,9 +352,26 @@ impl Store for SqliteStore {
         self.read(lookup::outbox_depth).await
     }
 
-    async fn seen_webhook(&self, partner_id: &str, webhook_id: &str) -> Result<bool, StoreError> {
+    async fn record_partner_event(
+        &self,
+        partner_id: &str,
+        webhook_id: &str,
+        referral_id: &ReferralId,
+        change: &StatusChange,
+    ) -> Result<PartnerEvent, StoreError> {
         let (partner_id, webhook_id) = (partner_id.to_string(), webhook_id.to_string());
-        self.write(move |c| records::seen_webhook(c, &partner_id, &webhook_id)).await
+        let (referral_id, change) = (referral_id.clone(), change.clone());
+        // One write, so one savepoint: a failed status leaves the id unremembered too.
+        self.write(move |c| {
+            if records::seen_webhook(c, &partner_id, &webhook_id)? {
+                return Ok(PartnerEvent::Replay);
+            }
+            Ok(match referrals::record_status(c, &referral_id, &change)? {
+                true => PartnerEvent::Recorded,
+                false => PartnerEvent::Unchanged,
+            })
+        })
+        .await
     }
 
     async fn referrals_stuck(

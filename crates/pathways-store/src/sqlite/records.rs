@@ -179,6 +179,7 @@ pub(super) fn begin_idempotent(
     scope: &str,
     key: &str,
     fingerprint: &str,
+    stale_before: chrono::DateTime<chrono::Utc>,
 ) -> Result<IdempotencyOutcome, StoreError> {
     const OP: &str = "beginning an idempotent request";
     let inserted = c
@@ -215,7 +216,18 @@ pub(super) fn begin_idempotent(
                 StoredResponse { status: status.unwrap_or(200), body: body.unwrap_or_default() };
             IdempotencyOutcome::Completed(response)
         } else {
-            IdempotencyOutcome::InFlight { since: from_micros(started_at, "idempotency key", key)? }
+            let since = from_micros(started_at, "idempotency key", key)?;
+            if since < stale_before {
+                // The writer runs one write at a time, so no one else can take it meanwhile.
+                c.prepare_cached(
+                    "UPDATE idempotency_keys SET started_at = ?3 WHERE scope = ?1 AND key = ?2",
+                )
+                .and_then(|mut s| s.execute(params![scope, key, micros(chrono::Utc::now())]))
+                .during(OP)?;
+                IdempotencyOutcome::TakenOver { since }
+            } else {
+                IdempotencyOutcome::InFlight { since }
+            }
         }
     };
     Ok(outcome)

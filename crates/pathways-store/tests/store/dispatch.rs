@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use pathways_core::{NeedCode, StatusReason, TaskState};
 use pathways_store::{
-    CaseId, DispatchOutcome, OutboxState, PathwayStatsRow, ReasonCount, ReferralId, StatusChange,
-    StatusSource, StoreError,
+    CaseId, DispatchOutcome, OutboxState, PartnerEvent, PathwayStatsRow, ReasonCount, ReferralId,
+    StatusChange, StatusSource, StoreError,
 };
 
 use crate::data::{case, referral, t};
@@ -299,6 +299,41 @@ pub async fn a_status_for_an_unknown_referral_is_an_error(fx: &Fixture) {
     let c = change(TaskState::Accepted, None, StatusSource::PartnerWebhook, 1);
     let err = fx.store.record_referral_status(&nobody, &c).await.unwrap_err();
     assert!(matches!(&err, StoreError::UnknownReferral(id) if *id == nobody), "{err}");
+}
+
+pub async fn a_partner_event_is_recorded_once_and_forgotten_if_it_fails(fx: &Fixture) {
+    let case_id = new_case(fx).await;
+    let new = vec![referral("nhs", &[NeedCode::Food], "k1")];
+    let id = fx.store.create_referrals(&case_id, new, t(0)).await.unwrap().remove(0);
+    deliver_all(fx, t(0)).await;
+    let accepted = change(TaskState::Accepted, None, StatusSource::PartnerWebhook, 5);
+    let record = |partner: &'static str, webhook: &'static str, id: ReferralId, c: StatusChange| {
+        let store = fx.store.clone();
+        async move { store.record_partner_event(partner, webhook, &id, &c).await }
+    };
+    // Recording fails (unknown referral): the id is not remembered, so a retry is processed.
+    let err = record("nhs", "msg_1", ReferralId::random(), accepted.clone()).await.unwrap_err();
+    assert!(matches!(err, StoreError::UnknownReferral(_)), "{err}");
+    let first = record("nhs", "msg_1", id.clone(), accepted.clone()).await.unwrap();
+    assert_eq!(first, PartnerEvent::Recorded, "not a replay: the failed attempt left no trace");
+    assert_eq!(
+        record("nhs", "msg_1", id.clone(), accepted.clone()).await.unwrap(),
+        PartnerEvent::Replay
+    );
+    assert_eq!(
+        record("nhs", "msg_2", id.clone(), accepted.clone()).await.unwrap(),
+        PartnerEvent::Unchanged,
+        "a new id telling nothing new"
+    );
+    assert_eq!(
+        record("foodbank", "msg_1", id.clone(), accepted).await.unwrap(),
+        PartnerEvent::Unchanged,
+        "ids are per partner"
+    );
+    let stored = fx.store.get_referral(&id).await.unwrap().unwrap();
+    assert_eq!(stored.state, TaskState::Accepted);
+    let accepted_rows = stored.history.iter().filter(|h| h.state == TaskState::Accepted).count();
+    assert_eq!(accepted_rows, 1, "one history row however often it was reported");
 }
 
 pub async fn stuck_referrals_are_found_by_state_and_age(fx: &Fixture) {

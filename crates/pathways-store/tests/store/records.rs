@@ -1,8 +1,8 @@
-//! Cases, plans, the audit log, idempotency keys, webhook ids, and what `Debug` shows.
+//! Cases, plans, the audit log, idempotency keys, and what `Debug` shows.
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use pathways_core::{NeedCode, StatusReason, TaskState};
 use pathways_store::{
     AuditFilter, CaseId, IdempotencyOutcome, ReferralId, StatusChange, StatusSource, StoreError,
@@ -11,6 +11,9 @@ use pathways_store::{
 
 use crate::data::{audit, case, plan, referral, t, PERSONAL};
 use crate::fixtures::Fixture;
+
+/// A `stale_before` that makes no claim stale.
+const NEVER: DateTime<Utc> = DateTime::UNIX_EPOCH;
 
 pub async fn a_case_round_trips_with_a_server_assigned_id(fx: &Fixture) {
     let before = Utc::now() - chrono::Duration::seconds(1);
@@ -113,31 +116,40 @@ pub async fn audit_entries_with_free_text_are_refused(fx: &Fixture) {
 pub async fn an_idempotency_key_goes_from_started_to_completed(fx: &Fixture) {
     let s = &fx.store;
     let (scope, key) = ("org-a:referrals", "key-1");
-    assert_eq!(s.begin_idempotent(scope, key, "fp-1").await.unwrap(), IdempotencyOutcome::Started);
+    assert_eq!(
+        s.begin_idempotent(scope, key, "fp-1", NEVER).await.unwrap(),
+        IdempotencyOutcome::Started
+    );
     assert!(matches!(
-        s.begin_idempotent(scope, key, "fp-1").await.unwrap(),
+        s.begin_idempotent(scope, key, "fp-1", NEVER).await.unwrap(),
         IdempotencyOutcome::InFlight { .. }
     ));
-    assert_eq!(s.begin_idempotent(scope, key, "fp-2").await.unwrap(), IdempotencyOutcome::Mismatch);
+    assert_eq!(
+        s.begin_idempotent(scope, key, "fp-2", NEVER).await.unwrap(),
+        IdempotencyOutcome::Mismatch
+    );
     // The same key in another scope (another organisation) is another key.
     assert_eq!(
-        s.begin_idempotent("org-b:referrals", key, "fp-9").await.unwrap(),
+        s.begin_idempotent("org-b:referrals", key, "fp-9", NEVER).await.unwrap(),
         IdempotencyOutcome::Started
     );
 
     let response = StoredResponse { status: 201, body: br#"{"referrals":["r1"]}"#.to_vec() };
     s.complete_idempotent(scope, key, &response).await.unwrap();
     assert_eq!(
-        s.begin_idempotent(scope, key, "fp-1").await.unwrap(),
+        s.begin_idempotent(scope, key, "fp-1", NEVER).await.unwrap(),
         IdempotencyOutcome::Completed(response.clone())
     );
-    assert_eq!(s.begin_idempotent(scope, key, "fp-2").await.unwrap(), IdempotencyOutcome::Mismatch);
+    assert_eq!(
+        s.begin_idempotent(scope, key, "fp-2", NEVER).await.unwrap(),
+        IdempotencyOutcome::Mismatch
+    );
     let again = s.complete_idempotent(scope, key, &response).await.unwrap_err();
     assert!(matches!(again, StoreError::IdempotencyNotInFlight { .. }), "{again}");
     s.abandon_idempotent(scope, key).await.unwrap();
     assert!(
         matches!(
-            s.begin_idempotent(scope, key, "fp-1").await.unwrap(),
+            s.begin_idempotent(scope, key, "fp-1", NEVER).await.unwrap(),
             IdempotencyOutcome::Completed(_)
         ),
         "abandon leaves a completed key alone"
@@ -145,16 +157,63 @@ pub async fn an_idempotency_key_goes_from_started_to_completed(fx: &Fixture) {
 
     // A failed attempt is abandoned, and the client's retry starts afresh.
     assert_eq!(
-        s.begin_idempotent(scope, "key-2", "fp").await.unwrap(),
+        s.begin_idempotent(scope, "key-2", "fp", NEVER).await.unwrap(),
         IdempotencyOutcome::Started
     );
     s.abandon_idempotent(scope, "key-2").await.unwrap();
     assert_eq!(
-        s.begin_idempotent(scope, "key-2", "fp").await.unwrap(),
+        s.begin_idempotent(scope, "key-2", "fp", NEVER).await.unwrap(),
         IdempotencyOutcome::Started
     );
     let never = s.complete_idempotent(scope, "never-begun", &response).await.unwrap_err();
     assert!(matches!(never, StoreError::IdempotencyNotInFlight { .. }), "{never}");
+}
+
+pub async fn a_stale_claim_is_taken_over_by_exactly_one_caller(fx: &Fixture) {
+    let second = fx.reopen().await;
+    let (scope, key) = ("org-a:referrals", "stale-key");
+    assert_eq!(
+        fx.store.begin_idempotent(scope, key, "fp", NEVER).await.unwrap(),
+        IdempotencyOutcome::Started
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    // The claim above began before this: its request is presumed dead.
+    let stale_before = Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert_eq!(
+        fx.store.begin_idempotent(scope, key, "another body", stale_before).await.unwrap(),
+        IdempotencyOutcome::Mismatch,
+        "another request never takes a key over"
+    );
+    let tasks: Vec<_> = (0..12)
+        .map(|i| {
+            let store = if i % 2 == 0 { Arc::clone(&fx.store) } else { Arc::clone(&second) };
+            tokio::spawn(
+                async move { store.begin_idempotent(scope, key, "fp", stale_before).await },
+            )
+        })
+        .collect();
+    let mut taken = 0;
+    for task in tasks {
+        match task.await.unwrap().unwrap() {
+            IdempotencyOutcome::TakenOver { since } => {
+                assert!(since < stale_before);
+                taken += 1;
+            }
+            // The winner's claim is fresh: in flight, not stale.
+            IdempotencyOutcome::InFlight { since } => assert!(since >= stale_before),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(taken, 1, "exactly one caller takes a dead request's key over");
+    let response = StoredResponse { status: 202, body: b"{}".to_vec() };
+    fx.store.complete_idempotent(scope, key, &response).await.unwrap();
+    let later = Utc::now() + chrono::Duration::hours(1);
+    assert_eq!(
+        fx.store.begin_idempotent(scope, key, "fp", later).await.unwrap(),
+        IdempotencyOutcome::Completed(response),
+        "a finished request is never taken over"
+    );
 }
 
 pub async fn concurrent_begins_of_one_key_start_exactly_once(fx: &Fixture) {
@@ -164,7 +223,7 @@ pub async fn concurrent_begins_of_one_key_start_exactly_once(fx: &Fixture) {
             // Half the callers go through a second store instance, as a second daemon would.
             let store = if i % 2 == 0 { Arc::clone(&fx.store) } else { Arc::clone(&second) };
             tokio::spawn(async move {
-                store.begin_idempotent("org-a:referrals", "same-key", "fp").await
+                store.begin_idempotent("org-a:referrals", "same-key", "fp", NEVER).await
             })
         })
         .collect();
@@ -177,12 +236,6 @@ pub async fn concurrent_begins_of_one_key_start_exactly_once(fx: &Fixture) {
         }
     }
     assert_eq!(started, 1);
-}
-
-pub async fn webhook_ids_are_remembered_per_partner(fx: &Fixture) {
-    assert!(!fx.store.seen_webhook("nhs", "msg_1").await.unwrap(), "first delivery is new");
-    assert!(fx.store.seen_webhook("nhs", "msg_1").await.unwrap(), "a replay is recognised");
-    assert!(!fx.store.seen_webhook("foodbank", "msg_1").await.unwrap(), "ids are per partner");
 }
 
 pub async fn debug_of_stored_types_shows_no_personal_data(fx: &Fixture) {
