@@ -90,8 +90,8 @@ async fn partner_faults_end_delivered_or_failed_with_a_reason_never_duplicated()
     for i in 0..6 {
         cases.push(daemon.planned_case(&format!("FLT-{i}"), "planned_partners".into()).await.0);
     }
-    // Down for a while: every send fails; then flaky: 503s, 429 with Retry-After, malformed
-    // bodies.
+    // Down for a while: every send fails; then flaky: 503s, 429 with Retry-After, hangs (cut
+    // by the send timeout), malformed bodies.
     sandbox.set_foodbank_faults(Faults { error_rate: 1.0, ..Faults::none() });
     let mut ids = Vec::new();
     for (i, case_id) in cases.iter().enumerate() {
@@ -100,10 +100,14 @@ async fn partner_faults_end_delivered_or_failed_with_a_reason_never_duplicated()
         ids.push(body["referrals"][0]["id"].as_str().unwrap().to_string());
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Then hanging: every send is cut by the send timeout (2.5 s here) and retried.
+    sandbox.set_foodbank_faults(Faults { hang_rate: 1.0, ..Faults::none() });
+    tokio::time::sleep(Duration::from_millis(3000)).await;
     sandbox.set_foodbank_faults(Faults {
         error_rate: 0.3,
         rate_limited_rate: 0.2,
         retry_after_s: 1,
+        hang_rate: 0.1,
         malformed_rate: 0.2,
         ..Faults::none()
     });
