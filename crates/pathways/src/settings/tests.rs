@@ -2,6 +2,9 @@
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::time::Duration;
+
+use pathways_orchestrator::{BreakerPolicy, LeadRule, OrchestratorSettings};
 
 use super::*;
 

@@ -1,0 +1,100 @@
+//! `[plugins]` and `[[partners]]`: where plugin libraries are found and which partners a
+//! council enables, each a plugin instance with its own settings.
+
+use std::path::PathBuf;
+
+use pathways_core::is_ons_local_authority;
+use serde::Deserialize;
+
+/// `[plugins]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsSettings {
+    /// Folder where `lib<plugin>.so` (or `libpathways_plugin_<plugin>.so`) is looked up;
+    /// relative to the working directory.
+    pub dir: PathBuf,
+}
+
+impl Default for PluginsSettings {
+    fn default() -> Self {
+        Self { dir: PathBuf::from("target/release") }
+    }
+}
+
+/// One `[[partners]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerSettings {
+    /// Stable id used in plans and the API: lower-case letters, digits, `-` and `_`.
+    pub id: String,
+    /// Which plugin library, e.g. `foodbank`, or a path to one.
+    pub plugin: String,
+    /// Whether the partner is asked at all.
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    /// ONS local authority codes it serves; empty defers to the plugin's manifest.
+    #[serde(default)]
+    pub areas: Vec<String>,
+    /// Handed to the plugin as JSON; the plugin validates it and names any bad key.
+    #[serde(default = "empty_table")]
+    pub settings: serde_json::Value,
+    /// The environment variable holding the partner's callback signing secret
+    /// (`whsec_<base64>`, Standard Webhooks); without it the partner cannot call back.
+    #[serde(default)]
+    pub webhook_secret_env: Option<String>,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+fn empty_table() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+/// Checks every `[[partners]]` entry: id, uniqueness, plugin, areas, settings table.
+pub(super) fn validate(partners: &[PartnerSettings]) -> Result<(), (String, String)> {
+    for (i, partner) in partners.iter().enumerate() {
+        let at = |key: &str| format!("partners[{i}].{key}");
+        if !is_partner_id(&partner.id) {
+            return Err((
+                at("id"),
+                format!(
+                    "`{}` is not a partner id (lower-case letters, digits, `-` and `_`, starting with a letter or digit)",
+                    partner.id
+                ),
+            ));
+        }
+        if let Some(first) = partners[..i].iter().position(|p| p.id == partner.id) {
+            return Err((
+                at("id"),
+                format!(
+                    "`{}` is already the id of partners[{first}]; each partner needs its own id",
+                    partner.id
+                ),
+            ));
+        }
+        if partner.plugin.trim().is_empty() {
+            return Err((at("plugin"), "must name a plugin, e.g. `foodbank`".into()));
+        }
+        if let Some(j) = partner.areas.iter().position(|a| !is_ons_local_authority(a)) {
+            return Err((
+                format!("partners[{i}].areas[{j}]"),
+                format!(
+                    "`{}` is not an ONS local authority code (a letter E, W, S or N and 8 digits, e.g. `E09000020`)",
+                    partner.areas[j]
+                ),
+            ));
+        }
+        if !partner.settings.is_object() {
+            return Err((at("settings"), "must be a table of the plugin's settings".into()));
+        }
+    }
+    Ok(())
+}
+
+fn is_partner_id(id: &str) -> bool {
+    let mut bytes = id.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
