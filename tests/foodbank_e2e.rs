@@ -1,35 +1,26 @@
 //! The food bank connector end to end: the real `foodbank` cdylib, loaded through
 //! `pathways-host`, talking to the sandbox's Give Food and e-voucher APIs over real HTTP.
 
-use chrono::NaiveDate;
-use pathways_core::{AvailabilityQuery, Capacity, Partner, Referral, ReferralRef, TaskState};
-use pathways_host::{DylibPartner, PluginLibrary};
-use pathways_sandbox::{Sandbox, SandboxConfig};
-use pathways_testkit::{load_case, plugin_library, workspace_root};
+use pathways_core::{Capacity, NeedCode, Partner, TaskState};
+use pathways_host::DylibPartner;
+use pathways_sandbox::{Faults, Sandbox};
+use pathways_testkit::e2e::{
+    load, outage_error, query, refer_twice, referral, sample_case, sandbox, status,
+};
 use serde_json::json;
 
-fn today() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
-}
-
-fn load(sandbox: &Sandbox) -> DylibPartner {
-    let lib = PluginLibrary::open(&plugin_library("pathways_plugin_foodbank")).unwrap();
-    assert_eq!(lib.manifest().plugin, "foodbank");
-    lib.instantiate(
-        "kc-foodbanks",
-        &json!({"base_url": sandbox.foodbank_url(), "timeout_ms": 3000}),
-    )
-    .unwrap()
+fn load_foodbank(sandbox: &Sandbox) -> DylibPartner {
+    let settings = json!({"base_url": sandbox.foodbank_url(), "timeout_ms": 3000});
+    load("foodbank", "kc-foodbanks", &settings)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loaded_foodbank_plugin_finds_food_banks_and_refers_exactly_once() {
-    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
-    let partner = load(&sandbox);
-    let case = load_case(&workspace_root().join("examples/cases/debt-food-eviction.json"));
+    let sandbox = sandbox().await;
+    let partner = load_foodbank(&sandbox);
+    let case = sample_case("debt-food-eviction.json");
 
-    let query = AvailabilityQuery::for_case(&case, &partner.manifest().needs, today());
-    let answer = partner.check_availability(&query).await.unwrap();
+    let answer = partner.check_availability(&query(&partner, &case)).await.unwrap();
     assert!(!answer.offers.is_empty(), "Kensington has food banks");
     let best = answer
         .offers
@@ -37,44 +28,25 @@ async fn loaded_foodbank_plugin_finds_food_banks_and_refers_exactly_once() {
         .find(|o| o.capacity == Capacity::Capacity)
         .expect("at least one food bank in W10 has vouchers this week");
 
-    let referral = Referral::for_partner(
-        &case,
-        "kc-foodbanks",
-        best.service.clone(),
-        &[pathways_core::NeedCode::Food],
-        &partner.manifest().shares,
-        partner.manifest().is_domestic_abuse_service(),
-        "case-101-food-1".into(),
-    );
-    let receipt = partner.send_referral(&referral).await.unwrap();
-    let again = partner.send_referral(&referral).await.unwrap();
+    let referral =
+        referral(&partner, &case, best.service.clone(), &[NeedCode::Food], "case-101-food-1");
+    let (receipt, again) = refer_twice(&partner, &referral).await;
     assert_eq!(receipt.partner_reference, again.partner_reference, "a repeat is the same voucher");
     let stats = sandbox.foodbank_stats();
     assert_eq!((stats.total_posts, stats.distinct_keys, stats.vouchers_created), (2, 1, 1));
 
-    let status = partner
-        .referral_status(&ReferralRef {
-            partner_reference: receipt.partner_reference.clone(),
-            idempotency_key: referral.idempotency_key.clone(),
-        })
-        .await
-        .unwrap();
+    let status = status(&partner, &referral, &receipt).await;
     assert_eq!(status.state, TaskState::Accepted, "an issued voucher is an accepted referral");
     sandbox.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loaded_foodbank_plugin_reports_a_partner_outage_as_transient() {
-    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
-    let partner = load(&sandbox);
-    let case = load_case(&workspace_root().join("examples/cases/single-need-food.json"));
-    sandbox.set_foodbank_faults(pathways_sandbox::Faults {
-        error_rate: 1.0,
-        ..pathways_sandbox::Faults::none()
-    });
-    let query = AvailabilityQuery::for_case(&case, &partner.manifest().needs, today());
-    let err = partner.check_availability(&query).await.unwrap_err();
-    assert!(err.kind.is_retryable(), "{err}");
+    let sandbox = sandbox().await;
+    let partner = load_foodbank(&sandbox);
+    let case = sample_case("single-need-food.json");
+    sandbox.set_foodbank_faults(Faults::failing());
+    let err = outage_error(&partner, &case).await;
     assert!(!err.message.contains("Karen"), "no personal data in errors: {err}");
     sandbox.shutdown().await;
 }

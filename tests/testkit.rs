@@ -1,5 +1,6 @@
 //! Helpers shared by the end-to-end tests: building the real plugin libraries with the same
-//! cargo that runs the tests, and finding them.
+//! cargo that runs the tests, and finding them; loading and driving one against the sandbox is
+//! in [`e2e`].
 //!
 //! `cargo test --workspace` on a fresh clone needs no manual build step: the first test that
 //! asks for a plugin builds every plugin package once (cargo makes later calls no-ops).
@@ -7,6 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+
+pub mod e2e;
 
 /// Every package that builds a plugin library the tests load.
 pub const PLUGIN_PACKAGES: &[&str] = &[
@@ -75,6 +78,11 @@ pub fn plugin_library(lib_name: &str) -> PathBuf {
     ))
 }
 
+/// The day the end-to-end tests ask about: Monday 2026-11-23.
+pub fn today() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, 11, 23).expect("a valid date")
+}
+
 /// The sample cases shipped in `examples/cases`.
 pub fn sample_cases() -> Vec<PathBuf> {
     let mut cases: Vec<PathBuf> = std::fs::read_dir(workspace_root().join("examples/cases"))
@@ -93,7 +101,7 @@ pub fn load_case(path: &Path) -> pathways_core::Case {
 }
 
 /// An availability query for `needs` as the orchestrator would send it for a client in
-/// `local_authority` (postcode district W10, age 35-49, one adult), dated 2026-11-23.
+/// `local_authority` (postcode district W10, age 35-49, one adult), dated [`today`].
 pub fn availability_query(
     needs: &[pathways_core::NeedCode],
     local_authority: &str,
@@ -107,6 +115,6 @@ pub fn availability_query(
         household: Household { adults: 1, children_ages: vec![] },
         circumstances: vec![],
         preferred_language: "en".into(),
-        today: chrono::NaiveDate::from_ymd_opt(2026, 11, 23).expect("a valid date"),
+        today: today(),
     }
 }

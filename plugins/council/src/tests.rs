@@ -10,24 +10,13 @@ mod faults;
 mod payload;
 mod referral;
 
-use chrono::NaiveDate;
-use pathways_sandbox::{Sandbox, SandboxConfig};
+use pathways_plugin_testkit::{sandbox, today};
 use pathways_sdk::{
     parse_case, AgeBand, AvailabilityQuery, Case, Circumstance, ClientField, Household, NeedCode,
     NeedRequest, Offer, PartnerPlugin, Referral, ServiceRef, Urgency,
 };
 
 use crate::{CouncilPartner, Settings};
-
-fn today() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
-}
-
-async fn sandbox() -> Sandbox {
-    Sandbox::start(SandboxConfig { today: Some(today()), ..SandboxConfig::default() })
-        .await
-        .unwrap()
-}
 
 fn partner(base_url: &str) -> CouncilPartner {
     CouncilPartner::from_settings(Settings::new(base_url)).unwrap()

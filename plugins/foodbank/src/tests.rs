@@ -5,10 +5,8 @@
 mod faults;
 mod payload;
 
-use chrono::NaiveDate;
-use pathways_sandbox::{
-    CapacityOverride, Faults, Sandbox, SandboxConfig, VoucherReason, VoucherStatus,
-};
+use pathways_plugin_testkit::{sandbox, sandbox_with, today};
+use pathways_sandbox::{CapacityOverride, Faults, VoucherReason, VoucherStatus};
 use pathways_sdk::{
     parse_case, AvailabilityQuery, Capacity, Case, ClientField, NeedCode, Partner,
     PartnerErrorKind, PartnerPlugin, Referral, ReferralRef, ServiceChannel, ServiceRef,
@@ -17,16 +15,6 @@ use pathways_sdk::{
 
 use crate::mapping::{self, DirectoryFoodbank, VoucherAvailability};
 use crate::{FoodbankPartner, Settings};
-
-fn today() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
-}
-
-async fn sandbox() -> Sandbox {
-    Sandbox::start(SandboxConfig { today: Some(today()), ..SandboxConfig::default() })
-        .await
-        .unwrap()
-}
 
 fn partner(base_url: &str) -> FoodbankPartner {
     FoodbankPartner::from_settings(Settings::new(base_url)).unwrap()
@@ -207,9 +195,7 @@ async fn repeating_a_referral_key_creates_one_voucher() {
 
 #[tokio::test]
 async fn capacity_override_and_health_and_api_key() {
-    let mut config = SandboxConfig { today: Some(today()), ..SandboxConfig::default() };
-    config.foodbank.api_key = Some("fb-test-key".into());
-    let sandbox = Sandbox::start(config).await.unwrap();
+    let sandbox = sandbox_with(|config| config.foodbank.api_key = Some("fb-test-key".into())).await;
     let without_key = partner(&sandbox.foodbank_url());
     assert_eq!(without_key.health().await.unwrap_err().kind, PartnerErrorKind::Unauthorized);
     // A variable only this test uses, so parallel tests cannot race on it.

@@ -9,7 +9,8 @@ mod refusals;
 mod status;
 
 use chrono::NaiveDate;
-use pathways_sandbox::{CapacityOverride, Faults, Sandbox, SandboxConfig};
+use pathways_plugin_testkit::{sandbox, today};
+use pathways_sandbox::{CapacityOverride, Faults};
 use pathways_sdk::{
     parse_case, AvailabilityQuery, Capacity, Case, ClientField, Eligibility, NeedCode, Partner,
     PartnerPlugin, Referral, ReferralRef, ServiceChannel, ServiceRef, TaskState,
@@ -22,16 +23,6 @@ const ALL: [&str; 3] = ["E09000020", "E06000051", "E07000027"];
 
 /// The agency contact the tests configure (an invented team number in an Ofcom drama range).
 const AGENCY_CONTACT: &str = "Housing advice team, 020 7946 0100";
-
-fn today() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
-}
-
-async fn sandbox() -> Sandbox {
-    Sandbox::start(SandboxConfig { today: Some(today()), ..SandboxConfig::default() })
-        .await
-        .unwrap()
-}
 
 fn settings(base_url: &str) -> Settings {
     Settings { agency_contact: Some(AGENCY_CONTACT.into()), ..Settings::new(base_url, &ALL) }

@@ -8,7 +8,7 @@ mod payload;
 
 use std::time::Duration;
 
-use chrono::NaiveDate;
+use pathways_plugin_testkit::today;
 use pathways_sandbox::{ClockConfig, NhsTaskReason, NhsTaskStatus, Sandbox, SandboxConfig};
 use pathways_sdk::{
     parse_case, AvailabilityQuery, Capacity, Case, ClientField, Eligibility, NeedCode, Offer,
@@ -18,10 +18,7 @@ use pathways_sdk::{
 
 use crate::{NhsPartner, Settings};
 
-fn today() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
-}
-
+/// The default sandbox: unlike the other plugins' tests, these leave its date unfixed.
 async fn sandbox() -> Sandbox {
     Sandbox::start(SandboxConfig::default()).await.unwrap()
 }

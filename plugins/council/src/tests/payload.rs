@@ -2,11 +2,7 @@
 //! council: only the declared fields, never notes, health or abuse details, and no contact
 //! details or address when contact is unsafe.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::sync::mpsc;
-use std::time::Duration;
-
+use pathways_plugin_testkit::Capture;
 use pathways_sdk::{NeedCode, Partner, PartnerPlugin, ServiceRef};
 
 use super::{referral, sandbox};
@@ -16,75 +12,24 @@ use crate::{CouncilPartner, Settings};
 const SERVICE: &str = r#"{"id": "svc-1", "name": "Welfare Rights Advice", "status": "active",
   "attributes": [{"id": "a1", "taxonomy_term_id": "open311:service_code", "value": "RBKC-WELFARE-RIGHTS"}]}"#;
 
-/// Reads one HTTP request from `stream`: its head and body.
-fn read_request(stream: &mut std::net::TcpStream) -> Option<(String, Vec<u8>)> {
-    let (mut buf, mut seen) = ([0u8; 8192], Vec::new());
-    let body_start = loop {
-        if let Some(i) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => seen.extend_from_slice(&buf[..n]),
-        }
-    };
-    let head = String::from_utf8_lossy(&seen[..body_start]).to_string();
-    let length: usize = head
-        .to_ascii_lowercase()
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:").and_then(|v| v.trim().parse().ok()))
-        .unwrap_or(0);
-    while seen.len() < body_start + length {
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => seen.extend_from_slice(&buf[..n]),
-        }
-    }
-    Some((head, seen[body_start..body_start + length].to_vec()))
-}
-
-/// A loopback council: answers `GET` with [`SERVICE`] and one `POST` with a created request,
-/// and hands back the POST's head and form body.
-fn capture_one_post() -> (String, mpsc::Receiver<(String, String)>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let Some((head, body)) = read_request(&mut stream) else { continue };
-            let (status, reply) = if head.starts_with("POST") {
-                ("201 Created", r#"[{"service_request_id": "CAPTURED-1", "service_notice": "ok"}]"#)
-            } else {
-                ("200 OK", SERVICE)
-            };
-            let answer = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
-                reply.len()
-            );
-            let _ = stream.write_all(answer.as_bytes());
-            if head.starts_with("POST") {
-                let _ = tx.send((head, String::from_utf8_lossy(&body).to_string()));
-                return;
-            }
-        }
-    });
-    (url, rx)
-}
+/// The created request the capture server answers the referral's POST with.
+const CREATED: &str = r#"[{"service_request_id": "CAPTURED-1", "service_notice": "ok"}]"#;
 
 /// The form a referral sends, as (field, value) pairs in order, and the request head.
 async fn sent_form(safe_contact: bool) -> (Vec<(String, String)>, String) {
-    let (url, captured) = capture_one_post();
-    let settings = Settings { jurisdiction_id: Some("E09000020".into()), ..Settings::new(url) };
+    let capture = Capture::serving(SERVICE, CREATED);
+    let settings =
+        Settings { jurisdiction_id: Some("E09000020".into()), ..Settings::new(capture.url()) };
     let service = ServiceRef { id: "svc-1".into(), name: "Welfare Rights Advice".into() };
     CouncilPartner::from_settings(settings)
         .unwrap()
         .send_referral(&referral(service, NeedCode::DebtMoney, "key-capture", safe_contact))
         .await
         .unwrap();
-    let (head, body) = captured.recv_timeout(Duration::from_secs(5)).unwrap();
+    let post = capture.post();
+    let body = String::from_utf8_lossy(&post.body);
     let parsed = reqwest::Url::parse(&format!("http://x/?{body}")).unwrap();
-    (parsed.query_pairs().map(|(k, v)| (k.to_string(), v.to_string())).collect(), head)
+    (parsed.query_pairs().map(|(k, v)| (k.to_string(), v.to_string())).collect(), post.head)
 }
 
 fn keys(form: &[(String, String)]) -> Vec<&str> {

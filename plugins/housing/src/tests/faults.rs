@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
-use pathways_sandbox::{Faults, Sandbox, SandboxConfig};
+use pathways_plugin_testkit::sandbox_with;
+use pathways_sandbox::Faults;
 use pathways_sdk::{Partner, PartnerErrorKind, PartnerPlugin};
 
-use super::{partner, query, reference, referral, sandbox, settings, today, Spec};
+use super::{partner, query, reference, referral, sandbox, settings, Spec};
 use crate::{HousingPartner, Settings};
 
 #[tokio::test]
@@ -69,9 +70,7 @@ async fn a_hanging_authority_is_a_timeout() {
 
 #[tokio::test]
 async fn unknown_referrals_are_permanent_and_a_wrong_key_is_unauthorized() {
-    let mut config = SandboxConfig { today: Some(today()), ..SandboxConfig::default() };
-    config.housing.api_key = Some("dtr-test-key".into());
-    let sandbox = Sandbox::start(config).await.unwrap();
+    let sandbox = sandbox_with(|config| config.housing.api_key = Some("dtr-test-key".into())).await;
     let without_key = partner(&sandbox.housing_url());
     assert_eq!(without_key.health().await.unwrap_err().kind, PartnerErrorKind::Unauthorized);
     // A variable only this test uses, so parallel tests cannot race on it.

@@ -2,11 +2,7 @@
 //! details, household, consent and the reason code; never notes, other needs, or a safe-contact
 //! client's own contact details. The strict simulator accepts the same bodies.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::sync::mpsc;
-use std::time::Duration;
-
+use pathways_plugin_testkit::Capture;
 use pathways_sdk::{Partner, PartnerPlugin, ReferredNeed, TaskState, Urgency};
 use serde_json::{json, Value};
 
@@ -14,53 +10,15 @@ use super::{partner, referral, sandbox, settings, Spec, AGENCY_CONTACT};
 use crate::mapping::{self, DtrReason};
 use crate::{HousingPartner, PublicAuthority};
 
-/// A loopback server that answers one referral POST with 201 and hands back the body it got.
-fn capture_one_post() -> (String, mpsc::Receiver<Vec<u8>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let Ok((mut stream, _)) = listener.accept() else {
-            return;
-        };
-        let (mut buf, mut seen) = ([0u8; 8192], Vec::new());
-        let body_start = loop {
-            if let Some(i) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            match stream.read(&mut buf) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => seen.extend_from_slice(&buf[..n]),
-            }
-        };
-        let head = String::from_utf8_lossy(&seen[..body_start]).to_ascii_lowercase();
-        let length: usize = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0);
-        while seen.len() < body_start + length {
-            match stream.read(&mut buf) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => seen.extend_from_slice(&buf[..n]),
-            }
-        }
-        let reply = br#"{"referral_id": "DTR-XX-CAPTURED", "status": "received"}"#;
-        let head = format!(
-            "HTTP/1.1 201 Created\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            reply.len()
-        );
-        let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(reply));
-        let _ = tx.send(seen[body_start..body_start + length].to_vec());
-    });
-    (url, rx)
-}
+/// The receipt the capture server gives for a referral.
+const RECEIPT: &str = r#"{"referral_id": "DTR-XX-CAPTURED", "status": "received"}"#;
 
 async fn sent_body(spec: Spec) -> Value {
-    let (url, body) = capture_one_post();
-    let receipt = partner(&url).send_referral(&referral(spec, "key-capture")).await.unwrap();
+    let capture = Capture::start(RECEIPT);
+    let receipt =
+        partner(capture.url()).send_referral(&referral(spec, "key-capture")).await.unwrap();
     assert_eq!(receipt.partner_reference, "DTR-XX-CAPTURED");
-    serde_json::from_slice(&body.recv_timeout(Duration::from_secs(5)).unwrap()).unwrap()
+    capture.post().json()
 }
 
 fn keys(value: &Value) -> Vec<&str> {
@@ -183,15 +141,14 @@ async fn a_public_authority_refers_under_the_duty() {
     assert!(jobcentre.send_referral(&referral(Spec::default(), "key-duty")).await.is_ok());
     sandbox.shutdown().await;
 
-    let (url, body) = capture_one_post();
+    let capture = Capture::start(RECEIPT);
     let jobcentre = HousingPartner::from_settings(crate::Settings {
         public_authority: Some(PublicAuthority::JobcentrePlus),
-        ..settings(&url)
+        ..settings(capture.url())
     })
     .unwrap();
     jobcentre.send_referral(&referral(Spec::default(), "key-duty")).await.unwrap();
-    let body: Value =
-        serde_json::from_slice(&body.recv_timeout(Duration::from_secs(5)).unwrap()).unwrap();
+    let body = capture.post().json();
     assert_eq!(body["referring_agency"]["referral_type"], "duty_to_refer");
     assert_eq!(body["referring_agency"]["public_authority"], "jobcentre_plus");
 }

@@ -3,20 +3,16 @@
 
 use std::time::{Duration, Instant};
 
-use pathways_sandbox::{ClockConfig, Sandbox, SandboxConfig};
+use pathways_plugin_testkit::sandbox_with;
+use pathways_sandbox::{ClockConfig, Sandbox};
 use pathways_sdk::{Partner, PartnerErrorKind, StatusReason, TaskState};
 use serde_json::json;
 
-use super::{partner, reference, referral, today, Spec};
+use super::{partner, reference, referral, Spec};
 use crate::mapping::{self, DtrReferralAnswer};
 
 async fn sandbox_with_clock(step_ms: u64, reject_rate: f64) -> Sandbox {
-    let config = SandboxConfig {
-        today: Some(today()),
-        clock: ClockConfig { step_ms, reject_rate },
-        ..SandboxConfig::default()
-    };
-    Sandbox::start(config).await.unwrap()
+    sandbox_with(|config| config.clock = ClockConfig { step_ms, reject_rate }).await
 }
 
 #[tokio::test]

@@ -1,0 +1,107 @@
+//! Shared by the `*_e2e` tests: a real plugin library loaded through `pathways-host` and
+//! talking to the sandbox, and the steps each connector's end-to-end test takes with it.
+
+use std::path::PathBuf;
+
+use pathways_core::{
+    AvailabilityQuery, Case, NeedCode, Partner, PartnerError, Referral, ReferralReceipt,
+    ReferralRef, ReferralStatus, ServiceRef,
+};
+use pathways_host::conformance::ConformanceReport;
+use pathways_host::{DylibPartner, PluginLibrary};
+use pathways_sandbox::{Sandbox, SandboxConfig};
+use serde_json::Value;
+
+use crate::{load_case, plugin_library, today, workspace_root};
+
+/// The sandbox with its default configuration.
+pub async fn sandbox() -> Sandbox {
+    Sandbox::start(SandboxConfig::default()).await.unwrap()
+}
+
+/// The library of the package `pathways-plugin-{plugin}`, built by [`crate::plugin_dir`].
+pub fn library(plugin: &str) -> PathBuf {
+    plugin_library(&format!("pathways_plugin_{plugin}"))
+}
+
+/// Opens the library of `plugin`, checks its manifest names that plugin, and instantiates it
+/// as the partner `partner_id` with `settings`.
+pub fn load(plugin: &str, partner_id: &str, settings: &Value) -> DylibPartner {
+    let lib = PluginLibrary::open(&library(plugin)).unwrap();
+    assert_eq!(lib.manifest().plugin, plugin);
+    lib.instantiate(partner_id, settings).unwrap()
+}
+
+/// A sample case from `examples/cases`, by file name.
+pub fn sample_case(file: &str) -> Case {
+    load_case(&workspace_root().join("examples/cases").join(file))
+}
+
+/// The query the orchestrator sends `partner` for `case` on [`today`]: every need the plugin
+/// declares.
+pub fn query(partner: &DylibPartner, case: &Case) -> AvailabilityQuery {
+    AvailabilityQuery::for_case(case, &partner.manifest().needs, today())
+}
+
+/// The referral the orchestrator builds for `partner` from `case`: `needs` to `service` under
+/// `key`, with the client fields the plugin declares and nothing more.
+pub fn referral(
+    partner: &DylibPartner,
+    case: &Case,
+    service: ServiceRef,
+    needs: &[NeedCode],
+    key: &str,
+) -> Referral {
+    let manifest = partner.manifest();
+    Referral::for_partner(
+        case,
+        partner.partner_id(),
+        service,
+        needs,
+        &manifest.shares,
+        manifest.is_domestic_abuse_service(),
+        key.into(),
+    )
+}
+
+/// Sends `referral`, then sends it again as a retry would; both receipts.
+pub async fn refer_twice(
+    partner: &DylibPartner,
+    referral: &Referral,
+) -> (ReferralReceipt, ReferralReceipt) {
+    let first = partner.send_referral(referral).await.unwrap();
+    let again = partner.send_referral(referral).await.unwrap();
+    (first, again)
+}
+
+/// The partner's status of `referral`, which it acknowledged with `receipt`.
+pub async fn status(
+    partner: &DylibPartner,
+    referral: &Referral,
+    receipt: &ReferralReceipt,
+) -> ReferralStatus {
+    partner
+        .referral_status(&ReferralRef {
+            partner_reference: receipt.partner_reference.clone(),
+            idempotency_key: referral.idempotency_key.clone(),
+        })
+        .await
+        .unwrap()
+}
+
+/// Asks `partner` about `case` while the sandbox fails every call, and checks the error says a
+/// retry may help; returns it for the caller's own checks.
+pub async fn outage_error(partner: &DylibPartner, case: &Case) -> PartnerError {
+    let err = partner.check_availability(&query(partner, case)).await.unwrap_err();
+    assert!(err.kind.is_retryable(), "{err}");
+    err
+}
+
+/// Runs the conformance checks behind `pathways plugins check` on `plugin` with `settings`,
+/// checks that every one passed, and returns the report.
+pub async fn conformance(plugin: &str, settings: &Value) -> ConformanceReport {
+    let report = pathways_host::conformance::run(&library(plugin), settings).await;
+    let failed: Vec<_> = report.checks.iter().filter(|c| !c.passed).collect();
+    assert!(report.passed(), "failed checks: {failed:#?}");
+    report
+}
