@@ -262,3 +262,39 @@ async fn conformance_check_passes_a_good_plugin_and_fails_a_bad_file() {
     assert!(!bad.passed());
     assert!(bad.checks[0].detail.contains("pathways_plugin_entry_v1"), "{bad:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_of_one_library_are_independent_though_they_share_its_runtime() {
+    captured_logs();
+    let lib = PluginLibrary::open(&plugin_library("pathways_test_misbehaving_partner")).unwrap();
+    let first = lib.instantiate("misbehaving-a", &json!({"label": "a"})).unwrap();
+    let second = Arc::new(lib.instantiate("misbehaving-b", &json!({"label": "b"})).unwrap());
+
+    // A call of the second instance is in flight while the first is abandoned and shut down.
+    let slow = tokio::spawn({
+        let second = Arc::clone(&second);
+        async move { second.check_availability(&query("SLOW:300")).await }
+    });
+    let timed_out =
+        tokio::time::timeout(Duration::from_millis(50), first.check_availability(&query("HANG")))
+            .await;
+    assert!(timed_out.is_err(), "a hung call cannot finish");
+    // Shutting down waits for the first instance's cancelled call to complete.
+    drop(first);
+
+    let answer = slow.await.unwrap().expect("the other instance's call is not cancelled");
+    assert_eq!(answer.offers.len(), 1);
+    let counts = health_counts(&second).await;
+    assert_eq!(counts["label"], "b", "{counts}");
+    assert_eq!(counts["started"], 1, "each instance keeps its own state: {counts}");
+    assert_eq!((counts["finished"].as_u64(), counts["cancelled"].as_u64()), (Some(1), Some(0)));
+    let stats = second.call_stats();
+    assert_eq!((stats.completions, stats.duplicates, stats.in_flight), (2, 0, 0), "{stats:?}");
+
+    // Without other instances (other tests here may hold some) that stopped the library's
+    // runtime; either way a new instance serves.
+    drop(Arc::into_inner(second).expect("the only reference left"));
+    let third = lib.instantiate("misbehaving-c", &json!({"label": "c"})).unwrap();
+    let answer = third.check_availability(&query("E09000020")).await.unwrap();
+    assert_eq!(answer.offers.len(), 1);
+}

@@ -1,5 +1,6 @@
 //! The fan-out under load: real food bank plugins (the cdylib, through `pathways-host`) against
-//! sandbox food banks on loopback, each a separate simulator with its own fault knobs. A load
+//! sandbox food banks on loopback, each a separate simulator with its own fault knobs, run in a
+//! child process (this binary again) unless `FANOUT_SIMULATORS=in-process`. A load
 //! script rather than a criterion bench: each figure is a ratio of two measurements made in the
 //! same run, which is what a shared, noisy 2-core machine can report honestly.
 //!
@@ -9,13 +10,17 @@
 //!    two HTTP round trips: the directory search, then the voucher desks at once.)
 //! 2. Fan-out against asking the same partners one after another.
 //! 3. One partner hung: every plan returns, and plan p99 ÷ the plan deadline.
-//! 4. Plans per second with 1, 4 and 16 instant partners (closed loop), and the process's CPU
-//!    time per partner call (from /proc/self/stat; it includes the in-process simulators).
+//! 4. Plans per second with 1, 4 and 16 instant partners (closed loop), and the CPU time per
+//!    partner call (from proc(5) `stat`) of this process and, apart, of the simulator child.
 //! 5. Healthy partners' throughput with one slow partner ÷ the same without it (open loop at
 //!    80% of the measured capacity).
 //!
 //! Run: `cargo xtask bench` (or `cargo bench -p pathways-testkit --bench fanout`); set
-//! `FANOUT_QUICK=1` for a short smoke run. Results: docs/BENCHMARKS.md.
+//! `FANOUT_QUICK=1` for a short smoke run. Arguments pick scenarios by name prefix
+//! (`latency-4x50`, `latency-16x50`, `latency-16x150`, `hung`, `throughput-1`, `throughput-4`,
+//! `throughput-16`, `slow`); `FANOUT_RUNS=n` sets the number of plans per latency scenario and
+//! `FANOUT_PLUGIN=<path>` loads another build of the food bank plugin (to compare two SDKs in
+//! one session). Results: docs/BENCHMARKS.md.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -34,26 +39,146 @@ fn today() -> chrono::NaiveDate {
     chrono::NaiveDate::from_ymd_opt(2026, 11, 23).expect("a valid date")
 }
 
+/// Where the sandbox food banks run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SimulatorsIn {
+    /// A child process (this benchmark binary again): the simulators' server-side CPU is not
+    /// charged to this process, and their request handling does not queue on the host runtime
+    /// behind the orchestrator's work (and the other way round). The default.
+    ChildProcess,
+    /// This process, on the host runtime, as the figures before 2026-11-23 were measured
+    /// (`FANOUT_SIMULATORS=in-process`).
+    InProcess,
+}
+
+/// The environment variable that turns this binary into the simulator child: it holds the
+/// faults of each food bank to start, as JSON.
+const CHILD_ENV: &str = "FANOUT_SIMULATOR_CHILD";
+
+/// The simulator child: starts one sandbox per entry of `faults_json`, prints each food bank's
+/// URL on a line, then serves until its standard input closes.
+fn simulator_child(faults_json: &str) {
+    use std::io::{BufRead, Write};
+    let faults: Vec<Faults> = serde_json::from_str(faults_json).expect("faults JSON");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let sandboxes = runtime.block_on(async {
+        let mut sandboxes = Vec::new();
+        for f in faults {
+            let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox");
+            sandbox.set_foodbank_faults(f);
+            sandboxes.push(sandbox);
+        }
+        sandboxes
+    });
+    let mut out = std::io::stdout().lock();
+    for sandbox in &sandboxes {
+        writeln!(out, "{}", sandbox.foodbank_url()).expect("stdout");
+    }
+    out.flush().expect("stdout");
+    drop(out);
+    // Serve until the parent closes our standard input (or dies).
+    for line in std::io::stdin().lock().lines() {
+        if line.is_err() {
+            break;
+        }
+    }
+    runtime.block_on(async {
+        for sandbox in sandboxes {
+            sandbox.shutdown().await;
+        }
+    });
+}
+
+/// The running simulators of one scenario.
+enum Simulators {
+    InProcess(Vec<Sandbox>),
+    Child(std::process::Child),
+}
+
+impl Simulators {
+    /// Starts one food bank per entry of `faults`; returns them with their base URLs.
+    async fn start(place: SimulatorsIn, faults: &[Faults]) -> (Simulators, Vec<String>) {
+        match place {
+            SimulatorsIn::InProcess => {
+                let mut sandboxes = Vec::new();
+                for f in faults {
+                    let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox");
+                    sandbox.set_foodbank_faults(f.clone());
+                    sandboxes.push(sandbox);
+                }
+                let urls = sandboxes.iter().map(Sandbox::foodbank_url).collect();
+                (Simulators::InProcess(sandboxes), urls)
+            }
+            SimulatorsIn::ChildProcess => {
+                use std::io::BufRead;
+                use std::process::{Command, Stdio};
+                let mut child = Command::new(std::env::current_exe().expect("own path"))
+                    .env(CHILD_ENV, serde_json::to_string(faults).expect("faults encode"))
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .expect("the simulator child starts");
+                let stdout = child.stdout.take().expect("piped stdout");
+                let n = faults.len();
+                let urls = tokio::task::spawn_blocking(move || {
+                    let lines = std::io::BufReader::new(stdout).lines();
+                    lines.take(n).collect::<Result<Vec<String>, _>>().expect("child's URLs")
+                })
+                .await
+                .expect("reader");
+                assert_eq!(urls.len(), n, "the simulator child started every food bank");
+                (Simulators::Child(child), urls)
+            }
+        }
+    }
+
+    /// CPU time (user + system) used by simulators running in a child process so far.
+    fn child_cpu_time(&self) -> Option<Duration> {
+        match self {
+            Simulators::Child(child) => Some(cpu_time_of(&format!("/proc/{}/stat", child.id()))),
+            Simulators::InProcess(_) => None,
+        }
+    }
+
+    async fn stop(self) {
+        match self {
+            Simulators::InProcess(sandboxes) => {
+                for sandbox in sandboxes {
+                    sandbox.shutdown().await;
+                }
+            }
+            Simulators::Child(mut child) => {
+                drop(child.stdin.take()); // the child serves until its stdin closes
+                tokio::task::spawn_blocking(move || child.wait())
+                    .await
+                    .expect("waiter")
+                    .expect("the simulator child exits");
+            }
+        }
+    }
+}
+
 /// Sandbox food banks, each behind its own loaded plugin instance.
 struct Area {
-    sandboxes: Vec<Sandbox>,
+    simulators: Simulators,
     partners: Vec<Arc<DylibPartner>>,
 }
 
 impl Area {
     async fn start(library: &PluginLibrary, faults: &[Faults]) -> Area {
-        let mut sandboxes = Vec::new();
+        let (simulators, urls) = Simulators::start(simulators_in(), faults).await;
         let mut partners = Vec::new();
-        for (i, f) in faults.iter().enumerate() {
-            let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox");
-            sandbox.set_foodbank_faults(f.clone());
-            let settings = json!({"base_url": sandbox.foodbank_url(), "timeout_ms": 30_000});
+        for (i, url) in urls.iter().enumerate() {
+            let settings = json!({"base_url": url, "timeout_ms": 30_000});
             let partner =
                 library.instantiate(&format!("foodbank-{i:02}"), &settings).expect("plugin loads");
-            sandboxes.push(sandbox);
             partners.push(Arc::new(partner));
         }
-        Area { sandboxes, partners }
+        Area { simulators, partners }
     }
 
     fn orchestrator(&self, settings: OrchestratorSettings) -> Orchestrator {
@@ -71,9 +196,14 @@ impl Area {
 
     async fn stop(self) {
         drop(self.partners);
-        for sandbox in self.sandboxes {
-            sandbox.shutdown().await;
-        }
+        self.simulators.stop().await;
+    }
+}
+
+fn simulators_in() -> SimulatorsIn {
+    match std::env::var("FANOUT_SIMULATORS").as_deref() {
+        Ok("in-process") => SimulatorsIn::InProcess,
+        _ => SimulatorsIn::ChildProcess,
     }
 }
 
@@ -102,7 +232,12 @@ fn ms(d: Duration) -> f64 {
 
 /// User plus system CPU time of this process so far.
 fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_time_of("/proc/self/stat")
+}
+
+/// User plus system CPU time of the process whose proc(5) `stat` file is `stat_path`.
+fn cpu_time_of(stat_path: &str) -> Duration {
+    let stat = std::fs::read_to_string(stat_path).unwrap_or_default();
     // Fields after the command name (which may hold spaces) start at field 3.
     let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
     let fields: Vec<&str> = after.split_whitespace().collect();
@@ -234,6 +369,7 @@ async fn throughput(
     let plans = Arc::new(AtomicU64::new(0));
     let answered = Arc::new(AtomicU64::new(0));
     let cpu_before = cpu_time();
+    let sim_cpu_before = area.simulators.child_cpu_time();
     let started = Instant::now();
     let tasks: Vec<_> = (0..workers)
         .map(|_| {
@@ -254,13 +390,26 @@ async fn throughput(
     }
     let elapsed = started.elapsed();
     let cpu = cpu_time().saturating_sub(cpu_before);
+    let sim_cpu =
+        area.simulators.child_cpu_time().zip(sim_cpu_before).map(|(a, b)| a.saturating_sub(b));
     let plans = plans.load(Ordering::Relaxed);
     let calls = answered.load(Ordering::Relaxed);
     let rate = plans as f64 / elapsed.as_secs_f64();
+    let per_call = |cpu: Duration| cpu.as_secs_f64() * 1e6 / calls.max(1) as f64;
+    let (whose, simulators) = match sim_cpu {
+        Some(sim) => (
+            "host and plugins",
+            format!(
+                "; simulators (child process) {:.2} s, {:.0} µs per call",
+                sim.as_secs_f64(),
+                per_call(sim)
+            ),
+        ),
+        None => ("host, plugins and simulators", String::new()),
+    };
     report.row(format!(
-        "| {n} instant partner(s), {workers} plans in flight | {plans} plans in {:.1} s; {calls} partner calls answered of {} | **{rate:.0} plans/s** | CPU {:.2} s: **{:.0} µs per partner call** | |",
-        elapsed.as_secs_f64(), plans * n as u64, cpu.as_secs_f64(),
-        cpu.as_secs_f64() * 1e6 / calls.max(1) as f64,
+        "| {n} instant partner(s), {workers} plans in flight | {plans} plans in {:.1} s; {calls} partner calls answered of {} | **{rate:.0} plans/s** | CPU of {whose} {:.2} s: **{:.0} µs per partner call**{simulators} | |",
+        elapsed.as_secs_f64(), plans * n as u64, cpu.as_secs_f64(), per_call(cpu),
     ));
     drop(orchestrator);
     area.stop().await;
@@ -320,38 +469,64 @@ async fn healthy_throughput(
 }
 
 fn main() {
+    if let Ok(faults) = std::env::var(CHILD_ENV) {
+        simulator_child(&faults);
+        return;
+    }
     let quick = std::env::var_os("FANOUT_QUICK").is_some();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    let library =
-        PluginLibrary::open(&plugin_library("pathways_plugin_foodbank")).expect("library");
+    // FANOUT_PLUGIN=<path> loads another build of the food bank plugin (to compare SDKs).
+    let plugin = std::env::var_os("FANOUT_PLUGIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| plugin_library("pathways_plugin_foodbank"));
+    let library = PluginLibrary::open(&plugin).expect("library");
     let case = load_case(&workspace_root().join("examples/cases/single-need-food.json"));
-    let (runs, window) =
+    let (mut runs, window) =
         if quick { (20, Duration::from_secs(2)) } else { (100, Duration::from_secs(8)) };
+    if let Some(n) = std::env::var("FANOUT_RUNS").ok().and_then(|n| n.parse().ok()) {
+        runs = n;
+    }
+    // Scenario filters (e.g. `cargo xtask bench latency-16x50 throughput`): none runs all.
+    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let wanted =
+        |name: &str| filters.is_empty() || filters.iter().any(|f| name.starts_with(f.as_str()));
     let mut report = Report { rows: Vec::new() };
     runtime.block_on(async {
         println!("| scenario | baseline | plans | ratio | note |\n|---|---|---|---|---|");
         for (n, delay) in [(4, 50), (16, 50), (16, 150)] {
-            latency_ratio(&library, &case, n, delay, runs, &mut report).await;
+            if wanted(&format!("latency-{n}x{delay}")) {
+                latency_ratio(&library, &case, n, delay, runs, &mut report).await;
+            }
         }
-        hung_partner(&library, &case, runs / 2, &mut report).await;
+        if wanted("hung") {
+            hung_partner(&library, &case, runs / 2, &mut report).await;
+        }
         let mut capacity_4 = 0.0;
         for n in [1, 4, 16] {
+            // The slow-partner scenario runs at 80% of the 4-partner capacity measured here.
+            if !(wanted(&format!("throughput-{n}")) || (n == 4 && wanted("slow"))) {
+                continue;
+            }
             let rate = throughput(&library, &case, n, window, &mut report).await;
             if n == 4 {
                 capacity_4 = rate;
             }
         }
+        if !wanted("slow") {
+            println!("\n{} rows", report.rows.len());
+            return;
+        }
         let rate = 0.8 * capacity_4;
         let (without, issued_a, p50_a, _) = healthy_throughput(&library, &case, Faults::none(), rate, window).await;
         let (with, issued_b, p50_b, fourth) = healthy_throughput(&library, &case, delayed(1000), rate, window).await;
         report.row(format!(
-            "| 4 partners at {rate:.0} plans/s (80% of capacity), the 4th slow (400 ms per HTTP answer, about 0.8 s per call) | healthy calls {without:.0}/s without it ({issued_a:.0} plans/s issued, plan p50 {:.1} ms) | {with:.0}/s with it ({issued_b:.0} plans/s issued, plan p50 {:.0} ms) | **{:.3}** | slow partner: {fourth} |",
+            "| 4 partners at {rate:.0} plans/s (80% of capacity), the 4th slow (1 s per HTTP answer, about 2 s per call: the plan deadline) | healthy calls {without:.0}/s without it ({issued_a:.0} plans/s issued, plan p50 {:.1} ms) | {with:.0}/s with it ({issued_b:.0} plans/s issued, plan p50 {:.0} ms) | **{:.3}** | slow partner: {fourth} |",
             ms(p50_a), ms(p50_b), with / without,
         ));
+        println!("\n{} rows", report.rows.len());
     });
-    println!("\n{} rows", report.rows.len());
 }

@@ -4,12 +4,15 @@
 //! runtime and returns; the task decodes the request, runs the handler (itself wrapped in
 //! `catch_unwind`) and completes the call through a [`CompletionGuard`], so the host hears back
 //! exactly once whatever happens.
+//!
+//! The runtime is shared by every instance of the library (see the `runtime` module); each
+//! instance keeps its own table of calls, so `cancel` and `shutdown` reach that instance's
+//! calls only.
 
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::Duration;
 
 use futures::FutureExt;
 use pathways_abi::{
@@ -19,15 +22,12 @@ use pathways_abi::{
 use pathways_core::{AvailabilityQuery, PartnerError, ReferralRef};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::runtime::Runtime;
-use tokio::task::AbortHandle;
+use tokio::task::JoinHandle;
 
 use crate::completion::CompletionGuard;
 use crate::panic_firewall::{install_panic_hook, panic_message};
+use crate::runtime::{Lease, SHUTDOWN_GRACE};
 use crate::{log_bridge, manifest_of, parse_settings, PartnerPlugin, SDK_VERSION, TARGET};
-
-/// How long `shutdown` waits for the plugin's runtime to stop.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Holds the one vtable of a plugin library; declared by [`export_partner!`](crate::export_partner).
 #[derive(Debug)]
@@ -79,12 +79,13 @@ impl Default for VtableCell {
     }
 }
 
-/// One configured partner inside the plugin: the connector and the runtime it runs on.
+/// One configured partner inside the plugin: the connector, its calls in flight, and its lease
+/// on the library's runtime.
 struct Instance<T> {
     partner: Arc<T>,
-    runtime: Option<Runtime>,
-    handle: tokio::runtime::Handle,
-    calls: Arc<Mutex<HashMap<u64, AbortHandle>>>,
+    calls: Arc<Mutex<HashMap<u64, JoinHandle<()>>>>,
+    // Declared last so it is dropped last: the runtime outlives everything above.
+    runtime: Lease,
 }
 
 /// Locks, recovering from poisoning: the maps stay consistent because every critical section
@@ -117,21 +118,16 @@ unsafe extern "C" fn init<T: PartnerPlugin>(
         install_panic_hook();
         // SAFETY: the host passes settings valid for the duration of init.
         let settings: T::Settings = parse_settings(unsafe { settings.as_slice() })?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name(format!("plugin-{}", T::describe().plugin))
-            .enable_all()
-            .build()
-            .map_err(|e| format!("could not start the plugin's runtime: {e}"))?;
+        // Dropped again (and the runtime stopped if no other instance uses it) on any error.
+        let runtime = Lease::acquire(&T::describe().plugin)?;
         let partner = {
-            let _entered = runtime.enter();
+            let _entered = runtime.handle().enter();
             T::from_settings(settings)?
         };
         let instance = Instance {
             partner: Arc::new(partner),
-            handle: runtime.handle().clone(),
-            runtime: Some(runtime),
             calls: Arc::new(Mutex::new(HashMap::new())),
+            runtime,
         };
         Ok(Box::into_raw(Box::new(instance)).cast::<c_void>())
     }));
@@ -181,8 +177,8 @@ unsafe extern "C" fn call<T: PartnerPlugin>(
         };
         // Hold the lock across spawn so the task cannot remove its entry before it exists.
         let mut calls = lock(&instance.calls);
-        let handle = instance.handle.spawn(task);
-        calls.insert(token, handle.abort_handle());
+        let handle = instance.runtime.handle().spawn(task);
+        calls.insert(token, handle);
     }));
     if let Err(payload) = started {
         if let Some(guard) = guard.take() {
@@ -202,17 +198,32 @@ unsafe extern "C" fn cancel<T: PartnerPlugin>(instance: *mut c_void, token: u64)
     }));
 }
 
+/// Stops one instance: cancels its calls in flight and waits (up to [`SHUTDOWN_GRACE`]) until
+/// each has completed, as the ABI requires, then drops the connector. Other instances of the
+/// library, and their calls, are untouched; the runtime stops with the last instance.
 unsafe extern "C" fn shutdown<T: PartnerPlugin>(instance: *mut c_void) {
     let _ = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: the host passes an instance returned by init, once, and never uses it again.
-        let mut instance = unsafe { Box::from_raw(instance.cast::<Instance<T>>()) };
-        for (_, task) in lock(&instance.calls).drain() {
+        let instance = unsafe { Box::from_raw(instance.cast::<Instance<T>>()) };
+        let tasks: Vec<JoinHandle<()>> = lock(&instance.calls).drain().map(|(_, t)| t).collect();
+        for task in &tasks {
+            // The task's future is dropped on a runtime thread; its guard reports CANCELLED.
             task.abort();
         }
-        if let Some(runtime) = instance.runtime.take() {
-            // Dropping the runtime drops every task left; each guard reports CANCELLED.
-            runtime.shutdown_timeout(SHUTDOWN_GRACE);
+        // On one of the plugin's own threads (not how a host calls, but possible from a
+        // completion callback) blocking could deadlock the runtime: there the aborted calls
+        // complete as soon as a worker gets to them, just after we return.
+        if !tasks.is_empty() && tokio::runtime::Handle::try_current().is_err() {
+            // A task's handle resolves only once its future, and with it the call's guard, has
+            // been dropped: after this every call of the instance has completed.
+            let all_done = futures::future::join_all(tasks);
+            let _ = instance
+                .runtime
+                .handle()
+                .block_on(async { tokio::time::timeout(SHUTDOWN_GRACE, all_done).await });
         }
+        // `instance` drops here: the connector (its HTTP client and pooled connections), then
+        // the lease, which stops the runtime if this was the library's last instance.
     }));
 }
 
@@ -268,3 +279,6 @@ fn error_bytes(error: &PartnerError) -> Vec<u8> {
         b"{\"kind\":\"plugin_fault\",\"message\":\"unencodable error\"}".to_vec()
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,7 +6,7 @@
 //! - the one entry symbol and a `'static` vtable carrying the manifest, SDK version and target;
 //! - settings parsed strictly, with errors that name the offending key;
 //! - a tokio runtime owned by the plugin (a plugin cannot use the host's: each library has its
-//!   own copy of tokio);
+//!   own copy of tokio), one per library and shared by all its instances;
 //! - a panic firewall on every export and every call, so a panicking handler reports a fault
 //!   and the plugin stays usable;
 //! - cancellation, and a completion that fires exactly once per call;
@@ -18,6 +18,7 @@ mod completion;
 mod export;
 mod log_bridge;
 mod panic_firewall;
+mod runtime;
 
 #[cfg(feature = "http")]
 pub mod connector;
