@@ -5,7 +5,7 @@
 //! claims the key atomically (of any number of concurrent callers exactly one is told
 //! [`IdempotencyOutcome::Started`]); the winner does the work and calls `complete_idempotent`
 //! with the response, or `abandon_idempotent` if it failed before changing anything, so that
-//! the client may try again. A claim older than the caller's `stale_before` belongs to a
+//! the client may try again. A claim older than the caller's `stale_after` belongs to a
 //! request whose daemon died: the next caller with the same body takes it over
 //! ([`IdempotencyOutcome::TakenOver`]), and of concurrent callers only one does.
 
@@ -18,8 +18,8 @@ use chrono::{DateTime, Utc};
 pub enum IdempotencyOutcome {
     /// The key was new: the caller owns it and must complete or abandon it.
     Started,
-    /// The key was claimed by a request that began at `since`, before the caller's
-    /// `stale_before`, and never finished (its daemon died): the caller now owns it, as with
+    /// The key was claimed by a request that began at `since`, more than the caller's
+    /// `stale_after` ago, and never finished (its daemon died): the caller now owns it, as with
     /// `Started`, but that request may have done some of its work already.
     TakenOver {
         /// When the dead request began.

@@ -62,14 +62,14 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Claims `(scope, key)` for a request whose body hashes to `fingerprint`, atomically:
     /// of concurrent callers with the same key exactly one gets `Started` (or `TakenOver`,
-    /// when the key's claim began before `stale_before` and never finished). See
-    /// [`IdempotencyOutcome`] for the others.
+    /// when the key's claim began more than `stale_after` ago, by the database's clock, and
+    /// never finished). See [`IdempotencyOutcome`] for the others.
     async fn begin_idempotent(
         &self,
         scope: &str,
         key: &str,
         fingerprint: &str,
-        stale_before: DateTime<Utc>,
+        stale_after: Duration,
     ) -> Result<IdempotencyOutcome, StoreError>;
 
     /// Records the response of a request that got `Started` or `TakenOver`, for replay to

@@ -61,7 +61,7 @@ impl Setup {
         let case = CaseId::parse(case_id).unwrap();
         let request: ReferralRequest = serde_json::from_str(body).unwrap();
         let fingerprint = referral_fingerprint(&case, &request);
-        let never_stale = chrono::DateTime::UNIX_EPOCH;
+        let never_stale = std::time::Duration::MAX;
         let outcome =
             self.store.begin_idempotent(&scope(), key, &fingerprint, never_stale).await.unwrap();
         assert_eq!(outcome, IdempotencyOutcome::Started);

@@ -72,11 +72,10 @@ pub async fn create(
         .map_err(|e| ApiError::bad_request("invalid_request", format!("the body: {e}")))?;
     let scope = format!("referrals:{}", caller.organisation);
     let fingerprint = fingerprint(&case_id, &request);
-    let stale = chrono::Duration::from_std(state.limits().request_timeout * 2)
-        .unwrap_or(chrono::Duration::zero());
+    let stale_after = state.limits().request_timeout * 2;
     let outcome = state
         .store()
-        .begin_idempotent(&scope, &key, &fingerprint, Utc::now() - stale)
+        .begin_idempotent(&scope, &key, &fingerprint, stale_after)
         .await
         .map_err(store_failed)?;
     let took_over = matches!(outcome, IdempotencyOutcome::TakenOver { .. });

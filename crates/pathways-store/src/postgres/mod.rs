@@ -242,10 +242,10 @@ impl Store for PostgresStore {
         scope: &str,
         key: &str,
         fingerprint: &str,
-        stale_before: DateTime<Utc>,
+        stale_after: Duration,
     ) -> Result<IdempotencyOutcome, StoreError> {
         let client = self.client().await?;
-        records::begin_idempotent(&client, scope, key, fingerprint, stale_before).await
+        records::begin_idempotent(&client, scope, key, fingerprint, stale_after).await
     }
 
     async fn complete_idempotent(

@@ -212,25 +212,33 @@ pub(super) async fn audit_entries(
         .collect()
 }
 
+/// A staleness longer than this (a century) means "never".
+const MAX_STALE_SECS: f64 = 3.2e9;
+
 pub(super) async fn begin_idempotent(
     c: &Client,
     scope: &str,
     key: &str,
     fingerprint: &str,
-    stale_before: DateTime<Utc>,
+    stale_after: std::time::Duration,
 ) -> Result<IdempotencyOutcome, StoreError> {
     const OP: &str = "beginning an idempotent request";
+    // Claims are stamped and judged stale by the database's clock, not the daemons': several
+    // daemons share this table, and their clocks may disagree.
+    let stale_secs = stale_after.as_secs_f64().min(MAX_STALE_SECS);
     let take_over = c
         .prepare_cached(
-            "UPDATE idempotency_keys SET started_at = $4
-             WHERE scope = $1 AND key = $2 AND started_at = $3 AND completed_at IS NULL",
+            "UPDATE idempotency_keys SET started_at = date_trunc('microseconds', now())
+             WHERE scope = $1 AND key = $2 AND started_at = $3 AND completed_at IS NULL
+               AND started_at < now() - make_interval(secs => $4)",
         )
         .await
         .during(OP)?;
     let insert = c
         .prepare_cached(
             "INSERT INTO idempotency_keys (scope, key, fingerprint, started_at)
-             VALUES ($1, $2, $3, $4) ON CONFLICT (scope, key) DO NOTHING RETURNING 1",
+             VALUES ($1, $2, $3, date_trunc('microseconds', now()))
+             ON CONFLICT (scope, key) DO NOTHING RETURNING 1",
         )
         .await
         .during(OP)?;
@@ -245,8 +253,7 @@ pub(super) async fn begin_idempotent(
     // nothing, so exactly one caller sees a row come back. If the winner abandons the key
     // between our insert and our read, the read finds nothing: try again.
     for _ in 0..3 {
-        let now = truncate(Utc::now());
-        if c.query_opt(&insert, &[&scope, &key, &fingerprint, &now]).await.during(OP)?.is_some() {
+        if c.query_opt(&insert, &[&scope, &key, &fingerprint]).await.during(OP)?.is_some() {
             return Ok(IdempotencyOutcome::Started);
         }
         let Some(row) = c.query_opt(&select, &[&scope, &key]).await.during(OP)? else { continue };
@@ -266,18 +273,14 @@ pub(super) async fn begin_idempotent(
             }),
             None => {
                 let since: DateTime<Utc> = row.try_get(1).during(OP)?;
-                if since >= stale_before {
-                    return Ok(IdempotencyOutcome::InFlight { since });
-                }
-                // Compare-and-swap on the claim's start: of concurrent takers the first to
-                // update wins; the others find the new start and see it in flight.
-                let now = truncate(Utc::now());
+                // Compare-and-swap on the claim's start, if it is stale: of concurrent takers
+                // the first to update wins; the others find a fresh claim, in flight.
                 let updated =
-                    c.execute(&take_over, &[&scope, &key, &since, &now]).await.during(OP)?;
+                    c.execute(&take_over, &[&scope, &key, &since, &stale_secs]).await.during(OP)?;
                 if updated == 1 {
                     IdempotencyOutcome::TakenOver { since }
                 } else {
-                    continue;
+                    IdempotencyOutcome::InFlight { since }
                 }
             }
         });

@@ -265,11 +265,11 @@ impl Store for SqliteStore {
         scope: &str,
         key: &str,
         fingerprint: &str,
-        stale_before: DateTime<Utc>,
+        stale_after: Duration,
     ) -> Result<IdempotencyOutcome, StoreError> {
         let (scope, key, fingerprint) =
             (scope.to_string(), key.to_string(), fingerprint.to_string());
-        self.write(move |c| records::begin_idempotent(c, &scope, &key, &fingerprint, stale_before))
+        self.write(move |c| records::begin_idempotent(c, &scope, &key, &fingerprint, stale_after))
             .await
     }
 

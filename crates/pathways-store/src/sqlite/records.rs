@@ -179,7 +179,7 @@ pub(super) fn begin_idempotent(
     scope: &str,
     key: &str,
     fingerprint: &str,
-    stale_before: chrono::DateTime<chrono::Utc>,
+    stale_after: std::time::Duration,
 ) -> Result<IdempotencyOutcome, StoreError> {
     const OP: &str = "beginning an idempotent request";
     let inserted = c
@@ -217,7 +217,11 @@ pub(super) fn begin_idempotent(
             IdempotencyOutcome::Completed(response)
         } else {
             let since = from_micros(started_at, "idempotency key", key)?;
-            if since < stale_before {
+            // One daemon per SQLite file: its own clock stamped the claim and judges it.
+            let stale_after =
+                chrono::Duration::from_std(stale_after).unwrap_or(chrono::Duration::MAX);
+            let stale = chrono::Utc::now().signed_duration_since(since) > stale_after;
+            if stale {
                 // The writer runs one write at a time, so no one else can take it meanwhile.
                 c.prepare_cached(
                     "UPDATE idempotency_keys SET started_at = ?3 WHERE scope = ?1 AND key = ?2",

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+use chrono::Utc;
 use pathways_core::{NeedCode, StatusReason, TaskState};
 use pathways_store::{
     AuditFilter, CaseId, IdempotencyOutcome, ReferralId, StatusChange, StatusSource, StoreError,
@@ -12,8 +14,8 @@ use pathways_store::{
 use crate::data::{audit, case, plan, referral, t, PERSONAL};
 use crate::fixtures::Fixture;
 
-/// A `stale_before` that makes no claim stale.
-const NEVER: DateTime<Utc> = DateTime::UNIX_EPOCH;
+/// A `stale_after` that makes no claim stale.
+const NEVER: Duration = Duration::MAX;
 
 pub async fn a_case_round_trips_with_a_server_assigned_id(fx: &Fixture) {
     let before = Utc::now() - chrono::Duration::seconds(1);
@@ -172,45 +174,43 @@ pub async fn an_idempotency_key_goes_from_started_to_completed(fx: &Fixture) {
 pub async fn a_stale_claim_is_taken_over_by_exactly_one_caller(fx: &Fixture) {
     let second = fx.reopen().await;
     let (scope, key) = ("org-a:referrals", "stale-key");
-    assert_eq!(
-        fx.store.begin_idempotent(scope, key, "fp", NEVER).await.unwrap(),
-        IdempotencyOutcome::Started
+    let begin = |store: Arc<dyn pathways_store::Store>, body: &'static str, stale: Duration| async move {
+        store.begin_idempotent(scope, key, body, stale).await.unwrap()
+    };
+    let stale_after = Duration::from_millis(500);
+    assert_eq!(begin(fx.store.clone(), "fp", NEVER).await, IdempotencyOutcome::Started);
+    assert!(
+        matches!(
+            begin(fx.store.clone(), "fp", stale_after).await,
+            IdempotencyOutcome::InFlight { .. }
+        ),
+        "a fresh claim is in flight"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    // The claim above began before this: its request is presumed dead.
-    let stale_before = Utc::now();
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(
-        fx.store.begin_idempotent(scope, key, "another body", stale_before).await.unwrap(),
+        begin(fx.store.clone(), "another body", stale_after).await,
         IdempotencyOutcome::Mismatch,
         "another request never takes a key over"
     );
     let tasks: Vec<_> = (0..12)
         .map(|i| {
             let store = if i % 2 == 0 { Arc::clone(&fx.store) } else { Arc::clone(&second) };
-            tokio::spawn(
-                async move { store.begin_idempotent(scope, key, "fp", stale_before).await },
-            )
+            tokio::spawn(begin(store, "fp", stale_after))
         })
         .collect();
-    let mut taken = 0;
+    let (mut taken, mut in_flight) = (0, 0);
     for task in tasks {
-        match task.await.unwrap().unwrap() {
-            IdempotencyOutcome::TakenOver { since } => {
-                assert!(since < stale_before);
-                taken += 1;
-            }
-            // The winner's claim is fresh: in flight, not stale.
-            IdempotencyOutcome::InFlight { since } => assert!(since >= stale_before),
+        match task.await.unwrap() {
+            IdempotencyOutcome::TakenOver { .. } => taken += 1,
+            IdempotencyOutcome::InFlight { .. } => in_flight += 1,
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert_eq!(taken, 1, "exactly one caller takes a dead request's key over");
+    assert_eq!((taken, in_flight), (1, 11), "exactly one caller takes a dead request's key over");
     let response = StoredResponse { status: 202, body: b"{}".to_vec() };
     fx.store.complete_idempotent(scope, key, &response).await.unwrap();
-    let later = Utc::now() + chrono::Duration::hours(1);
     assert_eq!(
-        fx.store.begin_idempotent(scope, key, "fp", later).await.unwrap(),
+        begin(fx.store.clone(), "fp", Duration::ZERO).await,
         IdempotencyOutcome::Completed(response),
         "a finished request is never taken over"
     );
