@@ -195,6 +195,13 @@ async fn health_readiness_and_metrics_are_open() {
     );
     assert!(text.contains("pathways_partner_breaker_state{partner=\"pantry\"} 0"), "{text}");
     assert!(text.contains("pathways_outbox_depth 0"), "nothing referred yet: {text}");
+    let sample = |name: &str| -> u64 {
+        let line = text.lines().find(|l| l.starts_with(&format!("{name} "))).expect(name);
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let (commits, writes) =
+        (sample("pathways_store_commits_total"), sample("pathways_store_writes_total"));
+    assert!(commits >= 1 && writes >= commits, "the case, plan and audit were committed: {text}");
 }
 
 #[tokio::test]

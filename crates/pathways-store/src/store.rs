@@ -32,6 +32,13 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
 
+    /// Transactions committed, and the writes they carried, since the store was opened — for a
+    /// backend that groups writes into commits itself (SQLite's group commit), so an operator
+    /// can see the batch size; `None` for one that does not (PostgreSQL).
+    fn commit_counts(&self) -> Option<(u64, u64)> {
+        None
+    }
+
     /// Checks that the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
 

@@ -77,6 +77,15 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         );
         let _ = writeln!(gauges, "pathways_outbox_depth {depth}");
     }
+    // SQLite's group commit: writes ÷ commits is the batch size under the current load.
+    if let Some((commits, writes)) = state.store().commit_counts() {
+        for (name, help, value) in [
+            ("pathways_store_commits_total", "Transactions the store has committed.", commits),
+            ("pathways_store_writes_total", "Writes those transactions carried.", writes),
+        ] {
+            let _ = writeln!(gauges, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+        }
+    }
     let text = state.metrics().render(&gauges);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }

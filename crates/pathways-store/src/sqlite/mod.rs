@@ -130,15 +130,6 @@ impl SqliteStore {
             .map_err(|e| StoreError::TaskFailed(e.to_string()))?
     }
 
-    /// How many transactions the writer has committed and how many writes they carried.
-    pub fn commit_counts(&self) -> (u64, u64) {
-        let counts = self.inner.writer.counts();
-        (
-            counts.batches.load(std::sync::atomic::Ordering::Relaxed),
-            counts.writes.load(std::sync::atomic::Ordering::Relaxed),
-        )
-    }
-
     fn open_blocking(path: PathBuf, options: SqliteOptions) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
@@ -215,6 +206,11 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn commit_counts(&self) -> Option<(u64, u64)> {
+        let counts = self.inner.writer.counts();
+        Some((counts.batches.load(Ordering::Relaxed), counts.writes.load(Ordering::Relaxed)))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
