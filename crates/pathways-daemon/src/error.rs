@@ -129,4 +129,8 @@ pub enum DaemonError {
         /// What is wrong.
         problem: String,
     },
+    /// An in-process request ([`Daemon::request`](crate::Daemon::request)) could not be built
+    /// or its answer read.
+    #[error("in-process request: {0}")]
+    Request(String),
 }

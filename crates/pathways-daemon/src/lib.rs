@@ -78,6 +78,39 @@ impl Daemon {
         layers::wrap(router, self.state.clone())
     }
 
+    /// Handles one API request in process, exactly as if it had come over HTTP (the whole
+    /// middleware stack included): `pathways demo` drives the daemon with it. Returns the
+    /// status and the JSON body (`null` when the body is empty or not JSON).
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Result<(u16, serde_json::Value), DaemonError> {
+        use tower::ServiceExt;
+        let mut builder = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {bearer}"));
+        if body.is_some() {
+            builder = builder.header("content-type", "application/json");
+        }
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = builder
+            .body(axum::body::Body::from(body.unwrap_or_default()))
+            .map_err(|e| DaemonError::Request(e.to_string()))?;
+        let response = self.router().oneshot(request).await.unwrap_or_else(|e| match e {});
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), 4 * 1024 * 1024)
+            .await
+            .map_err(|e| DaemonError::Request(e.to_string()))?;
+        Ok((status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)))
+    }
+
     /// Replaces the partners and keys for requests that start from now on.
     pub fn reload(&self, live: Live) {
         self.state.replace_live(live);

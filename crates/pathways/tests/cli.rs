@@ -277,8 +277,11 @@ fn demo_plans_every_sample_and_stops_with_no_wait() {
     // The demo starts its own sandbox: give it a port nobody else holds.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let sandbox_config = dir.path().join("sandbox.toml");
-    std::fs::write(&sandbox_config, format!("[foodbank]\nlisten = \"127.0.0.1:{port}\"\n"))
-        .unwrap();
+    // A fast clock that turns nobody down, so the followed referral completes within the test.
+    let sandbox_text = format!(
+        "[clock]\nstep_ms = 300\nreject_rate = 0.0\n[foodbank]\nlisten = \"127.0.0.1:{port}\"\n"
+    );
+    std::fs::write(&sandbox_config, sandbox_text).unwrap();
     let config = write_config(dir.path(), &format!("base_url = \"http://127.0.0.1:{port}\""), "");
     let output = pathways(&[
         "demo",
@@ -300,7 +303,18 @@ fn demo_plans_every_sample_and_stops_with_no_wait() {
             "no plan for {reference}:\n{printed}"
         );
     }
-    assert!(printed.contains("not sent anywhere yet"), "{printed}");
+    // One referral followed through the daemon, from the dispatcher's delivery to the food
+    // bank's signed callbacks, in order.
+    let followed = printed.split("== Following one referral").nth(1).expect(&printed);
+    assert!(followed.contains(&format!("food → {PARTNER_ID}")), "{followed}");
+    let states: Vec<&str> = followed.lines().filter_map(|l| l.split_whitespace().nth(1)).collect();
+    let at = |state: &str| states.iter().position(|s| *s == state);
+    assert!(at("draft").is_some() && at("draft") < at("requested"), "{followed}");
+    assert!(at("requested").is_some() && at("requested") < at("completed"), "{followed}");
+    assert!(
+        followed.contains("reported by partner_webhook"),
+        "the simulator called back: {followed}"
+    );
     assert!(printed.contains(&format!("{PARTNER_ID} answered")), "{printed}");
 }
 

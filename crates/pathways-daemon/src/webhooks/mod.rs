@@ -115,13 +115,15 @@ async fn accept(
         ));
     }
     let data = event.data;
-    if matches!(data.state, TaskState::Draft | TaskState::Requested | TaskState::EnteredInError) {
+    // `requested` is a partner acknowledging receipt: news only if the callback overtook the
+    // dispatcher's own record of the delivery, otherwise an unchanged repeat.
+    if matches!(data.state, TaskState::Draft | TaskState::EnteredInError) {
         return Err((
             "invalid_state",
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_state",
-                "a partner may report accepted, rejected, in-progress, on-hold, completed, failed or cancelled",
+                "a partner may report requested (received), accepted, rejected, in-progress, on-hold, completed, failed or cancelled",
             ),
         ));
     }

@@ -221,7 +221,8 @@ impl VoucherBook {
         let (status, reason, steps) = match self.clock.stage(self.clock_seed, voucher_id, elapsed) {
             Stage::Received => return Some(voucher),
             Stage::Accepted => (VoucherStatus::Issued, None, 1),
-            Stage::InProgress => (VoucherStatus::Issued, None, 2),
+            // A voucher has no "in progress": it stays issued, unchanged since it was issued.
+            Stage::InProgress => (VoucherStatus::Issued, None, 1),
             Stage::Completed => (VoucherStatus::Redeemed, None, 3),
             Stage::Rejected(RejectReason::NoCapacity) => {
                 (VoucherStatus::Declined, Some(VoucherReason::NoCapacity), 1)

@@ -1,8 +1,9 @@
 //! `pathways demo [--no-wait]`: the whole idea in one command. Starts the simulated partners,
 //! loads the configured partners from their plugin libraries, plans every sample case and prints
-//! each plan, then keeps the simulators serving until Ctrl-C.
-//!
-//! The daemon and sending referrals are not built yet; the demo says so rather than pretend.
+//! each plan, then follows one referral through the daemon from the request to the partner's
+//! outcome (see [`referral`]), and keeps the simulators serving until Ctrl-C.
+
+mod referral;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -35,10 +36,13 @@ pub async fn run(args: Args) -> CommandResult {
         .iter()
         .map(|path| Ok((path.clone(), read_case(path)?)))
         .collect::<Result<Vec<_>, CliError>>()?;
-    let sandbox_config = read_config(&args.sandbox_config)?;
+    let mut sandbox_config = read_config(&args.sandbox_config)?;
     // Plan on the sandbox's calendar when it pins one, so offered dates read as intended.
     let today = sandbox_config.today.unwrap_or_else(|| chrono::Local::now().date_naive());
     let settings = args.config.load()?;
+
+    let prepared = referral::prepare(&settings, &mut sandbox_config).await?;
+    let step_ms = sandbox_config.clock.step_ms;
 
     print_out("Starting the simulated partners...\n")?;
     let sandbox = start(sandbox_config).await?;
@@ -57,10 +61,7 @@ pub async fn run(args: Args) -> CommandResult {
         let plan = orchestrator.plan(case, today).await;
         print_out(&format!("== {} ==\n{}\n", path.display(), table::plan_table(&plan)))?;
     }
-    print_out(
-        "These plans are not sent anywhere yet: the daemon (`pathways serve`) and sending \
-         referrals to partners arrive in a later release.\n",
-    )?;
+    referral::follow(prepared, &settings, &loaded, &cases, step_ms).await?;
 
     if !args.no_wait {
         print_out("The simulated partners keep serving until you press Ctrl-C.\n")?;
