@@ -232,13 +232,21 @@ impl StatusSource {
 /// A repeat of the current state and reason is not news (polling and callbacks report the
 /// same change twice). A partner report older than the newest partner report came late and
 /// out of order; it must not undo the newer one. Partner times are compared only with partner
-/// times, because the partner's clock and ours may disagree.
+/// times, because the partner's clock and ours may disagree. A partner's `requested` is an
+/// acknowledgement of receipt: news only while the referral is still a draft (it overtook
+/// the dispatcher's record of the delivery), never a step back from where it has got to.
 pub(crate) fn should_record(
     current: (TaskState, Option<StatusReason>),
     newest_partner_report: Option<DateTime<Utc>>,
     change: &StatusChange,
 ) -> bool {
     if (change.state, change.reason) == current {
+        return false;
+    }
+    if change.source.is_partner()
+        && change.state == TaskState::Requested
+        && current.0 != TaskState::Draft
+    {
         return false;
     }
     !(change.source.is_partner() && newest_partner_report.is_some_and(|newest| change.at < newest))
@@ -298,6 +306,15 @@ mod tests {
         assert!(!should_record((TaskState::InProgress, None), Some(at(30)), &late));
         let cancel = change(TaskState::Cancelled, StatusSource::Referrer, 25);
         assert!(should_record((TaskState::InProgress, None), Some(at(30)), &cancel), "ours");
+    }
+
+    #[test]
+    fn a_partners_acknowledgement_never_moves_a_referral_back() {
+        let ack = change(TaskState::Requested, StatusSource::PartnerWebhook, 40);
+        assert!(should_record((TaskState::Draft, None), None, &ack), "overtook the dispatcher");
+        for current in [TaskState::Accepted, TaskState::InProgress, TaskState::Completed] {
+            assert!(!should_record((current, None), Some(at(30)), &ack), "{current:?}");
+        }
     }
 
     #[test]

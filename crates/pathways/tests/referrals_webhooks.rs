@@ -78,6 +78,15 @@ async fn bad_callbacks_are_refused_and_a_good_one_moves_the_referral() {
     assert_eq!(status, 404, "the NHS partner cannot move the food bank's referral: {e}");
     let (_, unchanged) = daemon.get(&format!("/v1/referrals/{id}"), TOKEN).await;
     assert_ne!(unchanged["state"], "completed", "no refused callback changed anything");
+    // A partner acknowledging receipt (`requested`) is accepted, and tells nothing new.
+    let (status, ack) =
+        post_event(&daemon, "foodbank-test", FOOD_SECRET, "evt-ack", now, &reference, "requested")
+            .await;
+    assert_eq!((status, ack["status"].as_str()), (200, Some("unchanged")), "{ack}");
+    let (status, e) =
+        post_event(&daemon, "foodbank-test", FOOD_SECRET, "evt-draft", now, &reference, "draft")
+            .await;
+    assert_eq!((status, code(&e).as_deref()), (422, Some("invalid_state")), "only we draft");
 
     let (status, ok) =
         post_event(&daemon, "foodbank-test", FOOD_SECRET, "evt-5", now, &reference, "completed")
