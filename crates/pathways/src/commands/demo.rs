@@ -61,13 +61,13 @@ pub async fn run(args: Args) -> CommandResult {
         let plan = orchestrator.plan(case, today).await;
         print_out(&format!("== {} ==\n{}\n", path.display(), table::plan_table(&plan)))?;
     }
-    referral::follow(prepared, &settings, &loaded, &cases, step_ms).await?;
+    // The daemon takes over the orchestrator that planned them (same partners, same breakers).
+    referral::follow(prepared, orchestrator, &cases, step_ms).await?;
 
     if !args.no_wait {
         print_out("The simulated partners keep serving until you press Ctrl-C.\n")?;
         wait_for_ctrl_c().await?;
     }
-    drop(orchestrator);
     drop(loaded);
     sandbox.shutdown().await;
     Ok(ExitCode::SUCCESS)

@@ -21,12 +21,12 @@ use pathways_daemon::{
     hash_token, new_token, ApiKey, Daemon, DispatchSettings, KeyRing, Limits, Live, Role,
     WebhookSecret,
 };
+use pathways_orchestrator::Orchestrator;
 use pathways_sandbox::{SandboxConfig, WebhookConfig};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
 use super::super::CliError;
-use crate::partners::{self, LoadedPartner};
 use crate::settings::Settings;
 
 /// The callback secret the demo's simulators sign with and its daemon checks.
@@ -72,8 +72,7 @@ pub(super) async fn prepare(
 /// prints the referral's states until it settles. Returns what it printed.
 pub(super) async fn follow(
     prepared: Prepared,
-    settings: &Settings,
-    loaded: &[LoadedPartner],
+    orchestrator: Orchestrator,
     cases: &[(PathBuf, Case)],
     step_ms: u64,
 ) -> Result<String, CliError> {
@@ -97,8 +96,7 @@ pub(super) async fn follow(
     let keys = KeyRing::new(keys).map_err(|e| CliError::Failed(e.into()))?;
     let secret = WebhookSecret::parse(DEMO_SECRET).expect("the demo secret is valid");
     let secrets = callbacks.iter().map(|id| (id.clone(), secret.clone())).collect();
-    let live =
-        Live::new(partners::orchestrator(settings, loaded)?, keys).with_webhook_secrets(secrets);
+    let live = Live::new(orchestrator, keys).with_webhook_secrets(secrets);
 
     let dir = std::env::temp_dir().join(format!("pathways-demo-{}", std::process::id()));
     let store = pathways_store::open(&format!("sqlite://{}", dir.join("demo.db").display()))
