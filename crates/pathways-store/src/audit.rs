@@ -77,13 +77,25 @@ pub struct AuditFilter {
     pub referral_id: Option<ReferralId>,
     /// Only entries after this position (for paging).
     pub after_seq: Option<i64>,
+    /// Only entries at or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Only entries before this time.
+    pub to: Option<DateTime<Utc>>,
     /// At most this many entries.
     pub limit: u32,
 }
 
 impl Default for AuditFilter {
     fn default() -> Self {
-        Self { organisation: None, case_id: None, referral_id: None, after_seq: None, limit: 100 }
+        Self {
+            organisation: None,
+            case_id: None,
+            referral_id: None,
+            after_seq: None,
+            from: None,
+            to: None,
+            limit: 100,
+        }
     }
 }
 

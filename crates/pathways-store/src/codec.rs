@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::StoreError;
+use crate::seal::{DataKeys, OpenError};
 
 /// The serde spelling of a unit enum variant, e.g. `TaskState::InProgress` → `in-progress`.
 pub(crate) fn to_code<T: Serialize>(value: &T) -> String {
@@ -42,6 +43,84 @@ pub(crate) fn from_json<T: DeserializeOwned>(
     id: &str,
 ) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::corrupt(what, id, &e))
+}
+
+/// Where a sealed value lives, bound into its seal as associated data: a value copied into
+/// another row or column does not open. One function per place, used by both backends.
+pub(crate) mod place {
+    /// A case's document.
+    pub(crate) fn case(id: &str) -> String {
+        format!("case:{id}")
+    }
+    /// A plan of a case.
+    pub(crate) fn plan(case_id: &str) -> String {
+        format!("plan:{case_id}")
+    }
+    /// A referral's payload.
+    pub(crate) fn referral(id: &str) -> String {
+        format!("referral:{id}")
+    }
+    /// A note in a referral's history.
+    pub(crate) fn history_note(referral_id: &str) -> String {
+        format!("history:{referral_id}")
+    }
+    /// The last dispatch error of a referral.
+    pub(crate) fn dispatch_error(referral_id: &str) -> String {
+        format!("dispatch:{referral_id}")
+    }
+    /// The reason for a case's legal hold.
+    pub(crate) fn hold(case_id: &str) -> String {
+        format!("hold:{case_id}")
+    }
+}
+
+/// Encodes a document and seals it for `place`.
+pub(crate) fn seal_json<T: Serialize>(
+    keys: &DataKeys,
+    value: &T,
+    what: &'static str,
+    place: &str,
+) -> Result<String, StoreError> {
+    let json = serde_json::to_vec(value).map_err(|e| StoreError::encode(what, &e))?;
+    Ok(keys.seal(&json, place))
+}
+
+/// Opens a sealed document and decodes it; `what` and `id` name the row for the error.
+pub(crate) fn open_json<T: DeserializeOwned>(
+    keys: &DataKeys,
+    stored: &str,
+    what: &'static str,
+    id: &str,
+    place: &str,
+) -> Result<T, StoreError> {
+    let bytes = keys.open(stored, place).map_err(|e| sealed(what, id, &e))?;
+    serde_json::from_slice(&bytes).map_err(|e| StoreError::corrupt(what, id, &e))
+}
+
+/// Seals an optional free text for `place`.
+pub(crate) fn seal_text(keys: &DataKeys, text: Option<&str>, place: &str) -> Option<String> {
+    text.map(|t| keys.seal(t.as_bytes(), place))
+}
+
+/// Opens an optional sealed free text.
+pub(crate) fn open_text(
+    keys: &DataKeys,
+    stored: Option<String>,
+    what: &'static str,
+    id: &str,
+    place: &str,
+) -> Result<Option<String>, StoreError> {
+    let Some(stored) = stored else { return Ok(None) };
+    let bytes = keys.open(&stored, place).map_err(|e| sealed(what, id, &e))?;
+    String::from_utf8(bytes).map(Some).map_err(|_| StoreError::Corrupt {
+        what,
+        id: id.to_string(),
+        problem: "sealed text is not UTF-8".into(),
+    })
+}
+
+fn sealed(what: &'static str, id: &str, err: &OpenError) -> StoreError {
+    StoreError::Sealed { what, id: id.to_string(), problem: err.to_string() }
 }
 
 /// Both databases keep microseconds; truncating on the way in makes a value read back equal

@@ -111,6 +111,40 @@ pub enum StoreError {
         /// The category of the problem, never the stored value.
         problem: String,
     },
+    /// A sealed value did not open: its key is not configured, or it was altered.
+    #[error("stored {what} `{id}` cannot be opened: {problem}")]
+    Sealed {
+        /// What kind of value, e.g. `case`.
+        what: &'static str,
+        /// Its row's id.
+        id: String,
+        /// Why, never the value.
+        problem: String,
+    },
+    /// The plan step already has a referral that is not final.
+    #[error(
+        "referral `{existing}` for this step (need `{need}`, partner `{partner_id}`) is still \
+         live; a new one can be made once it is rejected, failed, cancelled or completed"
+    )]
+    StepHasLiveReferral {
+        /// The live referral.
+        existing: ReferralId,
+        /// The step's need, as its code.
+        need: String,
+        /// The step's partner.
+        partner_id: String,
+    },
+    /// The case is under a legal hold and cannot be erased.
+    #[error("case `{case_id}` is under a legal hold set at {since}; an admin must lift it first")]
+    LegalHold {
+        /// The case.
+        case_id: CaseId,
+        /// When the hold was set.
+        since: chrono::DateTime<chrono::Utc>,
+        /// The admin's reason: for the API's answer only, so not in the message (which may be
+        /// logged).
+        reason: String,
+    },
     /// A value could not be encoded for storage.
     #[error("cannot encode the {what} for storage: {problem}")]
     Encode {

@@ -9,21 +9,25 @@
 //!
 //! [`open`] picks one by the URL's scheme and applies the schema migrations.
 //!
-//! Two promises shape everything here. A referral is never lost: it is written together with
+//! Three promises shape everything here. A referral is never lost: it is written together with
 //! its outbox row in one transaction, and a claim on the outbox is a lease that runs out, so
 //! the work of a crashed daemon is picked up by another. Personal data never reaches a log:
-//! the case and the referral payload are stored as they are (partners need them), but no type
-//! here prints them in `Debug`, no error message quotes a stored value, and the audit log has
-//! no field that could hold free text.
+//! no type here prints it in `Debug`, no error message quotes a stored value, and the audit
+//! log has no field that could hold free text. And personal data is unreadable at rest: every
+//! value holding it is sealed ([`DataKeys`], module `seal`) before it reaches either database,
+//! and erased from all of them at once when its time is up ([`erasure`]).
 
 mod audit;
 mod codec;
+pub mod erasure;
 mod error;
 mod idempotency;
 mod ids;
 mod postgres;
 mod records;
 mod referral;
+mod reseal;
+mod seal;
 mod sqlite;
 mod stats;
 mod store;
@@ -32,11 +36,13 @@ mod url;
 use std::sync::Arc;
 
 pub use audit::{AuditEntry, AuditFilter, AuditRecord};
+pub use erasure::{Erasure, ErasureReason, LegalHold, ResealProgress};
 pub use error::StoreError;
 pub use idempotency::{IdempotencyOutcome, StoredResponse};
 pub use ids::{CaseId, OutboxItemId, ReferralId};
 pub use postgres::PostgresStore;
 pub use records::{StoredCase, StoredPlan};
+pub use seal::{DataKeyError, DataKeys};
 pub use referral::{
     DispatchOutcome, DispatchState, NewReferral, OutboxItem, OutboxState, PartnerEvent,
     StatusChange, StatusSource, StoredReferral, StuckReferral,
@@ -50,14 +56,25 @@ pub use url::redact_url;
 /// file and its folder are created on first start) or `postgres://USER@HOST:PORT/DATABASE`
 /// (`postgresql://` too). An unknown scheme is an error naming it and what is accepted; the
 /// URL is quoted with its password redacted.
-pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    open_with(url, SqliteOptions::default()).await
+///
+/// Values are sealed with `keys`' current key and opened with any of them; values written
+/// before sealing existed are sealed on opening.
+pub async fn open(url: &str, keys: DataKeys) -> Result<Arc<dyn Store>, StoreError> {
+    open_with(url, keys, SqliteOptions::default()).await
 }
 
 /// [`open`] with the SQLite store's options (PostgreSQL has none here).
-pub async fn open_with(url: &str, sqlite: SqliteOptions) -> Result<Arc<dyn Store>, StoreError> {
+pub async fn open_with(
+    url: &str,
+    keys: DataKeys,
+    sqlite: SqliteOptions,
+) -> Result<Arc<dyn Store>, StoreError> {
     match url::parse(url)? {
-        url::Target::Sqlite(path) => Ok(Arc::new(SqliteStore::open_with(&path, sqlite).await?)),
-        url::Target::Postgres(config) => Ok(Arc::new(PostgresStore::connect(*config).await?)),
+        url::Target::Sqlite(path) => {
+            Ok(Arc::new(SqliteStore::open_with(&path, keys, sqlite).await?))
+        }
+        url::Target::Postgres(config) => {
+            Ok(Arc::new(PostgresStore::connect(*config, keys).await?))
+        }
     }
 }

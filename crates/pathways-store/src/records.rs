@@ -3,8 +3,9 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use pathways_core::{ActionPlan, Case, StepAction};
+use pathways_core::{ActionPlan, Case};
 
+use crate::erasure::LegalHold;
 use crate::ids::CaseId;
 
 /// A case as stored: the id the store gave it, the organisation that owns it, and the case.
@@ -15,12 +16,14 @@ use crate::ids::CaseId;
 pub struct StoredCase {
     /// The store's id for it.
     pub id: CaseId,
-    /// The organisation whose API key created it; it (and partners in its plan) may read it.
+    /// The organisation whose API key created it: the only one that sees it whole.
     pub organisation: String,
     /// The case itself.
     pub case: Case,
     /// When it was stored.
     pub created_at: DateTime<Utc>,
+    /// A safeguarding or legal hold that stops erasure, if one stands.
+    pub legal_hold: Option<LegalHold>,
 }
 
 impl fmt::Debug for StoredCase {
@@ -29,6 +32,7 @@ impl fmt::Debug for StoredCase {
             .field("id", &self.id)
             .field("organisation", &self.organisation)
             .field("created_at", &self.created_at)
+            .field("legal_hold", &self.legal_hold)
             .finish_non_exhaustive()
     }
 }
@@ -44,20 +48,3 @@ pub struct StoredPlan {
     pub created_at: DateTime<Utc>,
 }
 
-/// The partners a plan lets see its case: the lead, and every partner a `refer` step sends to
-/// with the client's consent. Fallbacks and steps still awaiting consent are left out: they
-/// may never receive the referral, so they have no reason to see the case.
-pub(crate) fn plan_partner_ids(plan: &ActionPlan) -> Vec<String> {
-    let mut ids: Vec<String> = std::iter::once(plan.lead.partner_id.clone())
-        .chain(
-            plan.steps
-                .iter()
-                .filter(|s| s.action == StepAction::Refer && !s.needs_consent)
-                .filter_map(|s| s.partner_id.clone()),
-        )
-        .filter(|id| !id.is_empty())
-        .collect();
-    ids.sort();
-    ids.dedup();
-    ids
-}

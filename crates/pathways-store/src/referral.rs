@@ -21,12 +21,30 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{CaseId, OutboxItemId, ReferralId};
 
 /// A referral to create: the payload a partner will receive, built and minimised by
-/// [`Referral::for_partner`]. Its partner, needs and idempotency key are indexed.
+/// [`Referral::for_partner`]. Its partner, needs, service and idempotency key are indexed;
+/// its first need and its service name the plan step it was made for (one live referral per
+/// step).
 #[derive(Clone, PartialEq)]
 pub struct NewReferral {
-    /// What the partner receives. Holds personal data: stored as is, never logged.
+    /// What the partner receives. Holds personal data: sealed at rest, never logged.
     pub referral: Referral,
 }
+
+impl NewReferral {
+    /// The need of the step this referral was made for (its first need).
+    pub(crate) fn step_need(&self) -> Option<NeedCode> {
+        self.referral.needs.first().map(|n| n.code)
+    }
+}
+
+/// The states in which a referral is live: one such per plan step.
+pub(crate) const LIVE_STATES: [TaskState; 5] = [
+    TaskState::Draft,
+    TaskState::Requested,
+    TaskState::Accepted,
+    TaskState::InProgress,
+    TaskState::OnHold,
+];
 
 impl From<Referral> for NewReferral {
     fn from(referral: Referral) -> Self {
@@ -139,8 +157,9 @@ pub struct StoredReferral {
     pub history: Vec<StatusChange>,
     /// How sending it stands.
     pub dispatch: DispatchState,
-    /// The payload sent. Holds personal data: never printed in `Debug`.
-    pub referral: Referral,
+    /// The payload sent; `None` once its case has been erased. Holds personal data: never
+    /// printed in `Debug`.
+    pub referral: Option<Referral>,
 }
 
 impl fmt::Debug for StoredReferral {

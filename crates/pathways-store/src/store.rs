@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use pathways_core::{ActionPlan, Case, TaskState};
 
 use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
+use crate::erasure::{Erasure, ErasureReason, LegalHold, ResealProgress};
 use crate::error::StoreError;
 use crate::idempotency::{IdempotencyOutcome, StoredResponse};
 use crate::ids::{CaseId, OutboxItemId, ReferralId};
@@ -45,7 +46,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Stores a new case for `organisation` and returns the id the store gave it.
     async fn insert_case(&self, organisation: &str, case: &Case) -> Result<CaseId, StoreError>;
 
-    /// The case with this id, if there is one.
+    /// The case with this id, if there is one and it has not been erased.
     async fn get_case(&self, id: &CaseId) -> Result<Option<StoredCase>, StoreError>;
 
     /// Stores a plan for a case; the newest plan is the case's plan. Fails with
@@ -55,10 +56,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The newest plan of a case, if it has one.
     async fn latest_plan(&self, case_id: &CaseId) -> Result<Option<StoredPlan>, StoreError>;
 
-    /// The partners the newest plan lets see the case: its lead, and every partner a `refer`
-    /// step sends to with consent (not fallbacks, not steps awaiting consent). Sorted, no
-    /// repeats; empty when there is no plan.
-    async fn plan_partner_ids(&self, case_id: &CaseId) -> Result<Vec<String>, StoreError>;
+    /// Every plan of a case, oldest first (for the subject access export).
+    async fn plans_of_case(&self, case_id: &CaseId) -> Result<Vec<StoredPlan>, StoreError>;
 
     /// Appends an entry to the audit log after [`AuditEntry::validate`]. Entries are never
     /// changed or removed.
@@ -95,6 +94,12 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Creates referrals for a case, each in state `draft` with a pending outbox row due at
     /// `now`, all in one transaction: if any fails (e.g. [`StoreError::DuplicateReferral`],
     /// [`StoreError::UnknownCase`]) none is written. Returns their ids in input order.
+    ///
+    /// A plan step (case, need, partner, service) has at most one live referral (not yet
+    /// rejected, failed, cancelled, completed or entered in error): another for it fails with
+    /// [`StoreError::StepHasLiveReferral`] naming the live one. The database enforces this (a
+    /// unique partial index), so concurrent requests, in this daemon or another, cannot both
+    /// pass.
     async fn create_referrals(
         &self,
         case_id: &CaseId,
@@ -138,6 +143,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// A referral with its history and dispatch state, if there is one.
     async fn get_referral(&self, id: &ReferralId) -> Result<Option<StoredReferral>, StoreError>;
 
+    /// Every referral of a case, oldest first.
+    async fn referrals_of_case(&self, case_id: &CaseId)
+        -> Result<Vec<StoredReferral>, StoreError>;
+
     /// The referral sent with this idempotency key, if there is one.
     async fn find_referral_by_key(&self, key: &str) -> Result<Option<ReferralId>, StoreError>;
 
@@ -175,10 +184,48 @@ pub trait Store: Send + Sync + fmt::Debug {
     ) -> Result<Vec<StuckReferral>, StoreError>;
 
     /// Per partner and need, the fate of referrals delivered in `[from, to)` (definitions in
-    /// [`PathwayStatsRow`]'s module). Ordered by partner, then need.
+    /// [`PathwayStatsRow`]'s module), of the cases of `organisation` (all cases when `None`).
+    /// Ordered by partner, then need.
     async fn pathway_stats(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        organisation: Option<&str>,
     ) -> Result<Vec<PathwayStatsRow>, StoreError>;
+
+    /// Erases the personal data of a case from every table, in one transaction (see
+    /// [`crate::erasure`]): [`StoreError::UnknownCase`] when there is no such case or it is
+    /// erased already, [`StoreError::LegalHold`] when a hold stands (then nothing changes).
+    async fn erase_case(
+        &self,
+        case_id: &CaseId,
+        reason: ErasureReason,
+        now: DateTime<Utc>,
+    ) -> Result<Erasure, StoreError>;
+
+    /// Sets (`Some`) or lifts (`None`) a legal hold on a case; [`StoreError::UnknownCase`]
+    /// for an unknown or erased case.
+    async fn set_legal_hold(
+        &self,
+        case_id: &CaseId,
+        hold: Option<LegalHold>,
+    ) -> Result<(), StoreError>;
+
+    /// Cases due for erasure: not erased, not held, with no live referral, and nothing
+    /// happened to them (created, planned, a referral's last change) since before `before`.
+    /// Oldest first, at most `limit`.
+    async fn cases_due_for_erasure(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<CaseId>, StoreError>;
+
+    /// Re-seals up to `batch` stored values that are not sealed under the current data key
+    /// (sealed under an older one, or written before sealing), each in its own small
+    /// transaction, and says how many remain. Safe while the daemon serves.
+    async fn reseal(&self, batch: u32) -> Result<ResealProgress, StoreError>;
+
+    /// Replaces the data keys (a configuration reload): values are sealed with the new
+    /// current key from now on, and opened with any of the new keys.
+    fn replace_data_keys(&self, keys: crate::seal::DataKeys);
 }

@@ -53,6 +53,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", include_str!("0001_ini
 pub struct PostgresStore {
     pool: Pool,
     target: String,
+    keys: std::sync::Arc<std::sync::RwLock<crate::seal::DataKeys>>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -113,9 +114,9 @@ pub(crate) fn violates(err: &tokio_postgres::Error, constraint: &str) -> bool {
 
 impl PostgresStore {
     /// Connects to the database a `postgres://` URL names and applies migrations.
-    pub async fn open(url: &str) -> Result<Self, StoreError> {
+    pub async fn open(url: &str, keys: crate::seal::DataKeys) -> Result<Self, StoreError> {
         match crate::url::parse(url)? {
-            crate::url::Target::Postgres(config) => Self::connect(*config).await,
+            crate::url::Target::Postgres(config) => Self::connect(*config, keys).await,
             crate::url::Target::Sqlite(_) => Err(StoreError::InvalidUrl {
                 url: crate::url::redact_url(url),
                 problem: "this is a SQLite URL; PostgresStore needs `postgres://…`".into(),
@@ -123,7 +124,10 @@ impl PostgresStore {
         }
     }
 
-    pub(crate) async fn connect(mut config: tokio_postgres::Config) -> Result<Self, StoreError> {
+    pub(crate) async fn connect(
+        mut config: tokio_postgres::Config,
+        keys: crate::seal::DataKeys,
+    ) -> Result<Self, StoreError> {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -151,7 +155,7 @@ impl PostgresStore {
                 code: None,
                 message: e.to_string(),
             })?;
-        let store = Self { pool, target };
+        let store = Self { pool, target, keys: std::sync::Arc::new(std::sync::RwLock::new(keys)) };
         store.migrate().await?;
         Ok(store)
     }
@@ -198,152 +202,45 @@ impl PostgresStore {
     }
 }
 
+fn pending() -> StoreError {
+    StoreError::TaskFailed("PostgreSQL: being rewritten for sealing (work in progress)".into())
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     fn backend(&self) -> &'static str {
         "postgres"
     }
-
     async fn ping(&self) -> Result<(), StoreError> {
         self.client().await?.batch_execute("SELECT 1").await.during("pinging")
     }
-
-    async fn insert_case(&self, organisation: &str, case: &Case) -> Result<CaseId, StoreError> {
-        records::insert_case(&self.client().await?, organisation, case).await
-    }
-
-    async fn get_case(&self, id: &CaseId) -> Result<Option<StoredCase>, StoreError> {
-        records::get_case(&self.client().await?, id).await
-    }
-
-    async fn insert_plan(&self, case_id: &CaseId, plan: &ActionPlan) -> Result<(), StoreError> {
-        records::insert_plan(&mut self.client().await?, case_id, plan).await
-    }
-
-    async fn latest_plan(&self, case_id: &CaseId) -> Result<Option<StoredPlan>, StoreError> {
-        records::latest_plan(&self.client().await?, case_id).await
-    }
-
-    async fn plan_partner_ids(&self, case_id: &CaseId) -> Result<Vec<String>, StoreError> {
-        records::plan_partner_ids(&self.client().await?, case_id).await
-    }
-
-    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        entry.validate()?;
-        records::append_audit(&self.client().await?, entry).await
-    }
-
-    async fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
-        records::audit_entries(&self.client().await?, filter).await
-    }
-
-    async fn begin_idempotent(
-        &self,
-        scope: &str,
-        key: &str,
-        fingerprint: &str,
-        stale_after: Duration,
-    ) -> Result<IdempotencyOutcome, StoreError> {
-        let client = self.client().await?;
-        records::begin_idempotent(&client, scope, key, fingerprint, stale_after).await
-    }
-
-    async fn complete_idempotent(
-        &self,
-        scope: &str,
-        key: &str,
-        response: &StoredResponse,
-    ) -> Result<(), StoreError> {
-        records::complete_idempotent(&self.client().await?, scope, key, response).await
-    }
-
-    async fn abandon_idempotent(&self, scope: &str, key: &str) -> Result<(), StoreError> {
-        records::abandon_idempotent(&self.client().await?, scope, key).await
-    }
-
-    async fn create_referrals(
-        &self,
-        case_id: &CaseId,
-        referrals: Vec<NewReferral>,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<ReferralId>, StoreError> {
-        outbox::create(&mut self.client().await?, case_id, &referrals, now).await
-    }
-
-    async fn claim_outbox(
-        &self,
-        worker_id: &str,
-        limit: u32,
-        lease: Duration,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<OutboxItem>, StoreError> {
-        outbox::claim(&self.client().await?, worker_id, limit, lease, now).await
-    }
-
-    async fn finish_outbox(
-        &self,
-        item: OutboxItemId,
-        worker_id: &str,
-        outcome: DispatchOutcome,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        outbox::finish(&mut self.client().await?, item, worker_id, &outcome, now).await
-    }
-
-    async fn record_referral_status(
-        &self,
-        referral_id: &ReferralId,
-        change: &StatusChange,
-    ) -> Result<bool, StoreError> {
-        referrals::record_status(&mut self.client().await?, referral_id, change).await
-    }
-
-    async fn get_referral(&self, id: &ReferralId) -> Result<Option<StoredReferral>, StoreError> {
-        referrals::get(&mut self.client().await?, id).await
-    }
-
-    async fn find_referral_by_key(&self, key: &str) -> Result<Option<ReferralId>, StoreError> {
-        lookup::by_key(&self.client().await?, key).await
-    }
-
-    async fn find_referral_by_partner_reference(
-        &self,
-        partner_id: &str,
-        reference: &str,
-    ) -> Result<Option<ReferralId>, StoreError> {
-        lookup::by_partner_reference(&self.client().await?, partner_id, reference).await
-    }
-
-    async fn outbox_depth(&self) -> Result<u64, StoreError> {
-        lookup::outbox_depth(&self.client().await?).await
-    }
-
-    async fn record_partner_event(
-        &self,
-        partner_id: &str,
-        webhook_id: &str,
-        referral_id: &ReferralId,
-        change: &StatusChange,
-    ) -> Result<PartnerEvent, StoreError> {
-        let mut client = self.client().await?;
-        referrals::record_event(&mut client, partner_id, webhook_id, referral_id, change).await
-    }
-
-    async fn referrals_stuck(
-        &self,
-        state: TaskState,
-        before: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<StuckReferral>, StoreError> {
-        reports::stuck(&self.client().await?, state, before, limit).await
-    }
-
-    async fn pathway_stats(
-        &self,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<PathwayStatsRow>, StoreError> {
-        let facts = reports::stats_facts(&self.client().await?, from, to).await?;
-        Ok(crate::stats::aggregate(facts))
+    async fn insert_case(&self, _: &str, _: &Case) -> Result<CaseId, StoreError> { Err(pending()) }
+    async fn get_case(&self, _: &CaseId) -> Result<Option<StoredCase>, StoreError> { Err(pending()) }
+    async fn insert_plan(&self, _: &CaseId, _: &ActionPlan) -> Result<(), StoreError> { Err(pending()) }
+    async fn latest_plan(&self, _: &CaseId) -> Result<Option<StoredPlan>, StoreError> { Err(pending()) }
+    async fn plans_of_case(&self, _: &CaseId) -> Result<Vec<StoredPlan>, StoreError> { Err(pending()) }
+    async fn append_audit(&self, _: &AuditEntry) -> Result<(), StoreError> { Err(pending()) }
+    async fn audit_entries(&self, _: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> { Err(pending()) }
+    async fn begin_idempotent(&self, _: &str, _: &str, _: &str, _: Duration) -> Result<IdempotencyOutcome, StoreError> { Err(pending()) }
+    async fn complete_idempotent(&self, _: &str, _: &str, _: &StoredResponse) -> Result<(), StoreError> { Err(pending()) }
+    async fn abandon_idempotent(&self, _: &str, _: &str) -> Result<(), StoreError> { Err(pending()) }
+    async fn create_referrals(&self, _: &CaseId, _: Vec<NewReferral>, _: DateTime<Utc>) -> Result<Vec<ReferralId>, StoreError> { Err(pending()) }
+    async fn claim_outbox(&self, _: &str, _: u32, _: Duration, _: DateTime<Utc>) -> Result<Vec<OutboxItem>, StoreError> { Err(pending()) }
+    async fn finish_outbox(&self, _: OutboxItemId, _: &str, _: DispatchOutcome, _: DateTime<Utc>) -> Result<bool, StoreError> { Err(pending()) }
+    async fn record_referral_status(&self, _: &ReferralId, _: &StatusChange) -> Result<bool, StoreError> { Err(pending()) }
+    async fn get_referral(&self, _: &ReferralId) -> Result<Option<StoredReferral>, StoreError> { Err(pending()) }
+    async fn referrals_of_case(&self, _: &CaseId) -> Result<Vec<StoredReferral>, StoreError> { Err(pending()) }
+    async fn find_referral_by_key(&self, _: &str) -> Result<Option<ReferralId>, StoreError> { Err(pending()) }
+    async fn find_referral_by_partner_reference(&self, _: &str, _: &str) -> Result<Option<ReferralId>, StoreError> { Err(pending()) }
+    async fn outbox_depth(&self) -> Result<u64, StoreError> { Err(pending()) }
+    async fn record_partner_event(&self, _: &str, _: &str, _: &ReferralId, _: &StatusChange) -> Result<PartnerEvent, StoreError> { Err(pending()) }
+    async fn referrals_stuck(&self, _: TaskState, _: DateTime<Utc>, _: u32) -> Result<Vec<StuckReferral>, StoreError> { Err(pending()) }
+    async fn pathway_stats(&self, _: DateTime<Utc>, _: DateTime<Utc>, _: Option<&str>) -> Result<Vec<PathwayStatsRow>, StoreError> { Err(pending()) }
+    async fn erase_case(&self, _: &CaseId, _: crate::ErasureReason, _: DateTime<Utc>) -> Result<crate::Erasure, StoreError> { Err(pending()) }
+    async fn set_legal_hold(&self, _: &CaseId, _: Option<crate::LegalHold>) -> Result<(), StoreError> { Err(pending()) }
+    async fn cases_due_for_erasure(&self, _: DateTime<Utc>, _: u32) -> Result<Vec<CaseId>, StoreError> { Err(pending()) }
+    async fn reseal(&self, _: u32) -> Result<crate::ResealProgress, StoreError> { Err(pending()) }
+    fn replace_data_keys(&self, keys: crate::seal::DataKeys) {
+        *self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) = keys;
     }
 }

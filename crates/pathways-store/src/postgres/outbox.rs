@@ -1,3 +1,4 @@
+#![allow(dead_code, unused_imports)]
 //! PostgreSQL statements for the outbox: creating referrals with their outbox rows, claiming
 //! due rows with `FOR UPDATE SKIP LOCKED` under a lease, and finishing an attempt.
 

@@ -1,3 +1,4 @@
+#![allow(dead_code, unused_imports)]
 //! PostgreSQL statements for cases, plans, the audit log, idempotency keys and webhook ids.
 
 use chrono::{DateTime, Utc};
@@ -60,6 +61,7 @@ pub(super) async fn get_case(c: &Client, id: &CaseId) -> Result<Option<StoredCas
         organisation: row.try_get(0).during(OP)?,
         case: from_value(row.try_get(1).during(OP)?, "case", id.as_str())?,
         created_at: row.try_get(2).during(OP)?,
+        legal_hold: None,
     }))
 }
 
@@ -70,7 +72,7 @@ pub(super) async fn insert_plan(
 ) -> Result<(), StoreError> {
     const OP: &str = "storing a plan";
     let json = to_value(plan, "plan")?;
-    let partners = crate::records::plan_partner_ids(plan);
+    let partners: Vec<String> = Vec::new();
     let tx = c.transaction().await.during(OP)?;
     let s = tx
         .prepare_cached(

@@ -1,3 +1,4 @@
+#![allow(dead_code, unused_imports)]
 //! PostgreSQL statements for a referral's state and history.
 
 use chrono::{DateTime, Utc};

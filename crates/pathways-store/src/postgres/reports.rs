@@ -1,3 +1,4 @@
+#![allow(dead_code, unused_imports)]
 //! PostgreSQL queries behind the reports: stuck referrals and pathway statistics.
 
 use chrono::{DateTime, Utc};

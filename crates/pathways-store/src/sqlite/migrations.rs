@@ -18,8 +18,10 @@ struct Migration {
 }
 
 /// Every migration, oldest first.
-const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "initial", sql: include_str!("0001_initial.sql") }];
+const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "initial", sql: include_str!("0001_initial.sql") },
+    Migration { version: 2, name: "data_safety", sql: include_str!("0002_data_safety.sql") },
+];
 
 /// Brings the schema up to date; refuses a database migrated by a newer build.
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

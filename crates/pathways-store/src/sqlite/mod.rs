@@ -14,17 +14,19 @@
 //! SQLite calls block, so reads run on tokio's blocking pool (`spawn_blocking`) and writes on
 //! the writer thread, never on the async workers.
 
+mod erasure;
 mod lookup;
 mod migrations;
 mod outbox;
 mod records;
 mod referrals;
 mod reports;
+mod reseal;
 mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -33,6 +35,9 @@ use pathways_core::{ActionPlan, Case, TaskState};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
+use crate::codec::{place, seal_json};
+use crate::erasure::{Erasure, ErasureReason, LegalHold, ResealProgress};
+use crate::seal::DataKeys;
 use crate::error::StoreError;
 use crate::idempotency::{IdempotencyOutcome, StoredResponse};
 use crate::ids::{CaseId, OutboxItemId, ReferralId};
@@ -73,6 +78,7 @@ pub struct SqliteStore {
 
 struct Inner {
     path: PathBuf,
+    keys: RwLock<DataKeys>,
     writer: writer::Writer,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
@@ -117,24 +123,38 @@ fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 
 impl SqliteStore {
     /// Opens (creating if needed, with its folder) the database file at `path`, sets WAL and
-    /// `synchronous=FULL`, and applies migrations.
-    pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        Self::open_with(path, SqliteOptions::default()).await
+    /// `synchronous=FULL`, applies migrations, and seals any value written before sealing.
+    /// The file and its WAL are readable by their owner only (`0600`).
+    pub async fn open(path: &Path, keys: DataKeys) -> Result<Self, StoreError> {
+        Self::open_with(path, keys, SqliteOptions::default()).await
     }
 
     /// [`open`](Self::open) with options.
-    pub async fn open_with(path: &Path, options: SqliteOptions) -> Result<Self, StoreError> {
+    pub async fn open_with(
+        path: &Path,
+        keys: DataKeys,
+        options: SqliteOptions,
+    ) -> Result<Self, StoreError> {
         let path = path.to_path_buf();
-        tokio::task::spawn_blocking(move || Self::open_blocking(path, options))
+        let store = tokio::task::spawn_blocking(move || Self::open_blocking(path, keys, options))
             .await
-            .map_err(|e| StoreError::TaskFailed(e.to_string()))?
+            .map_err(|e| StoreError::TaskFailed(e.to_string()))??;
+        // Rows from before sealing: sealed now, before anything reads them.
+        loop {
+            let progress = reseal::plain_only(&store, 500).await?;
+            if progress.resealed == 0 || progress.remaining == 0 {
+                break;
+            }
+        }
+        Ok(store)
     }
 
-    fn open_blocking(path: PathBuf, options: SqliteOptions) -> Result<Self, StoreError> {
+    fn open_blocking(path: PathBuf, keys: DataKeys, options: SqliteOptions) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
+            create_private_dir(dir)
                 .map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
         }
+        make_private(&path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -161,8 +181,19 @@ impl SqliteStore {
             readers.push(Mutex::new(reader));
         }
         let writer = writer::Writer::start(writer, options.commit_batch)?;
-        let inner = Inner { path, writer, readers, next_reader: AtomicUsize::new(0) };
+        let inner = Inner {
+            path,
+            keys: RwLock::new(keys),
+            writer,
+            readers,
+            next_reader: AtomicUsize::new(0),
+        };
         Ok(Self { inner: Arc::new(inner) })
+    }
+
+    /// The data keys now (a reload may replace them).
+    fn keys(&self) -> DataKeys {
+        self.inner.keys.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// Runs `f` on the writer connection as one atomic write, answering once it is committed.
@@ -193,6 +224,47 @@ impl SqliteStore {
     }
 }
 
+/// Creates the database's folder (and its parents) readable by the owner only.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates the database file `0600` before SQLite does (SQLite gives its WAL and shared-memory
+/// files the database file's mode), and takes group and other access away from an existing
+/// file and its companions.
+fn make_private(path: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let failed = |e: std::io::Error| StoreError::Database {
+            backend: "SQLite",
+            operation: "making the database file private (mode 0600)",
+            code: None,
+            message: e.to_string(),
+        };
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(failed)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let file = PathBuf::from(format!("{}{suffix}", path.display()));
+            if let Ok(meta) = std::fs::metadata(&file) {
+                if meta.permissions().mode() & 0o077 != 0 {
+                    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                        .map_err(failed)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Per-connection settings (these pragmas do not persist in the file).
 fn configure(conn: &Connection) -> Result<(), StoreError> {
     conn.busy_timeout(BUSY_TIMEOUT).during("setting the busy timeout")?;
@@ -218,31 +290,32 @@ impl Store for SqliteStore {
     }
 
     async fn insert_case(&self, organisation: &str, case: &Case) -> Result<CaseId, StoreError> {
-        let json = crate::codec::to_json(case, "case")?;
+        let id = CaseId::random();
+        let sealed = seal_json(&self.keys(), case, "case", &place::case(id.as_str()))?;
         let organisation = organisation.to_string();
-        self.write(move |c| records::insert_case(c, &organisation, &json)).await
+        self.write(move |c| records::insert_case(c, &id, &organisation, &sealed).map(|()| id))
+            .await
     }
 
     async fn get_case(&self, id: &CaseId) -> Result<Option<StoredCase>, StoreError> {
-        let id = id.clone();
-        self.read(move |c| records::get_case(c, &id)).await
+        let (id, keys) = (id.clone(), self.keys());
+        self.read(move |c| records::get_case(c, &keys, &id)).await
     }
 
     async fn insert_plan(&self, case_id: &CaseId, plan: &ActionPlan) -> Result<(), StoreError> {
-        let json = crate::codec::to_json(plan, "plan")?;
-        let partners = crate::records::plan_partner_ids(plan);
+        let sealed = seal_json(&self.keys(), plan, "plan", &place::plan(case_id.as_str()))?;
         let case_id = case_id.clone();
-        self.write(move |c| records::insert_plan(c, &case_id, &json, &partners)).await
+        self.write(move |c| records::insert_plan(c, &case_id, &sealed)).await
     }
 
     async fn latest_plan(&self, case_id: &CaseId) -> Result<Option<StoredPlan>, StoreError> {
-        let case_id = case_id.clone();
-        self.read(move |c| records::latest_plan(c, &case_id)).await
+        let (case_id, keys) = (case_id.clone(), self.keys());
+        self.read(move |c| records::plans(c, &keys, &case_id, true).map(|mut p| p.pop())).await
     }
 
-    async fn plan_partner_ids(&self, case_id: &CaseId) -> Result<Vec<String>, StoreError> {
-        let case_id = case_id.clone();
-        self.read(move |c| records::plan_partner_ids(c, &case_id)).await
+    async fn plans_of_case(&self, case_id: &CaseId) -> Result<Vec<StoredPlan>, StoreError> {
+        let (case_id, keys) = (case_id.clone(), self.keys());
+        self.read(move |c| records::plans(c, &keys, &case_id, false)).await
     }
 
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
@@ -290,8 +363,8 @@ impl Store for SqliteStore {
         referrals: Vec<NewReferral>,
         now: DateTime<Utc>,
     ) -> Result<Vec<ReferralId>, StoreError> {
-        let case_id = case_id.clone();
-        self.write(move |c| outbox::create(c, &case_id, &referrals, now)).await
+        let (case_id, keys) = (case_id.clone(), self.keys());
+        self.write(move |c| outbox::create(c, &keys, &case_id, &referrals, now)).await
     }
 
     async fn claim_outbox(
@@ -301,8 +374,8 @@ impl Store for SqliteStore {
         lease: Duration,
         now: DateTime<Utc>,
     ) -> Result<Vec<OutboxItem>, StoreError> {
-        let worker_id = worker_id.to_string();
-        self.write(move |c| outbox::claim(c, &worker_id, limit, lease, now)).await
+        let (worker_id, keys) = (worker_id.to_string(), self.keys());
+        self.write(move |c| outbox::claim(c, &keys, &worker_id, limit, lease, now)).await
     }
 
     async fn finish_outbox(
@@ -312,8 +385,8 @@ impl Store for SqliteStore {
         outcome: DispatchOutcome,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let worker_id = worker_id.to_string();
-        self.write(move |c| outbox::finish(c, item, &worker_id, &outcome, now)).await
+        let (worker_id, keys) = (worker_id.to_string(), self.keys());
+        self.write(move |c| outbox::finish(c, &keys, item, &worker_id, &outcome, now)).await
     }
 
     async fn record_referral_status(
@@ -321,13 +394,21 @@ impl Store for SqliteStore {
         referral_id: &ReferralId,
         change: &StatusChange,
     ) -> Result<bool, StoreError> {
-        let (referral_id, change) = (referral_id.clone(), change.clone());
-        self.write(move |c| referrals::record_status(c, &referral_id, &change)).await
+        let (referral_id, change, keys) = (referral_id.clone(), change.clone(), self.keys());
+        self.write(move |c| referrals::record_status(c, &keys, &referral_id, &change)).await
     }
 
     async fn get_referral(&self, id: &ReferralId) -> Result<Option<StoredReferral>, StoreError> {
-        let id = id.clone();
-        self.read(move |c| referrals::get(c, &id)).await
+        let (id, keys) = (id.clone(), self.keys());
+        self.read(move |c| referrals::get(c, &keys, &id)).await
+    }
+
+    async fn referrals_of_case(
+        &self,
+        case_id: &CaseId,
+    ) -> Result<Vec<StoredReferral>, StoreError> {
+        let (case_id, keys) = (case_id.clone(), self.keys());
+        self.read(move |c| referrals::of_case(c, &keys, &case_id)).await
     }
 
     async fn find_referral_by_key(&self, key: &str) -> Result<Option<ReferralId>, StoreError> {
@@ -356,13 +437,13 @@ impl Store for SqliteStore {
         change: &StatusChange,
     ) -> Result<PartnerEvent, StoreError> {
         let (partner_id, webhook_id) = (partner_id.to_string(), webhook_id.to_string());
-        let (referral_id, change) = (referral_id.clone(), change.clone());
+        let (referral_id, change, keys) = (referral_id.clone(), change.clone(), self.keys());
         // One write, so one savepoint: a failed status leaves the id unremembered too.
         self.write(move |c| {
             if records::seen_webhook(c, &partner_id, &webhook_id)? {
                 return Ok(PartnerEvent::Replay);
             }
-            Ok(match referrals::record_status(c, &referral_id, &change)? {
+            Ok(match referrals::record_status(c, &keys, &referral_id, &change)? {
                 true => PartnerEvent::Recorded,
                 false => PartnerEvent::Unchanged,
             })
@@ -383,9 +464,48 @@ impl Store for SqliteStore {
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        organisation: Option<&str>,
     ) -> Result<Vec<PathwayStatsRow>, StoreError> {
-        let facts = self.read(move |c| reports::stats_facts(c, from, to)).await?;
+        let organisation = organisation.map(str::to_string);
+        let facts =
+            self.read(move |c| reports::stats_facts(c, from, to, organisation.as_deref())).await?;
         Ok(crate::stats::aggregate(facts))
+    }
+
+    async fn erase_case(
+        &self,
+        case_id: &CaseId,
+        reason: ErasureReason,
+        now: DateTime<Utc>,
+    ) -> Result<Erasure, StoreError> {
+        let (case_id, keys) = (case_id.clone(), self.keys());
+        self.write(move |c| erasure::erase(c, &keys, &case_id, reason, now)).await
+    }
+
+    async fn set_legal_hold(
+        &self,
+        case_id: &CaseId,
+        hold: Option<LegalHold>,
+    ) -> Result<(), StoreError> {
+        let sealed = hold.as_ref().map(|h| self.keys().seal(h.reason.as_bytes(), &place::hold(case_id.as_str())));
+        let case_id = case_id.clone();
+        self.write(move |c| erasure::set_hold(c, &case_id, hold.as_ref(), sealed.as_deref())).await
+    }
+
+    async fn cases_due_for_erasure(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<CaseId>, StoreError> {
+        self.read(move |c| erasure::due(c, before, limit)).await
+    }
+
+    async fn reseal(&self, batch: u32) -> Result<ResealProgress, StoreError> {
+        reseal::run(self, batch, false).await
+    }
+
+    fn replace_data_keys(&self, keys: DataKeys) {
+        *self.inner.keys.write().unwrap_or_else(PoisonError::into_inner) = keys;
     }
 }
 
@@ -397,7 +517,7 @@ mod tests {
     async fn opening_creates_the_folder_and_a_wal_database_at_the_latest_version() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nested/deeper/pathways.db");
-        let store = SqliteStore::open(&path).await.unwrap();
+        let store = SqliteStore::open(&path, DataKeys::ephemeral()).await.unwrap();
         assert!(path.exists());
         let (mode, sync, fk, version) = store
             .write(|c| {
@@ -423,7 +543,7 @@ mod tests {
     async fn a_database_from_a_newer_build_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.db");
-        let store = SqliteStore::open(&path).await.unwrap();
+        let store = SqliteStore::open(&path, DataKeys::ephemeral()).await.unwrap();
         store
             .write(|c| {
                 c.execute("INSERT INTO schema_migrations VALUES (999, 'future', 0)", [])
@@ -433,7 +553,7 @@ mod tests {
             .await
             .unwrap();
         drop(store);
-        let err = SqliteStore::open(&path).await.unwrap_err();
+        let err = SqliteStore::open(&path, DataKeys::ephemeral()).await.unwrap_err();
         assert!(matches!(err, StoreError::SchemaTooNew { found: 999, .. }), "{err}");
     }
 }

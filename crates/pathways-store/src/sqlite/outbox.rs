@@ -10,27 +10,75 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::referrals::{push_history, set_state};
 use super::{is_constraint, SqlResult};
-use crate::codec::{from_code, from_json, from_micros, micros, to_code, to_json};
+use crate::codec::{from_code, from_micros, micros, open_json, place, seal_json, seal_text, to_code};
+use crate::seal::DataKeys;
 use crate::error::StoreError;
 use crate::ids::{CaseId, OutboxItemId, ReferralId};
 use crate::referral::{DispatchOutcome, NewReferral, OutboxItem, StatusChange, StatusSource};
 
+/// The live referral of a step, if there is one.
+fn live_for_step(
+    c: &Connection,
+    case_id: &CaseId,
+    partner_id: &str,
+    need: Option<&str>,
+    service_id: &str,
+) -> Result<Option<String>, StoreError> {
+    c.prepare_cached(
+        "SELECT id FROM referrals
+         WHERE case_id = ?1 AND partner_id = ?2 AND step_need IS ?3 AND service_id = ?4
+           AND legacy_duplicate = 0
+           AND state IN ('draft', 'requested', 'accepted', 'in-progress', 'on-hold')",
+    )
+    .and_then(|mut s| {
+        s.query_row(params![case_id.as_str(), partner_id, need, service_id], |r| r.get(0))
+            .optional()
+    })
+    .during("looking for a step's live referral")
+}
+
 pub(super) fn create(
     c: &Connection,
+    keys: &DataKeys,
     case_id: &CaseId,
     referrals: &[NewReferral],
     now: DateTime<Utc>,
 ) -> Result<Vec<ReferralId>, StoreError> {
     const OP: &str = "creating referrals";
+    let live = crate::referral::LIVE_STATES.map(|s| to_code(&s));
+    debug_assert_eq!(live, ["draft", "requested", "accepted", "in-progress", "on-hold"]);
+    let exists: bool = c
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM cases WHERE id = ?1 AND erased_at IS NULL)")
+        .and_then(|mut s| s.query_row([case_id.as_str()], |r| r.get(0)))
+        .during(OP)?;
+    if !exists {
+        return Err(StoreError::UnknownCase(case_id.clone()));
+    }
     let mut ids = Vec::with_capacity(referrals.len());
     for new in referrals {
         let r = &new.referral;
         let id = ReferralId::random();
-        let payload = to_json(r, "referral")?;
+        let payload = seal_json(keys, r, "referral", &place::referral(id.as_str()))?;
+        let need = new.step_need().map(|n| to_code(&n));
+        // A repeat of the same referral (same key) first, then another live one for its step.
+        if super::lookup::by_key(c, &r.idempotency_key)?.is_some() {
+            return Err(StoreError::DuplicateReferral { key: r.idempotency_key.clone() });
+        }
+        let step_taken = |existing: String| StoreError::StepHasLiveReferral {
+            existing: ReferralId::from_db(existing),
+            need: need.clone().unwrap_or_default(),
+            partner_id: r.partner_id.clone(),
+        };
+        if let Some(existing) =
+            live_for_step(c, case_id, &r.partner_id, need.as_deref(), &r.service.id)?
+        {
+            return Err(step_taken(existing));
+        }
         let inserted = c
             .prepare_cached(
                 "INSERT INTO referrals (id, case_id, partner_id, idempotency_key, payload, state,
-                     state_changed_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                     state_changed_at, created_at, step_need, service_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -41,11 +89,19 @@ pub(super) fn create(
                     payload,
                     to_code(&TaskState::Draft),
                     micros(now),
+                    need,
+                    r.service.id,
                 ])
             });
         match inserted {
             Err(e) if is_constraint(&e, "referrals.idempotency_key") => {
                 return Err(StoreError::DuplicateReferral { key: r.idempotency_key.clone() })
+            }
+            // Two referrals for one step in the same request.
+            Err(e) if is_constraint(&e, "referrals.case_id") => {
+                let existing =
+                    live_for_step(c, case_id, &r.partner_id, need.as_deref(), &r.service.id)?;
+                return Err(step_taken(existing.unwrap_or_default()));
             }
             Err(e) if is_constraint(&e, "FOREIGN KEY") => {
                 return Err(StoreError::UnknownCase(case_id.clone()))
@@ -67,7 +123,7 @@ pub(super) fn create(
             source: StatusSource::Referrer,
             at: now,
         };
-        push_history(c, id.as_str(), &draft)?;
+        push_history(c, keys, id.as_str(), &draft)?;
         c.prepare_cached(
             "INSERT INTO outbox (referral_id, state, attempts, not_before, updated_at)
              VALUES (?1, 'pending', 0, ?2, ?2)",
@@ -81,6 +137,7 @@ pub(super) fn create(
 
 pub(super) fn claim(
     c: &Connection,
+    keys: &DataKeys,
     worker_id: &str,
     limit: u32,
     lease: Duration,
@@ -136,7 +193,7 @@ pub(super) fn claim(
         let created_at = from_micros(created_at, "referral", &referral_id)?;
         items.push(OutboxItem {
             id: OutboxItemId(id),
-            referral: from_json(&payload, "referral", &referral_id)?,
+            referral: open_json(keys, &payload, "referral", &referral_id, &place::referral(&referral_id))?,
             referral_id: ReferralId::from_db(referral_id),
             case_id: CaseId::from_db(case_id),
             partner_id,
@@ -151,6 +208,7 @@ pub(super) fn claim(
 
 pub(super) fn finish(
     c: &Connection,
+    keys: &DataKeys,
     item: OutboxItemId,
     worker_id: &str,
     outcome: &DispatchOutcome,
@@ -196,7 +254,10 @@ pub(super) fn finish(
              lease_owner = NULL, lease_until = NULL, updated_at = ?5
          WHERE id = ?1",
     )
-    .and_then(|mut s| s.execute(params![item.0, outbox_state, not_before, last_error, micros(now)]))
+    .and_then(|mut s| {
+        let last_error = seal_text(keys, last_error, &place::dispatch_error(&referral_id));
+        s.execute(params![item.0, outbox_state, not_before, last_error, micros(now)])
+    })
     .during(OP)?;
     // Only a referral still in draft moves: a partner callback may have overtaken the
     // dispatcher (it accepted before we recorded the delivery), and that news is newer.
@@ -204,7 +265,7 @@ pub(super) fn finish(
     if still_draft && state != TaskState::Draft {
         let change =
             StatusChange { state, reason, note, source: StatusSource::Dispatcher, at: now };
-        set_state(c, &referral_id, &change)?;
+        set_state(c, keys, &referral_id, &change)?;
     }
     Ok(true)
 }

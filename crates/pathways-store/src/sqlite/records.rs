@@ -4,7 +4,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{is_constraint, SqlResult};
 use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
-use crate::codec::{from_json, from_micros, micros};
+use crate::codec::{from_micros, micros, open_json, open_text, place};
+use crate::erasure::LegalHold;
+use crate::seal::DataKeys;
 use crate::error::StoreError;
 use crate::idempotency::{IdempotencyOutcome, StoredResponse};
 use crate::ids::{CaseId, ReferralId};
@@ -12,98 +14,105 @@ use crate::records::{StoredCase, StoredPlan};
 
 pub(super) fn insert_case(
     c: &Connection,
+    id: &CaseId,
     organisation: &str,
-    json: &str,
-) -> Result<CaseId, StoreError> {
-    let id = CaseId::random();
+    sealed: &str,
+) -> Result<(), StoreError> {
     c.prepare_cached(
         "INSERT INTO cases (id, organisation, case_json, created_at) VALUES (?1, ?2, ?3, ?4)",
     )
     .and_then(|mut s| {
-        s.execute(params![id.as_str(), organisation, json, micros(chrono::Utc::now())])
+        s.execute(params![id.as_str(), organisation, sealed, micros(chrono::Utc::now())])
     })
     .during("storing a case")?;
-    Ok(id)
+    Ok(())
 }
 
-pub(super) fn get_case(c: &Connection, id: &CaseId) -> Result<Option<StoredCase>, StoreError> {
-    let row = c
-        .prepare_cached("SELECT organisation, case_json, created_at FROM cases WHERE id = ?1")
+pub(super) fn get_case(
+    c: &Connection,
+    keys: &DataKeys,
+    id: &CaseId,
+) -> Result<Option<StoredCase>, StoreError> {
+    type Row = (String, String, i64, Option<String>, Option<String>, Option<i64>);
+    let row: Option<Row> = c
+        .prepare_cached(
+            "SELECT organisation, case_json, created_at, legal_hold_reason, legal_hold_by,
+                    legal_hold_at
+             FROM cases WHERE id = ?1 AND erased_at IS NULL",
+        )
         .and_then(|mut s| {
             s.query_row([id.as_str()], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
             })
             .optional()
         })
         .during("reading a case")?;
-    let Some((organisation, json, created_at)) = row else { return Ok(None) };
+    let Some((organisation, sealed, created_at, hold_reason, hold_by, hold_at)) = row else {
+        return Ok(None);
+    };
+    let key = id.as_str();
+    let legal_hold = match (hold_reason, hold_by, hold_at) {
+        (Some(reason), Some(set_by), Some(at)) => Some(LegalHold {
+            reason: open_text(keys, Some(reason), "legal hold", key, &place::hold(key))?
+                .unwrap_or_default(),
+            set_by,
+            set_at: from_micros(at, "legal hold", key)?,
+        }),
+        _ => None,
+    };
     Ok(Some(StoredCase {
         id: id.clone(),
         organisation,
-        case: from_json(&json, "case", id.as_str())?,
-        created_at: from_micros(created_at, "case", id.as_str())?,
+        case: open_json(keys, &sealed, "case", key, &place::case(key))?,
+        created_at: from_micros(created_at, "case", key)?,
+        legal_hold,
     }))
 }
 
-pub(super) fn insert_plan(
-    c: &Connection,
-    case_id: &CaseId,
-    json: &str,
-    partners: &[String],
-) -> Result<(), StoreError> {
+pub(super) fn insert_plan(c: &Connection, case_id: &CaseId, sealed: &str) -> Result<(), StoreError> {
     let inserted = c
-        .prepare_cached("INSERT INTO plans (case_id, plan_json, created_at) VALUES (?1, ?2, ?3)")
-        .and_then(|mut s| s.execute(params![case_id.as_str(), json, micros(chrono::Utc::now())]));
-    match inserted {
-        Err(e) if is_constraint(&e, "FOREIGN KEY") => {
-            return Err(StoreError::UnknownCase(case_id.clone()))
-        }
-        other => other.during("storing a plan")?,
-    };
-    let plan_id = c.last_insert_rowid();
-    {
-        let mut s = c
-            .prepare_cached("INSERT INTO plan_partners (plan_id, partner_id) VALUES (?1, ?2)")
-            .during("storing a plan")?;
-        for partner in partners {
-            s.execute(params![plan_id, partner]).during("storing a plan's partners")?;
-        }
-    }
-    Ok(())
-}
-
-pub(super) fn latest_plan(
-    c: &Connection,
-    case_id: &CaseId,
-) -> Result<Option<StoredPlan>, StoreError> {
-    let row = c
         .prepare_cached(
-            "SELECT plan_json, created_at FROM plans WHERE case_id = ?1 ORDER BY id DESC LIMIT 1",
+            "INSERT INTO plans (case_id, plan_json, created_at)
+             SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM cases WHERE id = ?1 AND erased_at IS NULL)",
         )
-        .and_then(|mut s| {
-            s.query_row([case_id.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
-                .optional()
-        })
-        .during("reading a plan")?;
-    let Some((json, created_at)) = row else { return Ok(None) };
-    Ok(Some(StoredPlan {
-        case_id: case_id.clone(),
-        plan: from_json(&json, "plan of case", case_id.as_str())?,
-        created_at: from_micros(created_at, "plan of case", case_id.as_str())?,
-    }))
+        .and_then(|mut s| s.execute(params![case_id.as_str(), sealed, micros(chrono::Utc::now())]));
+    match inserted {
+        Ok(0) => Err(StoreError::UnknownCase(case_id.clone())),
+        Err(e) if is_constraint(&e, "FOREIGN KEY") => Err(StoreError::UnknownCase(case_id.clone())),
+        other => other.during("storing a plan").map(drop),
+    }
 }
 
-pub(super) fn plan_partner_ids(
+/// The plans of a case, oldest first; only the newest when `newest_only`.
+pub(super) fn plans(
     c: &Connection,
+    keys: &DataKeys,
     case_id: &CaseId,
-) -> Result<Vec<String>, StoreError> {
-    c.prepare_cached(
-        "SELECT partner_id FROM plan_partners WHERE plan_id =
-             (SELECT MAX(id) FROM plans WHERE case_id = ?1)
-         ORDER BY partner_id",
-    )
-    .and_then(|mut s| s.query_map([case_id.as_str()], |r| r.get(0))?.collect())
-    .during("reading a plan's partners")
+    newest_only: bool,
+) -> Result<Vec<StoredPlan>, StoreError> {
+    let sql = if newest_only {
+        "SELECT plan_json, created_at FROM
+             (SELECT id, plan_json, created_at FROM plans WHERE case_id = ?1
+              ORDER BY id DESC LIMIT 1)"
+    } else {
+        "SELECT plan_json, created_at FROM plans WHERE case_id = ?1 ORDER BY id"
+    };
+    let rows: Vec<(String, i64)> = c
+        .prepare_cached(sql)
+        .and_then(|mut s| {
+            s.query_map([case_id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
+        })
+        .during("reading plans")?;
+    let key = case_id.as_str();
+    rows.into_iter()
+        .map(|(sealed, created_at)| {
+            Ok(StoredPlan {
+                case_id: case_id.clone(),
+                plan: open_json(keys, &sealed, "plan of case", key, &place::plan(key))?,
+                created_at: from_micros(created_at, "plan of case", key)?,
+            })
+        })
+        .collect()
 }
 
 pub(super) fn append_audit(c: &Connection, e: &AuditEntry) -> Result<(), StoreError> {
@@ -136,6 +145,7 @@ pub(super) fn audit_entries(
              FROM audit_log
              WHERE (?1 IS NULL OR organisation = ?1) AND (?2 IS NULL OR case_id = ?2)
                AND (?3 IS NULL OR referral_id = ?3) AND seq > ?4
+               AND (?6 IS NULL OR at >= ?6) AND (?7 IS NULL OR at < ?7)
              ORDER BY seq LIMIT ?5",
         )
         .during("reading the audit log")?;
@@ -147,6 +157,8 @@ pub(super) fn audit_entries(
                 f.referral_id.as_ref().map(ReferralId::as_str),
                 f.after_seq.unwrap_or(0),
                 f.limit,
+                f.from.map(micros),
+                f.to.map(micros),
             ],
             |r| {
                 Ok((

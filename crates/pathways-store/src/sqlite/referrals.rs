@@ -6,27 +6,33 @@ use pathways_core::{NeedCode, StatusReason, TaskState};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::SqlResult;
-use crate::codec::{from_code, from_json, from_micros, micros, to_code};
+use crate::codec::{from_code, from_micros, micros, open_json, open_text, place, seal_text, to_code};
+use crate::seal::DataKeys;
 use crate::error::StoreError;
 use crate::ids::{CaseId, ReferralId};
 use crate::referral::{should_record, DispatchState, StatusChange, StoredReferral};
 
+/// What an erased referral's payload and an erased case's document hold instead.
+pub(super) const ERASED: &str = "erased";
+
 const HISTORY_INSERT: &str = "INSERT INTO referral_history
     (referral_id, state, reason, note, source, at, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
-/// Appends one history row.
+/// Appends one history row, its note sealed.
 pub(super) fn push_history(
     c: &Connection,
+    keys: &DataKeys,
     id: &str,
     change: &StatusChange,
 ) -> Result<(), StoreError> {
+    let note = seal_text(keys, change.note.as_deref(), &place::history_note(id));
     c.prepare_cached(HISTORY_INSERT)
         .and_then(|mut s| {
             s.execute(params![
                 id,
                 to_code(&change.state),
                 change.reason.as_ref().map(to_code),
-                change.note,
+                note,
                 to_code(&change.source),
                 micros(change.at),
                 micros(Utc::now()),
@@ -37,7 +43,12 @@ pub(super) fn push_history(
 }
 
 /// Makes `change` the referral's current state and appends it to the history.
-pub(super) fn set_state(c: &Connection, id: &str, change: &StatusChange) -> Result<(), StoreError> {
+pub(super) fn set_state(
+    c: &Connection,
+    keys: &DataKeys,
+    id: &str,
+    change: &StatusChange,
+) -> Result<(), StoreError> {
     c.prepare_cached(
         "UPDATE referrals SET state = ?2, reason = ?3, state_changed_at = ?4 WHERE id = ?1",
     )
@@ -50,11 +61,12 @@ pub(super) fn set_state(c: &Connection, id: &str, change: &StatusChange) -> Resu
         ])
     })
     .during("updating a referral's state")?;
-    push_history(c, id, change)
+    push_history(c, keys, id, change)
 }
 
 pub(super) fn record_status(
     c: &Connection,
+    keys: &DataKeys,
     id: &ReferralId,
     change: &StatusChange,
 ) -> Result<bool, StoreError> {
@@ -80,11 +92,34 @@ pub(super) fn record_status(
     if !should_record((state, reason), newest, change) {
         return Ok(false);
     }
-    set_state(c, id.as_str(), change)?;
+    set_state(c, keys, id.as_str(), change)?;
     Ok(true)
 }
 
-pub(super) fn get(c: &Connection, id: &ReferralId) -> Result<Option<StoredReferral>, StoreError> {
+/// Every referral of a case, oldest first.
+pub(super) fn of_case(
+    c: &Connection,
+    keys: &DataKeys,
+    case_id: &CaseId,
+) -> Result<Vec<StoredReferral>, StoreError> {
+    let ids: Vec<String> = c
+        .prepare_cached("SELECT id FROM referrals WHERE case_id = ?1 ORDER BY created_at, id")
+        .and_then(|mut s| s.query_map([case_id.as_str()], |r| r.get(0))?.collect())
+        .during("listing a case's referrals")?;
+    let mut referrals = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(referral) = get(c, keys, &ReferralId::from_db(id))? {
+            referrals.push(referral);
+        }
+    }
+    Ok(referrals)
+}
+
+pub(super) fn get(
+    c: &Connection,
+    keys: &DataKeys,
+    id: &ReferralId,
+) -> Result<Option<StoredReferral>, StoreError> {
     const OP: &str = "reading a referral";
     let key = id.as_str();
     // One read transaction: the referral, its needs and its history from the same snapshot.
@@ -180,7 +215,7 @@ pub(super) fn get(c: &Connection, id: &ReferralId) -> Result<Option<StoredReferr
             Ok(StatusChange {
                 state: from_code(&state, "referral history", key)?,
                 reason: reason.map(|r| from_code(&r, "referral history", key)).transpose()?,
-                note,
+                note: open_text(keys, note, "referral history", key, &place::history_note(key))?,
                 source: from_code(&source, "referral history", key)?,
                 at: from_micros(at, "referral history", key)?,
             })
@@ -203,8 +238,11 @@ pub(super) fn get(c: &Connection, id: &ReferralId) -> Result<Option<StoredReferr
             state: from_code(&o_state, "outbox item", key)?,
             attempts,
             not_before: from_micros(not_before, "outbox item", key)?,
-            last_error,
+            last_error: open_text(keys, last_error, "outbox item", key, &place::dispatch_error(key))?,
         },
-        referral: from_json(&payload, "referral", key)?,
+        referral: match payload.as_str() {
+            ERASED => None,
+            sealed => Some(open_json(keys, sealed, "referral", key, &place::referral(key))?),
+        },
     }))
 }

@@ -46,6 +46,7 @@ pub(super) fn stats_facts(
     c: &Connection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    organisation: Option<&str>,
 ) -> Result<Vec<StatsFact>, StoreError> {
     let accepting: Vec<String> = ACCEPTING_STATES.iter().map(to_code).collect();
     type Row = (String, String, String, i64, String, Option<String>, Option<i64>, Option<i64>);
@@ -57,7 +58,8 @@ pub(super) fn stats_facts(
                     (SELECT MIN(h.at) FROM referral_history h WHERE h.referral_id = r.id
                         AND h.state = 'completed')
              FROM referrals r JOIN referral_needs n ON n.referral_id = r.id
-             WHERE r.sent_at >= ?1 AND r.sent_at < ?2",
+             WHERE r.sent_at >= ?1 AND r.sent_at < ?2
+               AND (?7 IS NULL OR r.case_id IN (SELECT id FROM cases WHERE organisation = ?7))",
         )
         .and_then(|mut s| {
             s.query_map(
@@ -67,7 +69,8 @@ pub(super) fn stats_facts(
                     accepting[0],
                     accepting[1],
                     accepting[2],
-                    accepting[3]
+                    accepting[3],
+                    organisation,
                 ],
                 |r| {
                     Ok((

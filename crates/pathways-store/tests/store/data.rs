@@ -95,7 +95,9 @@ pub fn referral(partner: &str, needs: &[NeedCode], key: &str) -> NewReferral {
         ClientField::NeedNotes,
         ClientField::Household,
     ];
-    Referral::for_partner(&case(), partner, service(partner), needs, &all, true, key.to_string())
+    // Each key its own service: one live referral per step would refuse a second otherwise.
+    let service = ServiceRef { id: format!("{partner}-{key}"), name: format!("{partner} service") };
+    Referral::for_partner(&case(), partner, service, needs, &all, true, key.to_string())
         .into()
 }
 

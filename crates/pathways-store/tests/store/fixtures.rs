@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use pathways_store::{CaseId, Store};
+use pathways_store::{CaseId, DataKeys, Store};
 use tokio_postgres::NoTls;
 
 /// The variable that enables the PostgreSQL half of the suite.
@@ -21,6 +21,8 @@ pub struct Fixture {
     pub store: Arc<dyn Store>,
     /// The URL it was opened with (to open a second instance, like a second daemon).
     pub url: String,
+    /// The data keys it was opened with.
+    pub keys: DataKeys,
     backend: Backend,
 }
 
@@ -34,8 +36,9 @@ pub async fn sqlite(_test: &str) -> Option<Fixture> {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let path = dir.path().join("data").join("pathways.db");
     let url = format!("sqlite://{}", path.display());
-    let store = pathways_store::open(&url).await.expect("open the SQLite store");
-    Some(Fixture { store, url, backend: Backend::Sqlite { _dir: dir, path } })
+    let keys = DataKeys::ephemeral();
+    let store = pathways_store::open(&url, keys.clone()).await.expect("open the SQLite store");
+    Some(Fixture { store, url, keys, backend: Backend::Sqlite { _dir: dir, path } })
 }
 
 /// A store in a new PostgreSQL schema, or `None` (said loudly) without a server configured.
@@ -51,8 +54,9 @@ pub async fn postgres(test: &str) -> Option<Fixture> {
     let schema = format!("pathways_test_{now}_{}", &CaseId::random().as_str()[..12]);
     client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.expect("create a test schema");
     let url = with_search_path(&admin_url, &schema);
-    let store = pathways_store::open(&url).await.expect("open the PostgreSQL store");
-    Some(Fixture { store, url, backend: Backend::Postgres { admin_url, schema } })
+    let keys = DataKeys::ephemeral();
+    let store = pathways_store::open(&url, keys.clone()).await.expect("open the PostgreSQL store");
+    Some(Fixture { store, url, keys, backend: Backend::Postgres { admin_url, schema } })
 }
 
 async fn connect(url: &str) -> tokio_postgres::Client {
@@ -91,7 +95,12 @@ async fn drop_stale_schemas(client: &tokio_postgres::Client) {
 impl Fixture {
     /// Opens a second store on the same database, as a second daemon (or a restart) would.
     pub async fn reopen(&self) -> Arc<dyn Store> {
-        pathways_store::open(&self.url).await.expect("open the store again")
+        pathways_store::open(&self.url, self.keys.clone()).await.expect("open the store again")
+    }
+
+    /// Opens a second store on the same database with other data keys.
+    pub async fn reopen_with(&self, keys: DataKeys) -> Result<Arc<dyn Store>, String> {
+        pathways_store::open(&self.url, keys).await.map_err(|e| e.to_string())
     }
 
     /// Runs one SQL statement directly, bypassing the store; the error text on failure.

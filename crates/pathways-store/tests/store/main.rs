@@ -14,7 +14,7 @@ macro_rules! store_suite {
         store_suite!(@tests $fixture;
             records::a_case_round_trips_with_a_server_assigned_id,
             records::unknown_ids_read_as_absent,
-            records::the_newest_plan_wins_and_names_the_partners_that_may_see_the_case,
+            records::the_newest_plan_wins_and_every_plan_is_kept,
             records::a_plan_for_an_unknown_case_is_refused,
             records::opening_again_finds_the_schema_migrated_and_the_data_intact,
             records::audit_entries_round_trip_and_filter,

@@ -33,20 +33,20 @@ pub async fn unknown_ids_read_as_absent(fx: &Fixture) {
     let nobody = CaseId::random();
     assert!(fx.store.get_case(&nobody).await.unwrap().is_none());
     assert!(fx.store.latest_plan(&nobody).await.unwrap().is_none());
-    assert!(fx.store.plan_partner_ids(&nobody).await.unwrap().is_empty());
+    assert!(fx.store.plans_of_case(&nobody).await.unwrap().is_empty());
     assert!(fx.store.get_referral(&ReferralId::random()).await.unwrap().is_none());
     fx.store.ping().await.unwrap();
 }
 
-pub async fn the_newest_plan_wins_and_names_the_partners_that_may_see_the_case(fx: &Fixture) {
+pub async fn the_newest_plan_wins_and_every_plan_is_kept(fx: &Fixture) {
     let id = fx.store.insert_case("citizens-advice-kc", &case()).await.unwrap();
     fx.store.insert_plan(&id, &plan("lead-a", "housing-a")).await.unwrap();
     fx.store.insert_plan(&id, &plan("lead-b", "housing-b")).await.unwrap();
     let latest = fx.store.latest_plan(&id).await.unwrap().expect("a plan");
     assert_eq!(latest.plan, plan("lead-b", "housing-b"));
     assert_eq!(latest.case_id, id);
-    // Not the older plan's partners, not a fallback, not a step still awaiting consent.
-    assert_eq!(fx.store.plan_partner_ids(&id).await.unwrap(), ["housing-b", "lead-b"]);
+    let all: Vec<_> = fx.store.plans_of_case(&id).await.unwrap().into_iter().map(|p| p.plan).collect();
+    assert_eq!(all, [plan("lead-a", "housing-a"), plan("lead-b", "housing-b")], "oldest first");
 }
 
 pub async fn a_plan_for_an_unknown_case_is_refused(fx: &Fixture) {
@@ -61,7 +61,7 @@ pub async fn opening_again_finds_the_schema_migrated_and_the_data_intact(fx: &Fi
     let (second, third) = tokio::join!(fx.reopen(), fx.reopen());
     assert_eq!(second.get_case(&id).await.unwrap().expect("kept").case, case());
     third.insert_case("org", &case()).await.unwrap();
-    assert_eq!(fx.raw_count("schema_migrations").await, 1);
+    assert_eq!(fx.raw_count("schema_migrations").await, 2);
     assert_eq!(fx.raw_count("cases").await, 2);
 }
 
