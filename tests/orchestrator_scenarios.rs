@@ -35,6 +35,7 @@ fn foodbank(id: &str, sandbox: &Sandbox) -> (Arc<DylibPartner>, ConfiguredPartne
         id: id.into(),
         areas: vec!["E09000020".into()],
         partner: partner.clone(),
+        domestic_abuse_service: false,
     };
     (partner, configured)
 }

@@ -189,6 +189,7 @@ impl Area {
                 id: p.partner_id().to_string(),
                 areas: Vec::new(),
                 partner: p.clone() as Arc<dyn Partner>,
+                domestic_abuse_service: false,
             })
             .collect();
         Orchestrator::new(configured, settings, PlanRules::default())

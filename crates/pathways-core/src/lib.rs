@@ -16,6 +16,7 @@ mod partner;
 mod personal;
 mod plan;
 mod referral;
+mod safe_contact;
 
 pub use availability::{
     AgeBand, Availability, AvailabilityQuery, Capacity, Eligibility, NeedRequest, Offer,
@@ -36,3 +37,4 @@ pub use referral::{
     ClientField, Referral, ReferralReceipt, ReferralRef, ReferralStatus, ReferredNeed,
     SharedClient, StatusReason, TaskState,
 };
+pub use safe_contact::receives_safe_contact_details;

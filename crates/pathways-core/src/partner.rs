@@ -74,8 +74,10 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// Whether this partner exists to help with domestic abuse (it may then receive a
-    /// safe-contact client's address and contact details).
+    /// Whether the plugin declares that it helps with domestic abuse. A claim only: whether it
+    /// receives a safe-contact client's details is decided by
+    /// [`receives_safe_contact_details`](crate::receives_safe_contact_details), which also
+    /// needs the council's confirmation.
     pub fn is_domestic_abuse_service(&self) -> bool {
         self.needs.contains(&NeedCode::DomesticAbuse)
     }

@@ -107,10 +107,12 @@ impl ApiKey {
     }
 }
 
-/// The configured keys, checked together.
+/// The configured keys, checked together, and the operating organisation (whose admins see
+/// every organisation's reports and audit).
 #[derive(Debug, Clone, Default)]
 pub struct KeyRing {
     keys: Vec<ApiKey>,
+    operator: Option<String>,
 }
 
 impl KeyRing {
@@ -132,7 +134,14 @@ impl KeyRing {
                 });
             }
         }
-        Ok(Self { keys })
+        Ok(Self { keys, operator: None })
+    }
+
+    /// The same keys, with `operator` as the organisation that runs the service: its admins
+    /// see every organisation's reports and audit entries.
+    pub fn with_operator(mut self, operator: Option<String>) -> Self {
+        self.operator = operator;
+        self
     }
 
     /// The key whose hash matches `token`, comparing against every key in constant time.
@@ -201,9 +210,22 @@ pub struct Caller {
     pub organisation: String,
     /// The key's role.
     pub role: Role,
+    /// The key belongs to the organisation that runs the service.
+    pub operator: bool,
 }
 
 impl Caller {
+    /// An admin of the organisation that runs the service: sees across organisations.
+    pub fn is_operator_admin(&self) -> bool {
+        self.operator && self.role == Role::Admin
+    }
+
+    /// Whether the caller may act for `organisation`'s data as its admin would: an admin of
+    /// that organisation, or of the operator.
+    pub fn is_admin_for(&self, organisation: &str) -> bool {
+        self.role == Role::Admin && (self.organisation == organisation || self.operator)
+    }
+
     /// 403 unless the caller has one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
         if roles.contains(&self.role) {
@@ -243,6 +265,7 @@ impl FromRequestParts<AppState> for Caller {
             key_id: key.id.clone(),
             organisation: key.organisation.clone(),
             role: key.role,
+            operator: keys.operator.as_deref() == Some(key.organisation.as_str()),
         })
     }
 }

@@ -7,6 +7,7 @@
 //! drive [`Daemon::router`] in-process. A reload ([`Daemon::reload`]) swaps the partners and
 //! keys whole: work already holding the old set finishes on it.
 
+pub mod access;
 mod auth;
 mod dispatch;
 mod error;
@@ -15,6 +16,7 @@ mod metrics;
 mod openapi;
 mod referrals;
 mod reports;
+pub mod retention;
 mod routes;
 mod serve;
 mod state;
@@ -65,6 +67,21 @@ impl Daemon {
     /// Starts the dispatcher (sending from the outbox, polling statuses) in the background.
     pub fn start_dispatcher(&self) -> Dispatcher {
         Dispatcher::start(self.state.clone(), self.state.dispatch_settings())
+    }
+
+    /// Starts the retention sweep in the background; it stops when the returned sender is
+    /// dropped or sent `true`.
+    pub fn start_retention(
+        &self,
+        settings: retention::RetentionSettings,
+    ) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        (stop, retention::start(self.state.store().clone(), settings, stopped))
+    }
+
+    /// Replaces the store's data keys (a configuration reload).
+    pub fn replace_data_keys(&self, keys: pathways_store::DataKeys) {
+        self.state.store().replace_data_keys(keys);
     }
 
     /// The complete router, middleware included.

@@ -52,6 +52,15 @@ pub fn document() -> Value {
                 "schema": {"type": "string"}
             }]);
         }
+        if spec.path == "/v1/audit" {
+            operation["parameters"] = json!([
+                {"name": "case", "in": "query", "required": false, "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}},
+                {"name": "from", "in": "query", "required": false, "schema": {"type": "string", "format": "date-time"}},
+                {"name": "to", "in": "query", "required": false, "schema": {"type": "string", "format": "date-time"}},
+                {"name": "after", "in": "query", "required": false, "schema": {"type": "integer"}},
+                {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
+            ]);
+        }
         if spec.path.starts_with("/v1/reports/") {
             operation["parameters"] = json!([
                 {"name": "from", "in": "query", "required": false, "schema": {"type": "string", "format": "date-time"}},
@@ -91,7 +100,7 @@ fn description(status: u16) -> &'static str {
         401 => "Missing or unknown API key",
         403 => "The key's role may not do this",
         404 => "Not found (also for a case the caller may not see)",
-        409 => "Conflict: the same Idempotency-Key is in flight, or the case has no plan",
+        409 => "Conflict: the same Idempotency-Key is in flight, the case has no plan, a step already has a live referral, or a legal hold stands",
         422 => "Refused: a step is not covered by consent, or the Idempotency-Key was reused",
         413 => "Body too large",
         415 => "Body is not JSON",
@@ -157,10 +166,68 @@ fn schemas() -> Value {
         "CaseCreated": object(&["id", "organisation"], json!({
             "id": {"type": "string"}, "organisation": {"type": "string"}
         })),
-        "StoredCase": object(&["id", "organisation", "created_at", "case"], json!({
+        "CaseView": {"oneOf": [{"$ref": "#/components/schemas/OwnerCaseView"}, {"$ref": "#/components/schemas/PartnerCaseView"}],
+            "discriminator": {"propertyName": "view"}},
+        "OwnerCaseView": object(&["view", "id", "organisation", "created_at", "case", "referrals"], json!({
+            "view": {"const": "owner"},
             "id": {"type": "string"}, "organisation": {"type": "string"},
             "created_at": {"type": "string", "format": "date-time"},
-            "case": {"$ref": "#/components/schemas/Case"}
+            "case": {"$ref": "#/components/schemas/Case"},
+            "legal_hold": object(&["reason", "set_by", "set_at"], json!({
+                "reason": {"type": "string"}, "set_by": {"type": "string"}, "set_at": {"type": "string", "format": "date-time"}
+            })),
+            "referrals": {"type": "array", "items": object(&["id", "partner_id", "needs", "state", "href"], json!({
+                "id": {"type": "string"}, "partner_id": {"type": "string"},
+                "needs": {"type": "array", "items": {"$ref": "#/components/schemas/NeedCode"}},
+                "state": {"type": "string"}, "state_changed_at": {"type": "string", "format": "date-time"},
+                "href": {"type": "string"}
+            }))}
+        })),
+        "PartnerCaseView": object(&["view", "id", "referrals"], json!({
+            "view": {"const": "partner"}, "id": {"type": "string"},
+            "referrals": {"type": "array", "items": {"$ref": "#/components/schemas/PartnerReferralView"}}
+        })),
+        "PartnerReferralView": object(&["view", "id", "case_id", "partner_id", "needs", "state", "sent_at", "sent"], json!({
+            "view": {"const": "partner"},
+            "id": {"type": "string"}, "case_id": {"type": "string"}, "partner_id": {"type": "string"},
+            "needs": {"type": "array", "items": {"$ref": "#/components/schemas/NeedCode"}},
+            "state": {"type": "string"}, "reason": {"type": ["string", "null"]},
+            "state_changed_at": {"type": "string", "format": "date-time"},
+            "sent_at": {"type": "string", "format": "date-time"},
+            "partner_reference": {"type": ["string", "null"]},
+            "sent": {"type": "object", "description": "The referral exactly as sent: the client minimised to the partner's declared fields."}
+        })),
+        "ReferralView": {"oneOf": [{"$ref": "#/components/schemas/Referral"}, {"$ref": "#/components/schemas/PartnerReferralView"}],
+            "discriminator": {"propertyName": "view"}},
+        "ErasureRequest": {"type": "object", "additionalProperties": false, "required": ["reason"],
+            "properties": {"reason": {"type": "string", "enum": ["client_request", "entered_in_error", "retention_expired", "other"]}}},
+        "Erased": object(&["id", "erased", "reason", "referrals_erased", "queued_referrals_cancelled", "plans_removed"], json!({
+            "id": {"type": "string"}, "erased": {"type": "boolean"}, "reason": {"type": "string"},
+            "referrals_erased": {"type": "integer"}, "queued_referrals_cancelled": {"type": "integer"},
+            "plans_removed": {"type": "integer"}
+        })),
+        "HoldRequest": {"type": "object", "additionalProperties": false, "required": ["reason"],
+            "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 500}}},
+        "LegalHoldSet": object(&["id", "legal_hold"], json!({"id": {"type": "string"}, "legal_hold": {"type": "boolean"}})),
+        "SubjectAccessExport": object(&["exported_at", "case", "plans", "referrals"], json!({
+            "exported_at": {"type": "string", "format": "date-time"},
+            "case": {"$ref": "#/components/schemas/OwnerCaseView"},
+            "plans": {"type": "array", "items": object(&["created_at", "plan"], json!({
+                "created_at": {"type": "string", "format": "date-time"}, "plan": {"$ref": "#/components/schemas/ActionPlan"}
+            }))},
+            "referrals": {"type": "array", "items": {"type": "object"}}
+        })),
+        "AuditPage": object(&["entries", "next_after"], json!({
+            "entries": {"type": "array", "items": object(&["seq", "entry"], json!({
+                "seq": {"type": "integer"},
+                "entry": object(&["at", "key_id", "organisation", "action", "outcome"], json!({
+                    "at": {"type": "string", "format": "date-time"}, "key_id": {"type": "string"},
+                    "organisation": {"type": "string"}, "action": {"type": "string"},
+                    "case_id": {"type": ["string", "null"]}, "referral_id": {"type": ["string", "null"]},
+                    "outcome": {"type": "string"}
+                }))
+            }))},
+            "next_after": {"type": ["integer", "null"]}
         })),
         "ActionPlan": object(&["case_id", "lead", "steps", "unmet", "partners", "generated_at"], json!({
             "case_id": {"type": "string"},
@@ -188,7 +255,8 @@ fn schemas() -> Value {
                 "state": {"type": "string"}, "href": {"type": "string"}
             }))}
         })),
-        "Referral": object(&["id", "case_id", "partner_id", "needs", "state", "needs_chasing", "history", "dispatch"], json!({
+        "Referral": object(&["view", "id", "case_id", "partner_id", "needs", "state", "needs_chasing", "history", "dispatch"], json!({
+            "view": {"const": "owner"},
             "id": {"type": "string"}, "case_id": {"type": "string"}, "partner_id": {"type": "string"},
             "needs": {"type": "array", "items": {"$ref": "#/components/schemas/NeedCode"}},
             "state": {"type": "string"}, "reason": {"type": ["string", "null"]},

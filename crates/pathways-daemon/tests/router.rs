@@ -146,18 +146,6 @@ async fn another_organisations_case_is_indistinguishable_from_a_missing_one() {
 }
 
 #[tokio::test]
-async fn a_partner_named_in_the_plan_may_read_the_case() {
-    let h = Harness::new().await;
-    let (_, body) = h.send(h.post("/v1/cases", &h.pathfinder_a, case_json(ORG_A))).await;
-    let id = body["id"].as_str().unwrap().to_string();
-    let (status, _) = h.send(h.get(&format!("/v1/cases/{id}"), &h.pantry)).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "not before the plan names it");
-    h.send(h.post(&format!("/v1/cases/{id}/plan"), &h.pathfinder_a, String::new())).await;
-    let (status, body) = h.send(h.get(&format!("/v1/cases/{id}"), &h.pantry)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-}
-
-#[tokio::test]
 async fn unknown_routes_and_methods_answer_json() {
     let h = Harness::new().await;
     let (status, body) = h.send(h.request(Method::GET, "/nope", None, None, vec![])).await;

@@ -43,6 +43,7 @@ fn answers() -> Vec<PartnerAnswer> {
                 .collect();
             PartnerAnswer {
                 partner_id: format!("partner-{p:02}"),
+                domestic_abuse_confirmed: false,
                 manifest: Manifest {
                     plugin: "bench".into(),
                     kind: PartnerKind::Other,

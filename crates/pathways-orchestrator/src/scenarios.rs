@@ -28,7 +28,9 @@ fn partner(
     let stub = Arc::new(StubPartner::new(manifest(id, needs), behaviour));
     let partner: Arc<dyn Partner> = stub.clone();
     let areas = areas.iter().map(|a| a.to_string()).collect();
-    (stub, ConfiguredPartner { id: id.into(), areas, partner })
+    // The council confirms its domestic-abuse services, as configuration would.
+    let domestic_abuse_service = needs.contains(&NeedCode::DomesticAbuse);
+    (stub, ConfiguredPartner { id: id.into(), areas, partner, domestic_abuse_service })
 }
 
 /// Kensington and Chelsea's partners: a food bank, a debt adviser, the housing authority, a

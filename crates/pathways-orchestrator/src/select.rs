@@ -19,6 +19,9 @@ pub struct ConfiguredPartner {
     pub areas: Vec<String>,
     /// The connector.
     pub partner: Arc<dyn Partner>,
+    /// The council has confirmed in configuration that this is a domestic-abuse service
+    /// (`domestic_abuse_service = true`): see `pathways_core::receives_safe_contact_details`.
+    pub domestic_abuse_service: bool,
 }
 
 impl std::fmt::Debug for ConfiguredPartner {
@@ -94,6 +97,7 @@ mod tests {
             id: id.to_string(),
             areas: areas.iter().map(|a| a.to_string()).collect(),
             partner: Arc::new(StubPartner::answering(m, vec![])),
+            domestic_abuse_service: false,
         }
     }
 

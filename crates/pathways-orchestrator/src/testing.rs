@@ -103,6 +103,8 @@ pub fn answered(partner_id: &str, offers: Vec<Offer>) -> PartnerAnswer {
     PartnerAnswer {
         partner_id: partner_id.to_string(),
         manifest: manifest(partner_id, &asked),
+        // Test partners that serve domestic abuse are confirmed, as a council would.
+        domestic_abuse_confirmed: asked.contains(&NeedCode::DomesticAbuse),
         asked,
         outcome: PartnerOutcome::Answered,
         latency_ms: 40,

@@ -25,6 +25,8 @@ pub struct LoadedPartner {
     pub library: PluginLibrary,
     /// The partner.
     pub partner: Arc<DylibPartner>,
+    /// The council confirmed it as a domestic-abuse service.
+    pub domestic_abuse_service: bool,
 }
 
 /// Loads every enabled partner of `settings`, read from `config_file`.
@@ -51,6 +53,7 @@ pub fn load_enabled(
             areas: partner.areas.clone(),
             library,
             partner: Arc::new(instance),
+            domestic_abuse_service: partner.domestic_abuse_service,
         });
     }
     Ok(loaded)
@@ -72,6 +75,7 @@ pub fn orchestrator(
             id: p.id.clone(),
             areas: p.areas.clone(),
             partner: p.partner.clone(),
+            domestic_abuse_service: p.domestic_abuse_service,
         })
         .collect();
     let rules = PlanRules { lead_rules: settings.orchestrator.lead_rules.clone(), signposts };

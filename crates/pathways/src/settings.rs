@@ -37,6 +37,9 @@ pub struct Settings {
     /// How referrals are sent and followed.
     #[serde(default)]
     pub dispatch: DispatchSection,
+    /// How long personal data is kept.
+    #[serde(default)]
+    pub retention: RetentionSection,
 }
 
 /// A configuration that cannot be used: where and why.
@@ -101,8 +104,19 @@ impl Settings {
         self.server.validate()?;
         server::validate_keys(&self.api_keys)?;
         self.storage.validate()?;
+        self.retention.validate()?;
         partners::validate(&self.partners)?;
         Ok(())
+    }
+
+    /// The data keys `[storage]` names, or a [`SettingsError`] naming the field and how to
+    /// make a key; `file` is the configuration file, for the message.
+    pub fn data_keys(&self, file: &Path) -> Result<pathways_store::DataKeys, SettingsError> {
+        self.storage.data_keys().map_err(|(field, problem)| SettingsError {
+            source_name: file.display().to_string(),
+            field,
+            problem,
+        })
     }
 
     /// The enabled partners with their index in `partners` (for error messages).
@@ -131,11 +145,13 @@ fn blame(
 mod dispatch;
 mod orchestrator;
 mod partners;
+mod retention;
 mod server;
 
 pub use dispatch::DispatchSection;
 pub use orchestrator::OrchestratorSection;
 pub use partners::{PartnerSettings, PluginsSettings};
+pub use retention::RetentionSection;
 pub use server::{ApiKeySettings, ServerSettings, StorageSettings};
 
 #[cfg(test)]

@@ -38,7 +38,8 @@ async fn setup() -> Setup {
     let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox starts");
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("data/pathways.db");
-    let store = SqliteStore::open(&db).await.expect("the store opens");
+    let keys = referrals_util::data_keys(dir.path());
+    let store = SqliteStore::open(&db, keys).await.expect("the store opens");
     Setup { sandbox, dir, storage: Storage::Sqlite(db), store }
 }
 

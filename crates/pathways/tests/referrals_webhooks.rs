@@ -151,7 +151,8 @@ async fn each_refused_callback_is_audited_under_its_partner_without_personal_dat
     }
 
     // No route reads the audit log: read it from the daemon's store file.
-    let store = pathways_store::SqliteStore::open(&db).await.expect("the store opens");
+    let keys = referrals_util::data_keys(&daemon.dir);
+    let store = pathways_store::SqliteStore::open(&db, keys).await.expect("the store opens");
     let filter = pathways_store::AuditFilter { limit: 1000, ..Default::default() };
     let log = pathways_store::Store::audit_entries(&store, &filter).await.unwrap();
     let events: Vec<_> = log.iter().filter(|r| r.entry.action == "partner.event").collect();

@@ -142,6 +142,8 @@ struct RequestKey<'a> {
 }
 
 const REFERRAL_CONFLICT: &str = "referral_conflict";
+/// A chosen step already has a live referral: nothing of the request was written.
+const STEP_REFERRED: &str = "step_already_referred";
 
 /// The `Idempotency-Key` header: 1 to 128 visible ASCII characters.
 fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
@@ -255,7 +257,12 @@ async fn write_referrals(
         let Some(configured) = configured else {
             return Err(refused(step, "its partner is not enabled now; plan the case again"));
         };
-        let is_da = configured.partner.manifest().needs.contains(&NeedCode::DomesticAbuse);
+        // The same rule the planner used for the step's `shares`.
+        let gets_contact = pathways_core::receives_safe_contact_details(
+            configured.domestic_abuse_service,
+            configured.partner.manifest(),
+            step.need,
+        );
         let service = step.service.clone().ok_or_else(|| refused(step, "it names no service"))?;
         referrals.push(Referral::for_partner(
             case,
@@ -263,7 +270,7 @@ async fn write_referrals(
             service,
             &[step.need],
             &step.shares,
-            is_da,
+            gets_contact,
             key.clone(),
         ));
     }
@@ -275,6 +282,16 @@ async fn write_referrals(
         Err(StoreError::DuplicateReferral { .. }) => existing(state, &keys)
             .await?
             .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, REFERRAL_CONFLICT, PARTLY)),
+        // The step was referred already (another key, a double click, another pathfinder).
+        Err(StoreError::StepHasLiveReferral { existing, need, partner_id }) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            STEP_REFERRED,
+            format!(
+                "the step for `{need}` with `{partner_id}` already has referral `{existing}` \
+                     (/v1/referrals/{existing}), which is still live; refer it again only once \
+                     that one is rejected, failed, cancelled or completed"
+            ),
+        )),
         Err(e) => Err(store_failed(e)),
     }
 }

@@ -1,5 +1,6 @@
-//! Pathway reports: `GET /v1/reports/pathways?from&to` (coordinator, admin), and the periodic
-//! refresh that feeds the same statistics to the planner.
+//! Pathway reports: `GET /v1/reports/pathways?from&to` (coordinator, admin), scoped to the
+//! caller's organisation's cases (an admin of the operating organisation sees all), and the
+//! periodic refresh that feeds the same statistics, across organisations, to the planner.
 //!
 //! Per partner × need over `[from, to)` (default: the last 90 days): referrals sent, accepted
 //! %, rejected by reason, completed %, median time to acceptance and to completion (the
@@ -51,10 +52,15 @@ pub async fn pathways(
     if from >= to {
         return Err(ApiError::bad_request("invalid_range", "`from` must be before `to`"));
     }
-    let rows = state.store().pathway_stats(from, to).await.map_err(store_failed)?;
+    // Each organisation sees its own cases' referrals; the operator's admins see all.
+    let scope = (!caller.is_operator_admin()).then_some(caller.organisation.as_str());
+    let rows = state.store().pathway_stats(from, to, scope).await.map_err(store_failed)?;
     audit(&state, &caller, "report.pathways", (None, None), "ok").await;
     let pathways: Vec<serde_json::Value> = rows.iter().map(row_view).collect();
-    Ok(Json(serde_json::json!({ "from": from, "to": to, "pathways": pathways })))
+    let organisation = scope.map_or("all", |org| org);
+    Ok(Json(serde_json::json!({
+        "from": from, "to": to, "organisation": organisation, "pathways": pathways
+    })))
 }
 
 fn row_view(row: &PathwayStatsRow) -> serde_json::Value {
@@ -99,7 +105,9 @@ pub fn planner_stats(rows: &[PathwayStatsRow]) -> PathwayStats {
 pub(crate) async fn refresh(state: AppState, every: Duration, mut stopped: watch::Receiver<bool>) {
     loop {
         let now = Utc::now();
-        match state.store().pathway_stats(now - DEFAULT_WINDOW, now).await {
+        // The planner learns from every organisation's referrals: it sees counts per partner
+        // and need, never a case.
+        match state.store().pathway_stats(now - DEFAULT_WINDOW, now, None).await {
             Ok(rows) => state.live().orchestrator.set_pathway_stats(planner_stats(&rows)),
             Err(e) => tracing::warn!(error = %e, "cannot refresh pathway statistics"),
         }

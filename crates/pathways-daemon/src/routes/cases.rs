@@ -1,46 +1,28 @@
 //! Cases and their plans: create, read, plan, read the plan.
 //!
-//! A caller sees a case when its organisation created it, or when the case's newest plan names
-//! that organisation as a partner. Any other case answers exactly like a missing one (404), so
-//! ids cannot be probed. Every action is written to the audit log with the key, the
-//! organisation, the case id and the outcome, never with anything from the case.
+//! What a caller sees is decided by [`CaseAccess`] (`crate::access`): the owner the whole
+//! case, a partner organisation the referrals delivered to it, anyone else a 404 exactly like
+//! a missing case, so ids cannot be probed. Only the owner plans. Every action is written to
+//! the audit log with the key, the organisation, the case id and the outcome, never with
+//! anything from the case.
 
 use std::time::Instant;
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, Utc};
-use pathways_core::{parse_case, Case};
+use chrono::Utc;
+use pathways_core::parse_case;
 use pathways_store::{AuditEntry, CaseId, StoredCase};
-use serde::Serialize;
 
 use super::body::JsonBody;
+use crate::access::{CaseAccess, OwnerCaseView};
 use crate::auth::{Caller, Role};
 use crate::error::ApiError;
 use crate::state::AppState;
 
 const PATHFINDER: &[Role] = &[Role::Pathfinder];
-
-/// A stored case as the API shows it.
-#[derive(Debug, Serialize)]
-pub struct CaseView {
-    id: String,
-    organisation: String,
-    created_at: DateTime<Utc>,
-    case: Case,
-}
-
-impl From<StoredCase> for CaseView {
-    fn from(stored: StoredCase) -> Self {
-        Self {
-            id: stored.id.to_string(),
-            organisation: stored.organisation,
-            created_at: stored.created_at,
-            case: stored.case,
-        }
-    }
-}
 
 /// `POST /v1/cases`
 pub async fn create(
@@ -86,15 +68,30 @@ pub async fn create(
     Ok((StatusCode::CREATED, headers, Json(body)))
 }
 
-/// `GET /v1/cases/{id}`
+/// `GET /v1/cases/{id}`: the owner's view, or a partner organisation's.
 pub async fn read(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<CaseView>, ApiError> {
-    let stored = visible_case(&state, &caller, &id, "case.read").await?;
-    audit(&state, &caller, "case.read", Some(&stored.id), "ok").await;
-    Ok(Json(CaseView::from(stored)))
+) -> Result<Response, ApiError> {
+    const ACTION: &str = "case.read";
+    let (case_id, access) = case_access(&state, &caller, &id, ACTION).await?;
+    match access {
+        CaseAccess::Owner(stored) => {
+            let referrals =
+                state.store().referrals_of_case(&case_id).await.map_err(store_failed)?;
+            audit(&state, &caller, ACTION, Some(&case_id), "ok").await;
+            Ok(Json(OwnerCaseView::new(stored, &referrals)).into_response())
+        }
+        CaseAccess::Partner(view) => {
+            audit(&state, &caller, ACTION, Some(&case_id), "ok_partner_view").await;
+            Ok(Json(view).into_response())
+        }
+        CaseAccess::None => {
+            audit(&state, &caller, ACTION, Some(&case_id), "not_visible").await;
+            Err(ApiError::not_found("case"))
+        }
+    }
 }
 
 /// `POST /v1/cases/{id}/plan`
@@ -103,7 +100,7 @@ pub async fn plan(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<pathways_core::ActionPlan>), ApiError> {
-    let stored = visible_case(&state, &caller, &id, "plan.create").await?;
+    let stored = owned_case(&state, &caller, &id, "plan.create").await?;
     // One snapshot for the whole plan: a reload meanwhile does not change its partners.
     let live = state.live();
     let started = Instant::now();
@@ -138,7 +135,7 @@ pub async fn read_plan(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<pathways_core::ActionPlan>, ApiError> {
-    let stored = visible_case(&state, &caller, &id, "plan.read").await?;
+    let stored = owned_case(&state, &caller, &id, "plan.read").await?;
     match state.store().latest_plan(&stored.id).await.map_err(store_failed)? {
         Some(plan) => {
             audit(&state, &caller, "plan.read", Some(&stored.id), "ok").await;
@@ -155,13 +152,14 @@ pub async fn read_plan(
     }
 }
 
-/// The case `id` if the caller may see it; otherwise the same 404 as for a missing case.
-async fn visible_case(
+/// What the caller may see of case `id`, after checking its role (a pathfinder's key); an
+/// id that cannot exist is the same 404 as a missing case.
+async fn case_access(
     state: &AppState,
     caller: &Caller,
     id: &str,
     action: &str,
-) -> Result<StoredCase, ApiError> {
+) -> Result<(CaseId, CaseAccess), ApiError> {
     if let Err(e) = caller.require(PATHFINDER) {
         audit(state, caller, action, CaseId::parse(id).as_ref(), "forbidden").await;
         return Err(e);
@@ -170,25 +168,34 @@ async fn visible_case(
         audit(state, caller, action, None, "not_found").await;
         return Err(ApiError::not_found("case"));
     };
-    let Some(stored) = state.store().get_case(&case_id).await.map_err(store_failed)? else {
-        audit(state, caller, action, Some(&case_id), "not_found").await;
-        return Err(ApiError::not_found("case"));
-    };
-    if stored.organisation == caller.organisation {
-        return Ok(stored);
+    let access = CaseAccess::decide(state.store().as_ref(), &caller.organisation, &case_id)
+        .await
+        .map_err(store_failed)?;
+    Ok((case_id, access))
+}
+
+/// The case `id` if the caller's organisation owns it; otherwise the same 404 as for a
+/// missing case (a partner organisation never plans).
+async fn owned_case(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    action: &str,
+) -> Result<StoredCase, ApiError> {
+    let (case_id, access) = case_access(state, caller, id, action).await?;
+    match access.owned() {
+        Some(stored) => Ok(stored),
+        None => {
+            // The audit log tells the operator what the caller must not learn.
+            audit(state, caller, action, Some(&case_id), "not_visible").await;
+            Err(ApiError::not_found("case"))
+        }
     }
-    let partners = state.store().plan_partner_ids(&case_id).await.map_err(store_failed)?;
-    if partners.contains(&caller.organisation) {
-        return Ok(stored);
-    }
-    // The audit log tells the operator what the caller must not learn.
-    audit(state, caller, action, Some(&case_id), "not_visible").await;
-    Err(ApiError::not_found("case"))
 }
 
 /// Appends to the audit log. A failure is logged loudly but does not fail the request: the
 /// action has happened by then, and answering an error would invite a retry that repeats it.
-async fn audit(
+pub(crate) async fn audit(
     state: &AppState,
     caller: &Caller,
     action: &str,
@@ -212,7 +219,7 @@ async fn audit(
 
 /// A store failure: logged with its reason (store errors never quote stored values), answered
 /// as 503 because it is usually the database being unreachable.
-fn store_failed(error: pathways_store::StoreError) -> ApiError {
+pub(crate) fn store_failed(error: pathways_store::StoreError) -> ApiError {
     tracing::error!(error = %error, "store failed");
     ApiError::unavailable("storage is not available; retry shortly")
 }

@@ -4,14 +4,16 @@
 //! cannot disagree. Routes for referrals, partner events and reports (CONTRACT.md) join here
 //! as entries of the same shape.
 
+mod audit;
 mod body;
-mod cases;
+pub(crate) mod cases;
+mod erasure;
 mod ops;
 
 pub(crate) use body::JsonBody;
 
 use axum::http::Method;
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{delete, get, post, put, MethodRouter};
 
 use crate::auth::Role;
 use crate::state::AppState;
@@ -87,12 +89,68 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Method::GET,
                 "/v1/cases/{id}",
                 "getCase",
-                "A case of the caller's organisation, or one whose plan names it as a partner.",
+                "The owner's view of its case, or a partner organisation's view: the referrals delivered to it, as sent.",
                 Access::Roles(PATHFINDER),
                 None,
-                &[(200, Some("StoredCase")), (401, ERR), (403, ERR), (404, ERR)],
+                &[(200, Some("CaseView")), (401, ERR), (403, ERR), (404, ERR)],
             ),
             get(cases::read),
+        ),
+        (
+            spec(
+                Method::DELETE,
+                "/v1/cases/{id}",
+                "eraseCase",
+                "Erase the client's personal data from every table at once (UK GDPR Art. 17); refused while a legal hold stands.",
+                Access::Roles(&[Role::Pathfinder, Role::Admin]),
+                Some("ErasureRequest"),
+                &[
+                    (200, Some("Erased")),
+                    (400, ERR),
+                    (401, ERR),
+                    (403, ERR),
+                    (404, ERR),
+                    (409, ERR),
+                    (415, ERR),
+                ],
+            ),
+            delete(erasure::erase),
+        ),
+        (
+            spec(
+                Method::GET,
+                "/v1/cases/{id}/export",
+                "exportCase",
+                "Everything held about the client of a case (subject access, UK GDPR Art. 15).",
+                Access::Roles(&[Role::Pathfinder, Role::Admin]),
+                None,
+                &[(200, Some("SubjectAccessExport")), (401, ERR), (403, ERR), (404, ERR)],
+            ),
+            get(erasure::export),
+        ),
+        (
+            spec(
+                Method::PUT,
+                "/v1/cases/{id}/legal-hold",
+                "setLegalHold",
+                "Set a safeguarding or legal hold: erasure is refused until it is lifted.",
+                Access::Roles(&[Role::Admin]),
+                Some("HoldRequest"),
+                &[(200, Some("LegalHoldSet")), (400, ERR), (401, ERR), (403, ERR), (404, ERR), (415, ERR)],
+            ),
+            put(erasure::set_hold),
+        ),
+        (
+            spec(
+                Method::DELETE,
+                "/v1/cases/{id}/legal-hold",
+                "liftLegalHold",
+                "Lift a case's legal hold.",
+                Access::Roles(&[Role::Admin]),
+                None,
+                &[(200, Some("LegalHoldSet")), (401, ERR), (403, ERR), (404, ERR)],
+            ),
+            delete(erasure::lift_hold),
         ),
         (
             spec(
@@ -151,10 +209,10 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Method::GET,
                 "/v1/referrals/{id}",
                 "getReferral",
-                "A referral's state, history and dispatch state; `needs_chasing` when overdue.",
+                "The owner's view (state, history, dispatch; `needs_chasing` when overdue), or the receiving partner's (state and what was sent).",
                 Access::Roles(FOLLOWERS),
                 None,
-                &[(200, Some("Referral")), (401, ERR), (403, ERR), (404, ERR)],
+                &[(200, Some("ReferralView")), (401, ERR), (403, ERR), (404, ERR)],
             ),
             get(crate::referrals::read),
         ),
@@ -182,12 +240,24 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Method::GET,
                 "/v1/reports/pathways",
                 "pathwayReport",
-                "Per partner and need over `[from, to)`: sent, accepted %, rejections, completed %, medians.",
+                "Per partner and need over `[from, to)`, for the caller's organisation's cases (the operator's admins: all): sent, accepted %, rejections, completed %, medians.",
                 Access::Roles(&[Role::Coordinator, Role::Admin]),
                 None,
                 &[(200, Some("PathwayReport")), (400, ERR), (401, ERR), (403, ERR)],
             ),
             get(crate::reports::pathways),
+        ),
+        (
+            spec(
+                Method::GET,
+                "/v1/audit",
+                "auditLog",
+                "Audit entries (who read or changed what, when, how it ended; no personal data), by case and time.",
+                Access::Roles(&[Role::Admin]),
+                None,
+                &[(200, Some("AuditPage")), (400, ERR), (401, ERR), (403, ERR)],
+            ),
+            get(audit::entries),
         ),
         (
             spec(

@@ -11,9 +11,9 @@ use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use pathways_core::{
-    Availability, AvailabilityQuery, Capability, Capacity, Eligibility, Health, HealthStatus,
-    Manifest, NeedCode, Offer, Partner, PartnerError, PartnerKind, Referral, ReferralReceipt,
-    ReferralRef, ReferralStatus, ServiceRef,
+    Availability, AvailabilityQuery, Capability, Capacity, ClientField, Eligibility, Health,
+    HealthStatus, Manifest, NeedCode, Offer, Partner, PartnerError, PartnerKind, Referral,
+    ReferralReceipt, ReferralRef, ReferralStatus, ServiceRef,
 };
 use pathways_daemon::{hash_token, new_token, ApiKey, Daemon, KeyRing, Limits, Live, Role};
 use pathways_orchestrator::{ConfiguredPartner, Orchestrator, OrchestratorSettings, PlanRules};
@@ -22,6 +22,8 @@ use tower::ServiceExt;
 
 pub const ORG_A: &str = "citizens-advice-kc";
 pub const ORG_B: &str = "other-advice";
+/// The organisation that runs the service in these tests: its admin sees across organisations.
+pub const OPERATOR: &str = "council-operator";
 
 /// A food partner that always has capacity, after an optional delay.
 pub struct Pantry(Manifest, std::time::Duration);
@@ -40,7 +42,14 @@ impl Pantry {
                 description: "test pantry".into(),
                 needs: vec![NeedCode::Food],
                 areas: vec![],
-                shares: vec![],
+                shares: vec![
+                    ClientField::Name,
+                    ClientField::YearOfBirth,
+                    ClientField::Address,
+                    ClientField::Phone,
+                    ClientField::NeedNotes,
+                    ClientField::Household,
+                ],
                 capabilities: vec![Capability::Availability, Capability::Referral],
                 settings_schema: serde_json::Value::Null,
                 build: None,
@@ -74,7 +83,7 @@ impl Partner for Pantry {
         })
     }
     async fn send_referral(&self, _: &Referral) -> Result<ReferralReceipt, PartnerError> {
-        Err(PartnerError::permanent("not in these tests"))
+        Err(PartnerError::permanent("not in these tests: see `Harness::deliver_all`"))
     }
     async fn referral_status(&self, _: &ReferralRef) -> Result<ReferralStatus, PartnerError> {
         Err(PartnerError::permanent("not in these tests"))
@@ -93,6 +102,12 @@ pub struct Harness {
     pub coordinator_a: String,
     /// A pathfinder key of the organisation `pantry`, the partner the plans refer to.
     pub pantry: String,
+    /// An admin of `ORG_A`.
+    pub admin_a: String,
+    /// A coordinator of `ORG_B`.
+    pub coordinator_b: String,
+    /// An admin of the operating organisation.
+    pub operator_admin: String,
     _dir: tempfile::TempDir,
 }
 
@@ -104,20 +119,29 @@ impl Harness {
     /// A harness with these limits, whose partner takes `partner_delay` to answer.
     pub async fn with(limits: Limits, partner_delay: std::time::Duration) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let store =
-            pathways_store::open(&format!("sqlite://{}/p.db", dir.path().display())).await.unwrap();
-        let tokens: Vec<String> = (0..4).map(|_| new_token()).collect();
+        let store = pathways_store::open(
+            &format!("sqlite://{}/p.db", dir.path().display()),
+            pathways_store::DataKeys::ephemeral(),
+        )
+        .await
+        .unwrap();
+        let tokens: Vec<String> = (0..7).map(|_| new_token()).collect();
         let keys = KeyRing::new(vec![
             ApiKey::new("pf-a", ORG_A, Role::Pathfinder, &hash_token(&tokens[0])).unwrap(),
             ApiKey::new("pf-b", ORG_B, Role::Pathfinder, &hash_token(&tokens[1])).unwrap(),
             ApiKey::new("co-a", ORG_A, Role::Coordinator, &hash_token(&tokens[2])).unwrap(),
             ApiKey::new("pantry-1", "pantry", Role::Pathfinder, &hash_token(&tokens[3])).unwrap(),
+            ApiKey::new("ad-a", ORG_A, Role::Admin, &hash_token(&tokens[4])).unwrap(),
+            ApiKey::new("co-b", ORG_B, Role::Coordinator, &hash_token(&tokens[5])).unwrap(),
+            ApiKey::new("op-admin", OPERATOR, Role::Admin, &hash_token(&tokens[6])).unwrap(),
         ])
-        .unwrap();
+        .unwrap()
+        .with_operator(Some(OPERATOR.to_string()));
         let partners = vec![ConfiguredPartner {
             id: "pantry".into(),
             areas: vec![],
             partner: Arc::new(Pantry::slow(partner_delay)),
+            domestic_abuse_service: false,
         }];
         let orchestrator =
             Orchestrator::new(partners, OrchestratorSettings::default(), PlanRules::default());
@@ -129,6 +153,9 @@ impl Harness {
             pathfinder_b: tokens[1].clone(),
             coordinator_a: tokens[2].clone(),
             pantry: tokens[3].clone(),
+            admin_a: tokens[4].clone(),
+            coordinator_b: tokens[5].clone(),
+            operator_admin: tokens[6].clone(),
             _dir: dir,
         }
     }
@@ -182,6 +209,34 @@ impl Harness {
         String::from_utf8(bytes.to_vec()).unwrap()
     }
 
+    /// Marks every queued referral delivered, as the dispatcher would after the partner's
+    /// receipt (these tests run no dispatcher; the end-to-end tests do, with real plugins).
+    pub async fn deliver_all(&self) -> usize {
+        let now = chrono::Utc::now();
+        let items = self
+            .store
+            .claim_outbox("test-worker", 100, std::time::Duration::from_secs(60), now)
+            .await
+            .unwrap();
+        for item in &items {
+            let outcome = pathways_store::DispatchOutcome::Delivered {
+                partner_reference: format!("PANTRY-{}", &item.referral_id.as_str()[..6]),
+            };
+            assert!(self.store.finish_outbox(item.id, "test-worker", outcome, now).await.unwrap());
+        }
+        items.len()
+    }
+
+    pub fn delete(&self, uri: &str, token: &str, json: String) -> Request<Body> {
+        self.request(Method::DELETE, uri, Some(token), Some("application/json"), json.into_bytes())
+    }
+
+    pub fn post_with_key(&self, uri: &str, token: &str, key: &str, json: String) -> Request<Body> {
+        let mut req = self.post(uri, token, json);
+        req.headers_mut().insert("idempotency-key", key.parse().unwrap());
+        req
+    }
+
     /// The audit log as `action:outcome` codes.
     pub async fn audit_actions(&self) -> Vec<String> {
         let entries = self.store.audit_entries(&AuditFilter::default()).await.unwrap();
@@ -208,4 +263,29 @@ pub fn case_json(organisation: &str) -> String {
               "recorded_by": "pf-17", "recorded_at": "2026-11-20T10:00:00Z"}}
 }}"#
     )
+}
+
+/// A fleeing-abuse case referred by `organisation`: safe contact, an address and a phone, food
+/// (with a note the food partner may read) and mental health (with a note it must not).
+pub fn safe_contact_case_json(organisation: &str) -> String {
+    serde_json::json!({
+        "reference": "REF-DA-1",
+        "channel": "walk_in",
+        "referrer": {"organisation": organisation, "worker": "pf-17"},
+        "client": {
+            "name": "Amara Example", "date_of_birth": "1990-03-04", "postcode": "W10 5AB",
+            "address": "12 Hidden Mews, London", "local_authority": "E09000020",
+            "phone": "07700 900456", "email": "amara@example.org",
+            "preferred_language": "en", "safe_contact": true,
+            "household": {"adults": 1, "children_ages": [4]}
+        },
+        "needs": [
+            {"code": "food", "urgency": "urgent", "notes": "no food since Tuesday"},
+            {"code": "mental_health", "urgency": "soon", "notes": "partner has been violent; panic attacks"}
+        ],
+        "circumstances": ["fleeing_violence"],
+        "consent": {"lawful_basis": "consent", "share_with": "planned_partners",
+                    "recorded_by": "pf-17", "recorded_at": "2026-11-20T10:00:00Z"}
+    })
+    .to_string()
 }

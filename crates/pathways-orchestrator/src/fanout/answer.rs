@@ -20,8 +20,10 @@ use crate::select::PartnerAsk;
 pub struct PartnerAnswer {
     /// The partner id from configuration.
     pub partner_id: String,
-    /// The partner's manifest: what it shares, whether it is a domestic-abuse service.
+    /// The partner's manifest: what it shares, whether it declares domestic abuse.
     pub manifest: Manifest,
+    /// The council confirmed it as a domestic-abuse service in configuration.
+    pub domestic_abuse_confirmed: bool,
     /// The needs it was asked about.
     pub asked: Vec<NeedCode>,
     /// What happened.
@@ -96,6 +98,7 @@ impl PartnerAnswer {
         PartnerAnswer {
             partner_id: ask.partner.id.clone(),
             manifest: ask.partner.partner.manifest().clone(),
+            domestic_abuse_confirmed: ask.partner.domestic_abuse_service,
             asked: ask.needs.clone(),
             outcome,
             latency_ms,

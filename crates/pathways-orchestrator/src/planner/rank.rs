@@ -33,6 +33,8 @@ use crate::fanout::PartnerAnswer;
 pub(super) struct Candidate<'a> {
     pub partner_id: &'a str,
     pub manifest: &'a Manifest,
+    /// The council confirmed the partner as a domestic-abuse service.
+    pub domestic_abuse_confirmed: bool,
     pub offer: &'a Offer,
 }
 
@@ -80,8 +82,12 @@ impl<'a> Candidates<'a> {
                 {
                     continue;
                 }
-                let candidate =
-                    Candidate { partner_id: &answer.partner_id, manifest: &answer.manifest, offer };
+                let candidate = Candidate {
+                    partner_id: &answer.partner_id,
+                    manifest: &answer.manifest,
+                    domestic_abuse_confirmed: answer.domestic_abuse_confirmed,
+                    offer,
+                };
                 if candidate.is_viable() {
                     served.entry(&answer.partner_id).or_default().insert(offer.need);
                 }

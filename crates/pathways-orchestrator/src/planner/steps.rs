@@ -82,10 +82,14 @@ pub(super) fn chosen_step(
     }
 
     let (shares, needs_consent) = if action == StepAction::Refer {
-        let is_da_service = best.manifest.is_domestic_abuse_service();
-        let shares = Referral::fields_shared(case, &best.manifest.shares, is_da_service);
+        let gets_contact = pathways_core::receives_safe_contact_details(
+            best.domestic_abuse_confirmed,
+            best.manifest,
+            need.code,
+        );
+        let shares = Referral::fields_shared(case, &best.manifest.shares, gets_contact);
         let contact_withheld = case.client.safe_contact
-            && !is_da_service
+            && !gets_contact
             && best.manifest.shares.iter().any(|field| field.is_contact());
         if contact_withheld {
             why.push_str(&format!(

@@ -214,32 +214,149 @@ impl Store for PostgresStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.client().await?.batch_execute("SELECT 1").await.during("pinging")
     }
-    async fn insert_case(&self, _: &str, _: &Case) -> Result<CaseId, StoreError> { Err(pending()) }
-    async fn get_case(&self, _: &CaseId) -> Result<Option<StoredCase>, StoreError> { Err(pending()) }
-    async fn insert_plan(&self, _: &CaseId, _: &ActionPlan) -> Result<(), StoreError> { Err(pending()) }
-    async fn latest_plan(&self, _: &CaseId) -> Result<Option<StoredPlan>, StoreError> { Err(pending()) }
-    async fn plans_of_case(&self, _: &CaseId) -> Result<Vec<StoredPlan>, StoreError> { Err(pending()) }
-    async fn append_audit(&self, _: &AuditEntry) -> Result<(), StoreError> { Err(pending()) }
-    async fn audit_entries(&self, _: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> { Err(pending()) }
-    async fn begin_idempotent(&self, _: &str, _: &str, _: &str, _: Duration) -> Result<IdempotencyOutcome, StoreError> { Err(pending()) }
-    async fn complete_idempotent(&self, _: &str, _: &str, _: &StoredResponse) -> Result<(), StoreError> { Err(pending()) }
-    async fn abandon_idempotent(&self, _: &str, _: &str) -> Result<(), StoreError> { Err(pending()) }
-    async fn create_referrals(&self, _: &CaseId, _: Vec<NewReferral>, _: DateTime<Utc>) -> Result<Vec<ReferralId>, StoreError> { Err(pending()) }
-    async fn claim_outbox(&self, _: &str, _: u32, _: Duration, _: DateTime<Utc>) -> Result<Vec<OutboxItem>, StoreError> { Err(pending()) }
-    async fn finish_outbox(&self, _: OutboxItemId, _: &str, _: DispatchOutcome, _: DateTime<Utc>) -> Result<bool, StoreError> { Err(pending()) }
-    async fn record_referral_status(&self, _: &ReferralId, _: &StatusChange) -> Result<bool, StoreError> { Err(pending()) }
-    async fn get_referral(&self, _: &ReferralId) -> Result<Option<StoredReferral>, StoreError> { Err(pending()) }
-    async fn referrals_of_case(&self, _: &CaseId) -> Result<Vec<StoredReferral>, StoreError> { Err(pending()) }
-    async fn find_referral_by_key(&self, _: &str) -> Result<Option<ReferralId>, StoreError> { Err(pending()) }
-    async fn find_referral_by_partner_reference(&self, _: &str, _: &str) -> Result<Option<ReferralId>, StoreError> { Err(pending()) }
-    async fn outbox_depth(&self) -> Result<u64, StoreError> { Err(pending()) }
-    async fn record_partner_event(&self, _: &str, _: &str, _: &ReferralId, _: &StatusChange) -> Result<PartnerEvent, StoreError> { Err(pending()) }
-    async fn referrals_stuck(&self, _: TaskState, _: DateTime<Utc>, _: u32) -> Result<Vec<StuckReferral>, StoreError> { Err(pending()) }
-    async fn pathway_stats(&self, _: DateTime<Utc>, _: DateTime<Utc>, _: Option<&str>) -> Result<Vec<PathwayStatsRow>, StoreError> { Err(pending()) }
-    async fn erase_case(&self, _: &CaseId, _: crate::ErasureReason, _: DateTime<Utc>) -> Result<crate::Erasure, StoreError> { Err(pending()) }
-    async fn set_legal_hold(&self, _: &CaseId, _: Option<crate::LegalHold>) -> Result<(), StoreError> { Err(pending()) }
-    async fn cases_due_for_erasure(&self, _: DateTime<Utc>, _: u32) -> Result<Vec<CaseId>, StoreError> { Err(pending()) }
-    async fn reseal(&self, _: u32) -> Result<crate::ResealProgress, StoreError> { Err(pending()) }
+    async fn insert_case(&self, _: &str, _: &Case) -> Result<CaseId, StoreError> {
+        Err(pending())
+    }
+    async fn get_case(&self, _: &CaseId) -> Result<Option<StoredCase>, StoreError> {
+        Err(pending())
+    }
+    async fn insert_plan(&self, _: &CaseId, _: &ActionPlan) -> Result<(), StoreError> {
+        Err(pending())
+    }
+    async fn latest_plan(&self, _: &CaseId) -> Result<Option<StoredPlan>, StoreError> {
+        Err(pending())
+    }
+    async fn plans_of_case(&self, _: &CaseId) -> Result<Vec<StoredPlan>, StoreError> {
+        Err(pending())
+    }
+    async fn append_audit(&self, _: &AuditEntry) -> Result<(), StoreError> {
+        Err(pending())
+    }
+    async fn audit_entries(&self, _: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
+        Err(pending())
+    }
+    async fn begin_idempotent(
+        &self,
+        _: &str,
+        _: &str,
+        _: &str,
+        _: Duration,
+    ) -> Result<IdempotencyOutcome, StoreError> {
+        Err(pending())
+    }
+    async fn complete_idempotent(
+        &self,
+        _: &str,
+        _: &str,
+        _: &StoredResponse,
+    ) -> Result<(), StoreError> {
+        Err(pending())
+    }
+    async fn abandon_idempotent(&self, _: &str, _: &str) -> Result<(), StoreError> {
+        Err(pending())
+    }
+    async fn create_referrals(
+        &self,
+        _: &CaseId,
+        _: Vec<NewReferral>,
+        _: DateTime<Utc>,
+    ) -> Result<Vec<ReferralId>, StoreError> {
+        Err(pending())
+    }
+    async fn claim_outbox(
+        &self,
+        _: &str,
+        _: u32,
+        _: Duration,
+        _: DateTime<Utc>,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        Err(pending())
+    }
+    async fn finish_outbox(
+        &self,
+        _: OutboxItemId,
+        _: &str,
+        _: DispatchOutcome,
+        _: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Err(pending())
+    }
+    async fn record_referral_status(
+        &self,
+        _: &ReferralId,
+        _: &StatusChange,
+    ) -> Result<bool, StoreError> {
+        Err(pending())
+    }
+    async fn get_referral(&self, _: &ReferralId) -> Result<Option<StoredReferral>, StoreError> {
+        Err(pending())
+    }
+    async fn referrals_of_case(&self, _: &CaseId) -> Result<Vec<StoredReferral>, StoreError> {
+        Err(pending())
+    }
+    async fn find_referral_by_key(&self, _: &str) -> Result<Option<ReferralId>, StoreError> {
+        Err(pending())
+    }
+    async fn find_referral_by_partner_reference(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> Result<Option<ReferralId>, StoreError> {
+        Err(pending())
+    }
+    async fn outbox_depth(&self) -> Result<u64, StoreError> {
+        Err(pending())
+    }
+    async fn record_partner_event(
+        &self,
+        _: &str,
+        _: &str,
+        _: &ReferralId,
+        _: &StatusChange,
+    ) -> Result<PartnerEvent, StoreError> {
+        Err(pending())
+    }
+    async fn referrals_stuck(
+        &self,
+        _: TaskState,
+        _: DateTime<Utc>,
+        _: u32,
+    ) -> Result<Vec<StuckReferral>, StoreError> {
+        Err(pending())
+    }
+    async fn pathway_stats(
+        &self,
+        _: DateTime<Utc>,
+        _: DateTime<Utc>,
+        _: Option<&str>,
+    ) -> Result<Vec<PathwayStatsRow>, StoreError> {
+        Err(pending())
+    }
+    async fn erase_case(
+        &self,
+        _: &CaseId,
+        _: crate::ErasureReason,
+        _: DateTime<Utc>,
+    ) -> Result<crate::Erasure, StoreError> {
+        Err(pending())
+    }
+    async fn set_legal_hold(
+        &self,
+        _: &CaseId,
+        _: Option<crate::LegalHold>,
+    ) -> Result<(), StoreError> {
+        Err(pending())
+    }
+    async fn cases_due_for_erasure(
+        &self,
+        _: DateTime<Utc>,
+        _: u32,
+    ) -> Result<Vec<CaseId>, StoreError> {
+        Err(pending())
+    }
+    async fn reseal(&self, _: u32) -> Result<crate::ResealProgress, StoreError> {
+        Err(pending())
+    }
     fn replace_data_keys(&self, keys: crate::seal::DataKeys) {
         *self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) = keys;
     }

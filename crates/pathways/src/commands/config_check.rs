@@ -16,6 +16,9 @@ pub struct Args {
 /// Validates and reports.
 pub async fn run(args: Args) -> CommandResult {
     let settings = args.config.load()?;
+    let keys = settings
+        .data_keys(&args.config.path())
+        .map_err(|e| super::CliError::BadInput(e.to_string()))?;
     let loaded = partners::load_enabled(&settings, &args.config.path())?;
     // Signposts are part of the configuration too.
     partners::orchestrator(&settings, &loaded)?;
@@ -31,12 +34,46 @@ pub async fn run(args: Args) -> CommandResult {
         report.push_str(&format!("; {disabled} disabled"));
     }
     report.push_str(&format!(
-        "\n  server listen {}, storage {}\n",
+        "\n  server listen {}, storage {}, data keys {} (current `{}`)\n",
         settings.server.listen,
-        without_password(&settings.storage.url)
+        without_password(&settings.storage.url),
+        keys.ids().len(),
+        keys.current_id(),
     ));
+    for warning in domestic_abuse_warnings(&settings, &loaded) {
+        report.push_str(&format!("  warning: {warning}\n"));
+    }
     print_out(&report)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where a plugin declares `domestic_abuse` and the council has not confirmed the partner as a
+/// domestic-abuse service (or has confirmed one whose plugin does not declare it).
+fn domestic_abuse_warnings(
+    settings: &crate::settings::Settings,
+    loaded: &[partners::LoadedPartner],
+) -> Vec<String> {
+    use pathways_core::Partner;
+    let mut warnings = Vec::new();
+    for partner in loaded {
+        let index = settings.partners.iter().position(|p| p.id == partner.id).unwrap_or(0);
+        let declares = partner.partner.manifest().is_domestic_abuse_service();
+        if declares && !partner.domestic_abuse_service {
+            warnings.push(format!(
+                "partners[{index}] (`{}`): its plugin declares `domestic_abuse`, but the entry does \
+                 not confirm it (`domestic_abuse_service = true`), so it will not receive a \
+                 safe-contact client's address or contact details",
+                partner.id
+            ));
+        } else if !declares && partner.domestic_abuse_service {
+            warnings.push(format!(
+                "partners[{index}] (`{}`): `domestic_abuse_service = true`, but its plugin does not \
+                 serve `domestic_abuse`, so the confirmation has no effect",
+                partner.id
+            ));
+        }
+    }
+    warnings
 }
 
 /// A storage URL safe to print: `postgres://user:secret@host/db` becomes

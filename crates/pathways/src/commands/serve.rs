@@ -2,9 +2,10 @@
 //! HTTP API on `server.listen` until SIGTERM or Ctrl-C (then finishes requests in flight within
 //! `server.shutdown_grace_ms`), and reloads the configuration on SIGHUP.
 //!
-//! A reload builds the whole new partner set and key ring first and swaps them in only when
-//! all of it loaded: a bad file, a missing plugin or bad partner settings are logged with the
-//! reason and the old configuration keeps serving. Plans in flight finish on the partners they
+//! A reload builds the whole new partner set, key ring and data keys first and swaps them in
+//! only when all of it loaded: a bad file, a missing plugin, bad partner settings or an
+//! unreadable data key file are logged with the reason and the old configuration keeps
+//! serving. New data keys take effect at once (for a rotation without downtime). Plans in flight finish on the partners they
 //! started with. `server` and `storage` are read at start only; changing them needs a restart
 //! (a reload that changes them says so in the log).
 
@@ -32,10 +33,11 @@ pub async fn run(args: Args) -> CommandResult {
     let settings = args.config.load()?;
     let live = build_live(&settings, &path)?;
     let partner_count = live.orchestrator.partners().len();
+    let keys = settings.data_keys(&path).map_err(|e| CliError::BadInput(e.to_string()))?;
     let options = pathways_store::SqliteOptions { commit_batch: settings.storage.commit_batch };
-    let store = pathways_store::open_with(&settings.storage.url, options)
+    let store = pathways_store::open_with(&settings.storage.url, keys, options)
         .await
-        .map_err(|e| CliError::Failed(anyhow!("{}: at `storage.url`: {e}", path.display())))?;
+        .map_err(|e| store_open_failed(&path, &e))?;
     let daemon = Daemon::with_dispatch(
         store.clone(),
         live,
@@ -56,14 +58,38 @@ pub async fn run(args: Args) -> CommandResult {
         tracing::warn!("no [[api_keys]] configured: every /v1 route answers 401 (make one with `pathways keys new`)");
     }
     let settings_grace = settings.server.limits().shutdown_grace;
+    let settings_retention = settings.retention.clone();
     let reloader = tokio::spawn(reload_on_sighup(daemon.clone(), args.config.clone(), settings));
     let dispatcher = daemon.start_dispatcher();
+    let retention = settings_retention
+        .enabled
+        .then(|| daemon.start_retention(settings_retention.to_settings()));
     daemon.serve(listener, stop_signal()).await.map_err(|e| CliError::Failed(e.into()))?;
     reloader.abort();
+    if let Some((stop, sweeper)) = retention {
+        let _ = stop.send(true);
+        let _ = sweeper.await;
+    }
     // Stop claiming referrals; sends in flight get the grace period, then their leases lapse.
     dispatcher.shutdown(settings_grace).await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why the store did not open: a data key that cannot open what is stored is the operator's
+/// configuration to fix (exit 2), as is a bad URL; a database that does not answer is not.
+fn store_open_failed(path: &Path, e: &pathways_store::StoreError) -> CliError {
+    match e {
+        pathways_store::StoreError::Sealed { .. } => CliError::BadInput(format!(
+            "{}: at `storage.key_file`: the data keys cannot open the stored data: {e}",
+            path.display()
+        )),
+        pathways_store::StoreError::UnsupportedScheme { .. }
+        | pathways_store::StoreError::InvalidUrl { .. } => {
+            CliError::BadInput(format!("{}: at `storage.url`: {e}", path.display()))
+        }
+        _ => CliError::Failed(anyhow!("{}: at `storage.url`: {e}", path.display())),
+    }
 }
 
 /// The partners and keys of `settings`, loaded and checked.
@@ -148,11 +174,14 @@ async fn reload_on_sighup(daemon: Daemon, config: ConfigArg, first: Settings) {
         let attempt = tokio::task::spawn_blocking(move || {
             let settings = config.load()?;
             let live = build_live(&settings, &config.path())?;
-            Ok::<_, CliError>((settings, live))
+            let keys = settings
+                .data_keys(&config.path())
+                .map_err(|e| CliError::BadInput(e.to_string()))?;
+            Ok::<_, CliError>((settings, live, keys))
         })
         .await;
         match attempt {
-            Ok(Ok((settings, live))) => {
+            Ok(Ok((settings, live, keys))) => {
                 if settings.server.listen != first.server.listen
                     || settings.storage.url != first.storage.url
                     || settings.storage.commit_batch != first.storage.commit_batch
@@ -162,6 +191,8 @@ async fn reload_on_sighup(daemon: Daemon, config: ConfigArg, first: Settings) {
                 let ids: Vec<String> =
                     live.orchestrator.partners().iter().map(|p| p.id.clone()).collect();
                 daemon.reload(live);
+                // New data keys seal from now on; older ones listed still open.
+                daemon.replace_data_keys(keys);
                 daemon.count_reload("ok");
                 tracing::info!(partners = ?ids, keys = settings.api_keys.len(),
                     "configuration reloaded; plans in flight finish on the previous partners");

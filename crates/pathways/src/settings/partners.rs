@@ -42,6 +42,12 @@ pub struct PartnerSettings {
     /// (`whsec_<base64>`, Standard Webhooks); without it the partner cannot call back.
     #[serde(default)]
     pub webhook_secret_env: Option<String>,
+    /// The council confirms that this partner is a domestic-abuse service: only then does its
+    /// referral for a client's domestic-abuse need carry a safe-contact client's address and
+    /// contact details. A plugin declaring `domestic_abuse` is not enough on its own
+    /// (`pathways config check` warns where the two disagree).
+    #[serde(default)]
+    pub domestic_abuse_service: bool,
 }
 
 fn enabled_by_default() -> bool {

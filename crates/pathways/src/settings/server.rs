@@ -25,6 +25,10 @@ pub struct ServerSettings {
     pub header_read_timeout_ms: u64,
     /// On SIGTERM or Ctrl-C, how long requests in flight may take to finish, in milliseconds.
     pub shutdown_grace_ms: u64,
+    /// The organisation that runs this service (e.g. the council): its `admin` keys see every
+    /// organisation's pathway reports and audit entries. Unset: every admin sees its own
+    /// organisation's only.
+    pub operator_organisation: Option<String>,
 }
 
 impl Default for ServerSettings {
@@ -36,6 +40,7 @@ impl Default for ServerSettings {
             max_concurrent_requests: 256,
             header_read_timeout_ms: 10_000,
             shutdown_grace_ms: 20_000,
+            operator_organisation: None,
         }
     }
 }
@@ -62,6 +67,14 @@ impl ServerSettings {
         ] {
             if value == 0 {
                 return Err((format!("server.{name}"), "must be more than 0".into()));
+            }
+        }
+        if let Some(org) = &self.operator_organisation {
+            if !pathways_daemon::is_code(org) {
+                return Err((
+                    "server.operator_organisation".into(),
+                    "must be an organisation id: 1 to 128 of `a-z A-Z 0-9 _ . : / -`".into(),
+                ));
             }
         }
         Ok(())
@@ -91,7 +104,8 @@ impl Settings {
             .iter()
             .map(|k| pathways_daemon::ApiKey::new(&k.id, &k.organisation, k.role, &k.hash))
             .collect::<Result<Vec<_>, _>>()?;
-        pathways_daemon::KeyRing::new(keys)
+        Ok(pathways_daemon::KeyRing::new(keys)?
+            .with_operator(self.server.operator_organisation.clone()))
     }
 }
 
@@ -105,11 +119,27 @@ pub struct StorageSettings {
     /// commits each on its own. Each request is still answered only once its write is
     /// durable. PostgreSQL commits concurrent transactions itself and ignores this.
     pub commit_batch: usize,
+    /// A file holding the data keys that seal personal data at rest: one `ID:BASE64` entry per
+    /// line (`pathways keys new-data` makes one), the current key first, older keys after it
+    /// until `pathways keys rotate-data` has re-sealed what they sealed. Keep it readable by
+    /// the daemon's user only, and back it up apart from the database. Relative to the
+    /// working directory.
+    pub key_file: Option<std::path::PathBuf>,
+    /// Or: the environment variable holding the same entries (separated by spaces).
+    /// One of `key_file` and `key_env` is required: the daemon will not store personal data
+    /// unsealed.
+    pub key_env: Option<String>,
 }
 
 impl StorageSettings {
     /// Checks what serde cannot; returns the field (under `storage.`) and the problem.
     pub(super) fn validate(&self) -> Result<(), (String, String)> {
+        if self.key_file.is_some() && self.key_env.is_some() {
+            return Err((
+                "storage.key_env".into(),
+                "set either `key_file` or `key_env`, not both".into(),
+            ));
+        }
         if !(1..=10_000).contains(&self.commit_batch) {
             return Err((
                 "storage.commit_batch".into(),
@@ -137,7 +167,48 @@ impl Default for StorageSettings {
         Self {
             url: "sqlite://data/pathways.db".into(),
             commit_batch: pathways_store::SqliteOptions::default().commit_batch,
+            key_file: None,
+            key_env: None,
         }
+    }
+}
+
+impl StorageSettings {
+    /// The data keys, read from `key_file` or `key_env`; the error names the field, the file
+    /// or variable, and how to make a key (never the key).
+    pub fn data_keys(&self) -> Result<pathways_store::DataKeys, (String, String)> {
+        let make = "make one with `pathways keys new-data > FILE` (mode 0600) and set \
+                    `storage.key_file = \"FILE\"`, or put it in a variable named by `storage.key_env`";
+        let (field, text) = match (&self.key_file, &self.key_env) {
+            (Some(file), _) => {
+                let text = std::fs::read_to_string(file).map_err(|e| {
+                    (
+                        "storage.key_file".to_string(),
+                        format!("cannot read the data key file `{}`: {e}; {make}", file.display()),
+                    )
+                })?;
+                ("storage.key_file", text)
+            }
+            (None, Some(var)) => {
+                let text = std::env::var(var).map_err(|_| {
+                    (
+                        "storage.key_env".to_string(),
+                        format!("the variable `{var}` is not set; {make}"),
+                    )
+                })?;
+                ("storage.key_env", text)
+            }
+            (None, None) => {
+                return Err((
+                    "storage".to_string(),
+                    format!(
+                        "no data key: personal data is sealed at rest and the daemon will not \
+                         store it otherwise; {make}"
+                    ),
+                ))
+            }
+        };
+        pathways_store::DataKeys::parse(&text).map_err(|e| (field.to_string(), e.to_string()))
     }
 }
 

@@ -48,7 +48,23 @@ pub enum Storage {
     Postgres(String),
 }
 
+/// The data key file of the daemons keeping their files in `dir`, made on first use.
+pub fn key_file(dir: &Path) -> PathBuf {
+    let path = dir.join("data.key");
+    if !path.exists() {
+        std::fs::write(&path, pathways_store::DataKeys::generate_entry()).expect("key written");
+    }
+    path
+}
+
+/// The data keys those daemons seal with, for a test that opens their store itself.
+pub fn data_keys(dir: &Path) -> pathways_store::DataKeys {
+    let text = std::fs::read_to_string(key_file(dir)).expect("key file");
+    pathways_store::DataKeys::parse(&text).expect("key parses")
+}
+
 fn write_config(path: &Path, port: u16, storage: &Storage, sandbox: &Sandbox, lease_ms: u64) {
+    let key_file = key_file(path.parent().expect("config in a folder"));
     let url = match storage {
         Storage::Sqlite(db) => format!("sqlite://{}", db.display()),
         Storage::Postgres(url) => url.clone(),
@@ -65,6 +81,7 @@ listen = "127.0.0.1:{port}"
 shutdown_grace_ms = 3000
 [storage]
 url = "{url}"
+key_file = "{key_file}"
 [orchestrator]
 plan_deadline_ms = 8000
 partner_timeout_ms = 6000
@@ -102,6 +119,7 @@ webhook_secret_env = "PATHWAYS_TEST_NHS_WHSEC"
 base_url = "{nhs_url}"
 "#,
         plugins = plugin_dir().display(),
+        key_file = key_file.display(),
         send_timeout = lease_ms / 2,
         k1 = key("pf", ORG, "pathfinder", TOKEN),
         k2 = key("coord", ORG, "coordinator", COORDINATOR),

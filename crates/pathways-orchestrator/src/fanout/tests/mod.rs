@@ -28,7 +28,15 @@ pub(super) fn stub(
 ) -> (Arc<StubPartner>, ConfiguredPartner) {
     let stub = Arc::new(StubPartner::new(manifest(id, needs), behaviour));
     let partner: Arc<dyn Partner> = stub.clone();
-    (stub, ConfiguredPartner { id: id.into(), areas: vec!["E09000020".into()], partner })
+    (
+        stub,
+        ConfiguredPartner {
+            id: id.into(),
+            areas: vec!["E09000020".into()],
+            partner,
+            domestic_abuse_service: false,
+        },
+    )
 }
 
 pub(super) fn outcome(plan: &pathways_core::ActionPlan, id: &str) -> (PartnerOutcome, u64, String) {

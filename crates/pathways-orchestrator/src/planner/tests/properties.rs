@@ -133,6 +133,7 @@ fn answers(case: &Case) -> impl Strategy<Value = Vec<PartnerAnswer>> {
                 let answered = outcome == PartnerOutcome::Answered;
                 PartnerAnswer {
                     partner_id: id,
+                    domestic_abuse_confirmed: m.is_domestic_abuse_service(),
                     manifest: m,
                     asked,
                     outcome,

@@ -99,7 +99,9 @@ pub(super) async fn follow(
     let live = Live::new(orchestrator, keys).with_webhook_secrets(secrets);
 
     let dir = std::env::temp_dir().join(format!("pathways-demo-{}", std::process::id()));
-    let store = pathways_store::open(&format!("sqlite://{}", dir.join("demo.db").display()))
+    // A throw-away data key: the demo's data is gone when it ends.
+    let keys = pathways_store::DataKeys::ephemeral();
+    let store = pathways_store::open(&format!("sqlite://{}", dir.join("demo.db").display()), keys)
         .await
         .map_err(|e| CliError::Failed(anyhow!("the demo's store: {e}")))?;
     let dispatch = DispatchSettings {
