@@ -33,8 +33,14 @@ fn sandbox_url() -> &'static str {
 /// A configuration with one food bank partner in Kensington and Chelsea and Shropshire,
 /// `settings` as its settings table, and `extra` appended to `[orchestrator]`.
 fn write_config(dir: &Path, settings: &str, extra: &str) -> PathBuf {
+    let key_file = dir.join("data.key");
+    std::fs::write(&key_file, pathways_store::DataKeys::generate_entry()).expect("key written");
     let text = format!(
-        r#"[orchestrator]
+        r#"[storage]
+url = "sqlite://{db}"
+key_file = "{key_file}"
+
+[orchestrator]
 plan_deadline_ms = 8000
 partner_timeout_ms = 6000
 {extra}
@@ -49,6 +55,8 @@ areas = ["E09000020", "E06000051"]
 {settings}
 "#,
         plugins = plugin_dir().display(),
+        db = dir.join("pathways.db").display(),
+        key_file = key_file.display(),
     );
     let path = dir.join("pathways.toml");
     std::fs::write(&path, text).expect("config written");
@@ -340,4 +348,112 @@ fn plan_with_an_unreachable_partner_still_prints_a_plan_naming_the_failure() {
     let table = pathways(&["plan", text(&case), "--config", text(&config)]);
     assert_exit(&table, 0);
     assert!(stdout(&table).contains(&format!("{PARTNER_ID} failed in")), "{}", stdout(&table));
+}
+
+#[test]
+fn keys_new_data_prints_a_key_the_configuration_accepts() {
+    let output = pathways(&["keys", "new-data"]);
+    assert_exit(&output, 0);
+    let printed = stdout(&output);
+    let entry = printed.lines().find(|l| !l.starts_with('#') && !l.is_empty()).unwrap();
+    let keys = pathways_store::DataKeys::parse(&printed).expect("the printed text parses whole");
+    assert!(entry.starts_with(keys.current_id()), "{printed}");
+    assert_ne!(stdout(&pathways(&["keys", "new-data"])), printed, "a new key every time");
+}
+
+#[test]
+fn a_configuration_without_a_usable_data_key_exits_2_saying_how_to_make_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = good_config(dir.path());
+    let original = std::fs::read_to_string(&config).unwrap();
+    let key_line = original.lines().find(|l| l.starts_with("key_file")).unwrap().to_string();
+    let cases = [
+        (original.replace(&key_line, ""), "no data key", "storage"),
+        (
+            original.replace(&key_line, "key_file = \"/nonexistent/data.key\""),
+            "/nonexistent/data.key",
+            "storage.key_file",
+        ),
+        (
+            original.replace(&key_line, "key_env = \"PATHWAYS_TEST_UNSET_KEY_VAR\""),
+            "PATHWAYS_TEST_UNSET_KEY_VAR",
+            "storage.key_env",
+        ),
+    ];
+    for (text, names, field) in cases {
+        std::fs::write(&config, &text).unwrap();
+        for command in [&["config", "check", "--config"][..], &["serve", "--config"][..]] {
+            let mut args = command.to_vec();
+            args.push(text_of(&config));
+            let output = pathways(&args);
+            assert_exit(&output, 2);
+            let err = stderr(&output);
+            assert!(err.contains(names) && err.contains(&format!("`{field}`")), "{args:?}: {err}");
+            assert!(err.contains("pathways keys new-data"), "{err}");
+        }
+    }
+    let short = dir.path().join("short.key");
+    std::fs::write(&short, "k1:c2hvcnQ=\n").unwrap();
+    std::fs::write(
+        &config,
+        original.replace(&key_line, &format!("key_file = \"{}\"", short.display())),
+    )
+    .unwrap();
+    let output = pathways(&["serve", "--config", text_of(&config)]);
+    assert_exit(&output, 2);
+    let err = stderr(&output);
+    assert!(err.contains("`k1`") && err.contains("32 bytes") && !err.contains("c2hvcnQ"), "{err}");
+}
+
+#[test]
+fn a_wrong_data_key_for_a_sealed_database_exits_2_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = good_config(dir.path());
+    // Seal something under the configured key, as a daemon would.
+    let db = dir.path().join("pathways.db");
+    let key_text = std::fs::read_to_string(dir.path().join("data.key")).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let keys = pathways_store::DataKeys::parse(&key_text).unwrap();
+        let store = pathways_store::SqliteStore::open(&db, keys).await.unwrap();
+        let case = pathways_core::parse_case(
+            std::fs::read_to_string(
+                workspace_root().join("examples/cases/debt-food-eviction.json"),
+            )
+            .unwrap()
+            .as_bytes(),
+        )
+        .unwrap();
+        pathways_store::Store::insert_case(&store, "citizens-advice-kc", &case).await.unwrap();
+    });
+    let before = std::fs::read(&db).unwrap();
+    std::fs::write(dir.path().join("data.key"), pathways_store::DataKeys::generate_entry())
+        .unwrap();
+    let output = pathways(&["serve", "--config", text_of(&config)]);
+    assert_exit(&output, 2);
+    let err = stderr(&output);
+    assert!(err.contains("`storage.key_file`") && err.contains("not configured"), "{err}");
+    assert_eq!(std::fs::read(&db).unwrap(), before, "the database is untouched");
+}
+
+#[test]
+fn config_check_warns_when_a_domestic_abuse_confirmation_has_no_effect() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = good_config(dir.path());
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "plugin = \"foodbank\"\n",
+        "plugin = \"foodbank\"\ndomestic_abuse_service = true\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    let output = pathways(&["config", "check", "--config", text_of(&config)]);
+    assert_exit(&output, 0);
+    let out = stdout(&output);
+    assert!(
+        out.contains("warning: partners[0]") && out.contains("domestic_abuse_service = true"),
+        "{out}"
+    );
+}
+
+fn text_of(path: &Path) -> &str {
+    text(path)
 }

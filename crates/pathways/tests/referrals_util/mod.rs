@@ -17,6 +17,12 @@ pub const TOKEN: &str = "pwk_referrals-test-token-0123456789abcdef0123456789ab";
 pub const COORDINATOR: &str = "pwk_referrals-coord-token-0123456789abcdef0123456789ab";
 pub const OTHER_ORG: &str = "pwk_referrals-other-token-0123456789abcdef0123456789ab";
 pub const ORG: &str = "citizens-advice-kc";
+/// A pathfinder key of the NHS partner's own organisation (its id is the partner id).
+pub const NHS_STAFF: &str = "pwk_referrals-nhsst-token-0123456789abcdef0123456789ab";
+/// A coordinator of `another-org`.
+pub const OTHER_COORDINATOR: &str = "pwk_referrals-ocoor-token-0123456789abcdef0123456789ab";
+/// An admin of `ORG`.
+pub const ADMIN: &str = "pwk_referrals-admin-token-0123456789abcdef0123456789ab";
 /// The food bank's callback secret (Standard Webhooks `whsec_` form) and its variable.
 pub const FOOD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 pub const NHS_SECRET: &str = "whsec_c2Vjb25kLXNlY3JldC1mb3ItdGhlLW5ocw==";
@@ -102,6 +108,9 @@ stats_refresh_ms = 500
 {k1}
 {k2}
 {k3}
+{k4}
+{k5}
+{k6}
 [[partners]]
 id = "foodbank-test"
 plugin = "foodbank"
@@ -124,6 +133,9 @@ base_url = "{nhs_url}"
         k1 = key("pf", ORG, "pathfinder", TOKEN),
         k2 = key("coord", ORG, "coordinator", COORDINATOR),
         k3 = key("other-pf", "another-org", "pathfinder", OTHER_ORG),
+        k4 = key("nhs-staff", "nhs-test", "pathfinder", NHS_STAFF),
+        k5 = key("other-coord", "another-org", "coordinator", OTHER_COORDINATOR),
+        k6 = key("admin", ORG, "admin", ADMIN),
         food_url = sandbox.foodbank_url(),
         nhs_url = sandbox.nhs_url(),
     );

@@ -150,6 +150,35 @@ fn safe_contact_client_shares_no_contact_details_except_with_a_domestic_abuse_se
 }
 
 #[test]
+fn a_self_declared_domestic_abuse_service_gets_no_contact_details_nor_does_its_other_steps() {
+    let case = case_edited(
+        &[
+            (NeedCode::DomesticAbuse, Urgency::Emergency),
+            (NeedCode::HousingHomelessness, Urgency::Urgent),
+        ],
+        |c| c["client"]["safe_contact"] = json!(true),
+    );
+    let refuge_offers = vec![
+        offer(NeedCode::DomesticAbuse, "idva", "Refuge IDVA"),
+        offer(NeedCode::HousingHomelessness, "beds", "Refuge beds"),
+    ];
+    let mut refuge = answered("refuge", refuge_offers);
+    refuge.manifest = manifest("refuge", &[NeedCode::DomesticAbuse, NeedCode::HousingHomelessness]);
+    let contact = |plan: &pathways_core::ActionPlan, need| {
+        let step = plan.steps.iter().find(|s| s.need == need).unwrap();
+        step.shares.contains(&ClientField::Address) || step.shares.contains(&ClientField::Phone)
+    };
+    // Confirmed by the council: contact details on the abuse step only.
+    let confirmed = plan(&case, std::slice::from_ref(&refuge));
+    assert!(contact(&confirmed, NeedCode::DomesticAbuse));
+    assert!(!contact(&confirmed, NeedCode::HousingHomelessness), "not on its other step");
+    // The manifest alone: none at all.
+    refuge.domestic_abuse_confirmed = false;
+    let unconfirmed = plan(&case, &[refuge]);
+    assert!(!contact(&unconfirmed, NeedCode::DomesticAbuse), "self-declared is not enough");
+}
+
+#[test]
 fn needs_consent_when_share_with_lists_other_partners() {
     let case = case_edited(
         &[(NeedCode::Food, Urgency::Urgent), (NeedCode::DebtMoney, Urgency::Soon)],

@@ -1,0 +1,359 @@
+//! Personal data stays where it belongs, end to end: the real binary, the real food bank and
+//! NHS plugins and their simulators, real HTTP. A partner organisation holding a pathfinder key
+//! reads exactly what was sent to it; a step is referred once however many keys ask; reports
+//! are scoped; erasure and export work through the API; nothing readable is left in the
+//! database file.
+
+mod referrals_util;
+
+use std::io::Write;
+use std::time::Duration;
+
+use pathways_sandbox::{Sandbox, SandboxConfig};
+use referrals_util::{
+    Daemon, Storage, ADMIN, COORDINATOR, NHS_STAFF, ORG, OTHER_COORDINATOR, OTHER_ORG, TOKEN,
+};
+use serde_json::{json, Value};
+
+/// A fleeing-abuse client with food and mental-health needs, each with a note.
+fn safe_contact_case(reference: &str) -> String {
+    json!({
+        "reference": reference,
+        "channel": "walk_in",
+        "referrer": {"organisation": ORG, "worker": "pf-17"},
+        "client": {
+            "name": "Amara Okonkwo", "date_of_birth": "1990-03-04", "postcode": "W10 5AB",
+            "address": "12 Hidden Mews, London", "local_authority": "E09000020",
+            "phone": "07700 900456", "email": "amara@example.org",
+            "preferred_language": "en", "safe_contact": true,
+            "household": {"adults": 1, "children_ages": [4]}
+        },
+        "needs": [
+            {"code": "food", "urgency": "urgent", "notes": "FOOD-NOTE no food since Tuesday"},
+            {"code": "mental_health", "urgency": "soon", "notes": "MH-NOTE panic attacks since the assault"}
+        ],
+        "circumstances": ["fleeing_violence"],
+        "consent": {"lawful_basis": "consent", "share_with": "planned_partners",
+                    "recorded_by": "pf-17", "recorded_at": "2026-11-20T10:00:00Z"}
+    })
+    .to_string()
+}
+
+async fn create_and_plan(daemon: &Daemon, reference: &str) -> (String, Value) {
+    let post = reqwest::Method::POST;
+    let (status, created) = daemon
+        .request(post.clone(), "/v1/cases", TOKEN, &[], Some(safe_contact_case(reference)))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let (status, plan) =
+        daemon.request(post, &format!("/v1/cases/{id}/plan"), TOKEN, &[], None).await;
+    assert_eq!(status, 201, "{plan}");
+    (id, plan)
+}
+
+fn step<'a>(plan: &'a Value, need: &str) -> &'a Value {
+    plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["need"] == need)
+        .unwrap_or_else(|| panic!("no {need} step: {plan}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_organisation_reads_only_what_was_sent_to_it_and_reports_are_scoped() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox starts");
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::Sqlite(dir.path().join("data/pathways.db"));
+    let daemon = Daemon::start(dir.path(), &storage, &sandbox, 5000).await;
+    let (case_id, plan) = create_and_plan(&daemon, "DS-1").await;
+    let nhs_step = step(&plan, "mental_health");
+    assert_eq!(
+        (nhs_step["action"].as_str(), nhs_step["partner_id"].as_str()),
+        (Some("refer"), Some("nhs-test")),
+        "{plan}"
+    );
+    let food_step = step(&plan, "food");
+    assert_eq!(food_step["partner_id"], "foodbank-test", "{plan}");
+
+    // Nothing sent yet: the NHS organisation, though named in the plan, sees nothing.
+    let (status, _) = daemon.get(&format!("/v1/cases/{case_id}"), NHS_STAFF).await;
+    assert_eq!(status, 404);
+    let (status, body) = daemon.refer(&case_id, "ds-1", "{}").await;
+    assert_eq!(status, 202, "{body}");
+    let ids: Vec<String> = body["referrals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 2, "{body}");
+    let settled = daemon.settled(&ids, Duration::from_secs(30)).await;
+    assert!(settled.iter().all(|r| r["dispatch"]["state"] == "delivered"), "{settled:#?}");
+
+    let (status, view) = daemon.get(&format!("/v1/cases/{case_id}"), NHS_STAFF).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["view"], "partner");
+    let referrals = view["referrals"].as_array().unwrap();
+    assert_eq!(referrals.len(), 1, "only the NHS referral, not the food bank's: {view}");
+    let sent = &referrals[0]["sent"];
+    assert_eq!(sent["partner_id"], "nhs-test");
+    assert_eq!(sent["client"]["name"], "Amara Okonkwo");
+    assert_eq!(sent["needs"][0]["notes"], "MH-NOTE panic attacks since the assault");
+    // Exactly the fields the plan said this step would share, less nothing else.
+    let shared: Vec<&str> =
+        nhs_step["shares"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    for (field, value) in sent["client"].as_object().unwrap() {
+        if field == "contact_via_referrer" {
+            continue;
+        }
+        assert!(
+            shared.contains(&field.as_str()),
+            "`{field}` = {value} was not in the plan's shares {shared:?}"
+        );
+    }
+    let text = view.to_string();
+    for absent in ["12 Hidden Mews", "07700 900456", "amara@example.org", "FOOD-NOTE", "W10 5AB"] {
+        assert!(!text.contains(absent), "`{absent}` reached the NHS organisation: {text}");
+    }
+    // The NHS organisation never plans or refers, and sees no other case.
+    let post = reqwest::Method::POST;
+    let (status, _) = daemon
+        .request(post.clone(), &format!("/v1/cases/{case_id}/plan"), NHS_STAFF, &[], None)
+        .await;
+    assert_eq!(status, 404, "no re-planning");
+    let (status, _) = daemon.get(&format!("/v1/cases/{case_id}/plan"), NHS_STAFF).await;
+    assert_eq!(status, 404);
+    let (status, _) = daemon
+        .request(
+            post,
+            &format!("/v1/cases/{case_id}/referrals"),
+            NHS_STAFF,
+            &[("idempotency-key", "nhs-1")],
+            Some("{}".into()),
+        )
+        .await;
+    assert_eq!(status, 404, "no referring");
+    let (other_case, _) = create_and_plan(&daemon, "DS-2").await;
+    let (status, _) = daemon.get(&format!("/v1/cases/{other_case}"), NHS_STAFF).await;
+    assert_eq!(status, 404, "planned but never sent to it");
+
+    // Reports: the owner's coordinator sees its referrals; another organisation's does not.
+    let (status, mine) = daemon.get("/v1/reports/pathways", COORDINATOR).await;
+    assert_eq!(status, 200, "{mine}");
+    let sent_total = |r: &Value| {
+        r["pathways"].as_array().unwrap().iter().map(|p| p["sent"].as_u64().unwrap()).sum::<u64>()
+    };
+    assert_eq!(sent_total(&mine), 2, "{mine}");
+    let (status, theirs) = daemon.get("/v1/reports/pathways", OTHER_COORDINATOR).await;
+    assert_eq!((status, sent_total(&theirs)), (200, 0), "{theirs}");
+    let (status, _) = daemon.get(&format!("/v1/cases/{case_id}"), OTHER_ORG).await;
+    assert_eq!(status, 404);
+    drop(daemon);
+    sandbox.shutdown().await;
+}
+
+/// 20 requests for the same step with 20 keys, at once: one referral, one voucher.
+async fn twenty_keys_one_referral(daemons: &[&Daemon], case_id: &str, sandbox: &Sandbox) {
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let daemon = daemons[i % daemons.len()];
+        let (base, case_id) = (daemon.base.clone(), case_id.to_string());
+        tasks.push(tokio::spawn(async move {
+            let r = reqwest::Client::new()
+                .post(format!("{base}/v1/cases/{case_id}/referrals"))
+                .bearer_auth(TOKEN)
+                .header("idempotency-key", format!("race-{i}"))
+                .header("content-type", "application/json")
+                .body(r#"{"needs": ["food"]}"#)
+                .send()
+                .await
+                .expect("sent");
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }));
+    }
+    let mut accepted = Vec::new();
+    let mut refused = Vec::new();
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        match status {
+            202 => accepted.push(body),
+            409 => refused.push(body),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(accepted.len(), 1, "exactly one referral: {accepted:#?}");
+    assert_eq!(refused.len(), 19);
+    let id = accepted[0]["referrals"][0]["id"].as_str().unwrap().to_string();
+    assert!(
+        refused.iter().all(|b| b["error"]["code"] == "step_already_referred"
+            && b["error"]["message"].as_str().unwrap().contains(&id)),
+        "{refused:#?}"
+    );
+    let settled = daemons[0].settled(std::slice::from_ref(&id), Duration::from_secs(30)).await;
+    assert_eq!(settled[0]["dispatch"]["state"], "delivered");
+    let stats = sandbox.foodbank_stats();
+    assert_eq!(
+        (stats.distinct_keys, stats.vouchers_created),
+        (1, 1),
+        "one voucher at the food bank: {stats:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_concurrent_requests_for_one_step_make_one_referral_on_sqlite() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox starts");
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(
+        dir.path(),
+        &Storage::Sqlite(dir.path().join("data/pathways.db")),
+        &sandbox,
+        5000,
+    )
+    .await;
+    let (case_id, _) = daemon.planned_case("RACE-1", "planned_partners".into()).await;
+    twenty_keys_one_referral(&[&daemon], &case_id, &sandbox).await;
+    drop(daemon);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_concurrent_requests_for_one_step_on_two_daemons_make_one_referral_on_postgres() {
+    let Ok(admin) = std::env::var("PATHWAYS_TEST_POSTGRES_URL") else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: twenty_concurrent_requests_for_one_step_on_two_daemons_make_one_referral_on_postgres (set PATHWAYS_TEST_POSTGRES_URL)"
+        );
+        return;
+    };
+    let schema = format!("pathways_test_race_{}", std::process::id());
+    psql(&admin, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"));
+    let sep = if admin.contains('?') { '&' } else { '?' };
+    let storage = Storage::Postgres(format!("{admin}{sep}options=-c%20search_path%3D{schema}"));
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox starts");
+    let dir = tempfile::tempdir().unwrap();
+    let a = Daemon::start(dir.path(), &storage, &sandbox, 5000).await;
+    let b = Daemon::start(dir.path(), &storage, &sandbox, 5000).await;
+    let (case_id, _) = a.planned_case("RACE-PG", "planned_partners".into()).await;
+    twenty_keys_one_referral(&[&a, &b], &case_id, &sandbox).await;
+    // At rest: no client's name, phone or note in any table.
+    let dump = psql_output(&admin, &format!(
+        "SELECT string_agg(t::text, ' ') FROM {schema}.cases t UNION ALL SELECT string_agg(t::text, ' ') FROM {schema}.plans t \
+         UNION ALL SELECT string_agg(t::text, ' ') FROM {schema}.referrals t UNION ALL SELECT string_agg(t::text, ' ') FROM {schema}.referral_history t"
+    ));
+    assert!(dump.contains("pws1:"), "sealed values are there: {dump}");
+    for secret in ["Test Person", "07700 900123", "W10 5AB"] {
+        assert!(!dump.contains(secret), "`{secret}` readable in PostgreSQL");
+    }
+    drop((a, b));
+    psql(&admin, &format!("SET client_min_messages = warning; DROP SCHEMA {schema} CASCADE"));
+    sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasure_and_export_end_to_end_keep_the_report_and_leave_nothing_readable() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox starts");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data/pathways.db");
+    let daemon = Daemon::start(dir.path(), &Storage::Sqlite(db.clone()), &sandbox, 5000).await;
+    let (case_id, _) = create_and_plan(&daemon, "ER-1").await;
+    let (status, body) = daemon.refer(&case_id, "er-1", "{}").await;
+    assert_eq!(status, 202, "{body}");
+    let ids: Vec<String> = body["referrals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    daemon.settled(&ids, Duration::from_secs(30)).await;
+
+    // At rest: the raw file and its WAL hold no name, phone, address or note.
+    let raw = [
+        std::fs::read(&db).unwrap(),
+        std::fs::read(db.with_extension("db-wal")).unwrap_or_default(),
+    ]
+    .concat();
+    for secret in ["Amara Okonkwo", "07700 900456", "12 Hidden Mews", "MH-NOTE", "FOOD-NOTE"] {
+        assert!(
+            !raw.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "`{secret}` readable in the SQLite file"
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&db).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the database file is the daemon's alone");
+    }
+
+    let (status, export) = daemon.get(&format!("/v1/cases/{case_id}/export"), TOKEN).await;
+    assert_eq!(status, 200, "{export}");
+    assert_eq!(export["case"]["case"]["client"]["name"], "Amara Okonkwo");
+    assert_eq!(export["referrals"].as_array().unwrap().len(), 2);
+    assert!(export["referrals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["sent"]["client"]["name"] == "Amara Okonkwo"));
+    assert!(export["referrals"][0]["history"].as_array().unwrap().len() >= 2);
+
+    let (_, before) = daemon.get("/v1/reports/pathways", COORDINATOR).await;
+    let delete = reqwest::Method::DELETE;
+    let (status, erased) = daemon
+        .request(
+            delete,
+            &format!("/v1/cases/{case_id}"),
+            TOKEN,
+            &[],
+            Some(r#"{"reason": "client_request"}"#.into()),
+        )
+        .await;
+    assert_eq!(status, 200, "{erased}");
+    assert_eq!(erased["referrals_erased"], 2);
+    let (_, after) = daemon.get("/v1/reports/pathways", COORDINATOR).await;
+    assert_eq!(before["pathways"], after["pathways"], "the same figures after erasure");
+    let (status, _) = daemon.get(&format!("/v1/cases/{case_id}"), TOKEN).await;
+    assert_eq!(status, 404);
+    let (status, _) = daemon.get(&format!("/v1/cases/{case_id}"), NHS_STAFF).await;
+    assert_eq!(status, 404, "the partner's view is gone too");
+    let (status, audit) = daemon.get(&format!("/v1/audit?case={case_id}"), ADMIN).await;
+    assert_eq!(status, 200, "{audit}");
+    let actions: Vec<String> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{}:{}",
+                e["entry"]["action"].as_str().unwrap(),
+                e["entry"]["outcome"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for expected in ["case.create:ok", "case.export:ok", "case.erase:client_request"] {
+        assert!(actions.contains(&expected.to_string()), "{expected} in {actions:?}");
+    }
+    drop(daemon);
+    sandbox.shutdown().await;
+}
+
+fn psql(url: &str, sql: &str) {
+    let status = std::process::Command::new("psql")
+        .arg(url)
+        .args(["-q", "-c", sql])
+        .status()
+        .expect("psql runs");
+    assert!(status.success(), "psql failed: {sql}");
+}
+
+fn psql_output(url: &str, sql: &str) -> String {
+    let out = std::process::Command::new("psql")
+        .arg(url)
+        .args(["-q", "-t", "-A", "-c", sql])
+        .output()
+        .expect("psql runs");
+    assert!(out.status.success(), "psql failed: {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
