@@ -289,3 +289,72 @@ async fn the_audit_log_answers_admins_by_case_and_time_without_personal_data() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
+
+#[tokio::test]
+async fn the_retention_sweep_erases_exactly_the_cases_that_are_due() {
+    use pathways_daemon::retention::{sweep, RetentionSettings};
+    let h = Harness::new().await;
+    let now = chrono::Utc::now();
+    let months = |n: u32| now.checked_add_months(chrono::Months::new(n)).unwrap();
+    let reject_at = |at: chrono::DateTime<chrono::Utc>| pathways_store::StatusChange {
+        state: pathways_core::TaskState::Rejected,
+        reason: Some(pathways_core::StatusReason::NoCapacity),
+        note: Some("no room this month".into()),
+        source: pathways_store::StatusSource::PartnerPoll,
+        at,
+    };
+    let quiet = new_case(&h).await; // nothing since it was created: due
+    let live = new_case(&h).await; // a referral still live: never due
+    referred(&h, &live).await;
+    let closed = new_case(&h).await; // its referral final now: due
+    let r = referred(&h, &closed).await;
+    assert!(h.store.record_referral_status(&r, &reject_at(now)).await.unwrap());
+    let recent = new_case(&h).await; // final only 2 months from now: not yet due
+    let r = referred(&h, &recent).await;
+    assert!(h.store.record_referral_status(&r, &reject_at(months(2))).await.unwrap());
+    let held = new_case(&h).await; // quiet, but under a legal hold
+    let hold = r#"{"reason": "litigation"}"#.to_string();
+    let put = h.request(
+        Method::PUT,
+        &format!("/v1/cases/{held}/legal-hold"),
+        Some(&h.admin_a),
+        Some("application/json"),
+        hold.into_bytes(),
+    );
+    assert_eq!(h.send(put).await.0, StatusCode::OK);
+
+    let settings = RetentionSettings { keep_months: 24, batch: 2, ..RetentionSettings::default() };
+    let early = sweep(h.store.as_ref(), months(23), settings).await.unwrap();
+    assert_eq!(early.erased, 0, "nothing is due before 24 months");
+    let counts = sweep(h.store.as_ref(), months(25), settings).await.unwrap();
+    assert_eq!(counts.erased, 2, "{counts:?}");
+    let exists = |id: &String| {
+        let id = pathways_store::CaseId::parse(id).unwrap();
+        let store = h.store.clone();
+        async move { store.get_case(&id).await.unwrap().is_some() }
+    };
+    assert!(!exists(&quiet).await && !exists(&closed).await, "the due cases are erased");
+    for kept in [&live, &recent, &held] {
+        assert!(exists(kept).await, "{kept} must be kept");
+    }
+    assert_eq!(sweep(h.store.as_ref(), months(25), settings).await.unwrap().erased, 0, "once");
+    assert!(h.audit_actions().await.contains(&"case.erase:retention_expired".to_string()));
+    // Later, the recent one's time comes too; the held and the live never without change.
+    assert_eq!(sweep(h.store.as_ref(), months(27), settings).await.unwrap().erased, 1);
+    assert!(exists(&held).await && exists(&live).await);
+}
+
+async fn new_case(h: &Harness) -> String {
+    let (_, body) =
+        h.send(h.post("/v1/cases", &h.pathfinder_a, safe_contact_case_json(ORG_A))).await;
+    body["id"].as_str().unwrap().to_string()
+}
+
+async fn referred(h: &Harness, id: &str) -> pathways_store::ReferralId {
+    h.send(h.post(&format!("/v1/cases/{id}/plan"), &h.pathfinder_a, String::new())).await;
+    let path = format!("/v1/cases/{id}/referrals");
+    let (status, body) =
+        h.send(h.post_with_key(&path, &h.pathfinder_a, &format!("k-{id}"), "{}".into())).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    pathways_store::ReferralId::parse(body["referrals"][0]["id"].as_str().unwrap()).unwrap()
+}
