@@ -46,12 +46,17 @@ fn case_json() -> String {
 
 /// Writes the configuration: the food bank and NHS partners, each enabled or not.
 fn write_config(path: &Path, port: u16, db: &Path, sandbox: &Sandbox, food: bool, nhs: bool) {
+    let key_file = path.with_file_name("data.key");
+    if !key_file.exists() {
+        std::fs::write(&key_file, pathways_store::DataKeys::generate_entry()).expect("key");
+    }
     let text = format!(
         r#"[server]
 listen = "127.0.0.1:{port}"
 shutdown_grace_ms = 5000
 [storage]
 url = "sqlite://{db}"
+key_file = "{key_file}"
 [orchestrator]
 plan_deadline_ms = 8000
 partner_timeout_ms = 6000
@@ -81,6 +86,7 @@ areas = ["E09000020"]
 base_url = "{nhs_url}"
 "#,
         db = db.display(),
+        key_file = key_file.display(),
         plugins = plugin_dir().display(),
         hash = hash_token(TOKEN),
         food_url = sandbox.foodbank_url(),

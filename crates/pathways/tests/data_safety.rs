@@ -357,3 +357,58 @@ fn psql_output(url: &str, sql: &str) -> String {
     assert!(out.status.success(), "psql failed: {sql}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_keys_rotate_while_the_daemon_serves_and_the_old_key_can_then_go() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox starts");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data/pathways.db");
+    let daemon = Daemon::start(dir.path(), &Storage::Sqlite(db.clone()), &sandbox, 5000).await;
+    let key_file = referrals_util::key_file(dir.path());
+    let old = std::fs::read_to_string(&key_file).unwrap();
+    let (before, _) = daemon.planned_case("ROT-1", "planned_partners".into()).await;
+
+    // 1-2: the new key first, the old kept; reload: new values sealed with the new key.
+    let new = pathways_store::DataKeys::generate_entry();
+    std::fs::write(&key_file, format!("{new}\n{old}\n")).unwrap();
+    daemon.reload().await;
+    let (during, _) = daemon.planned_case("ROT-2", "planned_partners".into()).await;
+
+    // 3: re-seal everything while the daemon serves.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pathways"))
+        .args(["keys", "rotate-data", "--batch", "3", "--config"])
+        .arg(&daemon.config)
+        .env_remove("PATHWAYS_CONFIG")
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{printed}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        printed.contains("re-sealed") && printed.contains(new.split(':').next().unwrap()),
+        "{printed}"
+    );
+
+    // 4: the old key removed; everything still reads, through the daemon and directly.
+    std::fs::write(&key_file, format!("{new}\n")).unwrap();
+    daemon.reload().await;
+    for id in [&before, &during] {
+        let (status, case) = daemon.get(&format!("/v1/cases/{id}"), TOKEN).await;
+        assert_eq!(
+            (status, case["case"]["client"]["name"].as_str()),
+            (200, Some("Test Person")),
+            "{case}"
+        );
+        let (status, _) = daemon.get(&format!("/v1/cases/{id}/plan"), TOKEN).await;
+        assert_eq!(status, 200);
+    }
+    let only_old = pathways_store::DataKeys::parse(&old).unwrap();
+    let store = pathways_store::SqliteStore::open(&db, only_old).await.unwrap();
+    let id = pathways_store::CaseId::parse(&before).unwrap();
+    let err = pathways_store::Store::get_case(&store, &id).await.unwrap_err();
+    assert!(
+        matches!(err, pathways_store::StoreError::Sealed { .. }),
+        "the old key opens nothing now: {err}"
+    );
+    drop(daemon);
+    sandbox.shutdown().await;
+}

@@ -148,6 +148,8 @@ pub struct Daemon {
     pub base: String,
     pub dir: PathBuf,
     pub log: PathBuf,
+    /// Its configuration file.
+    pub config: PathBuf,
 }
 
 impl Drop for Daemon {
@@ -193,8 +195,8 @@ impl Daemon {
             command.env(key, value);
         }
         let child = command.spawn().expect("pathways serve starts");
-        let daemon =
-            Daemon { child, base: format!("http://127.0.0.1:{port}"), dir: dir.to_path_buf(), log };
+        let base = format!("http://127.0.0.1:{port}");
+        let daemon = Daemon { child, base, dir: dir.to_path_buf(), log, config };
         daemon.wait_ready().await;
         daemon
     }
@@ -209,6 +211,21 @@ impl Daemon {
             }
             assert!(Instant::now() < deadline, "not ready in time; log:\n{}", self.stderr());
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Sends SIGHUP and waits until the reload is logged as applied.
+    pub async fn reload(&self) {
+        let before = self.stderr().matches("configuration reloaded").count();
+        let status = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.stderr().matches("configuration reloaded").count() == before {
+            assert!(Instant::now() < deadline, "reload not applied:\n{}", self.stderr());
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
