@@ -140,14 +140,12 @@ async fn record_status_in<C: GenericClient>(
     }
     // The state still counts for the statistics after an erasure, but a note is free text
     // about a client whose data is gone: it is not kept.
-    let kept;
-    let change = if erased && change.note.is_some() {
-        kept = StatusChange { note: None, ..change.clone() };
-        &kept
+    if erased && change.note.is_some() {
+        let change = StatusChange { note: None, ..change.clone() };
+        set_state(tx, keys, id.as_str(), &change).await?;
     } else {
-        change
-    };
-    set_state(tx, keys, id.as_str(), change).await?;
+        set_state(tx, keys, id.as_str(), change).await?;
+    }
     Ok(true)
 }
 
