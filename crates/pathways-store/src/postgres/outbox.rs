@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Client, GenericClient};
 use pathways_core::{NeedCode, StatusReason, TaskState};
+use tokio_postgres::error::SqlState;
 
 use super::records::lock_live_case;
 use super::referrals::{push_history, set_state};
@@ -18,9 +19,11 @@ use crate::seal::DataKeys;
 
 /// The unique partial index that allows one live referral per plan step.
 const ONE_LIVE_PER_STEP: &str = "referrals_one_live_per_step";
-/// How often a batch is tried again when the step it collided with was finished before we
-/// could name its live referral (a race that needs a partner's answer in between, so rare).
-const STEP_RACE_ATTEMPTS: usize = 3;
+/// How often a batch is tried again after losing a race it cannot name a winner for: the
+/// step it collided with was finished before we could look (a partner's answer in between),
+/// or two batches taking the same steps in opposite orders deadlocked and ours was the one
+/// PostgreSQL rolled back. Both are rare; a fresh attempt sorts either out.
+const RACE_ATTEMPTS: usize = 3;
 
 /// A plan step, as the index keys it.
 struct Step<'a> {
@@ -81,6 +84,8 @@ enum Attempt {
     StepRace {
         index: usize,
     },
+    /// Ours was rolled back to break a deadlock with another batch.
+    Deadlock,
 }
 
 pub(super) async fn create(
@@ -93,7 +98,7 @@ pub(super) async fn create(
     const OP: &str = "creating referrals";
     let live = crate::referral::LIVE_STATES.map(|s| to_code(&s));
     debug_assert_eq!(live, ["draft", "requested", "accepted", "in-progress", "on-hold"]);
-    for _ in 0..STEP_RACE_ATTEMPTS {
+    for _ in 0..RACE_ATTEMPTS {
         match create_once(c, keys, case_id, referrals, now).await? {
             Attempt::Created(ids) => return Ok(ids),
             Attempt::StepRace { index } => {
@@ -104,14 +109,15 @@ pub(super) async fn create(
                     return Err(step.taken(existing));
                 }
             }
+            Attempt::Deadlock => {}
         }
     }
     Err(StoreError::Database {
         backend: "PostgreSQL",
         operation: OP,
-        code: Some("23505".into()),
-        message: "a plan step kept gaining and losing a live referral while this batch was \
-                  written; nothing was written, try again"
+        code: None,
+        message: "this batch kept colliding with concurrent ones for the same plan steps; \
+                  nothing was written, try again"
             .into(),
     })
 }
@@ -185,6 +191,10 @@ async fn create_once(
             Err(e) if violates(&e, ONE_LIVE_PER_STEP) => {
                 tx.rollback().await.during(OP)?;
                 return Ok(Attempt::StepRace { index });
+            }
+            Err(e) if e.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED) => {
+                tx.rollback().await.during(OP)?;
+                return Ok(Attempt::Deadlock);
             }
             Err(e) if violates(&e, "referrals_case_id_fkey") => {
                 return Err(StoreError::UnknownCase(case_id.clone()))
