@@ -97,8 +97,7 @@ pub fn referral(partner: &str, needs: &[NeedCode], key: &str) -> NewReferral {
     ];
     // Each key its own service: one live referral per step would refuse a second otherwise.
     let service = ServiceRef { id: format!("{partner}-{key}"), name: format!("{partner} service") };
-    Referral::for_partner(&case(), partner, service, needs, &all, true, key.to_string())
-        .into()
+    Referral::for_partner(&case(), partner, service, needs, &all, true, key.to_string()).into()
 }
 
 /// An audit entry by `organisation`.
@@ -112,4 +111,17 @@ pub fn audit(organisation: &str, action: &str, at: DateTime<Utc>) -> AuditEntry 
         referral_id: None,
         outcome: "ok".to_string(),
     }
+}
+
+/// A referral for the plan step (`partner`, first of `needs`, `service_id`), under `key`:
+/// referrals for one step share the service, unlike [`referral`]'s.
+pub fn step_referral(
+    partner: &str,
+    needs: &[NeedCode],
+    service_id: &str,
+    key: &str,
+) -> NewReferral {
+    let mut new = referral(partner, needs, key);
+    new.referral.service = ServiceRef { id: service_id.to_string(), name: "a service".into() };
+    new
 }
