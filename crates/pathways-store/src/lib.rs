@@ -42,11 +42,11 @@ pub use idempotency::{IdempotencyOutcome, StoredResponse};
 pub use ids::{CaseId, OutboxItemId, ReferralId};
 pub use postgres::PostgresStore;
 pub use records::{StoredCase, StoredPlan};
-pub use seal::{DataKeyError, DataKeys};
 pub use referral::{
     DispatchOutcome, DispatchState, NewReferral, OutboxItem, OutboxState, PartnerEvent,
     StatusChange, StatusSource, StoredReferral, StuckReferral,
 };
+pub use seal::{DataKeyError, DataKeys};
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use stats::{PathwayStatsRow, ReasonCount};
 pub use store::Store;
@@ -73,8 +73,6 @@ pub async fn open_with(
         url::Target::Sqlite(path) => {
             Ok(Arc::new(SqliteStore::open_with(&path, keys, sqlite).await?))
         }
-        url::Target::Postgres(config) => {
-            Ok(Arc::new(PostgresStore::connect(*config, keys).await?))
-        }
+        url::Target::Postgres(config) => Ok(Arc::new(PostgresStore::connect(*config, keys).await?)),
     }
 }

@@ -47,4 +47,3 @@ pub struct StoredPlan {
     /// When it was stored.
     pub created_at: DateTime<Utc>,
 }
-

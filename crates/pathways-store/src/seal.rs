@@ -96,7 +96,9 @@ pub(crate) enum OpenError {
 impl fmt::Display for OpenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            OpenError::NotSealed => f.write_str("it is not sealed (written before sealing, or edited by hand)"),
+            OpenError::NotSealed => {
+                f.write_str("it is not sealed (written before sealing, or edited by hand)")
+            }
             OpenError::UnknownKey(id) => write!(
                 f,
                 "it is sealed under data key `{id}`, which is not configured: add that key to \
@@ -159,7 +161,8 @@ impl DataKeys {
 
     /// A fresh random key kept nowhere: for the demo and tests, whose data is thrown away.
     pub fn ephemeral() -> Self {
-        Self::parse(&Self::generate_entry()).unwrap_or_else(|_| unreachable!("generated keys parse"))
+        Self::parse(&Self::generate_entry())
+            .unwrap_or_else(|_| unreachable!("generated keys parse"))
     }
 
     /// The id of the key that seals.
@@ -208,7 +211,10 @@ impl DataKeys {
         }
         let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
         key.cipher
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad: context.as_bytes() })
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload { msg: ciphertext, aad: context.as_bytes() },
+            )
             .map_err(|_| tampered())
     }
 

@@ -144,8 +144,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn get_referral(&self, id: &ReferralId) -> Result<Option<StoredReferral>, StoreError>;
 
     /// Every referral of a case, oldest first.
-    async fn referrals_of_case(&self, case_id: &CaseId)
-        -> Result<Vec<StoredReferral>, StoreError>;
+    async fn referrals_of_case(&self, case_id: &CaseId) -> Result<Vec<StoredReferral>, StoreError>;
 
     /// The referral sent with this idempotency key, if there is one.
     async fn find_referral_by_key(&self, key: &str) -> Result<Option<ReferralId>, StoreError>;

@@ -37,7 +37,6 @@ use rusqlite::{Connection, OpenFlags};
 use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
 use crate::codec::{place, seal_json};
 use crate::erasure::{Erasure, ErasureReason, LegalHold, ResealProgress};
-use crate::seal::DataKeys;
 use crate::error::StoreError;
 use crate::idempotency::{IdempotencyOutcome, StoredResponse};
 use crate::ids::{CaseId, OutboxItemId, ReferralId};
@@ -46,6 +45,7 @@ use crate::referral::{
     DispatchOutcome, NewReferral, OutboxItem, PartnerEvent, StatusChange, StoredReferral,
     StuckReferral,
 };
+use crate::seal::DataKeys;
 use crate::stats::PathwayStatsRow;
 use crate::store::Store;
 
@@ -141,7 +141,11 @@ impl SqliteStore {
             .map_err(|e| StoreError::TaskFailed(e.to_string()))?
     }
 
-    fn open_blocking(path: PathBuf, keys: DataKeys, options: SqliteOptions) -> Result<Self, StoreError> {
+    fn open_blocking(
+        path: PathBuf,
+        keys: DataKeys,
+        options: SqliteOptions,
+    ) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             create_private_dir(dir)
                 .map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
@@ -288,8 +292,7 @@ impl Store for SqliteStore {
         let id = CaseId::random();
         let sealed = seal_json(&self.keys(), case, "case", &place::case(id.as_str()))?;
         let organisation = organisation.to_string();
-        self.write(move |c| records::insert_case(c, &id, &organisation, &sealed).map(|()| id))
-            .await
+        self.write(move |c| records::insert_case(c, &id, &organisation, &sealed).map(|()| id)).await
     }
 
     async fn get_case(&self, id: &CaseId) -> Result<Option<StoredCase>, StoreError> {
@@ -398,10 +401,7 @@ impl Store for SqliteStore {
         self.read(move |c| referrals::get(c, &keys, &id)).await
     }
 
-    async fn referrals_of_case(
-        &self,
-        case_id: &CaseId,
-    ) -> Result<Vec<StoredReferral>, StoreError> {
+    async fn referrals_of_case(&self, case_id: &CaseId) -> Result<Vec<StoredReferral>, StoreError> {
         let (case_id, keys) = (case_id.clone(), self.keys());
         self.read(move |c| referrals::of_case(c, &keys, &case_id)).await
     }
@@ -482,7 +482,9 @@ impl Store for SqliteStore {
         case_id: &CaseId,
         hold: Option<LegalHold>,
     ) -> Result<(), StoreError> {
-        let sealed = hold.as_ref().map(|h| self.keys().seal(h.reason.as_bytes(), &place::hold(case_id.as_str())));
+        let sealed = hold
+            .as_ref()
+            .map(|h| self.keys().seal(h.reason.as_bytes(), &place::hold(case_id.as_str())));
         let case_id = case_id.clone();
         self.write(move |c| erasure::set_hold(c, &case_id, hold.as_ref(), sealed.as_deref())).await
     }

@@ -10,11 +10,13 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::referrals::{push_history, set_state};
 use super::{is_constraint, SqlResult};
-use crate::codec::{from_code, from_micros, micros, open_json, place, seal_json, seal_text, to_code};
-use crate::seal::DataKeys;
+use crate::codec::{
+    from_code, from_micros, micros, open_json, place, seal_json, seal_text, to_code,
+};
 use crate::error::StoreError;
 use crate::ids::{CaseId, OutboxItemId, ReferralId};
 use crate::referral::{DispatchOutcome, NewReferral, OutboxItem, StatusChange, StatusSource};
+use crate::seal::DataKeys;
 
 /// The live referral of a step, if there is one: the oldest, when version 1 left several.
 /// Legacy duplicates count: the index lets them be, but while one is live the step is not
@@ -195,7 +197,13 @@ pub(super) fn claim(
         let created_at = from_micros(created_at, "referral", &referral_id)?;
         items.push(OutboxItem {
             id: OutboxItemId(id),
-            referral: open_json(keys, &payload, "referral", &referral_id, &place::referral(&referral_id))?,
+            referral: open_json(
+                keys,
+                &payload,
+                "referral",
+                &referral_id,
+                &place::referral(&referral_id),
+            )?,
             referral_id: ReferralId::from_db(referral_id),
             case_id: CaseId::from_db(case_id),
             partner_id,

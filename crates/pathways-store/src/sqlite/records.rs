@@ -6,11 +6,11 @@ use super::{is_constraint, SqlResult};
 use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
 use crate::codec::{from_micros, micros, open_json, open_text, place};
 use crate::erasure::LegalHold;
-use crate::seal::DataKeys;
 use crate::error::StoreError;
 use crate::idempotency::{IdempotencyOutcome, StoredResponse};
 use crate::ids::{CaseId, ReferralId};
 use crate::records::{StoredCase, StoredPlan};
+use crate::seal::DataKeys;
 
 pub(super) fn insert_case(
     c: &Connection,
@@ -69,7 +69,11 @@ pub(super) fn get_case(
     }))
 }
 
-pub(super) fn insert_plan(c: &Connection, case_id: &CaseId, sealed: &str) -> Result<(), StoreError> {
+pub(super) fn insert_plan(
+    c: &Connection,
+    case_id: &CaseId,
+    sealed: &str,
+) -> Result<(), StoreError> {
     let inserted = c
         .prepare_cached(
             "INSERT INTO plans (case_id, plan_json, created_at)

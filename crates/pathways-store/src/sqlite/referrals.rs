@@ -6,11 +6,13 @@ use pathways_core::{NeedCode, StatusReason, TaskState};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::SqlResult;
-use crate::codec::{from_code, from_micros, micros, open_json, open_text, place, seal_text, to_code};
-use crate::seal::DataKeys;
+use crate::codec::{
+    from_code, from_micros, micros, open_json, open_text, place, seal_text, to_code,
+};
 use crate::error::StoreError;
 use crate::ids::{CaseId, ReferralId};
 use crate::referral::{should_record, DispatchState, StatusChange, StoredReferral};
+use crate::seal::DataKeys;
 
 /// What an erased referral's payload and an erased case's document hold instead.
 pub(super) const ERASED: &str = "erased";
@@ -250,7 +252,13 @@ pub(super) fn get(
             state: from_code(&o_state, "outbox item", key)?,
             attempts,
             not_before: from_micros(not_before, "outbox item", key)?,
-            last_error: open_text(keys, last_error, "outbox item", key, &place::dispatch_error(key))?,
+            last_error: open_text(
+                keys,
+                last_error,
+                "outbox item",
+                key,
+                &place::dispatch_error(key),
+            )?,
         },
         referral: match payload.as_str() {
             ERASED => None,

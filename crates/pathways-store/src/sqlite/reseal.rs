@@ -30,7 +30,10 @@ pub(super) async fn run(store: &SqliteStore, batch: u32) -> Result<ResealProgres
 
 /// Seals every value written before sealing, then scrubs their plain text from the file.
 /// Runs at opening, on the writer connection, before the writer thread starts.
-pub(super) fn seal_plain_at_opening(conn: &mut Connection, keys: &DataKeys) -> Result<(), StoreError> {
+pub(super) fn seal_plain_at_opening(
+    conn: &mut Connection,
+    keys: &DataKeys,
+) -> Result<(), StoreError> {
     const OP: &str = "sealing values written before sealing";
     let mut sealed = 0;
     loop {
@@ -90,8 +93,10 @@ fn pass(
             let rows: Vec<(Value, String, String)> = c
                 .prepare(&select)
                 .and_then(|mut s| {
-                    s.query_map(params![prefix, left as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                        .collect()
+                    s.query_map(params![prefix, left as i64], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })?
+                    .collect()
                 })
                 .during(OP)?;
             let update = format!(
@@ -102,11 +107,12 @@ fn pass(
             );
             for (key, place_of, stored) in rows {
                 let place = (column.place)(&place_of);
-                let plain = keys.open_or_plain(&stored, &place).map_err(|e| StoreError::Sealed {
-                    what: column.table,
-                    id: place_of.clone(),
-                    problem: e.to_string(),
-                })?;
+                let plain =
+                    keys.open_or_plain(&stored, &place).map_err(|e| StoreError::Sealed {
+                        what: column.table,
+                        id: place_of.clone(),
+                        problem: e.to_string(),
+                    })?;
                 let sealed = keys.seal(&plain, &place);
                 c.execute(&update, params![sealed, key, stored]).during(OP)?;
                 progress.resealed += 1;
@@ -114,8 +120,7 @@ fn pass(
             }
         }
         let count = format!("SELECT COUNT(*) FROM {table} WHERE {stale}", table = column.table);
-        let remaining: i64 =
-            c.query_row(&count, params![prefix], |r| r.get(0)).during(OP)?;
+        let remaining: i64 = c.query_row(&count, params![prefix], |r| r.get(0)).during(OP)?;
         progress.remaining += u64::try_from(remaining).unwrap_or(0);
     }
     Ok(progress)

@@ -50,7 +50,8 @@ pub async fn referrals_are_created_as_drafts_with_a_pending_outbox_row(fx: &Fixt
     assert_eq!(second.needs, [NeedCode::Food, NeedCode::HousingHomelessness]);
     assert_eq!(second.idempotency_key, "k2");
     assert_eq!(
-        second.referral.as_ref(), Some(&new[1].referral),
+        second.referral.as_ref(),
+        Some(&new[1].referral),
         "the payload, personal data included, is kept as is"
     );
     assert_eq!(

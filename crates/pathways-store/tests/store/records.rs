@@ -45,7 +45,8 @@ pub async fn the_newest_plan_wins_and_every_plan_is_kept(fx: &Fixture) {
     let latest = fx.store.latest_plan(&id).await.unwrap().expect("a plan");
     assert_eq!(latest.plan, plan("lead-b", "housing-b"));
     assert_eq!(latest.case_id, id);
-    let all: Vec<_> = fx.store.plans_of_case(&id).await.unwrap().into_iter().map(|p| p.plan).collect();
+    let all: Vec<_> =
+        fx.store.plans_of_case(&id).await.unwrap().into_iter().map(|p| p.plan).collect();
     assert_eq!(all, [plan("lead-a", "housing-a"), plan("lead-b", "housing-b")], "oldest first");
 }
 
