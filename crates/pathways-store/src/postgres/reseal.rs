@@ -52,7 +52,8 @@ pub(super) async fn pass(
             table = column.table,
             stale = stale(column),
         );
-        let remaining: i64 = tx.query_one(&count, &[&prefix]).await.during(OP)?.get(0);
+        let remaining: i64 =
+            tx.query_one(&count, &[&prefix]).await.during(OP)?.try_get(0).during(OP)?;
         pass.progress.remaining += u64::try_from(remaining).unwrap_or(0);
     }
     tx.commit().await.during(OP)?;
