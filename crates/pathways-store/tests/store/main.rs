@@ -48,6 +48,7 @@ macro_rules! store_suite {
             safety::two_daemons_racing_for_one_step_make_one_referral,
             safety::batches_taking_steps_in_opposite_orders_make_one_referral_each,
             safety::erasure_removes_personal_data_and_keeps_the_statistics,
+            safety::an_erasure_racing_new_plans_and_referrals_leaves_nothing_behind,
             safety::a_legal_hold_refuses_erasure_until_lifted,
             safety::an_erasure_that_fails_halfway_leaves_the_case_whole,
             safety::cases_due_for_erasure_are_idle_final_unheld_and_not_erased,

@@ -756,6 +756,44 @@ pub async fn erasure_removes_personal_data_and_keeps_the_statistics(fx: &Fixture
     assert_database_holds_no_personal_data(fx, case_id.as_str()).await;
 }
 
+pub async fn an_erasure_racing_new_plans_and_referrals_leaves_nothing_behind(fx: &Fixture) {
+    let second = fx.reopen().await;
+    for round in 0..10 {
+        let case_id = fx.store.insert_case(ORG, &case()).await.unwrap();
+        let barrier = Arc::new(tokio::sync::Barrier::new(3));
+        let start =
+            |store: &Arc<dyn Store>| (Arc::clone(store), Arc::clone(&barrier), case_id.clone());
+        let (store, go, id) = start(&fx.store);
+        let erase = tokio::spawn(async move {
+            go.wait().await;
+            store.erase_case(&id, ErasureReason::ClientRequest, t(100)).await
+        });
+        let (store, go, id) = start(&second);
+        let add_plan = tokio::spawn(async move {
+            go.wait().await;
+            store.insert_plan(&id, &plan("lead-a", "housing-a")).await
+        });
+        let (store, go, id) = start(&second);
+        let refer = tokio::spawn(async move {
+            go.wait().await;
+            let new = vec![referral("housing-a", &[NeedCode::Food], &format!("k-{round}"))];
+            store.create_referrals(&id, new, t(0)).await
+        });
+        erase.await.unwrap().expect("the erasure");
+        let plan_added = add_plan.await.unwrap();
+        assert!(matches!(plan_added, Ok(()) | Err(StoreError::UnknownCase(_))), "{plan_added:?}");
+        let referred = refer.await.unwrap();
+        assert!(matches!(referred, Ok(_) | Err(StoreError::UnknownCase(_))), "{referred:?}");
+        // Whatever came first, nothing personal of the case outlives its erasure.
+        assert!(fx.store.plans_of_case(&case_id).await.unwrap().is_empty(), "round {round}");
+        for r in fx.store.referrals_of_case(&case_id).await.unwrap() {
+            assert!(r.referral.is_none(), "round {round}: a payload outlived the erasure");
+            assert_eq!(r.state, TaskState::Cancelled, "round {round}: never sent, so cancelled");
+        }
+    }
+    assert_database_holds_no_personal_data(fx, ORG).await;
+}
+
 pub async fn a_legal_hold_refuses_erasure_until_lifted(fx: &Fixture) {
     let case_id = fx.store.insert_case(ORG, &case()).await.unwrap();
     fx.store.insert_plan(&case_id, &plan("lead-a", "housing-a")).await.unwrap();
