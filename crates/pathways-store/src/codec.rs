@@ -31,20 +31,6 @@ pub(crate) fn from_code<T: DeserializeOwned>(
     })
 }
 
-/// Encodes a document for a JSON column.
-pub(crate) fn to_json<T: Serialize>(value: &T, what: &'static str) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::encode(what, &e))
-}
-
-/// Decodes a document from a JSON column.
-pub(crate) fn from_json<T: DeserializeOwned>(
-    text: &str,
-    what: &'static str,
-    id: &str,
-) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::corrupt(what, id, &e))
-}
-
 /// Where a sealed value lives, bound into its seal as associated data: a value copied into
 /// another row or column does not open. One function per place, used by both backends.
 pub(crate) mod place {

@@ -7,7 +7,8 @@
 //! log (which never held personal data). So pathway reports give the same figures before and
 //! after. Referrals still waiting in the outbox, never sent, are cancelled in the same
 //! transaction; a partner that already has a referral keeps its copy (it is that partner's
-//! record now, under its own retention).
+//! record now, under its own retention). The partner's later status reports still move the
+//! referral on (the statistics count them), but their notes are not kept.
 //!
 //! A legal hold (a safeguarding enquiry, litigation) refuses erasure, by request or by the
 //! retention sweep, until an admin lifts it.

@@ -1,4 +1,3 @@
-#![allow(dead_code, unused_imports)]
 //! PostgreSQL lookups of referrals by the names other systems know them by, and the outbox
 //! depth.
 

@@ -4,19 +4,29 @@
 //! What makes several daemons safe is in the statements, not in this process: the outbox is
 //! claimed with `FOR UPDATE SKIP LOCKED` (two dispatchers never take the same row, and
 //! neither waits for the other), a row being finished is locked `FOR UPDATE`, idempotency
-//! keys and webhook ids are claimed with `INSERT … ON CONFLICT DO NOTHING`, and migrations
-//! run under an advisory lock so daemons starting together do not race to create tables.
+//! keys and webhook ids are claimed with `INSERT … ON CONFLICT DO NOTHING`, one live referral
+//! per plan step is a unique partial index (two daemons creating one at the same moment
+//! cannot both pass), an erasure locks its case row against plans and referrals being added
+//! meanwhile, and migrations run under an advisory lock so daemons starting together do not
+//! race to create tables.
+//!
+//! Values holding personal data are sealed here, in the daemon, before they are sent (see
+//! `crate::seal`): the server, its WAL, its backups and its replicas only ever see sealed
+//! text.
 //!
 //! Connections come from a `deadpool-postgres` pool; statements are prepared once per
 //! connection and cached. TLS is not offered yet (`NoTls`): run the database on the same host
 //! or a private network.
 
+mod erasure;
 mod lookup;
 mod outbox;
 mod records;
 mod referrals;
 mod reports;
+mod reseal;
 
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -26,6 +36,8 @@ use pathways_core::{ActionPlan, Case, TaskState};
 use tokio_postgres::NoTls;
 
 use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
+use crate::codec::{place, seal_json};
+use crate::erasure::{Erasure, ErasureReason, LegalHold, ResealProgress};
 use crate::error::StoreError;
 use crate::idempotency::{IdempotencyOutcome, StoredResponse};
 use crate::ids::{CaseId, OutboxItemId, ReferralId};
@@ -34,6 +46,7 @@ use crate::referral::{
     DispatchOutcome, NewReferral, OutboxItem, PartnerEvent, StatusChange, StoredReferral,
     StuckReferral,
 };
+use crate::seal::DataKeys;
 use crate::stats::PathwayStatsRow;
 use crate::store::Store;
 
@@ -46,14 +59,20 @@ const WAIT_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Every migration, oldest first: (version, name, SQL).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", include_str!("0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("0001_initial.sql")),
+    (2, "data_safety", include_str!("0002_data_safety.sql")),
+];
+/// Values sealed per transaction by the pass at connecting.
+const SEAL_AT_CONNECT_BATCH: u32 = 500;
 
 /// The PostgreSQL implementation of [`Store`].
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
     target: String,
-    keys: std::sync::Arc<std::sync::RwLock<crate::seal::DataKeys>>,
+    /// Shared by the clones of one store, so a reload reaches all of them.
+    keys: Arc<RwLock<DataKeys>>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -113,8 +132,9 @@ pub(crate) fn violates(err: &tokio_postgres::Error, constraint: &str) -> bool {
 }
 
 impl PostgresStore {
-    /// Connects to the database a `postgres://` URL names and applies migrations.
-    pub async fn open(url: &str, keys: crate::seal::DataKeys) -> Result<Self, StoreError> {
+    /// Connects to the database a `postgres://` URL names, applies migrations, and seals any
+    /// value written before sealing.
+    pub async fn open(url: &str, keys: DataKeys) -> Result<Self, StoreError> {
         match crate::url::parse(url)? {
             crate::url::Target::Postgres(config) => Self::connect(*config, keys).await,
             crate::url::Target::Sqlite(_) => Err(StoreError::InvalidUrl {
@@ -124,9 +144,10 @@ impl PostgresStore {
         }
     }
 
+    /// [`open`](Self::open) with a parsed configuration.
     pub(crate) async fn connect(
         mut config: tokio_postgres::Config,
-        keys: crate::seal::DataKeys,
+        keys: DataKeys,
     ) -> Result<Self, StoreError> {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
@@ -155,9 +176,23 @@ impl PostgresStore {
                 code: None,
                 message: e.to_string(),
             })?;
-        let store = Self { pool, target, keys: std::sync::Arc::new(std::sync::RwLock::new(keys)) };
+        let store = Self { pool, target, keys: Arc::new(RwLock::new(keys)) };
         store.migrate().await?;
+        // Rows from before sealing (a version-1 database): sealed now, before anything reads
+        // them, since reads open sealed values only. Several daemons connecting at once each
+        // run this; compare-and-set makes them share the work rather than redo it.
+        loop {
+            let pass = reseal::pass(&store, SEAL_AT_CONNECT_BATCH, true).await?;
+            if pass.selected == 0 || pass.progress.remaining == 0 {
+                break;
+            }
+        }
         Ok(store)
+    }
+
+    /// The data keys now: one snapshot per call, so a reload never changes them halfway.
+    fn keys(&self) -> DataKeys {
+        self.keys.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
@@ -202,162 +237,204 @@ impl PostgresStore {
     }
 }
 
-fn pending() -> StoreError {
-    StoreError::TaskFailed("PostgreSQL: being rewritten for sealing (work in progress)".into())
-}
-
 #[async_trait]
 impl Store for PostgresStore {
     fn backend(&self) -> &'static str {
         "postgres"
     }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.client().await?.batch_execute("SELECT 1").await.during("pinging")
     }
-    async fn insert_case(&self, _: &str, _: &Case) -> Result<CaseId, StoreError> {
-        Err(pending())
+
+    async fn insert_case(&self, organisation: &str, case: &Case) -> Result<CaseId, StoreError> {
+        let id = CaseId::random();
+        let sealed = seal_json(&self.keys(), case, "case", &place::case(id.as_str()))?;
+        records::insert_case(&self.client().await?, &id, organisation, &sealed).await?;
+        Ok(id)
     }
-    async fn get_case(&self, _: &CaseId) -> Result<Option<StoredCase>, StoreError> {
-        Err(pending())
+
+    async fn get_case(&self, id: &CaseId) -> Result<Option<StoredCase>, StoreError> {
+        records::get_case(&self.client().await?, &self.keys(), id).await
     }
-    async fn insert_plan(&self, _: &CaseId, _: &ActionPlan) -> Result<(), StoreError> {
-        Err(pending())
+
+    async fn insert_plan(&self, case_id: &CaseId, plan: &ActionPlan) -> Result<(), StoreError> {
+        let sealed = seal_json(&self.keys(), plan, "plan", &place::plan(case_id.as_str()))?;
+        records::insert_plan(&mut self.client().await?, case_id, &sealed).await
     }
-    async fn latest_plan(&self, _: &CaseId) -> Result<Option<StoredPlan>, StoreError> {
-        Err(pending())
+
+    async fn latest_plan(&self, case_id: &CaseId) -> Result<Option<StoredPlan>, StoreError> {
+        let plans = records::plans(&self.client().await?, &self.keys(), case_id, true).await?;
+        Ok(plans.into_iter().next_back())
     }
-    async fn plans_of_case(&self, _: &CaseId) -> Result<Vec<StoredPlan>, StoreError> {
-        Err(pending())
+
+    async fn plans_of_case(&self, case_id: &CaseId) -> Result<Vec<StoredPlan>, StoreError> {
+        records::plans(&self.client().await?, &self.keys(), case_id, false).await
     }
-    async fn append_audit(&self, _: &AuditEntry) -> Result<(), StoreError> {
-        Err(pending())
+
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        entry.validate()?;
+        records::append_audit(&self.client().await?, entry).await
     }
-    async fn audit_entries(&self, _: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
-        Err(pending())
+
+    async fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
+        records::audit_entries(&self.client().await?, filter).await
     }
+
     async fn begin_idempotent(
         &self,
-        _: &str,
-        _: &str,
-        _: &str,
-        _: Duration,
+        scope: &str,
+        key: &str,
+        fingerprint: &str,
+        stale_after: Duration,
     ) -> Result<IdempotencyOutcome, StoreError> {
-        Err(pending())
+        let client = self.client().await?;
+        records::begin_idempotent(&client, scope, key, fingerprint, stale_after).await
     }
+
     async fn complete_idempotent(
         &self,
-        _: &str,
-        _: &str,
-        _: &StoredResponse,
+        scope: &str,
+        key: &str,
+        response: &StoredResponse,
     ) -> Result<(), StoreError> {
-        Err(pending())
+        records::complete_idempotent(&self.client().await?, scope, key, response).await
     }
-    async fn abandon_idempotent(&self, _: &str, _: &str) -> Result<(), StoreError> {
-        Err(pending())
+
+    async fn abandon_idempotent(&self, scope: &str, key: &str) -> Result<(), StoreError> {
+        records::abandon_idempotent(&self.client().await?, scope, key).await
     }
+
     async fn create_referrals(
         &self,
-        _: &CaseId,
-        _: Vec<NewReferral>,
-        _: DateTime<Utc>,
+        case_id: &CaseId,
+        referrals: Vec<NewReferral>,
+        now: DateTime<Utc>,
     ) -> Result<Vec<ReferralId>, StoreError> {
-        Err(pending())
+        let keys = self.keys();
+        outbox::create(&mut self.client().await?, &keys, case_id, &referrals, now).await
     }
+
     async fn claim_outbox(
         &self,
-        _: &str,
-        _: u32,
-        _: Duration,
-        _: DateTime<Utc>,
+        worker_id: &str,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
     ) -> Result<Vec<OutboxItem>, StoreError> {
-        Err(pending())
+        let keys = self.keys();
+        outbox::claim(&self.client().await?, &keys, worker_id, limit, lease, now).await
     }
+
     async fn finish_outbox(
         &self,
-        _: OutboxItemId,
-        _: &str,
-        _: DispatchOutcome,
-        _: DateTime<Utc>,
+        item: OutboxItemId,
+        worker_id: &str,
+        outcome: DispatchOutcome,
+        now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        Err(pending())
+        let keys = self.keys();
+        outbox::finish(&mut self.client().await?, &keys, item, worker_id, &outcome, now).await
     }
+
     async fn record_referral_status(
         &self,
-        _: &ReferralId,
-        _: &StatusChange,
+        referral_id: &ReferralId,
+        change: &StatusChange,
     ) -> Result<bool, StoreError> {
-        Err(pending())
+        let keys = self.keys();
+        referrals::record_status(&mut self.client().await?, &keys, referral_id, change).await
     }
-    async fn get_referral(&self, _: &ReferralId) -> Result<Option<StoredReferral>, StoreError> {
-        Err(pending())
+
+    async fn get_referral(&self, id: &ReferralId) -> Result<Option<StoredReferral>, StoreError> {
+        referrals::get(&mut self.client().await?, &self.keys(), id).await
     }
-    async fn referrals_of_case(&self, _: &CaseId) -> Result<Vec<StoredReferral>, StoreError> {
-        Err(pending())
+
+    async fn referrals_of_case(&self, case_id: &CaseId) -> Result<Vec<StoredReferral>, StoreError> {
+        referrals::of_case(&mut self.client().await?, &self.keys(), case_id).await
     }
-    async fn find_referral_by_key(&self, _: &str) -> Result<Option<ReferralId>, StoreError> {
-        Err(pending())
+
+    async fn find_referral_by_key(&self, key: &str) -> Result<Option<ReferralId>, StoreError> {
+        lookup::by_key(&self.client().await?, key).await
     }
+
     async fn find_referral_by_partner_reference(
         &self,
-        _: &str,
-        _: &str,
+        partner_id: &str,
+        reference: &str,
     ) -> Result<Option<ReferralId>, StoreError> {
-        Err(pending())
+        lookup::by_partner_reference(&self.client().await?, partner_id, reference).await
     }
+
     async fn outbox_depth(&self) -> Result<u64, StoreError> {
-        Err(pending())
+        lookup::outbox_depth(&self.client().await?).await
     }
+
     async fn record_partner_event(
         &self,
-        _: &str,
-        _: &str,
-        _: &ReferralId,
-        _: &StatusChange,
+        partner_id: &str,
+        webhook_id: &str,
+        referral_id: &ReferralId,
+        change: &StatusChange,
     ) -> Result<PartnerEvent, StoreError> {
-        Err(pending())
+        let (keys, mut client) = (self.keys(), self.client().await?);
+        referrals::record_event(&mut client, &keys, partner_id, webhook_id, referral_id, change)
+            .await
     }
+
     async fn referrals_stuck(
         &self,
-        _: TaskState,
-        _: DateTime<Utc>,
-        _: u32,
+        state: TaskState,
+        before: DateTime<Utc>,
+        limit: u32,
     ) -> Result<Vec<StuckReferral>, StoreError> {
-        Err(pending())
+        reports::stuck(&self.client().await?, state, before, limit).await
     }
+
     async fn pathway_stats(
         &self,
-        _: DateTime<Utc>,
-        _: DateTime<Utc>,
-        _: Option<&str>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        organisation: Option<&str>,
     ) -> Result<Vec<PathwayStatsRow>, StoreError> {
-        Err(pending())
+        let facts = reports::stats_facts(&self.client().await?, from, to, organisation).await?;
+        Ok(crate::stats::aggregate(facts))
     }
+
     async fn erase_case(
         &self,
-        _: &CaseId,
-        _: crate::ErasureReason,
-        _: DateTime<Utc>,
-    ) -> Result<crate::Erasure, StoreError> {
-        Err(pending())
+        case_id: &CaseId,
+        reason: ErasureReason,
+        now: DateTime<Utc>,
+    ) -> Result<Erasure, StoreError> {
+        let keys = self.keys();
+        erasure::erase(&mut self.client().await?, &keys, case_id, reason, now).await
     }
+
     async fn set_legal_hold(
         &self,
-        _: &CaseId,
-        _: Option<crate::LegalHold>,
+        case_id: &CaseId,
+        hold: Option<LegalHold>,
     ) -> Result<(), StoreError> {
-        Err(pending())
+        let sealed = hold
+            .as_ref()
+            .map(|h| self.keys().seal(h.reason.as_bytes(), &place::hold(case_id.as_str())));
+        erasure::set_hold(&self.client().await?, case_id, hold.as_ref(), sealed.as_deref()).await
     }
+
     async fn cases_due_for_erasure(
         &self,
-        _: DateTime<Utc>,
-        _: u32,
+        before: DateTime<Utc>,
+        limit: u32,
     ) -> Result<Vec<CaseId>, StoreError> {
-        Err(pending())
+        erasure::due(&self.client().await?, before, limit).await
     }
-    async fn reseal(&self, _: u32) -> Result<crate::ResealProgress, StoreError> {
-        Err(pending())
+
+    async fn reseal(&self, batch: u32) -> Result<ResealProgress, StoreError> {
+        Ok(reseal::pass(self, batch, false).await?.progress)
     }
-    fn replace_data_keys(&self, keys: crate::seal::DataKeys) {
-        *self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) = keys;
+
+    fn replace_data_keys(&self, keys: DataKeys) {
+        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = keys;
     }
 }

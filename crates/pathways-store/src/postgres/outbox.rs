@@ -1,34 +1,146 @@
-#![allow(dead_code, unused_imports)]
 //! PostgreSQL statements for the outbox: creating referrals with their outbox rows, claiming
 //! due rows with `FOR UPDATE SKIP LOCKED` under a lease, and finishing an attempt.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::Client;
+use deadpool_postgres::{Client, GenericClient};
 use pathways_core::{NeedCode, StatusReason, TaskState};
+use tokio_postgres::error::SqlState;
 
-use super::records::{from_value, to_value};
+use super::records::lock_live_case;
 use super::referrals::{push_history, set_state};
 use super::{violates, PgResult};
-use crate::codec::{from_code, to_code, truncate};
+use crate::codec::{from_code, open_json, place, seal_json, seal_text, to_code, truncate};
 use crate::error::StoreError;
 use crate::ids::{CaseId, OutboxItemId, ReferralId};
 use crate::referral::{DispatchOutcome, NewReferral, OutboxItem, StatusChange, StatusSource};
+use crate::seal::DataKeys;
+
+/// The unique partial index that allows one live referral per plan step.
+const ONE_LIVE_PER_STEP: &str = "referrals_one_live_per_step";
+/// How often a batch is tried again after losing a race it cannot name a winner for: the
+/// step it collided with was finished before we could look (a partner's answer in between),
+/// or two batches taking the same steps in opposite orders deadlocked and ours was the one
+/// PostgreSQL rolled back. Both are rare; a fresh attempt sorts either out.
+const RACE_ATTEMPTS: usize = 3;
+
+/// A plan step, as the index keys it.
+struct Step<'a> {
+    partner_id: &'a str,
+    need: Option<String>,
+    service_id: &'a str,
+}
+
+impl<'a> Step<'a> {
+    fn of(new: &'a NewReferral) -> Self {
+        Step {
+            partner_id: &new.referral.partner_id,
+            need: new.step_need().map(|n| to_code(&n)),
+            service_id: &new.referral.service.id,
+        }
+    }
+
+    fn taken(&self, existing: String) -> StoreError {
+        StoreError::StepHasLiveReferral {
+            existing: ReferralId::from_db(existing),
+            need: self.need.clone().unwrap_or_default(),
+            partner_id: self.partner_id.to_string(),
+        }
+    }
+}
+
+/// The live referral of a step, if there is one: the oldest, when version 1 left several.
+async fn live_for_step<C: GenericClient>(
+    c: &C,
+    case_id: &CaseId,
+    step: &Step<'_>,
+) -> Result<Option<String>, StoreError> {
+    const OP: &str = "looking for a step's live referral";
+    // Spelled as the index is, so the index answers it.
+    let s = c
+        .prepare_cached(
+            "SELECT id FROM referrals
+             WHERE case_id = $1 AND partner_id = $2 AND COALESCE(step_need, '') = $3
+               AND COALESCE(service_id, '') = $4
+               AND state IN ('draft', 'requested', 'accepted', 'in-progress', 'on-hold')
+             ORDER BY created_at, id LIMIT 1",
+        )
+        .await
+        .during(OP)?;
+    let need = step.need.as_deref().unwrap_or("");
+    let row = c
+        .query_opt(&s, &[&case_id.as_str(), &step.partner_id, &need, &step.service_id])
+        .await
+        .during(OP)?;
+    row.map(|r| r.try_get(0).during(OP)).transpose()
+}
+
+/// How one attempt at creating a batch ended.
+enum Attempt {
+    Created(Vec<ReferralId>),
+    /// Another transaction made a live referral for the step of `referrals[index]` after our
+    /// check and before our insert; ours was rolled back.
+    StepRace {
+        index: usize,
+    },
+    /// Ours was rolled back to break a deadlock with another batch.
+    Deadlock,
+}
 
 pub(super) async fn create(
     c: &mut Client,
+    keys: &DataKeys,
     case_id: &CaseId,
     referrals: &[NewReferral],
     now: DateTime<Utc>,
 ) -> Result<Vec<ReferralId>, StoreError> {
     const OP: &str = "creating referrals";
+    let live = crate::referral::LIVE_STATES.map(|s| to_code(&s));
+    debug_assert_eq!(live, ["draft", "requested", "accepted", "in-progress", "on-hold"]);
+    for _ in 0..RACE_ATTEMPTS {
+        match create_once(c, keys, case_id, referrals, now).await? {
+            Attempt::Created(ids) => return Ok(ids),
+            Attempt::StepRace { index } => {
+                // The other transaction committed (that is when our insert failed), so its
+                // referral is visible now, outside our rolled-back transaction.
+                let step = Step::of(&referrals[index]);
+                if let Some(existing) = live_for_step(&*c, case_id, &step).await? {
+                    return Err(step.taken(existing));
+                }
+            }
+            Attempt::Deadlock => {}
+        }
+    }
+    Err(StoreError::Database {
+        backend: "PostgreSQL",
+        operation: OP,
+        code: None,
+        message: "this batch kept colliding with concurrent ones for the same plan steps; \
+                  nothing was written, try again"
+            .into(),
+    })
+}
+
+async fn create_once(
+    c: &mut Client,
+    keys: &DataKeys,
+    case_id: &CaseId,
+    referrals: &[NewReferral],
+    now: DateTime<Utc>,
+) -> Result<Attempt, StoreError> {
+    const OP: &str = "creating referrals";
     let now = truncate(now);
     let tx = c.transaction().await.during(OP)?;
+    // Held until commit: an erasure of this case waits for us, or we for it.
+    if !lock_live_case(&tx, case_id, OP).await? {
+        return Err(StoreError::UnknownCase(case_id.clone()));
+    }
     let insert_referral = tx
         .prepare_cached(
             "INSERT INTO referrals (id, case_id, partner_id, idempotency_key, payload, state,
-                 state_changed_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                 state_changed_at, created_at, step_need, service_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)",
         )
         .await
         .during(OP)?;
@@ -44,12 +156,21 @@ pub(super) async fn create(
         .await
         .during(OP)?;
     let mut ids = Vec::with_capacity(referrals.len());
-    for new in referrals {
+    for (index, new) in referrals.iter().enumerate() {
         let r = &new.referral;
         let id = ReferralId::random();
-        let payload = to_value(r, "referral")?;
+        let payload = seal_json(keys, r, "referral", &place::referral(id.as_str()))?;
+        let step = Step::of(new);
+        // A repeat of the same referral (same key) first, then another live one for its step
+        // (in the database, or earlier in this batch).
+        if super::lookup::by_key(&tx, &r.idempotency_key).await?.is_some() {
+            return Err(StoreError::DuplicateReferral { key: r.idempotency_key.clone() });
+        }
+        if let Some(existing) = live_for_step(&tx, case_id, &step).await? {
+            return Err(step.taken(existing));
+        }
         let draft = to_code(&TaskState::Draft);
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] = [
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
             &id.as_str(),
             &case_id.as_str(),
             &r.partner_id,
@@ -57,10 +178,23 @@ pub(super) async fn create(
             &payload,
             &draft,
             &now,
+            &step.need,
+            &step.service_id,
         ];
         match tx.execute(&insert_referral, &params).await {
             Err(e) if violates(&e, "referrals_idempotency_key_key") => {
                 return Err(StoreError::DuplicateReferral { key: r.idempotency_key.clone() })
+            }
+            // A concurrent transaction (another request, another daemon) inserted a live
+            // referral for this step after our check: it committed, we waited on the index
+            // and lost. Name the winner once we are out of this failed transaction.
+            Err(e) if violates(&e, ONE_LIVE_PER_STEP) => {
+                tx.rollback().await.during(OP)?;
+                return Ok(Attempt::StepRace { index });
+            }
+            Err(e) if e.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED) => {
+                tx.rollback().await.during(OP)?;
+                return Ok(Attempt::Deadlock);
             }
             Err(e) if violates(&e, "referrals_case_id_fkey") => {
                 return Err(StoreError::UnknownCase(case_id.clone()))
@@ -80,16 +214,17 @@ pub(super) async fn create(
             source: StatusSource::Referrer,
             at: now,
         };
-        push_history(&tx, id.as_str(), &change).await?;
+        push_history(&tx, keys, id.as_str(), &change).await?;
         tx.execute(&insert_outbox, &[&id.as_str(), &now]).await.during(OP)?;
         ids.push(id);
     }
     tx.commit().await.during(OP)?;
-    Ok(ids)
+    Ok(Attempt::Created(ids))
 }
 
 pub(super) async fn claim(
     c: &Client,
+    keys: &DataKeys,
     worker_id: &str,
     limit: u32,
     lease: Duration,
@@ -123,9 +258,11 @@ pub(super) async fn claim(
         let referral_id: String = row.try_get(1).during(OP)?;
         let attempts: i32 = row.try_get(2).during(OP)?;
         let not_before: DateTime<Utc> = row.try_get(3).during(OP)?;
+        let payload: String = row.try_get(7).during(OP)?;
+        let place = place::referral(&referral_id);
         let item = OutboxItem {
             id: OutboxItemId(row.try_get(0).during(OP)?),
-            referral: from_value(row.try_get(7).during(OP)?, "referral", &referral_id)?,
+            referral: open_json(keys, &payload, "referral", &referral_id, &place)?,
             referral_id: ReferralId::from_db(referral_id),
             case_id: CaseId::from_db(row.try_get(4).during(OP)?),
             partner_id: row.try_get(5).during(OP)?,
@@ -143,6 +280,7 @@ pub(super) async fn claim(
 
 pub(super) async fn finish(
     c: &mut Client,
+    keys: &DataKeys,
     item: OutboxItemId,
     worker_id: &str,
     outcome: &DispatchOutcome,
@@ -194,13 +332,14 @@ pub(super) async fn finish(
         )
         .await
         .during(OP)?;
+    let last_error = seal_text(keys, last_error, &place::dispatch_error(&referral_id));
     tx.execute(&s, &[&item.0, &outbox_state, &not_before, &last_error, &now]).await.during(OP)?;
     // Only a referral still in draft moves: a partner callback may have overtaken the
     // dispatcher, and that news is newer.
     if let (true, Some((state, reason, note))) = (still_draft, change) {
         let change =
             StatusChange { state, reason, note, source: StatusSource::Dispatcher, at: now };
-        set_state(&tx, &referral_id, &change).await?;
+        set_state(&tx, keys, &referral_id, &change).await?;
     }
     tx.commit().await.during(OP)?;
     Ok(true)

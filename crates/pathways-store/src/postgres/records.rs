@@ -1,141 +1,141 @@
-#![allow(dead_code, unused_imports)]
 //! PostgreSQL statements for cases, plans, the audit log, idempotency keys and webhook ids.
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Client, GenericClient};
-use pathways_core::{ActionPlan, Case};
-use serde_json::Value;
 
 use super::{violates, PgResult};
 use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
-use crate::codec::truncate;
+use crate::codec::{open_json, open_text, place, truncate};
+use crate::erasure::LegalHold;
 use crate::error::StoreError;
 use crate::idempotency::{IdempotencyOutcome, StoredResponse};
 use crate::ids::{CaseId, ReferralId};
 use crate::records::{StoredCase, StoredPlan};
-
-/// Encodes a document for a JSONB column.
-pub(super) fn to_value<T: serde::Serialize>(
-    value: &T,
-    what: &'static str,
-) -> Result<Value, StoreError> {
-    serde_json::to_value(value).map_err(|e| StoreError::encode(what, &e))
-}
-
-/// Decodes a document from a JSONB column.
-pub(super) fn from_value<T: serde::de::DeserializeOwned>(
-    value: Value,
-    what: &'static str,
-    id: &str,
-) -> Result<T, StoreError> {
-    serde_json::from_value(value).map_err(|e| StoreError::corrupt(what, id, &e))
-}
+use crate::seal::DataKeys;
 
 pub(super) async fn insert_case(
     c: &Client,
+    id: &CaseId,
     organisation: &str,
-    case: &Case,
-) -> Result<CaseId, StoreError> {
+    sealed: &str,
+) -> Result<(), StoreError> {
     const OP: &str = "storing a case";
-    let id = CaseId::random();
-    let json = to_value(case, "case")?;
     let s = c
         .prepare_cached(
             "INSERT INTO cases (id, organisation, case_json, created_at) VALUES ($1, $2, $3, $4)",
         )
         .await
         .during(OP)?;
-    c.execute(&s, &[&id.as_str(), &organisation, &json, &truncate(Utc::now())]).await.during(OP)?;
-    Ok(id)
+    c.execute(&s, &[&id.as_str(), &organisation, &sealed, &truncate(Utc::now())])
+        .await
+        .during(OP)?;
+    Ok(())
 }
 
-pub(super) async fn get_case(c: &Client, id: &CaseId) -> Result<Option<StoredCase>, StoreError> {
+pub(super) async fn get_case(
+    c: &Client,
+    keys: &DataKeys,
+    id: &CaseId,
+) -> Result<Option<StoredCase>, StoreError> {
     const OP: &str = "reading a case";
     let s = c
-        .prepare_cached("SELECT organisation, case_json, created_at FROM cases WHERE id = $1")
+        .prepare_cached(
+            "SELECT organisation, case_json, created_at, legal_hold_reason, legal_hold_by,
+                    legal_hold_at
+             FROM cases WHERE id = $1 AND erased_at IS NULL",
+        )
         .await
         .during(OP)?;
     let Some(row) = c.query_opt(&s, &[&id.as_str()]).await.during(OP)? else { return Ok(None) };
+    let key = id.as_str();
+    let sealed: String = row.try_get(1).during(OP)?;
+    let hold_reason: Option<String> = row.try_get(3).during(OP)?;
+    let hold_by: Option<String> = row.try_get(4).during(OP)?;
+    let hold_at: Option<DateTime<Utc>> = row.try_get(5).during(OP)?;
+    let legal_hold = match (hold_reason, hold_by, hold_at) {
+        (Some(reason), Some(set_by), Some(set_at)) => Some(LegalHold {
+            reason: open_text(keys, Some(reason), "legal hold", key, &place::hold(key))?
+                .unwrap_or_default(),
+            set_by,
+            set_at,
+        }),
+        _ => None,
+    };
     Ok(Some(StoredCase {
         id: id.clone(),
         organisation: row.try_get(0).during(OP)?,
-        case: from_value(row.try_get(1).during(OP)?, "case", id.as_str())?,
+        case: open_json(keys, &sealed, "case", key, &place::case(key))?,
         created_at: row.try_get(2).during(OP)?,
-        legal_hold: None,
+        legal_hold,
     }))
+}
+
+/// Locks a case that is not erased against erasure until the caller's transaction ends, so
+/// that nothing with personal data is added to a case while it is being erased; `false` when
+/// there is no such case. An erasure holds the row `FOR UPDATE`, so this waits for it and
+/// then sees the case erased.
+pub(super) async fn lock_live_case<C: GenericClient>(
+    tx: &C,
+    case_id: &CaseId,
+    operation: &'static str,
+) -> Result<bool, StoreError> {
+    let s = tx
+        .prepare_cached("SELECT 1 FROM cases WHERE id = $1 AND erased_at IS NULL FOR SHARE")
+        .await
+        .during(operation)?;
+    Ok(tx.query_opt(&s, &[&case_id.as_str()]).await.during(operation)?.is_some())
 }
 
 pub(super) async fn insert_plan(
     c: &mut Client,
     case_id: &CaseId,
-    plan: &ActionPlan,
+    sealed: &str,
 ) -> Result<(), StoreError> {
     const OP: &str = "storing a plan";
-    let json = to_value(plan, "plan")?;
-    let partners: Vec<String> = Vec::new();
     let tx = c.transaction().await.during(OP)?;
-    let s = tx
-        .prepare_cached(
-            "INSERT INTO plans (case_id, plan_json, created_at) VALUES ($1, $2, $3) RETURNING id",
-        )
-        .await
-        .during(OP)?;
-    let plan_id: i64 =
-        match tx.query_one(&s, &[&case_id.as_str(), &json, &truncate(Utc::now())]).await {
-            Err(e) if violates(&e, "plans_case_id_fkey") => {
-                return Err(StoreError::UnknownCase(case_id.clone()))
-            }
-            other => other.during(OP)?.try_get(0).during(OP)?,
-        };
-    let s = tx
-        .prepare_cached("INSERT INTO plan_partners (plan_id, partner_id) VALUES ($1, $2)")
-        .await
-        .during(OP)?;
-    for partner in &partners {
-        tx.execute(&s, &[&plan_id, partner]).await.during("storing a plan's partners")?;
+    if !lock_live_case(&tx, case_id, OP).await? {
+        return Err(StoreError::UnknownCase(case_id.clone()));
     }
+    let s = tx
+        .prepare_cached("INSERT INTO plans (case_id, plan_json, created_at) VALUES ($1, $2, $3)")
+        .await
+        .during(OP)?;
+    match tx.execute(&s, &[&case_id.as_str(), &sealed, &truncate(Utc::now())]).await {
+        Err(e) if violates(&e, "plans_case_id_fkey") => {
+            return Err(StoreError::UnknownCase(case_id.clone()))
+        }
+        other => other.during(OP)?,
+    };
     tx.commit().await.during(OP)
 }
 
-pub(super) async fn latest_plan(
+/// The plans of a case, oldest first; only the newest when `newest_only`.
+pub(super) async fn plans(
     c: &Client,
+    keys: &DataKeys,
     case_id: &CaseId,
-) -> Result<Option<StoredPlan>, StoreError> {
-    const OP: &str = "reading a plan";
-    let s = c
-        .prepare_cached(
-            "SELECT plan_json, created_at FROM plans WHERE case_id = $1 ORDER BY id DESC LIMIT 1",
-        )
-        .await
-        .during(OP)?;
-    let Some(row) = c.query_opt(&s, &[&case_id.as_str()]).await.during(OP)? else {
-        return Ok(None);
+    newest_only: bool,
+) -> Result<Vec<StoredPlan>, StoreError> {
+    const OP: &str = "reading plans";
+    let sql = if newest_only {
+        "SELECT plan_json, created_at FROM plans WHERE case_id = $1 ORDER BY id DESC LIMIT 1"
+    } else {
+        "SELECT plan_json, created_at FROM plans WHERE case_id = $1 ORDER BY id"
     };
-    Ok(Some(StoredPlan {
-        case_id: case_id.clone(),
-        plan: from_value(row.try_get(0).during(OP)?, "plan of case", case_id.as_str())?,
-        created_at: row.try_get(1).during(OP)?,
-    }))
-}
-
-pub(super) async fn plan_partner_ids(
-    c: &Client,
-    case_id: &CaseId,
-) -> Result<Vec<String>, StoreError> {
-    const OP: &str = "reading a plan's partners";
-    let s = c
-        .prepare_cached(
-            "SELECT partner_id FROM plan_partners WHERE plan_id =
-                 (SELECT MAX(id) FROM plans WHERE case_id = $1)
-             ORDER BY partner_id",
-        )
-        .await
-        .during(OP)?;
-    c.query(&s, &[&case_id.as_str()])
+    let s = c.prepare_cached(sql).await.during(OP)?;
+    let key = case_id.as_str();
+    c.query(&s, &[&key])
         .await
         .during(OP)?
         .iter()
-        .map(|r| r.try_get(0).during(OP))
+        .map(|row| {
+            let sealed: String = row.try_get(0).during(OP)?;
+            Ok(StoredPlan {
+                case_id: case_id.clone(),
+                plan: open_json(keys, &sealed, "plan of case", key, &place::plan(key))?,
+                created_at: row.try_get(1).during(OP)?,
+            })
+        })
         .collect()
 }
 
@@ -176,6 +176,7 @@ pub(super) async fn audit_entries(
              FROM audit_log
              WHERE ($1::TEXT IS NULL OR organisation = $1) AND ($2::TEXT IS NULL OR case_id = $2)
                AND ($3::TEXT IS NULL OR referral_id = $3) AND seq > $4
+               AND ($6::TIMESTAMPTZ IS NULL OR at >= $6) AND ($7::TIMESTAMPTZ IS NULL OR at < $7)
              ORDER BY seq LIMIT $5",
         )
         .await
@@ -189,6 +190,8 @@ pub(super) async fn audit_entries(
                 &f.referral_id.as_ref().map(ReferralId::as_str),
                 &f.after_seq.unwrap_or(0),
                 &i64::from(f.limit),
+                &f.from.map(truncate),
+                &f.to.map(truncate),
             ],
         )
         .await

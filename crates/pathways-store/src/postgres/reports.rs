@@ -1,4 +1,3 @@
-#![allow(dead_code, unused_imports)]
 //! PostgreSQL queries behind the reports: stuck referrals and pathway statistics.
 
 use chrono::{DateTime, Utc};
@@ -6,7 +5,7 @@ use deadpool_postgres::Client;
 use pathways_core::TaskState;
 
 use super::PgResult;
-use crate::codec::{from_code, to_code};
+use crate::codec::{from_code, to_code, truncate};
 use crate::error::StoreError;
 use crate::ids::{CaseId, ReferralId};
 use crate::referral::StuckReferral;
@@ -44,6 +43,7 @@ pub(super) async fn stats_facts(
     c: &Client,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    organisation: Option<&str>,
 ) -> Result<Vec<StatsFact>, StoreError> {
     const OP: &str = "reading pathway statistics";
     let accepting: Vec<String> = ACCEPTING_STATES.iter().map(to_code).collect();
@@ -55,11 +55,15 @@ pub(super) async fn stats_facts(
                     (SELECT MIN(h.at) FROM referral_history h WHERE h.referral_id = r.id
                         AND h.state = 'completed')
              FROM referrals r JOIN referral_needs n ON n.referral_id = r.id
-             WHERE r.sent_at >= $1 AND r.sent_at < $2",
+             WHERE r.sent_at >= $1 AND r.sent_at < $2
+               AND ($4::TEXT IS NULL OR r.case_id IN (SELECT id FROM cases WHERE organisation = $4))",
         )
         .await
         .during(OP)?;
-    let rows = c.query(&s, &[&from, &to, &accepting]).await.during(OP)?;
+    let rows = c
+        .query(&s, &[&truncate(from), &truncate(to), &accepting, &organisation])
+        .await
+        .during(OP)?;
     rows.iter()
         .map(|r| {
             let id: String = r.try_get(0).during(OP)?;

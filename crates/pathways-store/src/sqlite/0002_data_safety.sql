@@ -12,8 +12,12 @@ ALTER TABLE referrals ADD COLUMN service_id TEXT;
 -- ones after the first of a step are marked as legacy duplicates (their own rowid) so that
 -- the index below can be built; new rows are never duplicates (0).
 ALTER TABLE referrals ADD COLUMN legacy_duplicate INTEGER NOT NULL DEFAULT 0;
+-- The step's need is the referral's first need, as the store computes it for new referrals
+-- (the order of the payload's needs; referral_needs has no order, so its smallest need only
+-- when the payload has none).
 UPDATE referrals SET
-    step_need = (SELECT MIN(need) FROM referral_needs n WHERE n.referral_id = referrals.id),
+    step_need = COALESCE(json_extract(payload, '$.needs[0].code'),
+                         (SELECT MIN(need) FROM referral_needs n WHERE n.referral_id = referrals.id)),
     service_id = json_extract(payload, '$.service.id');
 UPDATE referrals SET legacy_duplicate = rowid
 WHERE state IN ('draft', 'requested', 'accepted', 'in-progress', 'on-hold')

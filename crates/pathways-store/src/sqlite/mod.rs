@@ -136,17 +136,9 @@ impl SqliteStore {
         options: SqliteOptions,
     ) -> Result<Self, StoreError> {
         let path = path.to_path_buf();
-        let store = tokio::task::spawn_blocking(move || Self::open_blocking(path, keys, options))
+        tokio::task::spawn_blocking(move || Self::open_blocking(path, keys, options))
             .await
-            .map_err(|e| StoreError::TaskFailed(e.to_string()))??;
-        // Rows from before sealing: sealed now, before anything reads them.
-        loop {
-            let progress = reseal::plain_only(&store, 500).await?;
-            if progress.resealed == 0 || progress.remaining == 0 {
-                break;
-            }
-        }
-        Ok(store)
+            .map_err(|e| StoreError::TaskFailed(e.to_string()))?
     }
 
     fn open_blocking(
@@ -177,6 +169,9 @@ impl SqliteStore {
             });
         }
         migrations::apply(&mut writer)?;
+        // Rows from before sealing: sealed now, before anything reads them (reads open
+        // sealed values only).
+        reseal::seal_plain_at_opening(&mut writer, &keys)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -503,7 +498,7 @@ impl Store for SqliteStore {
     }
 
     async fn reseal(&self, batch: u32) -> Result<ResealProgress, StoreError> {
-        reseal::run(self, batch, false).await
+        reseal::run(self, batch).await
     }
 
     fn replace_data_keys(&self, keys: DataKeys) {

@@ -18,7 +18,9 @@ use crate::ids::{CaseId, OutboxItemId, ReferralId};
 use crate::referral::{DispatchOutcome, NewReferral, OutboxItem, StatusChange, StatusSource};
 use crate::seal::DataKeys;
 
-/// The live referral of a step, if there is one.
+/// The live referral of a step, if there is one: the oldest, when version 1 left several.
+/// Legacy duplicates count: the index lets them be, but while one is live the step is not
+/// free.
 fn live_for_step(
     c: &Connection,
     case_id: &CaseId,
@@ -29,8 +31,8 @@ fn live_for_step(
     c.prepare_cached(
         "SELECT id FROM referrals
          WHERE case_id = ?1 AND partner_id = ?2 AND step_need IS ?3 AND service_id = ?4
-           AND legacy_duplicate = 0
-           AND state IN ('draft', 'requested', 'accepted', 'in-progress', 'on-hold')",
+           AND state IN ('draft', 'requested', 'accepted', 'in-progress', 'on-hold')
+         ORDER BY created_at, id LIMIT 1",
     )
     .and_then(|mut s| {
         s.query_row(params![case_id.as_str(), partner_id, need, service_id], |r| r.get(0))

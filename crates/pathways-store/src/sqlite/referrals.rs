@@ -73,18 +73,23 @@ pub(super) fn record_status(
     change: &StatusChange,
 ) -> Result<bool, StoreError> {
     const OP: &str = "recording a referral status";
-    let current: Option<(String, Option<String>, Option<i64>)> = c
+    type Current = (String, Option<String>, Option<i64>, bool);
+    let current: Option<Current> = c
         .prepare_cached(
             "SELECT state, reason, (SELECT MAX(at) FROM referral_history h
                                     WHERE h.referral_id = r.id
-                                      AND h.source IN ('partner_poll', 'partner_webhook'))
+                                      AND h.source IN ('partner_poll', 'partner_webhook')),
+                    payload = ?2
              FROM referrals r WHERE id = ?1",
         )
         .and_then(|mut s| {
-            s.query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()
+            s.query_row(params![id.as_str(), ERASED], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()
         })
         .during(OP)?;
-    let Some((state, reason, newest)) = current else {
+    let Some((state, reason, newest, erased)) = current else {
         return Err(StoreError::UnknownReferral(id.clone()));
     };
     let state: TaskState = from_code(&state, "referral", id.as_str())?;
@@ -94,7 +99,14 @@ pub(super) fn record_status(
     if !should_record((state, reason), newest, change) {
         return Ok(false);
     }
-    set_state(c, keys, id.as_str(), change)?;
+    // The state still counts for the statistics after an erasure, but a note is free text
+    // about a client whose data is gone: it is not kept.
+    if erased && change.note.is_some() {
+        let change = StatusChange { note: None, ..change.clone() };
+        set_state(c, keys, id.as_str(), &change)?;
+    } else {
+        set_state(c, keys, id.as_str(), change)?;
+    }
     Ok(true)
 }
 

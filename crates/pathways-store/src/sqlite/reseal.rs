@@ -1,8 +1,14 @@
 //! SQLite's side of re-sealing (see [`crate::reseal`]): one batch per write job, so readers
 //! and the daemon's own writes carry on between batches.
+//!
+//! At opening, values written before sealing are sealed on the writer connection before the
+//! store serves anything. Their plain text would otherwise linger in the file's free pages
+//! and in the write-ahead log (SQLite rewrites a page elsewhere rather than over the old
+//! bytes), readable by anyone holding the file or a backup of it; so when any was sealed, the
+//! file is rebuilt (`VACUUM`) and the log emptied.
 
 use rusqlite::types::Value;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, TransactionBehavior};
 
 use super::{SqlResult, SqliteStore};
 use crate::erasure::ResealProgress;
@@ -10,23 +16,53 @@ use crate::error::StoreError;
 use crate::reseal::SEALED_COLUMNS;
 use crate::seal::{DataKeys, PREFIX};
 
-/// Re-seals up to `batch` values not sealed under the current key (`plain_only`: only values
-/// not sealed at all).
-pub(super) async fn run(
-    store: &SqliteStore,
-    batch: u32,
-    plain_only: bool,
-) -> Result<ResealProgress, StoreError> {
+/// Values sealed per transaction at opening.
+const OPENING_BATCH: u32 = 500;
+/// How often, and how far apart, the log is truncated when another process is reading.
+const SCRUB_ATTEMPTS: usize = 20;
+const SCRUB_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Re-seals up to `batch` values not sealed under the current key.
+pub(super) async fn run(store: &SqliteStore, batch: u32) -> Result<ResealProgress, StoreError> {
     let keys = store.keys();
-    store.write(move |c| pass(c, &keys, batch, plain_only)).await
+    store.write(move |c| pass(c, &keys, batch, false)).await
 }
 
-/// The pass at opening: values written before sealing.
-pub(super) async fn plain_only(
-    store: &SqliteStore,
-    batch: u32,
-) -> Result<ResealProgress, StoreError> {
-    run(store, batch, true).await
+/// Seals every value written before sealing, then scrubs their plain text from the file.
+/// Runs at opening, on the writer connection, before the writer thread starts.
+pub(super) fn seal_plain_at_opening(
+    conn: &mut Connection,
+    keys: &DataKeys,
+) -> Result<(), StoreError> {
+    const OP: &str = "sealing values written before sealing";
+    let mut sealed = 0;
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).during(OP)?;
+        let progress = pass(&tx, keys, OPENING_BATCH, true)?;
+        tx.commit().during(OP)?;
+        sealed += progress.resealed;
+        if progress.resealed == 0 || progress.remaining == 0 {
+            break;
+        }
+    }
+    if sealed > 0 {
+        // VACUUM writes every page afresh (free pages are dropped, unused space is zeros);
+        // the checkpoint then copies them over the old ones and truncates the log to nothing.
+        conn.execute_batch("VACUUM").during("scrubbing plain text from the database file")?;
+        for _ in 0..SCRUB_ATTEMPTS {
+            let busy: i64 = conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+                .during("scrubbing plain text from the write-ahead log")?;
+            if busy == 0 {
+                break;
+            }
+            // Another process is reading the file (a backup, a second daemon by mistake).
+            // Its read ends soon; if it does not, the log is overwritten as the daemon
+            // writes, and refusing to start would not scrub it any sooner.
+            std::thread::sleep(SCRUB_WAIT);
+        }
+    }
+    Ok(())
 }
 
 fn pass(

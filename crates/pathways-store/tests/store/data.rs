@@ -112,3 +112,16 @@ pub fn audit(organisation: &str, action: &str, at: DateTime<Utc>) -> AuditEntry 
         outcome: "ok".to_string(),
     }
 }
+
+/// A referral for the plan step (`partner`, first of `needs`, `service_id`), under `key`:
+/// referrals for one step share the service, unlike [`referral`]'s.
+pub fn step_referral(
+    partner: &str,
+    needs: &[NeedCode],
+    service_id: &str,
+    key: &str,
+) -> NewReferral {
+    let mut new = referral(partner, needs, key);
+    new.referral.service = ServiceRef { id: service_id.to_string(), name: "a service".into() };
+    new
+}

@@ -23,6 +23,8 @@ pub struct Fixture {
     pub url: String,
     /// The data keys it was opened with.
     pub keys: DataKeys,
+    /// The same key as text (`ID:BASE64`), to combine with others for a key rotation.
+    pub key_entry: String,
     backend: Backend,
 }
 
@@ -36,9 +38,15 @@ pub async fn sqlite(_test: &str) -> Option<Fixture> {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let path = dir.path().join("data").join("pathways.db");
     let url = format!("sqlite://{}", path.display());
-    let keys = DataKeys::ephemeral();
+    let (keys, key_entry) = new_keys();
     let store = pathways_store::open(&url, keys.clone()).await.expect("open the SQLite store");
-    Some(Fixture { store, url, keys, backend: Backend::Sqlite { _dir: dir, path } })
+    Some(Fixture { store, url, keys, key_entry, backend: Backend::Sqlite { _dir: dir, path } })
+}
+
+/// A fresh data key, and its text.
+fn new_keys() -> (DataKeys, String) {
+    let entry = DataKeys::generate_entry();
+    (DataKeys::parse(&entry).expect("a generated key parses"), entry)
 }
 
 /// A store in a new PostgreSQL schema, or `None` (said loudly) without a server configured.
@@ -48,16 +56,26 @@ pub async fn postgres(test: &str) -> Option<Fixture> {
         let _ = std::io::stderr().write_all(line.as_bytes());
         return None;
     };
-    let client = connect(&admin_url).await;
+    let (schema, url) = new_schema(&admin_url).await;
+    let (keys, key_entry) = new_keys();
+    let store = pathways_store::open(&url, keys.clone()).await.expect("open the PostgreSQL store");
+    Some(Fixture { store, url, keys, key_entry, backend: Backend::Postgres { admin_url, schema } })
+}
+
+/// A new, empty schema of its own: its name, and the URL that puts it first on the path.
+async fn new_schema(admin_url: &str) -> (String, String) {
+    let client = connect(admin_url).await;
     drop_stale_schemas(&client).await;
     let now = chrono::Utc::now().timestamp();
     let schema = format!("pathways_test_{now}_{}", &CaseId::random().as_str()[..12]);
     client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.expect("create a test schema");
-    let url = with_search_path(&admin_url, &schema);
-    let keys = DataKeys::ephemeral();
-    let store = pathways_store::open(&url, keys.clone()).await.expect("open the PostgreSQL store");
-    Some(Fixture { store, url, keys, backend: Backend::Postgres { admin_url, schema } })
+    let url = with_search_path(admin_url, &schema);
+    (schema, url)
 }
+
+/// The version-1 schemas as released, to build the databases an older pathways left.
+const SQLITE_V1: &str = include_str!("../../src/sqlite/0001_initial.sql");
+const POSTGRES_V1: &str = include_str!("../../src/postgres/0001_initial.sql");
 
 async fn connect(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, NoTls)
@@ -129,6 +147,153 @@ impl Fixture {
             }
             Backend::Postgres { .. } => {
                 connect(&self.url).await.query_one(&sql, &[]).await.expect("count rows").get(0)
+            }
+        }
+    }
+
+    /// Whether this is the SQLite backend (for the few checks that read its files).
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self.backend, Backend::Sqlite { .. })
+    }
+
+    /// The first column of every row `sql` returns, as text (PostgreSQL: cast it to TEXT in
+    /// the query).
+    pub async fn raw_text(&self, sql: &str) -> Vec<Option<String>> {
+        match &self.backend {
+            Backend::Sqlite { path, .. } => {
+                let conn = rusqlite::Connection::open(path).expect("open the file");
+                let mut statement = conn.prepare(sql).expect("a valid query");
+                let rows = statement.query_map([], |r| r.get(0)).expect("run the query");
+                rows.collect::<Result<_, _>>().expect("text values")
+            }
+            Backend::Postgres { .. } => {
+                let rows = connect(&self.url).await.query(sql, &[]).await.expect("run the query");
+                rows.iter().map(|r| r.get(0)).collect()
+            }
+        }
+    }
+
+    /// Every row of every table, read directly, each as one line of text: what someone
+    /// holding the database (a backup, a replica, a stolen disk) could read.
+    pub async fn raw_rows(&self) -> Vec<(String, String)> {
+        let mut rows = Vec::new();
+        match &self.backend {
+            Backend::Sqlite { path, .. } => {
+                use rusqlite::types::ValueRef;
+                let conn = rusqlite::Connection::open(path).expect("open the file");
+                let tables: Vec<String> = conn
+                    .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+                    .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+                    .expect("list the tables");
+                assert!(tables.len() >= 8, "tables: {tables:?}");
+                for table in tables {
+                    let mut statement =
+                        conn.prepare(&format!("SELECT * FROM {table}")).expect("select");
+                    let width = statement.column_count();
+                    let mut query = statement.query([]).expect("read the table");
+                    while let Some(row) = query.next().expect("a row") {
+                        let cells: Vec<String> = (0..width)
+                            .map(|i| match row.get_ref(i).expect("a cell") {
+                                ValueRef::Null => "NULL".to_string(),
+                                ValueRef::Integer(n) => n.to_string(),
+                                ValueRef::Real(x) => x.to_string(),
+                                ValueRef::Text(t) | ValueRef::Blob(t) => {
+                                    String::from_utf8_lossy(t).into_owned()
+                                }
+                            })
+                            .collect();
+                        rows.push((table.clone(), cells.join("|")));
+                    }
+                }
+            }
+            Backend::Postgres { .. } => {
+                let client = connect(&self.url).await;
+                let tables: Vec<String> = client
+                    .query(
+                        "SELECT table_name::TEXT FROM information_schema.tables
+                         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+                        &[],
+                    )
+                    .await
+                    .expect("list the tables")
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                assert!(tables.len() >= 8, "tables: {tables:?}");
+                for table in tables {
+                    let sql = format!("SELECT t::TEXT FROM {table} t");
+                    for row in client.query(&sql, &[]).await.expect("read the table") {
+                        rows.push((table.clone(), row.get(0)));
+                    }
+                }
+            }
+        }
+        rows
+    }
+
+    /// The SQLite database file and its write-ahead log, byte for byte (`None` on
+    /// PostgreSQL, whose files are the server's).
+    pub fn raw_files(&self) -> Option<Vec<(PathBuf, Vec<u8>)>> {
+        let Backend::Sqlite { path, .. } = &self.backend else { return None };
+        let files = ["", "-wal"]
+            .iter()
+            .map(|suffix| PathBuf::from(format!("{}{suffix}", path.display())))
+            .filter(|file| file.exists())
+            .map(|file| {
+                let bytes = std::fs::read(&file).expect("read a database file");
+                (file, bytes)
+            })
+            .collect();
+        Some(files)
+    }
+
+    /// A new database of the same backend at schema version 1, as a pathways from before
+    /// sealing left it (plain JSON, no steps), holding what the backend's script inserts;
+    /// then opened by this build (so migrated, and sealed) with this fixture's keys.
+    pub async fn version_1(&self, sqlite_script: &str, postgres_script: &str) -> Fixture {
+        match &self.backend {
+            Backend::Sqlite { .. } => {
+                let dir = tempfile::tempdir().expect("a temporary folder");
+                let path = dir.path().join("pathways.db");
+                let conn = rusqlite::Connection::open(&path).expect("create the file");
+                conn.execute_batch(SQLITE_V1).expect("the version-1 schema");
+                conn.execute_batch(
+                    "CREATE TABLE schema_migrations (
+                         version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+                         applied_at INTEGER NOT NULL);
+                     INSERT INTO schema_migrations VALUES (1, 'initial', 0);",
+                )
+                .expect("record version 1");
+                conn.execute_batch(sqlite_script).expect("the version-1 rows");
+                drop(conn);
+                let url = format!("sqlite://{}", path.display());
+                let store = pathways_store::open(&url, self.keys.clone())
+                    .await
+                    .expect("open a version-1 SQLite database");
+                let backend = Backend::Sqlite { _dir: dir, path };
+                let (keys, key_entry) = (self.keys.clone(), self.key_entry.clone());
+                Fixture { store, url, keys, key_entry, backend }
+            }
+            Backend::Postgres { admin_url, .. } => {
+                let (schema, url) = new_schema(admin_url).await;
+                let client = connect(&url).await;
+                client.batch_execute(POSTGRES_V1).await.expect("the version-1 schema");
+                client
+                    .batch_execute(
+                        "CREATE TABLE schema_migrations (
+                             version BIGINT PRIMARY KEY, name TEXT NOT NULL,
+                             applied_at TIMESTAMPTZ NOT NULL);
+                         INSERT INTO schema_migrations VALUES (1, 'initial', now());",
+                    )
+                    .await
+                    .expect("record version 1");
+                client.batch_execute(postgres_script).await.expect("the version-1 rows");
+                let store = pathways_store::open(&url, self.keys.clone())
+                    .await
+                    .expect("open a version-1 PostgreSQL database");
+                let backend = Backend::Postgres { admin_url: admin_url.clone(), schema };
+                let (keys, key_entry) = (self.keys.clone(), self.key_entry.clone());
+                Fixture { store, url, keys, key_entry, backend }
             }
         }
     }

@@ -1,11 +1,12 @@
-//! The store's contract, checked against both backends: every behaviour in `records` and
-//! `dispatch` runs once on SQLite and once on PostgreSQL (skipped, loudly, when
+//! The store's contract, checked against both backends: every behaviour in `records`,
+//! `dispatch` and `safety` runs once on SQLite and once on PostgreSQL (skipped, loudly, when
 //! `PATHWAYS_TEST_POSTGRES_URL` is unset).
 
 mod data;
 mod dispatch;
 mod fixtures;
 mod records;
+mod safety;
 
 /// Declares, in the current module, one test per behaviour listed, each run on a fresh
 /// fixture from `$fixture`.
@@ -38,6 +39,21 @@ macro_rules! store_suite {
             dispatch::stuck_referrals_are_found_by_state_and_age,
             dispatch::pathway_stats_count_a_small_dataset,
             dispatch::referrals_are_found_by_key_and_by_their_partners_reference_only,
+            safety::the_raw_database_holds_no_personal_data,
+            safety::a_sealed_value_moved_or_altered_does_not_open,
+            safety::keys_rotate_end_to_end,
+            safety::plain_values_from_before_sealing_are_sealed_on_opening,
+            safety::a_version_1_database_is_migrated_and_sealed,
+            safety::a_plan_step_has_one_live_referral,
+            safety::two_daemons_racing_for_one_step_make_one_referral,
+            safety::batches_taking_steps_in_opposite_orders_make_one_referral_each,
+            safety::erasure_removes_personal_data_and_keeps_the_statistics,
+            safety::an_erasure_racing_new_plans_and_referrals_leaves_nothing_behind,
+            safety::a_legal_hold_refuses_erasure_until_lifted,
+            safety::an_erasure_that_fails_halfway_leaves_the_case_whole,
+            safety::cases_due_for_erasure_are_idle_final_unheld_and_not_erased,
+            safety::pathway_stats_count_only_the_organisations_cases,
+            safety::audit_entries_filter_by_time,
         );
     };
     (@tests $fixture:path; $($module:ident :: $name:ident),* $(,)?) => {
