@@ -79,6 +79,15 @@ impl Daemon {
         (stop, retention::start(self.state.store().clone(), settings, stopped))
     }
 
+    /// Checks that `keys` open what is stored (see `Store::verify_data_keys`): a reload calls
+    /// this before [`replace_data_keys`](Self::replace_data_keys).
+    pub async fn verify_data_keys(
+        &self,
+        keys: &pathways_store::DataKeys,
+    ) -> Result<(), pathways_store::StoreError> {
+        self.state.store().verify_data_keys(keys).await
+    }
+
     /// Replaces the store's data keys (a configuration reload).
     pub fn replace_data_keys(&self, keys: pathways_store::DataKeys) {
         self.state.store().replace_data_keys(keys);

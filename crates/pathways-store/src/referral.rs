@@ -271,6 +271,20 @@ pub(crate) fn should_record(
     !(change.source.is_partner() && newest_partner_report.is_some_and(|newest| change.at < newest))
 }
 
+/// How long a queued referral whose stored payload cannot be opened (a missing data key, an
+/// altered row) is set aside before it is tried again, so it never blocks the others.
+pub(crate) fn unreadable_wait() -> chrono::Duration {
+    chrono::Duration::hours(1)
+}
+
+/// The dispatch error recorded for such a referral: says what is wrong, never the value.
+pub(crate) fn unreadable_note(error: &crate::error::StoreError) -> String {
+    format!(
+        "not sent: {error}; it is set aside for an hour at a time until the data keys \
+         (storage.key_file) can open it, and nothing else waits for it"
+    )
+}
+
 /// The longest lease a claim gets: a dispatcher that has not finished in a day is gone, and
 /// its work should be picked up.
 pub(crate) const MAX_LEASE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);

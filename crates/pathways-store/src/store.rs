@@ -224,6 +224,12 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// transaction, and says how many remain. Safe while the daemon serves.
     async fn reseal(&self, batch: u32) -> Result<ResealProgress, StoreError>;
 
+    /// Checks that `keys` can open what is stored: every key id in use is among them and
+    /// opens a value sealed under it. The store runs this when it opens; a reload runs it
+    /// before [`replace_data_keys`](Store::replace_data_keys). Fails with
+    /// [`StoreError::Sealed`] naming the row and the key.
+    async fn verify_data_keys(&self, keys: &crate::seal::DataKeys) -> Result<(), StoreError>;
+
     /// Replaces the data keys (a configuration reload): values are sealed with the new
     /// current key from now on, and opened with any of the new keys.
     fn replace_data_keys(&self, keys: crate::seal::DataKeys);

@@ -187,6 +187,8 @@ impl PostgresStore {
                 break;
             }
         }
+        let keys = store.keys();
+        reseal::verify_keys(&store, &keys).await?;
         Ok(store)
     }
 
@@ -432,6 +434,10 @@ impl Store for PostgresStore {
 
     async fn reseal(&self, batch: u32) -> Result<ResealProgress, StoreError> {
         Ok(reseal::pass(self, batch, false).await?.progress)
+    }
+
+    async fn verify_data_keys(&self, keys: &DataKeys) -> Result<(), StoreError> {
+        reseal::verify_keys(self, keys).await
     }
 
     fn replace_data_keys(&self, keys: DataKeys) {

@@ -260,9 +260,28 @@ pub(super) async fn claim(
         let not_before: DateTime<Utc> = row.try_get(3).during(OP)?;
         let payload: String = row.try_get(7).during(OP)?;
         let place = place::referral(&referral_id);
+        let outbox_id: i64 = row.try_get(0).during(OP)?;
+        let referral = match open_json(keys, &payload, "referral", &referral_id, &place) {
+            Ok(referral) => referral,
+            // One unreadable row must not stop every other referral: it is set aside.
+            Err(e @ (StoreError::Sealed { .. } | StoreError::Corrupt { .. })) => {
+                let until = now + crate::referral::unreadable_wait();
+                let error = crate::referral::unreadable_note(&e);
+                let error = seal_text(keys, Some(&error), &place::dispatch_error(&referral_id));
+                c.execute(
+                    "UPDATE outbox SET lease_owner = NULL, lease_until = NULL, not_before = $2,
+                         last_error = $3 WHERE id = $1",
+                    &[&outbox_id, &until, &error],
+                )
+                .await
+                .during(OP)?;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let item = OutboxItem {
-            id: OutboxItemId(row.try_get(0).during(OP)?),
-            referral: open_json(keys, &payload, "referral", &referral_id, &place)?,
+            id: OutboxItemId(outbox_id),
+            referral,
             referral_id: ReferralId::from_db(referral_id),
             case_id: CaseId::from_db(row.try_get(4).during(OP)?),
             partner_id: row.try_get(5).during(OP)?,

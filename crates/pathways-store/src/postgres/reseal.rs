@@ -135,3 +135,42 @@ impl RowKey {
         }
     }
 }
+
+/// Checks that `keys` can open what is stored: every data key a stored value was sealed under
+/// is among them, and opens one such value (a different key under a reused id fails too). Run
+/// at connecting, so a missing or wrong key is refused before anything is served, and before
+/// a reload swaps keys in.
+pub(super) async fn verify_keys(store: &PostgresStore, keys: &DataKeys) -> Result<(), StoreError> {
+    const OP: &str = "checking the data keys against the stored values";
+    let client = store.client().await?;
+    for column in SEALED_COLUMNS {
+        let ids = format!(
+            "SELECT DISTINCT split_part({v}, ':', 2) FROM {t}
+             WHERE {holds} AND left({v}, 5) = 'pws1:'",
+            v = column.value,
+            t = column.table,
+            holds = column.holds_value,
+        );
+        for row in client.query(&ids, &[]).await.during(OP)? {
+            let id: String = row.try_get(0).during(OP)?;
+            let prefix = format!("{PREFIX}{id}:");
+            let probe = format!(
+                "SELECT {place_of}, {v} FROM {t}
+                 WHERE {holds} AND left({v}, length($1::TEXT)) = $1::TEXT LIMIT 1",
+                place_of = column.place_of,
+                v = column.value,
+                t = column.table,
+                holds = column.holds_value,
+            );
+            let found = client.query_one(&probe, &[&prefix]).await.during(OP)?;
+            let place_of: String = found.try_get(0).during(OP)?;
+            let stored: String = found.try_get(1).during(OP)?;
+            keys.open(&stored, &(column.place)(&place_of)).map_err(|e| StoreError::Sealed {
+                what: column.table,
+                id: place_of,
+                problem: e.to_string(),
+            })?;
+        }
+    }
+    Ok(())
+}

@@ -172,6 +172,7 @@ impl SqliteStore {
         // Rows from before sealing: sealed now, before anything reads them (reads open
         // sealed values only).
         reseal::seal_plain_at_opening(&mut writer, &keys)?;
+        reseal::verify_keys(&writer, &keys)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -499,6 +500,11 @@ impl Store for SqliteStore {
 
     async fn reseal(&self, batch: u32) -> Result<ResealProgress, StoreError> {
         reseal::run(self, batch).await
+    }
+
+    async fn verify_data_keys(&self, keys: &DataKeys) -> Result<(), StoreError> {
+        let keys = keys.clone();
+        self.read(move |c| reseal::verify_keys(c, &keys)).await
     }
 
     fn replace_data_keys(&self, keys: DataKeys) {

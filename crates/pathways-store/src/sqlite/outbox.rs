@@ -195,15 +195,27 @@ pub(super) fn claim(
             })
             .during(OP)?;
         let created_at = from_micros(created_at, "referral", &referral_id)?;
+        let place = place::referral(&referral_id);
+        let referral = match open_json(keys, &payload, "referral", &referral_id, &place) {
+            Ok(referral) => referral,
+            // One unreadable row must not stop every other referral: it is set aside.
+            Err(e @ (StoreError::Sealed { .. } | StoreError::Corrupt { .. })) => {
+                let until = micros(now + crate::referral::unreadable_wait());
+                let error = crate::referral::unreadable_note(&e);
+                let error = seal_text(keys, Some(&error), &place::dispatch_error(&referral_id));
+                c.prepare_cached(
+                    "UPDATE outbox SET lease_owner = NULL, lease_until = NULL, not_before = ?2,
+                         last_error = ?3 WHERE id = ?1",
+                )
+                .and_then(|mut s| s.execute(params![id, until, error]))
+                .during(OP)?;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         items.push(OutboxItem {
             id: OutboxItemId(id),
-            referral: open_json(
-                keys,
-                &payload,
-                "referral",
-                &referral_id,
-                &place::referral(&referral_id),
-            )?,
+            referral,
             referral_id: ReferralId::from_db(referral_id),
             case_id: CaseId::from_db(case_id),
             partner_id,

@@ -125,3 +125,45 @@ fn pass(
     }
     Ok(progress)
 }
+
+/// Checks that `keys` can open what is stored: every data key a stored value was sealed under
+/// is among them, and opens one such value (a different key under a reused id fails too). Run
+/// at opening, so a missing or wrong key is refused before anything is served, and before a
+/// reload swaps keys in.
+pub(super) fn verify_keys(c: &Connection, keys: &DataKeys) -> Result<(), StoreError> {
+    const OP: &str = "checking the data keys against the stored values";
+    for column in SEALED_COLUMNS {
+        let ids = format!(
+            "SELECT DISTINCT substr({v}, 6, instr(substr({v}, 6), ':') - 1) FROM {t}
+             WHERE {holds} AND substr({v}, 1, 5) = 'pws1:'",
+            v = column.value,
+            t = column.table,
+            holds = column.holds_value,
+        );
+        let ids: Vec<String> = c
+            .prepare(&ids)
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .during(OP)?;
+        for id in ids {
+            let prefix = format!("{PREFIX}{id}:");
+            let probe = format!(
+                "SELECT {place_of}, {v} FROM {t} WHERE {holds} AND substr({v}, 1, ?2) = ?1 LIMIT 1",
+                place_of = column.place_of,
+                v = column.value,
+                t = column.table,
+                holds = column.holds_value,
+            );
+            let (place_of, stored): (String, String) = c
+                .query_row(&probe, params![prefix, prefix.len() as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .during(OP)?;
+            keys.open(&stored, &(column.place)(&place_of)).map_err(|e| StoreError::Sealed {
+                what: column.table,
+                id: place_of,
+                problem: e.to_string(),
+            })?;
+        }
+    }
+    Ok(())
+}

@@ -14,6 +14,7 @@ macro_rules! store_suite {
     ($fixture:path) => {
         store_suite!(@tests $fixture;
             records::a_case_round_trips_with_a_server_assigned_id,
+            safety::an_unreadable_queued_referral_is_set_aside_and_the_others_are_sent,
             records::unknown_ids_read_as_absent,
             records::the_newest_plan_wins_and_every_plan_is_kept,
             records::a_plan_for_an_unknown_case_is_refused,

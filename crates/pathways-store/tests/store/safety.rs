@@ -243,20 +243,23 @@ pub async fn keys_rotate_end_to_end(fx: &Fixture) {
     let new_only = DataKeys::parse(&new_entry).unwrap();
     let new_id = new_only.current_id().to_string();
 
-    // Without the old key nothing opens, and the error names the missing key.
-    let without = fx.reopen_with(new_only.clone()).await.expect("opening needs no old key");
-    let err = without.get_case(&written.case_id).await.unwrap_err();
+    // Without the old key the store does not open at all, naming the missing key, and a key
+    // under the right id but with other material is refused as well.
+    let err = fx.reopen_with(new_only.clone()).await.expect_err("the old key is needed");
+    assert!(err.contains(&old_id) && err.contains("not configured"), "{err}");
+    assert!(matches!(fx.store.verify_data_keys(&new_only).await, Err(StoreError::Sealed { .. })));
+    let impostor = DataKeys::generate_entry();
+    let impostor = format!("{old_id}:{}", impostor.split_once(':').expect("id:key").1);
+    let err = fx.reopen_with(DataKeys::parse(&impostor).unwrap()).await.expect_err("wrong key");
+    assert!(err.contains("fails authentication"), "{err}");
+    // Reads through a store whose keys were swapped without a check fail, naming the key.
+    fx.store.replace_data_keys(new_only.clone());
+    let err = fx.store.get_case(&written.case_id).await.unwrap_err();
     assert!(
         matches!(&err, StoreError::Sealed { problem, .. } if problem.contains(&old_id)),
         "{err}"
     );
-    assert!(err.to_string().contains(&old_id), "{err}");
-    let err = without.get_referral(&written.delivered).await.unwrap_err();
-    assert!(
-        matches!(&err, StoreError::Sealed { .. }) && err.to_string().contains(&old_id),
-        "{err}"
-    );
-    assert!(matches!(without.latest_plan(&written.case_id).await, Err(StoreError::Sealed { .. })));
+    fx.store.replace_data_keys(fx.keys.clone());
 
     // New key first (it seals), old key kept to open: everything reads, then is re-sealed in
     // small batches.
@@ -290,6 +293,7 @@ pub async fn keys_rotate_end_to_end(fx: &Fixture) {
     // The first store still has the old key only, until its configuration is reloaded.
     let err = fx.store.get_case(&written.case_id).await.unwrap_err();
     assert!(err.to_string().contains(&new_id), "{err}");
+    fx.store.verify_data_keys(&new_only).await.expect("the new key alone opens everything");
     fx.store.replace_data_keys(new_only);
     assert_reads_everything(&*fx.store, &written).await;
 }
@@ -1031,7 +1035,8 @@ async fn sqlite_files_are_private_to_their_owner() {
     let path = folder.join("pathways.db");
     let wal = folder.join("pathways.db-wal");
     let url = format!("sqlite://{}", path.display());
-    let store = pathways_store::open(&url, DataKeys::ephemeral()).await.unwrap();
+    let keys = DataKeys::ephemeral();
+    let store = pathways_store::open(&url, keys.clone()).await.unwrap();
     store.insert_case(ORG, &case()).await.unwrap();
     assert!(wal.exists(), "a committed write leaves a WAL while the store is open");
     assert_eq!((mode(&path), mode(&wal), mode(&folder)), (0o600, 0o600, 0o700));
@@ -1044,10 +1049,56 @@ async fn sqlite_files_are_private_to_their_owner() {
         }
     }
     assert_eq!(mode(&path), 0o644, "control");
-    let store = pathways_store::open(&url, DataKeys::ephemeral()).await.unwrap();
+    let store = pathways_store::open(&url, keys).await.unwrap();
     store.ping().await.unwrap();
     assert_eq!(mode(&path), 0o600);
     if wal.exists() {
         assert_eq!(mode(&wal), 0o600);
     }
+}
+
+pub async fn an_unreadable_queued_referral_is_set_aside_and_the_others_are_sent(fx: &Fixture) {
+    let a = fx.store.insert_case(ORG, &case()).await.unwrap();
+    let new = vec![
+        referral("p1", &[NeedCode::Food], "u1"),
+        referral("p2", &[NeedCode::Food], "u2"),
+        referral("p3", &[NeedCode::Food], "u3"),
+    ];
+    let r = fx.store.create_referrals(&a, new, t(0)).await.unwrap();
+    // The second one's payload altered behind the store's back (copied from the first).
+    let sql = format!(
+        "UPDATE referrals SET payload = (SELECT payload FROM referrals WHERE id = '{}') \
+         WHERE id = '{}'",
+        r[0].as_str(),
+        r[1].as_str()
+    );
+    assert_eq!(fx.raw_execute(&sql).await, Ok(1));
+    let lease = std::time::Duration::from_secs(60);
+    let claimed = fx.store.claim_outbox("w1", 10, lease, t(10)).await.expect("the others go");
+    let ids: Vec<_> = claimed.iter().map(|i| i.referral_id.clone()).collect();
+    assert_eq!(ids, [r[0].clone(), r[2].clone()], "the unreadable one does not block them");
+    // Set aside for an hour, not lost: still pending, with the reason for the operator.
+    assert!(fx.store.claim_outbox("w2", 10, lease, t(20)).await.unwrap().is_empty());
+    // An hour on, the others' leases have lapsed and they are claimed again; it is not.
+    let later = fx.store.claim_outbox("w2", 10, lease, t(3700)).await.unwrap();
+    assert!(later.iter().all(|i| i.referral_id != r[1]), "still unreadable: set aside again");
+    assert_eq!(later.len(), 2);
+    assert_eq!(fx.store.outbox_depth().await.unwrap(), 3, "nothing was dropped");
+    let raw = fx
+        .raw_text(&format!("SELECT last_error FROM outbox WHERE referral_id = '{}'", r[1].as_str()))
+        .await;
+    assert!(raw[0].as_deref().is_some_and(|e| e.starts_with("pws1:")), "the reason, sealed");
+    // A value copied from another row is no repair: it stays bound to that row.
+    let sql = format!(
+        "UPDATE referrals SET payload = (SELECT payload FROM referrals WHERE id = '{}') \
+         WHERE id = '{}'",
+        r[2].as_str(),
+        r[1].as_str()
+    );
+    assert_eq!(fx.raw_execute(&sql).await, Ok(1));
+    let last = fx.store.claim_outbox("w3", 10, lease, t(7400)).await.unwrap();
+    assert!(
+        last.iter().all(|i| i.referral_id != r[1]),
+        "copied from another row: still refused, never sent as the other"
+    );
 }

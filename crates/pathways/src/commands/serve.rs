@@ -182,6 +182,12 @@ async fn reload_on_sighup(daemon: Daemon, config: ConfigArg, first: Settings) {
         .await;
         match attempt {
             Ok(Ok((settings, live, keys))) => {
+                if let Err(e) = daemon.verify_data_keys(&keys).await {
+                    daemon.count_reload("refused");
+                    tracing::error!(reason = %e,
+                        "reload refused: the new data keys cannot open what is stored (keep the older key below the new one until `pathways keys rotate-data` is done); the previous configuration stays");
+                    continue;
+                }
                 if settings.server.listen != first.server.listen
                     || settings.storage.url != first.storage.url
                     || settings.storage.commit_batch != first.storage.commit_batch
