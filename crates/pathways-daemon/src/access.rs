@@ -26,7 +26,7 @@ use serde::Serialize;
 #[derive(Debug)]
 pub enum CaseAccess {
     /// The owner: the whole case.
-    Owner(StoredCase),
+    Owner(Box<StoredCase>),
     /// A partner organisation: the referrals delivered to it (never empty).
     Partner(PartnerCaseView),
     /// Nothing; answer as if the case did not exist.
@@ -42,7 +42,7 @@ impl CaseAccess {
     ) -> Result<Self, StoreError> {
         let Some(case) = store.get_case(id).await? else { return Ok(Self::None) };
         if case.organisation == organisation {
-            return Ok(Self::Owner(case));
+            return Ok(Self::Owner(Box::new(case)));
         }
         let referrals: Vec<PartnerReferralView> = store
             .referrals_of_case(id)
@@ -59,7 +59,7 @@ impl CaseAccess {
     /// The case, when the caller owns it.
     pub fn owned(self) -> Option<StoredCase> {
         match self {
-            Self::Owner(case) => Some(case),
+            Self::Owner(case) => Some(*case),
             _ => None,
         }
     }
@@ -69,9 +69,9 @@ impl CaseAccess {
 #[derive(Debug)]
 pub enum ReferralAccess {
     /// The organisation that owns the referral's case.
-    Owner(StoredReferral),
+    Owner(Box<StoredReferral>),
     /// The partner it was delivered to.
-    Partner(PartnerReferralView),
+    Partner(Box<PartnerReferralView>),
     /// Nothing; answer as if the referral did not exist.
     None,
 }
@@ -86,9 +86,10 @@ impl ReferralAccess {
         let Some(referral) = store.get_referral(id).await? else { return Ok(Self::None) };
         let owner = store.get_case(&referral.case_id).await?.map(|c| c.organisation);
         if owner.as_deref() == Some(organisation) {
-            return Ok(Self::Owner(referral));
+            return Ok(Self::Owner(Box::new(referral)));
         }
-        Ok(PartnerReferralView::of(referral, organisation).map_or(Self::None, Self::Partner))
+        Ok(PartnerReferralView::of(referral, organisation)
+            .map_or(Self::None, |view| Self::Partner(Box::new(view))))
     }
 }
 

@@ -413,27 +413,29 @@ fn a_wrong_data_key_for_a_sealed_database_exits_2_and_loses_nothing() {
     let db = dir.path().join("pathways.db");
     let key_text = std::fs::read_to_string(dir.path().join("data.key")).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let keys = pathways_store::DataKeys::parse(&key_text).unwrap();
-        let store = pathways_store::SqliteStore::open(&db, keys).await.unwrap();
-        let case = pathways_core::parse_case(
-            std::fs::read_to_string(
-                workspace_root().join("examples/cases/debt-food-eviction.json"),
-            )
+    let case = parse_case(
+        std::fs::read_to_string(workspace_root().join("examples/cases/debt-food-eviction.json"))
             .unwrap()
             .as_bytes(),
-        )
-        .unwrap();
-        pathways_store::Store::insert_case(&store, "citizens-advice-kc", &case).await.unwrap();
+    )
+    .unwrap();
+    let keys = pathways_store::DataKeys::parse(&key_text).unwrap();
+    let id = runtime.block_on(async {
+        let store = pathways_store::SqliteStore::open(&db, keys.clone()).await.unwrap();
+        pathways_store::Store::insert_case(&store, "citizens-advice-kc", &case).await.unwrap()
     });
-    let before = std::fs::read(&db).unwrap();
     std::fs::write(dir.path().join("data.key"), pathways_store::DataKeys::generate_entry())
         .unwrap();
     let output = pathways(&["serve", "--config", text_of(&config)]);
     assert_exit(&output, 2);
     let err = stderr(&output);
     assert!(err.contains("`storage.key_file`") && err.contains("not configured"), "{err}");
-    assert_eq!(std::fs::read(&db).unwrap(), before, "the database is untouched");
+    assert!(err.contains(keys.current_id()), "names the key the data needs: {err}");
+    let kept = runtime.block_on(async {
+        let store = pathways_store::SqliteStore::open(&db, keys).await.unwrap();
+        pathways_store::Store::get_case(&store, &id).await.unwrap()
+    });
+    assert!(kept.is_some_and(|stored| stored.case == case), "nothing was lost");
 }
 
 #[test]

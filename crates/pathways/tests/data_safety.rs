@@ -9,7 +9,7 @@ mod referrals_util;
 use std::io::Write;
 use std::time::Duration;
 
-use pathways_sandbox::{Sandbox, SandboxConfig};
+use pathways_sandbox::{NhsTaskStatus, Sandbox, SandboxConfig, VoucherStatus};
 use referrals_util::{
     Daemon, Storage, ADMIN, COORDINATOR, NHS_STAFF, ORG, OTHER_COORDINATOR, OTHER_ORG, TOKEN,
 };
@@ -142,9 +142,6 @@ async fn a_partner_organisation_reads_only_what_was_sent_to_it_and_reports_are_s
     // Reports: the owner's coordinator sees its referrals; another organisation's does not.
     let (status, mine) = daemon.get("/v1/reports/pathways", COORDINATOR).await;
     assert_eq!(status, 200, "{mine}");
-    let sent_total = |r: &Value| {
-        r["pathways"].as_array().unwrap().iter().map(|p| p["sent"].as_u64().unwrap()).sum::<u64>()
-    };
     assert_eq!(sent_total(&mine), 2, "{mine}");
     let (status, theirs) = daemon.get("/v1/reports/pathways", OTHER_COORDINATOR).await;
     assert_eq!((status, sent_total(&theirs)), (200, 0), "{theirs}");
@@ -299,7 +296,31 @@ async fn erasure_and_export_end_to_end_keep_the_report_and_leave_nothing_readabl
         .all(|r| r["sent"]["client"]["name"] == "Amara Okonkwo"));
     assert!(export["referrals"][0]["history"].as_array().unwrap().len() >= 2);
 
+    // Both referrals completed at the partners, and followed to completion here: a final
+    // state, so nothing moves the figures but the erasure itself.
+    let settled = daemon.settled(&ids, Duration::from_secs(30)).await;
+    for referral in &settled {
+        let reference = referral["partner_reference"].as_str().unwrap();
+        if referral["partner_id"] == "foodbank-test" {
+            sandbox.set_voucher_status(reference, VoucherStatus::Redeemed, None).unwrap();
+        } else {
+            sandbox.set_nhs_task_status(reference, NhsTaskStatus::Accepted, None).unwrap();
+            sandbox.set_nhs_task_status(reference, NhsTaskStatus::Completed, None).unwrap();
+        }
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    for id in &ids {
+        loop {
+            let (_, referral) = daemon.get(&format!("/v1/referrals/{id}"), TOKEN).await;
+            if referral["state"] == "completed" {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "not completed: {referral}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     let (_, before) = daemon.get("/v1/reports/pathways", COORDINATOR).await;
+    assert_eq!(sent_total(&before), 2, "{before}");
     let delete = reqwest::Method::DELETE;
     let (status, erased) = daemon
         .request(
@@ -337,6 +358,10 @@ async fn erasure_and_export_end_to_end_keep_the_report_and_leave_nothing_readabl
     }
     drop(daemon);
     sandbox.shutdown().await;
+}
+
+fn sent_total(report: &Value) -> u64 {
+    report["pathways"].as_array().unwrap().iter().map(|p| p["sent"].as_u64().unwrap()).sum()
 }
 
 fn psql(url: &str, sql: &str) {
@@ -401,13 +426,14 @@ async fn data_keys_rotate_while_the_daemon_serves_and_the_old_key_can_then_go() 
         let (status, _) = daemon.get(&format!("/v1/cases/{id}/plan"), TOKEN).await;
         assert_eq!(status, 200);
     }
+    // The old key alone opens nothing now: the store refuses it at opening, naming the key.
     let only_old = pathways_store::DataKeys::parse(&old).unwrap();
-    let store = pathways_store::SqliteStore::open(&db, only_old).await.unwrap();
-    let id = pathways_store::CaseId::parse(&before).unwrap();
-    let err = pathways_store::Store::get_case(&store, &id).await.unwrap_err();
+    let err = pathways_store::SqliteStore::open(&db, only_old).await.unwrap_err();
+    let new_id = new.split(':').next().unwrap();
     assert!(
-        matches!(err, pathways_store::StoreError::Sealed { .. }),
-        "the old key opens nothing now: {err}"
+        matches!(err, pathways_store::StoreError::Sealed { .. })
+            && err.to_string().contains(new_id),
+        "{err}"
     );
     drop(daemon);
     sandbox.shutdown().await;

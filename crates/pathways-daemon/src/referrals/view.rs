@@ -43,7 +43,7 @@ pub async fn read(
                 .unwrap_or(chrono::Duration::MAX);
             let chase_before =
                 Utc::now().checked_sub_signed(chase_after).unwrap_or(DateTime::<Utc>::MIN_UTC);
-            Ok(Json(ReferralView::new(stored, chase_before)).into_response())
+            Ok(Json(ReferralView::new(*stored, chase_before)).into_response())
         }
         ReferralAccess::Partner(view) => {
             let case_id = view.case_id();

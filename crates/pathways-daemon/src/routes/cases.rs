@@ -81,7 +81,7 @@ pub async fn read(
             let referrals =
                 state.store().referrals_of_case(&case_id).await.map_err(store_failed)?;
             audit(&state, &caller, ACTION, Some(&case_id), "ok").await;
-            Ok(Json(OwnerCaseView::new(stored, &referrals)).into_response())
+            Ok(Json(OwnerCaseView::new(*stored, &referrals)).into_response())
         }
         CaseAccess::Partner(view) => {
             audit(&state, &caller, ACTION, Some(&case_id), "ok_partner_view").await;
