@@ -153,6 +153,23 @@ pub enum StoreError {
         /// The category of the problem.
         problem: String,
     },
+    /// This backend does not take backups itself.
+    #[error(
+        "the {backend} store does not write backups itself: use `pg_dump` (its output holds \
+         the personal data sealed, as stored; keep the data keys apart from it)"
+    )]
+    BackupUnsupported {
+        /// The backend.
+        backend: &'static str,
+    },
+    /// A backup file could not be created.
+    #[error("cannot create the backup file `{}`: {source} (it must not exist yet)", path.display())]
+    BackupFile {
+        /// The file.
+        path: PathBuf,
+        /// Why not.
+        source: std::io::Error,
+    },
     /// A background task running a database call panicked or was cancelled.
     #[error("a storage task stopped unexpectedly: {0}")]
     TaskFailed(String),

@@ -43,6 +43,15 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Checks that the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// Writes a consistent copy of the database to `path`, a new file readable by its owner
+    /// only (`0600`), while the store serves. Its personal data stays sealed: the copy is
+    /// readable only with the data keys. [`StoreError::BackupUnsupported`] for a backend
+    /// whose own tools do this better (PostgreSQL: `pg_dump`).
+    async fn backup_to(&self, path: &std::path::Path) -> Result<(), StoreError> {
+        let _ = path;
+        Err(StoreError::BackupUnsupported { backend: self.backend() })
+    }
+
     /// Stores a new case for `organisation` and returns the id the store gave it.
     async fn insert_case(&self, organisation: &str, case: &Case) -> Result<CaseId, StoreError>;
 

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use commands::{config_check, demo, keys, plan, plugins, sandbox, serve, CommandResult};
+use commands::{backup, config_check, demo, keys, plan, plugins, sandbox, serve, CommandResult};
 
 /// Coordinates referrals for people with several needs to partner organisations.
 #[derive(Debug, Parser)]
@@ -43,9 +43,11 @@ enum Command {
     Sandbox(sandbox::Args),
     /// Run the daemon: the HTTP API, until SIGTERM or Ctrl-C; SIGHUP reloads the configuration.
     Serve(serve::Args),
-    /// Make API keys for the daemon.
+    /// Make API keys and data keys; re-seal stored data under a new data key.
     #[command(subcommand)]
     Keys(keys::Command),
+    /// Copy the SQLite database, while the daemon serves, into a new private file.
+    Backup(backup::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,6 +84,7 @@ async fn run(command: Command) -> CommandResult {
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Serve(args) => serve::run(args).await,
         Command::Keys(command) => keys::run(command).await,
+        Command::Backup(args) => backup::run(args).await,
     }
 }
 

@@ -459,3 +459,39 @@ fn config_check_warns_when_a_domestic_abuse_confirmation_has_no_effect() {
 fn text_of(path: &Path) -> &str {
     text(path)
 }
+
+#[test]
+fn backup_writes_a_private_sealed_copy_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = good_config(dir.path());
+    let key_text = std::fs::read_to_string(dir.path().join("data.key")).unwrap();
+    let keys = pathways_store::DataKeys::parse(&key_text).unwrap();
+    let case = load_case(&workspace_root().join("examples/cases/debt-food-eviction.json"));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let id = runtime.block_on(async {
+        let store =
+            pathways_store::SqliteStore::open(&dir.path().join("pathways.db"), keys.clone())
+                .await
+                .unwrap();
+        pathways_store::Store::insert_case(&store, "citizens-advice-kc", &case).await.unwrap()
+    });
+    let copy = dir.path().join("backup.db");
+    let output = pathways(&["backup", "--config", text(&config), "--to", text(&copy)]);
+    assert_exit(&output, 0);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let name = case.client.name.expose().clone();
+    let bytes = std::fs::read(&copy).unwrap();
+    assert!(!bytes.windows(name.len()).any(|w| w == name.as_bytes()), "the name is sealed");
+    let restored = runtime.block_on(async {
+        let store = pathways_store::SqliteStore::open(&copy, keys).await.unwrap();
+        pathways_store::Store::get_case(&store, &id).await.unwrap()
+    });
+    assert!(restored.is_some_and(|stored| stored.case == case), "the copy holds the case");
+    let again = pathways(&["backup", "--config", text(&config), "--to", text(&copy)]);
+    assert_exit(&again, 2);
+    assert!(stderr(&again).contains("must not exist"), "{}", stderr(&again));
+}

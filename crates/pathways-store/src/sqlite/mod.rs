@@ -289,6 +289,28 @@ impl Store for SqliteStore {
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).during("pinging")).await
     }
 
+    async fn backup_to(&self, path: &Path) -> Result<(), StoreError> {
+        // The file is made empty and private first; `VACUUM INTO` accepts an empty file and
+        // keeps its mode, so the copy is never readable by others, not even for a moment.
+        let failed = |source| StoreError::BackupFile { path: path.to_path_buf(), source };
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.open(path).map_err(failed)?;
+        let target = path.to_string_lossy().into_owned();
+        let result = self
+            .read(move |c| {
+                c.execute("VACUUM INTO ?1", [target]).map(drop).during("writing a backup")
+            })
+            .await;
+        if result.is_err() {
+            // An empty or partial file must not pass for a backup.
+            let _ = std::fs::remove_file(path);
+        }
+        result
+    }
+
     async fn insert_case(&self, organisation: &str, case: &Case) -> Result<CaseId, StoreError> {
         let id = CaseId::random();
         let sealed = seal_json(&self.keys(), case, "case", &place::case(id.as_str()))?;

@@ -15,6 +15,7 @@ macro_rules! store_suite {
         store_suite!(@tests $fixture;
             records::a_case_round_trips_with_a_server_assigned_id,
             safety::an_unreadable_queued_referral_is_set_aside_and_the_others_are_sent,
+            safety::a_backup_is_private_sealed_and_opens_with_the_keys,
             records::unknown_ids_read_as_absent,
             records::the_newest_plan_wins_and_every_plan_is_kept,
             records::a_plan_for_an_unknown_case_is_refused,

@@ -1102,3 +1102,38 @@ pub async fn an_unreadable_queued_referral_is_set_aside_and_the_others_are_sent(
         "copied from another row: still refused, never sent as the other"
     );
 }
+
+pub async fn a_backup_is_private_sealed_and_opens_with_the_keys(fx: &Fixture) {
+    let written = write_everything(&*fx.store).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("backup.db");
+    match fx.store.backup_to(&path).await {
+        Err(StoreError::BackupUnsupported { backend }) => {
+            assert_eq!(backend, "postgres", "only PostgreSQL leaves backups to its own tools");
+            assert!(!path.exists());
+            return;
+        }
+        other => other.expect("SQLite writes the backup"),
+    }
+    #[cfg(unix)]
+    assert_eq!(mode(&path), 0o600, "the backup is its owner's alone");
+    let bytes = std::fs::read(&path).unwrap();
+    for secret in PERSONAL.iter().chain([&NOTE, &DISPATCH_ERROR, &HOLD_REASON]) {
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "`{secret}` readable"
+        );
+    }
+    assert!(bytes.windows(5).any(|w| w == b"pws1:"), "control: the sealed values are there");
+    let copy = pathways_store::open(&format!("sqlite://{}", path.display()), fx.keys.clone())
+        .await
+        .expect("the backup opens with the keys");
+    assert_reads_everything(&*copy, &written).await;
+    let err = pathways_store::open(&format!("sqlite://{}", path.display()), DataKeys::ephemeral())
+        .await
+        .expect_err("and not without them");
+    assert!(err.to_string().contains(fx.keys.current_id()), "{err}");
+    // An existing file is never overwritten.
+    let err = fx.store.backup_to(&path).await.unwrap_err();
+    assert!(matches!(err, StoreError::BackupFile { .. }), "{err}");
+}

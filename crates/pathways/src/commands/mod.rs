@@ -1,6 +1,7 @@
 //! The subcommands, one module each, and what they share: how a command fails and where the
 //! configuration file is.
 
+pub mod backup;
 pub mod config_check;
 pub mod demo;
 pub mod keys;

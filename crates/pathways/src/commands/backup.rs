@@ -1,0 +1,44 @@
+//! `pathways backup --to FILE [--config FILE]`: a consistent copy of the SQLite database,
+//! taken while the daemon serves, into a new file readable by its owner only (`0600`). The
+//! personal data in it stays sealed: keep the data key file apart from the backups.
+//! PostgreSQL is backed up with `pg_dump`, which this command says.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::{print_out, CliError, CommandResult, ConfigArg};
+
+/// Arguments of `backup`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The backup file to write; it must not exist yet.
+    #[arg(long, value_name = "FILE")]
+    pub to: PathBuf,
+}
+
+/// Writes the backup.
+pub async fn run(args: Args) -> CommandResult {
+    let path = args.config.path();
+    let settings = args.config.load()?;
+    let keys = settings.data_keys(&path).map_err(|e| CliError::BadInput(e.to_string()))?;
+    let options = pathways_store::SqliteOptions { commit_batch: settings.storage.commit_batch };
+    let store =
+        pathways_store::open_with(&settings.storage.url, keys, options).await.map_err(|e| {
+            CliError::BadInput(format!(
+                "{}: at `storage`: cannot open the store: {e}",
+                path.display()
+            ))
+        })?;
+    store.backup_to(&args.to).await.map_err(|e| match e {
+        pathways_store::StoreError::BackupUnsupported { .. }
+        | pathways_store::StoreError::BackupFile { .. } => CliError::BadInput(format!("--to: {e}")),
+        other => CliError::Failed(anyhow::anyhow!("the backup failed: {other}")),
+    })?;
+    print_out(&format!(
+        "backup written to {} (mode 0600; personal data sealed: it opens only with the data key file, kept apart)\n",
+        args.to.display()
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
