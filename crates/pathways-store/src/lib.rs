@@ -46,7 +46,7 @@ pub use referral::{
     DispatchOutcome, DispatchState, NewReferral, OutboxItem, OutboxState, PartnerEvent,
     StatusChange, StatusSource, StoredReferral, StuckReferral,
 };
-pub use seal::{DataKeyError, DataKeys};
+pub use seal::{DataKeyError, DataKeys, OpenError};
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use stats::{PathwayStatsRow, ReasonCount};
 pub use store::Store;

@@ -83,7 +83,7 @@ pub enum DataKeyError {
 
 /// Why a sealed value did not open. Never quotes the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum OpenError {
+pub enum OpenError {
     /// Not a sealed value at all (plain text from before sealing, or hand-edited).
     NotSealed,
     /// Sealed under a key that is not configured.
@@ -184,8 +184,9 @@ impl DataKeys {
         format!("{PREFIX}{}:", self.current.id)
     }
 
-    /// Seals `plain` under the current key, bound to `context` (e.g. `case:<id>`).
-    pub(crate) fn seal(&self, plain: &[u8], context: &str) -> String {
+    /// Seals `plain` under the current key, bound to `context` (e.g. `case:<id>`). The store
+    /// seals what it keeps itself; this is public for tools and the sealing benchmark.
+    pub fn seal(&self, plain: &[u8], context: &str) -> String {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let sealed = self
             .current
@@ -200,7 +201,7 @@ impl DataKeys {
     }
 
     /// Opens a value [`seal`](Self::seal) made with the same `context`.
-    pub(crate) fn open(&self, sealed: &str, context: &str) -> Result<Vec<u8>, OpenError> {
+    pub fn open(&self, sealed: &str, context: &str) -> Result<Vec<u8>, OpenError> {
         let rest = sealed.strip_prefix(PREFIX).ok_or(OpenError::NotSealed)?;
         let (id, body) = rest.split_once(':').ok_or(OpenError::NotSealed)?;
         let key = self.by_id.get(id).ok_or_else(|| OpenError::UnknownKey(id.to_string()))?;
