@@ -46,6 +46,28 @@ impl ApiError {
         )
     }
 
+    /// The answer to a store failure, logged with its reason (store errors never quote stored
+    /// values): a stored value that cannot be opened or read (a missing data key, an altered
+    /// row) is a 500 naming the record, since retrying will not help; anything else is the
+    /// database being unreachable, a 503.
+    pub fn from_store(error: pathways_store::StoreError) -> Self {
+        use pathways_store::StoreError;
+        tracing::error!(error = %error, "store failed");
+        match error {
+            StoreError::Sealed { what, id, .. } | StoreError::Corrupt { what, id, .. } => {
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "stored_data_unreadable",
+                    format!(
+                        "the stored {what} `{id}` cannot be read (a missing data key or an \
+                         altered record); the operator has the details in the log"
+                    ),
+                )
+            }
+            _ => Self::unavailable("storage is not available; retry shortly"),
+        }
+    }
+
     /// 503 for a dependency that is down (the store).
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)

@@ -358,3 +358,23 @@ async fn referred(h: &Harness, id: &str) -> pathways_store::ReferralId {
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     pathways_store::ReferralId::parse(body["referrals"][0]["id"].as_str().unwrap()).unwrap()
 }
+
+#[tokio::test]
+async fn a_stored_value_that_cannot_be_opened_is_a_clear_error_naming_the_record() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let h = Harness::new().await;
+    let id = new_case(&h).await;
+    // The data keys swapped for ones that never sealed anything (as a bad reload would, had
+    // it not been refused): the record cannot be opened.
+    h.store.replace_data_keys(pathways_store::DataKeys::ephemeral());
+    let response =
+        h.router.clone().oneshot(h.get(&format!("/v1/cases/{id}"), &h.pathfinder_a)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body: serde_json::Value =
+        serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(body["error"]["code"], "stored_data_unreadable", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains(&id) && message.contains("case"), "names the record: {message}");
+    assert!(!message.contains("Amara"), "{message}");
+}

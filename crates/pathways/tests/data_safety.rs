@@ -251,10 +251,46 @@ async fn twenty_concurrent_requests_for_one_step_on_two_daemons_make_one_referra
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn erasure_and_export_end_to_end_keep_the_report_and_leave_nothing_readable() {
-    let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox starts");
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("data/pathways.db");
-    let daemon = Daemon::start(dir.path(), &Storage::Sqlite(db.clone()), &sandbox, 5000).await;
+    erasure_and_export(dir.path(), &Storage::Sqlite(db)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasure_and_export_end_to_end_on_postgres() {
+    let Ok(admin) = std::env::var("PATHWAYS_TEST_POSTGRES_URL") else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: erasure_and_export_end_to_end_on_postgres (set PATHWAYS_TEST_POSTGRES_URL)"
+        );
+        return;
+    };
+    let schema = format!("pathways_test_erase_{}", std::process::id());
+    psql(&admin, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"));
+    let sep = if admin.contains('?') { '&' } else { '?' };
+    let storage = Storage::Postgres(format!("{admin}{sep}options=-c%20search_path%3D{schema}"));
+    let dir = tempfile::tempdir().unwrap();
+    erasure_and_export(dir.path(), &storage).await;
+    let dump = psql_output(
+        &admin,
+        &format!(
+            "SELECT concat_ws(' ', (SELECT string_agg(t::text, ' ') FROM {schema}.cases t), \
+         (SELECT string_agg(t::text, ' ') FROM {schema}.referrals t), \
+         (SELECT string_agg(t::text, ' ') FROM {schema}.referral_history t))"
+        ),
+    );
+    assert!(dump.contains("erased"), "the erased rows are there, emptied: {dump}");
+    for secret in ["Amara Okonkwo", "07700 900456", "12 Hidden Mews", "MH-NOTE", "pws1:"] {
+        assert!(!dump.contains(secret), "`{secret}` left in PostgreSQL after erasure");
+    }
+    psql(&admin, &format!("SET client_min_messages = warning; DROP SCHEMA {schema} CASCADE"));
+}
+
+/// Refers a two-need case, checks it at rest, exports it, completes its referrals, erases it:
+/// the report keeps its figures and the case is gone for everyone.
+async fn erasure_and_export(dir: &std::path::Path, storage: &Storage) {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox starts");
+    let daemon = Daemon::start(dir, storage, &sandbox, 5000).await;
     let (case_id, _) = create_and_plan(&daemon, "ER-1").await;
     let (status, body) = daemon.refer(&case_id, "er-1", "{}").await;
     assert_eq!(status, 202, "{body}");
@@ -267,22 +303,8 @@ async fn erasure_and_export_end_to_end_keep_the_report_and_leave_nothing_readabl
     daemon.settled(&ids, Duration::from_secs(30)).await;
 
     // At rest: the raw file and its WAL hold no name, phone, address or note.
-    let raw = [
-        std::fs::read(&db).unwrap(),
-        std::fs::read(db.with_extension("db-wal")).unwrap_or_default(),
-    ]
-    .concat();
-    for secret in ["Amara Okonkwo", "07700 900456", "12 Hidden Mews", "MH-NOTE", "FOOD-NOTE"] {
-        assert!(
-            !raw.windows(secret.len()).any(|w| w == secret.as_bytes()),
-            "`{secret}` readable in the SQLite file"
-        );
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&db).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600, "the database file is the daemon's alone");
+    if let Storage::Sqlite(db) = storage {
+        sqlite_holds_nothing_readable(db);
     }
 
     let (status, export) = daemon.get(&format!("/v1/cases/{case_id}/export"), TOKEN).await;
@@ -437,4 +459,25 @@ async fn data_keys_rotate_while_the_daemon_serves_and_the_old_key_can_then_go() 
     );
     drop(daemon);
     sandbox.shutdown().await;
+}
+
+/// The SQLite file and its WAL hold no name, phone, address or note, and are private.
+fn sqlite_holds_nothing_readable(db: &std::path::Path) {
+    let raw = [
+        std::fs::read(&db).unwrap(),
+        std::fs::read(db.with_extension("db-wal")).unwrap_or_default(),
+    ]
+    .concat();
+    for secret in ["Amara Okonkwo", "07700 900456", "12 Hidden Mews", "MH-NOTE", "FOOD-NOTE"] {
+        assert!(
+            !raw.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "`{secret}` readable in the SQLite file"
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&db).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the database file is the daemon's alone");
+    }
 }

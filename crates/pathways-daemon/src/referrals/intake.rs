@@ -22,7 +22,7 @@ use pathways_store::{
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::{audit, store_failed};
+use super::audit;
 use crate::auth::{Caller, Role};
 use crate::error::ApiError;
 use crate::routes::JsonBody;
@@ -61,7 +61,7 @@ pub async fn create(
         audit(&state, &caller, ACTION, (None, None), "not_found").await;
         return Err(ApiError::not_found("case"));
     };
-    let stored = state.store().get_case(&case_id).await.map_err(store_failed)?;
+    let stored = state.store().get_case(&case_id).await.map_err(ApiError::from_store)?;
     let Some(stored) = stored.filter(|c| c.organisation == caller.organisation) else {
         // Only the organisation that owns a case refers it; any other sees a missing case.
         audit(&state, &caller, ACTION, (Some(&case_id), None), "not_found").await;
@@ -77,7 +77,7 @@ pub async fn create(
         .store()
         .begin_idempotent(&scope, &key, &fingerprint, stale_after)
         .await
-        .map_err(store_failed)?;
+        .map_err(ApiError::from_store)?;
     let took_over = matches!(outcome, IdempotencyOutcome::TakenOver { .. });
     match outcome {
         IdempotencyOutcome::Started | IdempotencyOutcome::TakenOver { .. } => {}
@@ -208,14 +208,15 @@ async fn refer(
     request: &ReferralRequest,
     request_key: &RequestKey<'_>,
 ) -> Result<Vec<u8>, ApiError> {
-    let plan =
-        state.store().latest_plan(case_id).await.map_err(store_failed)?.ok_or_else(|| {
+    let plan = state.store().latest_plan(case_id).await.map_err(ApiError::from_store)?.ok_or_else(
+        || {
             ApiError::new(
                 StatusCode::CONFLICT,
                 "no_plan",
                 "this case has no plan yet: POST /v1/cases/{id}/plan makes one",
             )
-        })?;
+        },
+    )?;
     let steps = chosen_steps(&plan.plan, request)?;
     let RequestKey { scope, key, took_over } = *request_key;
     let keys: Vec<String> =
@@ -292,7 +293,7 @@ async fn write_referrals(
                      that one is rejected, failed, cancelled or completed"
             ),
         )),
-        Err(e) => Err(store_failed(e)),
+        Err(e) => Err(ApiError::from_store(e)),
     }
 }
 
@@ -303,7 +304,9 @@ const PARTLY: &str = "some referrals of this request exist and some do not; use 
 async fn existing(state: &AppState, keys: &[String]) -> Result<Option<Vec<ReferralId>>, ApiError> {
     let mut ids = Vec::with_capacity(keys.len());
     for key in keys {
-        if let Some(id) = state.store().find_referral_by_key(key).await.map_err(store_failed)? {
+        if let Some(id) =
+            state.store().find_referral_by_key(key).await.map_err(ApiError::from_store)?
+        {
             ids.push(id);
         }
     }

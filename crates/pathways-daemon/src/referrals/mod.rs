@@ -16,7 +16,6 @@ use chrono::Utc;
 use pathways_store::{AuditEntry, CaseId, ReferralId};
 
 use crate::auth::Caller;
-use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Appends to the audit log; a failure is logged and counted, never answered (the action has
@@ -41,11 +40,4 @@ pub(crate) async fn audit(
         tracing::error!(error = %e, action, outcome, "cannot write the audit log");
         state.metrics().inc("pathways_audit_failures_total", vec![]);
     }
-}
-
-/// A store failure: logged with its reason (store errors never quote stored values), answered
-/// 503 because it is usually the database being unreachable.
-pub(crate) fn store_failed(error: pathways_store::StoreError) -> ApiError {
-    tracing::error!(error = %error, "store failed");
-    ApiError::unavailable("storage is not available; retry shortly")
 }

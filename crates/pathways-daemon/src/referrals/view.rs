@@ -10,7 +10,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use pathways_store::ReferralId;
 
-use super::{audit, store_failed};
+use super::audit;
 use crate::access::{ReferralAccess, ReferralView};
 use crate::auth::{Caller, Role};
 use crate::error::ApiError;
@@ -35,7 +35,7 @@ pub async fn read(
     };
     let access = ReferralAccess::decide(state.store().as_ref(), &caller.organisation, &referral_id)
         .await
-        .map_err(store_failed)?;
+        .map_err(ApiError::from_store)?;
     match access {
         ReferralAccess::Owner(stored) => {
             audit(&state, &caller, ACTION, (Some(&stored.case_id), Some(&referral_id)), "ok").await;

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use crate::auth::{Caller, Role};
 use crate::error::ApiError;
-use crate::referrals::{audit, store_failed};
+use crate::referrals::audit;
 use crate::state::AppState;
 
 const READERS: &[Role] = &[Role::Coordinator, Role::Admin];
@@ -54,7 +54,7 @@ pub async fn pathways(
     }
     // Each organisation sees its own cases' referrals; the operator's admins see all.
     let scope = (!caller.is_operator_admin()).then_some(caller.organisation.as_str());
-    let rows = state.store().pathway_stats(from, to, scope).await.map_err(store_failed)?;
+    let rows = state.store().pathway_stats(from, to, scope).await.map_err(ApiError::from_store)?;
     audit(&state, &caller, "report.pathways", (None, None), "ok").await;
     let pathways: Vec<serde_json::Value> = rows.iter().map(row_view).collect();
     let organisation = scope.map_or("all", |org| org);

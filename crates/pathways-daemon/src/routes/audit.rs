@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use pathways_store::{AuditFilter, CaseId};
 use serde::Deserialize;
 
-use super::cases::{audit, store_failed};
+use super::cases::audit;
 use crate::auth::{Caller, Role};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -73,7 +73,8 @@ pub async fn entries(
     if caller.is_operator_admin() {
         organisation = None;
     } else if let Some(id) = &case_id {
-        let owner = state.store().get_case(id).await.map_err(store_failed)?.map(|c| c.organisation);
+        let owner =
+            state.store().get_case(id).await.map_err(ApiError::from_store)?.map(|c| c.organisation);
         if owner.as_deref() == Some(caller.organisation.as_str()) {
             organisation = None;
         }
@@ -87,7 +88,7 @@ pub async fn entries(
         to: query.to,
         limit,
     };
-    let records = state.store().audit_entries(&filter).await.map_err(store_failed)?;
+    let records = state.store().audit_entries(&filter).await.map_err(ApiError::from_store)?;
     audit(&state, &caller, ACTION, case_id.as_ref(), "ok").await;
     let next_after =
         (records.len() == limit as usize).then(|| records.last().map(|r| r.seq)).flatten();

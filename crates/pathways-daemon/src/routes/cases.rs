@@ -57,7 +57,11 @@ pub async fn create(
             return Err(e);
         }
     };
-    let id = state.store().insert_case(&caller.organisation, &case).await.map_err(store_failed)?;
+    let id = state
+        .store()
+        .insert_case(&caller.organisation, &case)
+        .await
+        .map_err(ApiError::from_store)?;
     audit(&state, &caller, "case.create", Some(&id), "ok").await;
     tracing::info!(case_id = %id, "case created");
     let mut headers = HeaderMap::new();
@@ -79,7 +83,7 @@ pub async fn read(
     match access {
         CaseAccess::Owner(stored) => {
             let referrals =
-                state.store().referrals_of_case(&case_id).await.map_err(store_failed)?;
+                state.store().referrals_of_case(&case_id).await.map_err(ApiError::from_store)?;
             audit(&state, &caller, ACTION, Some(&case_id), "ok").await;
             Ok(Json(OwnerCaseView::new(*stored, &referrals)).into_response())
         }
@@ -122,7 +126,7 @@ pub async fn plan(
         );
     }
     plan.case_id = stored.id.to_string();
-    state.store().insert_plan(&stored.id, &plan).await.map_err(store_failed)?;
+    state.store().insert_plan(&stored.id, &plan).await.map_err(ApiError::from_store)?;
     audit(&state, &caller, "plan.create", Some(&stored.id), "ok").await;
     tracing::info!(case_id = %stored.id, steps = plan.steps.len(), unmet = plan.unmet.len(),
         partners = plan.partners.len(), "plan stored");
@@ -136,7 +140,7 @@ pub async fn read_plan(
     Path(id): Path<String>,
 ) -> Result<Json<pathways_core::ActionPlan>, ApiError> {
     let stored = owned_case(&state, &caller, &id, "plan.read").await?;
-    match state.store().latest_plan(&stored.id).await.map_err(store_failed)? {
+    match state.store().latest_plan(&stored.id).await.map_err(ApiError::from_store)? {
         Some(plan) => {
             audit(&state, &caller, "plan.read", Some(&stored.id), "ok").await;
             Ok(Json(plan.plan))
@@ -170,7 +174,7 @@ async fn case_access(
     };
     let access = CaseAccess::decide(state.store().as_ref(), &caller.organisation, &case_id)
         .await
-        .map_err(store_failed)?;
+        .map_err(ApiError::from_store)?;
     Ok((case_id, access))
 }
 
@@ -215,11 +219,4 @@ pub(crate) async fn audit(
         tracing::error!(error = %e, action, outcome, "cannot write the audit log");
         state.metrics().inc("pathways_audit_failures_total", vec![]);
     }
-}
-
-/// A store failure: logged with its reason (store errors never quote stored values), answered
-/// as 503 because it is usually the database being unreachable.
-pub(crate) fn store_failed(error: pathways_store::StoreError) -> ApiError {
-    tracing::error!(error = %error, "store failed");
-    ApiError::unavailable("storage is not available; retry shortly")
 }

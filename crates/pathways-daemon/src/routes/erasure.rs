@@ -15,7 +15,7 @@ use pathways_store::{CaseId, ErasureReason, LegalHold, StoreError, StoredCase};
 use serde::Deserialize;
 
 use super::body::JsonBody;
-use super::cases::{audit, store_failed};
+use super::cases::audit;
 use crate::access::SubjectAccessExport;
 use crate::auth::{Caller, Role};
 use crate::error::ApiError;
@@ -67,7 +67,7 @@ async fn managed_case(
         audit(state, caller, action, None, "not_found").await;
         return Err(ApiError::not_found("case"));
     };
-    let stored = state.store().get_case(&case_id).await.map_err(store_failed)?;
+    let stored = state.store().get_case(&case_id).await.map_err(ApiError::from_store)?;
     let allowed = stored.as_ref().is_some_and(|case| {
         caller.is_admin_for(&case.organisation)
             || (who == Who::OwnerOrAdmin
@@ -134,7 +134,7 @@ pub async fn erase(
         }
         // Erased meanwhile by another request.
         Err(StoreError::UnknownCase(_)) => Err(ApiError::not_found("case")),
-        Err(e) => Err(store_failed(e)),
+        Err(e) => Err(ApiError::from_store(e)),
     }
 }
 
@@ -147,8 +147,8 @@ pub async fn export(
     const ACTION: &str = "case.export";
     let case = managed_case(&state, &caller, &id, ACTION, Who::OwnerOrAdmin).await?;
     let store = state.store();
-    let plans = store.plans_of_case(&case.id).await.map_err(store_failed)?;
-    let referrals = store.referrals_of_case(&case.id).await.map_err(store_failed)?;
+    let plans = store.plans_of_case(&case.id).await.map_err(ApiError::from_store)?;
+    let referrals = store.referrals_of_case(&case.id).await.map_err(ApiError::from_store)?;
     audit(&state, &caller, ACTION, Some(&case.id), "ok").await;
     let case_id = case.id.clone();
     tracing::info!(case_id = %case_id, "subject access export");
@@ -191,7 +191,7 @@ pub async fn set_hold(
             })))
         }
         Err(StoreError::UnknownCase(_)) => Err(ApiError::not_found("case")),
-        Err(e) => Err(store_failed(e)),
+        Err(e) => Err(ApiError::from_store(e)),
     }
 }
 
@@ -209,6 +209,6 @@ pub async fn lift_hold(
             Ok(Json(serde_json::json!({ "id": case.id.to_string(), "legal_hold": false })))
         }
         Err(StoreError::UnknownCase(_)) => Err(ApiError::not_found("case")),
-        Err(e) => Err(store_failed(e)),
+        Err(e) => Err(ApiError::from_store(e)),
     }
 }

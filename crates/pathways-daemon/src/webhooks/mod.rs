@@ -131,7 +131,7 @@ async fn accept(
     let found = store
         .find_referral_by_partner_reference(partner_id, &data.partner_reference)
         .await
-        .map_err(|e| ("store_failed", crate::referrals::store_failed(e)))?;
+        .map_err(|e| ("store_failed", crate::error::ApiError::from_store(e)))?;
     let Some(referral_id) = found else {
         // A missing referral and another partner's answer alike.
         return Err(("not_partners_referral", ApiError::not_found("referral of this partner")));
@@ -148,7 +148,7 @@ async fn accept(
     let event = store
         .record_partner_event(partner_id, id, &referral_id, &change)
         .await
-        .map_err(|e| ("store_failed", crate::referrals::store_failed(e)))?;
+        .map_err(|e| ("store_failed", crate::error::ApiError::from_store(e)))?;
     tracing::info!(referral_id = %referral_id, partner = partner_id, state = ?change.state,
         outcome = ?event, "partner callback");
     match event {

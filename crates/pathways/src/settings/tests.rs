@@ -227,3 +227,50 @@ fn the_commit_batch_defaults_to_group_commit_and_is_checked() {
     assert_eq!(err.field, "storage.commit_batch");
     assert!(err.problem.contains("1 to 10000"), "{err}");
 }
+
+#[test]
+fn retention_defaults_to_24_months_and_refuses_a_period_out_of_range() {
+    let (settings, _) = load(GOOD, &[]);
+    let retention = settings.unwrap().retention;
+    assert_eq!((retention.enabled, retention.keep_months), (true, 24));
+    for (value, field) in [("0", "keep_months"), ("1201", "keep_months")] {
+        let text = format!("{GOOD}\n[retention]\n{field} = {value}\n");
+        let (err, name) = load(&text, &[]);
+        let err = err.unwrap_err();
+        assert_eq!(
+            (err.source_name.as_str(), err.field.as_str()),
+            (name.as_str(), "retention.keep_months")
+        );
+        assert!(err.problem.contains("1 to 1200"), "{err}");
+    }
+    let (err, _) = load(GOOD, &[("PATHWAYS__RETENTION__BATCH", "0")]);
+    let err = err.unwrap_err();
+    assert_eq!(err.source_name, "environment variable PATHWAYS__RETENTION__BATCH", "{err}");
+}
+
+#[test]
+fn a_partner_is_a_domestic_abuse_service_only_when_the_entry_says_so() {
+    let (settings, _) = load(GOOD, &[]);
+    assert!(!settings.unwrap().partners[0].domestic_abuse_service, "not by default");
+    let text = GOOD
+        .replace("plugin = \"foodbank\"", "plugin = \"foodbank\"\ndomestic_abuse_service = true");
+    let (settings, _) = load(&text, &[]);
+    assert!(settings.unwrap().partners[0].domestic_abuse_service);
+}
+
+#[test]
+fn data_keys_come_from_a_file_or_a_variable_never_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("k");
+    std::fs::write(&file, pathways_store::DataKeys::generate_entry()).unwrap();
+    let text = GOOD.replace(
+        "url = \"sqlite://data/pathways.db\"",
+        &format!("url = \"sqlite://data/pathways.db\"\nkey_file = \"{}\"", file.display()),
+    );
+    let (settings, name) = load(&text, &[]);
+    let keys = settings.unwrap().data_keys(std::path::Path::new(&name)).unwrap();
+    assert!(keys.current_id().starts_with("dk-"));
+    let both = text.replace("key_file", "key_env = \"X\"\nkey_file");
+    let (err, _) = load(&both, &[]);
+    assert_eq!(err.unwrap_err().field, "storage.key_env");
+}
