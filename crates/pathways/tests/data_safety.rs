@@ -464,7 +464,7 @@ async fn data_keys_rotate_while_the_daemon_serves_and_the_old_key_can_then_go() 
 /// The SQLite file and its WAL hold no name, phone, address or note, and are private.
 fn sqlite_holds_nothing_readable(db: &std::path::Path) {
     let raw = [
-        std::fs::read(&db).unwrap(),
+        std::fs::read(db).unwrap(),
         std::fs::read(db.with_extension("db-wal")).unwrap_or_default(),
     ]
     .concat();
@@ -477,7 +477,7 @@ fn sqlite_holds_nothing_readable(db: &std::path::Path) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&db).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(db).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "the database file is the daemon's alone");
     }
 }
