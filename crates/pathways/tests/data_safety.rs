@@ -6,12 +6,12 @@
 
 mod referrals_util;
 
-use std::io::Write;
 use std::time::Duration;
 
 use pathways_sandbox::{NhsTaskStatus, Sandbox, SandboxConfig, VoucherStatus};
 use referrals_util::{
-    Daemon, Storage, ADMIN, COORDINATOR, NHS_STAFF, ORG, OTHER_COORDINATOR, OTHER_ORG, TOKEN,
+    psql_output, Daemon, Storage, ADMIN, COORDINATOR, NHS_STAFF, ORG, OTHER_COORDINATOR, OTHER_ORG,
+    TOKEN,
 };
 use serde_json::{json, Value};
 
@@ -218,25 +218,20 @@ async fn twenty_concurrent_requests_for_one_step_make_one_referral_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_concurrent_requests_for_one_step_on_two_daemons_make_one_referral_on_postgres() {
-    let Ok(admin) = std::env::var("PATHWAYS_TEST_POSTGRES_URL") else {
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: twenty_concurrent_requests_for_one_step_on_two_daemons_make_one_referral_on_postgres (set PATHWAYS_TEST_POSTGRES_URL)"
-        );
+    let Some(pg) = referrals_util::postgres_schema(
+        "twenty_concurrent_requests_for_one_step_on_two_daemons_make_one_referral_on_postgres",
+    ) else {
         return;
     };
-    let schema = format!("pathways_test_race_{}", std::process::id());
-    psql(&admin, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"));
-    let sep = if admin.contains('?') { '&' } else { '?' };
-    let storage = Storage::Postgres(format!("{admin}{sep}options=-c%20search_path%3D{schema}"));
+    let (admin, schema, storage) = (&pg.admin, &pg.schema, &pg.storage);
     let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox starts");
     let dir = tempfile::tempdir().unwrap();
-    let a = Daemon::start(dir.path(), &storage, &sandbox, 5000).await;
-    let b = Daemon::start(dir.path(), &storage, &sandbox, 5000).await;
+    let a = Daemon::start(dir.path(), storage, &sandbox, 5000).await;
+    let b = Daemon::start(dir.path(), storage, &sandbox, 5000).await;
     let (case_id, _) = a.planned_case("RACE-PG", "planned_partners".into()).await;
     twenty_keys_one_referral(&[&a, &b], &case_id, &sandbox).await;
     // At rest: no client's name, phone or note in any table.
-    let dump = psql_output(&admin, &format!(
+    let dump = psql_output(admin, &format!(
         "SELECT string_agg(t::text, ' ') FROM {schema}.cases t UNION ALL SELECT string_agg(t::text, ' ') FROM {schema}.plans t \
          UNION ALL SELECT string_agg(t::text, ' ') FROM {schema}.referrals t UNION ALL SELECT string_agg(t::text, ' ') FROM {schema}.referral_history t"
     ));
@@ -245,7 +240,6 @@ async fn twenty_concurrent_requests_for_one_step_on_two_daemons_make_one_referra
         assert!(!dump.contains(secret), "`{secret}` readable in PostgreSQL");
     }
     drop((a, b));
-    psql(&admin, &format!("SET client_min_messages = warning; DROP SCHEMA {schema} CASCADE"));
     sandbox.shutdown().await;
 }
 
@@ -258,21 +252,15 @@ async fn erasure_and_export_end_to_end_keep_the_report_and_leave_nothing_readabl
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn erasure_and_export_end_to_end_on_postgres() {
-    let Ok(admin) = std::env::var("PATHWAYS_TEST_POSTGRES_URL") else {
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: erasure_and_export_end_to_end_on_postgres (set PATHWAYS_TEST_POSTGRES_URL)"
-        );
+    let Some(pg) = referrals_util::postgres_schema("erasure_and_export_end_to_end_on_postgres")
+    else {
         return;
     };
-    let schema = format!("pathways_test_erase_{}", std::process::id());
-    psql(&admin, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"));
-    let sep = if admin.contains('?') { '&' } else { '?' };
-    let storage = Storage::Postgres(format!("{admin}{sep}options=-c%20search_path%3D{schema}"));
+    let (admin, schema) = (&pg.admin, &pg.schema);
     let dir = tempfile::tempdir().unwrap();
-    erasure_and_export(dir.path(), &storage).await;
+    erasure_and_export(dir.path(), &pg.storage).await;
     let dump = psql_output(
-        &admin,
+        admin,
         &format!(
             "SELECT concat_ws(' ', (SELECT string_agg(t::text, ' ') FROM {schema}.cases t), \
          (SELECT string_agg(t::text, ' ') FROM {schema}.referrals t), \
@@ -283,7 +271,6 @@ async fn erasure_and_export_end_to_end_on_postgres() {
     for secret in ["Amara Okonkwo", "07700 900456", "12 Hidden Mews", "MH-NOTE", "pws1:"] {
         assert!(!dump.contains(secret), "`{secret}` left in PostgreSQL after erasure");
     }
-    psql(&admin, &format!("SET client_min_messages = warning; DROP SCHEMA {schema} CASCADE"));
 }
 
 /// Refers a two-need case, checks it at rest, exports it, completes its referrals, erases it:
@@ -384,25 +371,6 @@ async fn erasure_and_export(dir: &std::path::Path, storage: &Storage) {
 
 fn sent_total(report: &Value) -> u64 {
     report["pathways"].as_array().unwrap().iter().map(|p| p["sent"].as_u64().unwrap()).sum()
-}
-
-fn psql(url: &str, sql: &str) {
-    let status = std::process::Command::new("psql")
-        .arg(url)
-        .args(["-q", "-c", sql])
-        .status()
-        .expect("psql runs");
-    assert!(status.success(), "psql failed: {sql}");
-}
-
-fn psql_output(url: &str, sql: &str) -> String {
-    let out = std::process::Command::new("psql")
-        .arg(url)
-        .args(["-q", "-t", "-A", "-c", sql])
-        .output()
-        .expect("psql runs");
-    assert!(out.status.success(), "psql failed: {sql}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,34 +5,23 @@
 mod referrals_util;
 
 use std::io::Write;
-use std::process::Command;
 use std::time::Duration;
 
 use pathways_sandbox::{Faults, Sandbox, SandboxConfig};
-use referrals_util::{Daemon, Storage};
-
-fn psql(url: &str, sql: &str) {
-    let status = Command::new("psql").arg(url).args(["-q", "-c", sql]).status().expect("psql runs");
-    assert!(status.success(), "psql failed: {sql}");
-}
+use referrals_util::Daemon;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_daemons_on_one_postgres_send_each_referral_exactly_once() {
-    let Ok(admin) = std::env::var("PATHWAYS_TEST_POSTGRES_URL") else {
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: two_daemons_on_one_postgres_send_each_referral_exactly_once (set PATHWAYS_TEST_POSTGRES_URL)"
-        );
+    let Some(pg) = referrals_util::postgres_schema(
+        "two_daemons_on_one_postgres_send_each_referral_exactly_once",
+    ) else {
         return;
     };
-    let schema = format!("pathways_test_dispatch_{}", &uuid_like()[..12]);
-    psql(&admin, &format!("CREATE SCHEMA {schema}"));
-    let sep = if admin.contains('?') { '&' } else { '?' };
-    let storage = Storage::Postgres(format!("{admin}{sep}options=-c%20search_path%3D{schema}"));
+    let storage = &pg.storage;
     let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox starts");
     let dir = tempfile::tempdir().unwrap();
-    let a = Daemon::start(dir.path(), &storage, &sandbox, 5000).await;
-    let b = Daemon::start(dir.path(), &storage, &sandbox, 5000).await;
+    let a = Daemon::start(dir.path(), storage, &sandbox, 5000).await;
+    let b = Daemon::start(dir.path(), storage, &sandbox, 5000).await;
     const N: usize = 16;
     let mut cases = Vec::new();
     for i in 0..N {
@@ -57,14 +46,5 @@ async fn two_daemons_on_one_postgres_send_each_referral_exactly_once() {
     assert_eq!(by_a + by_b, N, "each delivery logged by exactly one daemon");
     let _ = writeln!(std::io::stderr(), "deliveries: daemon A {by_a}, daemon B {by_b}");
     drop((a, b));
-    psql(&admin, &format!("SET client_min_messages = warning; DROP SCHEMA {schema} CASCADE"));
     sandbox.shutdown().await;
-}
-
-fn uuid_like() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("{nanos:x}{:x}", std::process::id())
 }

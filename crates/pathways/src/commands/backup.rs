@@ -20,17 +20,8 @@ pub struct Args {
 
 /// Writes the backup.
 pub async fn run(args: Args) -> CommandResult {
-    let path = args.config.path();
     let settings = args.config.load()?;
-    let keys = settings.data_keys(&path).map_err(|e| CliError::BadInput(e.to_string()))?;
-    let options = pathways_store::SqliteOptions { commit_batch: settings.storage.commit_batch };
-    let store =
-        pathways_store::open_with(&settings.storage.url, keys, options).await.map_err(|e| {
-            CliError::BadInput(format!(
-                "{}: at `storage`: cannot open the store: {e}",
-                path.display()
-            ))
-        })?;
+    let store = args.config.open_store(&settings).await?;
     store.backup_to(&args.to).await.map_err(|e| match e {
         pathways_store::StoreError::BackupUnsupported { .. }
         | pathways_store::StoreError::BackupFile { .. } => CliError::BadInput(format!("--to: {e}")),

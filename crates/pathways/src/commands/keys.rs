@@ -76,18 +76,13 @@ async fn rotate_data(args: RotateArgs) -> CommandResult {
     if args.batch == 0 || args.batch > 100_000 {
         return Err(CliError::BadInput("--batch: must be 1 to 100000".into()));
     }
-    let path = args.config.path();
     let settings = args.config.load()?;
-    let keys = settings.data_keys(&path).map_err(|e| CliError::BadInput(e.to_string()))?;
-    let current = keys.current_id().to_string();
-    let options = pathways_store::SqliteOptions { commit_batch: settings.storage.commit_batch };
-    let store =
-        pathways_store::open_with(&settings.storage.url, keys, options).await.map_err(|e| {
-            CliError::BadInput(format!(
-                "{}: at `storage`: cannot open the store: {e}",
-                path.display()
-            ))
-        })?;
+    let store = args.config.open_store(&settings).await?;
+    let current = settings
+        .data_keys(&args.config.path())
+        .map_err(|e| CliError::BadInput(e.to_string()))?
+        .current_id()
+        .to_string();
     let mut total = 0u64;
     loop {
         let progress = store.reseal(args.batch).await.map_err(|e| {

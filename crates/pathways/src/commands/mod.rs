@@ -79,6 +79,31 @@ impl ConfigArg {
     pub fn load(&self) -> Result<Settings, CliError> {
         Settings::load(&self.path()).map_err(|e| CliError::BadInput(e.to_string()))
     }
+
+    /// Opens the store `settings` name with its data keys. A missing or wrong data key, or a
+    /// bad URL, is the operator's configuration to fix (exit 2, naming the field); a database
+    /// that does not answer is not (exit 1).
+    pub async fn open_store(
+        &self,
+        settings: &Settings,
+    ) -> Result<std::sync::Arc<dyn pathways_store::Store>, CliError> {
+        use pathways_store::StoreError;
+        let path = self.path();
+        let keys = settings.data_keys(&path).map_err(|e| CliError::BadInput(e.to_string()))?;
+        let options = pathways_store::SqliteOptions { commit_batch: settings.storage.commit_batch };
+        pathways_store::open_with(&settings.storage.url, keys, options).await.map_err(|e| {
+            let file = path.display();
+            match e {
+                StoreError::Sealed { .. } => CliError::BadInput(format!(
+                    "{file}: at `storage.key_file`: the data keys cannot open the stored data: {e}"
+                )),
+                StoreError::UnsupportedScheme { .. } | StoreError::InvalidUrl { .. } => {
+                    CliError::BadInput(format!("{file}: at `storage.url`: {e}"))
+                }
+                _ => CliError::Failed(anyhow::anyhow!("{file}: at `storage.url`: {e}")),
+            }
+        })
+    }
 }
 
 /// Writes `text` to stdout; a closed pipe (`| head`) is not an error worth a panic.

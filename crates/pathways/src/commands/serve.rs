@@ -33,11 +33,7 @@ pub async fn run(args: Args) -> CommandResult {
     let settings = args.config.load()?;
     let live = build_live(&settings, &path)?;
     let partner_count = live.orchestrator.partners().len();
-    let keys = settings.data_keys(&path).map_err(|e| CliError::BadInput(e.to_string()))?;
-    let options = pathways_store::SqliteOptions { commit_batch: settings.storage.commit_batch };
-    let store = pathways_store::open_with(&settings.storage.url, keys, options)
-        .await
-        .map_err(|e| store_open_failed(&path, &e))?;
+    let store = args.config.open_store(&settings).await?;
     let daemon = Daemon::with_dispatch(
         store.clone(),
         live,
@@ -74,22 +70,6 @@ pub async fn run(args: Args) -> CommandResult {
     dispatcher.shutdown(settings_grace).await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
-}
-
-/// Why the store did not open: a data key that cannot open what is stored is the operator's
-/// configuration to fix (exit 2), as is a bad URL; a database that does not answer is not.
-fn store_open_failed(path: &Path, e: &pathways_store::StoreError) -> CliError {
-    match e {
-        pathways_store::StoreError::Sealed { .. } => CliError::BadInput(format!(
-            "{}: at `storage.key_file`: the data keys cannot open the stored data: {e}",
-            path.display()
-        )),
-        pathways_store::StoreError::UnsupportedScheme { .. }
-        | pathways_store::StoreError::InvalidUrl { .. } => {
-            CliError::BadInput(format!("{}: at `storage.url`: {e}", path.display()))
-        }
-        _ => CliError::Failed(anyhow!("{}: at `storage.url`: {e}", path.display())),
-    }
 }
 
 /// The partners and keys of `settings`, loaded and checked.

@@ -323,3 +323,62 @@ impl Daemon {
         }
     }
 }
+
+/// A PostgreSQL schema of one test's own, dropped when this is dropped.
+pub struct PgSchema {
+    /// The server's URL, as `PATHWAYS_TEST_POSTGRES_URL` gives it.
+    pub admin: String,
+    /// The schema's name.
+    pub schema: String,
+    /// The daemon's storage: the server, with the schema first on the search path.
+    pub storage: Storage,
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        psql(
+            &self.admin,
+            &format!(
+                "SET client_min_messages = warning; DROP SCHEMA IF EXISTS {} CASCADE",
+                self.schema
+            ),
+        );
+    }
+}
+
+/// A fresh schema for `test`, or `None`, said loudly, when `PATHWAYS_TEST_POSTGRES_URL` is
+/// not set.
+pub fn postgres_schema(test: &str) -> Option<PgSchema> {
+    let Ok(admin) = std::env::var("PATHWAYS_TEST_POSTGRES_URL") else {
+        use std::io::Write;
+        let line = format!("SKIPPED: {test} (set PATHWAYS_TEST_POSTGRES_URL)\n");
+        let _ = std::io::stderr().write_all(line.as_bytes());
+        return None;
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let schema = format!("pathways_test_{:x}{:x}", nanos % (1 << 40), std::process::id());
+    psql(&admin, &format!("CREATE SCHEMA {schema}"));
+    let sep = if admin.contains('?') { '&' } else { '?' };
+    let storage = Storage::Postgres(format!("{admin}{sep}options=-c%20search_path%3D{schema}"));
+    Some(PgSchema { admin, schema, storage })
+}
+
+/// Runs SQL with `psql`; panics naming it when it fails.
+pub fn psql(url: &str, sql: &str) {
+    let status = Command::new("psql").arg(url).args(["-q", "-c", sql]).status().expect("psql runs");
+    assert!(status.success(), "psql failed: {sql}");
+}
+
+/// Runs a query with `psql` and returns its unaligned output.
+pub fn psql_output(url: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .arg(url)
+        .args(["-q", "-t", "-A", "-c", sql])
+        .output()
+        .expect("psql runs");
+    assert!(out.status.success(), "psql failed: {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
