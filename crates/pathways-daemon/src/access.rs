@@ -20,6 +20,7 @@ use pathways_store::{
     CaseId, DispatchState, LegalHold, ReferralId, StatusChange, Store, StoreError, StoredCase,
     StoredReferral,
 };
+use schemars::JsonSchema;
 use serde::Serialize;
 
 /// What a caller's organisation may see of one case.
@@ -93,10 +94,47 @@ impl ReferralAccess {
     }
 }
 
+/// `"owner"`, in the schema of a view's `view` field.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+enum OwnerTag {
+    #[serde(rename = "owner")]
+    Owner,
+}
+
+/// `"partner"`, in the schema of a view's `view` field.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+enum PartnerTag {
+    #[serde(rename = "partner")]
+    Partner,
+}
+
+/// `GET /v1/cases/{id}`: one of the two views, told apart by `view`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum CaseView {
+    /// The owner's.
+    Owner(OwnerCaseView),
+    /// A partner organisation's.
+    Partner(PartnerCaseView),
+}
+
+/// `GET /v1/referrals/{id}`: one of the two views, told apart by `view`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ReferralViews {
+    /// The owner's.
+    Owner(ReferralView),
+    /// The receiving partner's.
+    Partner(PartnerReferralView),
+}
+
 /// The owner's view of a case.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct OwnerCaseView {
     /// Always `owner`: which view this is.
+    #[schemars(with = "OwnerTag")]
     view: &'static str,
     id: String,
     organisation: String,
@@ -125,7 +163,7 @@ impl OwnerCaseView {
 }
 
 /// One referral in the owner's view of its case.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ReferralSummary {
     id: String,
     partner_id: String,
@@ -149,9 +187,10 @@ impl ReferralSummary {
 }
 
 /// A partner organisation's view of a case: the referrals delivered to it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct PartnerCaseView {
     /// Always `partner`: which view this is.
+    #[schemars(with = "PartnerTag")]
     view: &'static str,
     id: String,
     referrals: Vec<PartnerReferralView>,
@@ -159,9 +198,10 @@ pub struct PartnerCaseView {
 
 /// A referral as the partner it was delivered to sees it: its state, and exactly what it
 /// carried.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct PartnerReferralView {
     /// Always `partner`: which view this is.
+    #[schemars(with = "PartnerTag")]
     view: &'static str,
     id: String,
     case_id: String,
@@ -208,9 +248,10 @@ impl PartnerReferralView {
 
 /// The owner's view of a referral: state, history, dispatch; not the payload (the personal
 /// data is in the case, which the owner reads there).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ReferralView {
     /// Always `owner`: which view this is.
+    #[schemars(with = "OwnerTag")]
     view: &'static str,
     id: String,
     case_id: String,
@@ -254,7 +295,7 @@ impl ReferralView {
 /// Everything held about the client of a case (UK GDPR Art. 15, subject access), for the
 /// owner: the case, every plan, and every referral with its history and what its partner was
 /// sent.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct SubjectAccessExport {
     /// When the export was made.
     exported_at: DateTime<Utc>,
@@ -264,14 +305,14 @@ pub struct SubjectAccessExport {
 }
 
 /// A plan in the subject access export, oldest first.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ExportedPlan {
     created_at: DateTime<Utc>,
     plan: pathways_core::ActionPlan,
 }
 
 /// A referral in the subject access export.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ExportedReferral {
     #[serde(flatten)]
     referral: ReferralView,

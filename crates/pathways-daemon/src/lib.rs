@@ -8,6 +8,7 @@
 //! keys whole: work already holding the old set finishes on it.
 
 pub mod access;
+pub mod api;
 mod auth;
 mod dispatch;
 mod error;

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 /// Why a case was erased: a code, so that no free text (and no personal data) is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum ErasureReason {
     /// The client asked (Art. 17).
     ClientRequest,
@@ -82,6 +83,7 @@ pub struct Erasure {
 
 /// A safeguarding or legal hold on a case: erasure is refused while it stands.
 #[derive(Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LegalHold {
     /// Why, in the admin's words (sealed at rest; never logged).
     pub reason: String,

@@ -64,6 +64,7 @@ impl fmt::Debug for NewReferral {
 /// Who reported a status change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum StatusSource {
     /// The referring side: creation, or a pathfinder cancelling.
     Referrer,
@@ -77,6 +78,7 @@ pub enum StatusSource {
 
 /// One change of a referral's state, as recorded and as kept in its history.
 #[derive(Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct StatusChange {
     /// The new state.
     pub state: TaskState,
@@ -106,6 +108,7 @@ impl fmt::Debug for StatusChange {
 /// Where an outbox row is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum OutboxState {
     /// Waiting to be (re)sent.
     Pending,
@@ -117,6 +120,7 @@ pub enum OutboxState {
 
 /// How the sending of a referral stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DispatchState {
     /// Pending, delivered or failed.
     pub state: OutboxState,

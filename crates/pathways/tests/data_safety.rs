@@ -357,8 +357,8 @@ async fn erasure_and_export(dir: &std::path::Path, storage: &Storage) {
         .map(|e| {
             format!(
                 "{}:{}",
-                e["entry"]["action"].as_str().unwrap(),
-                e["entry"]["outcome"].as_str().unwrap()
+                e["action"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap()
             )
         })
         .collect();

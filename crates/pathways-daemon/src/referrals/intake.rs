@@ -23,6 +23,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::audit;
+use super::selection::{present, Choice, StepOrder};
+use crate::api::{AcceptedReferral, ReferralsAccepted};
 use crate::auth::{Caller, Role};
 use crate::error::ApiError;
 use crate::routes::JsonBody;
@@ -32,15 +34,17 @@ const PATHFINDER: &[Role] = &[Role::Pathfinder];
 const ACTION: &str = "referral.create";
 
 /// Which steps of the plan to refer; an empty body object refers every `refer` step.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReferralRequest {
-    /// Step orders to refer.
-    #[serde(default)]
-    pub steps: Option<Vec<u32>>,
-    /// Needs whose steps to refer.
-    #[serde(default)]
-    pub needs: Option<Vec<NeedCode>>,
+    /// Step orders to refer (at least one, when given).
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Choice<StepOrder>")]
+    pub steps: Option<Choice<StepOrder>>,
+    /// Needs whose `refer` steps to refer (at least one, when given).
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Choice<NeedCode>")]
+    pub needs: Option<Choice<NeedCode>>,
 }
 
 /// `POST /v1/cases/{id}/referrals`
@@ -226,19 +230,20 @@ async fn refer(
         Some(ids) => ids,
         None => write_referrals(state, case_id, case, &steps, keys).await?,
     };
-    let listed: Vec<serde_json::Value> = steps
+    let referrals = steps
         .iter()
         .zip(&ids)
-        .map(|(step, id)| {
-            serde_json::json!({
-                "id": id.as_str(), "step": step.order, "need": step.need,
-                "partner_id": step.partner_id, "state": "draft",
-                "href": format!("/v1/referrals/{id}"),
-            })
+        .map(|(step, id)| AcceptedReferral {
+            id: id.to_string(),
+            step: step.order,
+            need: step.need,
+            partner_id: step.partner_id.clone(),
+            state: "draft".into(),
+            href: format!("/v1/referrals/{id}"),
         })
         .collect();
-    let body = serde_json::json!({ "case_id": case_id.as_str(), "referrals": listed });
-    Ok(body.to_string().into_bytes())
+    let body = ReferralsAccepted { case_id: case_id.to_string(), referrals };
+    serde_json::to_vec(&body).map_err(|_| ApiError::internal())
 }
 
 /// Checks consent and the partner of every step, then writes the referrals with their
@@ -320,8 +325,8 @@ async fn existing(state: &AppState, keys: &[String]) -> Result<Option<Vec<Referr
 /// The steps the request chose: every `refer` step by default.
 fn chosen_steps(plan: &ActionPlan, request: &ReferralRequest) -> Result<Vec<PlanStep>, ApiError> {
     let mut chosen: Vec<PlanStep> = Vec::new();
-    if let Some(orders) = &request.steps {
-        for order in orders {
+    if let Some(Choice(orders)) = &request.steps {
+        for StepOrder(order) in orders {
             let step = plan.steps.iter().find(|s| s.order == *order).ok_or_else(|| {
                 ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -335,7 +340,7 @@ fn chosen_steps(plan: &ActionPlan, request: &ReferralRequest) -> Result<Vec<Plan
             chosen.push(step.clone());
         }
     }
-    if let Some(needs) = &request.needs {
+    if let Some(Choice(needs)) = &request.needs {
         for need in needs {
             let step = plan
                 .steps

@@ -7,6 +7,7 @@
 //! anything is written, so a refused request leaves no trace but its audit entry.
 
 mod intake;
+mod selection;
 mod view;
 
 pub use intake::{create, fingerprint, referral_key, ReferralRequest};

@@ -16,6 +16,7 @@ use pathways_store::PathwayStatsRow;
 use serde::Deserialize;
 use tokio::sync::watch;
 
+use crate::api::{PathwayReport, PathwayRow, ReasonCountView};
 use crate::auth::{Caller, Role};
 use crate::error::ApiError;
 use crate::referrals::audit;
@@ -26,11 +27,13 @@ const READERS: &[Role] = &[Role::Coordinator, Role::Admin];
 /// How far back reports and the planner's statistics look by default.
 const DEFAULT_WINDOW: chrono::Duration = chrono::Duration::days(90);
 
-/// `?from=…&to=…` (RFC 3339).
-#[derive(Debug, Deserialize)]
+/// `?from=…&to=…` (RFC 3339), `[from, to)`: `from` not after `to` (equal is an empty range).
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Range {
+    /// Start, inclusive [default: 90 days before `to`].
     from: Option<DateTime<Utc>>,
+    /// End, exclusive [default: now].
     to: Option<DateTime<Utc>>,
 }
 
@@ -39,7 +42,7 @@ pub async fn pathways(
     State(state): State<AppState>,
     caller: Caller,
     range: Result<Query<Range>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<PathwayReport>, ApiError> {
     if let Err(e) = caller.require(READERS) {
         audit(&state, &caller, "report.pathways", (None, None), "forbidden").await;
         return Err(e);
@@ -49,21 +52,19 @@ pub async fn pathways(
     })?;
     let to = range.to.unwrap_or_else(Utc::now);
     let from = range.from.unwrap_or(to - DEFAULT_WINDOW);
-    if from >= to {
-        return Err(ApiError::bad_request("invalid_range", "`from` must be before `to`"));
+    if from > to {
+        return Err(ApiError::bad_request("invalid_range", "`from` must not be after `to`"));
     }
     // Each organisation sees its own cases' referrals; the operator's admins see all.
     let scope = (!caller.is_operator_admin()).then_some(caller.organisation.as_str());
     let rows = state.store().pathway_stats(from, to, scope).await.map_err(ApiError::from_store)?;
     audit(&state, &caller, "report.pathways", (None, None), "ok").await;
-    let pathways: Vec<serde_json::Value> = rows.iter().map(row_view).collect();
-    let organisation = scope.map_or("all", |org| org);
-    Ok(Json(serde_json::json!({
-        "from": from, "to": to, "organisation": organisation, "pathways": pathways
-    })))
+    let pathways = rows.iter().map(row_view).collect();
+    let organisation = scope.map_or("all", |org| org).to_string();
+    Ok(Json(PathwayReport { from, to, organisation, pathways }))
 }
 
-fn row_view(row: &PathwayStatsRow) -> serde_json::Value {
+fn row_view(row: &PathwayStatsRow) -> PathwayRow {
     let percent = |n: u64| {
         if row.sent == 0 {
             None
@@ -71,18 +72,22 @@ fn row_view(row: &PathwayStatsRow) -> serde_json::Value {
             Some((n as f64) * 100.0 / (row.sent as f64))
         }
     };
-    serde_json::json!({
-        "partner_id": row.partner_id,
-        "need": row.need,
-        "sent": row.sent,
-        "accepted": row.accepted,
-        "accepted_percent": percent(row.accepted),
-        "rejected_by_reason": row.rejected_by_reason,
-        "completed": row.completed,
-        "completed_percent": percent(row.completed),
-        "median_secs_to_acceptance": row.median_secs_to_acceptance,
-        "median_secs_to_completion": row.median_secs_to_completion,
-    })
+    PathwayRow {
+        partner_id: row.partner_id.clone(),
+        need: row.need,
+        sent: row.sent,
+        accepted: row.accepted,
+        accepted_percent: percent(row.accepted),
+        rejected_by_reason: row
+            .rejected_by_reason
+            .iter()
+            .map(|r| ReasonCountView { reason: r.reason, count: r.count })
+            .collect(),
+        completed: row.completed,
+        completed_percent: percent(row.completed),
+        median_secs_to_acceptance: row.median_secs_to_acceptance,
+        median_secs_to_completion: row.median_secs_to_completion,
+    }
 }
 
 /// The planner's view of the store's rows.

@@ -12,6 +12,7 @@ use pathways_store::{AuditFilter, CaseId};
 use serde::Deserialize;
 
 use super::cases::audit;
+use crate::api::{AuditEntryView, AuditPage};
 use crate::auth::{Caller, Role};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -20,10 +21,11 @@ use crate::state::AppState;
 const MAX_LIMIT: u32 = 1000;
 
 /// `?case=…&from=…&to=…&after=…&limit=…`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
-    /// Only entries about this case.
+    /// Only entries about this case (its id: 32 hex digits).
+    #[schemars(regex(pattern = "^[0-9a-f]{32}$"))]
     case: Option<String>,
     /// Only entries at or after this time (RFC 3339).
     from: Option<DateTime<Utc>>,
@@ -32,6 +34,7 @@ pub struct AuditQuery {
     /// Only entries after this position (`next_after` of the previous page).
     after: Option<i64>,
     /// At most this many entries (1 to 1000; default 100).
+    #[schemars(range(min = 1, max = 1000))]
     limit: Option<u32>,
 }
 
@@ -40,7 +43,7 @@ pub async fn entries(
     State(state): State<AppState>,
     caller: Caller,
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<AuditPage>, ApiError> {
     const ACTION: &str = "audit.read";
     if let Err(e) = caller.require(&[Role::Admin]) {
         audit(&state, &caller, ACTION, None, "forbidden").await;
@@ -92,5 +95,6 @@ pub async fn entries(
     audit(&state, &caller, ACTION, case_id.as_ref(), "ok").await;
     let next_after =
         (records.len() == limit as usize).then(|| records.last().map(|r| r.seq)).flatten();
-    Ok(Json(serde_json::json!({ "entries": records, "next_after": next_after })))
+    let entries = records.iter().map(AuditEntryView::of).collect();
+    Ok(Json(AuditPage { entries, next_after }))
 }

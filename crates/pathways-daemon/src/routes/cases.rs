@@ -18,6 +18,7 @@ use pathways_store::{AuditEntry, CaseId, StoredCase};
 
 use super::body::JsonBody;
 use crate::access::{CaseAccess, OwnerCaseView};
+use crate::api::CaseCreated;
 use crate::auth::{Caller, Role};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -29,7 +30,7 @@ pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(body): JsonBody,
-) -> Result<(StatusCode, HeaderMap, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, HeaderMap, Json<CaseCreated>), ApiError> {
     if let Err(e) = caller.require(PATHFINDER) {
         audit(&state, &caller, "case.create", None, "forbidden").await;
         return Err(e);
@@ -68,7 +69,7 @@ pub async fn create(
     if let Ok(location) = HeaderValue::from_str(&format!("/v1/cases/{id}")) {
         headers.insert(header::LOCATION, location);
     }
-    let body = serde_json::json!({ "id": id.to_string(), "organisation": caller.organisation });
+    let body = CaseCreated { id: id.to_string(), organisation: caller.organisation.clone() };
     Ok((StatusCode::CREATED, headers, Json(body)))
 }
 

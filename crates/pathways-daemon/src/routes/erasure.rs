@@ -17,12 +17,13 @@ use serde::Deserialize;
 use super::body::JsonBody;
 use super::cases::audit;
 use crate::access::SubjectAccessExport;
+use crate::api::{Erased, LegalHoldState};
 use crate::auth::{Caller, Role};
 use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The body of `DELETE /v1/cases/{id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ErasureRequest {
     /// Why: `client_request`, `entered_in_error`, `retention_expired` or `other`.
@@ -30,10 +31,12 @@ pub struct ErasureRequest {
 }
 
 /// The body of `PUT /v1/cases/{id}/legal-hold`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HoldRequest {
-    /// Why the record must be kept (sealed at rest, shown to the owner and admins only).
+    /// Why the record must be kept (sealed at rest, shown to the owner and admins only): 1 to
+    /// 500 characters, not all spaces.
+    #[schemars(length(min = 1, max = 500), regex(pattern = r"\S"))]
     pub reason: String,
 }
 
@@ -93,7 +96,7 @@ pub async fn erase(
     caller: Caller,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Erased>, ApiError> {
     const ACTION: &str = "case.erase";
     let case = managed_case(&state, &caller, &id, ACTION, Who::OwnerOrAdmin).await?;
     let request: ErasureRequest = body.and_then(|bytes| {
@@ -112,14 +115,14 @@ pub async fn erase(
             audit(&state, &caller, ACTION, Some(&case.id), request.reason.as_str()).await;
             tracing::info!(case_id = %case.id, referrals = erasure.referrals,
                 cancelled = erasure.cancelled, plans = erasure.plans, "case erased");
-            Ok(Json(serde_json::json!({
-                "id": case.id.to_string(),
-                "erased": true,
-                "reason": request.reason,
-                "referrals_erased": erasure.referrals,
-                "queued_referrals_cancelled": erasure.cancelled,
-                "plans_removed": erasure.plans,
-            })))
+            Ok(Json(Erased {
+                id: case.id.to_string(),
+                erased: true,
+                reason: request.reason,
+                referrals_erased: erasure.referrals,
+                queued_referrals_cancelled: erasure.cancelled,
+                plans_removed: erasure.plans,
+            }))
         }
         Err(StoreError::LegalHold { since, reason, .. }) => {
             audit(&state, &caller, ACTION, Some(&case.id), "legal_hold").await;
@@ -161,7 +164,7 @@ pub async fn set_hold(
     caller: Caller,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<LegalHoldState>, ApiError> {
     const ACTION: &str = "case.hold";
     let case = managed_case(&state, &caller, &id, ACTION, Who::Admin).await?;
     let request: HoldRequest = body.and_then(|bytes| {
@@ -185,10 +188,12 @@ pub async fn set_hold(
     match state.store().set_legal_hold(&case.id, Some(hold)).await {
         Ok(()) => {
             audit(&state, &caller, ACTION, Some(&case.id), "ok").await;
-            Ok(Json(serde_json::json!({
-                "id": case.id.to_string(), "legal_hold": true, "set_at": set_at,
-                "set_by": caller.key_id,
-            })))
+            Ok(Json(LegalHoldState {
+                id: case.id.to_string(),
+                legal_hold: true,
+                set_at: Some(set_at),
+                set_by: Some(caller.key_id.clone()),
+            }))
         }
         Err(StoreError::UnknownCase(_)) => Err(ApiError::not_found("case")),
         Err(e) => Err(ApiError::from_store(e)),
@@ -200,13 +205,18 @@ pub async fn lift_hold(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<LegalHoldState>, ApiError> {
     const ACTION: &str = "case.hold_lift";
     let case = managed_case(&state, &caller, &id, ACTION, Who::Admin).await?;
     match state.store().set_legal_hold(&case.id, None).await {
         Ok(()) => {
             audit(&state, &caller, ACTION, Some(&case.id), "ok").await;
-            Ok(Json(serde_json::json!({ "id": case.id.to_string(), "legal_hold": false })))
+            Ok(Json(LegalHoldState {
+                id: case.id.to_string(),
+                legal_hold: false,
+                set_at: None,
+                set_by: None,
+            }))
         }
         Err(StoreError::UnknownCase(_)) => Err(ApiError::not_found("case")),
         Err(e) => Err(ApiError::from_store(e)),

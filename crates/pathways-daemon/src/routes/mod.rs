@@ -4,10 +4,10 @@
 //! cannot disagree. Routes for referrals, partner events and reports (CONTRACT.md) join here
 //! as entries of the same shape.
 
-mod audit;
+pub(crate) mod audit;
 mod body;
 pub(crate) mod cases;
-mod erasure;
+pub(crate) mod erasure;
 mod ops;
 
 pub(crate) use body::JsonBody;
@@ -15,6 +15,10 @@ pub(crate) use body::JsonBody;
 use axum::http::Method;
 use axum::routing::{delete, get, post, put, MethodRouter};
 
+use crate::api::{
+    AuditPage, CaseCreated, Erased, ErrorBody, LegalHoldState, PartnerList, PathwayReport,
+    ReferralsAccepted, Status,
+};
 use crate::auth::Role;
 use crate::state::AppState;
 
@@ -29,7 +33,45 @@ pub enum Access {
     Roles(&'static [Role]),
 }
 
-/// One route of the API as the document describes it.
+/// A body's JSON Schema, derived from the Rust type that carries it (`schema::<T>`).
+pub type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
+
+/// The schema of `T`, registered with the generator as a component.
+pub fn schema<T: schemars::JsonSchema>(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    generator.subschema_for::<T>()
+}
+
+/// A request header a route reads.
+#[derive(Debug, Clone, Copy)]
+pub struct HeaderSpec {
+    /// Its name.
+    pub name: &'static str,
+    /// Whether a request without it is refused.
+    pub required: bool,
+    /// What it is for.
+    pub description: &'static str,
+    /// The rule its value follows (a regular expression), which the handler enforces.
+    pub pattern: &'static str,
+    /// Its length limit.
+    pub max_length: u64,
+}
+
+/// An OpenAPI link from a response to another operation: which operation, and which of its
+/// parameters come from the response body.
+#[derive(Debug, Clone, Copy)]
+pub struct LinkSpec {
+    /// The link's name.
+    pub name: &'static str,
+    /// The operation it leads to.
+    pub operation_id: &'static str,
+    /// `(parameter, runtime expression)`, e.g. `("id", "$response.body#/id")`.
+    pub parameter: (&'static str, &'static str),
+}
+
+/// One route of the API as the document describes it. The statuses every route can meet
+/// because of the middleware (401/403 by access, 400/413/415 for a body, 429, 503) are added by
+/// the document itself, from `access` and `request`; `responses` lists what the handler
+/// answers on its own.
 #[derive(Debug, Clone)]
 pub struct RouteSpec {
     /// The method.
@@ -42,281 +84,337 @@ pub struct RouteSpec {
     pub summary: &'static str,
     /// Who may call it.
     pub access: Access,
-    /// The component schema of the JSON request body, if it takes one.
-    pub request: Option<&'static str>,
-    /// Statuses it answers, with the component schema of each body (`None`: not JSON).
-    pub responses: &'static [(u16, Option<&'static str>)],
+    /// The JSON request body's type, if it takes one.
+    pub request: Option<SchemaFn>,
+    /// The query parameters' type (each property one parameter), if it reads any.
+    pub query: Option<SchemaFn>,
+    /// Headers it reads.
+    pub headers: &'static [HeaderSpec],
+    /// Statuses the handler answers, with the type of each body (`None`: not JSON).
+    pub responses: Vec<(u16, Option<SchemaFn>)>,
+    /// Links from its success response to other operations.
+    pub links: &'static [LinkSpec],
 }
 
 const PATHFINDER: &[Role] = &[Role::Pathfinder];
 const FOLLOWERS: &[Role] = &[Role::Pathfinder, Role::Coordinator];
-const ERR: Option<&str> = Some("Error");
+const OWNER_OR_ADMIN: &[Role] = &[Role::Pathfinder, Role::Admin];
+const ADMIN: &[Role] = &[Role::Admin];
+const REPORTERS: &[Role] = &[Role::Coordinator, Role::Admin];
+
+/// An error answer's body.
+fn err(status: u16) -> (u16, Option<SchemaFn>) {
+    (status, Some(schema::<ErrorBody>))
+}
+
+/// A JSON answer of type `T`.
+fn ok<T: schemars::JsonSchema>(status: u16) -> (u16, Option<SchemaFn>) {
+    (status, Some(schema::<T>))
+}
+
+/// The `Idempotency-Key` header of the referral intake.
+pub const IDEMPOTENCY_KEY: HeaderSpec = HeaderSpec {
+    name: "Idempotency-Key",
+    required: true,
+    description: "Makes a retry harmless: the same key with the same body answers the first \
+                  response again; with another body, 422; while the first is in flight, 409.",
+    pattern: "^[!-~]+$",
+    max_length: 128,
+};
+
+/// The Standard Webhooks headers of a partner's callback.
+const WEBHOOK_HEADERS: &[HeaderSpec] = &[
+    HeaderSpec {
+        name: "webhook-id",
+        required: true,
+        description: "The event's id; a repeat is refused as a replay (409).",
+        pattern: "^[!-~]+$",
+        max_length: 256,
+    },
+    HeaderSpec {
+        name: "webhook-timestamp",
+        required: true,
+        description: "Unix seconds; more than 5 minutes off is refused (401).",
+        pattern: "^[0-9]+$",
+        max_length: 20,
+    },
+    HeaderSpec {
+        name: "webhook-signature",
+        required: true,
+        description: "Space-separated `v1,<base64 HMAC-SHA256>` of `{id}.{timestamp}.{body}`.",
+        pattern: "^[!-~ ]+$",
+        max_length: 4096,
+    },
+];
+
+const CASE_LINKS: &[LinkSpec] = &[
+    LinkSpec { name: "case", operation_id: "getCase", parameter: ("id", "$response.body#/id") },
+    LinkSpec { name: "plan", operation_id: "planCase", parameter: ("id", "$response.body#/id") },
+    LinkSpec { name: "readPlan", operation_id: "getPlan", parameter: ("id", "$response.body#/id") },
+    LinkSpec {
+        name: "referrals",
+        operation_id: "createReferrals",
+        parameter: ("id", "$response.body#/id"),
+    },
+    LinkSpec {
+        name: "export",
+        operation_id: "exportCase",
+        parameter: ("id", "$response.body#/id"),
+    },
+];
+
+const REFERRAL_LINKS: &[LinkSpec] = &[LinkSpec {
+    name: "referral",
+    operation_id: "getReferral",
+    parameter: ("id", "$response.body#/referrals/0/id"),
+}];
 
 /// Every route: its description and its handler.
 pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
-    let spec = |method, path, operation_id, summary, access, request, responses| RouteSpec {
+    let spec = |method, path, operation_id, summary, access| RouteSpec {
         method,
         path,
         operation_id,
         summary,
         access,
-        request,
-        responses,
+        request: None,
+        query: None,
+        headers: &[],
+        responses: Vec::new(),
+        links: &[],
     };
     vec![
         (
-            spec(
-                Method::POST,
-                "/v1/cases",
-                "createCase",
-                "Store a new case (strictly validated).",
-                Access::Roles(PATHFINDER),
-                Some("Case"),
-                &[
-                    (201, Some("CaseCreated")),
-                    (400, ERR),
-                    (401, ERR),
-                    (403, ERR),
-                    (413, ERR),
-                    (415, ERR),
-                    (429, ERR),
-                ],
-            ),
+            RouteSpec {
+                request: Some(schema::<pathways_core::Case>),
+                responses: vec![ok::<CaseCreated>(201)],
+                links: CASE_LINKS,
+                ..spec(
+                    Method::POST,
+                    "/v1/cases",
+                    "createCase",
+                    "Store a new case (strictly validated).",
+                    Access::Roles(PATHFINDER),
+                )
+            },
             post(cases::create),
         ),
         (
-            spec(
-                Method::GET,
-                "/v1/cases/{id}",
-                "getCase",
-                "The owner's view of its case, or a partner organisation's view: the referrals delivered to it, as sent.",
-                Access::Roles(PATHFINDER),
-                None,
-                &[(200, Some("CaseView")), (401, ERR), (403, ERR), (404, ERR)],
-            ),
+            RouteSpec {
+                responses: vec![ok::<crate::access::CaseView>(200), err(404)],
+                ..spec(
+                    Method::GET,
+                    "/v1/cases/{id}",
+                    "getCase",
+                    "The owner's view of its case, or a partner organisation's view: the referrals delivered to it, as sent.",
+                    Access::Roles(PATHFINDER),
+                )
+            },
             get(cases::read),
         ),
         (
-            spec(
-                Method::DELETE,
-                "/v1/cases/{id}",
-                "eraseCase",
-                "Erase the client's personal data from every table at once (UK GDPR Art. 17); refused while a legal hold stands.",
-                Access::Roles(&[Role::Pathfinder, Role::Admin]),
-                Some("ErasureRequest"),
-                &[
-                    (200, Some("Erased")),
-                    (400, ERR),
-                    (401, ERR),
-                    (403, ERR),
-                    (404, ERR),
-                    (409, ERR),
-                    (415, ERR),
-                ],
-            ),
+            RouteSpec {
+                request: Some(schema::<erasure::ErasureRequest>),
+                responses: vec![ok::<Erased>(200), err(404), err(409)],
+                ..spec(
+                    Method::DELETE,
+                    "/v1/cases/{id}",
+                    "eraseCase",
+                    "Erase the client's personal data from every table at once (UK GDPR Art. 17); refused while a legal hold stands.",
+                    Access::Roles(OWNER_OR_ADMIN),
+                )
+            },
             delete(erasure::erase),
         ),
         (
-            spec(
-                Method::GET,
-                "/v1/cases/{id}/export",
-                "exportCase",
-                "Everything held about the client of a case (subject access, UK GDPR Art. 15).",
-                Access::Roles(&[Role::Pathfinder, Role::Admin]),
-                None,
-                &[(200, Some("SubjectAccessExport")), (401, ERR), (403, ERR), (404, ERR)],
-            ),
+            RouteSpec {
+                responses: vec![ok::<crate::access::SubjectAccessExport>(200), err(404)],
+                ..spec(
+                    Method::GET,
+                    "/v1/cases/{id}/export",
+                    "exportCase",
+                    "Everything held about the client of a case (subject access, UK GDPR Art. 15).",
+                    Access::Roles(OWNER_OR_ADMIN),
+                )
+            },
             get(erasure::export),
         ),
         (
-            spec(
-                Method::PUT,
-                "/v1/cases/{id}/legal-hold",
-                "setLegalHold",
-                "Set a safeguarding or legal hold: erasure is refused until it is lifted.",
-                Access::Roles(&[Role::Admin]),
-                Some("HoldRequest"),
-                &[(200, Some("LegalHoldSet")), (400, ERR), (401, ERR), (403, ERR), (404, ERR), (415, ERR)],
-            ),
+            RouteSpec {
+                request: Some(schema::<erasure::HoldRequest>),
+                responses: vec![ok::<LegalHoldState>(200), err(404)],
+                ..spec(
+                    Method::PUT,
+                    "/v1/cases/{id}/legal-hold",
+                    "setLegalHold",
+                    "Set a safeguarding or legal hold: erasure is refused until it is lifted.",
+                    Access::Roles(ADMIN),
+                )
+            },
             put(erasure::set_hold),
         ),
         (
-            spec(
-                Method::DELETE,
-                "/v1/cases/{id}/legal-hold",
-                "liftLegalHold",
-                "Lift a case's legal hold.",
-                Access::Roles(&[Role::Admin]),
-                None,
-                &[(200, Some("LegalHoldSet")), (401, ERR), (403, ERR), (404, ERR)],
-            ),
+            RouteSpec {
+                responses: vec![ok::<LegalHoldState>(200), err(404)],
+                ..spec(
+                    Method::DELETE,
+                    "/v1/cases/{id}/legal-hold",
+                    "liftLegalHold",
+                    "Lift a case's legal hold.",
+                    Access::Roles(ADMIN),
+                )
+            },
             delete(erasure::lift_hold),
         ),
         (
-            spec(
-                Method::POST,
-                "/v1/cases/{id}/plan",
-                "planCase",
-                "Ask the partners and store a coordinated action plan.",
-                Access::Roles(PATHFINDER),
-                None,
-                &[
-                    (201, Some("ActionPlan")),
-                    (401, ERR),
-                    (403, ERR),
-                    (404, ERR),
-                    (429, ERR),
-                    (503, ERR),
-                ],
-            ),
+            RouteSpec {
+                responses: vec![ok::<pathways_core::ActionPlan>(201), err(404)],
+                ..spec(
+                    Method::POST,
+                    "/v1/cases/{id}/plan",
+                    "planCase",
+                    "Ask the partners and store a coordinated action plan.",
+                    Access::Roles(PATHFINDER),
+                )
+            },
             post(cases::plan),
         ),
         (
-            spec(
-                Method::GET,
-                "/v1/cases/{id}/plan",
-                "getPlan",
-                "The newest plan of a case.",
-                Access::Roles(PATHFINDER),
-                None,
-                &[(200, Some("ActionPlan")), (401, ERR), (403, ERR), (404, ERR)],
-            ),
+            RouteSpec {
+                responses: vec![ok::<pathways_core::ActionPlan>(200), err(404)],
+                ..spec(
+                    Method::GET,
+                    "/v1/cases/{id}/plan",
+                    "getPlan",
+                    "The newest plan of a case.",
+                    Access::Roles(PATHFINDER),
+                )
+            },
             get(cases::read_plan),
         ),
         (
-            spec(
-                Method::POST,
-                "/v1/cases/{id}/referrals",
-                "createReferrals",
-                "Refer chosen plan steps (header `Idempotency-Key`); consent checked per step.",
-                Access::Roles(PATHFINDER),
-                Some("ReferralRequest"),
-                &[
-                    (202, Some("ReferralsAccepted")),
-                    (400, ERR),
-                    (401, ERR),
-                    (403, ERR),
-                    (404, ERR),
-                    (409, ERR),
-                    (422, ERR),
-                    (503, ERR),
-                ],
-            ),
+            RouteSpec {
+                request: Some(schema::<crate::referrals::ReferralRequest>),
+                headers: &[IDEMPOTENCY_KEY],
+                responses: vec![ok::<ReferralsAccepted>(202), err(404), err(409), err(422)],
+                links: REFERRAL_LINKS,
+                ..spec(
+                    Method::POST,
+                    "/v1/cases/{id}/referrals",
+                    "createReferrals",
+                    "Refer chosen plan steps; consent checked per step; one live referral per step.",
+                    Access::Roles(PATHFINDER),
+                )
+            },
             post(crate::referrals::create),
         ),
         (
-            spec(
-                Method::GET,
-                "/v1/referrals/{id}",
-                "getReferral",
-                "The owner's view (state, history, dispatch; `needs_chasing` when overdue), or the receiving partner's (state and what was sent).",
-                Access::Roles(FOLLOWERS),
-                None,
-                &[(200, Some("ReferralView")), (401, ERR), (403, ERR), (404, ERR)],
-            ),
+            RouteSpec {
+                responses: vec![ok::<crate::access::ReferralViews>(200), err(404)],
+                ..spec(
+                    Method::GET,
+                    "/v1/referrals/{id}",
+                    "getReferral",
+                    "The owner's view (state, history, dispatch; `needs_chasing` when overdue), or the receiving partner's (state and what was sent).",
+                    Access::Roles(FOLLOWERS),
+                )
+            },
             get(crate::referrals::read),
         ),
         (
-            spec(
-                Method::POST,
-                "/v1/partners/{partner_id}/events",
-                "partnerEvent",
-                "A partner's signed status callback (Standard Webhooks; the signature authenticates).",
-                Access::Open,
-                Some("PartnerEvent"),
-                &[
-                    (200, Some("Status")),
-                    (400, ERR),
-                    (401, ERR),
-                    (404, ERR),
-                    (409, ERR),
-                    (422, ERR),
-                ],
-            ),
+            RouteSpec {
+                request: Some(schema::<crate::api::PartnerEventBody>),
+                headers: WEBHOOK_HEADERS,
+                responses: vec![ok::<Status>(200), err(401), err(404), err(409), err(422)],
+                ..spec(
+                    Method::POST,
+                    "/v1/partners/{partner_id}/events",
+                    "partnerEvent",
+                    "A partner's signed status callback (Standard Webhooks; the signature authenticates).",
+                    Access::Open,
+                )
+            },
             post(crate::webhooks::receive),
         ),
         (
-            spec(
-                Method::GET,
-                "/v1/reports/pathways",
-                "pathwayReport",
-                "Per partner and need over `[from, to)`, for the caller's organisation's cases (the operator's admins: all): sent, accepted %, rejections, completed %, medians.",
-                Access::Roles(&[Role::Coordinator, Role::Admin]),
-                None,
-                &[(200, Some("PathwayReport")), (400, ERR), (401, ERR), (403, ERR)],
-            ),
+            RouteSpec {
+                query: Some(schema::<crate::reports::Range>),
+                responses: vec![ok::<PathwayReport>(200), err(400)],
+                ..spec(
+                    Method::GET,
+                    "/v1/reports/pathways",
+                    "pathwayReport",
+                    "Per partner and need over `[from, to)`, for the caller's organisation's cases (the operator's admins: all): sent, accepted %, rejections, completed %, medians.",
+                    Access::Roles(REPORTERS),
+                )
+            },
             get(crate::reports::pathways),
         ),
         (
-            spec(
-                Method::GET,
-                "/v1/audit",
-                "auditLog",
-                "Audit entries (who read or changed what, when, how it ended; no personal data), by case and time.",
-                Access::Roles(&[Role::Admin]),
-                None,
-                &[(200, Some("AuditPage")), (400, ERR), (401, ERR), (403, ERR)],
-            ),
+            RouteSpec {
+                query: Some(schema::<audit::AuditQuery>),
+                responses: vec![ok::<AuditPage>(200), err(400)],
+                ..spec(
+                    Method::GET,
+                    "/v1/audit",
+                    "auditLog",
+                    "Audit entries (who read or changed what, when, how it ended; no personal data), by case and time.",
+                    Access::Roles(ADMIN),
+                )
+            },
             get(audit::entries),
         ),
         (
-            spec(
-                Method::GET,
-                "/v1/partners",
-                "listPartners",
-                "The enabled partners and their circuit state.",
-                Access::AnyKey,
-                None,
-                &[(200, Some("PartnerList")), (401, ERR)],
-            ),
+            RouteSpec {
+                responses: vec![ok::<PartnerList>(200)],
+                ..spec(
+                    Method::GET,
+                    "/v1/partners",
+                    "listPartners",
+                    "The enabled partners and their circuit state.",
+                    Access::AnyKey,
+                )
+            },
             get(ops::partners),
         ),
         (
-            spec(
-                Method::GET,
-                "/healthz",
-                "health",
-                "The process is alive.",
-                Access::Open,
-                None,
-                &[(200, Some("Status"))],
-            ),
+            RouteSpec {
+                responses: vec![ok::<Status>(200)],
+                ..spec(Method::GET, "/healthz", "health", "The process is alive.", Access::Open)
+            },
             get(ops::healthz),
         ),
         (
-            spec(
-                Method::GET,
-                "/readyz",
-                "ready",
-                "Storage answers and partners are loaded.",
-                Access::Open,
-                None,
-                &[(200, Some("Status")), (503, ERR)],
-            ),
+            RouteSpec {
+                responses: vec![ok::<Status>(200)],
+                ..spec(
+                    Method::GET,
+                    "/readyz",
+                    "ready",
+                    "Storage answers and partners are loaded.",
+                    Access::Open,
+                )
+            },
             get(ops::readyz),
         ),
         (
-            spec(
-                Method::GET,
-                "/metrics",
-                "metrics",
-                "Prometheus metrics, text format.",
-                Access::Open,
-                None,
-                &[(200, None)],
-            ),
+            RouteSpec {
+                responses: vec![(200, None)],
+                ..spec(
+                    Method::GET,
+                    "/metrics",
+                    "metrics",
+                    "Prometheus metrics, text format.",
+                    Access::Open,
+                )
+            },
             get(ops::metrics),
         ),
         (
-            spec(
-                Method::GET,
-                "/openapi.json",
-                "openapi",
-                "This document.",
-                Access::Open,
-                None,
-                &[(200, None)],
-            ),
+            RouteSpec {
+                responses: vec![(200, None)],
+                ..spec(Method::GET, "/openapi.json", "openapi", "This document.", Access::Open)
+            },
             get(ops::openapi),
         ),
     ]
