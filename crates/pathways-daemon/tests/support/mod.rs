@@ -186,8 +186,10 @@ impl Harness {
         self.request(Method::POST, uri, Some(token), Some("application/json"), json.into_bytes())
     }
 
-    /// Sends a request; asserts the answer is JSON (errors always are) and never a 500.
+    /// Sends a request; asserts the answer is JSON (errors always are), never a 500, and
+    /// exactly what `/openapi.json` declares for it (its status, and its body's schema).
     pub async fn send(&self, req: Request<Body>) -> (StatusCode, serde_json::Value) {
+        let (method, path) = (req.method().clone(), req.uri().path().to_string());
         let response = self.router.clone().oneshot(req).await.unwrap();
         let status = response.status();
         assert!(!status.is_server_error() || status == StatusCode::SERVICE_UNAVAILABLE, "{status}");
@@ -200,7 +202,9 @@ impl Harness {
             "{status}: {}",
             String::from_utf8_lossy(&bytes)
         );
-        (status, serde_json::from_slice(&bytes).unwrap())
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        conforms(&method, &path, status, &body);
+        (status, body)
     }
 
     pub async fn text(&self, req: Request<Body>) -> String {
@@ -288,4 +292,51 @@ pub fn safe_contact_case_json(organisation: &str) -> String {
                     "recorded_by": "pf-17", "recorded_at": "2026-11-20T10:00:00Z"}
     })
     .to_string()
+}
+
+/// Asserts that the answer `status` and `body` to `method path` is one `/openapi.json`
+/// declares: the status among the operation's responses, the body valid against its schema.
+/// Every request the router tests send goes through here, so a handler that answers
+/// something undocumented fails the test that provoked it.
+pub fn conforms(method: &Method, path: &str, status: StatusCode, body: &serde_json::Value) {
+    static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    let doc = DOCUMENT.get_or_init(pathways_daemon::openapi_document);
+    let Some((template, item)) = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(template, _)| path_matches(template, path))
+    else {
+        // A path no route serves: the router's own 404, outside any operation.
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: not in the document");
+        return;
+    };
+    let Some(operation) = item.get(method.as_str().to_ascii_lowercase()) else {
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {template}: not documented");
+        return;
+    };
+    let code = status.as_u16().to_string();
+    let declared = &operation["responses"][&code];
+    assert!(
+        declared.is_object(),
+        "{method} {template} answered {status}, which the document does not declare: {body}"
+    );
+    let Some(schema) = declared.pointer("/content/application~1json/schema") else { return };
+    let mut schema = schema.clone();
+    schema["components"] = doc["components"].clone();
+    let validator = jsonschema::draft202012::new(&schema)
+        .unwrap_or_else(|e| panic!("{method} {template} {status}: the document's schema: {e}"));
+    let errors: Vec<String> =
+        validator.iter_errors(body).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(
+        errors.is_empty(),
+        "{method} {template} {status}: the body does not match the document: {errors:?}\n{body}"
+    );
+}
+
+/// Whether `path` is an instance of the document's `template` (`/v1/cases/{id}`).
+fn path_matches(template: &str, path: &str) -> bool {
+    let (t, p): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), path.split('/').collect());
+    t.len() == p.len()
+        && t.iter().zip(&p).all(|(t, p)| (t.starts_with('{') && !p.is_empty()) || t == p)
 }
