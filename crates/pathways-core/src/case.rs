@@ -15,6 +15,7 @@ use crate::personal::Personal;
 #[serde(deny_unknown_fields)]
 pub struct Case {
     /// The referring organisation's own reference, e.g. `CAKC-000123`.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"\S")))]
     pub reference: String,
     /// How the client reached the referrer.
     pub channel: Channel,
@@ -23,6 +24,7 @@ pub struct Case {
     /// The person being helped.
     pub client: Client,
     /// What they need help with; each code at most once.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
     pub needs: Vec<Need>,
     /// Facts about the client's situation that change eligibility or priority.
     #[serde(default)]
@@ -56,6 +58,7 @@ pub enum Channel {
 #[serde(deny_unknown_fields)]
 pub struct Referrer {
     /// Organisation id, e.g. `citizens-advice-kc`.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"\S")))]
     pub organisation: String,
     /// The worker's id within that organisation (not their name).
     pub worker: String,
@@ -67,15 +70,21 @@ pub struct Referrer {
 #[serde(deny_unknown_fields)]
 pub struct Client {
     /// Full name.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"\S")))]
     pub name: Personal<String>,
     /// Date of birth.
     pub date_of_birth: Personal<NaiveDate>,
     /// Full postcode, e.g. `W10 5AB`.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}$"))
+    )]
     pub postcode: Personal<String>,
     /// Address lines, where the client gave them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<Personal<String>>,
     /// ONS code of the local authority whose services the client can use, e.g. `E09000020`.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^[EWSN][0-9]{8}$")))]
     pub local_authority: String,
     /// Telephone number.
     #[serde(default)]
@@ -84,6 +93,7 @@ pub struct Client {
     #[serde(default)]
     pub email: Option<Personal<String>>,
     /// ISO 639-1 language code, e.g. `en`, `cy`.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^[a-z]{2}$")))]
     pub preferred_language: String,
     /// Contact is unsafe (e.g. domestic abuse): address and direct contact go only to a
     /// domestic-abuse service; everyone else contacts the client through the referrer.
@@ -99,9 +109,13 @@ pub struct Client {
 #[serde(deny_unknown_fields)]
 pub struct Household {
     /// Adults, including the client.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
+    #[serde(deserialize_with = "crate::whole::u8_value")]
     pub adults: u8,
     /// Ages of the children, in years.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(inner(range(max = 17))))]
+    #[serde(deserialize_with = "crate::whole::u8_list")]
     pub children_ages: Vec<u8>,
 }
 
@@ -177,6 +191,7 @@ pub struct Consent {
     /// With whom.
     pub share_with: ShareWith,
     /// The worker who recorded it.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"\S")))]
     pub recorded_by: String,
     /// When.
     pub recorded_at: DateTime<Utc>,
@@ -196,6 +211,7 @@ pub struct DutyToRefer {
     /// The client agreed that their contact details may be shared with it.
     pub consent_to_share_contact: bool,
     /// ONS code of the housing authority the client chose (it need not be where they live).
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^[EWSN][0-9]{8}$")))]
     pub chosen_authority: String,
 }
 
@@ -335,11 +351,19 @@ pub struct CaseError {
     pub path: String,
     /// What is wrong and what is allowed.
     pub message: String,
+    /// The case has the documented shape, but breaks a rule across fields that a JSON Schema
+    /// cannot say (a need recorded twice, a birth after the consent was recorded): the API
+    /// answers 422 rather than 400.
+    pub cross_field: bool,
 }
 
 impl CaseError {
     fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { path: path.into(), message: message.into() }
+        Self { path: path.into(), message: message.into(), cross_field: false }
+    }
+
+    fn across(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { cross_field: true, ..Self::at(path, message) }
     }
 }
 
@@ -372,7 +396,7 @@ impl Case {
         }
         for (i, need) in self.needs.iter().enumerate() {
             if let Some(first) = self.needs[..i].iter().position(|n| n.code == need.code) {
-                return Err(CaseError::at(
+                return Err(CaseError::across(
                     format!("needs[{i}].code"),
                     format!(
                         "`{}` is already needs[{first}]; record each need once with its most pressing urgency",
@@ -423,7 +447,10 @@ impl Case {
         }
         let dob = *client.date_of_birth.expose();
         if dob > self.consent.recorded_at.date_naive() || dob.year() < 1900 {
-            return Err(CaseError::at("client.date_of_birth", "is not a plausible date of birth"));
+            return Err(CaseError::across(
+                "client.date_of_birth",
+                "is not a plausible date of birth (from 1900, and not after the consent was recorded)",
+            ));
         }
         if let ShareWith::Partners(ids) = &self.consent.share_with {
             if ids.is_empty() {
@@ -480,19 +507,22 @@ pub(crate) fn postcode_district(postcode: &str) -> String {
 /// A permissive check of the UK postcode shape: outward `A9`, `A99`, `AA9`, `AA99`, `A9A`,
 /// `AA9A`, then inward `9AA`.
 fn is_uk_postcode(postcode: &str) -> bool {
-    let compact: Vec<u8> = postcode
-        .bytes()
-        .filter(|b| !b.is_ascii_whitespace())
-        .map(|b| b.to_ascii_uppercase())
-        .collect();
-    if !(5..=7).contains(&compact.len()) {
+    // Exactly the pattern the OpenAPI document gives (`Client::postcode`):
+    // `^[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}$`, i.e. the outward code (A9, A99,
+    // AA9, AA99, A9A, AA9A), at most one space, the inward code (9AA).
+    let bytes = postcode.as_bytes();
+    if bytes.len() < 5 {
         return false;
     }
-    let (outward, inward) = compact.split_at(compact.len() - 3);
+    let (outward, inward) = bytes.split_at(bytes.len() - 3);
     let inward_ok = inward[0].is_ascii_digit() && inward[1..].iter().all(u8::is_ascii_alphabetic);
-    let outward_ok = outward[0].is_ascii_alphabetic()
-        && outward.iter().all(u8::is_ascii_alphanumeric)
-        && outward.iter().any(u8::is_ascii_digit);
+    let outward = outward.strip_suffix(b" ").unwrap_or(outward);
+    let letters = outward.iter().take_while(|b| b.is_ascii_alphabetic()).count().min(2);
+    let rest = &outward[letters..];
+    let outward_ok = letters >= 1
+        && rest.first().is_some_and(u8::is_ascii_digit)
+        && rest.len() <= 2
+        && rest.iter().all(u8::is_ascii_alphanumeric);
     inward_ok && outward_ok
 }
 
@@ -628,7 +658,7 @@ mod tests {
         for ok in ["W10 5AB", "SY8 1AA", "sw1a1aa", "EC1A 1BB", "M1 1AE"] {
             assert!(is_uk_postcode(ok), "{ok}");
         }
-        for bad in ["", "12345", "W10", "W10 5A", "ABCDE FG"] {
+        for bad in ["", "12345", "W10", "W10 5A", "ABCDE FG", "W10  5AB", " W10 5AB", "W1005AB"] {
             assert!(!is_uk_postcode(bad), "{bad}");
         }
     }

@@ -17,6 +17,7 @@ mod personal;
 mod plan;
 mod referral;
 mod safe_contact;
+mod whole;
 
 pub use availability::{
     AgeBand, Availability, AvailabilityQuery, Capacity, Eligibility, NeedRequest, Offer,

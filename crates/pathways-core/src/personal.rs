@@ -8,9 +8,25 @@ use serde::{Deserialize, Serialize};
 /// to), but `Debug` prints `[redacted]` and there is no `Display`, so it cannot reach a log by
 /// accident. Read it with [`Personal::expose`], which makes every use visible in review.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct Personal<T>(T);
+
+/// On the wire a `Personal<T>` is just a `T`: its schema is `T`'s, inline, so a field's own
+/// constraints (a pattern, a length) apply to it.
+#[cfg(feature = "schema")]
+impl<T: schemars::JsonSchema> schemars::JsonSchema for Personal<T> {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        generator.subschema_for::<T>()
+    }
+}
 
 impl<T> Personal<T> {
     /// Wraps a value that identifies or describes a person.

@@ -90,7 +90,10 @@ fn operation(spec: &RouteSpec, generator: &mut schemars::SchemaGenerator) -> Val
                 .iter()
                 .map(|l| {
                     let (name, expr) = l.parameter;
-                    (l.name.to_string(), json!({"operationId": l.operation_id, "parameters": {name: expr}}))
+                    (
+                        l.name.to_string(),
+                        json!({"operationId": l.operation_id, "parameters": {name: expr}}),
+                    )
                 })
                 .collect();
             response["links"] = Value::Object(links);
@@ -120,9 +123,15 @@ fn operation(spec: &RouteSpec, generator: &mut schemars::SchemaGenerator) -> Val
         operation["parameters"] = Value::Array(parameters);
     }
     if let Some(body) = spec.request {
+        let mut content = json!({"schema": body(generator).to_value()});
+        if let Some(example) =
+            spec.example.and_then(|text| serde_json::from_str::<Value>(text).ok())
+        {
+            content["example"] = example;
+        }
         operation["requestBody"] = json!({
             "required": true,
-            "content": {"application/json": {"schema": body(generator).to_value()}}
+            "content": {"application/json": content}
         });
     }
     operation
@@ -188,7 +197,8 @@ fn resolve(schema: &Value, generator: &mut schemars::SchemaGenerator) -> Value {
 fn without_null(property: &Value) -> Value {
     let mut property = property.clone();
     if let Some(types) = property.get("type").and_then(Value::as_array) {
-        let kept: Vec<Value> = types.iter().filter(|t| t.as_str() != Some("null")).cloned().collect();
+        let kept: Vec<Value> =
+            types.iter().filter(|t| t.as_str() != Some("null")).cloned().collect();
         property["type"] = if kept.len() == 1 { kept[0].clone() } else { Value::Array(kept) };
     }
     property

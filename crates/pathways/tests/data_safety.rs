@@ -354,13 +354,7 @@ async fn erasure_and_export(dir: &std::path::Path, storage: &Storage) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| {
-            format!(
-                "{}:{}",
-                e["action"].as_str().unwrap(),
-                e["outcome"].as_str().unwrap()
-            )
-        })
+        .map(|e| format!("{}:{}", e["action"].as_str().unwrap(), e["outcome"].as_str().unwrap()))
         .collect();
     for expected in ["case.create:ok", "case.export:ok", "case.erase:client_request"] {
         assert!(actions.contains(&expected.to_string()), "{expected} in {actions:?}");

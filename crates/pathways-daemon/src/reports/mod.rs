@@ -53,7 +53,12 @@ pub async fn pathways(
     let to = range.to.unwrap_or_else(Utc::now);
     let from = range.from.unwrap_or(to - DEFAULT_WINDOW);
     if from > to {
-        return Err(ApiError::bad_request("invalid_range", "`from` must not be after `to`"));
+        // Both well-formed, in an order the schema cannot state: 422.
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_range",
+            "`from` must not be after `to`",
+        ));
     }
     // Each organisation sees its own cases' referrals; the operator's admins see all.
     let scope = (!caller.is_operator_admin()).then_some(caller.organisation.as_str());

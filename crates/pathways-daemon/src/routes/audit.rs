@@ -61,7 +61,11 @@ pub async fn entries(
     }
     if let (Some(from), Some(to)) = (query.from, query.to) {
         if from > to {
-            return Err(ApiError::bad_request("invalid_query", "`from` must not be after `to`"));
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_query",
+                "`from` must not be after `to`",
+            ));
         }
     }
     let case_id = match query.case.as_deref() {

@@ -38,16 +38,26 @@ pub async fn create(
     let case = match body.and_then(|bytes| {
         // The message names the field and may quote the caller's own value; it goes back to
         // the caller only, never to the log.
-        parse_case(&bytes).map_err(|e| ApiError::bad_request("invalid_case", e.to_string()))
+        parse_case(&bytes).map_err(|e| {
+            // Well-formed, but breaking a rule across fields the schema cannot state: 422.
+            let status = if e.cross_field {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            ApiError::new(status, "invalid_case", e.to_string())
+        })
     }) {
-        // The lead of a plan defaults to the referring organisation, and the lead may read
-        // the case: so a key may only create cases it refers itself.
+        // The lead of a plan defaults to the referring organisation, and the owner reads the
+        // whole case: so a key may only create cases its own organisation refers.
         Ok(case) if case.referrer.organisation != caller.organisation => {
-            audit(&state, &caller, "case.create", None, "invalid").await;
-            return Err(ApiError::bad_request(
-                "invalid_case",
+            audit(&state, &caller, "case.create", None, "forbidden").await;
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
                 format!(
-                    "at `referrer.organisation`: must be `{}`, the organisation of this API key",
+                    "at `referrer.organisation`: this key may only create cases of `{}`, its own \
+                     organisation",
                     caller.organisation
                 ),
             ));

@@ -37,7 +37,9 @@ pub enum Access {
 pub type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
 
 /// The schema of `T`, registered with the generator as a component.
-pub fn schema<T: schemars::JsonSchema>(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+pub fn schema<T: schemars::JsonSchema>(
+    generator: &mut schemars::SchemaGenerator,
+) -> schemars::Schema {
     generator.subschema_for::<T>()
 }
 
@@ -94,6 +96,9 @@ pub struct RouteSpec {
     pub responses: Vec<(u16, Option<SchemaFn>)>,
     /// Links from its success response to other operations.
     pub links: &'static [LinkSpec],
+    /// A request body that succeeds, as JSON text (the document's example; clients and the
+    /// API fuzzer start from it).
+    pub example: Option<&'static str>,
 }
 
 const PATHFINDER: &[Role] = &[Role::Pathfinder];
@@ -182,13 +187,15 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         headers: &[],
         responses: Vec::new(),
         links: &[],
+        example: None,
     };
     vec![
         (
             RouteSpec {
                 request: Some(schema::<pathways_core::Case>),
-                responses: vec![ok::<CaseCreated>(201)],
+                responses: vec![ok::<CaseCreated>(201), err(422)],
                 links: CASE_LINKS,
+                example: Some(include_str!("../../../../examples/cases/debt-food-eviction.json")),
                 ..spec(
                     Method::POST,
                     "/v1/cases",
@@ -298,6 +305,7 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 headers: &[IDEMPOTENCY_KEY],
                 responses: vec![ok::<ReferralsAccepted>(202), err(404), err(409), err(422)],
                 links: REFERRAL_LINKS,
+                example: Some("{}"),
                 ..spec(
                     Method::POST,
                     "/v1/cases/{id}/referrals",
@@ -339,7 +347,7 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         (
             RouteSpec {
                 query: Some(schema::<crate::reports::Range>),
-                responses: vec![ok::<PathwayReport>(200), err(400)],
+                responses: vec![ok::<PathwayReport>(200), err(400), err(422)],
                 ..spec(
                     Method::GET,
                     "/v1/reports/pathways",
@@ -353,7 +361,7 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         (
             RouteSpec {
                 query: Some(schema::<audit::AuditQuery>),
-                responses: vec![ok::<AuditPage>(200), err(400)],
+                responses: vec![ok::<AuditPage>(200), err(400), err(422)],
                 ..spec(
                     Method::GET,
                     "/v1/audit",

@@ -301,11 +301,8 @@ pub fn safe_contact_case_json(organisation: &str) -> String {
 pub fn conforms(method: &Method, path: &str, status: StatusCode, body: &serde_json::Value) {
     static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
     let doc = DOCUMENT.get_or_init(pathways_daemon::openapi_document);
-    let Some((template, item)) = doc["paths"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .find(|(template, _)| path_matches(template, path))
+    let Some((template, item)) =
+        doc["paths"].as_object().unwrap().iter().find(|(template, _)| path_matches(template, path))
     else {
         // A path no route serves: the router's own 404, outside any operation.
         assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: not in the document");
