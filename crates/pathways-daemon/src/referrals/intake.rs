@@ -38,11 +38,11 @@ const ACTION: &str = "referral.create";
 #[serde(deny_unknown_fields)]
 pub struct ReferralRequest {
     /// Step orders to refer (at least one, when given).
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Choice<StepOrder>")]
     pub steps: Option<Choice<StepOrder>>,
     /// Needs whose `refer` steps to refer (at least one, when given).
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Choice<NeedCode>")]
     pub needs: Option<Choice<NeedCode>>,
 }
