@@ -7,6 +7,13 @@
 //!
 //! A crate of its own, with four small dependencies, so that its fuzz target (`fuzz/`) builds
 //! in seconds rather than with the whole daemon. The daemon re-exports it.
+//!
+//! Not the `standardwebhooks` crate (the specification's reference library, 1.0.1), which is
+//! only a dev-dependency here, for tests that each side verifies the other's signatures. As a
+//! verifier it reads the clock itself (no `now` to pass in tests), takes an `http::HeaderMap`,
+//! accepts an empty id and an empty key, signs only UTF-8 bodies, and subtracts the timestamp
+//! unchecked (a `webhook-timestamp` of `i64::MIN` panics with overflow checks on, as the fuzz
+//! build has them, and passes the tolerance check without).
 
 use std::fmt;
 

@@ -1,5 +1,6 @@
-//! The notifier against a receiver on 127.0.0.1 that checks every signature itself: the events
-//! a referral's progress produces, their wire format, and retries.
+//! The notifier against a receiver on 127.0.0.1 that checks every signature itself and with the
+//! `standardwebhooks` reference crate: the events a referral's progress produces, their wire
+//! format, and retries; and the signer against that crate for random keys and messages.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
+use super::sign::SigningKey;
 use crate::{ClockConfig, Sandbox, SandboxConfig, WebhookConfig};
 
 /// The receiver's secret, and the key it carries.
@@ -62,7 +64,10 @@ async fn receive(
     let fresh = timestamp
         .parse::<i64>()
         .is_ok_and(|sent| (chrono::Utc::now().timestamp() - sent).abs() <= 5);
+    // And by the specification's reference library, on the headers as they arrived.
+    let reference = standardwebhooks::Webhook::new(SECRET).unwrap().verify(&body, &headers);
     let valid = header("webhook-signature") == expected
+        && reference.is_ok()
         && header("content-type") == "application/json"
         && fresh;
     let body: Value = serde_json::from_slice(&body).unwrap_or_default();
@@ -287,4 +292,41 @@ async fn a_missing_secret_variable_stops_the_sandbox_from_starting() {
         err.contains("PATHWAYS_SANDBOX_TEST_UNSET_SECRET") && err.contains("nhs.webhook"),
         "{err}"
     );
+}
+
+#[test]
+fn the_signer_agrees_with_the_reference_crate_for_random_keys_and_messages() {
+    // Fixed seed: a failure names a case that can be run again.
+    let mut rng = fastrand::Rng::with_seed(11);
+    let now = chrono::Utc::now().timestamp();
+    for n in 0..200 {
+        // 24 to 64 bytes, the specification's range for HMAC keys.
+        let key: Vec<u8> = (0..rng.usize(24..=64)).map(|_| rng.u8(..)).collect();
+        let secret = format!("whsec_{}", STANDARD.encode(&key));
+        let id = format!(
+            "evt_{}",
+            (0..rng.usize(1..=32)).map(|_| rng.alphanumeric()).collect::<String>()
+        );
+        // JSON-like text with any Unicode now and then: the crate signs UTF-8 bodies only.
+        let body: String = (0..rng.usize(0..=300))
+            .map(|_| if rng.u8(..5) == 0 { rng.char(..) } else { rng.char(' '..='~') })
+            .collect();
+        let ours = SigningKey::from_secret(&secret).unwrap();
+        let theirs = standardwebhooks::Webhook::new(&secret).unwrap();
+        // The same bytes at any instant (the crate signs without reading the clock) ...
+        let at = rng.i64(0..=4_000_000_000);
+        assert_eq!(
+            ours.sign(&id, at, body.as_bytes()),
+            theirs.sign(&id, at, body.as_bytes()).unwrap(),
+            "case {n}: id {id}, at {at}, body {body:?}"
+        );
+        // ... and the crate's verify, which reads the clock, accepts ours signed now.
+        let signature = ours.sign(&id, now, body.as_bytes());
+        let mut headers = HeaderMap::new();
+        headers.insert("webhook-id", id.parse().unwrap());
+        headers.insert("webhook-timestamp", now.to_string().parse().unwrap());
+        headers.insert("webhook-signature", signature.parse().unwrap());
+        let verdict = theirs.verify(body.as_bytes(), &headers);
+        assert!(verdict.is_ok(), "case {n}: id {id}, body {body:?}: {verdict:?}");
+    }
 }
