@@ -266,6 +266,12 @@ pub(crate) fn should_record(
     if (change.state, change.reason) == current {
         return false;
     }
+    // A final state is final: no later report (a late or confused partner, a stray poll) makes
+    // the referral live again, which would also break "one live referral per step" once the
+    // step has been referred anew.
+    if current.0.is_final() {
+        return false;
+    }
     if change.source.is_partner()
         && change.state == TaskState::Requested
         && current.0 != TaskState::Draft
@@ -351,6 +357,16 @@ mod tests {
         assert!(should_record((TaskState::Draft, None), None, &ack), "overtook the dispatcher");
         for current in [TaskState::Accepted, TaskState::InProgress, TaskState::Completed] {
             assert!(!should_record((current, None), Some(at(30)), &ack), "{current:?}");
+        }
+    }
+
+    #[test]
+    fn nothing_moves_a_referral_out_of_a_final_state() {
+        for done in [TaskState::Completed, TaskState::Rejected, TaskState::Failed, TaskState::Cancelled] {
+            for source in [StatusSource::PartnerWebhook, StatusSource::PartnerPoll, StatusSource::Dispatcher] {
+                let back = change(TaskState::InProgress, source, 50);
+                assert!(!should_record((done, None), Some(at(10)), &back), "{done:?} {source:?}");
+            }
         }
     }
 
