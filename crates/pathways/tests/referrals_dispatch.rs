@@ -181,7 +181,9 @@ async fn a_daemon_killed_mid_dispatch_neither_loses_nor_duplicates_a_referral() 
     // Sends are in flight (300 ms each at the partner): kill without warning.
     daemon.kill();
     let before = sandbox.foodbank_stats();
-    assert!(before.distinct_keys < 8, "the kill came mid-dispatch: {before:?}");
+    // Mid-dispatch: some sends had not been answered (each takes 300 ms at the partner), so
+    // not every voucher existed yet, whether or not every POST had already arrived.
+    assert!(before.vouchers_created < 8, "the kill came mid-dispatch: {before:?}");
     let daemon = Daemon::start(dir.path(), &storage, &sandbox, 1500).await;
     let settled = daemon.settled(&ids, Duration::from_secs(60)).await;
     assert!(settled.iter().all(|r| r["dispatch"]["state"] == "delivered"), "{settled:#?}");

@@ -136,8 +136,11 @@ async fn a_key_still_in_flight_is_answered_409_and_nothing_is_written_twice() {
 
     let (status, error) = daemon.refer(&case_id, "busy-1", "{}").await;
     assert_eq!((status, code(&error)), (409, Some("idempotency_in_flight")), "{error}");
-    let (status, error) = daemon.refer(&case_id, "busy-1", r#"{ "steps": null }"#).await;
+    let (status, error) = daemon.refer(&case_id, "busy-1", "{ }").await;
     assert_eq!((status, code(&error)), (409, Some("idempotency_in_flight")), "same request");
+    // `null` is not a selection (the schema does not allow it): refused before the key is read.
+    let (status, error) = daemon.refer(&case_id, "busy-1", r#"{ "steps": null }"#).await;
+    assert_eq!((status, code(&error)), (400, Some("invalid_request")), "{error}");
     let (status, error) = daemon.refer(&case_id, "busy-1", r#"{"steps": [1]}"#).await;
     assert_eq!((status, code(&error)), (422, Some("idempotency_key_reused")), "{error}");
     assert_eq!(s.referral_for(&case_id, "busy-1", order).await, None, "nothing was written");
