@@ -155,7 +155,10 @@ async fn each_refused_callback_is_audited_under_its_partner_without_personal_dat
     let store = pathways_store::SqliteStore::open(&db, keys).await.expect("the store opens");
     let filter = pathways_store::AuditFilter { limit: 1000, ..Default::default() };
     let log = pathways_store::Store::audit_entries(&store, &filter).await.unwrap();
-    let events: Vec<_> = log.iter().filter(|r| r.entry.action == "partner.event").collect();
+    let events: Vec<_> = log
+        .iter()
+        .filter(|r| r.entry.action == pathways_store::AuditAction::PartnerEvent)
+        .collect();
     let got: Vec<(&str, &str, Option<&str>)> = events
         .iter()
         .map(|r| {
@@ -175,7 +178,7 @@ async fn each_refused_callback_is_audited_under_its_partner_without_personal_dat
             ("nhs-test", "not_partners_referral", None),
             ("nobody", "unknown_partner", None),
             (food, "recorded", Some(id.as_str())),
-            (food, "replay", None),
+            (food, "replayed", None),
         ]
     );
     assert!(events.iter().all(|r| r.entry.key_id == "webhook" && r.entry.case_id.is_none()));

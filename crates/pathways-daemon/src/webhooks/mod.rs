@@ -16,7 +16,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use pathways_core::{StatusReason, TaskState};
-use pathways_store::{AuditEntry, PartnerEvent, ReferralId, StatusChange, StatusSource};
+use pathways_store::{
+    AuditAction, AuditEntry, AuditOutcome, PartnerEvent, ReferralId, StatusChange, StatusSource,
+};
 use serde::Deserialize;
 
 use crate::auth::is_code;
@@ -74,39 +76,56 @@ pub async fn receive(
     }
 }
 
-type Refusal = (&'static str, ApiError);
+type Refusal = (AuditOutcome, ApiError);
 
 async fn accept(
     state: &AppState,
     partner_id: &str,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(&'static str, ReferralId), Refusal> {
+) -> Result<(AuditOutcome, ReferralId), Refusal> {
     let live = state.live();
     let Some(secret) = live.webhook_secrets.get(partner_id) else {
-        return Err(("unknown_partner", ApiError::not_found("partner accepting callbacks")));
+        return Err((
+            AuditOutcome::UnknownPartner,
+            ApiError::not_found("partner accepting callbacks"),
+        ));
     };
     let header = |name: &'static str| {
         headers.get(name).and_then(|v| v.to_str().ok()).ok_or_else(|| {
-            ("missing_header", unauthorized("missing_header", VerifyError::MissingHeader(name)))
+            (
+                AuditOutcome::MissingHeader,
+                unauthorized(AuditOutcome::MissingHeader, VerifyError::MissingHeader(name)),
+            )
         })
     };
     let (id, timestamp, signature) =
         (header("webhook-id")?, header("webhook-timestamp")?, header("webhook-signature")?);
     verify(secret, id, timestamp, signature, body, Utc::now().timestamp()).map_err(
         |e| match e {
-            VerifyError::Stale => ("stale_timestamp", unauthorized("stale_timestamp", e)),
-            VerifyError::BadTimestamp => ("bad_timestamp", unauthorized("bad_timestamp", e)),
-            VerifyError::MissingHeader(_) => ("missing_header", unauthorized("missing_header", e)),
-            VerifyError::BadSignature => ("bad_signature", unauthorized("bad_signature", e)),
+            VerifyError::Stale => {
+                (AuditOutcome::StaleTimestamp, unauthorized(AuditOutcome::StaleTimestamp, e))
+            }
+            VerifyError::BadTimestamp => {
+                (AuditOutcome::BadTimestamp, unauthorized(AuditOutcome::BadTimestamp, e))
+            }
+            VerifyError::MissingHeader(_) => {
+                (AuditOutcome::MissingHeader, unauthorized(AuditOutcome::MissingHeader, e))
+            }
+            VerifyError::BadSignature => {
+                (AuditOutcome::BadSignature, unauthorized(AuditOutcome::BadSignature, e))
+            }
         },
     )?;
     let event: Event = serde_json::from_slice(body).map_err(|e| {
-        ("invalid_event", ApiError::bad_request("invalid_event", format!("the event: {e}")))
+        (
+            AuditOutcome::InvalidEvent,
+            ApiError::bad_request(AuditOutcome::InvalidEvent.as_str(), format!("the event: {e}")),
+        )
     })?;
     if event.kind != "referral.status_changed" {
         return Err((
-            "unsupported_event",
+            AuditOutcome::UnsupportedEvent,
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "unsupported_event",
@@ -119,7 +138,7 @@ async fn accept(
     // dispatcher's own record of the delivery, otherwise an unchanged repeat.
     if matches!(data.state, TaskState::Draft | TaskState::EnteredInError) {
         return Err((
-            "invalid_state",
+            AuditOutcome::InvalidState,
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_state",
@@ -131,10 +150,13 @@ async fn accept(
     let found = store
         .find_referral_by_partner_reference(partner_id, &data.partner_reference)
         .await
-        .map_err(|e| ("store_failed", crate::error::ApiError::from_store(e)))?;
+        .map_err(|e| (AuditOutcome::StoreFailed, crate::error::ApiError::from_store(e)))?;
     let Some(referral_id) = found else {
         // A missing referral and another partner's answer alike.
-        return Err(("not_partners_referral", ApiError::not_found("referral of this partner")));
+        return Err((
+            AuditOutcome::NotPartnersReferral,
+            ApiError::not_found("referral of this partner"),
+        ));
     };
     let change = StatusChange {
         state: data.state,
@@ -148,14 +170,14 @@ async fn accept(
     let event = store
         .record_partner_event(partner_id, id, &referral_id, &change)
         .await
-        .map_err(|e| ("store_failed", crate::error::ApiError::from_store(e)))?;
+        .map_err(|e| (AuditOutcome::StoreFailed, crate::error::ApiError::from_store(e)))?;
     tracing::info!(referral_id = %referral_id, partner = partner_id, state = ?change.state,
         outcome = ?event, "partner callback");
     match event {
-        PartnerEvent::Recorded => Ok(("recorded", referral_id)),
-        PartnerEvent::Unchanged => Ok(("unchanged", referral_id)),
+        PartnerEvent::Recorded => Ok((AuditOutcome::Recorded, referral_id)),
+        PartnerEvent::Unchanged => Ok((AuditOutcome::Unchanged, referral_id)),
         PartnerEvent::Replay => Err((
-            "replay",
+            AuditOutcome::Replayed,
             ApiError::new(
                 StatusCode::CONFLICT,
                 "replayed",
@@ -165,8 +187,8 @@ async fn accept(
     }
 }
 
-fn unauthorized(code: &'static str, error: VerifyError) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, code, error.to_string())
+fn unauthorized(outcome: AuditOutcome, error: VerifyError) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, outcome.as_str(), error.to_string())
 }
 
 /// Audits a callback under the partner's name (or `unknown` when the path is not a code).
@@ -174,17 +196,17 @@ async fn audit(
     state: &AppState,
     partner_id: &str,
     referral_id: Option<&ReferralId>,
-    outcome: &str,
+    outcome: AuditOutcome,
 ) {
     let organisation = if is_code(partner_id) { partner_id } else { "unknown" };
     let entry = AuditEntry {
         at: Utc::now(),
         key_id: "webhook".into(),
         organisation: organisation.to_string(),
-        action: "partner.event".into(),
+        action: AuditAction::PartnerEvent,
         case_id: None,
         referral_id: referral_id.cloned(),
-        outcome: outcome.to_string(),
+        outcome,
     };
     if let Err(e) = state.store().append_audit(&entry).await {
         tracing::error!(error = %e, "cannot write the audit log");
