@@ -38,7 +38,7 @@ pub use openapi::document as openapi_document;
 pub use referrals::{fingerprint as referral_fingerprint, referral_key, ReferralRequest};
 pub use routes::{table as route_table, Access, RouteSpec};
 pub use state::{Limits, Live};
-pub use webhooks::{verify as verify_webhook, VerifyError, WebhookSecret};
+pub use webhooks::{verify as verify_webhook, VerifyError, WebhookRefusal, WebhookSecret};
 
 use state::AppState;
 
