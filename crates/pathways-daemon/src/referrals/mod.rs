@@ -38,6 +38,6 @@ pub(crate) async fn audit(
     };
     if let Err(e) = state.store().append_audit(&entry).await {
         tracing::error!(error = %e, %action, %outcome, "cannot write the audit log");
-        state.metrics().inc("pathways_audit_failures_total", vec![]);
+        state.metrics().audit_failure();
     }
 }

@@ -109,21 +109,10 @@ pub async fn plan(
     let live = state.live();
     let started = Instant::now();
     let mut plan = live.orchestrator.plan(&stored.case, chrono::Local::now().date_naive()).await;
-    state.metrics().observe("pathways_plan_duration_seconds", vec![], started.elapsed());
+    state.metrics().plan(started.elapsed());
     for report in &plan.partners {
-        let outcome = serde_json::to_value(report.outcome)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        let partner = ("partner", report.partner_id.clone());
-        state
-            .metrics()
-            .inc("pathways_partner_calls_total", vec![partner.clone(), ("outcome", outcome)]);
-        state.metrics().observe(
-            "pathways_partner_latency_seconds",
-            vec![partner],
-            std::time::Duration::from_millis(report.latency_ms),
-        );
+        let took = std::time::Duration::from_millis(report.latency_ms);
+        state.metrics().partner_call(&report.partner_id, report.outcome, took);
     }
     plan.case_id = stored.id.to_string();
     state.store().insert_plan(&stored.id, &plan).await.map_err(ApiError::from_store)?;
@@ -218,6 +207,6 @@ pub(crate) async fn audit(
     };
     if let Err(e) = state.store().append_audit(&entry).await {
         tracing::error!(error = %e, %action, %outcome, "cannot write the audit log");
-        state.metrics().inc("pathways_audit_failures_total", vec![]);
+        state.metrics().audit_failure();
     }
 }

@@ -68,9 +68,7 @@ pub async fn receive(
     };
     audit(&state, &partner_id, referral_id.as_ref(), outcome).await;
     let label = if is_code(&partner_id) { partner_id.clone() } else { "unknown".into() };
-    state
-        .metrics()
-        .inc("pathways_webhooks_total", vec![("partner", label), ("outcome", outcome.to_string())]);
+    state.metrics().webhook(&label, outcome);
     match result {
         Ok((outcome, id)) => Ok(Json(serde_json::json!({"status": outcome, "referral_id": id}))),
         Err(rejected) => Err(rejected.into_error()),
@@ -300,7 +298,7 @@ async fn audit(
     };
     if let Err(e) = state.store().append_audit(&entry).await {
         tracing::error!(error = %e, "cannot write the audit log");
-        state.metrics().inc("pathways_audit_failures_total", vec![]);
+        state.metrics().audit_failure();
     }
 }
 
