@@ -8,6 +8,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use pathways_store::AuditOutcome;
 use serde::Serialize;
 
 /// An error answered to an API client: a status, a stable code and a readable message.
@@ -41,7 +42,7 @@ impl ApiError {
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            AuditOutcome::Internal.as_str(),
             "the server failed; the request id in the `x-request-id` header finds it in the log",
         )
     }
@@ -57,7 +58,7 @@ impl ApiError {
             StoreError::Sealed { what, id, .. } | StoreError::Corrupt { what, id, .. } => {
                 Self::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "stored_data_unreadable",
+                    AuditOutcome::StoredDataUnreadable.as_str(),
                     format!(
                         "the stored {what} `{id}` cannot be read (a missing data key or an \
                          altered record); the operator has the details in the log"
@@ -70,7 +71,18 @@ impl ApiError {
 
     /// 503 for a dependency that is down (the store).
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, AuditOutcome::Unavailable.as_str(), message)
+    }
+
+    /// The audit outcome of a request that ended in this error: the outcome spelt as its code.
+    /// The codes of errors that are audited this way are taken from the audit vocabulary where
+    /// they are made, so this finds one; a code outside it is a bug, logged and recorded as
+    /// `internal` rather than lost.
+    pub fn audit_outcome(&self) -> AuditOutcome {
+        self.code.parse().unwrap_or_else(|_| {
+            tracing::error!(code = self.code, "an error code outside the audit vocabulary");
+            AuditOutcome::Internal
+        })
     }
 
     /// The default error for a status that some layer produced without a body.
@@ -155,4 +167,31 @@ pub enum DaemonError {
     /// or its answer read.
     #[error("in-process request: {0}")]
     Request(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pathways_store::StoreError;
+
+    #[test]
+    fn an_audited_error_is_recorded_under_its_code_and_an_unknown_code_as_internal() {
+        let unreadable =
+            StoreError::Corrupt { what: "case", id: "c1".into(), problem: "bad".into() };
+        let down = StoreError::Database {
+            backend: "SQLite",
+            operation: "reading a case",
+            code: None,
+            message: "locked".into(),
+        };
+        for (error, outcome) in [
+            (ApiError::from_store(unreadable), AuditOutcome::StoredDataUnreadable),
+            (ApiError::from_store(down), AuditOutcome::Unavailable),
+            (ApiError::internal(), AuditOutcome::Internal),
+            (ApiError::new(StatusCode::CONFLICT, "no_plan", "no plan"), AuditOutcome::NoPlan),
+            (ApiError::new(StatusCode::CONFLICT, "made_up", "?"), AuditOutcome::Internal),
+        ] {
+            assert_eq!(error.audit_outcome(), outcome, "{error:?}");
+        }
+    }
 }

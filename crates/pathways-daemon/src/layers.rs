@@ -84,7 +84,7 @@ async fn json_errors(State(state): State<AppState>, req: Request, next: Next) ->
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
-    let method = req.method().as_str().to_string();
+    let method = req.method().clone();
     let mut response = next.run(req).await;
     let status = response.status();
     let is_json = response
@@ -101,10 +101,7 @@ async fn json_errors(State(state): State<AppState>, req: Request, next: Next) ->
         }
         response = replacement;
     }
-    state.metrics().inc(
-        "pathways_http_requests_total",
-        vec![("route", route), ("method", method), ("status", status.as_u16().to_string())],
-    );
+    state.metrics().http_request(&route, &method, status);
     response
 }
 

@@ -33,13 +33,14 @@ use tokio::net::TcpListener;
 pub use auth::{hash_token, is_code, new_token, ApiKey, Caller, KeyRing, Role};
 pub use dispatch::{DispatchSettings, Dispatcher};
 pub use error::{ApiError, DaemonError};
+pub use metrics::ReloadResult;
 pub use openapi::document as openapi_document;
 /// How referral intake fingerprints a request and derives each referral's key: for tests that
 /// play a daemon which died mid-request.
 pub use referrals::{fingerprint as referral_fingerprint, referral_key, ReferralRequest};
 pub use routes::{table as route_table, Access, RouteSpec};
 pub use state::{Limits, Live};
-pub use webhooks::{verify as verify_webhook, VerifyError, WebhookSecret};
+pub use webhooks::{verify as verify_webhook, VerifyError, WebhookRefusal, WebhookSecret};
 
 use state::AppState;
 
@@ -143,11 +144,9 @@ impl Daemon {
         self.state.replace_live(live);
     }
 
-    /// Counts a reload attempt in the metrics (`ok` or `refused`).
-    pub fn count_reload(&self, result: &str) {
-        self.state
-            .metrics()
-            .inc("pathways_config_reloads_total", vec![("result", result.to_string())]);
+    /// Counts a reload attempt in the metrics.
+    pub fn count_reload(&self, result: ReloadResult) {
+        self.state.metrics().config_reload(result);
     }
 
     /// Serves on `listener` until `shutdown` completes, then drains requests in flight for at

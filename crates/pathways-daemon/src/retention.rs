@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Months, Utc};
-use pathways_store::{AuditEntry, ErasureReason, Store, StoreError};
+use pathways_store::{AuditAction, AuditEntry, AuditOutcome, ErasureReason, Store, StoreError};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -61,10 +61,10 @@ pub async fn sweep(
                         at: now,
                         key_id: "system:retention".into(),
                         organisation: "system".into(),
-                        action: "case.erase".into(),
+                        action: AuditAction::CaseErase,
                         case_id: Some(case_id.clone()),
                         referral_id: None,
-                        outcome: ErasureReason::RetentionExpired.as_str().into(),
+                        outcome: AuditOutcome::erased(ErasureReason::RetentionExpired),
                     };
                     if let Err(e) = store.append_audit(&entry).await {
                         tracing::error!(error = %e, "cannot write the audit log");

@@ -7,7 +7,7 @@ mod support;
 use axum::http::{header, Method, StatusCode};
 use std::time::Duration;
 
-use pathways_daemon::Limits;
+use pathways_daemon::{Limits, ReloadResult};
 use support::{case_json, Harness, ORG_A, ORG_B};
 use tower::ServiceExt;
 
@@ -264,4 +264,172 @@ async fn a_request_over_its_time_limit_is_a_json_503() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"]["code"], "timeout", "{body}");
     assert!(started.elapsed() < Duration::from_millis(900), "cut at the limit, not the partner");
+}
+
+/// One metric family as `/metrics` declares it.
+#[derive(Debug, Default)]
+struct Family {
+    help: Vec<String>,
+    kind: Vec<String>,
+    samples: Vec<(String, String)>,
+}
+
+/// Parses the text exposition format (0.0.4) into families by name, asserting what the format
+/// itself requires on the way: `# HELP`/`# TYPE` before a family's samples, each family's lines
+/// together, every sample's name its family's (plus `_bucket`/`_sum`/`_count` for a
+/// histogram), label names snake_case and values quoted, and a numeric value.
+fn parse_exposition(text: &str) -> std::collections::BTreeMap<String, Family> {
+    let mut families = std::collections::BTreeMap::<String, Family>::new();
+    let mut current: Option<String> = None;
+    let mut finished = std::collections::HashSet::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# ") {
+            let mut words = rest.splitn(3, ' ');
+            let (keyword, name, value) = (words.next(), words.next(), words.next());
+            let (Some(name), Some(value)) = (name, value) else { panic!("bad line `{line}`") };
+            if current.as_deref() != Some(name) {
+                if let Some(previous) = current.replace(name.to_string()) {
+                    finished.insert(previous);
+                }
+                assert!(!finished.contains(name), "`{name}` declared in two places:\n{text}");
+            }
+            let family = families.entry(name.to_string()).or_default();
+            match keyword {
+                Some("HELP") => family.help.push(value.to_string()),
+                Some("TYPE") => family.kind.push(value.to_string()),
+                _ => panic!("unexpected comment `{line}`"),
+            }
+            continue;
+        }
+        let name_end = line.find(['{', ' ']).unwrap_or_else(|| panic!("bad sample `{line}`"));
+        let (name, rest) = line.split_at(name_end);
+        let family_name = current.clone().unwrap_or_else(|| panic!("`{line}` before any TYPE"));
+        let family = families.get_mut(&family_name).unwrap();
+        let kind = family.kind.first().map(String::as_str);
+        let own = name == family_name
+            || (kind == Some("histogram")
+                && ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .any(|suffix| name.strip_suffix(suffix) == Some(&family_name)));
+        assert!(own, "sample `{name}` under family `{family_name}`");
+        let (labels, value) = match rest.strip_prefix('{') {
+            Some(labelled) => labelled.rsplit_once("} ").expect("closed labels"),
+            None => ("", rest.trim_start()),
+        };
+        assert!(value.parse::<f64>().is_ok(), "value of `{line}`");
+        for pair in labels.split("\",").filter(|p| !p.is_empty()) {
+            let (key, quoted) = pair.split_once('=').unwrap_or_else(|| panic!("label in `{line}`"));
+            assert!(quoted.starts_with('"'), "unquoted label value in `{line}`");
+            assert!(
+                key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "label `{key}` in `{line}`"
+            );
+        }
+        family.samples.push((name.to_string(), line.to_string()));
+    }
+    families
+}
+
+#[tokio::test]
+async fn every_metric_family_follows_the_prometheus_naming_rules_after_traffic() {
+    let h = Harness::new().await;
+    // Requests of several kinds: created, planned, read, refused, unrouted, and a partner
+    // callback from a partner without a signing secret.
+    let (_, created) = h.send(h.post("/v1/cases", &h.pathfinder_a, case_json(ORG_A))).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    h.send(h.post(&format!("/v1/cases/{id}/plan"), &h.pathfinder_a, String::new())).await;
+    h.send(h.get(&format!("/v1/cases/{id}"), &h.pathfinder_b)).await;
+    h.send(h.get("/v1/audit", &h.pathfinder_a)).await;
+    h.send(h.request(Method::GET, "/nope", None, None, vec![])).await;
+    h.send(h.post("/v1/partners/pantry/events", &h.pantry, "{}".into())).await;
+    // A referral the dispatcher sends (the test partner refuses it), and a refused reload: so
+    // that every family has a series (an empty one is not rendered).
+    let path = format!("/v1/cases/{id}/referrals");
+    let (status, body) = h.send(h.post_with_key(&path, &h.pathfinder_a, "k-1", "{}".into())).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let dispatcher = h.daemon.start_dispatcher();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !h
+        .text(h.request(Method::GET, "/metrics", None, None, vec![]))
+        .await
+        .contains("pathways_dispatch_outcomes_total{partner=\"pantry\",outcome=\"failed\"} 1")
+    {
+        assert!(std::time::Instant::now() < deadline, "the referral was not sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    dispatcher.shutdown(Duration::from_secs(5)).await;
+    h.daemon.count_reload(ReloadResult::Refused);
+    let response = h
+        .router
+        .clone()
+        .oneshot(h.request(Method::GET, "/metrics", None, None, vec![]))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    let families = parse_exposition(&text);
+
+    for (name, family) in &families {
+        assert_eq!(family.help.len(), 1, "`{name}` needs one HELP:\n{text}");
+        assert_eq!(family.kind.len(), 1, "`{name}` needs one TYPE:\n{text}");
+        assert!(family.help[0].len() > 10, "`{name}` says what it counts");
+        let snake = name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            && !name.contains("__")
+            && !name.ends_with('_');
+        assert!(snake && name.starts_with("pathways_"), "`{name}` is not pathways_snake_case");
+        let kind = family.kind[0].as_str();
+        assert!(["counter", "gauge", "histogram"].contains(&kind), "`{name}`: {kind}");
+        assert_eq!(kind == "counter", name.ends_with("_total"), "`{name}` is a {kind}");
+        if kind == "histogram" || ["duration", "latency"].iter().any(|w| name.contains(w)) {
+            assert!(name.ends_with("_seconds"), "`{name}` is a duration in seconds");
+        }
+        assert!(
+            ["_bucket", "_sum", "_count"].iter().all(|s| !name.ends_with(s)),
+            "`{name}` ends in a suffix the format reserves"
+        );
+    }
+    // Every series the daemon has had is still there, under the same name.
+    let expected = [
+        "pathways_http_requests_total",
+        "pathways_plan_duration_seconds",
+        "pathways_partner_calls_total",
+        "pathways_partner_latency_seconds",
+        "pathways_config_reloads_total",
+        "pathways_audit_failures_total",
+        "pathways_dispatch_attempts_total",
+        "pathways_dispatch_outcomes_total",
+        "pathways_dispatch_latency_seconds",
+        "pathways_webhooks_total",
+        "pathways_partner_breaker_state",
+        "pathways_partner_in_flight",
+        "pathways_outbox_depth",
+        "pathways_store_commits_total",
+        "pathways_store_writes_total",
+    ];
+    let names: Vec<&str> = families.keys().map(String::as_str).collect();
+    let mut sorted = expected.to_vec();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted, "{text}");
+    // And the traffic is in them, with typed label values spelt as before.
+    let samples: Vec<&str> =
+        families.values().flat_map(|f| f.samples.iter().map(|(_, line)| line.as_str())).collect();
+    for line in [
+        "pathways_http_requests_total{route=\"/v1/cases/{id}\",method=\"GET\",status=\"404\"} 1",
+        "pathways_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"} 1",
+        "pathways_partner_calls_total{partner=\"pantry\",outcome=\"answered\"} 1",
+        "pathways_webhooks_total{partner=\"pantry\",outcome=\"unknown_partner\"} 1",
+        "pathways_partner_in_flight{partner=\"pantry\"} 0",
+        "pathways_plan_duration_seconds_count 1",
+        "pathways_dispatch_attempts_total{partner=\"pantry\"} 1",
+        "pathways_dispatch_latency_seconds_count{partner=\"pantry\"} 1",
+        "pathways_config_reloads_total{result=\"refused\"} 1",
+        "pathways_audit_failures_total 0",
+    ] {
+        assert!(samples.contains(&line), "`{line}` missing from:\n{text}");
+    }
 }

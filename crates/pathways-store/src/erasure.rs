@@ -36,7 +36,7 @@ pub enum ErasureReason {
 
 impl ErasureReason {
     /// Its code, as stored and as the API writes it.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             ErasureReason::ClientRequest => "client_request",
             ErasureReason::EnteredInError => "entered_in_error",

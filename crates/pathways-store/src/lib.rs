@@ -35,7 +35,7 @@ mod url;
 
 use std::sync::Arc;
 
-pub use audit::{AuditEntry, AuditFilter, AuditRecord};
+pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome, AuditRecord, UnknownCode};
 pub use erasure::{Erasure, ErasureReason, LegalHold, ResealProgress};
 pub use error::StoreError;
 pub use idempotency::{IdempotencyOutcome, StoredResponse};

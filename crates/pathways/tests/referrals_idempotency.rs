@@ -13,7 +13,8 @@ use pathways_core::{Referral, StepAction};
 use pathways_daemon::{referral_fingerprint, referral_key, ReferralRequest};
 use pathways_sandbox::{Sandbox, SandboxConfig};
 use pathways_store::{
-    AuditFilter, CaseId, IdempotencyOutcome, NewReferral, ReferralId, SqliteStore, Store,
+    AuditAction, AuditFilter, AuditOutcome, CaseId, IdempotencyOutcome, NewReferral, ReferralId,
+    SqliteStore, Store,
 };
 use referrals_util::{Daemon, Storage, ORG};
 use serde_json::Value;
@@ -76,7 +77,7 @@ impl Setup {
     }
 
     /// The outcomes of `referral.create` on this case, oldest first.
-    async fn intake_outcomes(&self, case_id: &str) -> Vec<String> {
+    async fn intake_outcomes(&self, case_id: &str) -> Vec<AuditOutcome> {
         let filter = AuditFilter {
             case_id: Some(CaseId::parse(case_id).unwrap()),
             limit: 1000,
@@ -85,7 +86,7 @@ impl Setup {
         let entries = self.store.audit_entries(&filter).await.unwrap();
         entries
             .into_iter()
-            .filter(|r| r.entry.action == "referral.create")
+            .filter(|r| r.entry.action == AuditAction::ReferralCreate)
             .map(|r| r.entry.outcome)
             .collect()
     }
@@ -157,7 +158,13 @@ async fn a_key_still_in_flight_is_answered_409_and_nothing_is_written_twice() {
     assert_eq!((status, &again), (202, &first), "replayed");
     assert_eq!(
         s.intake_outcomes(&case_id).await,
-        ["in_flight", "in_flight", "key_reused", "ok", "replayed"]
+        [
+            AuditOutcome::InFlight,
+            AuditOutcome::InFlight,
+            AuditOutcome::KeyReused,
+            AuditOutcome::Ok,
+            AuditOutcome::Replayed
+        ]
     );
 
     let settled = daemon.settled(&ids(&first), Duration::from_secs(30)).await;
@@ -197,8 +204,12 @@ async fn a_request_left_in_flight_by_a_dead_daemon_is_taken_over_after_twice_the
     let (status, again) = daemon.refer(&case_id, "dead-1", "{ }").await;
     assert_eq!((status, &again), (202, &first), "the takeover's answer is replayed");
     let outcomes = s.intake_outcomes(&case_id).await;
-    assert_eq!(outcomes.iter().filter(|o| *o == "ok").count(), 1, "one did the work: {outcomes:?}");
-    assert_eq!(outcomes.last().map(String::as_str), Some("replayed"), "{outcomes:?}");
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == AuditOutcome::Ok).count(),
+        1,
+        "one did the work: {outcomes:?}"
+    );
+    assert_eq!(outcomes.last(), Some(&AuditOutcome::Replayed), "{outcomes:?}");
 
     let settled = daemon.settled(&ids(&first), Duration::from_secs(30)).await;
     assert_eq!(settled[0]["dispatch"]["state"], "delivered", "{settled:#?}");

@@ -6,8 +6,9 @@ mod referrals_util;
 
 use std::time::Duration;
 
-use pathways_daemon::WebhookSecret;
+use pathways_daemon::{WebhookRefusal, WebhookSecret};
 use pathways_sandbox::{Sandbox, SandboxConfig};
+use pathways_store::{AuditAction, AuditOutcome};
 use referrals_util::{Daemon, Storage, COORDINATOR, FOOD_SECRET, NHS_SECRET, TOKEN};
 use serde_json::Value;
 
@@ -22,24 +23,42 @@ async fn post_event(
     reference: &str,
     state: &str,
 ) -> (u16, Value) {
-    let body = serde_json::json!({
-        "type": "referral.status_changed",
+    let body = event_body("referral.status_changed", reference, state);
+    post_signed(daemon, route_partner, secret, id, &timestamp.to_string(), &body, None).await
+}
+
+/// An event of type `kind` about the referral with `reference`.
+fn event_body(kind: &str, reference: &str, state: &str) -> String {
+    serde_json::json!({
+        "type": kind,
         "data": {"partner_reference": reference, "state": state, "reason": null,
                  "note": "collected", "occurred_at": chrono::Utc::now().to_rfc3339()}
     })
-    .to_string();
-    let ts = timestamp.to_string();
-    let signature = WebhookSecret::parse(secret).unwrap().sign(id, &ts, body.as_bytes());
-    let r = reqwest::Client::new()
+    .to_string()
+}
+
+/// Posts `body` signed with `secret`, without the header `leave_out` if one is named.
+async fn post_signed(
+    daemon: &Daemon,
+    route_partner: &str,
+    secret: &str,
+    id: &str,
+    timestamp: &str,
+    body: &str,
+    leave_out: Option<&str>,
+) -> (u16, Value) {
+    let signature = WebhookSecret::parse(secret).unwrap().sign(id, timestamp, body.as_bytes());
+    let mut request = reqwest::Client::new()
         .post(format!("{}/v1/partners/{route_partner}/events", daemon.base))
-        .header("webhook-id", id)
-        .header("webhook-timestamp", ts)
-        .header("webhook-signature", signature)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("sent");
+        .header("content-type", "application/json");
+    for (name, value) in
+        [("webhook-id", id), ("webhook-timestamp", timestamp), ("webhook-signature", &signature)]
+    {
+        if leave_out != Some(name) {
+            request = request.header(name, value);
+        }
+    }
+    let r = request.body(body.to_string()).send().await.expect("sent");
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
@@ -124,6 +143,11 @@ async fn bad_callbacks_are_refused_and_a_good_one_moves_the_referral() {
     sandbox.shutdown().await;
 }
 
+/// A callback to send and what should come of it: (partner, secret, webhook-id, timestamp,
+/// body, header left out, the refusal or None for accepted).
+type Call<'a> =
+    (&'a str, &'a str, &'a str, &'a str, &'a str, Option<&'a str>, Option<WebhookRefusal>);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_refused_callback_is_audited_under_its_partner_without_personal_data() {
     let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox starts");
@@ -133,21 +157,50 @@ async fn each_refused_callback_is_audited_under_its_partner_without_personal_dat
     let id = daemon.one_food_referral("HOOK-2").await;
     let referral = daemon.settled(std::slice::from_ref(&id), Duration::from_secs(30)).await;
     let reference = referral[0]["partner_reference"].as_str().unwrap().to_string();
-    let now = chrono::Utc::now().timestamp();
+    let now = chrono::Utc::now().timestamp().to_string();
+    let stale = (chrono::Utc::now().timestamp() - 600).to_string();
     let food = "foodbank-test";
+    let completed = event_body("referral.status_changed", &reference, "completed");
+    let draft = event_body("referral.status_changed", &reference, "draft");
+    let created = event_body("referral.created", &reference, "completed");
 
-    let calls = [
-        ("bad signature", food, NHS_SECRET, "evt-a", now, 401),
-        ("stale timestamp", food, FOOD_SECRET, "evt-b", now - 600, 401),
-        ("another partner's referral", "nhs-test", NHS_SECRET, "evt-c", now, 404),
-        ("unknown partner", "nobody", FOOD_SECRET, "evt-d", now, 404),
-        ("accepted", food, FOOD_SECRET, "evt-e", now, 200),
-        ("replay", food, FOOD_SECRET, "evt-e", now, 409),
+    // Every refusal once, then an accepted callback and its replay.
+    use WebhookRefusal as R;
+    let calls: [Call; 11] = [
+        ("nobody", FOOD_SECRET, "evt-a", &now, &completed, None, Some(R::UnknownPartner)),
+        (
+            food,
+            FOOD_SECRET,
+            "evt-b",
+            &now,
+            &completed,
+            Some("webhook-signature"),
+            Some(R::MissingHeader),
+        ),
+        (food, FOOD_SECRET, "evt-c", "soon", &completed, None, Some(R::BadTimestamp)),
+        (food, FOOD_SECRET, "evt-d", &stale, &completed, None, Some(R::StaleTimestamp)),
+        (food, NHS_SECRET, "evt-e", &now, &completed, None, Some(R::BadSignature)),
+        (food, FOOD_SECRET, "evt-f", &now, "{\"type\": 1}", None, Some(R::InvalidEvent)),
+        (food, FOOD_SECRET, "evt-g", &now, &created, None, Some(R::UnsupportedEvent)),
+        (food, FOOD_SECRET, "evt-h", &now, &draft, None, Some(R::InvalidState)),
+        ("nhs-test", NHS_SECRET, "evt-i", &now, &completed, None, Some(R::NotPartnersReferral)),
+        (food, FOOD_SECRET, "evt-j", &now, &completed, None, None),
+        (food, FOOD_SECRET, "evt-j", &now, &completed, None, Some(R::Replayed)),
     ];
-    for (what, partner, secret, event_id, at, expected) in calls {
-        let (status, body) =
-            post_event(&daemon, partner, secret, event_id, at, &reference, "completed").await;
-        assert_eq!(status, expected, "{what}: {body}");
+    let refusals: std::collections::HashSet<_> = calls.iter().filter_map(|c| c.6).collect();
+    assert_eq!(refusals.len(), WebhookRefusal::ALL.len(), "each refusal is tried");
+    let mut answered = Vec::new();
+    for (partner, secret, event_id, at, body, leave_out, refusal) in calls {
+        let (status, answer) =
+            post_signed(&daemon, partner, secret, event_id, at, body, leave_out).await;
+        match refusal {
+            Some(refusal) => {
+                let code = answer["error"]["code"].as_str();
+                assert_eq!((status, code), (refusal.status().as_u16(), Some(refusal.code())));
+            }
+            None => assert_eq!((status, answer["status"].as_str()), (200, Some("recorded"))),
+        }
+        answered.push((partner, refusal, answer));
     }
 
     // No route reads the audit log: read it from the daemon's store file.
@@ -155,30 +208,29 @@ async fn each_refused_callback_is_audited_under_its_partner_without_personal_dat
     let store = pathways_store::SqliteStore::open(&db, keys).await.expect("the store opens");
     let filter = pathways_store::AuditFilter { limit: 1000, ..Default::default() };
     let log = pathways_store::Store::audit_entries(&store, &filter).await.unwrap();
-    let events: Vec<_> = log.iter().filter(|r| r.entry.action == "partner.event").collect();
-    let got: Vec<(&str, &str, Option<&str>)> = events
-        .iter()
-        .map(|r| {
-            let e = &r.entry;
-            (
-                e.organisation.as_str(),
-                e.outcome.as_str(),
-                e.referral_id.as_ref().map(|r| r.as_str()),
-            )
-        })
-        .collect();
-    assert_eq!(
-        got,
-        [
-            (food, "bad_signature", None),
-            (food, "stale_timestamp", None),
-            ("nhs-test", "not_partners_referral", None),
-            ("nobody", "unknown_partner", None),
-            (food, "recorded", Some(id.as_str())),
-            (food, "replay", None),
-        ]
-    );
-    assert!(events.iter().all(|r| r.entry.key_id == "webhook" && r.entry.case_id.is_none()));
+    let events: Vec<_> =
+        log.iter().filter(|r| r.entry.action == AuditAction::PartnerEvent).collect();
+    assert_eq!(events.len(), answered.len(), "every callback is audited once");
+    for (entry, (partner, refusal, answer)) in events.iter().map(|r| &r.entry).zip(&answered) {
+        assert_eq!(entry.organisation, *partner);
+        assert!(entry.key_id == "webhook" && entry.case_id.is_none(), "{entry:?}");
+        match refusal {
+            // The API's code and the log's outcome are the same refusal's, and one spelling
+            // except where a 404 must not tell why.
+            Some(refusal) => {
+                assert_eq!(entry.outcome, refusal.outcome());
+                assert_eq!(entry.referral_id, None);
+                if refusal.status() != 404 {
+                    assert_eq!(answer["error"]["code"].as_str(), Some(entry.outcome.as_str()));
+                }
+            }
+            None => {
+                assert_eq!(entry.outcome, AuditOutcome::Recorded);
+                assert_eq!(answer["status"].as_str(), Some(entry.outcome.as_str()));
+                assert_eq!(entry.referral_id.as_ref().map(|r| r.as_str()), Some(id.as_str()));
+            }
+        }
+    }
     let text = serde_json::to_string(&log).unwrap();
     for personal in ["Test Person", "Person", "07700 900123", "07700900123", "W10 5AB", "W105AB"] {
         assert!(!text.contains(personal), "`{personal}` in the audit log: {text}");

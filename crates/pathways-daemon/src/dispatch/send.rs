@@ -17,8 +17,7 @@ pub(super) async fn attempt(
     worker: String,
     item: OutboxItem,
 ) {
-    let partner_label = ("partner", item.partner_id.clone());
-    state.metrics().inc("pathways_dispatch_attempts_total", vec![partner_label.clone()]);
+    state.metrics().dispatch_attempt(&item.partner_id);
     // One snapshot of the partner set for the whole attempt: a reload meanwhile does not
     // change the connector it is sent through.
     let live = state.live();
@@ -46,18 +45,9 @@ pub(super) async fn attempt(
             }
         }
     };
-    state.metrics().observe(
-        "pathways_dispatch_latency_seconds",
-        vec![partner_label.clone()],
-        started.elapsed(),
-    );
+    let took = started.elapsed();
     let outcome =
         decide(item.attempt, item.created_at, &settings, result.map(|r| r.partner_reference));
-    let label = match &outcome {
-        DispatchOutcome::Delivered { .. } => "delivered",
-        DispatchOutcome::Retry { .. } => "retry",
-        DispatchOutcome::Failed { .. } => "failed",
-    };
     match &outcome {
         DispatchOutcome::Delivered { .. } => {
             tracing::info!(referral_id = %item.referral_id, partner = %item.partner_id,
@@ -72,10 +62,7 @@ pub(super) async fn attempt(
                 attempt = item.attempt, reason = %reason, "referral failed");
         }
     }
-    state.metrics().inc(
-        "pathways_dispatch_outcomes_total",
-        vec![partner_label, ("outcome", label.to_string())],
-    );
+    state.metrics().dispatch_finished(&item.partner_id, &outcome, took);
     match state.store().finish_outbox(item.id, &worker, outcome, Utc::now()).await {
         Ok(true) => {}
         Ok(false) => tracing::warn!(referral_id = %item.referral_id,

@@ -17,7 +17,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use pathways_core::{ActionPlan, Case, NeedCode, PlanStep, Referral, StepAction};
 use pathways_store::{
-    CaseId, IdempotencyOutcome, NewReferral, ReferralId, StoreError, StoredResponse,
+    AuditAction, AuditOutcome, CaseId, IdempotencyOutcome, NewReferral, ReferralId, StoreError,
+    StoredResponse,
 };
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -31,7 +32,7 @@ use crate::routes::JsonBody;
 use crate::state::AppState;
 
 const PATHFINDER: &[Role] = &[Role::Pathfinder];
-const ACTION: &str = "referral.create";
+const ACTION: AuditAction = AuditAction::ReferralCreate;
 
 /// Which steps of the plan to refer; an empty body object refers every `refer` step.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
@@ -57,18 +58,18 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let case_id = CaseId::parse(&id);
     if let Err(e) = caller.require(PATHFINDER) {
-        audit(&state, &caller, ACTION, (case_id.as_ref(), None), "forbidden").await;
+        audit(&state, &caller, ACTION, (case_id.as_ref(), None), AuditOutcome::Forbidden).await;
         return Err(e);
     }
     let key = idempotency_key(&headers)?;
     let Some(case_id) = case_id else {
-        audit(&state, &caller, ACTION, (None, None), "not_found").await;
+        audit(&state, &caller, ACTION, (None, None), AuditOutcome::NotFound).await;
         return Err(ApiError::not_found("case"));
     };
     let stored = state.store().get_case(&case_id).await.map_err(ApiError::from_store)?;
     let Some(stored) = stored.filter(|c| c.organisation == caller.organisation) else {
         // Only the organisation that owns a case refers it; any other sees a missing case.
-        audit(&state, &caller, ACTION, (Some(&case_id), None), "not_found").await;
+        audit(&state, &caller, ACTION, (Some(&case_id), None), AuditOutcome::NotFound).await;
         return Err(ApiError::not_found("case"));
     };
     let bytes = body?;
@@ -86,11 +87,11 @@ pub async fn create(
     match outcome {
         IdempotencyOutcome::Started | IdempotencyOutcome::TakenOver { .. } => {}
         IdempotencyOutcome::Completed(first) => {
-            audit(&state, &caller, ACTION, (Some(&case_id), None), "replayed").await;
+            audit(&state, &caller, ACTION, (Some(&case_id), None), AuditOutcome::Replayed).await;
             return Ok(replay(first));
         }
         IdempotencyOutcome::InFlight { .. } => {
-            audit(&state, &caller, ACTION, (Some(&case_id), None), "in_flight").await;
+            audit(&state, &caller, ACTION, (Some(&case_id), None), AuditOutcome::InFlight).await;
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "idempotency_in_flight",
@@ -98,7 +99,7 @@ pub async fn create(
             ));
         }
         IdempotencyOutcome::Mismatch => {
-            audit(&state, &caller, ACTION, (Some(&case_id), None), "key_reused").await;
+            audit(&state, &caller, ACTION, (Some(&case_id), None), AuditOutcome::KeyReused).await;
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency_key_reused",
@@ -116,14 +117,14 @@ pub async fn create(
                 // The referrals are durable; a retry takes the key over and finds them.
                 tracing::error!(error = %e, "cannot record the idempotent response");
             }
-            audit(&state, &caller, ACTION, (Some(&case_id), None), "ok").await;
+            audit(&state, &caller, ACTION, (Some(&case_id), None), AuditOutcome::Ok).await;
             tracing::info!(case_id = %case_id, "referrals accepted for dispatch");
             Ok(replay(stored_response))
         }
         Err(error) if error.code == REFERRAL_CONFLICT => {
             // Some of this request's referrals exist: the key stays claimed, so no retry with
             // it can write the rest under a different reading of the plan.
-            audit(&state, &caller, ACTION, (Some(&case_id), None), error.code).await;
+            audit(&state, &caller, ACTION, (Some(&case_id), None), error.audit_outcome()).await;
             Err(error)
         }
         Err(error) => {
@@ -132,7 +133,7 @@ pub async fn create(
             if let Err(e) = state.store().abandon_idempotent(&scope, &key).await {
                 tracing::error!(error = %e, "cannot release an idempotency key");
             }
-            audit(&state, &caller, ACTION, (Some(&case_id), None), error.code).await;
+            audit(&state, &caller, ACTION, (Some(&case_id), None), error.audit_outcome()).await;
             Err(error)
         }
     }
@@ -145,9 +146,12 @@ struct RequestKey<'a> {
     took_over: bool,
 }
 
-const REFERRAL_CONFLICT: &str = "referral_conflict";
+// A refused referral request is audited under its error's code (`ApiError::audit_outcome`), so
+// the codes `refer` answers with are spelt once, in the audit vocabulary.
+/// Some of the request's referrals exist and some do not.
+const REFERRAL_CONFLICT: &str = AuditOutcome::ReferralConflict.as_str();
 /// A chosen step already has a live referral: nothing of the request was written.
-const STEP_REFERRED: &str = "step_already_referred";
+const STEP_REFERRED: &str = AuditOutcome::StepAlreadyReferred.as_str();
 
 /// The `Idempotency-Key` header: 1 to 128 visible ASCII characters.
 fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
@@ -216,7 +220,7 @@ async fn refer(
         || {
             ApiError::new(
                 StatusCode::CONFLICT,
-                "no_plan",
+                AuditOutcome::NoPlan.as_str(),
                 "this case has no plan yet: POST /v1/cases/{id}/plan makes one",
             )
         },
@@ -330,7 +334,7 @@ fn chosen_steps(plan: &ActionPlan, request: &ReferralRequest) -> Result<Vec<Plan
             let step = plan.steps.iter().find(|s| s.order == *order).ok_or_else(|| {
                 ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "unknown_step",
+                    AuditOutcome::UnknownStep.as_str(),
                     format!("the plan has no step {order}"),
                 )
             })?;
@@ -349,7 +353,7 @@ fn chosen_steps(plan: &ActionPlan, request: &ReferralRequest) -> Result<Vec<Plan
                 .ok_or_else(|| {
                     ApiError::new(
                         StatusCode::UNPROCESSABLE_ENTITY,
-                        "unknown_step",
+                        AuditOutcome::UnknownStep.as_str(),
                         format!("the plan has no `refer` step for `{}`", need_code(*need)),
                     )
                 })?;
@@ -364,7 +368,7 @@ fn chosen_steps(plan: &ActionPlan, request: &ReferralRequest) -> Result<Vec<Plan
     if chosen.is_empty() {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "nothing_to_refer",
+            AuditOutcome::NothingToRefer.as_str(),
             "the request chose no `refer` step of the plan",
         ));
     }
@@ -391,7 +395,7 @@ fn check_consent<'a>(case: &Case, step: &'a PlanStep) -> Result<&'a str, ApiErro
 fn refused(step: &PlanStep, why: &str) -> ApiError {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
-        "step_refused",
+        AuditOutcome::StepRefused.as_str(),
         format!("step {} ({}) cannot be referred: {why}", step.order, need_code(step.need)),
     )
 }

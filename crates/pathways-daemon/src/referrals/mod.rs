@@ -14,7 +14,7 @@ pub use intake::{create, fingerprint, referral_key, ReferralRequest};
 pub use view::read;
 
 use chrono::Utc;
-use pathways_store::{AuditEntry, CaseId, ReferralId};
+use pathways_store::{AuditAction, AuditEntry, AuditOutcome, CaseId, ReferralId};
 
 use crate::auth::Caller;
 use crate::state::AppState;
@@ -24,21 +24,21 @@ use crate::state::AppState;
 pub(crate) async fn audit(
     state: &AppState,
     caller: &Caller,
-    action: &str,
+    action: AuditAction,
     ids: (Option<&CaseId>, Option<&ReferralId>),
-    outcome: &str,
+    outcome: AuditOutcome,
 ) {
     let entry = AuditEntry {
         at: Utc::now(),
         key_id: caller.key_id.clone(),
         organisation: caller.organisation.clone(),
-        action: action.to_string(),
+        action,
         case_id: ids.0.cloned(),
         referral_id: ids.1.cloned(),
-        outcome: outcome.to_string(),
+        outcome,
     };
     if let Err(e) = state.store().append_audit(&entry).await {
-        tracing::error!(error = %e, action, outcome, "cannot write the audit log");
-        state.metrics().inc("pathways_audit_failures_total", vec![]);
+        tracing::error!(error = %e, %action, %outcome, "cannot write the audit log");
+        state.metrics().audit_failure();
     }
 }

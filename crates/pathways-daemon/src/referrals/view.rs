@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use pathways_store::ReferralId;
+use pathways_store::{AuditAction, AuditOutcome, ReferralId};
 
 use super::audit;
 use crate::access::{ReferralAccess, ReferralView};
@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 const READERS: &[Role] = &[Role::Pathfinder, Role::Coordinator];
-const ACTION: &str = "referral.read";
+const ACTION: AuditAction = AuditAction::ReferralRead;
 
 /// `GET /v1/referrals/{id}`
 pub async fn read(
@@ -27,7 +27,7 @@ pub async fn read(
 ) -> Result<Response, ApiError> {
     let referral_id = ReferralId::parse(&id);
     if let Err(e) = caller.require(READERS) {
-        audit(&state, &caller, ACTION, (None, referral_id.as_ref()), "forbidden").await;
+        audit(&state, &caller, ACTION, (None, referral_id.as_ref()), AuditOutcome::Forbidden).await;
         return Err(e);
     }
     let Some(referral_id) = referral_id else {
@@ -38,7 +38,14 @@ pub async fn read(
         .map_err(ApiError::from_store)?;
     match access {
         ReferralAccess::Owner(stored) => {
-            audit(&state, &caller, ACTION, (Some(&stored.case_id), Some(&referral_id)), "ok").await;
+            audit(
+                &state,
+                &caller,
+                ACTION,
+                (Some(&stored.case_id), Some(&referral_id)),
+                AuditOutcome::Ok,
+            )
+            .await;
             let chase_after = chrono::Duration::from_std(state.dispatch_settings().chase_after)
                 .unwrap_or(chrono::Duration::MAX);
             let chase_before =
@@ -52,13 +59,14 @@ pub async fn read(
                 &caller,
                 ACTION,
                 (case_id.as_ref(), Some(&referral_id)),
-                "ok_partner_view",
+                AuditOutcome::OkPartnerView,
             )
             .await;
             Ok(Json(view).into_response())
         }
         ReferralAccess::None => {
-            audit(&state, &caller, ACTION, (None, Some(&referral_id)), "not_visible").await;
+            audit(&state, &caller, ACTION, (None, Some(&referral_id)), AuditOutcome::NotVisible)
+                .await;
             Err(ApiError::not_found("referral"))
         }
     }

@@ -12,7 +12,7 @@ use axum::extract::{Query, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use pathways_orchestrator::{PathwayCounts, PathwayStats};
-use pathways_store::PathwayStatsRow;
+use pathways_store::{AuditAction, AuditOutcome, PathwayStatsRow};
 use serde::Deserialize;
 use tokio::sync::watch;
 
@@ -44,7 +44,8 @@ pub async fn pathways(
     range: Result<Query<Range>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<PathwayReport>, ApiError> {
     if let Err(e) = caller.require(READERS) {
-        audit(&state, &caller, "report.pathways", (None, None), "forbidden").await;
+        audit(&state, &caller, AuditAction::ReportPathways, (None, None), AuditOutcome::Forbidden)
+            .await;
         return Err(e);
     }
     let Query(range) = range.map_err(|e| {
@@ -63,7 +64,7 @@ pub async fn pathways(
     // Each organisation sees its own cases' referrals; the operator's admins see all.
     let scope = (!caller.is_operator_admin()).then_some(caller.organisation.as_str());
     let rows = state.store().pathway_stats(from, to, scope).await.map_err(ApiError::from_store)?;
-    audit(&state, &caller, "report.pathways", (None, None), "ok").await;
+    audit(&state, &caller, AuditAction::ReportPathways, (None, None), AuditOutcome::Ok).await;
     let pathways = rows.iter().map(row_view).collect();
     let organisation = scope.map_or("all", |org| org).to_string();
     Ok(Json(PathwayReport { from, to, organisation, pathways }))

@@ -8,7 +8,7 @@
 use axum::extract::{Query, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use pathways_store::{AuditFilter, CaseId};
+use pathways_store::{AuditAction, AuditFilter, AuditOutcome, CaseId};
 use serde::Deserialize;
 
 use super::cases::audit;
@@ -44,9 +44,9 @@ pub async fn entries(
     caller: Caller,
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    const ACTION: &str = "audit.read";
+    const ACTION: AuditAction = AuditAction::AuditRead;
     if let Err(e) = caller.require(&[Role::Admin]) {
-        audit(&state, &caller, ACTION, None, "forbidden").await;
+        audit(&state, &caller, ACTION, None, AuditOutcome::Forbidden).await;
         return Err(e);
     }
     let Query(query) = query.map_err(|e| {
@@ -96,7 +96,7 @@ pub async fn entries(
         limit,
     };
     let records = state.store().audit_entries(&filter).await.map_err(ApiError::from_store)?;
-    audit(&state, &caller, ACTION, case_id.as_ref(), "ok").await;
+    audit(&state, &caller, ACTION, case_id.as_ref(), AuditOutcome::Ok).await;
     let next_after =
         (records.len() == limit as usize).then(|| records.last().map(|r| r.seq)).flatten();
     let entries = records.iter().map(AuditEntryView::of).collect();

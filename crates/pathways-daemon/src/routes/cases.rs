@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
 use pathways_core::parse_case;
-use pathways_store::{AuditEntry, CaseId, StoredCase};
+use pathways_store::{AuditAction, AuditEntry, AuditOutcome, CaseId, StoredCase};
 
 use super::body::JsonBody;
 use crate::access::{CaseAccess, OwnerCaseView};
@@ -32,7 +32,7 @@ pub async fn create(
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, HeaderMap, Json<CaseCreated>), ApiError> {
     if let Err(e) = caller.require(PATHFINDER) {
-        audit(&state, &caller, "case.create", None, "forbidden").await;
+        audit(&state, &caller, AuditAction::CaseCreate, None, AuditOutcome::Forbidden).await;
         return Err(e);
     }
     let case = match body.and_then(|bytes| {
@@ -51,7 +51,7 @@ pub async fn create(
         // The lead of a plan defaults to the referring organisation, and the owner reads the
         // whole case: so a key may only create cases its own organisation refers.
         Ok(case) if case.referrer.organisation != caller.organisation => {
-            audit(&state, &caller, "case.create", None, "forbidden").await;
+            audit(&state, &caller, AuditAction::CaseCreate, None, AuditOutcome::Forbidden).await;
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
@@ -64,7 +64,7 @@ pub async fn create(
         }
         Ok(case) => case,
         Err(e) => {
-            audit(&state, &caller, "case.create", None, "invalid").await;
+            audit(&state, &caller, AuditAction::CaseCreate, None, AuditOutcome::Invalid).await;
             return Err(e);
         }
     };
@@ -73,7 +73,7 @@ pub async fn create(
         .insert_case(&caller.organisation, &case)
         .await
         .map_err(ApiError::from_store)?;
-    audit(&state, &caller, "case.create", Some(&id), "ok").await;
+    audit(&state, &caller, AuditAction::CaseCreate, Some(&id), AuditOutcome::Ok).await;
     tracing::info!(case_id = %id, "case created");
     let mut headers = HeaderMap::new();
     if let Ok(location) = HeaderValue::from_str(&format!("/v1/cases/{id}")) {
@@ -89,21 +89,21 @@ pub async fn read(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    const ACTION: &str = "case.read";
+    const ACTION: AuditAction = AuditAction::CaseRead;
     let (case_id, access) = case_access(&state, &caller, &id, ACTION).await?;
     match access {
         CaseAccess::Owner(stored) => {
             let referrals =
                 state.store().referrals_of_case(&case_id).await.map_err(ApiError::from_store)?;
-            audit(&state, &caller, ACTION, Some(&case_id), "ok").await;
+            audit(&state, &caller, ACTION, Some(&case_id), AuditOutcome::Ok).await;
             Ok(Json(OwnerCaseView::new(*stored, &referrals)).into_response())
         }
         CaseAccess::Partner(view) => {
-            audit(&state, &caller, ACTION, Some(&case_id), "ok_partner_view").await;
+            audit(&state, &caller, ACTION, Some(&case_id), AuditOutcome::OkPartnerView).await;
             Ok(Json(view).into_response())
         }
         CaseAccess::None => {
-            audit(&state, &caller, ACTION, Some(&case_id), "not_visible").await;
+            audit(&state, &caller, ACTION, Some(&case_id), AuditOutcome::NotVisible).await;
             Err(ApiError::not_found("case"))
         }
     }
@@ -115,30 +115,19 @@ pub async fn plan(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<pathways_core::ActionPlan>), ApiError> {
-    let stored = owned_case(&state, &caller, &id, "plan.create").await?;
+    let stored = owned_case(&state, &caller, &id, AuditAction::PlanCreate).await?;
     // One snapshot for the whole plan: a reload meanwhile does not change its partners.
     let live = state.live();
     let started = Instant::now();
     let mut plan = live.orchestrator.plan(&stored.case, chrono::Local::now().date_naive()).await;
-    state.metrics().observe("pathways_plan_duration_seconds", vec![], started.elapsed());
+    state.metrics().plan(started.elapsed());
     for report in &plan.partners {
-        let outcome = serde_json::to_value(report.outcome)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        let partner = ("partner", report.partner_id.clone());
-        state
-            .metrics()
-            .inc("pathways_partner_calls_total", vec![partner.clone(), ("outcome", outcome)]);
-        state.metrics().observe(
-            "pathways_partner_latency_seconds",
-            vec![partner],
-            std::time::Duration::from_millis(report.latency_ms),
-        );
+        let took = std::time::Duration::from_millis(report.latency_ms);
+        state.metrics().partner_call(&report.partner_id, report.outcome, took);
     }
     plan.case_id = stored.id.to_string();
     state.store().insert_plan(&stored.id, &plan).await.map_err(ApiError::from_store)?;
-    audit(&state, &caller, "plan.create", Some(&stored.id), "ok").await;
+    audit(&state, &caller, AuditAction::PlanCreate, Some(&stored.id), AuditOutcome::Ok).await;
     tracing::info!(case_id = %stored.id, steps = plan.steps.len(), unmet = plan.unmet.len(),
         partners = plan.partners.len(), "plan stored");
     Ok((StatusCode::CREATED, Json(plan)))
@@ -150,14 +139,15 @@ pub async fn read_plan(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<pathways_core::ActionPlan>, ApiError> {
-    let stored = owned_case(&state, &caller, &id, "plan.read").await?;
+    let stored = owned_case(&state, &caller, &id, AuditAction::PlanRead).await?;
     match state.store().latest_plan(&stored.id).await.map_err(ApiError::from_store)? {
         Some(plan) => {
-            audit(&state, &caller, "plan.read", Some(&stored.id), "ok").await;
+            audit(&state, &caller, AuditAction::PlanRead, Some(&stored.id), AuditOutcome::Ok).await;
             Ok(Json(plan.plan))
         }
         None => {
-            audit(&state, &caller, "plan.read", Some(&stored.id), "no_plan").await;
+            audit(&state, &caller, AuditAction::PlanRead, Some(&stored.id), AuditOutcome::NoPlan)
+                .await;
             Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 "no_plan",
@@ -173,14 +163,14 @@ async fn case_access(
     state: &AppState,
     caller: &Caller,
     id: &str,
-    action: &str,
+    action: AuditAction,
 ) -> Result<(CaseId, CaseAccess), ApiError> {
     if let Err(e) = caller.require(PATHFINDER) {
-        audit(state, caller, action, CaseId::parse(id).as_ref(), "forbidden").await;
+        audit(state, caller, action, CaseId::parse(id).as_ref(), AuditOutcome::Forbidden).await;
         return Err(e);
     }
     let Some(case_id) = CaseId::parse(id) else {
-        audit(state, caller, action, None, "not_found").await;
+        audit(state, caller, action, None, AuditOutcome::NotFound).await;
         return Err(ApiError::not_found("case"));
     };
     let access = CaseAccess::decide(state.store().as_ref(), &caller.organisation, &case_id)
@@ -195,14 +185,14 @@ async fn owned_case(
     state: &AppState,
     caller: &Caller,
     id: &str,
-    action: &str,
+    action: AuditAction,
 ) -> Result<StoredCase, ApiError> {
     let (case_id, access) = case_access(state, caller, id, action).await?;
     match access.owned() {
         Some(stored) => Ok(stored),
         None => {
             // The audit log tells the operator what the caller must not learn.
-            audit(state, caller, action, Some(&case_id), "not_visible").await;
+            audit(state, caller, action, Some(&case_id), AuditOutcome::NotVisible).await;
             Err(ApiError::not_found("case"))
         }
     }
@@ -213,21 +203,21 @@ async fn owned_case(
 pub(crate) async fn audit(
     state: &AppState,
     caller: &Caller,
-    action: &str,
+    action: AuditAction,
     case_id: Option<&CaseId>,
-    outcome: &str,
+    outcome: AuditOutcome,
 ) {
     let entry = AuditEntry {
         at: Utc::now(),
         key_id: caller.key_id.clone(),
         organisation: caller.organisation.clone(),
-        action: action.to_string(),
+        action,
         case_id: case_id.cloned(),
         referral_id: None,
-        outcome: outcome.to_string(),
+        outcome,
     };
     if let Err(e) = state.store().append_audit(&entry).await {
-        tracing::error!(error = %e, action, outcome, "cannot write the audit log");
-        state.metrics().inc("pathways_audit_failures_total", vec![]);
+        tracing::error!(error = %e, %action, %outcome, "cannot write the audit log");
+        state.metrics().audit_failure();
     }
 }

@@ -11,7 +11,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::Utc;
-use pathways_store::{CaseId, ErasureReason, LegalHold, StoreError, StoredCase};
+use pathways_store::{
+    AuditAction, AuditOutcome, CaseId, ErasureReason, LegalHold, StoreError, StoredCase,
+};
 use serde::Deserialize;
 
 use super::body::JsonBody;
@@ -55,7 +57,7 @@ async fn managed_case(
     state: &AppState,
     caller: &Caller,
     id: &str,
-    action: &str,
+    action: AuditAction,
     who: Who,
 ) -> Result<StoredCase, ApiError> {
     let roles: &[Role] = match who {
@@ -63,11 +65,11 @@ async fn managed_case(
         Who::Admin => &[Role::Admin],
     };
     if let Err(e) = caller.require(roles) {
-        audit(state, caller, action, CaseId::parse(id).as_ref(), "forbidden").await;
+        audit(state, caller, action, CaseId::parse(id).as_ref(), AuditOutcome::Forbidden).await;
         return Err(e);
     }
     let Some(case_id) = CaseId::parse(id) else {
-        audit(state, caller, action, None, "not_found").await;
+        audit(state, caller, action, None, AuditOutcome::NotFound).await;
         return Err(ApiError::not_found("case"));
     };
     let stored = state.store().get_case(&case_id).await.map_err(ApiError::from_store)?;
@@ -80,11 +82,11 @@ async fn managed_case(
     match stored {
         Some(case) if allowed => Ok(case),
         Some(_) => {
-            audit(state, caller, action, Some(&case_id), "not_visible").await;
+            audit(state, caller, action, Some(&case_id), AuditOutcome::NotVisible).await;
             Err(ApiError::not_found("case"))
         }
         None => {
-            audit(state, caller, action, Some(&case_id), "not_found").await;
+            audit(state, caller, action, Some(&case_id), AuditOutcome::NotFound).await;
             Err(ApiError::not_found("case"))
         }
     }
@@ -97,7 +99,7 @@ pub async fn erase(
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Erased>, ApiError> {
-    const ACTION: &str = "case.erase";
+    const ACTION: AuditAction = AuditAction::CaseErase;
     let case = managed_case(&state, &caller, &id, ACTION, Who::OwnerOrAdmin).await?;
     let request: ErasureRequest = body.and_then(|bytes| {
         serde_json::from_slice(&bytes).map_err(|e| {
@@ -112,7 +114,8 @@ pub async fn erase(
     })?;
     match state.store().erase_case(&case.id, request.reason, Utc::now()).await {
         Ok(erasure) => {
-            audit(&state, &caller, ACTION, Some(&case.id), request.reason.as_str()).await;
+            audit(&state, &caller, ACTION, Some(&case.id), AuditOutcome::erased(request.reason))
+                .await;
             tracing::info!(case_id = %case.id, referrals = erasure.referrals,
                 cancelled = erasure.cancelled, plans = erasure.plans, "case erased");
             Ok(Json(Erased {
@@ -125,7 +128,7 @@ pub async fn erase(
             }))
         }
         Err(StoreError::LegalHold { since, reason, .. }) => {
-            audit(&state, &caller, ACTION, Some(&case.id), "legal_hold").await;
+            audit(&state, &caller, ACTION, Some(&case.id), AuditOutcome::LegalHold).await;
             Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "legal_hold",
@@ -147,12 +150,12 @@ pub async fn export(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<SubjectAccessExport>, ApiError> {
-    const ACTION: &str = "case.export";
+    const ACTION: AuditAction = AuditAction::CaseExport;
     let case = managed_case(&state, &caller, &id, ACTION, Who::OwnerOrAdmin).await?;
     let store = state.store();
     let plans = store.plans_of_case(&case.id).await.map_err(ApiError::from_store)?;
     let referrals = store.referrals_of_case(&case.id).await.map_err(ApiError::from_store)?;
-    audit(&state, &caller, ACTION, Some(&case.id), "ok").await;
+    audit(&state, &caller, ACTION, Some(&case.id), AuditOutcome::Ok).await;
     let case_id = case.id.clone();
     tracing::info!(case_id = %case_id, "subject access export");
     Ok(Json(SubjectAccessExport::new(case, plans, referrals, Utc::now())))
@@ -165,7 +168,7 @@ pub async fn set_hold(
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<LegalHoldState>, ApiError> {
-    const ACTION: &str = "case.hold";
+    const ACTION: AuditAction = AuditAction::CaseHold;
     let case = managed_case(&state, &caller, &id, ACTION, Who::Admin).await?;
     let request: HoldRequest = body.and_then(|bytes| {
         serde_json::from_slice(&bytes).map_err(|e| {
@@ -187,7 +190,7 @@ pub async fn set_hold(
     let set_at = hold.set_at;
     match state.store().set_legal_hold(&case.id, Some(hold)).await {
         Ok(()) => {
-            audit(&state, &caller, ACTION, Some(&case.id), "ok").await;
+            audit(&state, &caller, ACTION, Some(&case.id), AuditOutcome::Ok).await;
             Ok(Json(LegalHoldState {
                 id: case.id.to_string(),
                 legal_hold: true,
@@ -206,11 +209,11 @@ pub async fn lift_hold(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<LegalHoldState>, ApiError> {
-    const ACTION: &str = "case.hold_lift";
+    const ACTION: AuditAction = AuditAction::CaseHoldLift;
     let case = managed_case(&state, &caller, &id, ACTION, Who::Admin).await?;
     match state.store().set_legal_hold(&case.id, None).await {
         Ok(()) => {
-            audit(&state, &caller, ACTION, Some(&case.id), "ok").await;
+            audit(&state, &caller, ACTION, Some(&case.id), AuditOutcome::Ok).await;
             Ok(Json(LegalHoldState {
                 id: case.id.to_string(),
                 legal_hold: false,

@@ -1,7 +1,6 @@
 //! Routes for operators and other systems: liveness, readiness, metrics, the partner list and
 //! the OpenAPI document.
 
-use std::fmt::Write;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -13,7 +12,7 @@ use serde_json::json;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::metrics::render_labels;
+use crate::metrics::Sampled;
 use crate::state::AppState;
 
 /// How long readiness waits for the store before calling it unreachable.
@@ -44,50 +43,17 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Va
 /// `GET /metrics`: counters and histograms, each partner's breaker and calls in flight, and the
 /// outbox depth.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let mut gauges = String::from(
-        "# HELP pathways_partner_breaker_state Circuit breaker: 0 closed, 1 half open, 2 open.\n\
-         # TYPE pathways_partner_breaker_state gauge\n",
-    );
-    let states = state.live().orchestrator.partner_states();
-    for partner in &states {
-        let labels = render_labels(&[("partner", partner.partner_id.clone())], None);
-        let value = match partner.breaker {
-            BreakerState::Closed { .. } => 0,
-            BreakerState::HalfOpen { .. } => 1,
-            BreakerState::Open { .. } => 2,
-        };
-        let _ = writeln!(gauges, "pathways_partner_breaker_state{labels} {value}");
-    }
-    gauges.push_str(
-        "# HELP pathways_partner_in_flight Calls in flight to each partner.\n\
-         # TYPE pathways_partner_in_flight gauge\n",
-    );
-    for partner in &states {
-        let labels = render_labels(&[("partner", partner.partner_id.clone())], None);
-        let _ = writeln!(gauges, "pathways_partner_in_flight{labels} {}", partner.in_flight);
-    }
-    // Referrals waiting to be sent: the queue an operator watches. Left out (not zero) when the
-    // store does not answer, so a dashboard shows a gap rather than a false all-clear.
-    if let Ok(Ok(depth)) =
-        tokio::time::timeout(std::time::Duration::from_secs(2), state.store().outbox_depth()).await
-    {
-        gauges.push_str(
-            "# HELP pathways_outbox_depth Referrals waiting in the outbox to be sent.\n\
-             # TYPE pathways_outbox_depth gauge\n",
-        );
-        let _ = writeln!(gauges, "pathways_outbox_depth {depth}");
-    }
-    // SQLite's group commit: writes ÷ commits is the batch size under the current load.
-    if let Some((commits, writes)) = state.store().commit_counts() {
-        for (name, help, value) in [
-            ("pathways_store_commits_total", "Transactions the store has committed.", commits),
-            ("pathways_store_writes_total", "Writes those transactions carried.", writes),
-        ] {
-            let _ = writeln!(gauges, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
-        }
-    }
-    let text = state.metrics().render(&gauges);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+    let store = state.store();
+    let sampled = Sampled {
+        partners: state.live().orchestrator.partner_states(),
+        outbox_depth: tokio::time::timeout(PING_TIMEOUT, store.outbox_depth())
+            .await
+            .ok()
+            .and_then(Result::ok),
+        commits: store.commit_counts(),
+    };
+    let text = state.metrics().render(&sampled);
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response()
 }
 
 /// `GET /v1/partners`: the enabled partners, for any authenticated caller.

@@ -95,6 +95,9 @@ impl Partner for Pantry {
 
 /// The daemon's router with its store, and a token per test key.
 pub struct Harness {
+    /// The daemon the router is over, for what tests do besides requests (a reload, the
+    /// dispatcher).
+    pub daemon: Daemon,
     pub router: Router,
     pub store: Arc<dyn pathways_store::Store>,
     pub pathfinder_a: String,
@@ -148,6 +151,7 @@ impl Harness {
         let daemon = Daemon::new(store.clone(), Live::new(orchestrator, keys), limits);
         Self {
             router: daemon.router(),
+            daemon,
             store,
             pathfinder_a: tokens[0].clone(),
             pathfinder_b: tokens[1].clone(),

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::{Client, GenericClient};
 
 use super::{violates, PgResult};
-use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
+use crate::audit::{stored_action, stored_outcome, AuditEntry, AuditFilter, AuditRecord};
 use crate::codec::{open_json, open_text, place, truncate};
 use crate::erasure::LegalHold;
 use crate::error::StoreError;
@@ -154,10 +154,10 @@ pub(super) async fn append_audit(c: &Client, e: &AuditEntry) -> Result<(), Store
             &truncate(e.at),
             &e.key_id,
             &e.organisation,
-            &e.action,
+            &e.action.as_str(),
             &e.case_id.as_ref().map(CaseId::as_str),
             &e.referral_id.as_ref().map(ReferralId::as_str),
-            &e.outcome,
+            &e.outcome.as_str(),
         ],
     )
     .await
@@ -198,19 +198,20 @@ pub(super) async fn audit_entries(
         .during(OP)?;
     rows.iter()
         .map(|r| {
+            let seq = r.try_get(0).during(OP)?;
             Ok(AuditRecord {
-                seq: r.try_get(0).during(OP)?,
+                seq,
                 entry: AuditEntry {
                     at: r.try_get(1).during(OP)?,
                     key_id: r.try_get(2).during(OP)?,
                     organisation: r.try_get(3).during(OP)?,
-                    action: r.try_get(4).during(OP)?,
+                    action: stored_action(r.try_get(4).during(OP)?, seq)?,
                     case_id: r.try_get::<_, Option<String>>(5).during(OP)?.map(CaseId::from_db),
                     referral_id: r
                         .try_get::<_, Option<String>>(6)
                         .during(OP)?
                         .map(ReferralId::from_db),
-                    outcome: r.try_get(7).during(OP)?,
+                    outcome: stored_outcome(r.try_get(7).during(OP)?, seq)?,
                 },
             })
         })

@@ -3,7 +3,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{is_constraint, SqlResult};
-use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
+use crate::audit::{stored_action, stored_outcome, AuditEntry, AuditFilter, AuditRecord};
 use crate::codec::{from_micros, micros, open_json, open_text, place};
 use crate::erasure::LegalHold;
 use crate::error::StoreError;
@@ -129,10 +129,10 @@ pub(super) fn append_audit(c: &Connection, e: &AuditEntry) -> Result<(), StoreEr
             micros(e.at),
             e.key_id,
             e.organisation,
-            e.action,
+            e.action.as_str(),
             e.case_id.as_ref().map(CaseId::as_str),
             e.referral_id.as_ref().map(ReferralId::as_str),
-            e.outcome,
+            e.outcome.as_str(),
         ])
     })
     .during("appending to the audit log")?;
@@ -165,29 +165,48 @@ pub(super) fn audit_entries(
                 f.to.map(micros),
             ],
             |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    AuditEntry {
-                        at: chrono::DateTime::UNIX_EPOCH,
-                        key_id: r.get(2)?,
-                        organisation: r.get(3)?,
-                        action: r.get(4)?,
-                        case_id: r.get::<_, Option<String>>(5)?.map(CaseId::from_db),
-                        referral_id: r.get::<_, Option<String>>(6)?.map(ReferralId::from_db),
-                        outcome: r.get(7)?,
-                    },
-                ))
+                Ok(AuditRow {
+                    seq: r.get(0)?,
+                    at: r.get(1)?,
+                    key_id: r.get(2)?,
+                    organisation: r.get(3)?,
+                    action: r.get(4)?,
+                    case_id: r.get::<_, Option<String>>(5)?.map(CaseId::from_db),
+                    referral_id: r.get::<_, Option<String>>(6)?.map(ReferralId::from_db),
+                    outcome: r.get(7)?,
+                })
             },
         )
         .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
         .during("reading the audit log")?;
     rows.into_iter()
-        .map(|(seq, at, mut entry)| {
-            entry.at = from_micros(at, "audit entry", &seq.to_string())?;
+        .map(|row| {
+            let seq = row.seq;
+            let entry = AuditEntry {
+                at: from_micros(row.at, "audit entry", &seq.to_string())?,
+                key_id: row.key_id,
+                organisation: row.organisation,
+                action: stored_action(&row.action, seq)?,
+                case_id: row.case_id,
+                referral_id: row.referral_id,
+                outcome: stored_outcome(&row.outcome, seq)?,
+            };
             Ok(AuditRecord { seq, entry })
         })
         .collect()
+}
+
+/// An audit row as SQLite holds it, decoded outside the driver's closure so that a bad
+/// value is a [`StoreError`] naming the row.
+struct AuditRow {
+    seq: i64,
+    at: i64,
+    key_id: String,
+    organisation: String,
+    action: String,
+    case_id: Option<CaseId>,
+    referral_id: Option<ReferralId>,
+    outcome: String,
 }
 
 pub(super) fn begin_idempotent(

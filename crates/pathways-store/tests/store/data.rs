@@ -6,7 +6,7 @@ use pathways_core::{
     parse_case, ActionPlan, Case, ClientField, Fallback, Lead, NeedCode, PlanStep, Referral,
     ServiceRef, StepAction,
 };
-use pathways_store::{AuditEntry, NewReferral};
+use pathways_store::{AuditAction, AuditEntry, AuditOutcome, NewReferral};
 
 /// Every personal value in [`case`]; none may appear in a `Debug` output.
 pub const PERSONAL: [&str; 8] = [
@@ -101,15 +101,15 @@ pub fn referral(partner: &str, needs: &[NeedCode], key: &str) -> NewReferral {
 }
 
 /// An audit entry by `organisation`.
-pub fn audit(organisation: &str, action: &str, at: DateTime<Utc>) -> AuditEntry {
+pub fn audit(organisation: &str, action: AuditAction, at: DateTime<Utc>) -> AuditEntry {
     AuditEntry {
         at,
         key_id: format!("key-{organisation}"),
         organisation: organisation.to_string(),
-        action: action.to_string(),
+        action,
         case_id: None,
         referral_id: None,
-        outcome: "ok".to_string(),
+        outcome: AuditOutcome::Ok,
     }
 }
 

@@ -23,6 +23,7 @@ macro_rules! store_suite {
             records::audit_entries_round_trip_and_filter,
             records::the_audit_table_rejects_update_and_delete,
             records::audit_entries_with_free_text_are_refused,
+            records::audit_codes_outside_the_vocabulary_read_back_as_corrupt,
             records::an_idempotency_key_goes_from_started_to_completed,
             records::concurrent_begins_of_one_key_start_exactly_once,
             records::a_stale_claim_is_taken_over_by_exactly_one_caller,

@@ -12,8 +12,8 @@ use std::time::Duration;
 use chrono::Utc;
 use pathways_core::{NeedCode, Referral, ServiceRef, StatusReason, TaskState};
 use pathways_store::{
-    AuditFilter, CaseId, DataKeys, DispatchOutcome, Erasure, ErasureReason, LegalHold, OutboxState,
-    ReferralId, StatusChange, StatusSource, Store, StoreError,
+    AuditAction, AuditFilter, CaseId, DataKeys, DispatchOutcome, Erasure, ErasureReason, LegalHold,
+    OutboxState, ReferralId, StatusChange, StatusSource, Store, StoreError,
 };
 
 use crate::data::{audit, case, plan, referral, step_referral, t, PERSONAL};
@@ -992,7 +992,7 @@ pub async fn pathway_stats_count_only_the_organisations_cases(fx: &Fixture) {
 
 pub async fn audit_entries_filter_by_time(fx: &Fixture) {
     for (org, at) in [("org-a", 0), ("org-b", 10), ("org-a", 20), ("org-a", 30)] {
-        fx.store.append_audit(&audit(org, "case.read", t(at))).await.unwrap();
+        fx.store.append_audit(&audit(org, AuditAction::CaseRead, t(at))).await.unwrap();
     }
     let times = |from: Option<i64>, to: Option<i64>, organisation: Option<&str>| {
         let filter = AuditFilter {
