@@ -112,13 +112,13 @@ pub struct AuditEntryView {
     /// Its organisation.
     pub organisation: String,
     /// What was attempted.
-    pub action: String,
+    pub action: pathways_store::AuditAction,
     /// The case, if any.
     pub case_id: Option<String>,
     /// The referral, if any.
     pub referral_id: Option<String>,
     /// How it ended.
-    pub outcome: String,
+    pub outcome: pathways_store::AuditOutcome,
 }
 
 impl AuditEntryView {
@@ -130,10 +130,10 @@ impl AuditEntryView {
             at: e.at,
             key_id: e.key_id.clone(),
             organisation: e.organisation.clone(),
-            action: e.action.to_string(),
+            action: e.action,
             case_id: e.case_id.as_ref().map(ToString::to_string),
             referral_id: e.referral_id.as_ref().map(ToString::to_string),
-            outcome: e.outcome.to_string(),
+            outcome: e.outcome,
         }
     }
 }

@@ -91,6 +91,19 @@ macro_rules! vocabulary {
                 code.parse().map_err(serde::de::Error::custom)
             }
         }
+
+        /// In the OpenAPI document: a string, one of the spellings.
+        #[cfg(feature = "schema")]
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                let codes: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                schemars::json_schema!({ "type": "string", "enum": codes })
+            }
+        }
     };
 }
 

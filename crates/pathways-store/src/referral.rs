@@ -362,8 +362,12 @@ mod tests {
 
     #[test]
     fn nothing_moves_a_referral_out_of_a_final_state() {
-        for done in [TaskState::Completed, TaskState::Rejected, TaskState::Failed, TaskState::Cancelled] {
-            for source in [StatusSource::PartnerWebhook, StatusSource::PartnerPoll, StatusSource::Dispatcher] {
+        for done in
+            [TaskState::Completed, TaskState::Rejected, TaskState::Failed, TaskState::Cancelled]
+        {
+            for source in
+                [StatusSource::PartnerWebhook, StatusSource::PartnerPoll, StatusSource::Dispatcher]
+            {
                 let back = change(TaskState::InProgress, source, 50);
                 assert!(!should_record((done, None), Some(at(10)), &back), "{done:?} {source:?}");
             }
