@@ -66,7 +66,7 @@ async fn bad_bodies_are_json_errors_naming_the_problem() {
         (
             "other organisation",
             case_json(ORG_B).into_bytes(),
-            StatusCode::BAD_REQUEST,
+            StatusCode::FORBIDDEN,
             "referrer.organisation",
         ),
     ];
