@@ -82,12 +82,7 @@ async fn a_partner_organisation_reads_only_what_was_sent_to_it_and_reports_are_s
     assert_eq!(status, 404);
     let (status, body) = daemon.refer(&case_id, "ds-1", "{}").await;
     assert_eq!(status, 202, "{body}");
-    let ids: Vec<String> = body["referrals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_string())
-        .collect();
+    let ids = referral_ids(&body);
     assert_eq!(ids.len(), 2, "{body}");
     let settled = daemon.settled(&ids, Duration::from_secs(30)).await;
     assert!(settled.iter().all(|r| r["dispatch"]["state"] == "delivered"), "{settled:#?}");
@@ -281,12 +276,7 @@ async fn erasure_and_export(dir: &std::path::Path, storage: &Storage) {
     let (case_id, _) = create_and_plan(&daemon, "ER-1").await;
     let (status, body) = daemon.refer(&case_id, "er-1", "{}").await;
     assert_eq!(status, 202, "{body}");
-    let ids: Vec<String> = body["referrals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_string())
-        .collect();
+    let ids = referral_ids(&body);
     daemon.settled(&ids, Duration::from_secs(30)).await;
 
     // At rest: the raw file and its WAL hold no name, phone, address or note.
@@ -361,6 +351,12 @@ async fn erasure_and_export(dir: &std::path::Path, storage: &Storage) {
     }
     drop(daemon);
     sandbox.shutdown().await;
+}
+
+/// The ids of the referrals a `202` accepted.
+fn referral_ids(accepted: &Value) -> Vec<String> {
+    let referrals = accepted["referrals"].as_array().expect("a list of referrals");
+    referrals.iter().map(|r| r["id"].as_str().expect("an id").to_string()).collect()
 }
 
 fn sent_total(report: &Value) -> u64 {
