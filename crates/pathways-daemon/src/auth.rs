@@ -240,6 +240,17 @@ impl Caller {
     }
 }
 
+/// Whether `headers` carry a bearer key this daemon knows (the gate's check, before a request
+/// may take a slot; the [`Caller`] extractor then says which, and what it may do).
+pub(crate) fn has_known_key(state: &AppState, headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .is_some_and(|token| !token.is_empty() && state.live().keys.verify(token).is_some())
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 

@@ -5,9 +5,15 @@
 //!    carrying it, so every log line of the request names it; the response echoes it;
 //! 3. `json_errors`: counts the request by route and status, and turns any error that some
 //!    layer or axum answered in plain text or with no body into the JSON error shape;
-//! 4. overload: requests beyond the concurrency limit are shed at once (429), and a request
-//!    that takes longer than the timeout is answered 503;
-//! 5. the body limit (413).
+//! 4. the gate, before a request may hold a slot: a declared body over the limit is refused at
+//!    once (413, without reading a byte); an API request without a known key is refused (401)
+//!    before it takes a slot, so connections that stall without a key cannot lock anyone out
+//!    (partners' callbacks are authenticated by their signature, and so are let through); then
+//!    every request but the operational ones (`/healthz`, `/readyz`, `/metrics`,
+//!    `/openapi.json`, which never wait for a slot) takes a slot or is shed at once (429);
+//! 5. a request that takes longer than the timeout is answered 503 (a body that stalls is cut
+//!    off sooner, with 408, where it is read: `routes::body`);
+//! 6. the body limit (413) for bodies sent without a length.
 //!
 //! Spans carry the method, the path (case ids only, never personal data) and the request id;
 //! nothing here logs headers or bodies.
@@ -22,7 +28,6 @@ use axum::http::{header, HeaderName, Response, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
 use axum::{BoxError, Router};
-use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -37,15 +42,13 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Wraps `router` in the stack described above.
 pub fn wrap(router: Router<AppState>, state: AppState) -> Router {
     let limits = state.limits();
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_requests));
     let overload = ServiceBuilder::new()
         .layer(HandleErrorLayer::new(overload_error))
-        .load_shed()
-        .layer(GlobalConcurrencyLimitLayer::with_semaphore(semaphore))
         .timeout(limits.request_timeout);
     router
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(overload)
+        .layer(middleware::from_fn_with_state(state.clone(), gate))
         .layer(middleware::from_fn_with_state(state.clone(), json_errors))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
@@ -67,10 +70,58 @@ pub fn wrap(router: Router<AppState>, state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Paths that answer whoever asks, without a slot: an operator must always be able to see
+/// whether the daemon is alive, even when every slot is taken.
+fn is_operational(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/metrics" | "/openapi.json")
+}
+
+/// A partner's callback: authenticated by its signature, not by an API key.
+fn is_partner_callback(path: &str) -> bool {
+    path.strip_prefix("/v1/partners/").is_some_and(|rest| rest.ends_with("/events"))
+}
+
+async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Response<Body> {
+    let limits = state.limits();
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limits.max_body_bytes as u64) {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "the declared body is larger than the server accepts ({} bytes)",
+                limits.max_body_bytes
+            ),
+        )
+        .into_response();
+    }
+    let path = req.uri().path();
+    if is_operational(path) {
+        return next.run(req).await;
+    }
+    if path.starts_with("/v1/")
+        && !is_partner_callback(path)
+        && !crate::auth::has_known_key(&state, req.headers())
+    {
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send `Authorization: Bearer <key>` with a key this daemon knows",
+        )
+        .into_response();
+    }
+    let Ok(_slot) = Arc::clone(state.slots()).try_acquire_owned() else {
+        return ApiError::for_status(StatusCode::TOO_MANY_REQUESTS).into_response();
+    };
+    next.run(req).await
+}
+
 async fn overload_error(error: BoxError) -> ApiError {
-    if error.is::<tower::load_shed::error::Overloaded>() {
-        ApiError::for_status(StatusCode::TOO_MANY_REQUESTS)
-    } else if error.is::<tower::timeout::error::Elapsed>() {
+    if error.is::<tower::timeout::error::Elapsed>() {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took too long")
     } else {
         tracing::error!(error = %error, "middleware failed");

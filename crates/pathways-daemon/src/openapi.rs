@@ -6,7 +6,7 @@
 //! parameters and their constraints are the JSON Schemas of the Rust types the handlers parse
 //! and answer (schemars), the domain types' included (pathways-core's `schema` feature); the
 //! statuses every route can meet because of the middleware (401 and 403 by its access, 400,
-//! 413 and 415 for a body, 404 for an id in the path, 429 when overloaded, 503 past the time
+//! 408, 413 and 415 for a body, 404 for an id in the path, 429 when overloaded, 503 past the time
 //! limit) are added from what the route is, in one place, [`middleware_statuses`]. The router
 //! tests validate every answer they receive against this document, so a handler that answers
 //! a status or a shape the document does not declare fails them.
@@ -54,7 +54,7 @@ pub fn middleware_statuses(spec: &RouteSpec) -> Vec<u16> {
         Access::Roles(_) => statuses.extend([401, 403]),
     }
     if spec.request.is_some() {
-        statuses.extend([400, 413, 415]);
+        statuses.extend([400, 408, 413, 415]);
     }
     if spec.path.contains('{') || spec.query.is_some() || !spec.headers.is_empty() {
         statuses.push(400);
@@ -213,6 +213,7 @@ fn description(status: u16) -> &'static str {
         401 => "Missing or unknown API key (or, for a partner event, a bad signature)",
         403 => "The key's role may not do this",
         404 => "Not found (also for a case the caller may not see)",
+        408 => "The body did not arrive in time (`server.body_read_timeout_ms`)",
         409 => "Conflict: an Idempotency-Key in flight, no plan yet, a step already referred, a legal hold, or a replayed event",
         413 => "Body too large",
         415 => "Body is not JSON: send `Content-Type: application/json`",

@@ -36,6 +36,8 @@ pub struct Limits {
     pub max_concurrent_requests: usize,
     /// Longest a client may take to send a request's headers (slow-loris guard).
     pub header_read_timeout: Duration,
+    /// Longest a client may take to send a request's body once its headers are in; then 408.
+    pub body_read_timeout: Duration,
     /// How long shutdown waits for requests in flight before it closes them.
     pub shutdown_grace: Duration,
 }
@@ -47,6 +49,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(30),
             max_concurrent_requests: 256,
             header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(20),
         }
     }
@@ -65,6 +68,8 @@ struct Inner {
     metrics: Metrics,
     limits: Limits,
     dispatch: DispatchSettings,
+    /// One permit per request handled at once (`Limits::max_concurrent_requests`).
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -80,6 +85,7 @@ impl AppState {
                 store,
                 live: RwLock::new(Arc::new(live)),
                 metrics: Metrics::default(),
+                slots: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_requests)),
                 limits,
                 dispatch,
             }),
@@ -109,6 +115,11 @@ impl AppState {
     /// The limits.
     pub fn limits(&self) -> Limits {
         self.inner.limits
+    }
+
+    /// The request slots: a request handles only while it holds one.
+    pub fn slots(&self) -> &Arc<tokio::sync::Semaphore> {
+        &self.inner.slots
     }
 
     /// How referrals are dispatched and followed.

@@ -151,9 +151,16 @@ async fn unknown_routes_and_methods_answer_json() {
     let (status, body) = h.send(h.request(Method::GET, "/nope", None, None, vec![])).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], "no_route");
-    let (status, body) = h.send(h.request(Method::DELETE, "/v1/cases", None, None, vec![])).await;
+    let wrong = h.request(Method::DELETE, "/v1/cases", Some(&h.pathfinder_a), None, vec![]);
+    let (status, body) = h.send(wrong).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
     assert_eq!(body["error"]["code"], "method_not_allowed");
+    // Without a key, nothing about the API is answered but that a key is needed.
+    let (status, body) = h.send(h.request(Method::DELETE, "/v1/cases", None, None, vec![])).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ pub(crate) mod cases;
 pub(crate) mod erasure;
 mod ops;
 
-pub(crate) use body::JsonBody;
+pub(crate) use body::{JsonBody, RawBody};
 
 use axum::http::Method;
 use axum::routing::{delete, get, post, put, MethodRouter};

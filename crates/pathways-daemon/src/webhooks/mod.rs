@@ -11,7 +11,6 @@
 
 pub use pathways_webhooks::{verify, VerifyError, WebhookSecret};
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
@@ -24,6 +23,7 @@ use serde::Deserialize;
 
 use crate::auth::is_code;
 use crate::error::ApiError;
+use crate::routes::RawBody;
 use crate::state::AppState;
 
 /// The body of a partner event.
@@ -59,8 +59,10 @@ pub async fn receive(
     State(state): State<AppState>,
     Path(partner_id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    // A body too large or too slow never reaches the signature check.
+    let body = body?;
     let result = accept(&state, &partner_id, &headers, &body).await;
     let (outcome, referral_id) = match &result {
         Ok((outcome, id)) => (*outcome, Some(id.clone())),

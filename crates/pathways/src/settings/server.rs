@@ -23,6 +23,9 @@ pub struct ServerSettings {
     pub max_concurrent_requests: usize,
     /// Longest a client may take to send a request's headers, in milliseconds.
     pub header_read_timeout_ms: u64,
+    /// Longest a client may take to send a request's body once its headers are in, in
+    /// milliseconds; then 408, and its slot is free again.
+    pub body_read_timeout_ms: u64,
     /// On SIGTERM or Ctrl-C, how long requests in flight may take to finish, in milliseconds.
     pub shutdown_grace_ms: u64,
     /// The organisation that runs this service (e.g. the council): its `admin` keys see every
@@ -39,6 +42,7 @@ impl Default for ServerSettings {
             request_timeout_ms: 30_000,
             max_concurrent_requests: 256,
             header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 10_000,
             shutdown_grace_ms: 20_000,
             operator_organisation: None,
         }
@@ -53,6 +57,7 @@ impl ServerSettings {
             request_timeout: Duration::from_millis(self.request_timeout_ms),
             max_concurrent_requests: self.max_concurrent_requests,
             header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
+            body_read_timeout: Duration::from_millis(self.body_read_timeout_ms),
             shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
         }
     }
@@ -64,6 +69,7 @@ impl ServerSettings {
             ("request_timeout_ms", self.request_timeout_ms),
             ("max_concurrent_requests", self.max_concurrent_requests as u64),
             ("header_read_timeout_ms", self.header_read_timeout_ms),
+            ("body_read_timeout_ms", self.body_read_timeout_ms),
         ] {
             if value == 0 {
                 return Err((format!("server.{name}"), "must be more than 0".into()));

@@ -1,0 +1,120 @@
+//! The daemon under hostile or broken clients, over real TCP on loopback (the accept loop and
+//! the whole middleware stack): a declared body over the limit is refused at once, a body that
+//! stalls is cut off with 408, and connections that stall without a key cannot lock anyone
+//! out — the operational routes never wait for a slot.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use pathways_daemon::Limits;
+use support::Harness;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Serves the harness's daemon on a loopback port; its address.
+async fn serve(h: &Harness) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let daemon = h.daemon.clone();
+    tokio::spawn(async move { daemon.serve(listener, std::future::pending()).await });
+    addr
+}
+
+/// Writes `head` (request line and headers) and then `body`, and returns the connection.
+async fn send_raw(addr: std::net::SocketAddr, head: &str, body: &[u8]) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    stream
+}
+
+/// The status code of the answer on `stream`, read within `within`.
+async fn status_of(stream: &mut TcpStream, within: Duration) -> u16 {
+    let mut buffer = vec![0u8; 4096];
+    let n = tokio::time::timeout(within, stream.read(&mut buffer))
+        .await
+        .expect("an answer in time")
+        .unwrap();
+    let text = String::from_utf8_lossy(&buffer[..n]);
+    text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{text}"))
+}
+
+fn post_head(path: &str, token: Option<&str>, length: u64) -> String {
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Type: application/json\r\n\
+         Content-Length: {length}\r\n\r\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declared_body_over_the_limit_is_refused_at_once() {
+    let h = Harness::new().await;
+    let addr = serve(&h).await;
+    let started = Instant::now();
+    let head = post_head("/v1/cases", Some(&h.pathfinder_a), 100_000_000_000);
+    let mut stream = send_raw(addr, &head, b"{").await;
+    assert_eq!(status_of(&mut stream, Duration::from_secs(2)).await, 413);
+    assert!(started.elapsed() < Duration::from_secs(2), "at once, not after reading");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stalls_is_answered_408_and_frees_its_slot() {
+    let limits = Limits {
+        body_read_timeout: Duration::from_millis(300),
+        max_concurrent_requests: 1,
+        ..Limits::default()
+    };
+    let h = Harness::with(limits, Duration::ZERO).await;
+    let addr = serve(&h).await;
+    let head = post_head("/v1/cases", Some(&h.pathfinder_a), 100);
+    let mut stalled = send_raw(addr, &head, b"{\"ref").await;
+    // While it holds the only slot, another keyed request is shed, but health answers.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let client = reqwest::Client::new();
+    let partners = client
+        .get(format!("http://{addr}/v1/partners"))
+        .bearer_auth(&h.pathfinder_a)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(partners.status().as_u16(), 429, "the one slot is taken");
+    let health = client.get(format!("http://{addr}/healthz")).send().await.unwrap();
+    assert_eq!(health.status().as_u16(), 200, "health never waits for a slot");
+    assert_eq!(status_of(&mut stalled, Duration::from_secs(3)).await, 408);
+    let partners = client
+        .get(format!("http://{addr}/v1/partners"))
+        .bearer_auth(&h.pathfinder_a)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(partners.status().as_u16(), 200, "the slot is free again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_stalled_without_a_key_lock_nobody_out() {
+    let limits = Limits { max_concurrent_requests: 4, ..Limits::default() };
+    let h = Harness::with(limits, Duration::ZERO).await;
+    let addr = serve(&h).await;
+    let mut stalled = Vec::new();
+    for _ in 0..40 {
+        // Headers without a key, then a body that never comes.
+        stalled.push(send_raw(addr, &post_head("/v1/cases", None, 1000), b"").await);
+    }
+    for stream in &mut stalled {
+        assert_eq!(status_of(stream, Duration::from_secs(2)).await, 401, "refused before a slot");
+    }
+    let client = reqwest::Client::new();
+    for _ in 0..4 {
+        let answer = client
+            .get(format!("http://{addr}/v1/partners"))
+            .bearer_auth(&h.pathfinder_a)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 200, "a keyed caller is served");
+    }
+    let health = client.get(format!("http://{addr}/readyz")).send().await.unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+}
