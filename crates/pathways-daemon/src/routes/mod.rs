@@ -155,7 +155,6 @@ const WEBHOOK_HEADERS: &[HeaderSpec] = &[
 const CASE_LINKS: &[LinkSpec] = &[
     LinkSpec { name: "case", operation_id: "getCase", parameter: ("id", "$response.body#/id") },
     LinkSpec { name: "plan", operation_id: "planCase", parameter: ("id", "$response.body#/id") },
-    LinkSpec { name: "readPlan", operation_id: "getPlan", parameter: ("id", "$response.body#/id") },
     LinkSpec {
         name: "referrals",
         operation_id: "createReferrals",
@@ -165,6 +164,16 @@ const CASE_LINKS: &[LinkSpec] = &[
         name: "export",
         operation_id: "exportCase",
         parameter: ("id", "$response.body#/id"),
+    },
+];
+
+/// A planned case's plan can be read back and its steps referred.
+const PLAN_LINKS: &[LinkSpec] = &[
+    LinkSpec { name: "readPlan", operation_id: "getPlan", parameter: ("id", "$request.path.id") },
+    LinkSpec {
+        name: "referrals",
+        operation_id: "createReferrals",
+        parameter: ("id", "$request.path.id"),
     },
 ];
 
@@ -276,6 +285,7 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         (
             RouteSpec {
                 responses: vec![ok::<pathways_core::ActionPlan>(201), err(404)],
+                links: PLAN_LINKS,
                 ..spec(
                     Method::POST,
                     "/v1/cases/{id}/plan",
