@@ -123,7 +123,6 @@ fn a_created_case_links_to_its_plan_referrals_and_export() {
     let links = &doc["paths"]["/v1/cases"]["post"]["responses"]["201"]["links"];
     for (name, operation) in [
         ("plan", "planCase"),
-        ("readPlan", "getPlan"),
         ("referrals", "createReferrals"),
         ("export", "exportCase"),
         ("case", "getCase"),
@@ -131,6 +130,10 @@ fn a_created_case_links_to_its_plan_referrals_and_export() {
         assert_eq!(links[name]["operationId"], operation, "{links}");
         assert_eq!(links[name]["parameters"]["id"], "$response.body#/id");
     }
+    // The plan exists once planned: that is where the link to read it starts.
+    let planned = &doc["paths"]["/v1/cases/{id}/plan"]["post"]["responses"]["201"]["links"];
+    assert_eq!(planned["readPlan"]["operationId"], "getPlan", "{planned}");
+    assert_eq!(planned["readPlan"]["parameters"]["id"], "$request.path.id");
     // Every link names an operation that exists.
     let operations: Vec<String> = doc["paths"]
         .as_object()
