@@ -118,3 +118,46 @@ async fn connections_stalled_without_a_key_lock_nobody_out() {
     let health = client.get(format!("http://{addr}/readyz")).send().await.unwrap();
     assert_eq!(health.status().as_u16(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_referral_whose_sends_never_finish_is_failed_not_sent_for_ever() {
+    let h = Harness::new().await;
+    let (_, created) =
+        h.send(h.post("/v1/cases", &h.pathfinder_a, support::case_json(support::ORG_A))).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    h.send(h.post(&format!("/v1/cases/{id}/plan"), &h.pathfinder_a, String::new())).await;
+    let (_, accepted) = h
+        .send(h.post_with_key(
+            &format!("/v1/cases/{id}/referrals"),
+            &h.pathfinder_a,
+            "k",
+            "{}".into(),
+        ))
+        .await;
+    let referral = accepted["referrals"][0]["id"].as_str().unwrap().to_string();
+    // Twelve daemons, one after another, claimed it and died mid-send (each lease, of a
+    // millisecond, ran out before the next claim): every attempt of the budget spent, and no
+    // outcome ever recorded.
+    let lease = Duration::from_millis(1);
+    let start = chrono::Utc::now();
+    let budget = pathways_daemon::DispatchSettings::default().max_attempts;
+    for i in 0..budget {
+        let at = start + chrono::Duration::milliseconds(i64::from(i));
+        let claimed = h.store.claim_outbox(&format!("dead-{i}"), 10, lease, at).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+    }
+    let dispatcher = h.daemon.start_dispatcher();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let seen = loop {
+        let (_, seen) = h.send(h.get(&format!("/v1/referrals/{referral}"), &h.pathfinder_a)).await;
+        if seen["state"] == "failed" || Instant::now() > deadline {
+            break seen;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    dispatcher.shutdown(Duration::from_secs(1)).await;
+    assert_eq!(seen["state"], "failed", "{seen}");
+    let reason = seen["dispatch"]["last_error"].as_str().unwrap();
+    assert!(reason.contains("never finished"), "failed without another send: {reason}");
+    assert!(!reason.contains("refused"), "the partner was not asked again: {reason}");
+}

@@ -17,6 +17,15 @@ pub(super) async fn attempt(
     worker: String,
     item: OutboxItem,
 ) {
+    // Attempts are counted when claimed. One past the budget means earlier attempts ended with
+    // no outcome recorded: the daemon stopped mid-send (killed, or crashed by the send itself,
+    // e.g. a plugin that aborts). Sending again could crash it again, for ever: fail instead.
+    if let Some(outcome) = unfinished_attempts_spent(item.attempt, &settings) {
+        tracing::error!(referral_id = %item.referral_id, partner = %item.partner_id,
+            attempt = item.attempt, "referral failed: earlier sends never finished");
+        finish(&state, &worker, &item, outcome).await;
+        return;
+    }
     state.metrics().dispatch_attempt(&item.partner_id);
     // One snapshot of the partner set for the whole attempt: a reload meanwhile does not
     // change the connector it is sent through.
@@ -63,7 +72,12 @@ pub(super) async fn attempt(
         }
     }
     state.metrics().dispatch_finished(&item.partner_id, &outcome, took);
-    match state.store().finish_outbox(item.id, &worker, outcome, Utc::now()).await {
+    finish(&state, &worker, &item, outcome).await;
+}
+
+/// Records how the attempt on `item` ended.
+async fn finish(state: &AppState, worker: &str, item: &OutboxItem, outcome: DispatchOutcome) {
+    match state.store().finish_outbox(item.id, worker, outcome, Utc::now()).await {
         Ok(true) => {}
         Ok(false) => tracing::warn!(referral_id = %item.referral_id,
             "the lease ran out before the send finished; another dispatcher has the row"),
@@ -117,6 +131,18 @@ pub(super) fn decide(
     DispatchOutcome::Retry { not_before, last_error: error.to_string() }
 }
 
+/// `Failed` when attempt `attempt` is past the budget: every attempt before it was claimed and
+/// never finished (a finished attempt past the budget fails the referral itself, in [`decide`]).
+fn unfinished_attempts_spent(attempt: u32, settings: &DispatchSettings) -> Option<DispatchOutcome> {
+    (attempt > settings.max_attempts).then(|| DispatchOutcome::Failed {
+        reason: format!(
+            "gave up: {} earlier attempts to send it never finished (the daemon stopped during \
+             the send each time; a connector that crashes it?); it was not sent again",
+            attempt - 1
+        ),
+    })
+}
+
 /// A budget in the words a pathfinder reads: `24 h`, `90 min`, `45 s`.
 fn words(d: Duration) -> String {
     let secs = d.as_secs();
@@ -135,6 +161,21 @@ mod tests {
 
     fn settings() -> DispatchSettings {
         DispatchSettings { max_attempts: 3, ..DispatchSettings::default() }
+    }
+
+    #[test]
+    fn a_claim_past_the_budget_is_failed_without_sending() {
+        let s = settings();
+        assert!(unfinished_attempts_spent(3, &s).is_none(), "the last attempt is still made");
+        match unfinished_attempts_spent(4, &s) {
+            Some(DispatchOutcome::Failed { reason }) => {
+                assert!(
+                    reason.contains("3 earlier attempts") && reason.contains("never finished"),
+                    "{reason}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
