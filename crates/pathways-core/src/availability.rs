@@ -13,7 +13,6 @@ use crate::need::{NeedCode, Urgency};
 /// "Could you help someone like this?" sent to every relevant partner at once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
 pub struct AvailabilityQuery {
     /// The needs this partner is asked about (only those it serves).
     pub needs: Vec<NeedRequest>,
@@ -58,7 +57,6 @@ impl AvailabilityQuery {
 /// One need in a query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
 pub struct NeedRequest {
     /// Which need.
     pub code: NeedCode,
@@ -124,7 +122,6 @@ impl AgeBand {
 /// A partner's answer: what it can offer for each need it was asked about.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
 pub struct Availability {
     /// Zero or more offers per need; no offer for a need means "we cannot help with it".
     pub offers: Vec<Offer>,
@@ -133,7 +130,6 @@ pub struct Availability {
 /// One service a partner could provide for one need.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
 pub struct Offer {
     /// The need it meets.
     pub need: NeedCode,
@@ -160,7 +156,6 @@ pub struct Offer {
 /// A partner's service, by its id and name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
 pub struct ServiceRef {
     /// The partner's id for the service.
     pub id: String,
@@ -171,7 +166,7 @@ pub struct ServiceRef {
 /// Whether the client qualifies for a service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(tag = "status", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "status", rename_all = "snake_case")]
 pub enum Eligibility {
     /// The client qualifies.
     Eligible,
@@ -221,7 +216,6 @@ pub enum ServiceChannel {
 /// Where a service is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
 pub struct OfferLocation {
     /// The venue's name.
     pub name: String,

@@ -4,6 +4,13 @@
 //! This crate does no I/O and starts no runtime. It is shared by the daemon and by every plugin,
 //! so it changes slowly: add fields with defaults, never rename what is on the wire.
 //!
+//! What crosses the plugin boundary (queries, offers, manifests, health, receipts, statuses,
+//! referrals) is read tolerantly: unknown fields are ignored, so a plugin built on a newer
+//! minor SDK that adds a defaulted field still works with this host, and the reverse. What
+//! people write (a case, configuration, a plugin's settings) stays strict: a misspelt field
+//! there is an error naming it. (A referral carries the case's referrer, household and
+//! consent, which are still read strictly.)
+//!
 //! Personal data (a client's name, date of birth, contact details, address, free-text notes) is
 //! held in [`Personal`], whose `Debug` prints `[redacted]`, so a stray `?case` in a log line
 //! cannot leak it.

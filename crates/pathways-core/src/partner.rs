@@ -46,7 +46,6 @@ pub trait Partner: Send + Sync {
 /// What a connector declares about itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// The connector's name, e.g. `foodbank`.
     pub plugin: String,
@@ -86,7 +85,6 @@ impl Manifest {
 /// How a plugin library was built; the host refuses one that does not match it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
 pub struct BuildInfo {
     /// Version of `pathways-sdk` it was built with.
     pub sdk_version: String,
@@ -133,7 +131,6 @@ pub enum Capability {
 /// The result of a health check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
 pub struct Health {
     /// Overall state.
     pub status: HealthStatus,

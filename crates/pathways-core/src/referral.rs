@@ -66,7 +66,6 @@ impl ClientField {
 /// One referral to one partner's service, for one or more needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
 pub struct Referral {
     /// Unique per referral and stable across retries: a partner treats a repeat as the same
     /// referral.
@@ -90,7 +89,6 @@ pub struct Referral {
 /// A need as the partner receives it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
 pub struct ReferredNeed {
     /// Which need.
     pub code: NeedCode,
@@ -104,7 +102,6 @@ pub struct ReferredNeed {
 /// The client as one partner may see them: every field optional, filled only when declared.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
 pub struct SharedClient {
     /// Full name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -219,7 +216,6 @@ impl Referral {
 /// A partner's acknowledgement that it has the referral.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
 pub struct ReferralReceipt {
     /// The partner's own reference for the referral.
     pub partner_reference: String,
@@ -233,7 +229,6 @@ pub struct ReferralReceipt {
 /// How to find a referral at a partner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
 pub struct ReferralRef {
     /// The partner's reference from the receipt.
     pub partner_reference: String,
@@ -244,7 +239,6 @@ pub struct ReferralRef {
 /// Where a referral is, as the partner reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
 pub struct ReferralStatus {
     /// FHIR Task state.
     pub state: TaskState,
@@ -429,5 +423,39 @@ mod tests {
         assert_eq!(serde_json::to_string(&TaskState::InProgress).unwrap(), "\"in-progress\"");
         assert!(TaskState::Rejected.requires_reason());
         assert!(TaskState::Completed.is_final());
+    }
+
+    #[test]
+    fn plugin_payloads_from_a_newer_sdk_read_with_their_new_fields_ignored() {
+        // A plugin built on a newer minor SDK may answer with fields this host does not know:
+        // the handshake accepts it, so the payloads must too.
+        let receipt: ReferralReceipt = serde_json::from_str(
+            r#"{"partner_reference": "R1", "state": "requested", "queue_position": 4}"#,
+        )
+        .unwrap();
+        assert_eq!(receipt.partner_reference, "R1");
+        let status: ReferralStatus =
+            serde_json::from_str(r#"{"state": "accepted", "assigned_team": "north"}"#).unwrap();
+        assert_eq!(status.state, TaskState::Accepted);
+        let availability: crate::Availability = serde_json::from_str(
+            r#"{"offers": [{"need": "food", "service": {"id": "s", "name": "S", "rating": 5},
+                 "eligibility": {"status": "eligible", "checked_by": "x"}, "capacity": "capacity",
+                 "accessibility": "step-free"}], "cache_ttl": 60}"#,
+        )
+        .unwrap();
+        assert_eq!(availability.offers.len(), 1);
+        let reference: ReferralRef = serde_json::from_str(
+            r#"{"partner_reference": "R1", "idempotency_key": "k", "trace": "t"}"#,
+        )
+        .unwrap();
+        assert_eq!(reference.partner_reference, "R1");
+    }
+
+    #[test]
+    fn a_case_is_still_read_strictly() {
+        let sample = include_str!("../../../examples/cases/debt-food-eviction.json");
+        let case = sample.replacen('{', r#"{"nickname": "x", "#, 1);
+        let err = crate::parse_case(case.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("nickname"), "{err}");
     }
 }
