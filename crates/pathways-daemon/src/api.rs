@@ -226,37 +226,3 @@ pub struct PartnerInfo {
     /// Its circuit breaker: `closed`, `half_open` or `open`.
     pub breaker: String,
 }
-
-/// The body of `POST /v1/partners/{partner_id}/events` (a Standard Webhooks payload).
-#[derive(Debug, JsonSchema)]
-#[allow(dead_code)] // A description for the document; the handler parses its own type.
-pub struct PartnerEventBody {
-    /// The event's type: only `referral.status_changed` is accepted.
-    #[schemars(rename = "type")]
-    kind: PartnerEventKind,
-    /// What changed.
-    data: PartnerEventData,
-}
-
-#[derive(Debug, JsonSchema)]
-#[allow(dead_code)]
-enum PartnerEventKind {
-    #[schemars(rename = "referral.status_changed")]
-    StatusChanged,
-}
-
-/// A referral's new state at the partner.
-#[derive(Debug, JsonSchema)]
-#[allow(dead_code)]
-struct PartnerEventData {
-    /// The partner's reference from its receipt.
-    partner_reference: String,
-    /// The new state.
-    state: pathways_core::TaskState,
-    /// Why, for rejected, failed, cancelled and on-hold.
-    reason: Option<pathways_core::StatusReason>,
-    /// The partner's words (kept sealed; never logged).
-    note: Option<String>,
-    /// When it happened, by the partner's clock.
-    occurred_at: DateTime<Utc>,
-}

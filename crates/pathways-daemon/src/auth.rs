@@ -245,10 +245,18 @@ impl Caller {
 pub(crate) fn has_known_key(state: &AppState, headers: &axum::http::HeaderMap) -> bool {
     headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
+        .and_then(bearer_token)
+        .is_some_and(|token| state.live().keys.verify(token).is_some())
+}
+
+/// The token of an `Authorization: Bearer <token>` header value, if it is one.
+fn bearer_token(value: &axum::http::HeaderValue) -> Option<&str> {
+    value
+        .to_str()
+        .ok()
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim)
-        .is_some_and(|token| !token.is_empty() && state.live().keys.verify(token).is_some())
+        .filter(|t| !t.is_empty())
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -262,12 +270,7 @@ impl FromRequestParts<AppState> for Caller {
             .headers
             .get(header::AUTHORIZATION)
             .ok_or_else(|| unauthorized("send `Authorization: Bearer <key>`"))?;
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
+        let token = bearer_token(value)
             .ok_or_else(|| unauthorized("the `Authorization` header must be `Bearer <key>`"))?;
         let keys = state.live().keys.clone();
         let key = keys.verify(token).ok_or_else(|| unauthorized("this key is not known"))?;

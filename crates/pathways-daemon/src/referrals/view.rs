@@ -5,13 +5,12 @@
 //! 404 as for a missing referral.
 
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use pathways_store::{AuditAction, AuditOutcome, ReferralId};
 
 use super::audit;
-use crate::access::{ReferralAccess, ReferralView};
+use crate::access::{ReferralAccess, ReferralView, ReferralViews};
 use crate::auth::{Caller, Role};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -24,7 +23,7 @@ pub async fn read(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<ReferralViews>, ApiError> {
     let referral_id = ReferralId::parse(&id);
     if let Err(e) = caller.require(READERS) {
         audit(&state, &caller, ACTION, (None, referral_id.as_ref()), AuditOutcome::Forbidden).await;
@@ -50,7 +49,7 @@ pub async fn read(
                 .unwrap_or(chrono::Duration::MAX);
             let chase_before =
                 Utc::now().checked_sub_signed(chase_after).unwrap_or(DateTime::<Utc>::MIN_UTC);
-            Ok(Json(ReferralView::new(*stored, chase_before)).into_response())
+            Ok(Json(ReferralViews::Owner(ReferralView::new(*stored, chase_before))))
         }
         ReferralAccess::Partner(view) => {
             let case_id = view.case_id();
@@ -62,7 +61,7 @@ pub async fn read(
                 AuditOutcome::OkPartnerView,
             )
             .await;
-            Ok(Json(view).into_response())
+            Ok(Json(ReferralViews::Partner(*view)))
         }
         ReferralAccess::None => {
             audit(&state, &caller, ACTION, (None, Some(&referral_id)), AuditOutcome::NotVisible)

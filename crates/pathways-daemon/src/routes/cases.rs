@@ -10,14 +10,13 @@ use std::time::Instant;
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
 use pathways_core::parse_case;
 use pathways_store::{AuditAction, AuditEntry, AuditOutcome, CaseId, StoredCase};
 
 use super::body::JsonBody;
-use crate::access::{CaseAccess, OwnerCaseView};
+use crate::access::{CaseAccess, CaseView, OwnerCaseView};
 use crate::api::CaseCreated;
 use crate::auth::{Caller, Role};
 use crate::error::ApiError;
@@ -88,7 +87,7 @@ pub async fn read(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<CaseView>, ApiError> {
     const ACTION: AuditAction = AuditAction::CaseRead;
     let (case_id, access) = case_access(&state, &caller, &id, ACTION).await?;
     match access {
@@ -96,11 +95,11 @@ pub async fn read(
             let referrals =
                 state.store().referrals_of_case(&case_id).await.map_err(ApiError::from_store)?;
             audit(&state, &caller, ACTION, Some(&case_id), AuditOutcome::Ok).await;
-            Ok(Json(OwnerCaseView::new(*stored, &referrals)).into_response())
+            Ok(Json(CaseView::Owner(OwnerCaseView::new(*stored, &referrals))))
         }
         CaseAccess::Partner(view) => {
             audit(&state, &caller, ACTION, Some(&case_id), AuditOutcome::OkPartnerView).await;
-            Ok(Json(view).into_response())
+            Ok(Json(CaseView::Partner(view)))
         }
         CaseAccess::None => {
             audit(&state, &caller, ACTION, Some(&case_id), AuditOutcome::NotVisible).await;

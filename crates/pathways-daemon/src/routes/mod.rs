@@ -341,7 +341,7 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         ),
         (
             RouteSpec {
-                request: Some(schema::<crate::api::PartnerEventBody>),
+                request: Some(schema::<crate::webhooks::Event>),
                 headers: WEBHOOK_HEADERS,
                 responses: vec![ok::<Status>(200), err(401), err(404), err(409), err(422)],
                 ..spec(

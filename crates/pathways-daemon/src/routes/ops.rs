@@ -8,8 +8,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use pathways_orchestrator::BreakerState;
-use serde_json::json;
 
+use crate::api::{PartnerInfo, PartnerList, Status};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::metrics::Sampled;
@@ -19,12 +19,12 @@ use crate::state::AppState;
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `GET /healthz`: the process answers.
-pub async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok" }))
+pub async fn healthz() -> Json<Status> {
+    Json(Status { status: "ok".into(), storage: None, partners: None, referral_id: None })
 }
 
 /// `GET /readyz`: the store answers and at least one partner is loaded.
-pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
     match tokio::time::timeout(PING_TIMEOUT, state.store().ping()).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
@@ -37,7 +37,12 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Va
     if partners == 0 {
         return Err(ApiError::unavailable("no partners are enabled"));
     }
-    Ok(Json(json!({ "status": "ready", "storage": state.store().backend(), "partners": partners })))
+    Ok(Json(Status {
+        status: "ready".into(),
+        storage: Some(state.store().backend().into()),
+        partners: Some(partners as u64),
+        referral_id: None,
+    }))
 }
 
 /// `GET /metrics`: counters and histograms, each partner's breaker and calls in flight, and the
@@ -57,32 +62,33 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /v1/partners`: the enabled partners, for any authenticated caller.
-pub async fn partners(State(state): State<AppState>, _caller: Caller) -> Json<serde_json::Value> {
+pub async fn partners(State(state): State<AppState>, _caller: Caller) -> Json<PartnerList> {
     let live = state.live();
     let states = live.orchestrator.partner_states();
-    let list: Vec<serde_json::Value> = live
+    let partners = live
         .orchestrator
         .partners()
         .iter()
         .zip(&states)
         .map(|(p, s)| {
             let manifest = p.partner.manifest();
-            json!({
-                "id": p.id,
-                "plugin": manifest.plugin,
-                "kind": manifest.kind,
-                "version": manifest.version,
-                "needs": manifest.needs,
-                "areas": p.effective_areas(),
-                "breaker": match s.breaker {
+            PartnerInfo {
+                id: p.id.clone(),
+                plugin: manifest.plugin.clone(),
+                kind: manifest.kind,
+                version: manifest.version.clone(),
+                needs: manifest.needs.clone(),
+                areas: p.effective_areas().to_vec(),
+                breaker: match s.breaker {
                     BreakerState::Closed { .. } => "closed",
                     BreakerState::HalfOpen { .. } => "half_open",
                     BreakerState::Open { .. } => "open",
-                },
-            })
+                }
+                .into(),
+            }
         })
         .collect();
-    Json(json!({ "partners": list }))
+    Json(PartnerList { partners })
 }
 
 /// `GET /openapi.json`

@@ -26,25 +26,41 @@ use crate::error::ApiError;
 use crate::routes::RawBody;
 use crate::state::AppState;
 
-/// The body of a partner event.
-#[derive(Debug, Deserialize)]
+/// The body of a partner event (its schema is the document's).
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Event {
+pub(crate) struct Event {
+    /// The event's type: only `referral.status_changed` is accepted (another is 422).
     #[serde(rename = "type")]
+    #[schemars(with = "EventKind")]
     kind: String,
+    /// What changed.
     data: EventData,
 }
 
-/// `data` of `referral.status_changed`.
-#[derive(Deserialize)]
+/// The event types the document lists.
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)] // Only the schema of `Event::kind`: an unknown type is a 422, not a 400.
+enum EventKind {
+    #[serde(rename = "referral.status_changed")]
+    StatusChanged,
+}
+
+/// `data` of `referral.status_changed`: a referral's new state at the partner.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct EventData {
+    /// The partner's reference from its receipt.
     partner_reference: String,
+    /// The new state.
     state: TaskState,
+    /// Why, for rejected, failed, cancelled and on-hold.
     #[serde(default)]
     reason: Option<StatusReason>,
+    /// The partner's words (sealed at rest; never logged).
     #[serde(default)]
     note: Option<String>,
+    /// When it happened, by the partner's clock.
     occurred_at: DateTime<Utc>,
 }
 
@@ -60,7 +76,7 @@ pub async fn receive(
     Path(partner_id): Path<String>,
     headers: HeaderMap,
     RawBody(body): RawBody,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<crate::api::Status>, ApiError> {
     // A body too large or too slow never reaches the signature check.
     let body = body?;
     let result = accept(&state, &partner_id, &headers, &body).await;
@@ -72,7 +88,12 @@ pub async fn receive(
     let label = if is_code(&partner_id) { partner_id.clone() } else { "unknown".into() };
     state.metrics().webhook(&label, outcome);
     match result {
-        Ok((outcome, id)) => Ok(Json(serde_json::json!({"status": outcome, "referral_id": id}))),
+        Ok((outcome, id)) => Ok(Json(crate::api::Status {
+            status: outcome.to_string(),
+            storage: None,
+            partners: None,
+            referral_id: Some(id.to_string()),
+        })),
         Err(rejected) => Err(rejected.into_error()),
     }
 }

@@ -19,9 +19,7 @@ pub async fn run(args: Args) -> CommandResult {
     let loaded = partners::load_enabled(&settings, &args.config.path())?;
     // The daemon refuses to start without a data key, so a check that passed without one
     // would mislead.
-    let keys = settings
-        .data_keys(&args.config.path())
-        .map_err(|e| super::CliError::BadInput(e.to_string()))?;
+    let keys = args.config.data_keys(&settings)?;
     // Signposts are part of the configuration too.
     partners::orchestrator(&settings, &loaded)?;
     let disabled = settings.partners.len() - loaded.len();

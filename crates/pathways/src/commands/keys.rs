@@ -77,12 +77,9 @@ async fn rotate_data(args: RotateArgs) -> CommandResult {
         return Err(CliError::BadInput("--batch: must be 1 to 100000".into()));
     }
     let settings = args.config.load()?;
-    let store = args.config.open_store(&settings).await?;
-    let current = settings
-        .data_keys(&args.config.path())
-        .map_err(|e| CliError::BadInput(e.to_string()))?
-        .current_id()
-        .to_string();
+    let keys = args.config.data_keys(&settings)?;
+    let current = keys.current_id().to_string();
+    let store = args.config.open_store_with(&settings, keys).await?;
     let mut total = 0u64;
     loop {
         let progress = store.reseal(args.batch).await.map_err(|e| {

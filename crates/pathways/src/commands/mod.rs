@@ -87,9 +87,22 @@ impl ConfigArg {
         &self,
         settings: &Settings,
     ) -> Result<std::sync::Arc<dyn pathways_store::Store>, CliError> {
+        self.open_store_with(settings, self.data_keys(settings)?).await
+    }
+
+    /// The data keys `settings` name (exit 2, naming the field, when they cannot be read).
+    pub fn data_keys(&self, settings: &Settings) -> Result<pathways_store::DataKeys, CliError> {
+        settings.data_keys(&self.path()).map_err(|e| CliError::BadInput(e.to_string()))
+    }
+
+    /// [`open_store`](Self::open_store) with keys already read.
+    pub async fn open_store_with(
+        &self,
+        settings: &Settings,
+        keys: pathways_store::DataKeys,
+    ) -> Result<std::sync::Arc<dyn pathways_store::Store>, CliError> {
         use pathways_store::StoreError;
         let path = self.path();
-        let keys = settings.data_keys(&path).map_err(|e| CliError::BadInput(e.to_string()))?;
         let options = pathways_store::SqliteOptions { commit_batch: settings.storage.commit_batch };
         pathways_store::open_with(&settings.storage.url, keys, options).await.map_err(|e| {
             let file = path.display();

@@ -155,9 +155,7 @@ async fn reload_on_sighup(daemon: Daemon, config: ConfigArg, first: Settings) {
         let attempt = tokio::task::spawn_blocking(move || {
             let settings = config.load()?;
             let live = build_live(&settings, &config.path())?;
-            let keys = settings
-                .data_keys(&config.path())
-                .map_err(|e| CliError::BadInput(e.to_string()))?;
+            let keys = config.data_keys(&settings)?;
             Ok::<_, CliError>((settings, live, keys))
         })
         .await;
