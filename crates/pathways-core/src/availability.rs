@@ -151,6 +151,174 @@ pub struct Offer {
     /// Where, and how far from the client's postcode district.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<OfferLocation>,
+    /// How the client takes this service up. Absent (a plugin built before routes existed):
+    /// `refer` when the partner's manifest declares the `referral` capability, otherwise
+    /// `self_help` for an online service and `signpost` for the rest (see [`Offer::route_for`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<Route>,
+    /// How to reach the service, from what the partner publishes (public details only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<ServiceContact>,
+}
+
+impl Offer {
+    /// The route this offer is taken up by: its own, else what the partner's capabilities and
+    /// the channel imply. A partner without the `referral` capability is never `refer`,
+    /// whatever the offer says.
+    pub fn route_for(&self, takes_referrals: bool) -> Route {
+        match self.route {
+            Some(Route::Refer) | None if takes_referrals => Route::Refer,
+            Some(Route::Refer) | None if self.channel == Some(ServiceChannel::Online) => {
+                Route::SelfHelp
+            }
+            Some(Route::Refer) | None => Route::Signpost,
+            Some(route) => route,
+        }
+    }
+}
+
+/// How a client takes up an offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Route {
+    /// The partner takes referrals for this service through its API.
+    Refer,
+    /// The client contacts the service directly.
+    Signpost,
+    /// The client uses it on their own (a website, a tool).
+    SelfHelp,
+}
+
+/// How to reach a service: its public contact details, as the partner publishes them (HSDS
+/// `phones`/`contacts`/`schedules`, Give Food `phone`/`address`/`urls`, FHIR
+/// `HealthcareService.telecom`/`availableTime`). Never a person's private details.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ServiceContact {
+    /// Telephone number, as a client would dial it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// Email address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Web address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Postal address of the venue, in one line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// When it is open; empty when the partner does not say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub opening_hours: Vec<OpeningHours>,
+    /// How to apply or get in touch, in the partner's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub how_to_apply: Option<String>,
+}
+
+impl ServiceContact {
+    /// Whether it says anything at all.
+    pub fn is_empty(&self) -> bool {
+        self == &ServiceContact::default()
+    }
+}
+
+/// One opening period: these days, from `opens` to `closes` (local time).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct OpeningHours {
+    /// The days it applies to.
+    pub days: Vec<Weekday>,
+    /// Opening time, `HH:MM`.
+    pub opens: chrono::NaiveTime,
+    /// Closing time, `HH:MM`.
+    pub closes: chrono::NaiveTime,
+}
+
+/// A day of the week (FHIR `daysOfWeek` spelling).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Weekday {
+    /// Monday.
+    Mon,
+    /// Tuesday.
+    Tue,
+    /// Wednesday.
+    Wed,
+    /// Thursday.
+    Thu,
+    /// Friday.
+    Fri,
+    /// Saturday.
+    Sat,
+    /// Sunday.
+    Sun,
+}
+
+impl Weekday {
+    /// Every day, Monday first.
+    pub const ALL: [Weekday; 7] = [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+        Weekday::Sat,
+        Weekday::Sun,
+    ];
+
+    /// From a two-letter iCalendar `BYDAY` code (`MO`) or a FHIR code (`mon`), any case.
+    pub fn parse(code: &str) -> Option<Weekday> {
+        let code = code.trim().to_ascii_lowercase();
+        let day = match code.get(..2)? {
+            "mo" => Weekday::Mon,
+            "tu" => Weekday::Tue,
+            "we" => Weekday::Wed,
+            "th" => Weekday::Thu,
+            "fr" => Weekday::Fri,
+            "sa" => Weekday::Sat,
+            "su" => Weekday::Sun,
+            _ => return None,
+        };
+        Some(day)
+    }
+
+    /// The chrono weekday.
+    pub fn to_chrono(self) -> chrono::Weekday {
+        match self {
+            Weekday::Mon => chrono::Weekday::Mon,
+            Weekday::Tue => chrono::Weekday::Tue,
+            Weekday::Wed => chrono::Weekday::Wed,
+            Weekday::Thu => chrono::Weekday::Thu,
+            Weekday::Fri => chrono::Weekday::Fri,
+            Weekday::Sat => chrono::Weekday::Sat,
+            Weekday::Sun => chrono::Weekday::Sun,
+        }
+    }
+}
+
+/// A wait said in words ("4-6 weeks", "about 6 to 8 weeks", "10 days", "2–3 months") as the
+/// shortest wait in days, so a connector can turn a partner's capacity note into an
+/// `earliest_start`. `None` when the words hold no such wait.
+pub fn parse_wait_days(text: &str) -> Option<u32> {
+    let lower = text.to_ascii_lowercase();
+    let words: Vec<&str> =
+        lower.split(|c: char| !(c.is_ascii_alphanumeric())).filter(|w| !w.is_empty()).collect();
+    for (i, word) in words.iter().enumerate() {
+        let Ok(first) = word.parse::<u32>() else { continue };
+        // The unit is the first unit word within the next three words ("4 to 6 weeks").
+        let unit = words[i + 1..].iter().take(3).find_map(|w| match *w {
+            "day" | "days" => Some(1),
+            "week" | "weeks" | "wk" | "wks" => Some(7),
+            "month" | "months" => Some(30),
+            _ => None,
+        });
+        if let Some(days) = unit {
+            return first.checked_mul(days);
+        }
+    }
+    None
 }
 
 /// A partner's service, by its id and name.
@@ -225,4 +393,46 @@ pub struct OfferLocation {
     /// Straight-line distance from the client's postcode district, in metres.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distance_m: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_in_words_become_the_shortest_wait_in_days() {
+        assert_eq!(parse_wait_days("~15 on waitlist; 4-6 weeks"), Some(28));
+        assert_eq!(parse_wait_days("About 6 to 8 weeks"), Some(42));
+        assert_eq!(parse_wait_days("2–3 months"), Some(60));
+        assert_eq!(parse_wait_days("next session in 10 days"), Some(10));
+        assert_eq!(parse_wait_days("1 week"), Some(7));
+        assert_eq!(parse_wait_days("vouchers this week"), None);
+        assert_eq!(parse_wait_days("15 on the list"), None);
+    }
+
+    #[test]
+    fn the_route_follows_the_offer_but_never_refers_to_a_partner_without_referrals() {
+        let mut offer: Offer = serde_json::from_value(serde_json::json!({
+            "need": "food", "service": {"id": "s", "name": "S"},
+            "eligibility": {"status": "eligible"}, "capacity": "capacity"
+        }))
+        .unwrap();
+        assert_eq!(offer.route_for(true), Route::Refer);
+        assert_eq!(offer.route_for(false), Route::Signpost);
+        offer.route = Some(Route::Signpost);
+        assert_eq!(offer.route_for(true), Route::Signpost);
+        offer.route = Some(Route::Refer);
+        assert_eq!(offer.route_for(false), Route::Signpost);
+        offer.channel = Some(ServiceChannel::Online);
+        assert_eq!(offer.route_for(false), Route::SelfHelp);
+        offer.route = None;
+        assert_eq!(offer.route_for(true), Route::Refer);
+    }
+
+    #[test]
+    fn days_read_from_ical_and_fhir_codes() {
+        assert_eq!(Weekday::parse("MO"), Some(Weekday::Mon));
+        assert_eq!(Weekday::parse("sun"), Some(Weekday::Sun));
+        assert_eq!(Weekday::parse("x"), None);
+    }
 }

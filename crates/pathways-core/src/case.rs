@@ -233,6 +233,30 @@ impl ConsentCover {
     }
 }
 
+impl Case {
+    /// Whether the case records `field` for the client (a name always; a phone, an email, an
+    /// address only when given; notes when any need has them).
+    pub fn records(&self, field: crate::referral::ClientField) -> bool {
+        use crate::referral::ClientField as F;
+        match field {
+            F::Name | F::DateOfBirth | F::YearOfBirth | F::Postcode | F::Household => true,
+            F::PreferredLanguage => !self.client.preferred_language.trim().is_empty(),
+            F::Address => self.client.address.is_some(),
+            F::Phone => self.client.phone.is_some(),
+            F::Email => self.client.email.is_some(),
+            F::NeedNotes => self.needs.iter().any(|n| n.notes.is_some()),
+        }
+    }
+
+    /// The language an interpreter is needed in, when the case says the client has limited
+    /// English and prefers another language.
+    pub fn interpreter(&self) -> Option<&str> {
+        let language = self.client.preferred_language.as_str();
+        (self.circumstances.contains(&Circumstance::LimitedEnglish) && language != "en")
+            .then_some(language)
+    }
+}
+
 impl Need {
     /// Someone may be in danger: domestic abuse, safeguarding, or nowhere to sleep tonight.
     pub fn is_safety(&self) -> bool {

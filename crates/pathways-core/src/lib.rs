@@ -22,13 +22,14 @@ mod need;
 mod partner;
 mod personal;
 mod plan;
+mod prerequisite;
 mod referral;
 mod safe_contact;
 mod whole;
 
 pub use availability::{
-    AgeBand, Availability, AvailabilityQuery, Capacity, Eligibility, NeedRequest, Offer,
-    OfferLocation, ServiceChannel, ServiceRef,
+    parse_wait_days, AgeBand, Availability, AvailabilityQuery, Capacity, Eligibility, NeedRequest,
+    Offer, OfferLocation, OpeningHours, Route, ServiceChannel, ServiceContact, ServiceRef, Weekday,
 };
 pub use case::{
     is_ons_local_authority, parse_case, Case, CaseError, Channel, Circumstance, Client, Consent,
@@ -41,6 +42,7 @@ pub use personal::Personal;
 pub use plan::{
     ActionPlan, Fallback, Lead, PartnerOutcome, PartnerReport, PlanStep, StepAction, UnmetNeed,
 };
+pub use prerequisite::{missing_prerequisites, Missing, Prerequisite, Requirement};
 pub use referral::{
     ClientField, Referral, ReferralReceipt, ReferralRef, ReferralStatus, ReferredNeed,
     SharedClient, StatusReason, TaskState,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::availability::{Availability, AvailabilityQuery};
 use crate::error::PartnerError;
 use crate::need::NeedCode;
+use crate::prerequisite::Requirement;
 use crate::referral::{ClientField, Referral, ReferralReceipt, ReferralRef, ReferralStatus};
 
 /// A partner system: a food bank network, an NHS service, a housing authority, a council
@@ -64,6 +65,11 @@ pub struct Manifest {
     pub shares: Vec<ClientField>,
     /// What it can do.
     pub capabilities: Vec<Capability>,
+    /// What a referral to it needs beyond consent (e.g. the Duty to Refer facts, a phone
+    /// number): a step missing any is planned `blocked`, and the intake refuses it with the
+    /// same words ([`crate::missing_prerequisites`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<Requirement>,
     /// JSON Schema of its settings (the `[partners.settings]` table).
     #[serde(default)]
     pub settings_schema: serde_json::Value,

@@ -55,6 +55,22 @@ impl ClientField {
 
     /// Fields that locate or reach the client directly: withheld from everyone but a
     /// domestic-abuse service when contact is unsafe.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ClientField::Name => "name",
+            ClientField::DateOfBirth => "date of birth",
+            ClientField::YearOfBirth => "year of birth",
+            ClientField::Postcode => "postcode",
+            ClientField::Address => "address",
+            ClientField::Phone => "phone number",
+            ClientField::Email => "email address",
+            ClientField::PreferredLanguage => "preferred language",
+            ClientField::Household => "household",
+            ClientField::NeedNotes => "notes on the need",
+        }
+    }
+
+    /// Whether the field is a way to find or contact the client.
     pub fn is_contact(self) -> bool {
         matches!(
             self,
@@ -84,6 +100,10 @@ pub struct Referral {
     pub referrer: Referrer,
     /// The consent record the referral rests on.
     pub consent: Consent,
+    /// The language of an interpreter the client needs (ISO 639-1), when the case records
+    /// limited English; the partner should arrange one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpreter: Option<String>,
 }
 
 /// A need as the partner receives it.
@@ -191,6 +211,7 @@ impl Referral {
             client: shared,
             referrer: case.referrer.clone(),
             consent: case.consent.clone(),
+            interpreter: case.interpreter().map(str::to_string),
         }
     }
 

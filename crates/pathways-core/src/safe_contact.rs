@@ -35,6 +35,7 @@ mod tests {
             capabilities: vec![Capability::Referral],
             settings_schema: serde_json::Value::Null,
             build: None,
+            requires: Vec::new(),
         }
     }
 

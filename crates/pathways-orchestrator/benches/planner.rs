@@ -39,6 +39,8 @@ fn answers() -> Vec<PartnerAnswer> {
                         postcode: None,
                         distance_m: Some(300 * p as u32),
                     }),
+                    contact: None,
+                    route: None,
                 })
                 .collect();
             PartnerAnswer {
@@ -55,6 +57,7 @@ fn answers() -> Vec<PartnerAnswer> {
                     capabilities: vec![Capability::Availability, Capability::Referral],
                     settings_schema: serde_json::Value::Null,
                     build: None,
+                    requires: Vec::new(),
                 },
                 asked: needs.to_vec(),
                 outcome: PartnerOutcome::Answered,

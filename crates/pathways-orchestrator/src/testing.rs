@@ -69,6 +69,7 @@ pub fn manifest(plugin: &str, needs: &[NeedCode]) -> Manifest {
         capabilities: vec![Capability::Availability, Capability::Referral],
         settings_schema: Value::Null,
         build: None,
+        requires: Vec::new(),
     }
 }
 
@@ -83,6 +84,8 @@ pub fn offer(need: NeedCode, service_id: &str, name: &str) -> Offer {
         wait_estimate: None,
         channel: None,
         location: None,
+        contact: None,
+        route: None,
     }
 }
 

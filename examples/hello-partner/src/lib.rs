@@ -58,6 +58,7 @@ impl PartnerPlugin for HelloPartner {
             capabilities: vec![Capability::Availability, Capability::Referral, Capability::Status],
             settings_schema: serde_json::Value::Null,
             build: None,
+            requires: Vec::new(),
         }
     }
 
@@ -99,6 +100,8 @@ impl Partner for HelloPartner {
                 wait_estimate: None,
                 channel: Some(ServiceChannel::Phone),
                 location: None,
+                contact: None,
+                route: None,
             })
             .collect();
         Ok(Availability { offers })

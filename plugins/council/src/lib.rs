@@ -75,8 +75,7 @@ impl PartnerPlugin for CouncilPartner {
             ],
             capabilities: vec![Capability::Availability, Capability::Referral, Capability::Status],
             settings_schema: serde_json::Value::Null,
-            build: None,
-        }
+            build: None, requires: Vec::new(), }
     }
 
     fn from_settings(settings: Settings) -> Result<Self, String> {

@@ -240,6 +240,8 @@ pub(crate) fn offer(
                 .map(str::to_string),
             distance_m: None,
         }),
+        contact: None,
+        route: None,
     }
 }
 

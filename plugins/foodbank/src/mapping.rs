@@ -163,6 +163,8 @@ pub(crate) fn offer(
             postcode: fb.postcode.clone(),
             distance_m: Some(distance_m),
         }),
+        contact: None,
+        route: None,
     }
 }
 

@@ -78,8 +78,7 @@ impl PartnerPlugin for HousingPartner {
             ],
             capabilities: vec![Capability::Availability, Capability::Referral, Capability::Status],
             settings_schema: serde_json::Value::Null,
-            build: None,
-        }
+            build: None, requires: Vec::new(), }
     }
 
     fn from_settings(settings: Settings) -> Result<Self, String> {

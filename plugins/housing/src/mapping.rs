@@ -196,6 +196,8 @@ pub(crate) fn offer(answer: &AuthorityAvailability, urgency: Urgency, today: Nai
         wait_estimate: Some(wait),
         channel: Some(ServiceChannel::Phone),
         location: None,
+        contact: None,
+        route: None,
     }
 }
 

@@ -134,6 +134,8 @@ fn offer(service: &HealthcareService, id: &str, need: NeedCode, age_band: AgeBan
         wait_estimate: notes,
         channel: location.as_ref().map(|_| ServiceChannel::InPerson),
         location: location.map(|name| OfferLocation { name, postcode: None, distance_m: None }),
+        contact: None,
+        route: None,
     }
 }
 

@@ -53,6 +53,7 @@ impl Pantry {
                 capabilities: vec![Capability::Availability, Capability::Referral],
                 settings_schema: serde_json::Value::Null,
                 build: None,
+                requires: Vec::new(),
             },
             delay,
         )
@@ -79,6 +80,8 @@ impl Partner for Pantry {
                 wait_estimate: None,
                 channel: None,
                 location: None,
+                contact: None,
+                route: None,
             }],
         })
     }

@@ -75,6 +75,7 @@ impl PartnerPlugin for TestPartner {
             capabilities: vec![],
             settings_schema: serde_json::Value::Null,
             build: None,
+            requires: Vec::new(),
         }
     }
 

@@ -92,6 +92,8 @@ fn offer(needs: Vec<NeedCode>) -> impl Strategy<Value = Offer> {
                     postcode: None,
                     distance_m: Some(m),
                 }),
+                contact: None,
+                route: None,
             }
         })
 }
