@@ -23,7 +23,8 @@ pub struct Case {
     pub referrer: Referrer,
     /// The person being helped.
     pub client: Client,
-    /// What they need help with; each code at most once.
+    /// What they need help with. A code may appear more than once (a falls service and a Blue
+    /// Badge are both `physical_health_disability`); each need has its own `id`.
     #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
     pub needs: Vec<Need>,
     /// Facts about the client's situation that change eligibility or priority.
@@ -31,6 +32,11 @@ pub struct Case {
     pub circumstances: Vec<Circumstance>,
     /// What the client agreed may be shared, and on what lawful basis.
     pub consent: Consent,
+    /// The organisation or partner id the client would like to coordinate their plan, if they
+    /// said (a lead rule `client_preference` honours it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"\S")))]
+    pub lead_preference: Option<String>,
 }
 
 /// How the client reached the referrer.
@@ -124,6 +130,11 @@ pub struct Household {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Need {
+    /// The need's id within the case, e.g. `n1`: given by the pathfinder, or assigned in order
+    /// (`n1`, `n2`...) when left out. Plan entries and amendments name needs by it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^[A-Za-z0-9_-]{1,40}$")))]
+    pub id: String,
     /// Which need.
     pub code: NeedCode,
     /// How soon.
@@ -234,6 +245,30 @@ impl ConsentCover {
 }
 
 impl Case {
+    /// Gives every need without an id the first free id of `n1`, `n2`... in order, so a case
+    /// stored before needs had ids reads the same as a new one.
+    pub fn fill_need_ids(&mut self) {
+        let mut next = 1usize;
+        for i in 0..self.needs.len() {
+            if !self.needs[i].id.is_empty() {
+                continue;
+            }
+            loop {
+                let candidate = format!("n{next}");
+                next += 1;
+                if !self.needs.iter().any(|n| n.id == candidate) {
+                    self.needs[i].id = candidate;
+                    break;
+                }
+            }
+        }
+    }
+
+    /// The need with this id.
+    pub fn need(&self, id: &str) -> Option<&Need> {
+        self.needs.iter().find(|n| n.id == id)
+    }
+
     /// Whether the case records `field` for the client (a name always; a phone, an email, an
     /// address only when given; notes when any need has them).
     pub fn records(&self, field: crate::referral::ClientField) -> bool {
@@ -403,6 +438,8 @@ pub fn parse_case(json: &[u8]) -> Result<Case, CaseError> {
     })?;
     de.end().map_err(|e| CaseError::at("", format!("trailing characters after the case: {e}")))?;
     case.validate()?;
+    let mut case = case;
+    case.fill_need_ids();
     Ok(case)
 }
 
@@ -419,12 +456,23 @@ impl Case {
             return Err(CaseError::at("needs", "a case needs at least one need"));
         }
         for (i, need) in self.needs.iter().enumerate() {
-            if let Some(first) = self.needs[..i].iter().position(|n| n.code == need.code) {
+            if need.id.is_empty() {
+                continue;
+            }
+            if !(1..=40).contains(&need.id.len())
+                || !need.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(CaseError::at(
+                    format!("needs[{i}].id"),
+                    "must be 1 to 40 letters, digits, `-` or `_` (or left out, to be numbered)",
+                ));
+            }
+            if let Some(first) = self.needs[..i].iter().position(|n| n.id == need.id) {
                 return Err(CaseError::across(
-                    format!("needs[{i}].code"),
+                    format!("needs[{i}].id"),
                     format!(
-                        "`{}` is already needs[{first}]; record each need once with its most pressing urgency",
-                        need.code
+                        "`{}` is already the id of needs[{first}]; each need's id is its own",
+                        need.id
                     ),
                 ));
             }

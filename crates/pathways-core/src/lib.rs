@@ -40,7 +40,9 @@ pub use need::{NeedCode, Urgency};
 pub use partner::{BuildInfo, Capability, Health, HealthStatus, Manifest, Partner, PartnerKind};
 pub use personal::Personal;
 pub use plan::{
-    ActionPlan, Fallback, Lead, PartnerOutcome, PartnerReport, PlanStep, StepAction, UnmetNeed,
+    ActionPlan, Amendment, AmendmentRecord, ChosenService, ClientAction, Contactable,
+    DroppedAmendment, Fallback, Lead, LeadReason, Named, PartnerOutcome, PartnerReport, PlanStep,
+    Referable, Signpost, StepAction, Wait,
 };
 pub use prerequisite::{missing_prerequisites, Missing, Prerequisite, Requirement};
 pub use referral::{

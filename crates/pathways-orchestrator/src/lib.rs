@@ -13,6 +13,7 @@
 //! plans; [`PlanRules`] holds what a council configures (lead rules, [`SignpostCatalogue`]).
 
 mod fanout;
+pub mod messages;
 mod orchestrator;
 mod planner;
 pub mod resilience;
@@ -24,8 +25,12 @@ mod signposts;
 mod testing;
 
 pub use fanout::{OrchestratorSettings, PartnerAnswer};
+pub use messages::{Messages, MessagesError};
 pub use orchestrator::{Orchestrator, PartnerState};
-pub use planner::{build_plan, LeadChoice, LeadRule, PathwayCounts, PathwayStats, PlanRules};
+pub use planner::{
+    amend_plan, build_plan, replan, Amender, AmendmentError, LeadChoice, LeadRule, Organisation,
+    PathwayCounts, PathwayStats, PlanRules,
+};
 pub use resilience::breaker::{BreakerPolicy, BreakerState};
 pub use select::{select, ConfiguredPartner, PartnerAsk};
 pub use signposts::{Signpost, SignpostCatalogue, SignpostError};

@@ -15,6 +15,8 @@ use pathways_core::{Case, NeedCode, Partner};
 pub struct ConfiguredPartner {
     /// The stable partner id from configuration, used in plans.
     pub id: String,
+    /// Its display name (`name` in its `[[partners]]` entry; the id when none is given).
+    pub name: String,
     /// ONS local authority codes configuration enables it for; empty defers to the manifest.
     pub areas: Vec<String>,
     /// The connector.
@@ -95,6 +97,7 @@ mod tests {
         m.areas = manifest_areas.iter().map(|a| a.to_string()).collect();
         ConfiguredPartner {
             id: id.to_string(),
+            name: id.to_string(),
             areas: areas.iter().map(|a| a.to_string()).collect(),
             partner: Arc::new(StubPartner::answering(m, vec![])),
             domestic_abuse_service: false,

@@ -16,6 +16,11 @@ use serde_json::{json, Value};
 
 use crate::fanout::PartnerAnswer;
 
+/// The entries of a plan that are not `unmet`.
+pub fn taken(plan: &pathways_core::ActionPlan) -> Vec<&pathways_core::PlanStep> {
+    plan.steps.iter().filter(|s| !s.is_unmet()).collect()
+}
+
 /// A date from `YYYY-MM-DD`.
 pub fn date(text: &str) -> NaiveDate {
     text.parse().expect("test date")
@@ -105,6 +110,7 @@ pub fn answered(partner_id: &str, offers: Vec<Offer>) -> PartnerAnswer {
     asked.dedup();
     PartnerAnswer {
         partner_id: partner_id.to_string(),
+        name: format!("Partner {partner_id}"),
         manifest: manifest(partner_id, &asked),
         // Test partners that serve domestic abuse are confirmed, as a council would.
         domestic_abuse_confirmed: asked.contains(&NeedCode::DomesticAbuse),

@@ -20,6 +20,8 @@ use crate::select::PartnerAsk;
 pub struct PartnerAnswer {
     /// The partner id from configuration.
     pub partner_id: String,
+    /// Its display name from configuration (the id when none is configured).
+    pub name: String,
     /// The partner's manifest: what it shares, whether it declares domestic abuse.
     pub manifest: Manifest,
     /// The council confirmed it as a domestic-abuse service in configuration.
@@ -41,6 +43,7 @@ impl PartnerAnswer {
     pub fn report(&self) -> PartnerReport {
         PartnerReport {
             partner_id: self.partner_id.clone(),
+            name: self.name.clone(),
             outcome: self.outcome,
             latency_ms: self.latency_ms,
             detail: self.detail.clone(),
@@ -79,6 +82,7 @@ impl PartnerAnswer {
             // A connector's own timeout is still a timeout to the pathfinder.
             let outcome = match partner_error.kind {
                 PartnerErrorKind::Timeout => PartnerOutcome::TimedOut,
+                PartnerErrorKind::Unavailable => PartnerOutcome::Unreachable,
                 _ => PartnerOutcome::Failed,
             };
             (outcome, partner_error.to_string())
@@ -97,6 +101,7 @@ impl PartnerAnswer {
     ) -> Self {
         PartnerAnswer {
             partner_id: ask.partner.id.clone(),
+            name: ask.partner.name.clone(),
             manifest: ask.partner.partner.manifest().clone(),
             domestic_abuse_confirmed: ask.partner.domestic_abuse_service,
             asked: ask.needs.clone(),

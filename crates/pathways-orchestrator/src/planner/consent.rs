@@ -32,19 +32,13 @@ impl StepConsent {
         !self.0.allows_referral()
     }
 
-    /// The sentence for the step's `why`, if one is due.
-    pub(super) fn sentence(self) -> Option<&'static str> {
+    /// The catalogue message for the step's `why`, if one is due.
+    pub(super) fn message(self) -> Option<&'static str> {
         match self.0 {
             ConsentCover::Agreed => None,
-            ConsentCover::Protective(LawfulBasis::VitalInterests) => Some(
-                " Because your life may be at risk, we will share what they need to know to help you now, even without your agreement.",
-            ),
-            ConsentCover::Protective(_) => Some(
-                " Because someone may be at risk of harm, we will share what they need to know to keep them safe, even without your agreement.",
-            ),
-            ConsentCover::Needed => {
-                Some(" We need your agreement before we share your details with them.")
-            }
+            ConsentCover::Protective(LawfulBasis::VitalInterests) => Some("step-consent-vital"),
+            ConsentCover::Protective(_) => Some("step-consent-safeguarding"),
+            ConsentCover::Needed => Some("step-consent-needed"),
         }
     }
 }

@@ -15,7 +15,11 @@
 //! - Each step keeps up to two fallbacks, lists the client fields the referral would share
 //!   (minimised per partner) and says whether the client must agree first ([`consent`]).
 //! - The lead coordinator is chosen by configurable rules ([`rules`], [`lead`]).
-//! - Every `why` is a sentence a pathfinder can read aloud ([`words`]).
+//! - Every `why` is a sentence a pathfinder can read aloud, in the client's language, from
+//!   the message catalogue ([`words`], [`crate::messages`]); technical terms go in the
+//!   pathfinder's `note`.
+//! - Amendments made with the client ([`amend_plan`]) and re-plans ([`replan`]) go through the
+//!   same function, so every version keeps these properties.
 
 mod build;
 mod consent;
@@ -28,6 +32,30 @@ mod steps;
 mod tests;
 mod words;
 
-pub use build::build_plan;
-pub use rules::{LeadChoice, LeadRule, PlanRules};
+pub use build::{amend_plan, build_plan, replan, Amender, AmendmentError};
+pub use rules::{LeadChoice, LeadRule, Organisation, PlanRules};
 pub use stats::{PathwayCounts, PathwayStats};
+
+/// What every part of the planner reads while building one plan.
+pub(crate) struct Context<'a> {
+    pub case: &'a pathways_core::Case,
+    pub answers: &'a [crate::fanout::PartnerAnswer],
+    pub rules: &'a PlanRules,
+    /// The client's language's words.
+    pub words: crate::messages::Words<'a>,
+    /// The day the plan is made.
+    pub today: chrono::NaiveDate,
+    /// The referring organisation's network, whose own national lines are never signposted.
+    pub network: Option<String>,
+}
+
+impl Context<'_> {
+    /// A partner's display name: as configured, else the organisation's, else the id.
+    pub fn partner_name(&self, id: &str) -> String {
+        self.answers
+            .iter()
+            .find(|a| a.partner_id == id)
+            .map(|a| a.name.clone())
+            .unwrap_or_else(|| self.rules.organisation_name(id))
+    }
+}

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 use pathways_core::{
-    Capability, Capacity, Case, Eligibility, Manifest, NeedCode, Offer, PartnerOutcome,
+    Capability, Capacity, Case, Eligibility, Manifest, NeedCode, Offer, PartnerOutcome, Route,
 };
 
 use super::stats::PathwayStats;
@@ -32,6 +32,8 @@ use crate::fanout::PartnerAnswer;
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Candidate<'a> {
     pub partner_id: &'a str,
+    /// The partner's display name.
+    pub partner_name: &'a str,
     pub manifest: &'a Manifest,
     /// The council confirmed the partner as a domestic-abuse service.
     pub domestic_abuse_confirmed: bool,
@@ -50,9 +52,20 @@ impl Candidate<'_> {
         self.offer.earliest_start.is_some_and(|start| start > due_by)
     }
 
-    /// Whether the partner accepts referrals (else the client contacts it themselves).
+    /// Whether the partner accepts referrals at all.
     pub fn takes_referrals(&self) -> bool {
         self.manifest.capabilities.contains(&Capability::Referral)
+    }
+
+    /// How the client takes this offer up: per service, never `refer` to a partner that takes
+    /// no referrals.
+    pub fn route(&self) -> Route {
+        self.offer.route_for(self.takes_referrals())
+    }
+
+    /// Whether this is `partner_id`'s service `service_id`.
+    pub fn is(&self, partner_id: &str, service_id: &str) -> bool {
+        self.partner_id == partner_id && self.offer.service.id == service_id
     }
 
     fn same_service(&self, other: &Candidate<'_>) -> bool {
@@ -84,6 +97,7 @@ impl<'a> Candidates<'a> {
                 }
                 let candidate = Candidate {
                     partner_id: &answer.partner_id,
+                    partner_name: &answer.name,
                     manifest: &answer.manifest,
                     domestic_abuse_confirmed: answer.domestic_abuse_confirmed,
                     offer,
@@ -104,11 +118,22 @@ impl<'a> Candidates<'a> {
     }
 
     /// The viable offers for `need`, best first, given the partners already `chosen` for the
-    /// case's other needs. Repeats of the same partner's same service are dropped.
-    pub fn ranked(&self, need: NeedCode, due_by: NaiveDate, chosen: &[&str]) -> Vec<Candidate<'a>> {
+    /// case's other needs and the services `used` for other needs of the same code (a second
+    /// need of one kind prefers another service: a falls service, then a Blue Badge). Repeats
+    /// of the same partner's same service are dropped.
+    pub fn ranked(
+        &self,
+        need: NeedCode,
+        due_by: NaiveDate,
+        chosen: &[&str],
+        used: &[(&str, &str)],
+    ) -> Vec<Candidate<'a>> {
         let mut viable: Vec<Candidate<'a>> =
             self.all(need).iter().copied().filter(Candidate::is_viable).collect();
-        viable.sort_by_cached_key(|c| self.rank_key(c, due_by, chosen));
+        viable.sort_by_cached_key(|c| {
+            let reused = used.iter().any(|(p, s)| c.is(p, s));
+            (reused, self.rank_key(c, due_by, chosen))
+        });
         let mut ranked: Vec<Candidate<'a>> = Vec::with_capacity(viable.len());
         for candidate in viable {
             if !ranked.iter().any(|r| r.same_service(&candidate)) {
@@ -132,7 +157,7 @@ impl<'a> Candidates<'a> {
         };
         (
             (eligibility_rank(&offer.eligibility), capacity_rank(offer.capacity)),
-            !c.takes_referrals(),
+            c.route() != Route::Refer,
             (timeliness, late_start),
             Reverse(self.stats.success_band(c.partner_id, offer.need)),
             (

@@ -12,47 +12,16 @@
 //! phone = "020 7361 0000"
 //! url = "https://www.rbkc.gov.uk"
 //! note = "emergency grants for residents"
+//! # network = "citizens-advice"   # optional: never shown to clients of that network
 //! ```
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use pathways_core::NeedCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-/// One national service a client can contact themselves.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Signpost {
-    /// The service's name, e.g. `Shelter`.
-    pub name: String,
-    /// Telephone number, as a client would dial it.
-    #[serde(default)]
-    pub phone: Option<String>,
-    /// Website.
-    #[serde(default)]
-    pub url: Option<String>,
-    /// A few words on what it offers or when it is open.
-    #[serde(default)]
-    pub note: Option<String>,
-}
-
-impl fmt::Display for Signpost {
-    /// One line to read aloud: "Shelter helpline: 0808 800 4444 (housing advice)".
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name)?;
-        match (&self.phone, &self.url) {
-            (Some(phone), _) => write!(f, ": {phone}")?,
-            (None, Some(url)) => write!(f, ": {url}")?,
-            (None, None) => {}
-        }
-        if let Some(note) = &self.note {
-            write!(f, " ({note})")?;
-        }
-        Ok(())
-    }
-}
+pub use pathways_core::Signpost;
 
 /// National signposts per need code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +67,8 @@ struct FileEntry {
     url: Option<String>,
     #[serde(default)]
     note: Option<String>,
+    #[serde(default)]
+    network: Option<String>,
 }
 
 impl SignpostCatalogue {
@@ -110,6 +81,7 @@ impl SignpostCatalogue {
                 phone: phone.map(str::to_string),
                 url: url.map(str::to_string),
                 note: note.map(str::to_string),
+                network: name.starts_with("Citizens Advice").then(|| "citizens-advice".to_string()),
             };
             for need in *needs {
                 by_need.entry(*need).or_default().push(signpost.clone());
@@ -142,8 +114,13 @@ impl SignpostCatalogue {
             if entry.needs.is_empty() {
                 return Err(invalid("`needs` must list at least one need code".into()));
             }
-            let signpost =
-                Signpost { name: entry.name, phone: entry.phone, url: entry.url, note: entry.note };
+            let signpost = Signpost {
+                name: entry.name,
+                phone: entry.phone,
+                url: entry.url,
+                note: entry.note,
+                network: entry.network,
+            };
             for need in entry.needs {
                 from_file.entry(need).or_default().push(signpost.clone());
             }
@@ -163,6 +140,17 @@ impl SignpostCatalogue {
     /// The signposts for one need, most specific first.
     pub fn for_need(&self, need: NeedCode) -> &[Signpost] {
         self.by_need.get(&need).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The signposts for one need that do not belong to `network` (the referring
+    /// organisation's own: a Citizens Advice client is not sent to the Citizens Advice
+    /// Adviceline).
+    pub fn for_need_outside(&self, need: NeedCode, network: Option<&str>) -> Vec<Signpost> {
+        self.for_need(need)
+            .iter()
+            .filter(|s| network.is_none() || s.network.as_deref() != network)
+            .cloned()
+            .collect()
     }
 }
 

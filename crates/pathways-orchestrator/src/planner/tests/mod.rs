@@ -27,11 +27,11 @@ pub(super) fn plan_of(case: &Case, answers: Vec<PartnerAnswer>) -> ActionPlan {
 }
 
 pub(super) fn chosen(plan: &ActionPlan, need: NeedCode) -> Option<&str> {
-    plan.steps.iter().find(|s| s.need == need)?.partner_id.as_deref()
+    plan.steps.iter().find(|s| s.need == need)?.partner_id()
 }
 
 fn assert_every_need_once(case: &Case, plan: &ActionPlan) {
-    let mut covered = plan.needs_covered();
+    let mut covered = plan.steps.iter().map(|s| s.need).collect::<Vec<_>>();
     let mut expected: Vec<NeedCode> = case.needs.iter().map(|n| n.code).collect();
     covered.sort();
     expected.sort();
@@ -71,11 +71,11 @@ fn every_need_appears_exactly_once_in_steps_or_unmet() {
     assert_eq!(chosen(&plan, NeedCode::Food), Some("foodbank"));
     assert_eq!(chosen(&plan, NeedCode::DebtMoney), Some("advice"));
     assert_eq!(
-        plan.unmet.iter().map(|u| u.need).collect::<Vec<_>>(),
+        plan.unmet().map(|u| u.need).collect::<Vec<_>>(),
         [NeedCode::MentalHealth, NeedCode::Digital]
     );
-    assert_eq!(plan.steps.iter().map(|s| s.order).collect::<Vec<_>>(), [1, 2]);
-    assert!(plan.steps[0].fallbacks.is_empty(), "a repeated offer is not its own fallback");
+    assert_eq!(plan.steps.iter().map(|s| s.order).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert!(plan.steps[0].fallbacks().is_empty(), "a repeated offer is not its own fallback");
 }
 
 #[test]
@@ -141,7 +141,7 @@ fn safe_contact_client_shares_no_contact_details_except_with_a_domestic_abuse_se
     refuge.manifest = manifest("refuge", &[NeedCode::DomesticAbuse]);
     let answers = vec![refuge, answered("foodbank", vec![offer(NeedCode::Food, "f", "Food Bank")])];
     let plan = plan(&case, &answers);
-    let shares = |need| plan.steps.iter().find(|s| s.need == need).unwrap().shares.clone();
+    let shares = |need| plan.steps.iter().find(|s| s.need == need).unwrap().shares().clone();
     assert_eq!(shares(NeedCode::Food), [ClientField::Name, ClientField::Household]);
     assert!(shares(NeedCode::DomesticAbuse).contains(&ClientField::Address));
     assert!(shares(NeedCode::DomesticAbuse).contains(&ClientField::Phone));
@@ -166,7 +166,7 @@ fn a_self_declared_domestic_abuse_service_gets_no_contact_details_nor_does_its_o
     refuge.manifest = manifest("refuge", &[NeedCode::DomesticAbuse, NeedCode::HousingHomelessness]);
     let contact = |plan: &pathways_core::ActionPlan, need| {
         let step = plan.steps.iter().find(|s| s.need == need).unwrap();
-        step.shares.contains(&ClientField::Address) || step.shares.contains(&ClientField::Phone)
+        step.shares().contains(&ClientField::Address) || step.shares().contains(&ClientField::Phone)
     };
     // Confirmed by the council: contact details on the abuse step only.
     let confirmed = plan(&case, std::slice::from_ref(&refuge));
@@ -190,8 +190,8 @@ fn needs_consent_when_share_with_lists_other_partners() {
     ];
     let plan = plan(&case, &answers);
     let step = |need| plan.steps.iter().find(|s| s.need == need).unwrap();
-    assert!(!step(NeedCode::Food).needs_consent);
-    assert!(step(NeedCode::DebtMoney).needs_consent);
+    assert!(!step(NeedCode::Food).needs_consent());
+    assert!(step(NeedCode::DebtMoney).needs_consent());
     assert!(step(NeedCode::DebtMoney)
         .why
         .ends_with("We need your agreement before we share your details with them."));
@@ -206,16 +206,16 @@ fn domestic_abuse_service_leads_when_it_takes_the_referral_else_the_referrer() {
     let food = answered("foodbank", vec![offer(NeedCode::Food, "f", "Food Bank")]);
     let refuge = answered("refuge", vec![offer(NeedCode::DomesticAbuse, "idva", "Refuge IDVA")]);
     let with_refuge = plan(&case, &[food.clone(), refuge]);
-    assert_eq!(with_refuge.lead.partner_id, "refuge");
+    assert_eq!(with_refuge.lead.id(), "refuge");
     assert!(
-        with_refuge.lead.why.starts_with("Refuge IDVA will lead your plan"),
+        with_refuge.lead.why().starts_with("Refuge IDVA will lead your plan"),
         "{}",
-        with_refuge.lead.why
+        with_refuge.lead.why()
     );
 
     let without = plan(&case, &[food]);
-    assert_eq!(without.lead.partner_id, "citizens-advice-kc");
-    assert!(without.lead.why.starts_with("citizens-advice-kc will coordinate your plan"));
+    assert_eq!(without.lead.id(), "citizens-advice-kc");
+    assert!(without.lead.why().starts_with("citizens-advice-kc will coordinate your plan"));
 }
 
 #[test]
@@ -229,14 +229,17 @@ fn unmet_needs_say_why_and_where_to_turn() {
     silent.outcome = PartnerOutcome::TimedOut;
     let plan = plan(&case, &[silent]);
     assert_eq!(plan.partners[0].outcome, PartnerOutcome::TimedOut);
-    let housing = &plan.unmet[0];
+    let housing = &plan.unmet().nth(0).unwrap();
     assert_eq!(housing.need, NeedCode::HousingHomelessness);
     assert!(housing.why.starts_with(
         "None of the services we work with in your area helps with somewhere to live"
     ));
-    assert!(housing.signposts.iter().any(|s| s.contains("Shelter") && s.contains("0808 800 4444")));
-    let food = &plan.unmet[1];
-    assert!(food.why.contains("could not get an answer in time from the service"), "{}", food.why);
-    assert!(!food.signposts.is_empty());
-    assert!(plan.steps.iter().all(|s| s.action == StepAction::Refer));
+    assert!(housing
+        .signposts()
+        .iter()
+        .any(|s| s.to_string().contains("Shelter") && s.to_string().contains("0808 800 4444")));
+    let food = &plan.unmet().nth(1).unwrap();
+    assert!(food.why.contains("Partner foodbank did not answer in time"), "{}", food.why);
+    assert!(!food.signposts().is_empty());
+    assert!(crate::testing::taken(&plan).iter().all(|s| s.is_refer()));
 }

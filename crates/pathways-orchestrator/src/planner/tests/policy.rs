@@ -44,21 +44,23 @@ fn configured_lead_rules_apply_in_order_and_skip_a_need_without_a_referral() {
     let lead_rules = vec![
         // Safeguarding is unmet here, so this rule does not apply...
         LeadRule {
-            when_need: NeedCode::Safeguarding,
+            when_need: Some(NeedCode::Safeguarding),
             lead: LeadChoice::PartnerServingNeed,
+            partner: None,
             because: None,
         },
         // ...and the next one does, with the default wording.
         LeadRule {
-            when_need: NeedCode::HousingHomelessness,
+            when_need: Some(NeedCode::HousingHomelessness),
             lead: LeadChoice::PartnerServingNeed,
+            partner: None,
             because: None,
         },
     ];
     let plan = plan_with(&case, &answers, &PathwayStats::new(), &rules(lead_rules));
-    assert_eq!(plan.lead.partner_id, "housing-options");
+    assert_eq!(plan.lead.id(), "housing-options");
     assert_eq!(
-        plan.lead.why,
+        plan.lead.why(),
         "Housing Options will lead your plan, because they are helping you with somewhere to live; \
          they will work with citizens-advice-kc on the other steps."
     );
@@ -70,22 +72,23 @@ fn a_referrer_rule_stops_later_rules_and_says_why() {
     let answers =
         vec![answered("refuge", vec![offer(NeedCode::DomesticAbuse, "idva", "Refuge IDVA")])];
     let mut lead_rules = vec![LeadRule {
-        when_need: NeedCode::DomesticAbuse,
+        when_need: Some(NeedCode::DomesticAbuse),
         lead: LeadChoice::Referrer,
+        partner: None,
         because: Some("they already know you.".into()),
     }];
     lead_rules.extend(LeadRule::defaults());
     let plan = plan_with(&case, &answers, &PathwayStats::new(), &rules(lead_rules));
-    assert_eq!(plan.lead.partner_id, "citizens-advice-kc");
+    assert_eq!(plan.lead.id(), "citizens-advice-kc");
     assert!(
-        plan.lead.why.starts_with(
+        plan.lead.why().starts_with(
             "citizens-advice-kc will coordinate your plan, because they already know you; "
         ),
         "{}",
-        plan.lead.why
+        plan.lead.why()
     );
     let no_rules = plan_with(&case, &answers, &PathwayStats::new(), &rules(vec![]));
-    assert_eq!(no_rules.lead.partner_id, "citizens-advice-kc", "no rule: the referrer leads");
+    assert_eq!(no_rules.lead.id(), "citizens-advice-kc", "no rule: the referrer leads");
 }
 
 #[test]
@@ -101,8 +104,8 @@ fn share_with_none_plans_every_step_but_each_needs_consent() {
     let plan = plan(&case, &answers);
     assert_eq!(plan.steps.len(), 2);
     for step in &plan.steps {
-        assert_eq!(step.action, StepAction::Refer);
-        assert!(step.needs_consent, "{step:?}");
+        assert!(step.is_refer());
+        assert!(step.needs_consent(), "{step:?}");
         assert!(step.why.contains("We need your agreement"), "{}", step.why);
     }
 }
@@ -129,11 +132,11 @@ fn safeguarding_basis_shares_for_protective_steps_only() {
         let plan = plan(&case, &answers);
         for need in [NeedCode::Safeguarding, NeedCode::HousingHomelessness] {
             let protective = step(&plan, need);
-            assert!(!protective.needs_consent, "{basis:?} {need}");
+            assert!(!protective.needs_consent(), "{basis:?} {need}");
             assert!(protective.why.contains("even without your agreement"), "{}", protective.why);
         }
         let debt = step(&plan, NeedCode::DebtMoney);
-        assert!(debt.needs_consent, "{basis:?}: protecting someone does not cover debt advice");
+        assert!(debt.needs_consent(), "{basis:?}: protecting someone does not cover debt advice");
     }
 }
 
@@ -150,12 +153,12 @@ fn partner_without_referrals_gives_a_signpost_step_and_an_online_one_self_help()
     let plan = plan(&case, &[pantry, calculator]);
 
     let food = step(&plan, NeedCode::Food);
-    assert_eq!(food.action, StepAction::Signpost);
-    assert_eq!(food.partner_id.as_deref(), Some("pantry"));
-    assert!(food.shares.is_empty() && !food.needs_consent, "nothing is shared: {food:?}");
+    assert_eq!(food.action.kind(), "signpost");
+    assert_eq!(food.partner_id(), Some("pantry"));
+    assert!(food.shares().is_empty() && !food.needs_consent(), "nothing is shared: {food:?}");
     assert!(food.why.contains("please contact them yourself"), "{}", food.why);
     let debt = step(&plan, NeedCode::DebtMoney);
-    assert_eq!(debt.action, StepAction::SelfHelp);
+    assert_eq!(debt.action.kind(), "self_help");
     assert!(debt.why.contains("You can use it yourself online"), "{}", debt.why);
 }
 
@@ -167,7 +170,7 @@ fn a_partner_taking_referrals_beats_an_equal_one_that_does_not() {
     let referral = answered("b-foodbank", vec![offer(NeedCode::Food, "f", "Food Bank")]);
     let plan = plan(&case, &[walk_in, referral]);
     assert_eq!(chosen(&plan, NeedCode::Food), Some("b-foodbank"));
-    assert_eq!(plan.steps[0].fallbacks[0].partner_id, "a-walk-in");
+    assert_eq!(plan.steps[0].fallbacks()[0].chosen.partner.id, "a-walk-in");
 }
 
 #[test]

@@ -134,6 +134,7 @@ fn answers(case: &Case) -> impl Strategy<Value = Vec<PartnerAnswer>> {
                 }
                 let answered = outcome == PartnerOutcome::Answered;
                 PartnerAnswer {
+                    name: format!("Partner {id}"),
                     partner_id: id,
                     domestic_abuse_confirmed: m.is_domestic_abuse_service(),
                     manifest: m,
@@ -186,13 +187,13 @@ proptest! {
     #[test]
     fn every_need_appears_exactly_once((case, answers, stats) in inputs()) {
         let plan = plan_of(&case, &answers, &stats);
-        let mut covered = plan.needs_covered();
+        let mut covered = plan.steps.iter().map(|s| s.need).collect::<Vec<_>>();
         let mut expected: Vec<NeedCode> = case.needs.iter().map(|n| n.code).collect();
         covered.sort();
         expected.sort();
         prop_assert_eq!(covered, expected);
-        for unmet in &plan.unmet {
-            prop_assert!(!unmet.why.is_empty() && !unmet.signposts.is_empty(), "{:?}", unmet);
+        for unmet in plan.unmet() {
+            prop_assert!(!unmet.why.is_empty() && !unmet.signposts().is_empty(), "{:?}", unmet);
         }
     }
 
@@ -206,13 +207,13 @@ proptest! {
                 .filter(|a| a.outcome == PartnerOutcome::Answered && a.asked.contains(&need.code))
                 .flat_map(|a| &a.offers)
                 .any(|o| o.need == need.code && is_viable(o));
-            let step = plan.steps.iter().find(|s| s.need == need.code);
+            let step = plan.steps.iter().find(|s| s.need == need.code && !s.is_unmet());
             prop_assert_eq!(step.is_some(), viable_exists, "{}", need.code);
             let Some(step) = step else { continue };
             let chosen = answers.iter()
-                .filter(|a| Some(&a.partner_id) == step.partner_id.as_ref())
+                .filter(|a| Some(a.partner_id.as_str()) == step.partner_id())
                 .flat_map(|a| &a.offers)
-                .filter(|o| o.need == need.code && Some(&o.service) == step.service.as_ref())
+                .filter(|o| o.need == need.code && Some(&o.service) == step.service())
                 .collect::<Vec<_>>();
             prop_assert!(chosen.iter().any(|o| is_viable(o)), "chose a non-viable offer: {:?}", step);
             // Eligible with space or a waitlist beats anything worse.
@@ -272,18 +273,18 @@ proptest! {
             .filter(|a| a.outcome == PartnerOutcome::Answered)
             .map(|a| a.partner_id.as_str())
             .collect();
-        for step in &plan.steps {
-            let partner = step.partner_id.as_deref().unwrap_or("");
+        for step in plan.steps.iter().filter(|s| !s.is_unmet()) {
+            let partner = step.partner_id().unwrap_or("");
             prop_assert!(answered.contains(partner), "step names {}", partner);
             let asked = answers.iter().any(|a| a.partner_id == partner && a.asked.contains(&step.need));
             prop_assert!(asked, "{} was not asked about {}", partner, step.need);
-            for fallback in &step.fallbacks {
-                prop_assert!(answered.contains(fallback.partner_id.as_str()));
-                prop_assert!(fallback.partner_id != partner || step.fallbacks.len() <= 2);
+            for fallback in step.fallbacks() {
+                prop_assert!(answered.contains(fallback.chosen.partner.id.as_str()));
+                prop_assert!(fallback.chosen.partner.id != partner || step.fallbacks().len() <= 2);
             }
-            prop_assert!(step.fallbacks.len() <= 2);
+            prop_assert!(step.fallbacks().len() <= 2);
         }
-        let lead = plan.lead.partner_id.as_str();
+        let lead = plan.lead.id();
         prop_assert!(lead == case.referrer.organisation || answered.contains(lead), "lead {}", lead);
         let reported: Vec<&str> = plan.partners.iter().map(|p| p.partner_id.as_str()).collect();
         prop_assert_eq!(reported.len(), answers.len());

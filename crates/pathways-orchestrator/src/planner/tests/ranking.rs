@@ -23,7 +23,7 @@ fn plan_prefers_capacity_over_waitlist_over_no_capacity() {
     let plan = plan(&case, &answers);
     assert_eq!(chosen(&plan, NeedCode::Food), Some("c-capacity"));
     let fallbacks: Vec<&str> =
-        plan.steps[0].fallbacks.iter().map(|f| f.partner_id.as_str()).collect();
+        plan.steps[0].fallbacks().iter().map(|f| f.chosen.partner.id.as_str()).collect();
     assert_eq!(fallbacks, ["b-waitlist"], "a partner with no capacity is never a fallback");
 
     let without_capacity = plan_of(
@@ -44,14 +44,19 @@ fn plan_never_picks_a_not_eligible_offer() {
     let plan =
         plan_of(&case, vec![answered("a-near", vec![near.clone()]), answered("b-far", vec![far])]);
     assert_eq!(chosen(&plan, NeedCode::Food), Some("b-far"));
-    assert!(plan.steps[0].fallbacks.is_empty());
+    assert!(plan.steps[0].fallbacks().is_empty());
 
     let only_ineligible = plan_of(&case, vec![answered("a-near", vec![near])]);
-    assert!(only_ineligible.steps.is_empty());
+    assert!(crate::testing::taken(&only_ineligible).is_empty());
     assert!(
-        only_ineligible.unmet[0].why.contains("said you do not qualify: only for people over 60."),
+        only_ineligible
+            .unmet()
+            .nth(0)
+            .unwrap()
+            .why
+            .contains("said you do not qualify: only for people over 60."),
         "{}",
-        only_ineligible.unmet[0].why
+        only_ineligible.unmet().nth(0).unwrap().why
     );
 }
 
@@ -80,7 +85,7 @@ fn an_offer_in_time_beats_a_nearer_one_that_starts_too_late() {
         Some(OfferLocation { name: "Across town".into(), postcode: None, distance_m: Some(5000) });
     let plan = plan_of(&case, vec![answered("a-late", vec![late]), answered("b-soon", vec![soon])]);
     assert_eq!(chosen(&plan, NeedCode::Food), Some("b-soon"));
-    assert!(plan.steps[0].fallbacks[0]
+    assert!(plan.steps[0].fallbacks()[0]
         .why
         .starts_with("If Soon Pantry cannot help, Late Pantry can see you"));
 }
@@ -157,17 +162,18 @@ fn keeps_at_most_two_fallbacks_in_rank_order() {
         ],
     );
     let step = &plan.steps[0];
-    assert_eq!(step.partner_id.as_deref(), Some("a"));
-    let fallbacks: Vec<&str> = step.fallbacks.iter().map(|f| f.partner_id.as_str()).collect();
+    assert_eq!(step.partner_id(), Some("a"));
+    let fallbacks: Vec<&str> =
+        step.fallbacks().iter().map(|f| f.chosen.partner.id.as_str()).collect();
     assert_eq!(fallbacks, ["b", "c"]);
     assert!(
-        step.fallbacks[0].why.starts_with("If a pantry cannot help, b pantry"),
+        step.fallbacks()[0].why.starts_with("If a pantry cannot help, b pantry"),
         "{}",
-        step.fallbacks[0].why
+        step.fallbacks()[0].why
     );
     assert!(
-        step.fallbacks[1].why.starts_with("If neither a pantry nor b pantry can help, c pantry"),
+        step.fallbacks()[1].why.starts_with("If neither a pantry nor b pantry can help, c pantry"),
         "{}",
-        step.fallbacks[1].why
+        step.fallbacks()[1].why
     );
 }
