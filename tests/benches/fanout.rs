@@ -187,6 +187,7 @@ impl Area {
             .iter()
             .map(|p| ConfiguredPartner {
                 id: p.partner_id().to_string(),
+                name: p.partner_id().to_string(),
                 areas: Vec::new(),
                 partner: p.clone() as Arc<dyn Partner>,
                 domestic_abuse_service: false,

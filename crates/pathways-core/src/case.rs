@@ -713,9 +713,14 @@ mod tests {
             r#""lawful_basis": "safeguarding", "share_with": "none""#,
         )
         .unwrap();
-        let tonight =
-            Need { code: NeedCode::HousingHomelessness, urgency: Urgency::Emergency, notes: None };
-        let food = Need { code: NeedCode::Food, urgency: Urgency::Urgent, notes: None };
+        let tonight = Need {
+            id: "n1".into(),
+            code: NeedCode::HousingHomelessness,
+            urgency: Urgency::Emergency,
+            notes: None,
+        };
+        let food =
+            Need { id: "n2".into(), code: NeedCode::Food, urgency: Urgency::Urgent, notes: None };
         assert_eq!(
             case.consent.cover("housing", &tonight),
             ConsentCover::Protective(LawfulBasis::Safeguarding)

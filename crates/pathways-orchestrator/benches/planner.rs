@@ -45,6 +45,7 @@ fn answers() -> Vec<PartnerAnswer> {
                 .collect();
             PartnerAnswer {
                 partner_id: format!("partner-{p:02}"),
+                name: format!("Partner {p:02}"),
                 domestic_abuse_confirmed: false,
                 manifest: Manifest {
                     plugin: "bench".into(),

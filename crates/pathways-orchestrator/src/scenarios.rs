@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use pathways_core::{
     parse_case, ActionPlan, Capacity, Case, Eligibility, NeedCode, Partner, PartnerError,
-    PartnerOutcome, StepAction,
+    PartnerOutcome,
 };
 use serde_json::json;
 use tokio::time::Instant;

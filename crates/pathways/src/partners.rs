@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use pathways_host::{resolve_library, DylibPartner, LoadError, PluginLibrary};
-use pathways_orchestrator::{ConfiguredPartner, Orchestrator, PlanRules, SignpostCatalogue};
+use pathways_orchestrator::{
+    ConfiguredPartner, Messages, Orchestrator, PlanRules, SignpostCatalogue,
+};
 
 use crate::commands::CliError;
 use crate::settings::{PartnerSettings, Settings};
@@ -19,6 +21,8 @@ use crate::settings::{PartnerSettings, Settings};
 pub struct LoadedPartner {
     /// The partner id from configuration.
     pub id: String,
+    /// Its display name (the id when none is configured).
+    pub name: String,
     /// The areas configuration gives it (empty defers to the manifest).
     pub areas: Vec<String>,
     /// The library it was created from.
@@ -50,6 +54,7 @@ pub fn load_enabled(
         let instance = library.instantiate(&partner.id, &partner.settings).map_err(fail)?;
         loaded.push(LoadedPartner {
             id: partner.id.clone(),
+            name: partner.name.clone().unwrap_or_else(|| partner.id.clone()),
             areas: partner.areas.clone(),
             library,
             partner: Arc::new(instance),
@@ -73,12 +78,22 @@ pub fn orchestrator(
         .iter()
         .map(|p| ConfiguredPartner {
             id: p.id.clone(),
+            name: p.name.clone(),
             areas: p.areas.clone(),
             partner: p.partner.clone(),
             domestic_abuse_service: p.domestic_abuse_service,
         })
         .collect();
-    let rules = PlanRules { lead_rules: settings.orchestrator.lead_rules.clone(), signposts };
+    let messages = match &settings.orchestrator.messages_dir {
+        Some(dir) => Messages::load_dir(dir).map_err(|e| CliError::BadInput(e.to_string()))?,
+        None => Messages::builtin(),
+    };
+    let rules = PlanRules {
+        lead_rules: settings.orchestrator.lead_rules.clone(),
+        signposts,
+        messages,
+        organisations: settings.organisations.clone(),
+    };
     Ok(Orchestrator::new(partners, settings.orchestrator.to_settings(), rules))
 }
 

@@ -40,6 +40,10 @@ pub struct Settings {
     /// How long personal data is kept.
     #[serde(default)]
     pub retention: RetentionSection,
+    /// Referring organisations by id (`[organisations.<id>]`): the names plans say instead of
+    /// ids, and the national network each belongs to.
+    #[serde(default)]
+    pub organisations: std::collections::BTreeMap<String, pathways_orchestrator::Organisation>,
 }
 
 /// A configuration that cannot be used: where and why.

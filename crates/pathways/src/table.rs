@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use pathways_core::{ActionPlan, PartnerOutcome, StepAction};
+use pathways_core::{ActionPlan, Lead, PartnerOutcome, StepAction};
 
 /// A table of text cells with wrapped columns.
 #[derive(Debug)]
@@ -130,54 +130,103 @@ pub fn wrap(text: &str, max: usize) -> Vec<String> {
     lines
 }
 
-/// A plan as a pathfinder reads it: the lead, one row per need in order, then how the partners
-/// answered. Holds no personal data: a plan has none.
+/// A plan as a pathfinder reads it, top to bottom in the plan's order: what to say first when
+/// someone is in danger, a warning when partners did not answer, the lead, one row per need
+/// (safety first), the pathfinder's notes, the client's own actions, then how the partners
+/// answered. Holds no personal data but the client's own goals and actions, which the
+/// pathfinder is reading back to them.
 pub fn plan_table(plan: &ActionPlan) -> String {
-    let mut out = format!("Plan for case {}\n", plan.case_id);
-    let _ = writeln!(out, "Lead: {}", plan.lead.partner_id);
-    for line in wrap(&plan.lead.why, 100) {
+    let mut out = format!("Plan for case {} (version {})\n", plan.case_id, plan.version);
+    if let Some(act_now) = &plan.act_now {
+        out.push('\n');
+        for (i, line) in wrap(act_now, 100).into_iter().enumerate() {
+            let label = if i == 0 { "ACT NOW: " } else { "         " };
+            let _ = writeln!(out, "{label}{line}");
+        }
+    }
+    if !plan.complete {
+        out.push('\n');
+        let _ = writeln!(out, "INCOMPLETE: not every partner answered.");
+        for reason in &plan.incomplete {
+            for (i, line) in wrap(reason, 98).into_iter().enumerate() {
+                let _ = writeln!(out, "{}{line}", if i == 0 { "- " } else { "  " });
+            }
+        }
+    }
+    out.push('\n');
+    let (lead_name, lead_kind) = match &plan.lead {
+        Lead::Referrer { organisation, .. } => {
+            (organisation.name.as_str(), "referring organisation")
+        }
+        Lead::Partner { partner, .. } => (partner.name.as_str(), "partner"),
+    };
+    let _ = writeln!(out, "Lead: {lead_name} ({lead_kind})");
+    for line in wrap(plan.lead.why(), 100) {
         let _ = writeln!(out, "  {line}");
+    }
+    if let Some(language) = &plan.interpreter {
+        let _ = writeln!(out, "Interpreter needed: {language} (every referral says so)");
     }
     out.push('\n');
 
     let mut table = Table::new(&[
         ("#", 2),
-        ("NEED", 26),
-        ("ACTION", 6),
-        ("PARTNER", 24),
-        ("SERVICE", 24),
-        ("DUE BY", 10),
-        ("WHY", 60),
+        ("NEED", 22),
+        ("ACTION", 9),
+        ("SERVICE", 26),
+        ("DUE BY", 11),
+        ("WHAT TO SAY", 60),
     ]);
+    let mut notes: Vec<String> = Vec::new();
     for step in &plan.steps {
         let mut why = step.why.clone();
-        for fallback in &step.fallbacks {
+        for fallback in step.fallbacks() {
             why.push_str(&format!("\n- {}", fallback.why));
         }
+        // One signpost per line, so a phone number is never split across lines.
+        for signpost in step.signposts() {
+            why.push_str(&format!("\n- {signpost}"));
+        }
+        let service = match &step.action {
+            StepAction::InHouse { organisation, .. } => organisation.name.clone(),
+            _ => step
+                .chosen()
+                .map(|c| format!("{} ({})", c.service.name, c.partner.name))
+                .unwrap_or_else(|| "-".into()),
+        };
+        let need =
+            if step.safety { format!("{} (safety)", step.need) } else { step.need.to_string() };
         table.row(vec![
             step.order.to_string(),
-            step.need.to_string(),
-            action_word(step.action).into(),
-            step.partner_id.clone().unwrap_or_else(|| "-".into()),
-            step.service.as_ref().map(|s| s.name.clone()).unwrap_or_else(|| "-".into()),
-            step.due_by.to_string(),
+            format!("{need}\n[{}] {}", step.need_id, step.urgency.as_str()),
+            action_word(&step.action).into(),
+            service,
+            step.due_by.format("%a %-d %b").to_string(),
             why,
         ]);
-    }
-    for unmet in &plan.unmet {
-        // One signpost per line, so a phone number is never split across lines.
-        let signposts: String = unmet.signposts.iter().map(|s| format!("\n- {s}")).collect();
-        table.row(vec![
-            "-".into(),
-            unmet.need.to_string(),
-            "unmet".into(),
-            "-".into(),
-            "-".into(),
-            "-".into(),
-            format!("{}{signposts}", unmet.why),
-        ]);
+        if let Some(note) = &step.note {
+            notes.push(format!("{}. {note}", step.order));
+        }
     }
     out.push_str(&table.render());
+
+    if !notes.is_empty() {
+        out.push_str("\nFor the pathfinder:\n");
+        for note in &notes {
+            for (i, line) in wrap(note, 104).into_iter().enumerate() {
+                let _ = writeln!(out, "{}{line}", if i == 0 { "  " } else { "     " });
+            }
+        }
+    }
+    if !plan.client_actions.is_empty() || !plan.goals.is_empty() {
+        out.push_str("\nThe client's own plan:\n");
+        for goal in &plan.goals {
+            let _ = writeln!(out, "  Goal: {}", goal.expose());
+        }
+        for action in &plan.client_actions {
+            let _ = writeln!(out, "  Will do: {}", action.text.expose());
+        }
+    }
 
     out.push('\n');
     if plan.partners.is_empty() {
@@ -190,6 +239,7 @@ pub fn plan_table(plan: &ActionPlan) -> String {
                 let outcome = match p.outcome {
                     PartnerOutcome::Answered => "answered",
                     PartnerOutcome::TimedOut => "timed out",
+                    PartnerOutcome::Unreachable => "unreachable",
                     PartnerOutcome::Failed => "failed",
                     PartnerOutcome::CircuitOpen => "circuit open",
                     PartnerOutcome::Skipped => "skipped",
@@ -206,12 +256,15 @@ pub fn plan_table(plan: &ActionPlan) -> String {
     out
 }
 
-fn action_word(action: StepAction) -> &'static str {
+fn action_word(action: &StepAction) -> &'static str {
     match action {
-        StepAction::Refer => "refer",
-        StepAction::Signpost => "signpost",
-        StepAction::SelfHelp => "self-help",
-        StepAction::Unmet => "unmet",
+        StepAction::Refer(_) => "refer",
+        StepAction::Signpost(_) => "signpost",
+        StepAction::SelfHelp(_) => "self-help",
+        StepAction::InHouse { .. } => "in-house",
+        StepAction::Declined { .. } => "declined",
+        StepAction::Blocked { .. } => "BLOCKED",
+        StepAction::Unmet { .. } => "unmet",
     }
 }
 

@@ -9,7 +9,7 @@ mod referrals_util;
 
 use std::time::Duration;
 
-use pathways_core::{Referral, StepAction};
+use pathways_core::Referral;
 use pathways_daemon::{referral_fingerprint, referral_key, ReferralRequest};
 use pathways_sandbox::{Sandbox, SandboxConfig};
 use pathways_store::{
@@ -237,14 +237,14 @@ async fn a_takeover_answers_with_the_referrals_the_dead_request_had_written() {
     let referrals: Vec<NewReferral> = plan
         .steps
         .iter()
-        .filter(|step| step.action == StepAction::Refer)
+        .filter(|step| step.is_refer())
         .map(|step| {
             NewReferral::from(Referral::for_partner(
                 &stored.case,
-                step.partner_id.as_deref().unwrap(),
-                step.service.clone().unwrap(),
+                step.partner_id().unwrap(),
+                step.service().cloned().unwrap(),
                 &[step.need],
-                &step.shares,
+                step.shares(),
                 false,
                 referral_key(&scope(), "dead-2", &case, step.order),
             ))

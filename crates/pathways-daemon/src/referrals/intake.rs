@@ -15,6 +15,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
+use pathways_core::missing_prerequisites;
 use pathways_core::{ActionPlan, Case, NeedCode, PlanStep, Referral, StepAction};
 use pathways_store::{
     AuditAction, AuditOutcome, CaseId, IdempotencyOutcome, NewReferral, ReferralId, StoreError,
@@ -241,7 +242,7 @@ async fn refer(
             id: id.to_string(),
             step: step.order,
             need: step.need,
-            partner_id: step.partner_id.clone(),
+            partner_id: step.partner_id().map(str::to_string),
             state: "draft".into(),
             href: format!("/v1/referrals/{id}"),
         })
@@ -273,13 +274,21 @@ async fn write_referrals(
             configured.partner.manifest(),
             step.need,
         );
-        let service = step.service.clone().ok_or_else(|| refused(step, "it names no service"))?;
+        // The same function the planner marked `blocked` steps with: a step planned before the
+        // partner's requirements changed is refused here for exactly what is missing.
+        let missing = missing_prerequisites(case, configured.partner.manifest(), step.need);
+        if !missing.is_empty() {
+            let asks: Vec<String> = missing.iter().map(pathways_core::Missing::ask).collect();
+            return Err(refused(step, &format!("ask the client first: {}", asks.join("; "))));
+        }
+        let service =
+            step.service().cloned().ok_or_else(|| refused(step, "it names no service"))?;
         referrals.push(Referral::for_partner(
             case,
             partner_id,
             service,
             &[step.need],
-            &step.shares,
+            step.shares(),
             gets_contact,
             key.clone(),
         ));
@@ -338,19 +347,30 @@ fn chosen_steps(plan: &ActionPlan, request: &ReferralRequest) -> Result<Vec<Plan
                     format!("the plan has no step {order}"),
                 )
             })?;
-            if step.action != StepAction::Refer {
-                return Err(refused(step, "it is not a `refer` step"));
+            match &step.action {
+                StepAction::Refer(_) => {}
+                StepAction::Blocked { missing, .. } => {
+                    let asks: Vec<String> =
+                        missing.iter().map(pathways_core::Missing::ask).collect();
+                    return Err(refused(
+                        step,
+                        &format!("ask the client first: {}", asks.join("; ")),
+                    ));
+                }
+                other => {
+                    return Err(refused(
+                        step,
+                        &format!("it is a `{}` entry, not a `refer` step", other.kind()),
+                    ))
+                }
             }
             chosen.push(step.clone());
         }
     }
     if let Some(Choice(needs)) = &request.needs {
         for need in needs {
-            let step = plan
-                .steps
-                .iter()
-                .find(|s| s.need == *need && s.action == StepAction::Refer)
-                .ok_or_else(|| {
+            let step =
+                plan.steps.iter().find(|s| s.need == *need && s.is_refer()).ok_or_else(|| {
                     ApiError::new(
                         StatusCode::UNPROCESSABLE_ENTITY,
                         AuditOutcome::UnknownStep.as_str(),
@@ -361,7 +381,7 @@ fn chosen_steps(plan: &ActionPlan, request: &ReferralRequest) -> Result<Vec<Plan
         }
     }
     if request.steps.is_none() && request.needs.is_none() {
-        chosen = plan.steps.iter().filter(|s| s.action == StepAction::Refer).cloned().collect();
+        chosen = plan.steps.iter().filter(|s| s.is_refer()).cloned().collect();
     }
     chosen.sort_by_key(|s| s.order);
     chosen.dedup_by_key(|s| s.order);
@@ -377,12 +397,11 @@ fn chosen_steps(plan: &ActionPlan, request: &ReferralRequest) -> Result<Vec<Plan
 
 /// The step's partner, when the case's consent or lawful basis covers sending to it.
 fn check_consent<'a>(case: &Case, step: &'a PlanStep) -> Result<&'a str, ApiError> {
-    let partner_id =
-        step.partner_id.as_deref().ok_or_else(|| refused(step, "it names no partner"))?;
-    if step.needs_consent {
+    let partner_id = step.partner_id().ok_or_else(|| refused(step, "it names no partner"))?;
+    if step.needs_consent() {
         return Err(refused(step, "the plan marks it as needing the client's consent first"));
     }
-    let need = case.needs.iter().find(|n| n.code == step.need);
+    let need = case.need(&step.need_id);
     if !need.is_some_and(|need| case.consent.cover(partner_id, need).allows_referral()) {
         return Err(refused(
             step,

@@ -127,7 +127,7 @@ pub async fn plan(
     plan.case_id = stored.id.to_string();
     state.store().insert_plan(&stored.id, &plan).await.map_err(ApiError::from_store)?;
     audit(&state, &caller, AuditAction::PlanCreate, Some(&stored.id), AuditOutcome::Ok).await;
-    tracing::info!(case_id = %stored.id, steps = plan.steps.len(), unmet = plan.unmet.len(),
+    tracing::info!(case_id = %stored.id, steps = plan.steps.len(), unmet = plan.unmet().count(),
         partners = plan.partners.len(), "plan stored");
     Ok((StatusCode::CREATED, Json(plan)))
 }

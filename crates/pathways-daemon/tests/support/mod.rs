@@ -145,6 +145,7 @@ impl Harness {
         .with_operator(Some(OPERATOR.to_string()));
         let partners = vec![ConfiguredPartner {
             id: "pantry".into(),
+            name: "Community Pantry".into(),
             areas: vec![],
             partner: Arc::new(Pantry::slow(partner_delay)),
             domestic_abuse_service: false,

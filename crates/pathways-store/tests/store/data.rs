@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use pathways_core::{
-    parse_case, ActionPlan, Case, ClientField, Fallback, Lead, NeedCode, PlanStep, Referral,
-    ServiceRef, StepAction,
+    parse_case, ActionPlan, Case, ChosenService, ClientField, Fallback, Lead, LeadReason, Named,
+    NeedCode, PlanStep, Referable, Referral, ServiceRef, StepAction, Urgency,
 };
 use pathways_store::{AuditAction, AuditEntry, AuditOutcome, NewReferral};
 
@@ -50,35 +50,59 @@ fn service(id: &str) -> ServiceRef {
 }
 
 /// A plan led by `lead`: a consented referral to `housing`, one awaiting consent to
-/// `needs-consent`, a fallback to `fallback-fb`, and a signpost.
+/// `needs-consent` with a fallback to `fallback-fb`, and an unmet need.
 pub fn plan(lead: &str, housing: &str) -> ActionPlan {
-    let step = |order, need, action, partner: Option<&str>, needs_consent, fallbacks| PlanStep {
+    let chosen = |partner: &str| ChosenService {
+        partner: Named { id: partner.to_string(), name: format!("{partner} name") },
+        service: service(partner),
+        contact: None,
+    };
+    let step = |order: u32, need: NeedCode, action: StepAction| PlanStep {
         order,
+        need_id: format!("n{order}"),
         need,
-        action,
-        partner_id: partner.map(str::to_string),
-        service: partner.map(service),
+        urgency: Urgency::Soon,
         due_by: t(0).date_naive(),
+        safety: false,
         why: "test".to_string(),
-        shares: vec![ClientField::Name],
-        needs_consent,
-        fallbacks,
+        note: None,
+        action,
     };
-    let fallback = Fallback {
-        partner_id: "fallback-fb".into(),
-        service: service("fallback-fb"),
-        why: "second choice".into(),
+    let refer = |partner: &str, needs_consent: bool, fallbacks: Vec<Fallback>| {
+        StepAction::Refer(Referable {
+            chosen: chosen(partner),
+            shares: vec![ClientField::Name],
+            needs_consent,
+            wait: None,
+            fallbacks,
+        })
     };
+    let fallback = Fallback { chosen: chosen("fallback-fb"), why: "second choice".into() };
     ActionPlan {
         case_id: "CAKC-000123".into(),
-        lead: Lead { partner_id: lead.into(), why: "lead".into() },
+        version: 1,
+        planned_on: t(0).date_naive(),
+        complete: true,
+        incomplete: vec![],
+        act_now: None,
+        lead: Lead::Partner {
+            partner: Named { id: lead.into(), name: format!("{lead} name") },
+            service: None,
+            reason: LeadReason::Default,
+            why: "lead".into(),
+        },
         steps: vec![
-            step(1, NeedCode::HousingHomelessness, StepAction::Refer, Some(housing), false, vec![]),
-            step(2, NeedCode::Food, StepAction::Refer, Some("needs-consent"), true, vec![fallback]),
-            step(3, NeedCode::Digital, StepAction::Signpost, None, false, vec![]),
+            step(1, NeedCode::HousingHomelessness, refer(housing, false, vec![])),
+            step(2, NeedCode::Food, refer("needs-consent", true, vec![fallback])),
+            step(3, NeedCode::Digital, StepAction::Unmet { signposts: vec![] }),
         ],
-        unmet: vec![],
+        client_actions: vec![],
+        goals: vec![],
+        language: "en".into(),
+        interpreter: None,
         partners: vec![],
+        amendments: vec![],
+        dropped: vec![],
         generated_at: t(0),
     }
 }

@@ -29,6 +29,9 @@ pub struct OrchestratorSection {
     pub lead_rules: Vec<LeadRule>,
     /// A TOML file of national signposts replacing the built-in ones per need (optional).
     pub signposts: Option<PathBuf>,
+    /// A folder of message catalogues (`<language>.ftl`) adding to or correcting the built-in
+    /// English words of plans (optional).
+    pub messages_dir: Option<PathBuf>,
 }
 
 impl Default for OrchestratorSection {
@@ -43,6 +46,7 @@ impl Default for OrchestratorSection {
                 .unwrap_or(u64::MAX),
             lead_rules: LeadRule::defaults(),
             signposts: None,
+            messages_dir: None,
         }
     }
 }
@@ -88,6 +92,9 @@ impl OrchestratorSection {
             ));
         }
         for (i, rule) in self.lead_rules.iter().enumerate() {
+            if let Some(problem) = rule.problem() {
+                return Err((format!("orchestrator.lead_rules[{i}]"), problem));
+            }
             if rule.because.as_deref().is_some_and(|b| b.trim().is_empty()) {
                 return Err((
                     format!("orchestrator.lead_rules[{i}].because"),

@@ -27,6 +27,10 @@ impl Default for PluginsSettings {
 pub struct PartnerSettings {
     /// Stable id used in plans and the API: lower-case letters, digits, `-` and `_`.
     pub id: String,
+    /// The partner's name as a client knows it, e.g. `North Kensington Food Bank`; plans say
+    /// it instead of the id (the id when left out).
+    #[serde(default)]
+    pub name: Option<String>,
     /// Which plugin library, e.g. `foodbank`, or a path to one.
     pub plugin: String,
     /// Whether the partner is asked at all.

@@ -167,7 +167,7 @@ fn lead_rules_are_read_in_order_and_default_to_the_domestic_abuse_rule() {
     assert_eq!(read.len(), 2);
     assert_eq!(
         (read[0].when_need, read[0].lead),
-        (NeedCode::Safeguarding, LeadChoice::PartnerServingNeed)
+        (Some(NeedCode::Safeguarding), LeadChoice::PartnerServingNeed)
     );
     assert_eq!(read[1].because.as_deref(), Some("they know you"));
 

@@ -8,8 +8,7 @@ mod ranking;
 
 use chrono::{TimeZone, Utc};
 use pathways_core::{
-    ActionPlan, Capacity, Case, ClientField, Eligibility, NeedCode, PartnerOutcome, StepAction,
-    Urgency,
+    ActionPlan, Capacity, Case, ClientField, Eligibility, NeedCode, PartnerOutcome, Urgency,
 };
 use serde_json::json;
 
@@ -141,7 +140,7 @@ fn safe_contact_client_shares_no_contact_details_except_with_a_domestic_abuse_se
     refuge.manifest = manifest("refuge", &[NeedCode::DomesticAbuse]);
     let answers = vec![refuge, answered("foodbank", vec![offer(NeedCode::Food, "f", "Food Bank")])];
     let plan = plan(&case, &answers);
-    let shares = |need| plan.steps.iter().find(|s| s.need == need).unwrap().shares().clone();
+    let shares = |need| plan.steps.iter().find(|s| s.need == need).unwrap().shares().to_vec();
     assert_eq!(shares(NeedCode::Food), [ClientField::Name, ClientField::Household]);
     assert!(shares(NeedCode::DomesticAbuse).contains(&ClientField::Address));
     assert!(shares(NeedCode::DomesticAbuse).contains(&ClientField::Phone));

@@ -1,7 +1,7 @@
 //! Lead rules, consent bases, `signpost` and `self_help` steps, and pathway statistics.
 
 use chrono::{TimeZone, Utc};
-use pathways_core::{Capability, Case, LawfulBasis, NeedCode, ServiceChannel, StepAction, Urgency};
+use pathways_core::{Capability, Case, LawfulBasis, NeedCode, ServiceChannel, Urgency};
 use serde_json::json;
 
 use super::{chosen, plan};
