@@ -8,11 +8,13 @@
 use std::sync::{Arc, PoisonError, RwLock};
 
 use chrono::{NaiveDate, Utc};
-use pathways_core::{ActionPlan, Case, PartnerOutcome};
+use pathways_core::{ActionPlan, Amendment, Case, PartnerOutcome};
 
 use crate::fanout::lane::PartnerLane;
 use crate::fanout::{fan_out, OrchestratorSettings, PartnerAnswer};
-use crate::planner::{build_plan, PathwayStats, PlanRules};
+use crate::planner::{
+    amend_plan, build_plan, replan, Amender, AmendmentError, PathwayStats, PlanRules,
+};
 use crate::resilience::breaker::BreakerState;
 use crate::select::{select, ConfiguredPartner};
 
@@ -95,7 +97,37 @@ impl Orchestrator {
     /// One coordinated action plan for `case`, made on `today`.
     pub async fn plan(&self, case: &Case, today: NaiveDate) -> ActionPlan {
         let answers = self.ask(case, today).await;
-        let stats = self.stats.read().unwrap_or_else(PoisonError::into_inner).clone();
+        let stats = self.stats();
         build_plan(case, &answers, &stats, &self.rules, today, Utc::now())
+    }
+
+    /// The next plan for `case`: partners asked again, the amendments of `previous` that still
+    /// apply kept. Returns the answers too, to be kept beside the plan for amendments.
+    pub async fn replan(
+        &self,
+        case: &Case,
+        previous: Option<&ActionPlan>,
+        today: NaiveDate,
+    ) -> (ActionPlan, Vec<PartnerAnswer>) {
+        let answers = self.ask(case, today).await;
+        let stats = self.stats();
+        let plan = replan(case, &answers, &stats, &self.rules, previous, today, Utc::now());
+        (plan, answers)
+    }
+
+    /// The next version of `previous` with `amendments`, from the `answers` it was made from.
+    pub fn amend(
+        &self,
+        case: &Case,
+        answers: &[PartnerAnswer],
+        previous: &ActionPlan,
+        amendments: Vec<Amendment>,
+        who: &Amender<'_>,
+    ) -> Result<ActionPlan, AmendmentError> {
+        amend_plan(case, answers, &self.stats(), &self.rules, previous, amendments, who)
+    }
+
+    fn stats(&self) -> Arc<PathwayStats> {
+        self.stats.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 }

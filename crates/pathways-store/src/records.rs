@@ -44,6 +44,47 @@ pub struct StoredPlan {
     pub case_id: CaseId,
     /// The plan.
     pub plan: ActionPlan,
+    /// What the plan was made from (the partners' answers, no personal data), so an amendment
+    /// can make the next version without asking the partners again; opaque to the store.
+    pub basis: serde_json::Value,
     /// When it was stored.
     pub created_at: DateTime<Utc>,
+}
+
+/// How a plan version is kept: the plan and what it was made from, sealed together.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct PlanRecord {
+    pub plan: ActionPlan,
+    #[serde(default)]
+    pub basis: serde_json::Value,
+}
+
+impl PlanRecord {
+    /// A stored plan from its opened JSON; `None` for a plan kept before plans had versions
+    /// (a different shape, made again by the next `POST .../plan`), so an upgrade never turns
+    /// an old case into an error.
+    pub(crate) fn open(
+        case_id: &CaseId,
+        value: serde_json::Value,
+        created_at: DateTime<Utc>,
+    ) -> Result<Option<StoredPlan>, crate::StoreError> {
+        if value.get("plan").is_none() {
+            return Ok(None);
+        }
+        let record: PlanRecord = serde_json::from_value(value)
+            .map_err(|e| crate::StoreError::corrupt("plan of case", case_id.as_str(), &e))?;
+        Ok(Some(StoredPlan {
+            case_id: case_id.clone(),
+            plan: record.plan,
+            basis: record.basis,
+            created_at,
+        }))
+    }
+}
+
+/// [`PlanRecord`] borrowed, for sealing.
+#[derive(serde::Serialize)]
+pub(crate) struct PlanRecordRef<'a> {
+    pub plan: &'a ActionPlan,
+    pub basis: &'a serde_json::Value,
 }

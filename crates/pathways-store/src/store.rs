@@ -60,7 +60,12 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Stores a plan for a case; the newest plan is the case's plan. Fails with
     /// [`StoreError::UnknownCase`] when the case does not exist.
-    async fn insert_plan(&self, case_id: &CaseId, plan: &ActionPlan) -> Result<(), StoreError>;
+    async fn insert_plan(
+        &self,
+        case_id: &CaseId,
+        plan: &ActionPlan,
+        basis: &serde_json::Value,
+    ) -> Result<(), StoreError>;
 
     /// The newest plan of a case, if it has one.
     async fn latest_plan(&self, case_id: &CaseId) -> Result<Option<StoredPlan>, StoreError>;

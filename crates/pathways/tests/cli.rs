@@ -146,9 +146,14 @@ fn plan_table_reads_need_by_need() {
     let output = pathways(&["plan", text(&case), "--config", text(&config)]);
     assert_exit(&output, 0);
     let table = stdout(&output);
-    for expected in
-        ["Plan for case CAKC-000101", "NEED", "WHY", "housing_homelessness", "food", "debt_money"]
-    {
+    for expected in [
+        "Plan for case CAKC-000101",
+        "NEED",
+        "WHAT TO SAY",
+        "housing_homelessness",
+        "food",
+        "debt_money",
+    ] {
         assert!(table.contains(expected), "missing `{expected}` in\n{table}");
     }
     assert!(

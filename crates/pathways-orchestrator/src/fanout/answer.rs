@@ -16,7 +16,7 @@ use crate::resilience::BoxError;
 use crate::select::PartnerAsk;
 
 /// What one partner said (or did not say) about a case: the planner's input.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAnswer {
     /// The partner id from configuration.
     pub partner_id: String,

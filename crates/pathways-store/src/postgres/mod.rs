@@ -260,8 +260,14 @@ impl Store for PostgresStore {
         records::get_case(&self.client().await?, &self.keys(), id).await
     }
 
-    async fn insert_plan(&self, case_id: &CaseId, plan: &ActionPlan) -> Result<(), StoreError> {
-        let sealed = seal_json(&self.keys(), plan, "plan", &place::plan(case_id.as_str()))?;
+    async fn insert_plan(
+        &self,
+        case_id: &CaseId,
+        plan: &ActionPlan,
+        basis: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let record = crate::records::PlanRecordRef { plan, basis };
+        let sealed = seal_json(&self.keys(), &record, "plan", &place::plan(case_id.as_str()))?;
         records::insert_plan(&mut self.client().await?, case_id, &sealed).await
     }
 

@@ -10,7 +10,7 @@ use crate::erasure::LegalHold;
 use crate::error::StoreError;
 use crate::idempotency::{IdempotencyOutcome, StoredResponse};
 use crate::ids::{CaseId, ReferralId};
-use crate::records::{StoredCase, StoredPlan};
+use crate::records::{PlanRecord, StoredCase, StoredPlan};
 use crate::seal::DataKeys;
 
 pub(super) async fn insert_case(
@@ -130,12 +130,10 @@ pub(super) async fn plans(
         .iter()
         .map(|row| {
             let sealed: String = row.try_get(0).during(OP)?;
-            Ok(StoredPlan {
-                case_id: case_id.clone(),
-                plan: open_json(keys, &sealed, "plan of case", key, &place::plan(key))?,
-                created_at: row.try_get(1).during(OP)?,
-            })
+            let value = open_json(keys, &sealed, "plan of case", key, &place::plan(key))?;
+            PlanRecord::open(case_id, value, row.try_get(1).during(OP)?)
         })
+        .filter_map(Result::transpose)
         .collect()
 }
 

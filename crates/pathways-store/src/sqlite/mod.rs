@@ -323,8 +323,14 @@ impl Store for SqliteStore {
         self.read(move |c| records::get_case(c, &keys, &id)).await
     }
 
-    async fn insert_plan(&self, case_id: &CaseId, plan: &ActionPlan) -> Result<(), StoreError> {
-        let sealed = seal_json(&self.keys(), plan, "plan", &place::plan(case_id.as_str()))?;
+    async fn insert_plan(
+        &self,
+        case_id: &CaseId,
+        plan: &ActionPlan,
+        basis: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let record = crate::records::PlanRecordRef { plan, basis };
+        let sealed = seal_json(&self.keys(), &record, "plan", &place::plan(case_id.as_str()))?;
         let case_id = case_id.clone();
         self.write(move |c| records::insert_plan(c, &case_id, &sealed)).await
     }

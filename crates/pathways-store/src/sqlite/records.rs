@@ -9,7 +9,7 @@ use crate::erasure::LegalHold;
 use crate::error::StoreError;
 use crate::idempotency::{IdempotencyOutcome, StoredResponse};
 use crate::ids::{CaseId, ReferralId};
-use crate::records::{StoredCase, StoredPlan};
+use crate::records::{PlanRecord, StoredCase, StoredPlan};
 use crate::seal::DataKeys;
 
 pub(super) fn insert_case(
@@ -110,12 +110,10 @@ pub(super) fn plans(
     let key = case_id.as_str();
     rows.into_iter()
         .map(|(sealed, created_at)| {
-            Ok(StoredPlan {
-                case_id: case_id.clone(),
-                plan: open_json(keys, &sealed, "plan of case", key, &place::plan(key))?,
-                created_at: from_micros(created_at, "plan of case", key)?,
-            })
+            let value = open_json(keys, &sealed, "plan of case", key, &place::plan(key))?;
+            PlanRecord::open(case_id, value, from_micros(created_at, "plan of case", key)?)
         })
+        .filter_map(Result::transpose)
         .collect()
 }
 

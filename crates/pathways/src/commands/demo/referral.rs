@@ -164,18 +164,20 @@ async fn refer_and_follow(
         let referable: Vec<&Value> = steps
             .iter()
             .filter(|s| {
-                s["action"] == "refer" && s["needs_consent"] != true && s["partner_id"].is_string()
+                s["action"] == "refer"
+                    && s["needs_consent"] != true
+                    && s["partner"]["id"].is_string()
             })
             .collect();
         // A partner whose simulator calls back shows the whole loop; any other is polled.
         let calls_back =
-            |s: &&&Value| s["partner_id"].as_str().is_some_and(|p| callbacks.contains(p));
+            |s: &&&Value| s["partner"]["id"].as_str().is_some_and(|p| callbacks.contains(p));
         let Some(step) = referable.iter().find(calls_back).or(referable.first()) else {
             continue;
         };
         let text = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
         let (order, need, partner) =
-            (&step["order"], text(&step["need"]), text(&step["partner_id"]));
+            (&step["order"], text(&step["need"]), text(&step["partner"]["id"]));
         let request = json!({ "steps": [order] }).to_string();
         let key = vec![("idempotency-key", format!("demo-{case_id}"))];
         let (status, referred) = call(
