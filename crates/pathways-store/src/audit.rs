@@ -127,6 +127,8 @@ vocabulary! {
         PlanCreate => "plan.create",
         /// `GET /v1/cases/{id}/plan`.
         PlanRead => "plan.read",
+        /// `PATCH /v1/cases/{id}/plan`: amendments made with the client.
+        PlanAmend => "plan.amend",
         /// `POST /v1/cases/{id}/referrals`.
         ReferralCreate => "referral.create",
         /// `GET /v1/referrals/{id}`.
@@ -162,6 +164,10 @@ vocabulary! {
         NotVisible => "not_visible",
         /// The case has no plan yet.
         NoPlan => "no_plan",
+        /// An amendment named a version that is no longer the newest (409).
+        VersionConflict => "version_conflict",
+        /// An amendment could not be made (422): the message says which and why.
+        AmendmentRefused => "amendment_refused",
         /// Erasure refused: a legal hold stands (409).
         LegalHold => "legal_hold",
         /// Erased: the client asked.

@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::Json;
 use chrono::Utc;
@@ -108,38 +108,69 @@ pub async fn read(
     }
 }
 
-/// `POST /v1/cases/{id}/plan`
+/// `POST /v1/cases/{id}/plan`: asks the partners again and stores the next version, keeping
+/// the amendments of the previous one that still apply (the plan says which it dropped).
 pub async fn plan(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<pathways_core::ActionPlan>), ApiError> {
     let stored = owned_case(&state, &caller, &id, AuditAction::PlanCreate).await?;
+    let previous = state.store().latest_plan(&stored.id).await.map_err(ApiError::from_store)?;
     // One snapshot for the whole plan: a reload meanwhile does not change its partners.
     let live = state.live();
     let started = Instant::now();
-    let mut plan = live.orchestrator.plan(&stored.case, chrono::Local::now().date_naive()).await;
+    let today = chrono::Local::now().date_naive();
+    let (mut plan, answers) =
+        live.orchestrator.replan(&stored.case, previous.as_ref().map(|p| &p.plan), today).await;
     state.metrics().plan(started.elapsed());
     for report in &plan.partners {
         let took = std::time::Duration::from_millis(report.latency_ms);
         state.metrics().partner_call(&report.partner_id, report.outcome, took);
     }
     plan.case_id = stored.id.to_string();
-    state.store().insert_plan(&stored.id, &plan).await.map_err(ApiError::from_store)?;
+    let basis = serde_json::to_value(&answers).map_err(|_| ApiError::internal())?;
+    state.store().insert_plan(&stored.id, &plan, &basis).await.map_err(ApiError::from_store)?;
     audit(&state, &caller, AuditAction::PlanCreate, Some(&stored.id), AuditOutcome::Ok).await;
-    tracing::info!(case_id = %stored.id, steps = plan.steps.len(), unmet = plan.unmet().count(),
-        partners = plan.partners.len(), "plan stored");
+    tracing::info!(case_id = %stored.id, version = plan.version, steps = plan.steps.len(),
+        unmet = plan.unmet().count(), partners = plan.partners.len(), "plan stored");
     Ok((StatusCode::CREATED, Json(plan)))
 }
 
-/// `GET /v1/cases/{id}/plan`
+/// `GET /v1/cases/{id}/plan` query: which version.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanQuery {
+    /// An earlier version (1 is the first plan); the newest when left out.
+    #[schemars(range(min = 1))]
+    version: Option<u32>,
+}
+
+/// `GET /v1/cases/{id}/plan`: the newest version, or `?version=n`.
 pub async fn read_plan(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    query: Result<Query<PlanQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<pathways_core::ActionPlan>, ApiError> {
+    let Query(query) = query.map_err(|e| {
+        ApiError::bad_request("invalid_query", format!("`version` is a number from 1: {e}"))
+    })?;
+    if query.version == Some(0) {
+        return Err(ApiError::bad_request("invalid_query", "`version` is a number from 1"));
+    }
     let stored = owned_case(&state, &caller, &id, AuditAction::PlanRead).await?;
-    match state.store().latest_plan(&stored.id).await.map_err(ApiError::from_store)? {
+    let found = match query.version {
+        None => state.store().latest_plan(&stored.id).await.map_err(ApiError::from_store)?,
+        Some(version) => state
+            .store()
+            .plans_of_case(&stored.id)
+            .await
+            .map_err(ApiError::from_store)?
+            .into_iter()
+            .find(|p| p.plan.version == version),
+    };
+    match found {
         Some(plan) => {
             audit(&state, &caller, AuditAction::PlanRead, Some(&stored.id), AuditOutcome::Ok).await;
             Ok(Json(plan.plan))
@@ -147,13 +178,101 @@ pub async fn read_plan(
         None => {
             audit(&state, &caller, AuditAction::PlanRead, Some(&stored.id), AuditOutcome::NoPlan)
                 .await;
-            Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "no_plan",
-                "this case has no plan yet: POST /v1/cases/{id}/plan makes one",
-            ))
+            let message = match query.version {
+                Some(v) => format!("this case has no plan version {v}"),
+                None => "this case has no plan yet: POST /v1/cases/{id}/plan makes one".into(),
+            };
+            Err(ApiError::new(StatusCode::NOT_FOUND, "no_plan", message))
         }
     }
+}
+
+/// `PATCH /v1/cases/{id}/plan` body: changes made with the client to the newest version.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanAmendments {
+    /// The version the changes were made to: must be the newest, so two pathfinders cannot
+    /// overwrite each other's changes unseen (409 otherwise).
+    #[schemars(range(min = 1))]
+    pub version: u32,
+    /// Why, in the pathfinder's words (kept in the plan's history).
+    #[serde(default)]
+    #[schemars(length(max = 500))]
+    pub reason: Option<String>,
+    /// The changes, applied in order; all or none.
+    #[schemars(length(min = 1, max = 50))]
+    pub amendments: Vec<pathways_core::Amendment>,
+}
+
+/// `PATCH /v1/cases/{id}/plan`: the next version, with the amendments, from the answers the
+/// newest version was made from (partners are not asked again).
+pub async fn amend_plan(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<pathways_core::ActionPlan>, ApiError> {
+    const ACTION: AuditAction = AuditAction::PlanAmend;
+    let stored = owned_case(&state, &caller, &id, ACTION).await?;
+    let bytes = body?;
+    let request: PlanAmendments = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request("invalid_request", format!("the body: {e}")))?;
+    if request.amendments.is_empty() || request.amendments.len() > 50 {
+        return Err(ApiError::bad_request("invalid_request", "give 1 to 50 amendments"));
+    }
+    let Some(newest) = state.store().latest_plan(&stored.id).await.map_err(ApiError::from_store)?
+    else {
+        audit(&state, &caller, ACTION, Some(&stored.id), AuditOutcome::NoPlan).await;
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "no_plan",
+            "this case has no plan yet: POST /v1/cases/{id}/plan makes one",
+        ));
+    };
+    if newest.plan.version != request.version {
+        audit(&state, &caller, ACTION, Some(&stored.id), AuditOutcome::VersionConflict).await;
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            AuditOutcome::VersionConflict.as_str(),
+            format!(
+                "the newest plan is version {}, not {}: read it (GET /v1/cases/{{id}}/plan) and amend that",
+                newest.plan.version, request.version
+            ),
+        ));
+    }
+    let answers: Vec<pathways_orchestrator::PartnerAnswer> =
+        serde_json::from_value(newest.basis.clone()).unwrap_or_default();
+    // The person who made the change: the key's worker (the console will name the signed-in
+    // person).
+    let by = format!("{}:{}", caller.organisation, caller.key_id);
+    let who = pathways_orchestrator::Amender {
+        by: &by,
+        reason: request.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()),
+        at: Utc::now(),
+    };
+    let live = state.live();
+    let amended =
+        live.orchestrator.amend(&stored.case, &answers, &newest.plan, request.amendments, &who);
+    let mut plan = match amended {
+        Ok(plan) => plan,
+        Err(e) => {
+            audit(&state, &caller, ACTION, Some(&stored.id), AuditOutcome::AmendmentRefused).await;
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                AuditOutcome::AmendmentRefused.as_str(),
+                e.to_string(),
+            ));
+        }
+    };
+    plan.case_id = stored.id.to_string();
+    state
+        .store()
+        .insert_plan(&stored.id, &plan, &newest.basis)
+        .await
+        .map_err(ApiError::from_store)?;
+    audit(&state, &caller, ACTION, Some(&stored.id), AuditOutcome::Ok).await;
+    tracing::info!(case_id = %stored.id, version = plan.version, "plan amended");
+    Ok(Json(plan))
 }
 
 /// What the caller may see of case `id`, after checking its role (a pathfinder's key); an

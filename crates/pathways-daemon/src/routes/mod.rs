@@ -298,16 +298,32 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         ),
         (
             RouteSpec {
+                query: Some(schema::<cases::PlanQuery>),
                 responses: vec![ok::<pathways_core::ActionPlan>(200), err(404)],
                 ..spec(
                     Method::GET,
                     "/v1/cases/{id}/plan",
                     "getPlan",
-                    "The newest plan of a case.",
+                    "The newest plan of a case, or an earlier version (`?version=n`).",
                     Access::Roles(PATHFINDER),
                 )
             },
             get(cases::read_plan),
+        ),
+        (
+            RouteSpec {
+                request: Some(schema::<cases::PlanAmendments>),
+                responses: vec![ok::<pathways_core::ActionPlan>(200), err(404), err(409), err(422)],
+                example: Some(r#"{"version": 1, "reason": "agreed with the client", "amendments": [{"op": "goal", "text": "keep my flat"}]}"#),
+                ..spec(
+                    Method::PATCH,
+                    "/v1/cases/{id}/plan",
+                    "amendPlan",
+                    "Amend the newest plan with the client: a new version, history kept.",
+                    Access::Roles(PATHFINDER),
+                )
+            },
+            axum::routing::patch(cases::amend_plan),
         ),
         (
             RouteSpec {
