@@ -70,20 +70,25 @@ impl Partner for Pantry {
         _: &AvailabilityQuery,
     ) -> Result<Availability, PartnerError> {
         tokio::time::sleep(self.1).await;
-        Ok(Availability {
-            offers: vec![Offer {
-                need: NeedCode::Food,
-                service: ServiceRef { id: "parcel".into(), name: "Food parcel".into() },
-                eligibility: Eligibility::Eligible,
-                capacity: Capacity::Capacity,
-                earliest_start: None,
-                wait_estimate: None,
-                channel: None,
-                location: None,
-                contact: None,
-                route: None,
-            }],
-        })
+        let parcel = Offer {
+            need: NeedCode::Food,
+            service: ServiceRef { id: "parcel".into(), name: "Food parcel".into() },
+            eligibility: Eligibility::Eligible,
+            capacity: Capacity::Capacity,
+            earliest_start: None,
+            wait_estimate: None,
+            channel: None,
+            location: None,
+            contact: None,
+            route: None,
+        };
+        // A second, worse service: the plan's fallback, which a pathfinder may choose instead.
+        let fridge = Offer {
+            service: ServiceRef { id: "fridge".into(), name: "Community fridge".into() },
+            capacity: Capacity::Waitlist,
+            ..parcel.clone()
+        };
+        Ok(Availability { offers: vec![parcel, fridge] })
     }
     async fn send_referral(&self, _: &Referral) -> Result<ReferralReceipt, PartnerError> {
         Err(PartnerError::permanent("not in these tests: see `Harness::deliver_all`"))
@@ -188,6 +193,10 @@ impl Harness {
 
     pub fn get(&self, uri: &str, token: &str) -> Request<Body> {
         self.request(Method::GET, uri, Some(token), None, vec![])
+    }
+
+    pub fn patch(&self, uri: &str, token: &str, json: String) -> Request<Body> {
+        self.request(Method::PATCH, uri, Some(token), Some("application/json"), json.into_bytes())
     }
 
     pub fn post(&self, uri: &str, token: &str, json: String) -> Request<Body> {

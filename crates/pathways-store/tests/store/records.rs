@@ -40,8 +40,14 @@ pub async fn unknown_ids_read_as_absent(fx: &Fixture) {
 
 pub async fn the_newest_plan_wins_and_every_plan_is_kept(fx: &Fixture) {
     let id = fx.store.insert_case("citizens-advice-kc", &case()).await.unwrap();
-    fx.store.insert_plan(&id, &plan("lead-a", "housing-a")).await.unwrap();
-    fx.store.insert_plan(&id, &plan("lead-b", "housing-b")).await.unwrap();
+    fx.store
+        .insert_plan(&id, &plan("lead-a", "housing-a"), &serde_json::Value::Null)
+        .await
+        .unwrap();
+    fx.store
+        .insert_plan(&id, &plan("lead-b", "housing-b"), &serde_json::Value::Null)
+        .await
+        .unwrap();
     let latest = fx.store.latest_plan(&id).await.unwrap().expect("a plan");
     assert_eq!(latest.plan, plan("lead-b", "housing-b"));
     assert_eq!(latest.case_id, id);
@@ -52,7 +58,8 @@ pub async fn the_newest_plan_wins_and_every_plan_is_kept(fx: &Fixture) {
 
 pub async fn a_plan_for_an_unknown_case_is_refused(fx: &Fixture) {
     let nobody = CaseId::random();
-    let err = fx.store.insert_plan(&nobody, &plan("l", "h")).await.unwrap_err();
+    let err =
+        fx.store.insert_plan(&nobody, &plan("l", "h"), &serde_json::Value::Null).await.unwrap_err();
     assert!(matches!(&err, StoreError::UnknownCase(id) if *id == nobody), "{err}");
 }
 

@@ -97,7 +97,10 @@ struct Written {
 
 async fn write_everything(store: &dyn Store) -> Written {
     let case_id = store.insert_case(ORG, &case()).await.unwrap();
-    store.insert_plan(&case_id, &plan("lead-a", "housing-a")).await.unwrap();
+    store
+        .insert_plan(&case_id, &plan("lead-a", "housing-a"), &serde_json::Value::Null)
+        .await
+        .unwrap();
     let new = vec![
         referral("housing-a", &[NeedCode::HousingHomelessness], "k-delivered"),
         referral("foodbank-b", &[NeedCode::Food], "k-retried"),
@@ -168,7 +171,7 @@ fn assert_sealed(result: Result<impl std::fmt::Debug, StoreError>, what: &str, i
 pub async fn a_sealed_value_moved_or_altered_does_not_open(fx: &Fixture) {
     let a = fx.store.insert_case(ORG, &case()).await.unwrap();
     let b = fx.store.insert_case(ORG, &case()).await.unwrap();
-    fx.store.insert_plan(&a, &plan("lead-a", "housing-a")).await.unwrap();
+    fx.store.insert_plan(&a, &plan("lead-a", "housing-a"), &serde_json::Value::Null).await.unwrap();
     fx.store.set_legal_hold(&a, Some(hold(1))).await.unwrap();
     let new = vec![
         referral("p1", &[NeedCode::Food], "k1"),
@@ -647,8 +650,14 @@ pub async fn batches_taking_steps_in_opposite_orders_make_one_referral_each(fx: 
 pub async fn erasure_removes_personal_data_and_keeps_the_statistics(fx: &Fixture) {
     let case_id = fx.store.insert_case(ORG, &case()).await.unwrap();
     let kept = fx.store.insert_case(ORG, &case()).await.unwrap();
-    fx.store.insert_plan(&case_id, &plan("lead-a", "housing-a")).await.unwrap();
-    fx.store.insert_plan(&kept, &plan("lead-a", "housing-a")).await.unwrap();
+    fx.store
+        .insert_plan(&case_id, &plan("lead-a", "housing-a"), &serde_json::Value::Null)
+        .await
+        .unwrap();
+    fx.store
+        .insert_plan(&kept, &plan("lead-a", "housing-a"), &serde_json::Value::Null)
+        .await
+        .unwrap();
     let new = vec![
         referral("housing-a", &[NeedCode::HousingHomelessness], "k-completed"),
         referral("foodbank-b", &[NeedCode::Food], "k-queued"),
@@ -740,7 +749,7 @@ pub async fn erasure_removes_personal_data_and_keeps_the_statistics(fx: &Fixture
     for result in [
         fx.store.erase_case(&case_id, ErasureReason::ClientRequest, t(600)).await.map(drop),
         fx.store.erase_case(&CaseId::random(), ErasureReason::Other, t(600)).await.map(drop),
-        fx.store.insert_plan(&case_id, &plan("l", "h")).await,
+        fx.store.insert_plan(&case_id, &plan("l", "h"), &serde_json::Value::Null).await,
         fx.store.set_legal_hold(&case_id, Some(hold(600))).await,
         fx.store
             .create_referrals(&case_id, vec![referral("x", &[NeedCode::Food], "k-x")], t(600))
@@ -775,7 +784,7 @@ pub async fn an_erasure_racing_new_plans_and_referrals_leaves_nothing_behind(fx:
         let (store, go, id) = start(&second);
         let add_plan = tokio::spawn(async move {
             go.wait().await;
-            store.insert_plan(&id, &plan("lead-a", "housing-a")).await
+            store.insert_plan(&id, &plan("lead-a", "housing-a"), &serde_json::Value::Null).await
         });
         let (store, go, id) = start(&second);
         let refer = tokio::spawn(async move {
@@ -800,7 +809,10 @@ pub async fn an_erasure_racing_new_plans_and_referrals_leaves_nothing_behind(fx:
 
 pub async fn a_legal_hold_refuses_erasure_until_lifted(fx: &Fixture) {
     let case_id = fx.store.insert_case(ORG, &case()).await.unwrap();
-    fx.store.insert_plan(&case_id, &plan("lead-a", "housing-a")).await.unwrap();
+    fx.store
+        .insert_plan(&case_id, &plan("lead-a", "housing-a"), &serde_json::Value::Null)
+        .await
+        .unwrap();
     let ids = fx
         .store
         .create_referrals(&case_id, vec![referral("a", &[NeedCode::Food], "k")], t(0))
@@ -844,7 +856,10 @@ pub async fn a_legal_hold_refuses_erasure_until_lifted(fx: &Fixture) {
 
 pub async fn an_erasure_that_fails_halfway_leaves_the_case_whole(fx: &Fixture) {
     let case_id = fx.store.insert_case(ORG, &case()).await.unwrap();
-    fx.store.insert_plan(&case_id, &plan("lead-a", "housing-a")).await.unwrap();
+    fx.store
+        .insert_plan(&case_id, &plan("lead-a", "housing-a"), &serde_json::Value::Null)
+        .await
+        .unwrap();
     let new =
         vec![referral("a", &[NeedCode::Food], "k-a"), referral("b", &[NeedCode::Food], "k-b")];
     let ids = fx.store.create_referrals(&case_id, new, t(0)).await.unwrap();
@@ -948,7 +963,7 @@ pub async fn cases_due_for_erasure_are_idle_final_unheld_and_not_erased(fx: &Fix
     assert!(s.record_referral_status(&r, &reject(cutoff + hours(1))).await.unwrap());
     s.set_legal_hold(&held, Some(hold(0))).await.unwrap();
     s.erase_case(&erased, ErasureReason::EnteredInError, cutoff - hours(1)).await.unwrap();
-    s.insert_plan(&late_plan, &plan("l", "h")).await.unwrap();
+    s.insert_plan(&late_plan, &plan("l", "h"), &serde_json::Value::Null).await.unwrap();
 
     assert_eq!(
         s.cases_due_for_erasure(cutoff, 100).await.unwrap(),
