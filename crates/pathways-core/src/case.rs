@@ -671,9 +671,28 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_need_is_refused() {
-        let err = with(r#""code": "housing_homelessness""#, r#""code": "food""#).unwrap_err();
-        assert_eq!(err.path, "needs[1].code");
+    fn a_code_may_repeat_with_its_own_id_but_an_id_may_not() {
+        let twice = with(r#""code": "housing_homelessness""#, r#""code": "food""#).unwrap();
+        let ids: Vec<&str> = twice.needs.iter().map(|n| n.id.as_str()).collect();
+        assert_eq!(ids, ["n1", "n2"], "numbered in order");
+        assert_eq!(twice.needs[0].code, twice.needs[1].code);
+        let named =
+            with(r#""code": "housing_homelessness""#, r#""id": "falls", "code": "food""#).unwrap();
+        assert_eq!(named.need("falls").map(|n| n.code), Some(NeedCode::Food));
+        let clash = with(r#""code": "food""#, r#""id": "n2", "code": "food""#).unwrap();
+        assert_eq!(clash.needs[0].id, "n1", "a given id is kept; the other takes the next free");
+        let json = SAMPLE
+            .replacen(
+                r#""code": "housing_homelessness""#,
+                r#""id": "x", "code": "housing_homelessness""#,
+                1,
+            )
+            .replacen(r#"{"code": "food""#, r#"{"id": "x", "code": "food""#, 1);
+        let err = parse_case(json.as_bytes()).unwrap_err();
+        assert!(err.path == "needs[1].id" && err.cross_field, "{err:?}");
+        let bad = with(r#""code": "housing_homelessness""#, r#""id": "no spaces", "code": "food""#)
+            .unwrap_err();
+        assert_eq!(bad.path, "needs[0].id");
     }
 
     #[test]

@@ -192,6 +192,7 @@ pub enum StepAction {
     /// The best service needs something the case does not record yet.
     Blocked {
         /// The service, once unblocked.
+        #[serde(flatten)]
         chosen: ChosenService,
         /// What is missing.
         missing: Vec<Missing>,

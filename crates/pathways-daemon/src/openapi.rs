@@ -244,11 +244,20 @@ mod tests {
             assert!(client["properties"].get(field).is_some(), "Client lacks `{field}`: {client}");
         }
         let step = &schemas["PlanStep"];
-        for field in
-            ["order", "need", "action", "due_by", "why", "shares", "needs_consent", "fallbacks"]
-        {
+        for field in ["order", "need_id", "need", "urgency", "due_by", "safety", "why"] {
             assert!(step["properties"].get(field).is_some(), "PlanStep lacks `{field}`: {step}");
         }
+        // Each kind of entry is one branch, tagged by `action`, with exactly its fields.
+        let kinds: Vec<&str> = step["oneOf"]
+            .as_array()
+            .expect("PlanStep is a tagged union")
+            .iter()
+            .filter_map(|k| k["properties"]["action"]["const"].as_str())
+            .collect();
+        assert_eq!(
+            kinds,
+            ["refer", "signpost", "self_help", "in_house", "declined", "blocked", "unmet"]
+        );
         // Every $ref in the document resolves to a component.
         let text = doc.to_string();
         for part in text.split("\"#/components/schemas/").skip(1) {

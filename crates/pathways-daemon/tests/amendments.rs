@@ -27,7 +27,12 @@ async fn planned(h: &Harness) -> (String, Value) {
 }
 
 fn entry<'a>(plan: &'a Value, need_id: &str) -> &'a Value {
-    plan["steps"].as_array().unwrap().iter().find(|s| s["need_id"] == need_id).unwrap()
+    plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["need_id"] == need_id)
+        .unwrap_or_else(|| panic!("no {need_id} in {plan}"))
 }
 
 #[tokio::test]
@@ -42,7 +47,11 @@ async fn amendments_make_versions_and_referrals_go_where_the_newest_says() {
         (Some("refer"), Some("parcel"))
     );
     assert_eq!(food["fallbacks"][0]["service"]["id"], "fridge");
-    assert_eq!(entry(&v1, "n2")["action"], "unmet", "the debt need was numbered n2");
+    assert_eq!(
+        entry(&v1, "n1")["action"],
+        "unmet",
+        "the debt need takes the first free number, n1"
+    );
 
     // Choose the fallback with the client.
     let choose = json!({"version": 1, "reason": "the client can reach the fridge on foot",
@@ -66,11 +75,11 @@ async fn amendments_make_versions_and_referrals_go_where_the_newest_says() {
 
     // In-house help for the debt need, and the client's own goal.
     let in_house = json!({"version": 2, "amendments": [
-        {"op": "in_house", "need_id": "n2", "service": "a money advice appointment with our adviser on Thursday"},
+        {"op": "in_house", "need_id": "n1", "service": "a money advice appointment with our adviser on Thursday"},
         {"op": "goal", "text": "keep my flat"}]});
     let (status, v3) = h.send(h.patch(&uri, &h.pathfinder_a, in_house.to_string())).await;
     assert_eq!(status, StatusCode::OK, "{v3}");
-    let debt = entry(&v3, "n2");
+    let debt = entry(&v3, "n1");
     assert_eq!(debt["action"], "in_house");
     assert_eq!(debt["organisation"]["id"], ORG_A);
     assert_eq!(v3["goals"], json!(["keep my flat"]));
@@ -114,7 +123,9 @@ async fn amendments_make_versions_and_referrals_go_where_the_newest_says() {
     assert_eq!(status, StatusCode::OK, "{v4}");
     let food = entry(&v4, "food-1");
     assert_eq!(food["action"], "declined");
-    assert_eq!(food["offered"]["service"]["id"], "fridge");
+    // The decline is the need's latest amendment: it replaces the earlier choice, and the
+    // entry names the service the plan would otherwise offer.
+    assert_eq!(food["offered"]["service"]["id"], "parcel");
     let order = food["order"].clone();
     let (status, refused) = h
         .send(h.post_with_key(
@@ -142,7 +153,7 @@ async fn amendments_make_versions_and_referrals_go_where_the_newest_says() {
     assert_eq!(status, StatusCode::CREATED, "{v5}");
     assert_eq!(v5["version"], 5);
     assert_eq!(entry(&v5, "food-1")["action"], "declined");
-    assert_eq!(entry(&v5, "n2")["action"], "in_house");
+    assert_eq!(entry(&v5, "n1")["action"], "in_house");
     assert!(v5.get("dropped").is_none(), "nothing dropped: {v5}");
 
     let audit = h.audit_actions().await;
@@ -163,7 +174,7 @@ async fn only_the_owner_amends_and_bad_bodies_are_json_errors() {
     assert_eq!(status, StatusCode::NOT_FOUND, "a partner organisation never amends");
     for bad in [
         json!({"version": 1, "amendments": []}),
-        json!({"version": 1, "amendments": [{"op": "paint", "need_id": "n2"}]}),
+        json!({"version": 1, "amendments": [{"op": "paint", "need_id": "n1"}]}),
         json!({"amendments": [{"op": "goal", "text": "x"}]}),
     ] {
         let (status, body) = h.send(h.patch(&uri, &h.pathfinder_a, bad.to_string())).await;

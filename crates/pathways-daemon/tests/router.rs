@@ -26,7 +26,7 @@ async fn a_pathfinder_creates_plans_and_reads_its_case() {
         h.send(h.post(&format!("/v1/cases/{id}/plan"), &h.pathfinder_a, String::new())).await;
     assert_eq!(status, StatusCode::CREATED, "{plan}");
     assert_eq!(plan["case_id"], id.as_str());
-    assert_eq!(plan["steps"][0]["partner_id"], "pantry");
+    assert_eq!(plan["steps"][0]["partner"]["id"], "pantry");
     let (status, again) = h.send(h.get(&format!("/v1/cases/{id}/plan"), &h.pathfinder_a)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(again, plan);

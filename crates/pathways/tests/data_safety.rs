@@ -70,12 +70,12 @@ async fn a_partner_organisation_reads_only_what_was_sent_to_it_and_reports_are_s
     let (case_id, plan) = create_and_plan(&daemon, "DS-1").await;
     let nhs_step = step(&plan, "mental_health");
     assert_eq!(
-        (nhs_step["action"].as_str(), nhs_step["partner_id"].as_str()),
+        (nhs_step["action"].as_str(), nhs_step["partner"]["id"].as_str()),
         (Some("refer"), Some("nhs-test")),
         "{plan}"
     );
     let food_step = step(&plan, "food");
-    assert_eq!(food_step["partner_id"], "foodbank-test", "{plan}");
+    assert_eq!(food_step["partner"]["id"], "foodbank-test", "{plan}");
 
     // Nothing sent yet: the NHS organisation, though named in the plan, sees nothing.
     let (status, _) = daemon.get(&format!("/v1/cases/{case_id}"), NHS_STAFF).await;

@@ -71,7 +71,7 @@ async fn a_step_the_consent_does_not_cover_is_refused_and_nothing_is_sent() {
     let dir = tempfile::tempdir().unwrap();
     let daemon = Daemon::start(dir.path(), &sqlite(&dir), &sandbox, 5000).await;
     let (case_id, plan) = daemon.planned_case("REF-2", serde_json::json!(["nhs-test"])).await;
-    assert_eq!(plan["steps"][0]["partner_id"], "foodbank-test", "{plan}");
+    assert_eq!(plan["steps"][0]["partner"]["id"], "foodbank-test", "{plan}");
     let (status, error) = daemon.refer(&case_id, "k-2", "{}").await;
     assert_eq!(status, 422, "{error}");
     let message = error["error"]["message"].as_str().unwrap();

@@ -106,7 +106,7 @@ fn food_step(plan: &Value) -> u32 {
     let steps = plan["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 1, "{plan}");
     assert_eq!(
-        (steps[0]["action"].as_str(), steps[0]["partner_id"].as_str()),
+        (steps[0]["action"].as_str(), steps[0]["partner"]["id"].as_str()),
         (Some("refer"), Some("foodbank-test")),
         "{plan}"
     );

@@ -290,7 +290,7 @@ impl Daemon {
         let (case_id, plan) = self.planned_case(reference, "planned_partners".into()).await;
         let step = &plan["steps"][0];
         assert_eq!(
-            (step["action"].as_str(), step["partner_id"].as_str()),
+            (step["action"].as_str(), step["partner"]["id"].as_str()),
             (Some("refer"), Some("foodbank-test")),
             "{plan}"
         );
