@@ -198,9 +198,9 @@ async fn single_need_sample_in_an_area_without_a_food_partner_is_unmet_with_sign
     let plan = orchestrator.plan(&case, today()).await;
     assert!(crate::testing::taken(&plan).is_empty() && plan.partners.is_empty());
     assert!(
-        plan.unmet().nth(0).unwrap().signposts().iter().any(|s| s.to_string().contains("Trussell")),
+        plan.unmet().next().unwrap().signposts().iter().any(|s| s.to_string().contains("Trussell")),
         "{:?}",
-        plan.unmet().nth(0).unwrap()
+        plan.unmet().next().unwrap()
     );
 }
 

@@ -134,9 +134,9 @@ async fn failing_and_panicking_partners_are_reported_failed_and_the_rest_still_p
     assert_eq!(detail, "plugin fault: the connector panicked");
     assert_eq!(crate::testing::taken(&plan).len(), 1);
     assert!(
-        plan.unmet().nth(0).unwrap().why.contains("we do not know yet whether they can help"),
+        plan.unmet().next().unwrap().why.contains("we do not know yet whether they can help"),
         "{}",
-        plan.unmet().nth(0).unwrap().why
+        plan.unmet().next().unwrap().why
     );
 }
 

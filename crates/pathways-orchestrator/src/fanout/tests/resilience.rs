@@ -57,9 +57,9 @@ async fn erroring_partner_opens_its_circuit_and_is_then_not_called_until_the_coo
     assert_eq!(failing_stub.calls(), 3, "an open circuit does not call the partner");
     assert_eq!(outcome(&plan, "good").0, PartnerOutcome::Answered, "the others are unaffected");
     assert!(
-        plan.unmet().nth(0).unwrap().why.contains("could not ask whether they can help"),
+        plan.unmet().next().unwrap().why.contains("could not ask whether they can help"),
         "{}",
-        plan.unmet().nth(0).unwrap().why
+        plan.unmet().next().unwrap().why
     );
 
     // After the cool-down one probe goes; the partner has recovered, so the circuit closes.

@@ -228,7 +228,7 @@ fn unmet_needs_say_why_and_where_to_turn() {
     silent.outcome = PartnerOutcome::TimedOut;
     let plan = plan(&case, &[silent]);
     assert_eq!(plan.partners[0].outcome, PartnerOutcome::TimedOut);
-    let housing = &plan.unmet().nth(0).unwrap();
+    let housing = &plan.unmet().next().unwrap();
     assert_eq!(housing.need, NeedCode::HousingHomelessness);
     assert!(housing.why.starts_with(
         "None of the services we work with in your area helps with somewhere to live"

@@ -51,12 +51,12 @@ fn plan_never_picks_a_not_eligible_offer() {
     assert!(
         only_ineligible
             .unmet()
-            .nth(0)
+            .next()
             .unwrap()
             .why
             .contains("said you do not qualify: only for people over 60."),
         "{}",
-        only_ineligible.unmet().nth(0).unwrap().why
+        only_ineligible.unmet().next().unwrap().why
     );
 }
 
