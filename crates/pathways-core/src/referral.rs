@@ -53,8 +53,7 @@ impl ClientField {
         }
     }
 
-    /// Fields that locate or reach the client directly: withheld from everyone but a
-    /// domestic-abuse service when contact is unsafe.
+    /// The field in words, for what to ask the client ("phone number").
     pub fn describe(self) -> &'static str {
         match self {
             ClientField::Name => "name",
@@ -70,7 +69,8 @@ impl ClientField {
         }
     }
 
-    /// Whether the field is a way to find or contact the client.
+    /// Fields that locate or reach the client directly: withheld from everyone but a
+    /// domestic-abuse service when contact is unsafe.
     pub fn is_contact(self) -> bool {
         matches!(
             self,
