@@ -132,7 +132,7 @@ pub struct Household {
 pub struct Need {
     /// The need's id within the case, e.g. `n1`: given by the pathfinder, or assigned in order
     /// (`n1`, `n2`...) when left out. Plan entries and amendments name needs by it.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty", deserialize_with = "given_id")]
     #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^[A-Za-z0-9_-]{1,40}$")))]
     pub id: String,
     /// Which need.
@@ -142,6 +142,18 @@ pub struct Need {
     /// What the pathfinder wrote; personal, and shared only with a partner that declares it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<Personal<String>>,
+}
+
+/// A need's id as given: left out it is numbered later, but given empty it is refused, as the
+/// schema says (at least one character).
+fn given_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let id = String::deserialize(deserializer)?;
+    if id.is_empty() {
+        return Err(de::Error::custom(
+            "a need's `id` must not be empty (leave it out to have it numbered)",
+        ));
+    }
+    Ok(id)
 }
 
 /// Facts about a client's situation (extend the list as partners need them).
@@ -455,6 +467,12 @@ impl Case {
         if self.needs.is_empty() {
             return Err(CaseError::at("needs", "a case needs at least one need"));
         }
+        if self.lead_preference.as_deref().is_some_and(|p| p.trim().is_empty()) {
+            return Err(CaseError::at(
+                "lead_preference",
+                "must name an organisation or partner id (or be left out)",
+            ));
+        }
         for (i, need) in self.needs.iter().enumerate() {
             if need.id.is_empty() {
                 continue;
@@ -693,6 +711,11 @@ mod tests {
         let bad = with(r#""code": "housing_homelessness""#, r#""id": "no spaces", "code": "food""#)
             .unwrap_err();
         assert_eq!(bad.path, "needs[0].id");
+        let empty =
+            with(r#""code": "housing_homelessness""#, r#""id": "", "code": "food""#).unwrap_err();
+        assert_eq!(empty.path, "needs[0].id", "given empty is not the same as left out");
+        let blank = with(r#""reference""#, r#""lead_preference": " ", "reference""#).unwrap_err();
+        assert_eq!(blank.path, "lead_preference");
     }
 
     #[test]

@@ -64,11 +64,8 @@ async fn the_idempotency_key_header_and_the_415_are_declared_and_answered_as_dec
 async fn referral_selections_parse_exactly_what_their_schema_says() {
     let doc = document();
     let request = &doc["components"]["schemas"]["ReferralRequest"];
-    assert!(
-        request["properties"]["steps"].to_string().contains("Choice_of_StepOrder"),
-        "{request}"
-    );
-    let choice = &doc["components"]["schemas"]["Choice_of_StepOrder"];
+    assert!(request["properties"]["steps"].to_string().contains("Choice_of_Ordinal"), "{request}");
+    let choice = &doc["components"]["schemas"]["Choice_of_Ordinal"];
     assert_eq!(choice["minItems"], 1, "{choice}");
     assert!(!request.to_string().contains("null"), "steps and needs are never null: {request}");
     let h = Harness::new().await;

@@ -11,6 +11,7 @@ mod selection;
 mod view;
 
 pub use intake::{create, fingerprint, referral_key, ReferralRequest};
+pub use selection::Ordinal;
 pub use view::read;
 
 use chrono::Utc;

@@ -2,7 +2,7 @@
 //! describes itself in the OpenAPI document, so the two cannot disagree:
 //! - [`Choice`]: a list of at least one item (an empty list chooses nothing, and is refused
 //!   with 400 rather than read as "everything");
-//! - [`StepOrder`]: a plan step's order, an integer from 1, written `3` or `3.0` (JSON Schema
+//! - [`Ordinal`]: a plan step's order or a plan version, an integer from 1, written `3` or `3.0` (JSON Schema
 //!   counts both as integers, so a client generating from the schema may send either);
 //! - [`present`]: a field that may be left out but not sent as `null`.
 
@@ -38,37 +38,37 @@ impl<T: JsonSchema> JsonSchema for Choice<T> {
     }
 }
 
-/// A plan step's order: 1 or more.
+/// A whole number from 1: a plan step's order, a plan version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
-pub struct StepOrder(pub u32);
+pub struct Ordinal(pub u32);
 
-impl<'de> Deserialize<'de> for StepOrder {
+impl<'de> Deserialize<'de> for Ordinal {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Order;
         impl Visitor<'_> for Order {
-            type Value = StepOrder;
+            type Value = Ordinal;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a step order: an integer from 1 to 4294967295")
+                f.write_str("an integer from 1 to 4294967295")
             }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<StepOrder, E> {
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Ordinal, E> {
                 u32::try_from(v)
                     .ok()
                     .filter(|&n| n >= 1)
-                    .map(StepOrder)
+                    .map(Ordinal)
                     .ok_or_else(|| E::invalid_value(de::Unexpected::Unsigned(v), &self))
             }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<StepOrder, E> {
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Ordinal, E> {
                 match u64::try_from(v) {
                     Ok(v) => self.visit_u64(v),
                     Err(_) => Err(E::invalid_value(de::Unexpected::Signed(v), &self)),
                 }
             }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<StepOrder, E> {
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Ordinal, E> {
                 if v.fract() == 0.0 && (1.0..=f64::from(u32::MAX)).contains(&v) {
                     // Checked whole and in range just above, so the cast is exact.
                     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                    Ok(StepOrder(v as u32))
+                    Ok(Ordinal(v as u32))
                 } else {
                     Err(E::invalid_value(de::Unexpected::Float(v), &self))
                 }
@@ -78,9 +78,9 @@ impl<'de> Deserialize<'de> for StepOrder {
     }
 }
 
-impl JsonSchema for StepOrder {
+impl JsonSchema for Ordinal {
     fn schema_name() -> std::borrow::Cow<'static, str> {
-        "StepOrder".into()
+        "Ordinal".into()
     }
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
@@ -105,10 +105,10 @@ mod tests {
 
     #[test]
     fn step_orders_are_whole_numbers_from_one_however_written() {
-        assert_eq!(serde_json::from_str::<StepOrder>("221").unwrap(), StepOrder(221));
-        assert_eq!(serde_json::from_str::<StepOrder>("221.0").unwrap(), StepOrder(221));
+        assert_eq!(serde_json::from_str::<Ordinal>("221").unwrap(), Ordinal(221));
+        assert_eq!(serde_json::from_str::<Ordinal>("221.0").unwrap(), Ordinal(221));
         for bad in ["0", "-1", "1.5", "4294967296", r#""1""#, "null"] {
-            assert!(serde_json::from_str::<StepOrder>(bad).is_err(), "{bad}");
+            assert!(serde_json::from_str::<Ordinal>(bad).is_err(), "{bad}");
         }
     }
 

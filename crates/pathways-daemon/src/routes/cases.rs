@@ -142,7 +142,7 @@ pub async fn plan(
 #[serde(deny_unknown_fields)]
 pub struct PlanQuery {
     /// An earlier version (1 is the first plan); the newest when left out.
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 4294967295u64))]
     version: Option<u32>,
 }
 
@@ -193,8 +193,7 @@ pub async fn read_plan(
 pub struct PlanAmendments {
     /// The version the changes were made to: must be the newest, so two pathfinders cannot
     /// overwrite each other's changes unseen (409 otherwise).
-    #[schemars(range(min = 1))]
-    pub version: u32,
+    pub version: crate::referrals::Ordinal,
     /// Why, in the pathfinder's words (kept in the plan's history).
     #[serde(default)]
     #[schemars(length(max = 500))]
@@ -229,14 +228,14 @@ pub async fn amend_plan(
             "this case has no plan yet: POST /v1/cases/{id}/plan makes one",
         ));
     };
-    if newest.plan.version != request.version {
+    if newest.plan.version != request.version.0 {
         audit(&state, &caller, ACTION, Some(&stored.id), AuditOutcome::VersionConflict).await;
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             AuditOutcome::VersionConflict.as_str(),
             format!(
                 "the newest plan is version {}, not {}: read it (GET /v1/cases/{{id}}/plan) and amend that",
-                newest.plan.version, request.version
+                newest.plan.version, request.version.0
             ),
         ));
     }
