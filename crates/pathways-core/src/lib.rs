@@ -44,7 +44,7 @@ pub use plan::{
     DroppedAmendment, Fallback, Lead, LeadReason, Named, PartnerOutcome, PartnerReport, PlanStep,
     Referable, Signpost, StepAction, Wait,
 };
-pub use prerequisite::{missing_prerequisites, Missing, Prerequisite, Requirement};
+pub use prerequisite::{missing_prerequisites, what_to_ask, Missing, Prerequisite, Requirement};
 pub use referral::{
     ClientField, Referral, ReferralReceipt, ReferralRef, ReferralStatus, ReferredNeed,
     SharedClient, StatusReason, TaskState,

@@ -110,6 +110,13 @@ impl Missing {
     }
 }
 
+/// What to ask the client before a step lacking `missing` can be referred: the same words in
+/// the plan's note for the pathfinder and in the referral intake's refusal.
+pub fn what_to_ask(missing: &[Missing]) -> String {
+    let asks: Vec<String> = missing.iter().map(Missing::ask).collect();
+    format!("ask the client: {}", asks.join("; "))
+}
+
 /// Everything `case` lacks for a referral of `need` to a partner with `manifest`, in a fixed
 /// order; empty when the step can be sent (consent aside: that is [`crate::Consent::cover`]).
 pub fn missing_prerequisites(case: &Case, manifest: &Manifest, need: NeedCode) -> Vec<Missing> {

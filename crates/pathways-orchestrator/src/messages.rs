@@ -67,7 +67,8 @@ impl Messages {
             .filter(|p| p.extension().is_some_and(|e| e == "ftl"))
             .collect();
         files.sort();
-        let mut sources: BTreeMap<String, String> = BTreeMap::new();
+        let mut bundles = BTreeMap::new();
+        let mut english = bundle("en", ENGLISH).unwrap_or_else(|_| unreachable_catalogue());
         for path in files {
             let code = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
             if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_lowercase()) {
@@ -81,23 +82,15 @@ impl Messages {
             let text = std::fs::read_to_string(&path)
                 .map_err(|source| MessagesError::Read { path: path.clone(), source })?;
             // Parsed now, so a broken file is refused at load, not when a plan is made.
-            bundle(&code, &text).map_err(|message| MessagesError::Invalid { path, message })?;
-            sources.insert(code, text);
-        }
-        let mut bundles = BTreeMap::new();
-        let english_override = sources.remove("en");
-        let mut english = bundle("en", ENGLISH).unwrap_or_else(|_| unreachable_catalogue());
-        if let Some(text) = english_override {
-            if let Ok(resource) = FluentResource::try_new(text) {
-                english.add_resource_overriding(resource);
+            let invalid = |message| MessagesError::Invalid { path: path.clone(), message };
+            if code == "en" {
+                // Corrections to the built-in English, message by message.
+                english.add_resource_overriding(resource(&text).map_err(invalid)?);
+            } else {
+                bundles.insert(code.clone(), bundle(&code, &text).map_err(invalid)?);
             }
         }
         bundles.insert("en".to_string(), english);
-        for (code, text) in sources {
-            if let Ok(b) = bundle(&code, &text) {
-                bundles.insert(code, b);
-            }
-        }
         Ok(Self { bundles: Arc::new(bundles) })
     }
 
@@ -145,14 +138,19 @@ fn unreachable_catalogue() -> Bundle {
     b
 }
 
-fn bundle(code: &str, text: &str) -> Result<Bundle, String> {
-    let resource = FluentResource::try_new(text.to_string()).map_err(|(_, errors)| {
+/// A catalogue's text parsed, or the line of its first error.
+fn resource(text: &str) -> Result<FluentResource, String> {
+    FluentResource::try_new(text.to_string()).map_err(|(_, errors)| {
         let first = errors.first().map(|e| {
             let line = text[..e.pos.start.min(text.len())].lines().count().max(1);
             format!("line {line}: {}", e.kind)
         });
         format!("not valid Fluent: {}", first.unwrap_or_default())
-    })?;
+    })
+}
+
+fn bundle(code: &str, text: &str) -> Result<Bundle, String> {
+    let resource = resource(text)?;
     let lang: LanguageIdentifier =
         code.parse().map_err(|_| format!("`{code}` is not a language code"))?;
     let mut b = FluentBundle::new_concurrent(vec![lang]);

@@ -15,7 +15,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use pathways_core::missing_prerequisites;
+use pathways_core::{missing_prerequisites, what_to_ask};
 use pathways_core::{ActionPlan, Case, NeedCode, PlanStep, Referral, StepAction};
 use pathways_store::{
     AuditAction, AuditOutcome, CaseId, IdempotencyOutcome, NewReferral, ReferralId, StoreError,
@@ -25,7 +25,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::audit;
-use super::selection::{present, Choice, StepOrder};
+use super::selection::{present, Choice, Ordinal};
 use crate::api::{AcceptedReferral, ReferralsAccepted};
 use crate::auth::{Caller, Role};
 use crate::error::ApiError;
@@ -41,8 +41,8 @@ const ACTION: AuditAction = AuditAction::ReferralCreate;
 pub struct ReferralRequest {
     /// Step orders to refer (at least one, when given).
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "Choice<StepOrder>")]
-    pub steps: Option<Choice<StepOrder>>,
+    #[schemars(with = "Choice<Ordinal>")]
+    pub steps: Option<Choice<Ordinal>>,
     /// Needs whose `refer` steps to refer (at least one, when given).
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Choice<NeedCode>")]
@@ -278,8 +278,7 @@ async fn write_referrals(
         // partner's requirements changed is refused here for exactly what is missing.
         let missing = missing_prerequisites(case, configured.partner.manifest(), step.need);
         if !missing.is_empty() {
-            let asks: Vec<String> = missing.iter().map(pathways_core::Missing::ask).collect();
-            return Err(refused(step, &format!("ask the client first: {}", asks.join("; "))));
+            return Err(refused(step, &format!("first {}", what_to_ask(&missing))));
         }
         let service =
             step.service().cloned().ok_or_else(|| refused(step, "it names no service"))?;
@@ -339,7 +338,7 @@ async fn existing(state: &AppState, keys: &[String]) -> Result<Option<Vec<Referr
 fn chosen_steps(plan: &ActionPlan, request: &ReferralRequest) -> Result<Vec<PlanStep>, ApiError> {
     let mut chosen: Vec<PlanStep> = Vec::new();
     if let Some(Choice(orders)) = &request.steps {
-        for StepOrder(order) in orders {
+        for Ordinal(order) in orders {
             let step = plan.steps.iter().find(|s| s.order == *order).ok_or_else(|| {
                 ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -350,12 +349,7 @@ fn chosen_steps(plan: &ActionPlan, request: &ReferralRequest) -> Result<Vec<Plan
             match &step.action {
                 StepAction::Refer(_) => {}
                 StepAction::Blocked { missing, .. } => {
-                    let asks: Vec<String> =
-                        missing.iter().map(pathways_core::Missing::ask).collect();
-                    return Err(refused(
-                        step,
-                        &format!("ask the client first: {}", asks.join("; ")),
-                    ));
+                    return Err(refused(step, &format!("first {}", what_to_ask(missing))));
                 }
                 other => {
                     return Err(refused(

@@ -233,7 +233,7 @@ fn assemble(
     let mut steps: Vec<PlanStep> = Vec::new();
     for need in planning_order(case, today) {
         let due_by = need.urgency.due_by(today);
-        let chosen: Vec<&str> = steps.iter().filter_map(partner_of).collect();
+        let chosen: Vec<&str> = steps.iter().filter_map(PlanStep::partner_id).collect();
         let used: Vec<(&str, &str)> =
             steps.iter().filter(|s| s.need == need.code).filter_map(service_of).collect();
         let mut ranked = candidates.ranked(need.code, due_by, &chosen, &used);
@@ -249,7 +249,7 @@ fn assemble(
             .map(|best| {
                 steps
                     .iter()
-                    .filter(|s| partner_of(s) == Some(best.partner_id))
+                    .filter(|s| s.partner_id() == Some(best.partner_id))
                     .map(|s| s.need)
                     .collect()
             })
@@ -318,10 +318,6 @@ fn act_now(cx: &Context<'_>, steps: &[PlanStep]) -> Option<String> {
             )
         })
         .map(|s| cx.words.plain(&format!("act-now-{}", s.need.as_str())))
-}
-
-fn partner_of(step: &PlanStep) -> Option<&str> {
-    step.partner_id()
 }
 
 fn service_of(step: &PlanStep) -> Option<(&str, &str)> {

@@ -122,10 +122,10 @@ pub(super) fn entry(
                 "step-blocked",
                 &[("service", offer.service.name.clone().into()), ("need", need_words.into())],
             );
-            let asks: Vec<String> = missing.iter().map(pathways_core::Missing::ask).collect();
+
             note.insert(
                 0,
-                format!("Before this can be referred, ask the client: {}.", asks.join("; ")),
+                format!("Before this can be referred, {}.", pathways_core::what_to_ask(&missing)),
             );
             return base(
                 why,
