@@ -22,6 +22,7 @@ mod runtime;
 
 #[cfg(feature = "http")]
 pub mod connector;
+pub mod contact;
 #[cfg(feature = "http")]
 pub mod http;
 

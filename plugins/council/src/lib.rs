@@ -10,11 +10,17 @@
 //!   or temporarily closed, and covers the client's local authority; age limits, eligibility
 //!   circumstances and HSDS 3.1 capacities decide its eligibility and capacity (`mapping.rs`).
 //!   If any search fails, the call fails with that error: a partial answer would hide services.
+//!   Each offer says how it is taken up (`route`): `refer` for a service that links an Open311
+//!   `service_code`, `signpost` for one that does not (the client contacts it: its phone,
+//!   email, hours and address are in the offer's `contact`), `self_help` for one used online
+//!   only. A stated wait becomes `earliest_start`.
 //! - Referral: re-reads the service from the directory (it must still be active and link an
 //!   Open311 `service_code`), then POSTs one service request with the referral's idempotency
 //!   key as `Idempotency-Key`. The form carries only the client fields the core shared (name,
 //!   email, phone, address with postcode) and a description built from the referral's facts;
-//!   never notes (`mapping/open311.rs`).
+//!   never notes (`mapping/open311.rs`). A request about housing conditions needs the
+//!   property's address: the manifest declares it (`requires`), so a plan blocks such a step
+//!   for a case without one, and a referral that arrives without it is refused unsent.
 //! - Status: `GET /requests/{id}.json`, `open`/`closed` and the `status_notes` code mapped to
 //!   FHIR Task states.
 //!
@@ -30,8 +36,8 @@ use futures::stream::{self, StreamExt};
 use pathways_sdk::connector::timed_health;
 use pathways_sdk::{
     async_trait, Availability, AvailabilityQuery, Capability, ClientField, Eligibility, Health,
-    Manifest, NeedCode, Partner, PartnerError, PartnerKind, PartnerPlugin, Referral,
-    ReferralReceipt, ReferralRef, ReferralStatus,
+    Manifest, NeedCode, Partner, PartnerError, PartnerKind, PartnerPlugin, Prerequisite, Referral,
+    ReferralReceipt, ReferralRef, ReferralStatus, Requirement,
 };
 
 pub use settings::Settings;
@@ -74,8 +80,15 @@ impl PartnerPlugin for CouncilPartner {
                 ClientField::Postcode,
             ],
             capabilities: vec![Capability::Availability, Capability::Referral, Capability::Status],
+            // A request about a home (damp, disrepair) is about the property: the council
+            // needs its address to inspect it. `send_referral` refuses the same.
+            requires: vec![Requirement {
+                needs: mapping::PROPERTY_NEEDS.to_vec(),
+                what: Prerequisite::ClientField { field: ClientField::Address },
+            }],
             settings_schema: serde_json::Value::Null,
-            build: None, requires: Vec::new(), }
+            build: None,
+        }
     }
 
     fn from_settings(settings: Settings) -> Result<Self, String> {
@@ -196,6 +209,7 @@ impl Partner for CouncilPartner {
         if referral.service.id.trim().is_empty() {
             return Err(PartnerError::invalid_request("the referral's service id is empty"));
         }
+        mapping::check_property_address(referral)?;
         let service = self.client.service(&referral.service.id).await?;
         let status = service.status.trim().to_ascii_lowercase();
         if status != "active" {

@@ -19,17 +19,31 @@
 //!   whose `identifier` or `name` says "waitlist"/"waiting list" counts waiting-list places,
 //!   any other unit places free now. Places now → `capacity`; else waiting-list places →
 //!   `waitlist`; else → `no_capacity`. No capacities, or only stale ones → `unknown`.
+//! - `wait_time` (HSDS 3.0), else a waiting list's `description`: the words join the wait
+//!   estimate, and a wait they state ("About 6 to 8 weeks") becomes `earliest_start`, counted
+//!   from the query's `today`; a bound ("within 10 working days") gives no date. A full or
+//!   closed service gets no start date.
+//! - Route: a service that links an Open311 `service_code` is `refer`; one that does not is
+//!   `signpost` (the client contacts it), or `self_help` when it is used online only (an HSDS
+//!   `virtual` location and no physical one).
+//! - Contact (`mapping/contact.rs`): `phones`, `contacts`, `email`, `url`, `schedules` and the
+//!   venue's address, each detail dropped when it does not read cleanly.
 
+mod contact;
 mod open311;
 mod taxonomy;
 
-pub(crate) use open311::{receipt, request_form, service_code, status, PostAnswer, RequestAnswer};
+pub(crate) use open311::{
+    check_property_address, receipt, request_form, service_code, status, PostAnswer, RequestAnswer,
+    PROPERTY_NEEDS,
+};
 pub(crate) use taxonomy::{served_needs, Taxonomy};
 
 use chrono::{DateTime, NaiveDate};
+use pathways_sdk::contact::wait_start;
 use pathways_sdk::{
     is_ons_local_authority, AvailabilityQuery, Capacity, Circumstance, Eligibility, NeedCode,
-    Offer, OfferLocation, ServiceChannel, ServiceRef,
+    Offer, OfferLocation, Route, ServiceChannel, ServiceRef,
 };
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -37,6 +51,23 @@ use serde_json::Value;
 /// Reads `null` as the type's default (an empty list, an empty string).
 fn nullable<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Reads a list of contact details; anything but an array reads as empty, so a malformed
+/// detail never costs the service its offer.
+fn lenient_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Value>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Array(items) => items,
+        _ => Vec::new(),
+    })
+}
+
+/// Reads a text field; anything but a string (`null`, a number) reads as empty.
+fn lenient_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(text) => text,
+        _ => String::new(),
+    })
 }
 
 /// An HSDS Page (only the fields we use).
@@ -67,10 +98,20 @@ pub(crate) struct Service {
     pub attributes: Vec<Attribute>,
     #[serde(default, deserialize_with = "nullable")]
     pub capacities: Vec<ServiceCapacity>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "lenient_list")]
     pub phones: Vec<Value>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "lenient_list")]
     pub contacts: Vec<Value>,
+    #[serde(default, deserialize_with = "lenient_list")]
+    pub schedules: Vec<Value>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub email: String,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub url: String,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub wait_time: String,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub application_process: String,
 }
 
 /// Where a service is available.
@@ -87,23 +128,47 @@ pub(crate) struct ServiceArea {
 pub(crate) struct ServiceAtLocation {
     #[serde(default)]
     pub location: Option<Location>,
+    #[serde(default, deserialize_with = "lenient_list")]
+    pub phones: Vec<Value>,
+    #[serde(default, deserialize_with = "lenient_list")]
+    pub schedules: Vec<Value>,
 }
 
 /// A location (only the fields we use).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct Location {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub location_type: String,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub name: String,
+    /// Where a `virtual` location is used.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub url: String,
     #[serde(default, deserialize_with = "nullable")]
     pub addresses: Vec<Address>,
 }
 
-/// An address; only its postcode is used (a venue's, public).
+impl Location {
+    /// A place someone can go to (HSDS `physical`, or no type given).
+    fn is_physical(&self) -> bool {
+        self.location_type.is_empty() || self.location_type.eq_ignore_ascii_case("physical")
+    }
+
+    fn is_virtual(&self) -> bool {
+        self.location_type.eq_ignore_ascii_case("virtual")
+    }
+}
+
+/// A venue's address (public, never a person's).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct Address {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub address_1: String,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub address_2: String,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub city: String,
+    #[serde(default, deserialize_with = "lenient_text")]
     pub postal_code: String,
 }
 
@@ -210,24 +275,38 @@ pub(crate) fn offer(
     query: &AvailabilityQuery,
     capacity_max_age_days: u32,
 ) -> Offer {
-    let (capacity, wait_estimate) = capacity(service, query.today, capacity_max_age_days);
-    let venue =
-        service.service_at_locations.iter().filter_map(|sal| sal.location.as_ref()).find(|l| {
-            l.location_type.is_empty() || l.location_type.eq_ignore_ascii_case("physical")
-        });
+    let (capacity, said) = capacity(service, query.today, capacity_max_age_days);
+    let (wait_estimate, earliest_start) = wait(service, capacity, said, query.today);
+    let venue_at = service
+        .service_at_locations
+        .iter()
+        .find(|sal| sal.location.as_ref().is_some_and(Location::is_physical));
+    let venue = venue_at.and_then(|sal| sal.location.as_ref());
+    let online = service
+        .service_at_locations
+        .iter()
+        .filter_map(|sal| sal.location.as_ref())
+        .find(|l| l.is_virtual());
     let channel = if venue.is_some() {
         Some(ServiceChannel::InPerson)
+    } else if online.is_some() {
+        Some(ServiceChannel::Online)
     } else if !service.phones.is_empty() || !service.contacts.is_empty() {
         Some(ServiceChannel::Phone)
     } else {
         None
+    };
+    let route = match (service_code(service), channel) {
+        (Some(_), _) => Route::Refer,
+        (None, Some(ServiceChannel::Online)) => Route::SelfHelp,
+        (None, _) => Route::Signpost,
     };
     Offer {
         need,
         service: ServiceRef { id: service.id.clone(), name: service.name.clone() },
         eligibility: eligibility(service, query),
         capacity,
-        earliest_start: None,
+        earliest_start,
         wait_estimate,
         channel,
         location: venue.map(|l| OfferLocation {
@@ -240,9 +319,38 @@ pub(crate) fn offer(
                 .map(str::to_string),
             distance_m: None,
         }),
-        contact: None,
-        route: None,
+        contact: contact::contact(service, venue_at, online, query.today),
+        route: Some(route),
     }
+}
+
+/// The wait in words (the capacity's, with `wait_time` added unless it says the same) and the
+/// start date a stated wait gives (see the module doc).
+fn wait(
+    service: &Service,
+    capacity: Capacity,
+    said: Option<String>,
+    today: NaiveDate,
+) -> (Option<String>, Option<NaiveDate>) {
+    let wait_time = service.wait_time.trim();
+    let words = match said {
+        Some(said) if !wait_time.is_empty() => {
+            if said.to_lowercase().contains(&wait_time.to_lowercase()) {
+                Some(said)
+            } else {
+                Some(format!("{said}; {wait_time}"))
+            }
+        }
+        Some(said) => Some(said),
+        None => Some(wait_time.to_string()).filter(|w| !w.is_empty()),
+    };
+    let start = match capacity {
+        Capacity::NoCapacity => None,
+        _ if !wait_time.is_empty() => wait_start(today, wait_time),
+        Capacity::Waitlist => words.as_deref().and_then(|w| wait_start(today, w)),
+        _ => None,
+    };
+    (words, start)
 }
 
 /// Capacity and the words for it (see the module doc).

@@ -2,9 +2,11 @@
 //! 127.0.0.1: availability by area, pages, statuses, ages and capacities (`availability.rs`);
 //! referrals and their status (`referral.rs`); exactly what a referral sends (`payload.rs`);
 //! the council misbehaving (`faults.rs`); the published HSDS documents read through the
-//! mapping (`contract.rs`).
+//! mapping (`contract.rs`); routes, contact details, waits as dates and what the manifest
+//! requires (`contact.rs`).
 
 mod availability;
+mod contact;
 mod contract;
 mod faults;
 mod payload;

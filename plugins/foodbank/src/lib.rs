@@ -7,7 +7,9 @@
 //!   desks concurrently, and offers each one: vouchers left → `capacity`, a wait → `waitlist`,
 //!   not accepting → `no_capacity`. A desk that fails to answer gives an offer of `unknown`
 //!   capacity rather than hiding the food bank; if every desk fails, the call fails with the
-//!   first error so the orchestrator sees the outage.
+//!   first error so the orchestrator sees the outage. Every offer is `refer` (by e-voucher),
+//!   starts on the desk's next session, and carries the food bank's phone, email, homepage,
+//!   address and session times as its `contact`.
 //! - Referral: one voucher POST with the referral's idempotency key; the body carries only
 //!   the client fields the core shared (name, year of birth, postcode, address, phone,
 //!   household) and a reason code derived from the needs. Never notes, health or abuse details.
@@ -62,8 +64,12 @@ impl PartnerPlugin for FoodbankPartner {
                 ClientField::Household,
             ],
             capabilities: vec![Capability::Availability, Capability::Referral, Capability::Status],
+            // Nothing beyond consent: a voucher needs only the name and a reason, and a client
+            // with no phone to share is reached through the referrer (`contact_via_agency`).
+            requires: Vec::new(),
             settings_schema: serde_json::Value::Null,
-            build: None, requires: Vec::new(), }
+            build: None,
+        }
     }
 
     fn from_settings(settings: Settings) -> Result<Self, String> {
@@ -103,7 +109,7 @@ impl Partner for FoodbankPartner {
                 if let Err(err) = answer {
                     tracing::warn!(foodbank = %fb.slug, error = %err, "voucher desk did not answer; capacity unknown");
                 }
-                mapping::offer(fb, *distance_m, answer.as_ref().ok())
+                mapping::offer(fb, *distance_m, answer.as_ref().ok(), query.today)
             })
             .collect();
         Ok(Availability { offers })

@@ -2,29 +2,77 @@
 //! their translation to and from the core types.
 //!
 //! Answers are read tolerantly (unknown fields ignored, so a partner can add fields without
-//! breaking us); the referral body is written strictly from what the core gave us: the
-//! [`SharedClient`] is already minimised to the manifest's `shares`, and notes are never sent
-//! (the manifest does not declare `need_notes`).
+//! breaking us; contact details and the next session of the wrong type read as absent, so a
+//! badly kept listing never loses its offer); the referral body is written strictly from what
+//! the core gave us: the [`SharedClient`] is already minimised to the manifest's `shares`, and
+//! notes are never sent (the manifest does not declare `need_notes`).
+//!
+//! Every offer is `refer` (an e-voucher is the referral). Its `contact` comes from Give Food's
+//! `phone` (else `secondary_phone`, when the first does not read as a number), `email`,
+//! `urls.homepage`, `address` and `postcode`, and the desk's `sessions` (when parcels are
+//! handed out). `earliest_start` is the desk's `next_session`, an exact date kept as given;
+//! without one, a waiting list of N weeks starts N weeks from the query's `today`.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use pathways_sdk::contact::{
+    email_address, non_empty, one_line_address, opening_hours, phone_number, web_url,
+};
 use pathways_sdk::{
     Capacity, Eligibility, NeedCode, Offer, OfferLocation, PartnerError, Personal, Referral,
-    ReferralReceipt, ReferralStatus, ServiceChannel, ServiceRef, StatusReason, TaskState,
+    ReferralReceipt, ReferralStatus, Route, ServiceChannel, ServiceContact, ServiceRef,
+    StatusReason, TaskState,
 };
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+/// Reads a text field; anything but a non-blank string (`null`, a number) reads as absent.
+fn lenient_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(text) if !text.trim().is_empty() => Some(text),
+        _ => None,
+    })
+}
+
+/// Reads a date; anything but a `YYYY-MM-DD` string reads as absent.
+fn lenient_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(text) => NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok(),
+        _ => None,
+    })
+}
+
+/// Reads a list; anything but an array reads as empty.
+fn lenient_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Value>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Array(items) => items,
+        _ => Vec::new(),
+    })
+}
 
 /// One food bank in a Give Food search answer (only the fields we use).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub(crate) struct DirectoryFoodbank {
     pub name: String,
     pub slug: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub postcode: Option<String>,
     #[serde(default)]
     pub closed: bool,
     /// Give Food documents it as a float; the live API sends an integer.
     #[serde(default)]
     pub distance_m: Option<f64>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub phone: Option<String>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub secondary_phone: Option<String>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub email: Option<String>,
+    /// Address lines, newline separated.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub address: Option<String>,
+    /// `{self, html, homepage, shopping_list, map}`; only `homepage` is for clients.
+    #[serde(default)]
+    pub urls: Value,
 }
 
 /// The e-voucher desk's answer on capacity.
@@ -33,10 +81,13 @@ pub(crate) struct VoucherAvailability {
     pub accepting_referrals: bool,
     #[serde(default)]
     pub vouchers_remaining_this_week: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_date")]
     pub next_session: Option<NaiveDate>,
     #[serde(default)]
     pub waitlist_weeks: u32,
+    /// When parcels are handed out: `[{"days": ["tue"], "opens_at", "closes_at"}]`.
+    #[serde(default, deserialize_with = "lenient_list")]
+    pub sessions: Vec<Value>,
 }
 
 /// A voucher as the e-voucher API returns it.
@@ -115,12 +166,21 @@ pub(crate) fn nearby(
     near
 }
 
-/// The offer for one food bank; `availability` is `None` when its voucher desk did not answer.
+/// The offer for one food bank, asked about on `today`; `availability` is `None` when its
+/// voucher desk did not answer.
 pub(crate) fn offer(
     fb: &DirectoryFoodbank,
     distance_m: u32,
     availability: Option<&VoucherAvailability>,
+    today: NaiveDate,
 ) -> Offer {
+    // The desk's date is exact; a wait in weeks is the estimate when it gives none.
+    let start = |a: &VoucherAvailability| {
+        a.next_session.or_else(|| {
+            let weeks = u64::from(a.waitlist_weeks.max(1));
+            today.checked_add_days(Days::new(weeks * 7))
+        })
+    };
     let (capacity, earliest_start, wait) = match availability {
         None => (
             Capacity::Unknown,
@@ -142,7 +202,7 @@ pub(crate) fn offer(
         // Accepting, but this week's vouchers are gone or there is a queue: a wait.
         Some(a) => (
             Capacity::Waitlist,
-            a.next_session,
+            start(a),
             format!(
                 "waiting list of about {} week(s){}",
                 a.waitlist_weeks.max(1),
@@ -163,9 +223,40 @@ pub(crate) fn offer(
             postcode: fb.postcode.clone(),
             distance_m: Some(distance_m),
         }),
-        contact: None,
-        route: None,
+        contact: contact(fb, availability),
+        route: Some(Route::Refer),
     }
+}
+
+/// How to reach the food bank (see the module doc); `None` when nothing reads.
+fn contact(
+    fb: &DirectoryFoodbank,
+    availability: Option<&VoucherAvailability>,
+) -> Option<ServiceContact> {
+    let phone =
+        [&fb.phone, &fb.secondary_phone].into_iter().flatten().find_map(|p| phone_number(p));
+    let homepage = fb.urls.get("homepage").and_then(Value::as_str);
+    let sessions = availability.map_or(&[][..], |a| &a.sessions);
+    let opening_hours = sessions
+        .iter()
+        .filter_map(|s| {
+            let days = s.get("days").and_then(Value::as_array)?;
+            let days = days.iter().map(|d| d.as_str().unwrap_or("?"));
+            let time = |key: &str| s.get(key).and_then(Value::as_str).unwrap_or("");
+            opening_hours(days, time("opens_at"), time("closes_at"))
+        })
+        .collect();
+    non_empty(ServiceContact {
+        phone,
+        email: fb.email.as_deref().and_then(email_address),
+        url: homepage.and_then(web_url),
+        address: one_line_address([
+            fb.address.as_deref().unwrap_or(""),
+            fb.postcode.as_deref().unwrap_or(""),
+        ]),
+        opening_hours,
+        how_to_apply: None,
+    })
 }
 
 fn session_text(next_session: Option<NaiveDate>) -> String {

@@ -2,6 +2,7 @@
 //! 127.0.0.1. What reaches the food bank is checked byte for byte in `tests/payload.rs`; the
 //! partner's failures in `tests/faults.rs`.
 
+mod contact;
 mod faults;
 mod payload;
 
@@ -260,15 +261,24 @@ fn a_desk_that_does_not_answer_gives_unknown_capacity_and_waits_read_as_waitlist
         postcode: None,
         closed: false,
         distance_m: Some(900.4),
+        phone: None,
+        secondary_phone: None,
+        email: None,
+        address: None,
+        urls: serde_json::Value::Null,
     };
-    assert_eq!(mapping::offer(&fb, 900, None).capacity, Capacity::Unknown);
+    assert_eq!(mapping::offer(&fb, 900, None, today()).capacity, Capacity::Unknown);
     let no_vouchers_left = VoucherAvailability {
         accepting_referrals: true,
         vouchers_remaining_this_week: 0,
         next_session: Some(today()),
         waitlist_weeks: 0,
+        sessions: Vec::new(),
     };
-    assert_eq!(mapping::offer(&fb, 900, Some(&no_vouchers_left)).capacity, Capacity::Waitlist);
+    assert_eq!(
+        mapping::offer(&fb, 900, Some(&no_vouchers_left), today()).capacity,
+        Capacity::Waitlist
+    );
     let far = DirectoryFoodbank { distance_m: Some(20_000.0), slug: "far".into(), ..fb.clone() };
     let closed = DirectoryFoodbank { closed: true, slug: "closed".into(), ..fb.clone() };
     let unknown = DirectoryFoodbank { distance_m: None, slug: "unknown".into(), ..fb.clone() };

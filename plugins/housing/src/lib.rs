@@ -9,9 +9,13 @@
 //!   else `waitlist`, starting on the triage date. Eligibility is `unknown` (the authority
 //!   decides it). The client may choose another authority when referred (the statute lets them
 //!   choose); the offer is for where they live, the referral goes where they chose.
+//!   The offer's route is `refer`, and its `contact` is the housing options team's phone,
+//!   email, web page, address, opening hours and out-of-hours line.
 //! - Referral: refused with `invalid_request` naming what is missing, and nothing sent, unless
 //!   the case records consent to refer, consent to share contact details, and a chosen
-//!   authority this partner serves. One POST with the referral's idempotency key carrying the
+//!   authority this partner serves. The manifest declares the same (`requires`: Duty to Refer
+//!   with the settings' `authorities`, and direct contact unless `agency_contact` is set), so
+//!   a plan marks such a step `blocked` instead of planning it as sendable. One POST with the referral's idempotency key carrying the
 //!   client's name and contact details, household, and the agreed reason: `homeless` for an
 //!   emergency or notes saying there is nowhere to sleep now, otherwise
 //!   `threatened_with_homelessness_within_56_days`. Notes are read to pick that code and never
@@ -34,8 +38,8 @@ mod settings;
 use pathways_sdk::connector::timed_health;
 use pathways_sdk::{
     async_trait, Availability, AvailabilityQuery, Capability, ClientField, Health, Manifest,
-    NeedCode, Partner, PartnerError, PartnerKind, PartnerPlugin, Referral, ReferralReceipt,
-    ReferralRef, ReferralStatus,
+    NeedCode, Partner, PartnerError, PartnerKind, PartnerPlugin, Prerequisite, Referral,
+    ReferralReceipt, ReferralRef, ReferralStatus, Requirement,
 };
 
 pub use settings::{PublicAuthority, Settings};
@@ -77,15 +81,41 @@ impl PartnerPlugin for HousingPartner {
                 ClientField::NeedNotes,
             ],
             capabilities: vec![Capability::Availability, Capability::Referral, Capability::Status],
+            // Without settings only the statute's three facts are known to be required; a
+            // configured partner's manifest names its authorities and, without an
+            // `agency_contact`, direct contact too (`requirements`).
+            requires: vec![Requirement {
+                needs: vec![NeedCode::HousingHomelessness],
+                what: Prerequisite::DutyToRefer { authorities: Vec::new() },
+            }],
             settings_schema: serde_json::Value::Null,
-            build: None, requires: Vec::new(), }
+            build: None,
+        }
     }
 
     fn from_settings(settings: Settings) -> Result<Self, String> {
         settings.validate()?;
         let client = HousingClient::new(&settings)?;
-        Ok(Self { manifest: pathways_sdk::manifest_of::<Self>(), settings, client })
+        let mut manifest = pathways_sdk::manifest_of::<Self>();
+        manifest.requires = requirements(&settings);
+        Ok(Self { manifest, settings, client })
     }
+}
+
+/// What a referral through this partner needs beyond consent, exactly the conditions on which
+/// `mapping::referral_body` refuses one: the Duty to Refer facts with an authority these
+/// settings serve, and, unless `agency_contact` is set, a way to contact the client directly
+/// (a phone or email not withheld for their safety).
+pub(crate) fn requirements(settings: &Settings) -> Vec<Requirement> {
+    let housing = vec![NeedCode::HousingHomelessness];
+    let mut requires = vec![Requirement {
+        needs: housing.clone(),
+        what: Prerequisite::DutyToRefer { authorities: settings.authorities.clone() },
+    }];
+    if settings.agency_contact.is_none() {
+        requires.push(Requirement { needs: housing, what: Prerequisite::DirectContact });
+    }
+    requires
 }
 
 #[async_trait]

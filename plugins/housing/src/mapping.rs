@@ -7,11 +7,14 @@
 //! never written: the body has no field that could carry them.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use pathways_sdk::contact::{email_address, non_empty, opening_hours, phone_number, web_url};
 use pathways_sdk::{
     Capacity, Eligibility, NeedCode, Offer, PartnerError, Personal, Referral, ReferralReceipt,
-    ReferralStatus, ReferredNeed, ServiceChannel, ServiceRef, StatusReason, TaskState, Urgency,
+    ReferralStatus, ReferredNeed, Route, ServiceChannel, ServiceContact, ServiceRef, StatusReason,
+    TaskState, Urgency,
 };
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::settings::{PublicAuthority, Settings};
 
@@ -26,6 +29,11 @@ pub(crate) struct AuthorityAvailability {
     pub next_triage_date: Option<NaiveDate>,
     #[serde(default)]
     pub same_day_emergency_service: bool,
+    /// How to reach the housing options team: `{phone, email, url, address, opening_hours:
+    /// [{days, opens_at, closes_at}], out_of_hours}`. Kept as JSON and read per detail, so a
+    /// malformed one never costs the offer.
+    #[serde(default)]
+    pub housing_options: Value,
 }
 
 /// The authority's receipt for a referral.
@@ -161,7 +169,10 @@ pub(crate) fn reason(need: &ReferredNeed) -> DtrReason {
 
 /// The offer of the client's local housing options team for a need of `urgency`, raised on
 /// `today`. Eligibility is always `unknown`: it turns on immigration status and the authority's
-/// own inquiries (Housing Act 1996 s.185), which a query cannot show.
+/// own inquiries (Housing Act 1996 s.185), which a query cannot show. The route is always
+/// `refer` (a Duty to Refer referral); the start is the triage date the authority gives, kept
+/// as given; the team's phone, email, web page, address, hours and out-of-hours words are the
+/// offer's `contact`.
 pub(crate) fn offer(answer: &AuthorityAvailability, urgency: Urgency, today: NaiveDate) -> Offer {
     let due_by = urgency.due_by(today);
     let triage = answer.next_triage_date;
@@ -196,14 +207,40 @@ pub(crate) fn offer(answer: &AuthorityAvailability, urgency: Urgency, today: Nai
         wait_estimate: Some(wait),
         channel: Some(ServiceChannel::Phone),
         location: None,
-        contact: None,
-        route: None,
+        contact: team_contact(&answer.housing_options),
+        route: Some(Route::Refer),
     }
+}
+
+/// The housing options team's contact details; each that does not read cleanly is left out.
+fn team_contact(team: &Value) -> Option<ServiceContact> {
+    let text = |key: &str| team.get(key).and_then(Value::as_str).unwrap_or("").trim();
+    let opening = team.get("opening_hours").and_then(Value::as_array).into_iter().flatten();
+    let opening_hours = opening
+        .filter_map(|period| {
+            let days = period.get("days").and_then(Value::as_array)?;
+            let days = days.iter().map(|d| d.as_str().unwrap_or("?"));
+            let time = |key: &str| period.get(key).and_then(Value::as_str).unwrap_or("");
+            opening_hours(days, time("opens_at"), time("closes_at"))
+        })
+        .collect();
+    let words = |key: &str| Some(text(key).to_string()).filter(|t| !t.is_empty());
+    non_empty(ServiceContact {
+        phone: phone_number(text("phone")),
+        email: email_address(text("email")),
+        url: web_url(text("url")),
+        address: words("address"),
+        opening_hours,
+        how_to_apply: words("out_of_hours"),
+    })
 }
 
 /// The referral body for `referral`, or an `invalid_request` naming what is missing; nothing
 /// is sent unless the case records consent to refer, consent to share contact details, and a
-/// chosen authority this partner serves (s.213B(3)).
+/// chosen authority this partner serves (s.213B(3)), and the authority can reach the client
+/// (directly, or through `agency_contact`). These are the conditions the manifest declares
+/// (`crate::requirements`), read the way `pathways_sdk::missing_prerequisites` reads them, so
+/// a referral refused here was planned `blocked`.
 pub(crate) fn referral_body<'a>(
     referral: &'a Referral,
     settings: &'a Settings,
@@ -220,10 +257,13 @@ pub(crate) fn referral_body<'a>(
     if !dtr.consent_to_share_contact {
         return refuse("not sent: the client has not consented to their contact details being shared (`consent.duty_to_refer.consent_to_share_contact` is false)".into());
     }
-    if !settings.serves(&dtr.chosen_authority) {
+    let chosen = dtr.chosen_authority.trim();
+    if chosen.is_empty() {
+        return refuse("not sent: the case records no chosen housing authority (`consent.duty_to_refer.chosen_authority`); ask the client which authority they want to be referred to".into());
+    }
+    if !settings.serves(chosen) {
         return refuse(format!(
-            "not sent: the client chose housing authority `{}`, which this partner does not serve (it serves {}); refer through a partner for that authority",
-            dtr.chosen_authority,
+            "not sent: the client chose housing authority `{chosen}`, which this partner does not serve (it serves {}); refer through a partner for that authority",
             settings.authorities.join(", ")
         ));
     }
@@ -243,7 +283,7 @@ pub(crate) fn referral_body<'a>(
         None => ("voluntary", None),
     };
     Ok(DtrReferral {
-        chosen_authority: &dtr.chosen_authority,
+        chosen_authority: chosen,
         referring_agency: ReferringAgency {
             organisation: &referral.referrer.organisation,
             worker: &referral.referrer.worker,

@@ -1,8 +1,10 @@
 //! The connector compiled in, against the sandbox's housing authority simulator over real HTTP
 //! on 127.0.0.1. Refusals before sending are in `tests/refusals.rs`; exactly what reaches the
 //! authority (and the reason code) in `tests/payload.rs`; failures in `tests/faults.rs`; status
-//! on the sandbox clock in `tests/status.rs`.
+//! on the sandbox clock in `tests/status.rs`; the team's contact details and the manifest's
+//! `requires` against those refusals in `tests/contact.rs`.
 
+mod contact;
 mod faults;
 mod payload;
 mod refusals;

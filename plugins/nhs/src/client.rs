@@ -80,7 +80,8 @@ impl NhsClient {
         }
     }
 
-    /// `GET /HealthcareService?active=true&coverage-area:identifier=ONS|{area}&service-category={tokens}`.
+    /// `GET /HealthcareService?active=true&coverage-area:identifier=ONS|{area}&service-category={tokens}&_include=HealthcareService:location`:
+    /// the services, and the Locations they name (for addresses).
     pub(crate) async fn search_services(
         &self,
         local_authority: &str,
@@ -92,6 +93,7 @@ impl NhsClient {
             ("coverage-area:identifier", area.as_str()),
             ("service-category", category_tokens),
             ("_count", "100"),
+            ("_include", "HealthcareService:location"),
         ]);
         self.fetch(request).await?.json()
     }

@@ -13,6 +13,7 @@
 
 use pathways_sdk::Personal;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// Any resource, by its `resourceType`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,6 +34,8 @@ pub(crate) enum Resource {
     Task(Task),
     /// A directory entry.
     HealthcareService(HealthcareService),
+    /// Where a directory entry sees people (included in a service search).
+    Location(Location),
     /// An error answer.
     OperationOutcome(OperationOutcome),
     /// A resource this connector does not read.
@@ -378,6 +381,27 @@ pub(crate) struct HealthcareService {
     pub location: Vec<Reference>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub eligibility: Vec<ServiceEligibility>,
+    /// `ContactPoint`s, kept as JSON: read by the mapping, a malformed one is skipped.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub telecom: Value,
+    /// `availableTime` entries, kept as JSON for the same reason.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub available_time: Value,
+    /// How to be referred, in the service's words (markdown).
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub extra_details: Value,
+}
+
+/// FHIR `Location`, kept as JSON: a directory's venue is public data read only for its name
+/// and address, and a malformed one must not fail the search it came with.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Location {
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub id: Value,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub name: Value,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub address: Value,
 }
 
 /// FHIR `HealthcareService.eligibility`.

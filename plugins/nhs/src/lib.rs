@@ -7,8 +7,11 @@
 //!   authority (coverage area) and the HL7 service categories of the needs asked; each active
 //!   service with a BaRS endpoint identifier is offered for each need it meets, with the HL7
 //!   Gravity capacity status (`capacity | no-capacity | waitlist |
-//!   additional-assessment-required`), its notes as the wait estimate, and eligibility from its
-//!   age range. See `mapping` for the vocabularies.
+//!   additional-assessment-required`), its notes as the wait estimate (and a wait they state as
+//!   `earliest_start`), and eligibility from its age range. The search includes the services'
+//!   Locations (`_include=HealthcareService:location`), so each offer (route `refer`) carries
+//!   the service's phone, email, web address, opening times and venue address as its
+//!   `contact`. See `mapping` for the vocabularies.
 //! - Referral: one `POST /$process-message` carrying a `servicerequest-request` message Bundle
 //!   (MessageHeader, ServiceRequest, Patient, Organization), with `X-Request-ID`,
 //!   `X-Correlation-ID` and `NHSD-Target-Identifier` headers. Every id is derived from the
@@ -79,8 +82,13 @@ impl PartnerPlugin for NhsPartner {
                 ClientField::NeedNotes,
             ],
             capabilities: vec![Capability::Availability, Capability::Referral, Capability::Status],
+            // Nothing beyond consent: a BaRS referral needs the name and date of birth, which
+            // every case records, and a client without direct contact is reached through the
+            // referrer (the message says so).
+            requires: Vec::new(),
             settings_schema: serde_json::Value::Null,
-            build: None, requires: Vec::new(), }
+            build: None,
+        }
     }
 
     fn from_settings(settings: Settings) -> Result<Self, String> {
@@ -119,13 +127,13 @@ impl Partner for NhsPartner {
                 "partner answered the HealthcareService search with no Bundle",
             ));
         };
-        let offers = mapping::offers(
-            &bundle,
-            &needs,
-            query.age_band,
-            &self.settings.target_identifier_system,
-            self.settings.max_offers_per_need,
-        )?;
+        let judged = mapping::Judged {
+            age_band: query.age_band,
+            today: query.today,
+            target_system: &self.settings.target_identifier_system,
+            max_per_need: self.settings.max_offers_per_need,
+        };
+        let offers = mapping::offers(&bundle, &needs, &judged)?;
         Ok(Availability { offers })
     }
 

@@ -9,7 +9,11 @@
 //! - Capacity is the Gravity SDOH capacity status extension: `capacity` → capacity,
 //!   `no-capacity` → no_capacity, `waitlist` → waitlist, `additional-assessment-required` →
 //!   assessment_required; missing or unknown → unknown. Its `capacityNotes` become the wait
-//!   estimate.
+//!   estimate, and a wait they state ("~15 on waitlist; 4–6 weeks", "About 6 to 8 weeks")
+//!   becomes `earliest_start`, counted from the query's `today` (the shortest wait); a bound
+//!   ("within 2 weeks") or a service with no capacity gives no date.
+//! - Route: every offer is `refer` (only services with a BaRS endpoint are offered). Contact
+//!   details, hours and the venue's address are read in `mapping/contact.rs`.
 //! - Eligibility: an age range (R5 `eligibility.value` carried as a cross-version extension)
 //!   against the client's age band: wholly inside → eligible, wholly outside → not eligible
 //!   with the range in words, straddling → unknown. No range → eligible.
@@ -19,13 +23,16 @@
 //!   `could-not-contact`, `missing-information`, `no-longer-interested` (or
 //!   `patient-declined`); anything else is `other`.
 
-use chrono::{DateTime, Utc};
+mod contact;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use pathways_sdk::contact::wait_start;
 use pathways_sdk::{
     AgeBand, Capacity, Eligibility, NeedCode, NeedRequest, Offer, OfferLocation, PartnerError,
-    ReferralReceipt, ReferralStatus, ServiceChannel, ServiceRef, StatusReason, TaskState,
+    ReferralReceipt, ReferralStatus, Route, ServiceChannel, ServiceRef, StatusReason, TaskState,
 };
 
-use crate::fhir::{Bundle, CodeableConcept, HealthcareService, Resource, Task};
+use crate::fhir::{Bundle, CodeableConcept, HealthcareService, Location, Resource, Task};
 
 /// HL7 service categories.
 pub(crate) const SERVICE_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/service-category";
@@ -74,16 +81,27 @@ pub(crate) fn category_tokens(needs: &[NeedRequest]) -> String {
     codes.iter().map(|code| format!("{SERVICE_CATEGORY}|{code}")).collect::<Vec<_>>().join(",")
 }
 
-/// Offers for `needs` from a searchset of HealthcareService, at most `max_per_need` each, in
-/// the directory's order. Inactive services, and services without an endpoint identifier in
-/// `target_system` (they cannot take a referral), are left out.
+/// What a service search is judged against.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Judged<'a> {
+    pub age_band: AgeBand,
+    /// The day of the query: stated waits count from it.
+    pub today: NaiveDate,
+    /// The identifier system of BaRS endpoints.
+    pub target_system: &'a str,
+    pub max_per_need: usize,
+}
+
+/// Offers for `needs` from a searchset of HealthcareService (with the Locations it includes),
+/// at most `max_per_need` each, in the directory's order. Inactive services, and services
+/// without an endpoint identifier in `target_system` (they cannot take a referral), are left
+/// out.
 pub(crate) fn offers(
     bundle: &Bundle,
     needs: &[NeedRequest],
-    age_band: AgeBand,
-    target_system: &str,
-    max_per_need: usize,
+    judged: &Judged<'_>,
 ) -> Result<Vec<Offer>, PartnerError> {
+    let Judged { target_system, max_per_need, .. } = *judged;
     if bundle.kind != "searchset" {
         return Err(PartnerError::permanent(format!(
             "partner answered the service search with a `{}` Bundle, expected `searchset`",
@@ -99,6 +117,7 @@ pub(crate) fn offers(
         })
         .filter_map(|s| Some((s, endpoint_id(s, target_system)?)))
         .collect();
+    let locations = contact::locations(bundle);
     let mut offers = Vec::new();
     for need in needs {
         let serving = services.iter().filter(|(s, _)| {
@@ -106,7 +125,10 @@ pub(crate) fn offers(
                 .iter()
                 .any(|code| s.category.iter().any(|c| c.has(SERVICE_CATEGORY, code)))
         });
-        offers.extend(serving.take(max_per_need).map(|(s, id)| offer(s, id, need.code, age_band)));
+        offers.extend(serving.take(max_per_need).map(|(s, id)| {
+            let location = contact::location_of(s, &locations);
+            offer(s, id, need.code, location, judged)
+        }));
     }
     Ok(offers)
 }
@@ -121,21 +143,37 @@ fn endpoint_id<'a>(service: &'a HealthcareService, system: &str) -> Option<&'a s
         .filter(|v| !v.trim().is_empty())
 }
 
-fn offer(service: &HealthcareService, id: &str, need: NeedCode, age_band: AgeBand) -> Offer {
+fn offer(
+    service: &HealthcareService,
+    id: &str,
+    need: NeedCode,
+    venue: Option<&Location>,
+    judged: &Judged<'_>,
+) -> Offer {
     let name = service.name.clone().unwrap_or_else(|| format!("NHS service {id}"));
     let (capacity, notes) = capacity(service);
-    let location = service.location.iter().find_map(|l| l.display.clone());
+    let earliest_start = match capacity {
+        Capacity::NoCapacity => None,
+        _ => notes.as_deref().and_then(|n| wait_start(judged.today, n)),
+    };
+    let venue_name = venue.and_then(|l| l.name.as_str()).map(str::trim).filter(|n| !n.is_empty());
+    let location = service
+        .location
+        .iter()
+        .find_map(|l| l.display.clone())
+        .or_else(|| venue_name.map(str::to_string));
+    let postcode = venue.and_then(contact::postcode);
     Offer {
         need,
         service: ServiceRef { id: id.to_string(), name },
-        eligibility: eligibility(service, age_band),
+        eligibility: eligibility(service, judged.age_band),
         capacity,
-        earliest_start: None,
+        earliest_start,
         wait_estimate: notes,
         channel: location.as_ref().map(|_| ServiceChannel::InPerson),
-        location: location.map(|name| OfferLocation { name, postcode: None, distance_m: None }),
-        contact: None,
-        route: None,
+        location: location.map(|name| OfferLocation { name, postcode, distance_m: None }),
+        contact: contact::contact(service, venue),
+        route: Some(Route::Refer),
     }
 }
 

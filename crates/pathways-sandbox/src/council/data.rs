@@ -93,7 +93,16 @@ pub(crate) struct ServiceSeed {
     pub open311: Option<Open311Seed>,
     /// `None` for a service delivered by phone, online or at home.
     pub venue: Option<Venue>,
+    /// Where an online-only service is used (an HSDS `virtual` location); empty for none.
+    pub online_at: &'static str,
+    /// Telephone number as published; empty for none.
     pub phone: &'static str,
+    /// The service's email address (HSDS `service.email`); empty for none.
+    pub email: &'static str,
+    /// The service's web page (HSDS `service.url`); empty for none.
+    pub url: &'static str,
+    /// HSDS `wait_time`: the wait a client may expect, in words; empty when not published.
+    pub wait_time: &'static str,
     /// RFC 5545 `BYDAY` of its opening days, e.g. `MO,WE,FR`.
     pub byday: &'static str,
     pub opens_at: &'static str,
@@ -117,7 +126,11 @@ pub(crate) const BASE: ServiceSeed = ServiceSeed {
     capacity: None,
     open311: None,
     venue: None,
+    online_at: "",
     phone: "",
+    email: "",
+    url: "",
+    wait_time: "",
     byday: "MO,TU,WE,TH,FR",
     opens_at: "09:00:00",
     closes_at: "17:00:00",

@@ -204,21 +204,35 @@ pub(crate) fn service(seed: &ServiceSeed, ctx: &Context, full: bool) -> Value {
     if let Some(age) = seed.maximum_age {
         out["maximum_age"] = json!(age);
     }
+    for (field, value) in [("email", seed.email), ("url", seed.url), ("wait_time", seed.wait_time)]
+    {
+        if !value.is_empty() {
+            out[field] = json!(value);
+        }
+    }
     if !full {
         return out;
     }
-    let phone =
-        || json!([{"id": ids::of("phone", seed.key), "number": seed.phone, "type": "voice"}]);
-    out["phones"] = phone();
-    out["schedules"] = json!([{
-        "id": ids::of("schedule", seed.key),
-        "service_id": id,
-        "freq": "WEEKLY",
-        "wkst": "MO",
-        "byday": seed.byday,
-        "opens_at": seed.opens_at,
-        "closes_at": seed.closes_at,
-    }]);
+    let phones = || {
+        let phone =
+            json!({"id": ids::of("phone", seed.key), "number": seed.phone, "type": "voice"});
+        json!(if seed.phone.is_empty() { Vec::new() } else { vec![phone] })
+    };
+    out["phones"] = phones();
+    out["schedules"] = json!(if seed.byday.is_empty() {
+        Vec::new()
+    } else {
+        vec![json!({
+            "id": ids::of("schedule", seed.key),
+            "service_id": id,
+            "freq": "WEEKLY",
+            "wkst": "MO",
+            "byday": seed.byday,
+            "opens_at": seed.opens_at,
+            "closes_at": seed.closes_at,
+            "description": opening_words(seed),
+        })]
+    });
     out["service_areas"] = json!([{
         "id": ids::of("service_area", seed.key),
         "service_id": id,
@@ -228,41 +242,88 @@ pub(crate) fn service(seed: &ServiceSeed, ctx: &Context, full: bool) -> Value {
         "extent": seed.area,
         "uri": format!("http://statistics.data.gov.uk/id/statistical-geography/{}", seed.area),
     }]);
-    out["service_at_locations"] = json!(seed
+    let mut at_locations: Vec<Value> = seed
         .venue
-        .map(|v| json!({
-            "id": ids::of("service_at_location", seed.key),
-            "service_id": id,
-            "location_id": ids::of("location", v.name),
-            "location": {
-                "id": ids::of("location", v.name),
-                "location_type": "physical",
-                "name": v.name,
-                "latitude": v.lat,
-                "longitude": v.lng,
-                "addresses": [{
-                    "id": ids::of("address", v.name),
-                    "location_id": ids::of("location", v.name),
-                    "address_1": v.address_1,
-                    "city": v.city,
-                    "state_province": county(seed.area),
-                    "postal_code": v.postcode,
-                    "country": "GB",
-                    "address_type": "physical",
-                }],
-            },
-        }))
+        .map(|v| {
+            json!({
+                "id": ids::of("service_at_location", seed.key),
+                "service_id": id,
+                "location_id": ids::of("location", v.name),
+                "location": {
+                    "id": ids::of("location", v.name),
+                    "location_type": "physical",
+                    "name": v.name,
+                    "latitude": v.lat,
+                    "longitude": v.lng,
+                    "addresses": [{
+                        "id": ids::of("address", v.name),
+                        "location_id": ids::of("location", v.name),
+                        "address_1": v.address_1,
+                        "city": v.city,
+                        "state_province": county(seed.area),
+                        "postal_code": v.postcode,
+                        "country": "GB",
+                        "address_type": "physical",
+                    }],
+                },
+            })
+        })
         .into_iter()
-        .collect::<Vec<_>>());
-    out["contacts"] = json!([{
+        .collect();
+    if !seed.online_at.is_empty() {
+        // HSDS 3: an online service is at a `virtual` location whose `url` is where it is used.
+        at_locations.push(json!({
+            "id": ids::of("service_at_location", &format!("{}/online", seed.key)),
+            "service_id": id,
+            "location_id": ids::of("location", seed.online_at),
+            "location": {
+                "id": ids::of("location", seed.online_at),
+                "location_type": "virtual",
+                "name": format!("{} (online)", seed.name),
+                "url": seed.online_at,
+            },
+        }));
+    }
+    out["service_at_locations"] = json!(at_locations);
+    let mut contact = json!({
         "id": ids::of("contact", seed.key),
         "service_id": id,
-        "name": "Referrals team",
-        "phones": phone(),
-    }]);
+        "name": if seed.open311.is_some() { "Referrals team" } else { "Enquiries" },
+        "phones": phones(),
+    });
+    if !seed.email.is_empty() {
+        contact["email"] = json!(seed.email);
+    }
+    out["contacts"] = json!([contact]);
     out["attributes"] = json!(attributes(seed, &id));
     out["capacities"] = json!(capacities(seed, ctx));
     out
+}
+
+/// The schedule in words, as a directory editor would write its `description`.
+fn opening_words(seed: &ServiceSeed) -> String {
+    let days: Vec<&str> = seed
+        .byday
+        .split(',')
+        .map(|d| match d.trim() {
+            "MO" => "Mondays",
+            "TU" => "Tuesdays",
+            "WE" => "Wednesdays",
+            "TH" => "Thursdays",
+            "FR" => "Fridays",
+            "SA" => "Saturdays",
+            "SU" => "Sundays",
+            other => other,
+        })
+        .collect();
+    let days = match days.as_slice() {
+        ["Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays"] => "Monday to Friday".into(),
+        [one] => (*one).to_string(),
+        [first @ .., last] => format!("{} and {last}", first.join(", ")),
+        [] => String::new(),
+    };
+    let time = |t: &str| t.get(..5).unwrap_or(t).to_string();
+    format!("{days}, {} to {}, except bank holidays", time(seed.opens_at), time(seed.closes_at))
 }
 
 /// Taxonomy tags: needs and service types describe it, circumstances restrict it, and the

@@ -17,9 +17,15 @@
 //!   status is listed (`active | inactive | defunct | temporarily closed`). An unknown
 //!   parameter, a bad number or an unknown postcode → 400 `{"error": {"code", "message"}}`.
 //! - `GET /hsds/services/{id}` → the fully nested service; unknown id → 404.
-//! - A full service carries `schedules[]`, `service_areas[]` (`uri` is the ONS statistical
-//!   geography URI of the local authority, `extent` its code), `service_at_locations[]` with
-//!   the venue, `contacts[]`, `phones[]`, `attributes[]` and the HSDS 3.1 `capacities[]`
+//! - Every service carries, where the seed has them, `email`, `url` and `wait_time` (the wait
+//!   in words, e.g. "About 6 to 8 weeks"). A full service also carries `phones[]` (`number`
+//!   as dialled in the UK, `type: voice`), `schedules[]` (`freq: WEEKLY`, RFC 5545 `byday`
+//!   such as `MO,TU,WE,TH,FR`, `opens_at`/`closes_at` as `HH:MM:SS` local time, and a
+//!   `description` in words), `service_areas[]` (`uri` is the ONS statistical geography URI
+//!   of the local authority, `extent` its code), `service_at_locations[]` with the venue
+//!   (`location_type: physical`, one `addresses[]` entry) or, for a service used online, a
+//!   `virtual` location whose `url` is where it is used, `contacts[]` (a team, with its
+//!   `phones[]` and `email`), `attributes[]` and the HSDS 3.1 `capacities[]`
 //!   `{id, unit {id, name, identifier}, available, maximum, description, updated}`: unit
 //!   `place` counts places free now, unit `waitlist` places left on a waiting list.
 //! - `attributes[]` link taxonomy terms whose ids are CURIEs: `esdNeed:N` (link_type

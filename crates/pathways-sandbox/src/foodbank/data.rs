@@ -17,7 +17,10 @@ pub(crate) struct FoodbankSeed {
     pub name: &'static str,
     pub slug: &'static str,
     pub network: &'static str,
+    /// Telephone number as Give Food lists it: what the food bank typed, not always clean.
     pub phone: &'static str,
+    /// A second number (Give Food `secondary_phone`); empty for `null`.
+    pub secondary_phone: &'static str,
     pub email: &'static str,
     /// Address lines, newline separated (Give Food's "multiline string").
     pub address: &'static str,
@@ -48,6 +51,8 @@ pub(crate) struct VoucherDesk {
     pub waitlist_weeks: u32,
     /// Days the distribution sessions run.
     pub session_days: &'static [Weekday],
+    /// When a session opens and closes (`HH:MM`, local time), the same each session day.
+    pub session_hours: (&'static str, &'static str),
 }
 
 const NEEDS_COMMON: &str =
@@ -60,6 +65,7 @@ pub(crate) const FOODBANKS: &[FoodbankSeed] = &[
         slug: "north-kensington",
         network: "Trussell",
         phone: "020 7946 0101",
+        secondary_phone: "",
         email: "hello@north-kensington.foodbank.example",
         address: "St Quintin Hall\n12 Ladbroke Row\nLondon",
         postcode: "W10 6ZZ",
@@ -78,6 +84,7 @@ pub(crate) const FOODBANKS: &[FoodbankSeed] = &[
             weekly_vouchers: 12,
             waitlist_weeks: 0,
             session_days: &[Weekday::Tue, Weekday::Fri],
+            session_hours: ("10:00", "13:00"),
         },
     },
     FoodbankSeed {
@@ -85,6 +92,7 @@ pub(crate) const FOODBANKS: &[FoodbankSeed] = &[
         slug: "notting-hill-larder",
         network: "Independent",
         phone: "020 7946 0102",
+        secondary_phone: "",
         email: "larder@nottinghill.example",
         address: "The Crypt, All Hallows Church\n4 Pembridge Walk\nLondon",
         postcode: "W11 2ZZ",
@@ -103,6 +111,7 @@ pub(crate) const FOODBANKS: &[FoodbankSeed] = &[
             weekly_vouchers: 0,
             waitlist_weeks: 2,
             session_days: &[Weekday::Wed],
+            session_hours: ("12:00", "15:00"),
         },
     },
     FoodbankSeed {
@@ -110,6 +119,7 @@ pub(crate) const FOODBANKS: &[FoodbankSeed] = &[
         slug: "chelsea-fulham",
         network: "Trussell",
         phone: "020 7946 0103",
+        secondary_phone: "",
         email: "info@chelsea-fulham.foodbank.example",
         address: "Worlds End Community Centre\n3 Cremorne Walk\nLondon",
         postcode: "SW10 0ZZ",
@@ -128,6 +138,7 @@ pub(crate) const FOODBANKS: &[FoodbankSeed] = &[
             weekly_vouchers: 6,
             waitlist_weeks: 0,
             session_days: &[Weekday::Mon, Weekday::Thu],
+            session_hours: ("10:00", "12:30"),
         },
     },
     FoodbankSeed {
@@ -135,6 +146,7 @@ pub(crate) const FOODBANKS: &[FoodbankSeed] = &[
         slug: "earls-court-pantry",
         network: "IFAN",
         phone: "020 7946 0104",
+        secondary_phone: "",
         email: "pantry@earlscourt.example",
         address: "Basement, 21 Trebovir Mews\nLondon",
         postcode: "SW5 9ZZ",
@@ -153,6 +165,7 @@ pub(crate) const FOODBANKS: &[FoodbankSeed] = &[
             weekly_vouchers: 0,
             waitlist_weeks: 0,
             session_days: &[Weekday::Sat],
+            session_hours: ("10:00", "12:00"),
         },
     },
     FoodbankSeed {
@@ -160,6 +173,7 @@ pub(crate) const FOODBANKS: &[FoodbankSeed] = &[
         slug: "shrewsbury",
         network: "Trussell",
         phone: "01632 960101",
+        secondary_phone: "",
         email: "office@shrewsbury.foodbank.example",
         address: "Castle Foregate Mission\n8 Howard Yard\nShrewsbury",
         postcode: "SY1 2ZZ",
@@ -178,13 +192,16 @@ pub(crate) const FOODBANKS: &[FoodbankSeed] = &[
             weekly_vouchers: 20,
             waitlist_weeks: 0,
             session_days: &[Weekday::Mon, Weekday::Wed, Weekday::Fri],
+            session_hours: ("10:00", "14:00"),
         },
     },
     FoodbankSeed {
         name: "Ludlow & District Food Bank",
         slug: "ludlow-district",
         network: "IFAN",
-        phone: "01632 960102",
+        // As typed into Give Food: a number with words after it, and a mobile as the second.
+        phone: "01632 960102 (Thursdays only)",
+        secondary_phone: "07700 900102",
         email: "ludlowfood@example.org",
         address: "The Old Drill Hall\n2 Corve Lane\nLudlow",
         postcode: "SY8 1ZZ",
@@ -203,6 +220,7 @@ pub(crate) const FOODBANKS: &[FoodbankSeed] = &[
             weekly_vouchers: 0,
             waitlist_weeks: 1,
             session_days: &[Weekday::Thu],
+            session_hours: ("10:00", "12:00"),
         },
     },
     FoodbankSeed {
@@ -210,6 +228,7 @@ pub(crate) const FOODBANKS: &[FoodbankSeed] = &[
         slug: "oswestry-borderlands",
         network: "Trussell",
         phone: "01632 960103",
+        secondary_phone: "",
         email: "help@oswestry.foodbank.example",
         address: "Unit 2, Cae Glas Yard\nOswestry",
         postcode: "SY11 1ZZ",
@@ -228,6 +247,7 @@ pub(crate) const FOODBANKS: &[FoodbankSeed] = &[
             weekly_vouchers: 0,
             waitlist_weeks: 0,
             session_days: &[Weekday::Tue],
+            session_hours: ("13:00", "15:30"),
         },
     },
     FoodbankSeed {
@@ -235,6 +255,7 @@ pub(crate) const FOODBANKS: &[FoodbankSeed] = &[
         slug: "market-drayton-pantry",
         network: "Independent",
         phone: "01632 960104",
+        secondary_phone: "",
         email: "pantry@marketdrayton.example",
         address: "Methodist Rooms\n5 Shropshire Row\nMarket Drayton",
         postcode: "TF9 3ZZ",
@@ -253,6 +274,7 @@ pub(crate) const FOODBANKS: &[FoodbankSeed] = &[
             weekly_vouchers: 8,
             waitlist_weeks: 0,
             session_days: &[Weekday::Sat],
+            session_hours: ("09:30", "11:30"),
         },
     },
     FoodbankSeed {
@@ -260,6 +282,7 @@ pub(crate) const FOODBANKS: &[FoodbankSeed] = &[
         slug: "furness",
         network: "Trussell",
         phone: "01632 960105",
+        secondary_phone: "",
         email: "team@furness.foodbank.example",
         address: "Unit 4, Dock Road Trading Estate\nBarrow-in-Furness",
         postcode: "LA14 2ZZ",
@@ -278,6 +301,7 @@ pub(crate) const FOODBANKS: &[FoodbankSeed] = &[
             weekly_vouchers: 0,
             waitlist_weeks: 0,
             session_days: &[Weekday::Tue, Weekday::Fri],
+            session_hours: ("11:00", "14:00"),
         },
     },
 ];

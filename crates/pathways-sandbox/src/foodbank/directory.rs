@@ -105,7 +105,7 @@ fn common_fields(fb: &FoodbankSeed) -> Value {
         "alt_name": null,
         "slug": fb.slug,
         "phone": fb.phone,
-        "secondary_phone": null,
+        "secondary_phone": (!fb.secondary_phone.is_empty()).then_some(fb.secondary_phone),
         "email": fb.email,
         "address": fb.address,
         "postcode": fb.postcode,
@@ -196,6 +196,21 @@ mod tests {
         assert!(list[0]["urls"]["homepage"].is_string());
         assert!(list[0]["needs"]["needs"].is_string());
         assert!(list[0]["lat_lng"].as_str().unwrap().contains(','));
+    }
+
+    #[test]
+    fn phones_are_listed_as_typed_with_a_second_number_where_given() {
+        let list = search(Some("SY8"), None).unwrap();
+        let ludlow = &list[0];
+        assert_eq!(ludlow["slug"], "ludlow-district");
+        assert_eq!(ludlow["phone"], "01632 960102 (Thursdays only)");
+        assert_eq!(ludlow["secondary_phone"], "07700 900102");
+        assert_eq!(ludlow["urls"]["homepage"], data::foodbank("ludlow-district").unwrap().homepage);
+        let london = search(Some("W10"), None).unwrap();
+        assert_eq!(
+            (&london[0]["phone"], &london[0]["secondary_phone"]),
+            (&json!("020 7946 0101"), &Value::Null)
+        );
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //!   distance_m` (integer metres), `distance_mi, urls {self, html, homepage, shopping_list, map},
 //!   charity {registration_id, register_url}, needs {id, needs, excess, number, found},
 //!   politics {...}`. Closed food banks are listed with `closed: true`. No location → 400;
-//!   an address with no district the simulator knows → 400.
+//!   an address with no district the simulator knows → 400. `phone` is as the food bank typed
+//!   it: Ludlow's has words after the number, with a mobile as its `secondary_phone`.
 //! - `GET /api/2/foodbank/{slug}/` (Give Food's path) and `GET /api/2/foodbanks/{slug}/` →
 //!   the same object plus `locations[]` and `nearby_foodbanks[]`; unknown slug → 404.
 //!
@@ -21,7 +22,9 @@
 //! - `GET /evoucher/v1/health` → `{"status": "ok"}`.
 //! - `GET /evoucher/v1/foodbanks/{slug}/availability` → `{"foodbank": "north-kensington",
 //!   "accepting_referrals": true, "vouchers_remaining_this_week": 12, "next_session":
-//!   "2026-11-24", "waitlist_weeks": 0, "updated_at": "..."}`; unknown slug → 404. Issuing
+//!   "2026-11-24", "waitlist_weeks": 0, "sessions": [{"days": ["tue", "fri"], "opens_at":
+//!   "10:00", "closes_at": "13:00"}], "updated_at": "..."}`; unknown slug → 404. `sessions`
+//!   are when parcels are handed out (days as FHIR `daysOfWeek` codes, local times). Issuing
 //!   vouchers uses up the week's allowance; after that referrals wait for next week.
 //! - `POST /evoucher/v1/referrals`, header `Idempotency-Key` (required, 1–255 characters),
 //!   body (every object rejects unknown fields with 400 naming the field):

@@ -129,12 +129,15 @@ impl VoucherBook {
     ) -> Option<Value> {
         let fb = data::foodbank(slug)?;
         let desk = self.desk(fb, today, capacity);
+        let (opens, closes) = fb.vouchers.session_hours;
+        let days: Vec<&str> = fb.vouchers.session_days.iter().map(|d| day_code(*d)).collect();
         Some(json!({
             "foodbank": fb.slug,
             "accepting_referrals": desk.accepting,
             "vouchers_remaining_this_week": desk.remaining,
             "next_session": desk.next_session,
             "waitlist_weeks": desk.waitlist_weeks,
+            "sessions": [{"days": days, "opens_at": opens, "closes_at": closes}],
             "updated_at": Utc::now(),
         }))
     }
@@ -320,6 +323,19 @@ impl VoucherBook {
 }
 
 /// The first session day on or after `from`.
+/// A day as the availability answer spells it (FHIR's `daysOfWeek` codes).
+fn day_code(day: Weekday) -> &'static str {
+    match day {
+        Weekday::Mon => "mon",
+        Weekday::Tue => "tue",
+        Weekday::Wed => "wed",
+        Weekday::Thu => "thu",
+        Weekday::Fri => "fri",
+        Weekday::Sat => "sat",
+        Weekday::Sun => "sun",
+    }
+}
+
 pub(crate) fn next_session(from: NaiveDate, session_days: &[Weekday]) -> NaiveDate {
     (0..7)
         .filter_map(|offset| from.checked_add_days(Days::new(offset)))

@@ -25,7 +25,25 @@ pub(crate) struct AuthoritySeed {
     pub triage_wait_days: u64,
     /// Whether its duty team sees someone homeless tonight the same day.
     pub same_day_emergency: bool,
+    /// How clients and referrers reach its housing options team.
+    pub team: TeamContact,
 }
+
+/// A housing options team's public contact details (invented numbers in Ofcom's drama ranges).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TeamContact {
+    pub phone: &'static str,
+    pub email: &'static str,
+    pub url: &'static str,
+    /// Where it sees people, in one line.
+    pub address: &'static str,
+    /// Opening periods: FHIR `daysOfWeek` codes, opening and closing time (`HH:MM`).
+    pub hours: &'static [(&'static [&'static str], &'static str, &'static str)],
+    /// What to do out of hours, in the team's words.
+    pub out_of_hours: &'static str,
+}
+
+const MON_FRI: &[&str] = &["mon", "tue", "wed", "thu", "fri"];
 
 /// Every seeded authority.
 pub(crate) const AUTHORITIES: &[AuthoritySeed] = &[
@@ -36,6 +54,14 @@ pub(crate) const AUTHORITIES: &[AuthoritySeed] = &[
         accepting: true,
         triage_wait_days: 1,
         same_day_emergency: true,
+        team: TeamContact {
+            phone: "020 7946 0500",
+            email: "housingoptions@rbkc.council.example",
+            url: "https://rbkc.council.example/housing/homeless-or-at-risk",
+            address: "Kensington Town Hall, Hornton Street, London W8 7NX",
+            hours: &[(MON_FRI, "09:00", "17:00")],
+            out_of_hours: "Evenings, weekends and bank holidays: if you have nowhere to sleep tonight, phone 0808 157 0500.",
+        },
     },
     AuthoritySeed {
         ons_code: "E06000051",
@@ -44,6 +70,14 @@ pub(crate) const AUTHORITIES: &[AuthoritySeed] = &[
         accepting: true,
         triage_wait_days: 3,
         same_day_emergency: true,
+        team: TeamContact {
+            phone: "0306 999 0500",
+            email: "housing.options@shropshire.council.example",
+            url: "https://shropshire.council.example/housing/homelessness",
+            address: "Shirehall, Abbey Foregate, Shrewsbury SY2 6ND",
+            hours: &[(&["mon", "tue", "wed", "thu"], "08:45", "17:00"), (&["fri"], "08:45", "16:30")],
+            out_of_hours: "Out of hours, if you are homeless tonight, phone 0306 999 0599.",
+        },
     },
     AuthoritySeed {
         ons_code: "E07000027",
@@ -52,6 +86,14 @@ pub(crate) const AUTHORITIES: &[AuthoritySeed] = &[
         accepting: true,
         triage_wait_days: 10,
         same_day_emergency: false,
+        team: TeamContact {
+            phone: "01632 960500",
+            email: "housing.advice@barrow.council.example",
+            url: "https://barrow.council.example/housing",
+            address: "Barrow Town Hall, Duke Street, Barrow-in-Furness LA14 2LD",
+            hours: &[(MON_FRI, "09:00", "16:30")],
+            out_of_hours: "Out of hours emergencies: phone 0808 157 0527.",
+        },
     },
 ];
 

@@ -16,10 +16,15 @@
 //!   service takes referrals for.
 //! - `GET /dtr/v1/authorities/{ons_code}/availability` → the housing options team:
 //!   `{"authority": "E09000020", "name": "...", "accepting_referrals": true,
-//!   "next_triage_date": "2026-11-23", "same_day_emergency_service": true, "updated_at":
-//!   "..."}`. `next_triage_date` is the first working day the team looks at a new referral
-//!   (`null` when not accepting); `same_day_emergency_service` says whether its duty team
-//!   sees someone with nowhere to sleep tonight the same day. Unknown authority → 404.
+//!   "next_triage_date": "2026-11-23", "same_day_emergency_service": true,
+//!   "housing_options": {"phone": "020 7946 0500", "email": "...", "url": "...", "address":
+//!   "Kensington Town Hall, Hornton Street, London W8 7NX", "opening_hours": [{"days": ["mon",
+//!   "tue", "wed", "thu", "fri"], "opens_at": "09:00", "closes_at": "17:00"}], "out_of_hours":
+//!   "Evenings, weekends and bank holidays: ..."}, "updated_at": "..."}`. `next_triage_date`
+//!   is the first working day the team looks at a new referral (`null` when not accepting);
+//!   `same_day_emergency_service` says whether its duty team sees someone with nowhere to
+//!   sleep tonight the same day; `housing_options` is how to reach the team (days as FHIR
+//!   `daysOfWeek` codes, local times) and what to do out of hours. Unknown authority → 404.
 //! - `POST /dtr/v1/referrals`, header `Idempotency-Key` (required, 1–255 characters), body
 //!   (every object rejects unknown fields with 400 naming the field):
 //!   ```json

@@ -122,12 +122,26 @@ impl ReferralBook {
     ) -> Option<Value> {
         let seed = data::authority(ons_code)?;
         let intake = Self::intake(seed, today, capacity);
+        let team = seed.team;
+        let hours: Vec<Value> = team
+            .hours
+            .iter()
+            .map(|(days, opens, closes)| json!({"days": days, "opens_at": opens, "closes_at": closes}))
+            .collect();
         Some(json!({
             "authority": seed.ons_code,
             "name": seed.name,
             "accepting_referrals": intake.accepting,
             "next_triage_date": intake.next_triage,
             "same_day_emergency_service": intake.same_day_emergency,
+            "housing_options": {
+                "phone": team.phone,
+                "email": team.email,
+                "url": team.url,
+                "address": team.address,
+                "opening_hours": hours,
+                "out_of_hours": team.out_of_hours,
+            },
             "updated_at": Utc::now(),
         }))
     }

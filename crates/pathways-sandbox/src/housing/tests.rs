@@ -81,6 +81,30 @@ async fn authorities_and_their_housing_options_teams_differ_by_area() {
 }
 
 #[tokio::test]
+async fn each_housing_options_team_publishes_its_phone_hours_and_out_of_hours_line() {
+    let sandbox = start(config()).await;
+    let url = sandbox.housing_url();
+    let (_, kc) = get_json(format!("{url}/dtr/v1/authorities/E09000020/availability")).await;
+    let team = &kc["housing_options"];
+    assert_eq!(team["phone"], "020 7946 0500");
+    assert_eq!(
+        team["opening_hours"],
+        json!([{"days": ["mon", "tue", "wed", "thu", "fri"], "opens_at": "09:00", "closes_at": "17:00"}])
+    );
+    assert!(team["out_of_hours"].as_str().unwrap().contains("0808 157 0500"));
+    assert!(team["address"].as_str().unwrap().ends_with("W8 7NX"));
+    let (_, shropshire) =
+        get_json(format!("{url}/dtr/v1/authorities/E06000051/availability")).await;
+    let periods = shropshire["housing_options"]["opening_hours"].as_array().unwrap();
+    assert_eq!(periods.len(), 2, "Friday closes earlier");
+    assert_eq!((&periods[1]["days"], &periods[1]["closes_at"]), (&json!(["fri"]), &json!("16:30")));
+    sandbox.set_housing_faults(Faults { capacity: Some(CapacityOverride::Full), ..Faults::none() });
+    let (_, closed) = get_json(format!("{url}/dtr/v1/authorities/E09000020/availability")).await;
+    assert_eq!(closed["housing_options"], *team, "a closed intake still answers the phone");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_referral_is_receipted_once_per_key_and_echoes_nothing_personal() {
     let sandbox = start(config()).await;
     let first = post(&sandbox, "key-1", &body("E09000020")).await;

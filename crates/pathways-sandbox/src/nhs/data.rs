@@ -84,10 +84,43 @@ pub(crate) struct ServiceSeed {
     pub capacity: SeedCapacity,
     /// Free text beside the capacity status, e.g. "~15 on waitlist; 4–6 weeks".
     pub capacity_notes: &'static str,
-    /// Where it sees people; `None` for a service delivered by phone and online.
-    pub location: Option<&'static str>,
+    /// Where it sees people (a FHIR `Location`); `None` for a service delivered by phone and
+    /// online.
+    pub location: Option<Site>,
     pub phone: &'static str,
+    /// `HealthcareService.telecom` email and url; empty for none.
+    pub email: &'static str,
+    pub url: &'static str,
+    /// `HealthcareService.availableTime`: when it answers and sees people.
+    pub hours: &'static [Hours],
+    /// `HealthcareService.extraDetails`: how to be referred, in the service's words.
+    pub how_to_access: &'static str,
     pub active: bool,
+}
+
+/// A place a service sees people: a FHIR `Location` with a postal address.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Site {
+    /// Logical id (`Location/{id}`).
+    pub id: &'static str,
+    pub name: &'static str,
+    pub line: &'static str,
+    pub city: &'static str,
+    pub postcode: &'static str,
+}
+
+/// One `availableTime`: FHIR `daysOfWeek` codes and local times `HH:MM:SS`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Hours {
+    pub days: &'static [&'static str],
+    pub start: &'static str,
+    pub end: &'static str,
+}
+
+const WEEKDAYS: &[&str] = &["mon", "tue", "wed", "thu", "fri"];
+
+const fn weekdays(start: &'static str, end: &'static str) -> Hours {
+    Hours { days: WEEKDAYS, start, end }
 }
 
 use category::*;
@@ -115,6 +148,10 @@ pub(crate) const SERVICES: &[ServiceSeed] = &[
         capacity_notes: "~15 on waitlist; 4–6 weeks",
         location: None,
         phone: "020 7946 0301",
+        email: "kc.talkingtherapies@nhs.example",
+        url: "https://talkingtherapies-kc.nhs.example/",
+        hours: &[weekdays("08:00:00", "20:00:00"), Hours { days: &["sat"], start: "09:00:00", end: "13:00:00" }],
+        how_to_access: "Refer yourself online or by phone, or ask your GP to refer you.",
         active: true,
     },
     ServiceSeed {
@@ -132,8 +169,12 @@ pub(crate) const SERVICES: &[ServiceSeed] = &[
         eligibility: "Adults registered with a North Kensington or Chelsea GP practice.",
         capacity: SeedCapacity::Capacity,
         capacity_notes: "A link worker calls within 5 working days",
-        location: Some("Golborne Health Centre"),
+        location: Some(Site { id: "golborne-health-centre", name: "Golborne Health Centre", line: "2 Telford Row", city: "London", postcode: "W10 5ZY" }),
         phone: "020 7946 0302",
+        email: "",
+        url: "",
+        hours: &[weekdays("09:00:00", "17:00:00")],
+        how_to_access: "Ask your GP practice, or a professional can refer you.",
         active: true,
     },
     ServiceSeed {
@@ -151,8 +192,12 @@ pub(crate) const SERVICES: &[ServiceSeed] = &[
         eligibility: "Adults living in Kensington and Chelsea.",
         capacity: SeedCapacity::Capacity,
         capacity_notes: "Assessment appointment within 7 days",
-        location: Some("Westway Recovery Hub"),
+        location: Some(Site { id: "westway-recovery-hub", name: "Westway Recovery Hub", line: "40 Acklam Walk", city: "London", postcode: "W10 5ZX" }),
         phone: "020 7946 0303",
+        email: "westway.recovery@nhs.example",
+        url: "https://westway-recovery.example/",
+        hours: &[weekdays("09:00:00", "17:00:00")],
+        how_to_access: "Drop in on weekday mornings, or phone to book an assessment.",
         active: true,
     },
     ServiceSeed {
@@ -170,8 +215,12 @@ pub(crate) const SERVICES: &[ServiceSeed] = &[
         eligibility: "People 65 and over who have fallen or fear falling.",
         capacity: SeedCapacity::AssessmentRequired,
         capacity_notes: "A GP or community nurse falls assessment is needed first",
-        location: Some("St Charles Centre for Health"),
+        location: Some(Site { id: "st-charles-centre", name: "St Charles Centre for Health", line: "Exmoor Row", city: "London", postcode: "W10 6ZW" }),
         phone: "020 7946 0304",
+        email: "",
+        url: "",
+        hours: &[weekdays("08:30:00", "16:30:00")],
+        how_to_access: "Referral by a GP, community nurse or paramedic after a falls assessment.",
         active: true,
     },
     ServiceSeed {
@@ -189,8 +238,12 @@ pub(crate) const SERVICES: &[ServiceSeed] = &[
         eligibility: "Anyone.",
         capacity: SeedCapacity::NoCapacity,
         capacity_notes: "Closed",
-        location: Some("Chelsea Library"),
+        location: Some(Site { id: "chelsea-library", name: "Chelsea Library", line: "King's Walk", city: "London", postcode: "SW3 5ZZ" }),
         phone: "020 7946 0305",
+        email: "",
+        url: "",
+        hours: &[Hours { days: &["wed"], start: "10:00:00", end: "14:00:00" }],
+        how_to_access: "",
         active: false,
     },
     ServiceSeed {
@@ -209,7 +262,11 @@ pub(crate) const SERVICES: &[ServiceSeed] = &[
         capacity: SeedCapacity::Capacity,
         capacity_notes: "Assessment call within 2 weeks",
         location: None,
-        phone: "01632 960301",
+        phone: "0306 999 0301",
+        email: "shropshire.talkingtherapies@nhs.example",
+        url: "https://talkingtherapies-shropshire.nhs.example/",
+        hours: &[weekdays("08:30:00", "17:00:00")],
+        how_to_access: "Refer yourself online or by phone, or ask your GP to refer you.",
         active: true,
     },
     ServiceSeed {
@@ -227,8 +284,12 @@ pub(crate) const SERVICES: &[ServiceSeed] = &[
         eligibility: "Adults registered with a Shropshire GP.",
         capacity: SeedCapacity::Waitlist,
         capacity_notes: "~8 on waitlist; 2–3 weeks",
-        location: Some("Ludlow Community Hospital"),
+        location: Some(Site { id: "ludlow-community-hospital", name: "Ludlow Community Hospital", line: "Gravel Walk", city: "Ludlow", postcode: "SY8 1ZZ" }),
         phone: "01632 960302",
+        email: "",
+        url: "",
+        hours: &[weekdays("09:00:00", "17:00:00")],
+        how_to_access: "Ask your GP practice, or a professional can refer you.",
         active: true,
     },
     ServiceSeed {
@@ -246,8 +307,12 @@ pub(crate) const SERVICES: &[ServiceSeed] = &[
         eligibility: "Adults living in Shropshire.",
         capacity: SeedCapacity::NoCapacity,
         capacity_notes: "Not accepting new referrals until January; duty worker for urgent cases",
-        location: Some("Shrewsbury Recovery Hub"),
+        location: Some(Site { id: "shrewsbury-recovery-hub", name: "Shrewsbury Recovery Hub", line: "7 Castle Foregate Yard", city: "Shrewsbury", postcode: "SY1 2ZX" }),
         phone: "01632 960303",
+        email: "",
+        url: "",
+        hours: &[weekdays("09:00:00", "17:00:00")],
+        how_to_access: "Phone the duty worker for urgent help.",
         active: true,
     },
     ServiceSeed {
@@ -265,8 +330,12 @@ pub(crate) const SERVICES: &[ServiceSeed] = &[
         eligibility: "People 65 and over.",
         capacity: SeedCapacity::Capacity,
         capacity_notes: "First visit within 10 days",
-        location: Some("Bridgnorth Community Hospital"),
+        location: Some(Site { id: "bridgnorth-community-hospital", name: "Bridgnorth Community Hospital", line: "Northgate Walk", city: "Bridgnorth", postcode: "WV16 4ZZ" }),
         phone: "01632 960304",
+        email: "",
+        url: "",
+        hours: &[weekdays("08:30:00", "16:30:00")],
+        how_to_access: "Referral by a GP, community nurse or paramedic.",
         active: true,
     },
     ServiceSeed {
@@ -285,7 +354,11 @@ pub(crate) const SERVICES: &[ServiceSeed] = &[
         capacity: SeedCapacity::Waitlist,
         capacity_notes: "~40 on waitlist; 10–12 weeks",
         location: None,
-        phone: "01632 960401",
+        phone: "0306 999 0401",
+        email: "furness.talkingtherapies@nhs.example",
+        url: "",
+        hours: &[weekdays("09:00:00", "17:00:00")],
+        how_to_access: "Refer yourself by phone, or ask your GP to refer you.",
         active: true,
     },
     ServiceSeed {
@@ -303,8 +376,12 @@ pub(crate) const SERVICES: &[ServiceSeed] = &[
         eligibility: "People 65 and over.",
         capacity: SeedCapacity::NoCapacity,
         capacity_notes: "No therapists available; referrals held until staff are recruited",
-        location: Some("Furness General Hospital"),
+        location: Some(Site { id: "furness-general-hospital", name: "Furness General Hospital", line: "Dalton Walk", city: "Barrow-in-Furness", postcode: "LA14 4ZZ" }),
         phone: "01632 960402",
+        email: "",
+        url: "",
+        hours: &[weekdays("09:00:00", "16:00:00")],
+        how_to_access: "",
         active: true,
     },
 ];

@@ -14,11 +14,17 @@
 //!   (HL7 service categories: `22` Mental Health, `12` Drug/Alcohol, `32` Support Group/s,
 //!   `7` Community Health Care, `34` Allied Health, `2` Aged Care), `coverage-area:identifier`
 //!   (the ONS code of a local authority), `identifier` (Directory of Services id, system
-//!   `http://fhir.nhs.uk/Id/dos-service-id`), `_id`, `_count`. Any other parameter → 400.
+//!   `http://fhir.nhs.uk/Id/dos-service-id`), `_id`, `_count`, and
+//!   `_include=HealthcareService:location` (the services' Locations follow the matches, with
+//!   `search.mode: include`). Any other parameter → 400.
 //!   Each HealthcareService has `identifier` (its DoS id, which is also its BaRS target),
-//!   `active`, `providedBy`, `category`, `type`, `name`, `comment`, `telecom`, `coverageArea`
-//!   (logical reference by ONS identifier), `referralMethod`, `location` (display only, absent
-//!   for phone and online services), `eligibility` (text; for age limits, `code` is
+//!   `active`, `providedBy`, `category`, `type`, `name`, `comment`, `extraDetails` (how to be
+//!   referred), `telecom` (`phone`, and where it has them `email` and `url`; `use: work`,
+//!   ranked), `availableTime` (`daysOfWeek` codes such as `mon`, `availableStartTime` and
+//!   `availableEndTime` as `HH:MM:SS` local time) with `availabilityExceptions`, `coverageArea`
+//!   (logical reference by ONS identifier), `referralMethod`, `location` (`Location/{id}` with
+//!   its display; absent for phone and online services; `GET /Location/{id}` reads it, its
+//!   `address` having `line`, `city` and `postalCode`), `eligibility` (text; for age limits, `code` is
 //!   usage-context-type `age` and the R5 cross-version extension
 //!   `http://hl7.org/fhir/5.0/StructureDefinition/extension-HealthcareService.eligibility.value`
 //!   holds a `valueRange` in years), and the extension

@@ -5,7 +5,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
-use super::data::{SeedCapacity, ServiceSeed};
+use super::data::{SeedCapacity, ServiceSeed, Site};
 use super::headers::DOS_SERVICE_ID;
 use super::message::MESSAGE_EVENTS;
 
@@ -79,7 +79,7 @@ pub(crate) fn healthcare_service(service: &ServiceSeed, capacity: SeedCapacity) 
         "type": [{"text": service.type_text}],
         "name": service.name,
         "comment": service.comment,
-        "telecom": [{"system": "phone", "value": service.phone, "use": "work"}],
+        "telecom": telecom(service),
         "coverageArea": [{
             "identifier": {"system": ONS_GEOGRAPHY, "value": service.area},
             "display": service.area_name,
@@ -89,10 +89,57 @@ pub(crate) fn healthcare_service(service: &ServiceSeed, capacity: SeedCapacity) 
             "system": "http://terminology.hl7.org/CodeSystem/service-referral-method",
             "code": "elec", "display": "Secure Messaging"}]}],
     });
-    if let Some(location) = service.location {
-        resource["location"] = json!([{"display": location}]);
+    if let Some(site) = service.location {
+        resource["location"] =
+            json!([{"reference": format!("Location/{}", site.id), "display": site.name}]);
+    }
+    if !service.how_to_access.is_empty() {
+        resource["extraDetails"] = json!(service.how_to_access);
+    }
+    let available: Vec<Value> = service
+        .hours
+        .iter()
+        .map(|h| {
+            json!({"daysOfWeek": h.days, "availableStartTime": h.start, "availableEndTime": h.end})
+        })
+        .collect();
+    if !available.is_empty() {
+        resource["availableTime"] = json!(available);
+        resource["availabilityExceptions"] = json!("Closed on bank holidays.");
     }
     resource
+}
+
+/// `HealthcareService.telecom`: the phone (ranked first), then email and web address.
+fn telecom(service: &ServiceSeed) -> Vec<Value> {
+    [("phone", service.phone), ("email", service.email), ("url", service.url)]
+        .into_iter()
+        .filter(|(_, value)| !value.is_empty())
+        .enumerate()
+        .map(|(i, (system, value))| json!({"system": system, "value": value, "use": "work", "rank": i + 1}))
+        .collect()
+}
+
+/// A place a service sees people, with its postal address.
+pub(crate) fn location(site: &Site) -> Value {
+    json!({
+        "resourceType": "Location",
+        "id": site.id,
+        "status": "active",
+        "name": site.name,
+        "mode": "instance",
+        "address": {
+            "use": "work",
+            "type": "physical",
+            "line": [site.line],
+            "city": site.city,
+            "postalCode": site.postcode,
+            "country": "GB",
+        },
+        "physicalType": {"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/location-physical-type",
+            "code": "bu", "display": "Building"}]},
+    })
 }
 
 fn age(years: u32) -> Value {
@@ -235,7 +282,9 @@ pub(crate) fn capability_statement(base: &str) -> Value {
             "resource": [
                 {"type": "HealthcareService", "interaction": [{"code": "read"}, {"code": "search-type"}],
                  "searchParam": [search("active", "token"), search("service-category", "token"),
-                                 search("coverage-area", "reference"), search("identifier", "token")]},
+                                 search("coverage-area", "reference"), search("identifier", "token")],
+                 "searchInclude": ["HealthcareService:location"]},
+                {"type": "Location", "interaction": [{"code": "read"}]},
                 {"type": "Task", "interaction": [{"code": "read"}, {"code": "search-type"}],
                  "searchParam": [search("focus", "reference")]},
                 {"type": "ServiceRequest", "interaction": [{"code": "read"}, {"code": "search-type"}],

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::book::{PostOutcome, ReferralBook};
-use super::data::{SeedCapacity, ServiceSeed, SERVICES};
+use super::data::{SeedCapacity, ServiceSeed, Site, SERVICES};
 use super::outcome::{fhir_json, Problem, FHIR_JSON};
 use super::resources::{self, TaskView};
 use super::status::{NhsTaskReason, NhsTaskStatus};
@@ -39,6 +39,7 @@ pub(crate) fn router(state: Shared) -> Router {
         .route("/metadata", get(metadata))
         .route("/HealthcareService", get(search_services))
         .route("/HealthcareService/{id}", get(read_service))
+        .route("/Location/{id}", get(read_location))
         .route(PROCESS_MESSAGE, post(process_message))
         .route("/Task", get(search_tasks))
         .route("/Task/{id}", get(read_task))
@@ -132,19 +133,35 @@ async fn search_services(
     RawQuery(raw): RawQuery,
     Query(params): Params,
 ) -> Response {
-    let found = match search::healthcare_services(&params) {
+    let (found, include) = match search::healthcare_services(&params)
+        .and_then(|found| Ok((found, search::includes_locations(&params)?)))
+    {
         Ok(found) => found,
         Err(problem) => return problem.into_response(),
     };
     let knob = state.faults.get().capacity;
+    let mut sites: Vec<&Site> = Vec::new();
+    for site in found.iter().filter_map(|s| s.location.as_ref()).filter(|_| include) {
+        if !sites.iter().any(|s| s.id == site.id) {
+            sites.push(site);
+        }
+    }
+    let includes = sites.into_iter().map(resources::location).collect();
     let matches =
         found.into_iter().map(|s| resources::healthcare_service(s, capacity_of(s, knob))).collect();
     let id = state.book().new_id();
     let url = self_url(&headers, "/HealthcareService", raw);
     fhir_json(
         StatusCode::OK,
-        &resources::searchset(&id, &url, &base_url(&headers), matches, vec![]),
+        &resources::searchset(&id, &url, &base_url(&headers), matches, includes),
     )
+}
+
+async fn read_location(Path(id): Path<String>) -> Response {
+    match SERVICES.iter().filter_map(|s| s.location.as_ref()).find(|site| site.id == id) {
+        Some(site) => fhir_json(StatusCode::OK, &resources::location(site)),
+        None => Problem::not_found("no Location has that id").into_response(),
+    }
 }
 
 async fn read_service(State(state): State<Shared>, Path(id): Path<String>) -> Response {

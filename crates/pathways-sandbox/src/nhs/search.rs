@@ -66,16 +66,34 @@ pub(crate) fn healthcare_services(params: &Params) -> Result<Vec<&'static Servic
             "identifier" => found.retain(|s| any_token(value, DOS_SERVICE_ID, s.dos_id)),
             "_id" => found.retain(|s| value.split(',').any(|id| id == s.id)),
             "_count" => limit = count(value)?,
+            // Read by `includes_locations`.
+            "_include" => {}
             other => {
                 return Err(unknown(
                     other,
-                    "active, service-category, coverage-area:identifier, identifier, _id, _count",
+                    "active, service-category, coverage-area:identifier, identifier, _id, _count, _include",
                 ))
             }
         }
     }
     found.truncate(limit);
     Ok(found)
+}
+
+/// Whether `GET /HealthcareService` asks for the services' Locations
+/// (`_include=HealthcareService:location`); any other `_include` is refused.
+pub(crate) fn includes_locations(params: &Params) -> Result<bool, Problem> {
+    let mut include = false;
+    for (_, value) in params.iter().filter(|(name, _)| name == "_include") {
+        if value != "HealthcareService:location" {
+            return Err(Problem::bad_request(
+                "not-supported",
+                "only `_include=HealthcareService:location` is supported",
+            ));
+        }
+        include = true;
+    }
+    Ok(include)
 }
 
 /// `GET /Task?focus=ServiceRequest/{id}`: the ServiceRequest ids asked about.

@@ -156,6 +156,61 @@ async fn directory_answers_capacity_status_per_area_and_barrow_is_sparse() {
 }
 
 #[tokio::test]
+async fn services_publish_telecom_hours_and_their_locations_address() {
+    let sandbox = start().await;
+    let url = format!(
+        "{}/HealthcareService?coverage-area:identifier={ONS}|E09000020&_include=HealthcareService:location",
+        sandbox.nhs_url()
+    );
+    let (status, bundle) = get(url).await;
+    assert_eq!(status, StatusCode::OK, "{bundle}");
+    let entries = bundle["entry"].as_array().unwrap();
+    let therapies = entries.iter().find(|e| e["resource"]["id"] == "talking-therapies-kc").unwrap();
+    let therapies = &therapies["resource"];
+    let systems: Vec<&str> = therapies["telecom"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["system"].as_str().unwrap())
+        .collect();
+    assert_eq!(systems, ["phone", "email", "url"]);
+    assert_eq!(therapies["telecom"][0]["value"], "020 7946 0301");
+    assert_eq!(
+        therapies["availableTime"][0],
+        serde_json::json!({"daysOfWeek": ["mon", "tue", "wed", "thu", "fri"],
+            "availableStartTime": "08:00:00", "availableEndTime": "20:00:00"})
+    );
+    assert_eq!(therapies["availableTime"][1]["daysOfWeek"], serde_json::json!(["sat"]));
+    assert!(therapies.get("location").is_none(), "by phone and online");
+
+    let link_workers =
+        entries.iter().find(|e| e["resource"]["id"] == "social-prescribing-kc").unwrap();
+    assert_eq!(
+        link_workers["resource"]["location"][0]["reference"],
+        "Location/golborne-health-centre"
+    );
+    let included: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["search"]["mode"] == "include")
+        .map(|e| &e["resource"])
+        .collect();
+    assert!(included.iter().all(|r| r["resourceType"] == "Location"));
+    let golborne = included.iter().find(|r| r["id"] == "golborne-health-centre").unwrap();
+    assert_eq!(golborne["address"]["postalCode"], "W10 5ZY");
+    assert_eq!(bundle["total"], entries.len() - included.len(), "total counts matches only");
+
+    let (status, read) =
+        get(format!("{}/Location/golborne-health-centre", sandbox.nhs_url())).await;
+    assert_eq!((status, &read), (StatusCode::OK, *golborne));
+    let (status, _) = get(format!("{}/Location/nowhere", sandbox.nhs_url())).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let bad =
+        format!("{}/HealthcareService?_include=HealthcareService:endpoint", sandbox.nhs_url());
+    assert_eq!(get(bad).await.0, StatusCode::BAD_REQUEST);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
 async fn the_published_bars_request_is_accepted_and_a_repeat_is_a_409_duplicate() {
     let sandbox = start().await;
     let request_id = "0f6fd6c2-3d7b-4f2e-9c1a-2f8e7d6c5b4a";

@@ -3,7 +3,8 @@
 //! # Which services take referrals
 //! A service takes referrals when its HSDS `attributes` link the term `open311:service_code`
 //! with a `value`: that value is the GeoReport `service_code` to request. Other services are
-//! still offered (a pathfinder can signpost to them) but `send_referral` refuses them.
+//! still offered, as `signpost` or `self_help` (the client contacts them), and
+//! `send_referral` refuses them should a referral arrive all the same.
 //!
 //! # The request
 //! Form fields, from what the core shared and nothing else: `service_code`, `jurisdiction_id`
@@ -39,6 +40,23 @@ use pathways_sdk::{
 use serde::Deserialize;
 
 use super::{nullable, Service};
+
+/// Needs whose requests are about the client's home, so the council needs its address (the
+/// manifest's `requires`, and [`check_property_address`]).
+pub(crate) const PROPERTY_NEEDS: &[NeedCode] = &[NeedCode::HousingConditions];
+
+/// Refuses, before anything is sent, a referral for a need in [`PROPERTY_NEEDS`] that does not
+/// carry the client's address: the plan should have blocked it (the manifest requires the
+/// address), or the address was withheld because contacting the client directly is unsafe.
+pub(crate) fn check_property_address(referral: &Referral) -> Result<(), PartnerError> {
+    let about_home = referral.needs.iter().any(|n| PROPERTY_NEEDS.contains(&n.code));
+    if about_home && referral.client.address.is_none() {
+        return Err(PartnerError::invalid_request(
+            "not sent: a council service request about housing conditions needs the address of the property, and the referral does not carry it (none recorded, or withheld because direct contact is unsafe)",
+        ));
+    }
+    Ok(())
+}
 
 /// The term whose attribute `value` is the service's Open311 `service_code`.
 pub(crate) const OPEN311_TERM: &str = "open311:service_code";

@@ -81,6 +81,9 @@ fn the_published_list_parses_as_a_page_that_is_not_the_last() {
 fn the_31_capacities_shape_and_nulls_are_read() {
     let mut value: Value = serde_json::from_str(SERVICE_FULL).unwrap();
     value["service_areas"] = Value::Null;
+    // The example's `wait_time` is a placeholder ("wait_time") that would join the words;
+    // this test is about capacities.
+    value["wait_time"] = Value::Null;
     value["capacities"] = json!([
         {"id": "c1", "unit": {"id": "u1", "name": "Bed"}, "available": 2, "maximum": 5, "updated": "2026-11-19T10:00:00Z"},
         {"id": "c2", "unit": "Waiting list place", "available": 7, "updated": "2026-11-19T10:00:00+01:00"}

@@ -153,3 +153,52 @@ async fn capacity_and_failure_knobs_apply_to_the_directory() {
     assert_eq!(control.status(), StatusCode::OK, "control routes are never faulted");
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn services_publish_how_to_reach_them_in_the_hsds_shape() {
+    let sandbox = start().await;
+    let (found, _) =
+        all_services(&sandbox, "taxonomy_term_id=esdNeed:101&postcode=SY8&full=true").await;
+    let digital = found
+        .iter()
+        .find(|s| s["name"] == "Digital Skills at Ludlow Library")
+        .expect("the Ludlow digital skills service");
+    let open311 = digital["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["taxonomy_term_id"] == "open311:service_code");
+    assert!(!open311, "it takes no referrals: clients phone or drop in");
+    assert_eq!(digital["phones"][0]["number"], "0306 999 0106");
+    assert_eq!(digital["phones"][0]["type"], "voice");
+    let schedule = &digital["schedules"][0];
+    assert_eq!(
+        (&schedule["freq"], &schedule["byday"], &schedule["opens_at"], &schedule["closes_at"]),
+        (&"WEEKLY".into(), &"MO,TH".into(), &"10:00:00".into(), &"16:00:00".into())
+    );
+    assert_eq!(
+        schedule["description"],
+        "Mondays and Thursdays, 10:00 to 16:00, except bank holidays"
+    );
+    assert_eq!(digital["email"], "ludlow.library@shropshire.council.example");
+    assert!(digital["url"].as_str().unwrap().starts_with("https://"));
+    let address = &digital["service_at_locations"][0]["location"]["addresses"][0];
+    assert_eq!(
+        (&address["address_1"], &address["postal_code"]),
+        (&"1 Mill Street".into(), &"SY8 1AZ".into())
+    );
+    assert_eq!(digital["contacts"][0]["name"], "Enquiries");
+
+    let (isolation, _) =
+        all_services(&sandbox, "taxonomy_term_id=esdNeed:69&postcode=SY8&full=true").await;
+    let online = isolation.iter().find(|s| s["name"] == "Online Friendship Circle").unwrap();
+    let location = &online["service_at_locations"][0]["location"];
+    assert_eq!(location["location_type"], "virtual");
+    assert_eq!(location["url"], "https://ssc-network.example/online-friendship");
+
+    let (care, _) = all_services(&sandbox, "taxonomy_term_id=esdNeed:12&postcode=SY8").await;
+    let assessment =
+        care.iter().find(|s| s["name"] == "Adult Social Care Needs Assessment").unwrap();
+    assert_eq!(assessment["wait_time"], "About 6 to 8 weeks", "a one-to-one field, even unnested");
+    sandbox.shutdown().await;
+}

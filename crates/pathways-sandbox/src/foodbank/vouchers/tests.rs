@@ -125,3 +125,17 @@ fn progress_follows_a_status_set_by_hand_and_a_decline_on_arrival() {
         "a voucher nobody collected: the client was never reached"
     );
 }
+
+#[test]
+fn availability_publishes_the_session_days_and_times() {
+    let book = VoucherBook::new(1);
+    let answer = book.availability("north-kensington", today(), None).unwrap();
+    assert_eq!(
+        answer["sessions"],
+        serde_json::json!([{"days": ["tue", "fri"], "opens_at": "10:00", "closes_at": "13:00"}])
+    );
+    // Friday 20 November: the next session is that day's.
+    assert_eq!(answer["next_session"], "2026-11-20");
+    let ludlow = book.availability("ludlow-district", today(), None).unwrap();
+    assert_eq!(ludlow["sessions"][0]["days"], serde_json::json!(["thu"]));
+}
