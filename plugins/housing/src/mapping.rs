@@ -199,7 +199,7 @@ pub(crate) fn offer(answer: &AuthorityAvailability, urgency: Urgency, today: Nai
         need: NeedCode::HousingHomelessness,
         service: ServiceRef {
             id: answer.authority.clone(),
-            name: format!("{name}: housing options (Duty to Refer)"),
+            name: format!("{name} housing options team"),
         },
         eligibility: Eligibility::Unknown,
         capacity,

@@ -20,6 +20,10 @@ pub struct Args {
     /// Print the plan as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Plan as on this day (`YYYY-MM-DD`) instead of today: due dates and waits count from it
+    /// (to reproduce a plan, or to check one against a partner's published dates).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub today: Option<chrono::NaiveDate>,
 }
 
 /// Plans the case and prints it.
@@ -28,7 +32,8 @@ pub async fn run(args: Args) -> CommandResult {
     let settings = args.config.load()?;
     let loaded = partners::load_enabled(&settings, &args.config.path())?;
     let orchestrator = partners::orchestrator(&settings, &loaded)?;
-    let plan = orchestrator.plan(&case, chrono::Local::now().date_naive()).await;
+    let today = args.today.unwrap_or_else(|| chrono::Local::now().date_naive());
+    let plan = orchestrator.plan(&case, today).await;
     if args.json {
         let json = serde_json::to_string_pretty(&plan).context("cannot write the plan as JSON")?;
         print_out(&format!("{json}\n"))?;

@@ -69,7 +69,14 @@ pub fn data_keys(dir: &Path) -> pathways_store::DataKeys {
     pathways_store::DataKeys::parse(&text).expect("key parses")
 }
 
-fn write_config(path: &Path, port: u16, storage: &Storage, sandbox: &Sandbox, lease_ms: u64) {
+fn write_config(
+    path: &Path,
+    port: u16,
+    storage: &Storage,
+    sandbox: &Sandbox,
+    lease_ms: u64,
+    extra: &str,
+) {
     let key_file = key_file(path.parent().expect("config in a folder"));
     let url = match storage {
         Storage::Sqlite(db) => format!("sqlite://{}", db.display()),
@@ -126,6 +133,8 @@ areas = ["E09000020"]
 webhook_secret_env = "PATHWAYS_TEST_NHS_WHSEC"
 [partners.settings]
 base_url = "{nhs_url}"
+
+{extra}
 "#,
         plugins = plugin_dir().display(),
         key_file = key_file.display(),
@@ -165,6 +174,16 @@ impl Daemon {
         Self::start_with_env(dir, storage, sandbox, lease_ms, &[]).await
     }
 
+    /// The same, with `extra` appended to the configuration (more partners, organisations).
+    pub async fn start_with_config(
+        dir: &Path,
+        storage: &Storage,
+        sandbox: &Sandbox,
+        extra: &str,
+    ) -> Daemon {
+        Self::launch(dir, storage, sandbox, 2000, &[], extra).await
+    }
+
     /// The same, with extra environment (e.g. `PATHWAYS__DISPATCH__ENABLED`).
     pub async fn start_with_env(
         dir: &Path,
@@ -173,9 +192,20 @@ impl Daemon {
         lease_ms: u64,
         env: &[(&str, &str)],
     ) -> Daemon {
+        Self::launch(dir, storage, sandbox, lease_ms, env, "").await
+    }
+
+    async fn launch(
+        dir: &Path,
+        storage: &Storage,
+        sandbox: &Sandbox,
+        lease_ms: u64,
+        env: &[(&str, &str)],
+        extra: &str,
+    ) -> Daemon {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let config = dir.join(format!("pathways-{port}.toml"));
-        write_config(&config, port, storage, sandbox, lease_ms);
+        write_config(&config, port, storage, sandbox, lease_ms, extra);
         let log = dir.join(format!("stderr-{port}.log"));
         let mut command = Command::new(env!("CARGO_BIN_EXE_pathways"));
         command
