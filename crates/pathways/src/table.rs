@@ -171,7 +171,7 @@ pub fn plan_table(plan: &ActionPlan) -> String {
 
     let mut table = Table::new(&[
         ("#", 2),
-        ("NEED", 22),
+        ("NEED", 26),
         ("ACTION", 9),
         ("SERVICE", 26),
         ("DUE BY", 11),

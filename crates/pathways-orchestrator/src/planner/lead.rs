@@ -117,7 +117,7 @@ fn partner_leads(
         &[
             ("partner", service.map_or_else(|| partner.name.clone(), |s| s.name.clone()).into()),
             ("because", words::without_full_stop(&because).into()),
-            ("organisation", cx.rules.organisation_name(&cx.case.referrer.organisation).into()),
+            ("organisation", cx.organisation_name(&cx.case.referrer.organisation).into()),
         ],
     );
     Lead::Partner { partner: partner.clone(), service: service.cloned(), reason, why }
@@ -125,7 +125,7 @@ fn partner_leads(
 
 fn referrer(cx: &Context<'_>, because: Option<&str>, reason: LeadReason) -> Lead {
     let id = &cx.case.referrer.organisation;
-    let name = cx.rules.organisation_name(id);
+    let name = cx.organisation_name(id);
     let why = match because {
         Some(because) => cx.words.get(
             "lead-referrer-because",

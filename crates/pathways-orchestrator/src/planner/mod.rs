@@ -50,12 +50,27 @@ pub(crate) struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// A partner's display name: as configured, else the organisation's, else the id.
+    /// A partner's display name: its `[[partners]]` name, else its `[organisations]` name,
+    /// else the id.
     pub fn partner_name(&self, id: &str) -> String {
-        self.answers
-            .iter()
-            .find(|a| a.partner_id == id)
-            .map(|a| a.name.clone())
-            .unwrap_or_else(|| self.rules.organisation_name(id))
+        self.configured_partner(id)
+            .or_else(|| self.configured_organisation(id))
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    /// An organisation's display name: its `[organisations]` name, else (a council that refers
+    /// and is also a partner) its `[[partners]]` name, else the id.
+    pub fn organisation_name(&self, id: &str) -> String {
+        self.configured_organisation(id)
+            .or_else(|| self.configured_partner(id))
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    fn configured_partner(&self, id: &str) -> Option<String> {
+        self.answers.iter().find(|a| a.partner_id == id).map(|a| a.name.clone())
+    }
+
+    fn configured_organisation(&self, id: &str) -> Option<String> {
+        self.rules.organisations.get(id).map(|o| o.name.clone())
     }
 }

@@ -36,11 +36,6 @@ impl Default for PlanRules {
 }
 
 impl PlanRules {
-    /// The display name of organisation `id` (the id itself when none is configured).
-    pub fn organisation_name(&self, id: &str) -> String {
-        self.organisations.get(id).map_or_else(|| id.to_string(), |o| o.name.clone())
-    }
-
     /// The network organisation `id` belongs to: as configured, else the built-in network
     /// whose id starts it (`citizens-advice-kc` is in `citizens-advice`).
     pub fn network_of(&self, id: &str) -> Option<String> {

@@ -71,7 +71,7 @@ pub(super) fn entry(
         Some(Pin::InHouse { service }) => {
             let organisation = Named {
                 id: cx.case.referrer.organisation.clone(),
-                name: cx.rules.organisation_name(&cx.case.referrer.organisation),
+                name: cx.organisation_name(&cx.case.referrer.organisation),
             };
             let why = words.get(
                 "step-in-house",
@@ -100,7 +100,7 @@ pub(super) fn entry(
     let mut note: Vec<String> = Vec::new();
     if let Some(estimate) = offer.wait_estimate.as_deref().map(str::trim).filter(|e| !e.is_empty())
     {
-        note.push(format!("{} says: \"{estimate}\".", best.partner_name));
+        note.push(format!("Their own words on the wait: \"{estimate}\"."));
     }
     let fallbacks = fallbacks(words, best, others, cx.today);
     let chosen = chosen_service(best);
@@ -174,10 +174,7 @@ pub(super) fn entry(
                 why.push(' ');
                 why.push_str(&words.get(
                     "step-contact-withheld",
-                    &[(
-                        "referrer",
-                        cx.rules.organisation_name(&cx.case.referrer.organisation).into(),
-                    )],
+                    &[("referrer", cx.organisation_name(&cx.case.referrer.organisation).into())],
                 ));
                 note.push(
                     "The client's contact details are withheld from this partner (safe contact)."
