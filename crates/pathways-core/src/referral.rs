@@ -173,6 +173,35 @@ impl Referral {
         is_domestic_abuse_service: bool,
         idempotency_key: String,
     ) -> Self {
+        let selected = |n: &crate::case::Need| needs.contains(&n.code);
+        let to = (partner_id, service);
+        Self::build(case, to, selected, declared, is_domestic_abuse_service, idempotency_key)
+    }
+
+    /// The same for one plan step: only the need `need_id` (a case may hold the same need
+    /// code twice, and the other's notes are not this partner's to read).
+    pub fn for_need(
+        case: &Case,
+        partner_id: &str,
+        service: ServiceRef,
+        need_id: &str,
+        declared: &[ClientField],
+        is_domestic_abuse_service: bool,
+        idempotency_key: String,
+    ) -> Self {
+        let selected = |n: &crate::case::Need| n.id == need_id;
+        let to = (partner_id, service);
+        Self::build(case, to, selected, declared, is_domestic_abuse_service, idempotency_key)
+    }
+
+    fn build(
+        case: &Case,
+        (partner_id, service): (&str, ServiceRef),
+        selected: impl Fn(&crate::case::Need) -> bool,
+        declared: &[ClientField],
+        is_domestic_abuse_service: bool,
+        idempotency_key: String,
+    ) -> Self {
         let fields = Self::fields_shared(case, declared, is_domestic_abuse_service);
         let has = |f: ClientField| fields.contains(&f);
         let client = &case.client;
@@ -195,7 +224,7 @@ impl Referral {
         let referred = case
             .needs
             .iter()
-            .filter(|n| needs.contains(&n.code))
+            .filter(|n| selected(n))
             .map(|n| ReferredNeed {
                 code: n.code,
                 urgency: n.urgency,
@@ -388,6 +417,27 @@ mod tests {
         assert_eq!(json["client"]["year_of_birth"], 1989);
         assert!(!json.to_string().contains("low mood"));
         assert!(!json.to_string().contains("no food"), "notes were not declared");
+        assert_eq!(r.needs.len(), 1);
+    }
+
+    #[test]
+    fn a_step_carries_only_its_own_need_when_a_code_repeats() {
+        let json = serde_json::to_string(&case(false))
+            .unwrap()
+            .replace(r#""code":"mental_health""#, r#""code":"food""#);
+        let twice = crate::parse_case(json.as_bytes()).unwrap();
+        assert_eq!(twice.needs[0].code, twice.needs[1].code);
+        let r = Referral::for_need(
+            &twice,
+            "fb",
+            service(),
+            &twice.needs[1].id,
+            &[ClientField::NeedNotes],
+            false,
+            "k".into(),
+        );
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(text.contains("low mood") && !text.contains("no food"), "{text}");
         assert_eq!(r.needs.len(), 1);
     }
 

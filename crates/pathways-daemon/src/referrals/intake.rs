@@ -282,11 +282,11 @@ async fn write_referrals(
         }
         let service =
             step.service().cloned().ok_or_else(|| refused(step, "it names no service"))?;
-        referrals.push(Referral::for_partner(
+        referrals.push(Referral::for_need(
             case,
             partner_id,
             service,
-            &[step.need],
+            &step.need_id,
             step.shares(),
             gets_contact,
             key.clone(),

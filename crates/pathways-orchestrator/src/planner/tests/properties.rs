@@ -1,20 +1,22 @@
 //! Invariants of the planner over generated cases and answers (proptest): every need exactly
 //! once; no offer that is not eligible or has no capacity chosen while a viable one exists;
-//! safety and emergencies first; the same plan whatever order the answers arrive in; and no
-//! partner named that was not asked or did not answer.
+//! safety and emergencies first; the same plan whatever order the answers arrive in; no
+//! partner named that was not asked or did not answer; no `refer` step whose partner's
+//! prerequisites are missing; and amendments keep all of these.
 
 use std::collections::BTreeSet;
 
 use chrono::{Days, TimeZone, Utc};
 use pathways_core::{
-    ActionPlan, Capability, Capacity, Case, Eligibility, NeedCode, Offer, OfferLocation,
-    PartnerOutcome, ServiceChannel, Urgency,
+    missing_prerequisites, ActionPlan, Amendment, Capability, Capacity, Case, ClientField,
+    Eligibility, NeedCode, Offer, OfferLocation, PartnerOutcome, Personal, Prerequisite,
+    Requirement, ServiceChannel, StepAction, Urgency,
 };
 use proptest::prelude::*;
 use proptest::sample::subsequence;
 use serde_json::json;
 
-use crate::planner::{build_plan, PathwayCounts, PathwayStats, PlanRules};
+use crate::planner::{amend_plan, build_plan, Amender, PathwayCounts, PathwayStats, PlanRules};
 use crate::testing::{case_edited, manifest, today};
 use crate::PartnerAnswer;
 
@@ -113,24 +115,32 @@ fn answers(case: &Case) -> impl Strategy<Value = Vec<PartnerAnswer>> {
                 1 => Just(PartnerOutcome::CircuitOpen),
             ],
             any::<bool>(),
+            any::<bool>(),
         )
-            .prop_flat_map(|(asked, outcome, takes_referrals)| {
+            .prop_flat_map(|(asked, outcome, takes_referrals, requires_email)| {
                 // Offers may name any need, so stray offers (not asked, not in the case) occur.
                 let offerable: Vec<NeedCode> =
                     asked.iter().copied().chain([NeedCode::Transport]).collect();
                 let offers = proptest::collection::vec(offer(offerable), 0..5);
-                (Just(asked), Just(outcome), Just(takes_referrals), offers)
+                (Just(asked), Just(outcome), Just((takes_referrals, requires_email)), offers)
             })
     };
     proptest::collection::vec(partner, 0..=5).prop_map(|partners| {
         partners
             .into_iter()
             .enumerate()
-            .map(|(i, (asked, outcome, takes_referrals, offers))| {
+            .map(|(i, (asked, outcome, (takes_referrals, requires_email), offers))| {
                 let id = format!("p{i}");
                 let mut m = manifest(&id, &asked);
                 if !takes_referrals {
                     m.capabilities = vec![Capability::Availability];
+                }
+                if requires_email {
+                    // The generated cases record no email address: such a partner's referable
+                    // steps are blocked.
+                    let field = ClientField::Email;
+                    let what = Prerequisite::ClientField { field };
+                    m.requires = vec![Requirement { needs: Vec::new(), what }];
                 }
                 let answered = outcome == PartnerOutcome::Answered;
                 PartnerAnswer {
@@ -288,5 +298,96 @@ proptest! {
         prop_assert!(lead == case.referrer.organisation || answered.contains(lead), "lead {}", lead);
         let reported: Vec<&str> = plan.partners.iter().map(|p| p.partner_id.as_str()).collect();
         prop_assert_eq!(reported.len(), answers.len());
+    }
+}
+
+/// The properties every version of a plan keeps, whatever was amended.
+fn check_invariants(case: &Case, answers: &[PartnerAnswer], plan: &ActionPlan) -> Result<(), TestCaseError> {
+    let mut ids: Vec<&str> = plan.need_ids();
+    ids.sort_unstable();
+    let mut expected: Vec<&str> = case.needs.iter().map(|n| n.id.as_str()).collect();
+    expected.sort_unstable();
+    prop_assert_eq!(ids, expected, "every need exactly once");
+    let first = |need_id: &str| {
+        let need = case.need(need_id).unwrap();
+        need.is_safety() || need.urgency == Urgency::Emergency
+    };
+    let firsts: Vec<bool> = plan.steps.iter().map(|s| first(&s.need_id)).collect();
+    prop_assert!(firsts.windows(2).all(|w| w[0] || !w[1]), "safety and emergencies first: {:?}", firsts);
+    let orders: Vec<u32> = plan.steps.iter().map(|s| s.order).collect();
+    prop_assert_eq!(orders, (1..=plan.steps.len() as u32).collect::<Vec<_>>());
+    for step in &plan.steps {
+        let manifest = |id: &str| &answers.iter().find(|a| a.partner_id == id).unwrap().manifest;
+        match &step.action {
+            StepAction::Refer(r) => {
+                let missing = missing_prerequisites(case, manifest(&r.chosen.partner.id), step.need);
+                prop_assert!(missing.is_empty(), "a refer step lacking {:?}", missing);
+            }
+            StepAction::Blocked { chosen, missing, .. } => {
+                prop_assert!(!missing.is_empty());
+                prop_assert_eq!(missing, &missing_prerequisites(case, manifest(&chosen.partner.id), step.need));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn no_refer_step_lacks_what_its_partner_requires((case, answers, stats) in inputs()) {
+        check_invariants(&case, &answers, &plan_of(&case, &answers, &stats))?;
+    }
+
+    #[test]
+    fn amendments_keep_every_property(
+        (case, answers, stats) in inputs(),
+        picks in proptest::collection::vec((0u8..5, any::<u8>()), 1..6),
+    ) {
+        let first = plan_of(&case, &answers, &stats);
+        // Amendments a pathfinder could make to this plan, chosen by `picks`.
+        let mut amendments = Vec::new();
+        for (kind, index) in picks {
+            let step = &first.steps[usize::from(index) % first.steps.len()];
+            let need_id = step.need_id.clone();
+            let amendment = match kind {
+                0 => match step.fallbacks().get(usize::from(index) % 2) {
+                    Some(f) => Amendment::Choose {
+                        need_id,
+                        partner_id: f.chosen.partner.id.clone(),
+                        service_id: f.chosen.service.id.clone(),
+                    },
+                    None => continue,
+                },
+                1 => Amendment::Decline { need_id, reason: Personal::new("not now".to_string()) },
+                2 => Amendment::InHouse { need_id, service: "our own adviser".into() },
+                3 => Amendment::Goal { text: Personal::new("stay in my home".to_string()) },
+                _ => {
+                    let mut rest: Vec<String> = first
+                        .steps
+                        .iter()
+                        .filter(|s| {
+                            let need = case.need(&s.need_id).unwrap();
+                            !(need.is_safety() || need.urgency == Urgency::Emergency)
+                        })
+                        .map(|s| s.need_id.clone())
+                        .collect();
+                    rest.rotate_left(usize::from(index) % rest.len().max(1));
+                    Amendment::Reorder { need_ids: rest }
+                }
+            };
+            amendments.push(amendment);
+        }
+        prop_assume!(!amendments.is_empty());
+        let count = amendments.len();
+        let who = Amender { by: "pf-1", reason: Some("with the client"), at: Utc.with_ymd_and_hms(2026, 11, 20, 11, 0, 0).unwrap() };
+        let second = amend_plan(&case, &answers, &stats, &PlanRules::default(), &first, amendments, &who)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(second.version, 2);
+        prop_assert_eq!(second.planned_on, first.planned_on, "due dates do not drift");
+        prop_assert_eq!(second.amendments.len(), count);
+        check_invariants(&case, &answers, &second)?;
     }
 }
