@@ -302,7 +302,11 @@ proptest! {
 }
 
 /// The properties every version of a plan keeps, whatever was amended.
-fn check_invariants(case: &Case, answers: &[PartnerAnswer], plan: &ActionPlan) -> Result<(), TestCaseError> {
+fn check_invariants(
+    case: &Case,
+    answers: &[PartnerAnswer],
+    plan: &ActionPlan,
+) -> Result<(), TestCaseError> {
     let mut ids: Vec<&str> = plan.need_ids();
     ids.sort_unstable();
     let mut expected: Vec<&str> = case.needs.iter().map(|n| n.id.as_str()).collect();
@@ -313,19 +317,27 @@ fn check_invariants(case: &Case, answers: &[PartnerAnswer], plan: &ActionPlan) -
         need.is_safety() || need.urgency == Urgency::Emergency
     };
     let firsts: Vec<bool> = plan.steps.iter().map(|s| first(&s.need_id)).collect();
-    prop_assert!(firsts.windows(2).all(|w| w[0] || !w[1]), "safety and emergencies first: {:?}", firsts);
+    prop_assert!(
+        firsts.windows(2).all(|w| w[0] || !w[1]),
+        "safety and emergencies first: {:?}",
+        firsts
+    );
     let orders: Vec<u32> = plan.steps.iter().map(|s| s.order).collect();
     prop_assert_eq!(orders, (1..=plan.steps.len() as u32).collect::<Vec<_>>());
     for step in &plan.steps {
         let manifest = |id: &str| &answers.iter().find(|a| a.partner_id == id).unwrap().manifest;
         match &step.action {
             StepAction::Refer(r) => {
-                let missing = missing_prerequisites(case, manifest(&r.chosen.partner.id), step.need);
+                let missing =
+                    missing_prerequisites(case, manifest(&r.chosen.partner.id), step.need);
                 prop_assert!(missing.is_empty(), "a refer step lacking {:?}", missing);
             }
             StepAction::Blocked { chosen, missing, .. } => {
                 prop_assert!(!missing.is_empty());
-                prop_assert_eq!(missing, &missing_prerequisites(case, manifest(&chosen.partner.id), step.need));
+                prop_assert_eq!(
+                    missing,
+                    &missing_prerequisites(case, manifest(&chosen.partner.id), step.need)
+                );
             }
             _ => {}
         }
@@ -374,7 +386,8 @@ proptest! {
                         })
                         .map(|s| s.need_id.clone())
                         .collect();
-                    rest.rotate_left(usize::from(index) % rest.len().max(1));
+                    let by = usize::from(index) % rest.len().max(1);
+                    rest.rotate_left(by);
                     Amendment::Reorder { need_ids: rest }
                 }
             };
