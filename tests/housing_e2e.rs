@@ -81,3 +81,29 @@ async fn loaded_housing_plugin_reports_an_outage_as_transient() {
     outage_error(&partner, &case).await;
     sandbox.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loaded_housing_partner_requires_what_its_settings_say_so_plans_block_what_it_would_refuse(
+) {
+    use pathways_core::{missing_prerequisites, Missing};
+    let sandbox = sandbox().await;
+    // No agency contact: a safe-contact client could not be reached through the referrer.
+    let settings = json!({"base_url": sandbox.housing_url(), "authorities": ["E09000020"],
+        "timeout_ms": 3000});
+    let partner = load("housing", "kensington-chelsea-housing", &settings);
+    let manifest = partner.manifest();
+    let need = NeedCode::HousingHomelessness;
+
+    // The library's manifest cannot know the settings; the instance's requirements do.
+    let mut case = sample_case("fleeing-abuse-housing.json");
+    assert!(case.client.safe_contact);
+    assert_eq!(missing_prerequisites(&case, manifest, need), [Missing::DirectContact]);
+    case.client.safe_contact = false;
+    assert!(missing_prerequisites(&case, manifest, need).is_empty());
+    case.consent.duty_to_refer.as_mut().unwrap().chosen_authority = "E06000051".into();
+    assert_eq!(
+        missing_prerequisites(&case, manifest, need),
+        [Missing::AuthorityNotServed { chosen: "E06000051".into() }]
+    );
+    sandbox.shutdown().await;
+}

@@ -53,6 +53,12 @@ pub const OP_SEND_REFERRAL: u32 = 2;
 pub const OP_REFERRAL_STATUS: u32 = 3;
 /// Operation: `health() -> Health` (request `null`).
 pub const OP_HEALTH: u32 = 4;
+/// Operation: `manifest() -> Manifest` (request `null`): the instance's manifest once its
+/// settings are known; what it `requires` may depend on them (a housing partner requires the
+/// authorities it serves). The host asks once, right after `init`, and takes only `requires`
+/// from the answer; a plugin built before this operation answers an error and the library's
+/// manifest stands.
+pub const OP_MANIFEST: u32 = 5;
 
 /// Log levels for [`HostApi::log`], as in `tracing`.
 pub const LOG_ERROR: u32 = 1;

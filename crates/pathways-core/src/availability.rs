@@ -256,6 +256,13 @@ pub enum Weekday {
     Sun,
 }
 
+/// The spellings [`Weekday::parse`] reads, Monday first.
+const DAY_WORDS: [[&str; 7]; 3] = [
+    ["mo", "tu", "we", "th", "fr", "sa", "su"],
+    ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+    ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"],
+];
+
 impl Weekday {
     /// Every day, Monday first.
     pub const ALL: [Weekday; 7] = [
@@ -268,20 +275,12 @@ impl Weekday {
         Weekday::Sun,
     ];
 
-    /// From a two-letter iCalendar `BYDAY` code (`MO`) or a FHIR code (`mon`), any case.
+    /// From an iCalendar `BYDAY` code (`MO`), a FHIR code (`mon`) or a day's name
+    /// (`Monday`), any case; nothing else (`1MO`, monthly, or `Mob` is not Monday).
     pub fn parse(code: &str) -> Option<Weekday> {
         let code = code.trim().to_ascii_lowercase();
-        let day = match code.get(..2)? {
-            "mo" => Weekday::Mon,
-            "tu" => Weekday::Tue,
-            "we" => Weekday::Wed,
-            "th" => Weekday::Thu,
-            "fr" => Weekday::Fri,
-            "sa" => Weekday::Sat,
-            "su" => Weekday::Sun,
-            _ => return None,
-        };
-        Some(day)
+        let index = DAY_WORDS.iter().find_map(|words| words.iter().position(|w| *w == code))?;
+        Weekday::ALL.get(index).copied()
     }
 
     /// The chrono weekday.
@@ -300,9 +299,15 @@ impl Weekday {
 
 /// A wait said in words ("4-6 weeks", "about 6 to 8 weeks", "10 days", "2–3 months") as the
 /// shortest wait in days, so a connector can turn a partner's capacity note into an
-/// `earliest_start`. `None` when the words hold no such wait.
+/// `earliest_start`. `None` when the words hold no such wait, or only an upper bound ("within
+/// 2 weeks", "up to 10 days"): the client may be seen sooner, so no start is known.
 pub fn parse_wait_days(text: &str) -> Option<u32> {
     let lower = text.to_ascii_lowercase();
+    const BOUNDS: [&str; 6] =
+        ["within", "up to", "less than", "no more than", "at most", "by the end"];
+    if BOUNDS.iter().any(|b| lower.contains(b)) {
+        return None;
+    }
     let words: Vec<&str> =
         lower.split(|c: char| !(c.is_ascii_alphanumeric())).filter(|w| !w.is_empty()).collect();
     for (i, word) in words.iter().enumerate() {
@@ -408,6 +413,8 @@ mod tests {
         assert_eq!(parse_wait_days("1 week"), Some(7));
         assert_eq!(parse_wait_days("vouchers this week"), None);
         assert_eq!(parse_wait_days("15 on the list"), None);
+        assert_eq!(parse_wait_days("within 2 weeks"), None, "an upper bound is no start date");
+        assert_eq!(parse_wait_days("up to 10 days"), None);
     }
 
     #[test]
@@ -433,6 +440,9 @@ mod tests {
     fn days_read_from_ical_and_fhir_codes() {
         assert_eq!(Weekday::parse("MO"), Some(Weekday::Mon));
         assert_eq!(Weekday::parse("sun"), Some(Weekday::Sun));
-        assert_eq!(Weekday::parse("x"), None);
+        assert_eq!(Weekday::parse("Thursday"), Some(Weekday::Thu));
+        for not_a_day in ["x", "Mob", "1MO", "tues", ""] {
+            assert_eq!(Weekday::parse(not_a_day), None, "{not_a_day}");
+        }
     }
 }

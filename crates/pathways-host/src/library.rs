@@ -47,6 +47,9 @@ pub struct PluginLibrary {
     log_source: &'static LogSource,
 }
 
+/// How long `instantiate` waits for an instance's own manifest.
+const INSTANCE_MANIFEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl PluginLibrary {
     /// Loads the library at `path` and checks its handshake; nothing but the entry point runs.
     pub fn open(path: &Path) -> Result<Self, LoadError> {
@@ -170,13 +173,17 @@ impl PluginLibrary {
         let message = String::from_utf8_lossy(&error).into_owned();
         let (partner_id, plugin) = (partner_id.to_string(), self.manifest.plugin.clone());
         match status {
-            STATUS_OK if !instance.is_null() => Ok(DylibPartner::new(
-                partner_id,
-                self.vtable,
-                instance,
-                self.manifest.clone(),
-                Arc::from(self.path.as_path()),
-            )),
+            STATUS_OK if !instance.is_null() => {
+                let mut partner = DylibPartner::new(
+                    partner_id,
+                    self.vtable,
+                    instance,
+                    self.manifest.clone(),
+                    Arc::from(self.path.as_path()),
+                );
+                partner.adopt_instance_requirements(INSTANCE_MANIFEST_TIMEOUT);
+                Ok(partner)
+            }
             STATUS_PANIC => Err(LoadError::InitPanicked { partner_id, plugin, message }),
             STATUS_OK => Err(LoadError::Handshake {
                 path: self.path.clone(),

@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use pathways_abi::{
-    Bytes, Completion, PluginVtable, OP_CHECK_AVAILABILITY, OP_HEALTH, OP_REFERRAL_STATUS,
-    OP_SEND_REFERRAL, STATUS_CANCELLED, STATUS_ERR, STATUS_OK, STATUS_PANIC,
+    Bytes, Completion, PluginVtable, OP_CHECK_AVAILABILITY, OP_HEALTH, OP_MANIFEST,
+    OP_REFERRAL_STATUS, OP_SEND_REFERRAL, STATUS_CANCELLED, STATUS_ERR, STATUS_OK, STATUS_PANIC,
 };
 use pathways_core::{
     Availability, AvailabilityQuery, Health, Manifest, Partner, PartnerError, PartnerErrorKind,
@@ -45,7 +45,8 @@ fn lock<V>(m: &Mutex<V>) -> MutexGuard<'_, V> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Counters of the call protocol, for tests and metrics.
+/// Counters of the call protocol, for tests and metrics (the manifest question asked at load
+/// is not counted once answered).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CallStats {
     /// Calls started.
@@ -122,6 +123,51 @@ impl DylibPartner {
             awaiting_late_completion,
             duplicates: t.duplicates.load(Ordering::SeqCst),
             in_flight,
+        }
+    }
+
+    /// Takes what the instance `requires` from its own manifest (`OP_MANIFEST`), which may
+    /// depend on its settings, so a plan marks a step the partner would refuse as `blocked`.
+    /// A plugin built before the operation (it answers an error), one that answers something
+    /// else, or one that does not answer within `timeout`, keeps its library's requirements.
+    pub(crate) fn adopt_instance_requirements(&mut self, timeout: std::time::Duration) {
+        // `instantiate` is not async and may run on a runtime's thread: ask from a thread of
+        // our own with a runtime of its own, through the same call path as every operation.
+        // `None`: no answer in time (or no runtime could be made).
+        let answer: Option<Result<Manifest, PartnerError>> = std::thread::scope(|scope| {
+            let this = &*self;
+            scope
+                .spawn(move || {
+                    let runtime =
+                        tokio::runtime::Builder::new_current_thread().enable_time().build().ok()?;
+                    runtime
+                        .block_on(async {
+                            let call = this.call::<_, Manifest>(OP_MANIFEST, &());
+                            tokio::time::timeout(timeout, call).await
+                        })
+                        .ok()
+                })
+                .join()
+                .ok()
+                .flatten()
+        });
+        // The counters are of calls made for callers: a manifest question answered (or
+        // refused) at load is not one. One that timed out stays counted, awaiting its late
+        // completion, which is what happened.
+        if answer.is_some() {
+            self.table.started.fetch_sub(1, Ordering::SeqCst);
+            self.table.completions.fetch_sub(1, Ordering::SeqCst);
+        }
+        match answer {
+            Some(Ok(instance)) if instance.plugin == self.manifest.plugin => {
+                self.manifest.requires = instance.requires;
+            }
+            Some(Ok(_)) => tracing::warn!(partner = %self.partner_id,
+                "the instance's manifest names another plugin; its library's requirements stand"),
+            Some(Err(_)) => tracing::debug!(partner = %self.partner_id,
+                "no instance manifest (a plugin built before the operation); the library's stands"),
+            None => tracing::warn!(partner = %self.partner_id,
+                "the instance did not give its manifest in time; its library's requirements stand"),
         }
     }
 
@@ -248,6 +294,7 @@ fn op_name(op: u32) -> &'static str {
         OP_SEND_REFERRAL => "send_referral",
         OP_REFERRAL_STATUS => "referral_status",
         OP_HEALTH => "health",
+        OP_MANIFEST => "manifest",
         _ => "an unknown operation",
     }
 }

@@ -28,12 +28,6 @@ use pathways_core::{parse_wait_days, OpeningHours, ServiceContact, Weekday};
 const MAX_PHONE_DIGITS: usize = 15;
 
 /// The spellings of days read: iCalendar `BYDAY`, FHIR `daysOfWeek`, and names.
-const DAY_WORDS: [&[&str]; 3] = [
-    &["mo", "tu", "we", "th", "fr", "sa", "su"],
-    &["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
-    &["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"],
-];
-
 /// A telephone number as a client would dial it: surrounding quotes and a `tel:` prefix
 /// removed, spaces collapsed. `None` unless it holds only digits, spaces and `+ ( ) - .` (a
 /// `+` only first) with 3 to 15 digits.
@@ -119,11 +113,7 @@ pub fn opening_hours<'a>(
         if day.is_empty() {
             continue;
         }
-        // `Weekday::parse` reads the first two letters; insist on a whole code or name, so
-        // `1MO` (monthly) or `Mob` are not read as Monday.
-        let lower = day.to_ascii_lowercase();
-        let known = DAY_WORDS.iter().any(|words| words.contains(&lower.as_str()));
-        parsed.push(Weekday::parse(day).filter(|_| known)?);
+        parsed.push(Weekday::parse(day)?);
     }
     if parsed.is_empty() {
         return None;
@@ -138,11 +128,6 @@ pub fn opening_hours<'a>(
 /// ([`parse_wait_days`]). `None` when the words hold no wait, or only an upper bound ("within
 /// 2 weeks", "up to 10 days"): the client may be seen sooner, so no start date is known.
 pub fn wait_start(today: NaiveDate, words: &str) -> Option<NaiveDate> {
-    let lower = words.to_ascii_lowercase();
-    let bound = ["within", "up to", "less than", "no more than", "at most", "by the end"];
-    if bound.iter().any(|b| lower.contains(b)) {
-        return None;
-    }
     let days = parse_wait_days(words)?;
     today.checked_add_days(Days::new(u64::from(days)))
 }

@@ -17,7 +17,8 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use futures::FutureExt;
 use pathways_abi::{
     Bytes, BytesFn, Completion, HostApi, PluginVtable, ABI_VERSION, OP_CHECK_AVAILABILITY,
-    OP_HEALTH, OP_REFERRAL_STATUS, OP_SEND_REFERRAL, STATUS_ERR, STATUS_OK, STATUS_PANIC,
+    OP_HEALTH, OP_MANIFEST, OP_REFERRAL_STATUS, OP_SEND_REFERRAL, STATUS_ERR, STATUS_OK,
+    STATUS_PANIC,
 };
 use pathways_core::{AvailabilityQuery, PartnerError, ReferralRef};
 use serde::de::DeserializeOwned;
@@ -248,6 +249,7 @@ async fn dispatch<T: PartnerPlugin>(
             encode(partner.referral_status(&reference).await)
         }
         OP_HEALTH => encode(partner.health().await),
+        OP_MANIFEST => encode(Ok(partner.manifest())),
         other => Err(error_bytes(&PartnerError::invalid_request(format!(
             "this plugin (SDK {SDK_VERSION}) has no operation {other}"
         )))),
