@@ -356,7 +356,15 @@ fn plan_with_an_unreachable_partner_still_prints_a_plan_naming_the_failure() {
 
     let table = pathways(&["plan", text(&case), "--config", text(&config)]);
     assert_exit(&table, 0);
-    assert!(stdout(&table).contains(&format!("{PARTNER_ID} failed in")), "{}", stdout(&table));
+    let printed = stdout(&table);
+    assert!(printed.contains(&format!("{PARTNER_ID} failed in")), "{printed}");
+    // The warning comes before the plan's entries, not only in the partners' line at the end.
+    let warning = printed.find("INCOMPLETE: not every partner answered.").expect(&printed);
+    assert!(warning < printed.find("WHAT TO SAY").unwrap(), "{printed}");
+    assert!(
+        printed.contains("could not be reached") || printed.contains("had a problem"),
+        "{printed}"
+    );
 }
 
 #[test]

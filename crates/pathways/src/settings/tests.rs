@@ -178,6 +178,19 @@ fn lead_rules_are_read_in_order_and_default_to_the_domestic_abuse_rule() {
 
     let err = load(&rules.replace("when_need", "when"), &[]).0.unwrap_err();
     assert!(err.problem.contains("unknown field `when`"), "{err}");
+
+    // A statutory lead names who leads by law; a rule that cannot apply is refused at load.
+    let statutory = GOOD.replace(
+        "[plugins]",
+        "[[orchestrator.lead_rules]]\nwhen_need = \"safeguarding\"\nlead = \"statutory\"\n[plugins]",
+    );
+    let err = load(&statutory, &[]).0.unwrap_err();
+    assert_eq!(err.field, "orchestrator.lead_rules[0]", "{err}");
+    assert!(err.problem.contains("needs `partner`"), "{err}");
+    let named =
+        statutory.replace("lead = \"statutory\"", "lead = \"statutory\"\npartner = \"asc\"");
+    let read = load(&named, &[]).0.unwrap().orchestrator.lead_rules;
+    assert_eq!((read[0].lead, read[0].partner.as_deref()), (LeadChoice::Statutory, Some("asc")));
 }
 
 const KEY_HASH: &str = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";

@@ -5,6 +5,7 @@
 mod policy;
 mod properties;
 mod ranking;
+mod words;
 
 use chrono::{TimeZone, Utc};
 use pathways_core::{
