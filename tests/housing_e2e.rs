@@ -97,12 +97,12 @@ async fn a_loaded_housing_partner_requires_what_its_settings_say_so_plans_block_
     // The library's manifest cannot know the settings; the instance's requirements do.
     let mut case = sample_case("fleeing-abuse-housing.json");
     assert!(case.client.safe_contact);
-    assert_eq!(missing_prerequisites(&case, manifest, need), [Missing::DirectContact]);
+    assert_eq!(missing_prerequisites(&case, manifest, need, false), [Missing::DirectContact]);
     case.client.safe_contact = false;
-    assert!(missing_prerequisites(&case, manifest, need).is_empty());
+    assert!(missing_prerequisites(&case, manifest, need, false).is_empty());
     case.consent.duty_to_refer.as_mut().unwrap().chosen_authority = "E06000051".into();
     assert_eq!(
-        missing_prerequisites(&case, manifest, need),
+        missing_prerequisites(&case, manifest, need, false),
         [Missing::AuthorityNotServed { chosen: "E06000051".into() }]
     );
     sandbox.shutdown().await;

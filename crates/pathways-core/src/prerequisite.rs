@@ -119,7 +119,18 @@ pub fn what_to_ask(missing: &[Missing]) -> String {
 
 /// Everything `case` lacks for a referral of `need` to a partner with `manifest`, in a fixed
 /// order; empty when the step can be sent (consent aside: that is [`crate::Consent::cover`]).
-pub fn missing_prerequisites(case: &Case, manifest: &Manifest, need: NeedCode) -> Vec<Missing> {
+/// `confirmed_domestic_abuse_service`: the council confirmed the partner as one, so a
+/// safe-contact client's contact details may reach it for that need
+/// ([`crate::receives_safe_contact_details`]); for anyone else they are withheld, and a
+/// requirement for them is missing however much the case records.
+pub fn missing_prerequisites(
+    case: &Case,
+    manifest: &Manifest,
+    need: NeedCode,
+    confirmed_domestic_abuse_service: bool,
+) -> Vec<Missing> {
+    let withheld = case.client.safe_contact
+        && !crate::receives_safe_contact_details(confirmed_domestic_abuse_service, manifest, need);
     let mut missing = Vec::new();
     for requirement in manifest.requires.iter().filter(|r| r.applies_to(need)) {
         match &requirement.what {
@@ -145,16 +156,13 @@ pub fn missing_prerequisites(case: &Case, manifest: &Manifest, need: NeedCode) -
                 }
             },
             Prerequisite::ClientField { field } => {
-                if !case.records(*field) {
+                if !case.records(*field) || (withheld && field.is_contact()) {
                     missing.push(Missing::ClientField { field: *field });
                 }
             }
             Prerequisite::DirectContact => {
-                let reachable = !case.client.safe_contact
-                    && (case.client.phone.is_some() || case.client.email.is_some());
-                // A domestic-abuse service confirmed by the council may get a safe-contact
-                // client's details; that is decided per partner at send time, so a
-                // connector that needs direct contact declares it only where it applies.
+                let reachable =
+                    !withheld && (case.client.phone.is_some() || case.client.email.is_some());
                 if !reachable {
                     missing.push(Missing::DirectContact);
                 }
@@ -207,15 +215,15 @@ mod tests {
             &case(None),
             &manifest(vec![dtr()]),
             NeedCode::HousingHomelessness,
+            false,
         );
         assert_eq!(
             missing,
             vec![Missing::ConsentToRefer, Missing::ConsentToShareContact, Missing::ChosenAuthority]
         );
         // The requirement is for housing only.
-        assert!(
-            missing_prerequisites(&case(None), &manifest(vec![dtr()]), NeedCode::Food).is_empty()
-        );
+        assert!(missing_prerequisites(&case(None), &manifest(vec![dtr()]), NeedCode::Food, false)
+            .is_empty());
     }
 
     #[test]
@@ -226,6 +234,7 @@ mod tests {
             &case(Some(given)),
             &manifest(vec![dtr()]),
             NeedCode::HousingHomelessness,
+            false,
         );
         assert_eq!(
             missing,
@@ -239,9 +248,33 @@ mod tests {
         assert!(missing_prerequisites(
             &case(Some(all)),
             &manifest(vec![dtr()]),
-            NeedCode::HousingHomelessness
+            NeedCode::HousingHomelessness,
+            false
         )
         .is_empty());
+    }
+
+    #[test]
+    fn contact_details_withheld_for_safety_are_missing_except_for_a_confirmed_abuse_service() {
+        // The sample client is in danger (safe contact) and has an address and a phone.
+        let case = case(None);
+        assert!(case.client.safe_contact && case.records(ClientField::Address));
+        let address = Requirement {
+            needs: Vec::new(),
+            what: Prerequisite::ClientField { field: ClientField::Address },
+        };
+        let direct = Requirement { needs: Vec::new(), what: Prerequisite::DirectContact };
+        let mut m = manifest(vec![address, direct]);
+        m.needs.push(NeedCode::DomesticAbuse);
+        let council = missing_prerequisites(&case, &m, NeedCode::HousingHomelessness, false);
+        assert_eq!(
+            council,
+            [Missing::ClientField { field: ClientField::Address }, Missing::DirectContact],
+            "recorded, but never given to this partner"
+        );
+        // The council's confirmed domestic-abuse service receives them for that need only.
+        assert!(missing_prerequisites(&case, &m, NeedCode::DomesticAbuse, true).is_empty());
+        assert_eq!(missing_prerequisites(&case, &m, NeedCode::HousingHomelessness, true), council);
     }
 
     #[test]
@@ -249,7 +282,12 @@ mod tests {
         let json = serde_json::json!({"kind": "biometric_proof", "needs": ["food"], "level": 3});
         let requirement: Requirement = serde_json::from_value(json).unwrap();
         assert_eq!(requirement.what, Prerequisite::Unknown);
-        assert!(missing_prerequisites(&case(None), &manifest(vec![requirement]), NeedCode::Food)
-            .is_empty());
+        assert!(missing_prerequisites(
+            &case(None),
+            &manifest(vec![requirement]),
+            NeedCode::Food,
+            false
+        )
+        .is_empty());
     }
 }

@@ -276,7 +276,12 @@ async fn write_referrals(
         );
         // The same function the planner marked `blocked` steps with: a step planned before the
         // partner's requirements changed is refused here for exactly what is missing.
-        let missing = missing_prerequisites(case, configured.partner.manifest(), step.need);
+        let missing = missing_prerequisites(
+            case,
+            configured.partner.manifest(),
+            step.need,
+            configured.domestic_abuse_service,
+        );
         if !missing.is_empty() {
             return Err(refused(step, &format!("first {}", what_to_ask(&missing))));
         }

@@ -116,7 +116,8 @@ pub(super) fn entry(
     }
 
     if route == Route::Refer {
-        let missing = missing_prerequisites(cx.case, best.manifest, need.code);
+        let missing =
+            missing_prerequisites(cx.case, best.manifest, need.code, best.domestic_abuse_confirmed);
         if !missing.is_empty() {
             let why = words.get(
                 "step-blocked",

@@ -222,12 +222,13 @@ async fn the_manifest_requires_the_address_for_housing_conditions_and_the_send_p
     let manifest = pathways_sdk::manifest_of::<CouncilPartner>();
     let case = case_without_address();
     assert_eq!(
-        missing_prerequisites(&case, &manifest, NeedCode::HousingConditions),
+        missing_prerequisites(&case, &manifest, NeedCode::HousingConditions, false),
         [Missing::ClientField { field: ClientField::Address }]
     );
-    assert!(missing_prerequisites(&case, &manifest, NeedCode::DebtMoney).is_empty());
+    assert!(missing_prerequisites(&case, &manifest, NeedCode::DebtMoney, false).is_empty());
     let with_address = super::case(false);
-    assert!(missing_prerequisites(&with_address, &manifest, NeedCode::HousingConditions).is_empty());
+    assert!(missing_prerequisites(&with_address, &manifest, NeedCode::HousingConditions, false)
+        .is_empty());
 
     let sandbox = sandbox().await;
     let council = partner(&sandbox.council_url());

@@ -109,7 +109,7 @@ async fn nothing_is_required_beyond_consent_and_a_client_without_a_phone_is_stil
           "recorded_by": "pf-17", "recorded_at": "2026-11-20T10:00:00Z"}}"#,
     )
     .unwrap();
-    assert!(missing_prerequisites(&case, &manifest, NeedCode::Food).is_empty());
+    assert!(missing_prerequisites(&case, &manifest, NeedCode::Food, false).is_empty());
     let sandbox = sandbox().await;
     let service = ServiceRef { id: "north-kensington".into(), name: "North Kensington".into() };
     let shares = FoodbankPartner::describe().shares;

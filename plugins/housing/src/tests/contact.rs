@@ -95,11 +95,12 @@ fn the_manifest_declares_the_three_duty_to_refer_facts() {
     let configured = super::partner("http://127.0.0.1:9");
     for manifest in [&static_manifest, configured.manifest()] {
         assert_eq!(
-            missing_prerequisites(&without_facts, manifest, NeedCode::HousingHomelessness),
+            missing_prerequisites(&without_facts, manifest, NeedCode::HousingHomelessness, false),
             three
         );
         assert!(
-            missing_prerequisites(&without_facts, manifest, NeedCode::MentalHealth).is_empty(),
+            missing_prerequisites(&without_facts, manifest, NeedCode::MentalHealth, false)
+                .is_empty(),
             "for housing only"
         );
     }
@@ -151,8 +152,12 @@ async fn the_manifest_blocks_exactly_what_the_send_path_refuses() {
         (&with_agency, spec(dtr(true, true, "E09000020"), true), vec![]),
     ];
     for (i, (partner, spec, expected)) in scenarios.into_iter().enumerate() {
-        let missing =
-            missing_prerequisites(&case(spec), partner.manifest(), NeedCode::HousingHomelessness);
+        let missing = missing_prerequisites(
+            &case(spec),
+            partner.manifest(),
+            NeedCode::HousingHomelessness,
+            false,
+        );
         assert_eq!(missing, expected, "scenario {i}");
         let sent = partner.send_referral(&referral(spec, &format!("key-match-{i}"))).await;
         match sent {

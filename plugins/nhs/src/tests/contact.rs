@@ -158,7 +158,9 @@ async fn nothing_is_required_and_a_client_without_phone_or_email_is_still_referr
     let manifest = pathways_sdk::manifest_of::<NhsPartner>();
     assert!(manifest.requires.is_empty());
     let unsafe_contact = case("E09000020", "W10 5AB", "1989-04-02", true);
-    assert!(missing_prerequisites(&unsafe_contact, &manifest, NeedCode::MentalHealth).is_empty());
+    assert!(
+        missing_prerequisites(&unsafe_contact, &manifest, NeedCode::MentalHealth, false).is_empty()
+    );
     let sandbox = sandbox().await;
     let referral =
         referral_of(&unsafe_contact, "2000100001", &[NeedCode::MentalHealth], "key-no-contact");

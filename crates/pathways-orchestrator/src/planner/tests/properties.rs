@@ -325,18 +325,29 @@ fn check_invariants(
     let orders: Vec<u32> = plan.steps.iter().map(|s| s.order).collect();
     prop_assert_eq!(orders, (1..=plan.steps.len() as u32).collect::<Vec<_>>());
     for step in &plan.steps {
-        let manifest = |id: &str| &answers.iter().find(|a| a.partner_id == id).unwrap().manifest;
+        let answer = |id: &str| answers.iter().find(|a| a.partner_id == id).unwrap();
+        let manifest = |id: &str| &answer(id).manifest;
+        let confirmed = |id: &str| answer(id).domestic_abuse_confirmed;
         match &step.action {
             StepAction::Refer(r) => {
-                let missing =
-                    missing_prerequisites(case, manifest(&r.chosen.partner.id), step.need);
+                let missing = missing_prerequisites(
+                    case,
+                    manifest(&r.chosen.partner.id),
+                    step.need,
+                    confirmed(&r.chosen.partner.id),
+                );
                 prop_assert!(missing.is_empty(), "a refer step lacking {:?}", missing);
             }
             StepAction::Blocked { chosen, missing, .. } => {
                 prop_assert!(!missing.is_empty());
                 prop_assert_eq!(
                     missing,
-                    &missing_prerequisites(case, manifest(&chosen.partner.id), step.need)
+                    &missing_prerequisites(
+                        case,
+                        manifest(&chosen.partner.id),
+                        step.need,
+                        confirmed(&chosen.partner.id)
+                    )
                 );
             }
             _ => {}
