@@ -100,8 +100,27 @@ pub async fn outage_error(partner: &DylibPartner, case: &Case) -> PartnerError {
 /// Runs the conformance checks behind `pathways plugins check` on `plugin` with `settings`,
 /// checks that every one passed, and returns the report.
 pub async fn conformance(plugin: &str, settings: &Value) -> ConformanceReport {
-    let report = pathways_host::conformance::run(&library(plugin), settings).await;
+    // Referrals too: the sandbox is a test system, and integrators get the same check with
+    // `plugins check --referral`.
+    // The synthetic client lives where the partner is set up to serve.
+    let area = ["jurisdiction_id", "authorities"].iter().find_map(|key| match &settings[key] {
+        Value::String(code) => Some(code.clone()),
+        Value::Array(codes) => codes.first().and_then(Value::as_str).map(str::to_string),
+        _ => None,
+    });
+    // A postcode near the sandbox's services in that area.
+    let postcode = match area.as_deref() {
+        Some("E06000051") => "SY8 1AA",
+        Some("E07000027") => "LA14 1AA",
+        _ => "W10 5AB",
+    };
+    let postcode = Some(postcode.to_string());
+    let options = pathways_host::conformance::Options { referrals: true, area, postcode };
+    let report = pathways_host::conformance::run_with(&library(plugin), settings, &options).await;
     let failed: Vec<_> = report.checks.iter().filter(|c| !c.passed).collect();
     assert!(report.passed(), "failed checks: {failed:#?}");
+    // Every connector of ours takes referrals: the referral path was exercised, twice.
+    let idempotent = report.checks.iter().find(|c| c.name == "referral is idempotent");
+    assert!(idempotent.is_some_and(|c| c.detail.contains("same reference")), "{report:#?}");
     report
 }

@@ -235,6 +235,36 @@ async fn plugin_log_events_reach_the_host_log() {
 }
 
 #[tokio::test]
+async fn the_referral_check_catches_a_connector_that_forgets_idempotency_keys() {
+    captured_logs();
+    let library = plugin_library("pathways_test_misbehaving_partner");
+    let options = pathways_host::conformance::Options { referrals: true, ..Default::default() };
+    let good =
+        pathways_host::conformance::run_with(&library, &json!({"label": "ok"}), &options).await;
+    assert!(good.passed(), "{good:#?}");
+    let idempotent = good.checks.iter().find(|c| c.name == "referral is idempotent").unwrap();
+    assert!(idempotent.detail.contains("same reference"), "{idempotent:?}");
+
+    let forgetful = json!({"label": "bad", "forgets_keys": true});
+    let bad = pathways_host::conformance::run_with(&library, &forgetful, &options).await;
+    assert!(!bad.passed());
+    let failed: Vec<&pathways_host::conformance::Check> =
+        bad.checks.iter().filter(|c| !c.passed).collect();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0].name, "referral is idempotent");
+    assert!(
+        failed[0].detail.contains("made another referral")
+            && failed[0].detail.contains("the plugin's side"),
+        "{failed:?}"
+    );
+
+    // The same as JUnit XML, for an integrator's CI: one case per check, the failure named.
+    let xml = bad.junit("misbehaving");
+    assert!(xml.contains(&format!("tests=\"{}\" failures=\"1\"", bad.checks.len())), "{xml}");
+    assert!(xml.contains("<testcase classname=\"plugins check\" name=\"referral is idempotent\"><failure message="), "{xml}");
+}
+
+#[tokio::test]
 async fn conformance_check_passes_a_good_plugin_and_fails_a_bad_file() {
     captured_logs();
     let report = pathways_host::conformance::run(

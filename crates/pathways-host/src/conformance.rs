@@ -5,6 +5,13 @@
 //! errors instead of crashes for a malformed request and an unknown operation, and a
 //! cancellation that still completes exactly once. A plugin that passes can be configured as a
 //! partner.
+//!
+//! With referrals on ([`Options::referrals`]; `plugins check --referral`, and always in the
+//! project's own tests) it also sends a synthetic referral (a made-up client) to the first
+//! service the plugin offered, twice with the same idempotency key, and requires the same
+//! reference back; asks its status where the plugin reports status; and says of a failure
+//! whether it is the partner's (unreachable, 5xx, refused credentials) or the plugin's. Run it
+//! against a test system: the referral is real to whatever the settings point at.
 
 use std::path::Path;
 use std::time::Duration;
@@ -51,8 +58,35 @@ impl ConformanceReport {
     }
 }
 
+/// What the check does beyond the always-safe checks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Send a synthetic referral (twice, same key) and ask its status.
+    pub referrals: bool,
+    /// The ONS local authority code the synthetic client lives in (default: the manifest's
+    /// first area, else `E09000020`), for a plugin set up for one area.
+    pub area: Option<String>,
+    /// The synthetic client's postcode (default `W10 5AB`), near the plugin's services.
+    pub postcode: Option<String>,
+}
+
+impl Options {
+    fn postcode(&self) -> &str {
+        self.postcode.as_deref().unwrap_or("W10 5AB")
+    }
+}
+
 /// Runs the conformance checks against the library at `library` with `settings`.
 pub async fn run(library: &Path, settings: &serde_json::Value) -> ConformanceReport {
+    run_with(library, settings, &Options::default()).await
+}
+
+/// [`run`], with `options`.
+pub async fn run_with(
+    library: &Path,
+    settings: &serde_json::Value,
+    options: &Options,
+) -> ConformanceReport {
     let mut report = ConformanceReport::default();
     let opened = PluginLibrary::open(library).map_err(|e| e.to_string());
     let lib = match opened {
@@ -100,10 +134,185 @@ pub async fn run(library: &Path, settings: &serde_json::Value) -> ConformanceRep
             Err(_) => Err(format!("no answer within {CHECK_TIMEOUT:?}")),
         },
     );
-    report.record("availability", check_availability(&partner).await);
+    let area = options.area.clone().unwrap_or_else(|| {
+        partner.manifest().areas.first().cloned().unwrap_or_else(|| "E09000020".into())
+    });
+    let client = Client { area: &area, postcode: options.postcode() };
+    let offered = check_availability(&partner, &client).await;
+    let first_offer = offered.as_ref().ok().and_then(|(_, offer)| offer.clone());
+    report.record("availability", offered.map(|(detail, _)| detail));
     report.record("errors are contained", check_error_containment(&partner).await);
-    report.record("cancellation", check_cancellation(&partner).await);
+    report.record("cancellation", check_cancellation(&partner, &client).await);
+    if options.referrals {
+        referral_checks(&mut report, &partner, first_offer, &client).await;
+    }
     report
+}
+
+/// Sends a synthetic referral twice with one key, then asks its status.
+async fn referral_checks(
+    report: &mut ConformanceReport,
+    partner: &DylibPartner,
+    offer: Option<pathways_core::Offer>,
+    client: &Client<'_>,
+) {
+    let manifest = partner.manifest();
+    if !manifest.capabilities.contains(&pathways_core::Capability::Referral) {
+        report.record("referral", Ok("the manifest declares no `referral` capability".into()));
+        return;
+    }
+    let Some(offer) = offer else {
+        report.record(
+            "referral",
+            Err("the plugin offered no service that takes referrals for the synthetic query".into()),
+        );
+        return;
+    };
+    let case = synthetic_case(partner, offer.need, client);
+    let missing = pathways_core::missing_prerequisites(&case, manifest, offer.need, false);
+    if !missing.is_empty() {
+        let asks = pathways_core::what_to_ask(&missing);
+        report.record("referral", Err(format!("the synthetic client cannot be referred: {asks}")));
+        return;
+    }
+    let key = format!("conformance-{}", chrono::Utc::now().timestamp_micros());
+    let referral = pathways_core::Referral::for_partner(
+        &case,
+        partner.partner_id(),
+        offer.service.clone(),
+        &[offer.need],
+        &manifest.shares,
+        false,
+        key,
+    );
+    let send = || async {
+        tokio::time::timeout(CHECK_TIMEOUT, partner.send_referral(&referral))
+            .await
+            .map_err(|_| format!("no answer within {CHECK_TIMEOUT:?} (the plugin's side)"))?
+            .map_err(|e| whose(&e))
+    };
+    let first = match send().await {
+        Ok(receipt) => receipt,
+        Err(e) => {
+            report.record("referral", Err(e));
+            return;
+        }
+    };
+    report.record(
+        "referral",
+        Ok(format!(
+            "`{}` for `{}` accepted as `{}`",
+            offer.service.id, offer.need, first.partner_reference
+        )),
+    );
+    let again = send().await;
+    let idempotent = match again {
+        Ok(second) if second.partner_reference == first.partner_reference => {
+            Ok(format!("the same key again gave the same reference `{}`", first.partner_reference))
+        }
+        Ok(second) => Err(format!(
+            "the same key again made another referral (`{}`, then `{}`): send the idempotency key to the partner (the plugin's side)",
+            first.partner_reference, second.partner_reference
+        )),
+        Err(e) => Err(format!("the same key again failed: {e}")),
+    };
+    report.record("referral is idempotent", idempotent);
+    if manifest.capabilities.contains(&pathways_core::Capability::Status) {
+        let reference = pathways_core::ReferralRef {
+            idempotency_key: referral.idempotency_key.clone(),
+            partner_reference: first.partner_reference.clone(),
+        };
+        let status = tokio::time::timeout(CHECK_TIMEOUT, partner.referral_status(&reference))
+            .await
+            .map_err(|_| format!("no answer within {CHECK_TIMEOUT:?} (the plugin's side)"))
+            .and_then(|r| r.map_err(|e| whose(&e)))
+            .map(|s| format!("{:?}", s.state));
+        report.record("referral status", status);
+    }
+}
+
+/// Whose a failure is: the partner's system (unreachable, overloaded, refusing the
+/// credentials) or the plugin's (a request the partner could not read, a fault).
+fn whose(error: &pathways_core::PartnerError) -> String {
+    use pathways_core::PartnerErrorKind as K;
+    let side = match error.kind {
+        K::Transient { .. } | K::Timeout | K::Unavailable | K::Unauthorized => "the partner's side",
+        K::InvalidRequest | K::Permanent | K::PluginFault => "the plugin's side",
+    };
+    format!("{error} ({side})")
+}
+
+/// A made-up client for `need`, in the plugin's first area, with everything a referral may
+/// require recorded (the Duty to Refer facts for the first authority the plugin requires).
+fn synthetic_case(
+    partner: &DylibPartner,
+    need: pathways_core::NeedCode,
+    client: &Client<'_>,
+) -> pathways_core::Case {
+    let (area, postcode) = (client.area, client.postcode);
+    let manifest = partner.manifest();
+    let authority = manifest
+        .requires
+        .iter()
+        .find_map(|r| match &r.what {
+            pathways_core::Prerequisite::DutyToRefer { authorities } => {
+                authorities.first().cloned()
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| area.to_string());
+    let json = serde_json::json!({
+        "reference": "CONFORMANCE-1", "channel": "phone",
+        "referrer": {"organisation": "pathways-conformance", "worker": "check"},
+        "client": {"name": "Conformance Check", "date_of_birth": "1980-01-01",
+            "postcode": postcode, "address": "1 Test Street", "local_authority": area,
+            "phone": "07700 900000", "email": "conformance@example.org",
+            "preferred_language": "en", "safe_contact": false,
+            "household": {"adults": 1, "children_ages": []}},
+        "needs": [{"code": need, "urgency": "soon", "notes": "a synthetic referral from pathways plugins check"}],
+        "consent": {"lawful_basis": "consent", "share_with": "planned_partners",
+            "recorded_by": "check", "recorded_at": "2026-11-23T10:00:00Z",
+            "duty_to_refer": {"consent_to_refer": true, "consent_to_share_contact": true,
+                "chosen_authority": authority}}
+    });
+    pathways_core::parse_case(json.to_string().as_bytes())
+        .unwrap_or_else(|e| unreachable!("the synthetic case is valid: {e}"))
+}
+
+impl ConformanceReport {
+    /// The report as JUnit XML, one test case per check, for an integrator's own CI.
+    pub fn junit(&self, suite: &str) -> String {
+        let failures = self.checks.iter().filter(|c| !c.passed).count();
+        let mut xml = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\">\n",
+            escape(suite),
+            self.checks.len()
+        );
+        for check in &self.checks {
+            let name = escape(&check.name);
+            if check.passed {
+                xml.push_str(&format!(
+                    "  <testcase classname=\"plugins check\" name=\"{name}\"><system-out>{}</system-out></testcase>\n",
+                    escape(&check.detail)
+                ));
+            } else {
+                xml.push_str(&format!(
+                    "  <testcase classname=\"plugins check\" name=\"{name}\"><failure message=\"{}\"/></testcase>\n",
+                    escape(&check.detail)
+                ));
+            }
+        }
+        xml.push_str("</testsuite>\n");
+        xml
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
 }
 
 fn check_manifest(lib: &PluginLibrary) -> Result<String, String> {
@@ -147,12 +356,18 @@ fn check_strict_settings(
     }
 }
 
-fn synthetic_query(partner: &DylibPartner) -> AvailabilityQuery {
+/// Where the synthetic client lives.
+struct Client<'a> {
+    area: &'a str,
+    postcode: &'a str,
+}
+
+fn synthetic_query(partner: &DylibPartner, client: &Client<'_>) -> AvailabilityQuery {
     let m = partner.manifest();
     AvailabilityQuery {
         needs: m.needs.iter().map(|&code| NeedRequest { code, urgency: Urgency::Soon }).collect(),
-        local_authority: m.areas.first().cloned().unwrap_or_else(|| "E09000020".into()),
-        postcode_district: "W10".into(),
+        local_authority: client.area.to_string(),
+        postcode_district: client.postcode.split_whitespace().next().unwrap_or_default().into(),
         age_band: AgeBand::From35To49,
         household: Household { adults: 1, children_ages: vec![] },
         circumstances: vec![],
@@ -161,8 +376,12 @@ fn synthetic_query(partner: &DylibPartner) -> AvailabilityQuery {
     }
 }
 
-async fn check_availability(partner: &DylibPartner) -> Result<String, String> {
-    let query = synthetic_query(partner);
+/// The availability check's detail, and the first offer (to refer to).
+async fn check_availability(
+    partner: &DylibPartner,
+    client: &Client<'_>,
+) -> Result<(String, Option<pathways_core::Offer>), String> {
+    let query = synthetic_query(partner, client);
     let answer = tokio::time::timeout(CHECK_TIMEOUT, partner.check_availability(&query))
         .await
         .map_err(|_| format!("no answer within {CHECK_TIMEOUT:?}"))?
@@ -175,7 +394,15 @@ async fn check_availability(partner: &DylibPartner) -> Result<String, String> {
             offer.service.id, offer.need
         ));
     }
-    Ok(format!("{} offer(s) for {} need(s)", answer.offers.len(), query.needs.len()))
+    let detail = format!("{} offer(s) for {} need(s)", answer.offers.len(), query.needs.len());
+    // A service to refer to: one the plugin says takes referrals.
+    let takes_referrals =
+        partner.manifest().capabilities.contains(&pathways_core::Capability::Referral);
+    let referable = answer
+        .offers
+        .into_iter()
+        .find(|o| o.route_for(takes_referrals) == pathways_core::Route::Refer);
+    Ok((detail, referable))
 }
 
 async fn check_error_containment(partner: &DylibPartner) -> Result<String, String> {
@@ -200,8 +427,8 @@ async fn check_error_containment(partner: &DylibPartner) -> Result<String, Strin
     Ok("malformed request and unknown operation answered with errors; still healthy".into())
 }
 
-async fn check_cancellation(partner: &DylibPartner) -> Result<String, String> {
-    let query = serde_json::to_vec(&synthetic_query(partner)).map_err(|e| e.to_string())?;
+async fn check_cancellation(partner: &DylibPartner, client: &Client<'_>) -> Result<String, String> {
+    let query = serde_json::to_vec(&synthetic_query(partner, client)).map_err(|e| e.to_string())?;
     let before = partner.call_stats();
     // Start a call and abandon it at once: the plugin must still complete it exactly once.
     let _ =

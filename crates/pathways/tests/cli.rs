@@ -270,6 +270,30 @@ fn plugins_check_passes_for_the_food_bank_library() {
     assert_exit(&output, 0);
     let report = stdout(&output);
     assert!(report.contains('✓') && !report.contains('✗'), "{report}");
+    assert!(!report.contains("referral"), "no referral is sent unless asked: {report}");
+
+    // With --referral it sends a synthetic referral twice and writes JUnit XML for CI.
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("plugin-check.xml");
+    let output = pathways(&[
+        "plugins",
+        "check",
+        text(&library),
+        "--settings",
+        &settings,
+        "--referral",
+        "--junit",
+        text(&junit),
+    ]);
+    assert_exit(&output, 0);
+    let report = stdout(&output);
+    assert!(
+        report.contains("✓ referral is idempotent: the same key again gave the same reference"),
+        "{report}"
+    );
+    let xml = std::fs::read_to_string(&junit).expect("JUnit file written");
+    assert!(xml.starts_with("<?xml") && xml.contains("failures=\"0\""), "{xml}");
+    assert!(xml.contains("name=\"referral is idempotent\""), "{xml}");
 }
 
 #[test]

@@ -27,6 +27,20 @@ pub enum Command {
         /// The plugin's settings as JSON, e.g. '{"base_url": "http://127.0.0.1:9101"}'.
         #[arg(long, value_name = "JSON", default_value = "{}")]
         settings: String,
+        /// Also send a synthetic referral (twice, with one key) and ask its status: point the
+        /// settings at a test system.
+        #[arg(long)]
+        referral: bool,
+        /// The ONS local authority code of the synthetic client (default: the plugin's first
+        /// area, else E09000020), for a plugin set up for one area.
+        #[arg(long, value_name = "CODE")]
+        area: Option<String>,
+        /// The synthetic client's postcode (default W10 5AB), near the plugin's services.
+        #[arg(long, value_name = "POSTCODE")]
+        postcode: Option<String>,
+        /// Also write the results as JUnit XML to this file, for your own CI.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
 }
 
@@ -34,7 +48,10 @@ pub enum Command {
 pub async fn run(command: Command) -> CommandResult {
     match command {
         Command::List { config } => list(config).await,
-        Command::Check { library, settings } => check(library, &settings).await,
+        Command::Check { library, settings, referral, area, postcode, junit } => {
+            let options = conformance::Options { referrals: referral, area, postcode };
+            check(library, &settings, options, junit).await
+        }
     }
 }
 
@@ -100,7 +117,12 @@ async fn check_health(loaded: &[LoadedPartner], timeout: std::time::Duration) ->
     futures::future::join_all(checks).await
 }
 
-async fn check(library: PathBuf, settings: &str) -> CommandResult {
+async fn check(
+    library: PathBuf,
+    settings: &str,
+    options: conformance::Options,
+    junit: Option<PathBuf>,
+) -> CommandResult {
     let settings: serde_json::Value = serde_json::from_str(settings)
         .map_err(|e| CliError::BadInput(format!("--settings: not valid JSON: {e}")))?;
     if !settings.is_object() {
@@ -111,7 +133,14 @@ async fn check(library: PathBuf, settings: &str) -> CommandResult {
     if !library.is_file() {
         return Err(CliError::BadInput(format!("{}: no such file", library.display())));
     }
-    let report = conformance::run(&library, &settings).await;
+    let report = conformance::run_with(&library, &settings, &options).await;
+    if let Some(path) = &junit {
+        let suite =
+            library.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        std::fs::write(path, report.junit(&suite)).map_err(|e| {
+            CliError::BadInput(format!("--junit {}: cannot write: {e}", path.display()))
+        })?;
+    }
     let mut out = format!("Conformance of {}\n", library.display());
     for check in &report.checks {
         let mark = if check.passed { '✓' } else { '✗' };
