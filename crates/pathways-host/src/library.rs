@@ -19,17 +19,21 @@ use crate::{HOST_SDK_VERSION, HOST_TARGET};
 /// Finds the library for `plugin` in `dir`: `lib<plugin>.so`, then `libpathways_plugin_<plugin>.so`
 /// (the file cargo builds for a `pathways-plugin-<plugin>` package). A `plugin` containing a
 /// path separator or ending in the platform's library suffix is taken as a path.
-pub fn resolve_library(dir: &Path, plugin: &str) -> Result<PathBuf, LoadError> {
+pub fn resolve_library(dirs: &[PathBuf], plugin: &str) -> Result<PathBuf, LoadError> {
     let (prefix, suffix) = (std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
     let tried: Vec<PathBuf> =
         if plugin.contains(std::path::MAIN_SEPARATOR) || plugin.ends_with(suffix) {
             vec![PathBuf::from(plugin)]
         } else {
             let stem = plugin.replace('-', "_");
-            vec![
-                dir.join(format!("{prefix}{stem}{suffix}")),
-                dir.join(format!("{prefix}pathways_plugin_{stem}{suffix}")),
-            ]
+            dirs.iter()
+                .flat_map(|dir| {
+                    [
+                        dir.join(format!("{prefix}{stem}{suffix}")),
+                        dir.join(format!("{prefix}pathways_plugin_{stem}{suffix}")),
+                    ]
+                })
+                .collect()
         };
     tried
         .iter()
@@ -240,9 +244,11 @@ mod tests {
 
     #[test]
     fn missing_plugin_lists_every_path_tried() {
-        let err = resolve_library(Path::new("/nowhere"), "foodbank").unwrap_err();
+        let dirs = [PathBuf::from("/nowhere"), PathBuf::from("/elsewhere")];
+        let err = resolve_library(&dirs, "foodbank").unwrap_err();
         let text = err.to_string();
         assert!(text.contains("/nowhere/libfoodbank.so"), "{text}");
         assert!(text.contains("/nowhere/libpathways_plugin_foodbank.so"), "{text}");
+        assert!(text.contains("/elsewhere/libpathways_plugin_foodbank.so"), "every folder: {text}");
     }
 }

@@ -29,6 +29,18 @@ pub mod http;
 pub use async_trait::async_trait;
 pub use pathways_core::*;
 
+// The crates this SDK's public API exposes, so a plugin built outside this repository uses
+// exactly the versions the SDK was built with (a second serde or schemars in a plugin would not
+// be the one `PartnerPlugin::Settings` and the manifest are written against). Derives name them
+// with `#[serde(crate = "pathways_sdk::serde")]` and `#[schemars(crate = "pathways_sdk::schemars")]`.
+pub use chrono;
+#[cfg(feature = "http")]
+pub use reqwest;
+pub use schemars;
+pub use serde;
+pub use serde_json;
+pub use tracing;
+
 /// Version of this SDK, recorded in every plugin's manifest and checked by the host.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 

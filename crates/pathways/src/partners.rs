@@ -42,15 +42,30 @@ pub fn load_enabled(
     let mut loaded = Vec::new();
     for (index, partner) in settings.enabled_partners() {
         let fail = |e: LoadError| load_error(config_file, index, partner, e);
-        let path = resolve_library(&settings.plugins.dir, &partner.plugin).map_err(fail)?;
+        let path = match &partner.library {
+            Some(file) => file.clone(),
+            None => resolve_library(&settings.plugins.dir, &partner.plugin).map_err(fail)?,
+        };
         let library = match libraries.get(&path) {
             Some(library) => library.clone(),
             None => {
                 let library = PluginLibrary::open(&path).map_err(fail)?;
-                libraries.insert(path, library.clone());
+                libraries.insert(path.clone(), library.clone());
                 library
             }
         };
+        let named = &library.manifest().plugin;
+        if partner.library.is_some() && named.replace('_', "-") != partner.plugin.replace('_', "-")
+        {
+            return Err(CliError::BadInput(format!(
+                "{}: at `partners[{index}].library` (partner `{}`): {} is the plugin `{named}`, \
+                 not `{}`; set `plugin = \"{named}\"` or point `library` at the right file",
+                config_file.display(),
+                partner.id,
+                path.display(),
+                partner.plugin
+            )));
+        }
         let instance = library.instantiate(&partner.id, &partner.settings).map_err(fail)?;
         loaded.push(LoadedPartner {
             id: partner.id.clone(),

@@ -536,3 +536,41 @@ fn backup_writes_a_private_sealed_copy_and_never_overwrites() {
     assert_exit(&again, 2);
     assert!(stderr(&again).contains("must not exist"), "{}", stderr(&again));
 }
+
+#[test]
+fn plugins_are_found_in_a_list_of_folders_or_by_their_own_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = good_config(dir.path());
+    let text = std::fs::read_to_string(&config).unwrap();
+    let plugins = plugin_dir().display().to_string();
+    let case = workspace_root().join("examples/cases/single-need-food.json");
+    let plans = |text: String| {
+        std::fs::write(&config, text).unwrap();
+        pathways(&["plan", text_of(&case), "--config", text_of(&config), "--json"])
+    };
+
+    // A list of folders, searched in order.
+    let listed = text.replace(
+        &format!("dir = \"{plugins}\""),
+        &format!("dir = [\"{}\", \"{plugins}\"]", dir.path().join("nothing-here").display()),
+    );
+    assert_exit(&plans(listed), 0);
+
+    // A partner's own library file, wherever it was built; the folders need not hold it.
+    let library = plugin_library("pathways_plugin_foodbank");
+    let own = text.replace(&format!("dir = \"{plugins}\""), "dir = \"/nowhere\"").replace(
+        "plugin = \"foodbank\"",
+        &format!("plugin = \"foodbank\"\nlibrary = \"{}\"", library.display()),
+    );
+    assert_exit(&plans(own.clone()), 0);
+
+    // A library that is another plugin than the entry says is refused, naming the field.
+    let wrong = own.replace("plugin = \"foodbank\"", "plugin = \"nhs\"");
+    let output = plans(wrong);
+    assert_exit(&output, 2);
+    let err = stderr(&output);
+    assert!(
+        err.contains("partners[0].library") && err.contains("is the plugin `foodbank`"),
+        "{err}"
+    );
+}

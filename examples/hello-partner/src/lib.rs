@@ -16,12 +16,16 @@ use pathways_sdk::{
     PartnerPlugin, Referral, ReferralReceipt, ReferralRef, ReferralStatus, ServiceChannel,
     ServiceRef, TaskState,
 };
+// Only the SDK is a dependency: serde, schemars and serde_json come through it, at the
+// versions it was built with.
+use pathways_sdk::{schemars, serde, serde_json};
 use serde::Deserialize;
 
 /// Settings, from the partner's `[partners.settings]` table. The doc comments are the
 /// operator's documentation: they become the settings schema.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(crate = "pathways_sdk::serde", deny_unknown_fields)]
+#[schemars(crate = "pathways_sdk::schemars")]
 pub struct Settings {
     /// The name clients know the service by.
     pub service_name: String,

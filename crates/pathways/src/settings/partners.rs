@@ -10,15 +10,33 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PluginsSettings {
-    /// Folder where `lib<plugin>.so` (or `libpathways_plugin_<plugin>.so`) is looked up;
-    /// relative to the working directory.
-    pub dir: PathBuf,
+    /// Folder, or list of folders searched in order, where `lib<plugin>.so` (or
+    /// `libpathways_plugin_<plugin>.so`) is looked up; relative to the working directory. A
+    /// supplier's connectors can live in a folder of their own beside ours.
+    #[serde(deserialize_with = "one_or_many")]
+    pub dir: Vec<PathBuf>,
 }
 
 impl Default for PluginsSettings {
     fn default() -> Self {
-        Self { dir: PathBuf::from("target/release") }
+        Self { dir: vec![PathBuf::from("target/release")] }
     }
+}
+
+/// A folder, or a list of folders.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<PathBuf>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged, expecting = "a folder, or a list of folders")]
+    enum Dirs {
+        One(PathBuf),
+        Many(Vec<PathBuf>),
+    }
+    Ok(match Dirs::deserialize(deserializer)? {
+        Dirs::One(dir) => vec![dir],
+        Dirs::Many(dirs) => dirs,
+    })
 }
 
 /// One `[[partners]]` entry.
@@ -31,8 +49,13 @@ pub struct PartnerSettings {
     /// it instead of the id (the id when left out).
     #[serde(default)]
     pub name: Option<String>,
-    /// Which plugin library, e.g. `foodbank`, or a path to one.
+    /// Which plugin library, e.g. `foodbank` (looked up in `plugins.dir`), or a path to one.
     pub plugin: String,
+    /// The plugin library file itself, wherever it was built (e.g. a supplier's own
+    /// `target/release/libacme_partner.so`), instead of looking `plugin` up in `plugins.dir`;
+    /// its manifest must name `plugin`.
+    #[serde(default)]
+    pub library: Option<PathBuf>,
     /// Whether the partner is asked at all.
     #[serde(default = "enabled_by_default")]
     pub enabled: bool,
