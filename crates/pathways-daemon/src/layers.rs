@@ -5,7 +5,9 @@
 //!    carrying it, so every log line of the request names it; the response echoes it;
 //! 3. `json_errors`: counts the request by route and status, and turns any error that some
 //!    layer or axum answered in plain text or with no body into the JSON error shape;
-//! 4. the gate, before a request may hold a slot: a declared body over the limit is refused at
+//! 4. the gate, before a request may hold a slot: a header that may appear once
+//!    (`Authorization`, `Idempotency-Key`) sent twice is refused (400); a
+//!    declared body over the limit is refused at
 //!    once (413, without reading a byte); an API request without a known key is refused (401)
 //!    before it takes a slot, so connections that stall without a key cannot lock anyone out
 //!    (partners' callbacks are authenticated by their signature, and so are let through); then
@@ -81,7 +83,21 @@ fn is_partner_callback(path: &str) -> bool {
     path.strip_prefix("/v1/partners/").is_some_and(|rest| rest.ends_with("/events"))
 }
 
+/// Headers a request may carry once: two `Authorization`s could authenticate as either key,
+/// two `Content-Length`s disagree about the body, two `Idempotency-Key`s about the request.
+const SINGLE_HEADERS: [HeaderName; 3] =
+    [header::AUTHORIZATION, header::CONTENT_LENGTH, HeaderName::from_static("idempotency-key")];
+
 async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Response<Body> {
+    if let Some(twice) =
+        SINGLE_HEADERS.iter().find(|h| req.headers().get_all(*h).iter().nth(1).is_some())
+    {
+        return ApiError::bad_request(
+            "duplicate_header",
+            format!("send the `{twice}` header once"),
+        )
+        .into_response();
+    }
     let limits = state.limits();
     let declared = req
         .headers()

@@ -47,7 +47,8 @@ pub fn document() -> Value {
 
 /// The statuses a route can answer through the middleware, whatever its handler does.
 pub fn middleware_statuses(spec: &RouteSpec) -> Vec<u16> {
-    let mut statuses = vec![429, 503];
+    // 400: any request sending a header that may appear once twice (the gate).
+    let mut statuses = vec![400, 429, 503];
     match spec.access {
         Access::Open => {}
         Access::AnyKey => statuses.push(401),

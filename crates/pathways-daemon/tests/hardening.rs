@@ -48,6 +48,67 @@ fn post_head(path: &str, token: Option<&str>, length: u64) -> String {
     )
 }
 
+/// The whole answer on `stream` (head and the body its `content-length` announces), read
+/// within `within`.
+async fn answer_of(stream: &mut TcpStream, within: Duration) -> String {
+    let mut answer = Vec::new();
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().to_string())
+                })
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            if body.len() >= length {
+                return text;
+            }
+        }
+        let mut buffer = vec![0u8; 8192];
+        let n = tokio::time::timeout_at(deadline, stream.read(&mut buffer))
+            .await
+            .expect("an answer in time")
+            .unwrap();
+        if n == 0 {
+            return text;
+        }
+        answer.extend_from_slice(&buffer[..n]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_header_that_may_appear_once_sent_twice_is_a_json_400() {
+    let h = Harness::new().await;
+    let addr = serve(&h).await;
+    let (a, b) = (&h.pathfinder_a, &h.pathfinder_b);
+    let probes = [
+        // Two keys: either could be taken, so neither is.
+        format!("GET /v1/partners HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {a}\r\nAuthorization: Bearer {b}\r\n\r\n"),
+        // Two idempotency keys: which request is this?
+        format!("POST /v1/cases/{}/referrals HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {a}\r\nIdempotency-Key: k1\r\nIdempotency-Key: k2\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}", "a".repeat(32)),
+    ];
+    for probe in probes {
+        let mut stream = send_raw(addr, &probe, b"").await;
+        let answer = answer_of(&mut stream, Duration::from_secs(3)).await;
+        let first_line = answer.lines().next().unwrap_or_default();
+        assert!(first_line.contains(" 400 "), "{probe:?} → {answer}");
+        assert!(
+            answer.contains("application/json") && answer.contains("\"duplicate_header\""),
+            "{probe:?} → {answer}"
+        );
+    }
+    let audit = h.audit_actions().await;
+    assert!(
+        !audit.iter().any(|a| a.starts_with("referral.create")),
+        "nothing reached a handler: {audit:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_declared_body_over_the_limit_is_refused_at_once() {
     let h = Harness::new().await;
