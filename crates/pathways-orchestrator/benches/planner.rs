@@ -24,6 +24,38 @@ const NEEDS: [NeedCode; 5] = [
     NeedCode::DomesticAbuse,
 ];
 
+/// Partner `p`'s answer: it serves and was asked about `needs`, shares `shares`.
+fn answered(
+    p: usize,
+    needs: &[NeedCode],
+    shares: Vec<ClientField>,
+    offers: Vec<Offer>,
+) -> PartnerAnswer {
+    PartnerAnswer {
+        partner_id: format!("partner-{p:02}"),
+        name: format!("Partner {p:02}"),
+        domestic_abuse_confirmed: false,
+        manifest: Manifest {
+            plugin: "bench".into(),
+            kind: PartnerKind::Other,
+            version: "1.0.0".into(),
+            description: "bench partner".into(),
+            needs: needs.to_vec(),
+            areas: Vec::new(),
+            shares,
+            capabilities: vec![Capability::Availability, Capability::Referral],
+            settings_schema: serde_json::Value::Null,
+            build: None,
+            requires: Vec::new(),
+        },
+        asked: needs.to_vec(),
+        outcome: PartnerOutcome::Answered,
+        latency_ms: 40,
+        detail: None,
+        offers,
+    }
+}
+
 fn answers() -> Vec<PartnerAnswer> {
     (0..16)
         .map(|p| {
@@ -47,29 +79,8 @@ fn answers() -> Vec<PartnerAnswer> {
                     route: None,
                 })
                 .collect();
-            PartnerAnswer {
-                partner_id: format!("partner-{p:02}"),
-                name: format!("Partner {p:02}"),
-                domestic_abuse_confirmed: false,
-                manifest: Manifest {
-                    plugin: "bench".into(),
-                    kind: PartnerKind::Other,
-                    version: "1.0.0".into(),
-                    description: "bench partner".into(),
-                    needs: needs.to_vec(),
-                    areas: Vec::new(),
-                    shares: vec![ClientField::Name, ClientField::Phone, ClientField::Household],
-                    capabilities: vec![Capability::Availability, Capability::Referral],
-                    settings_schema: serde_json::Value::Null,
-                    build: None,
-                    requires: Vec::new(),
-                },
-                asked: needs.to_vec(),
-                outcome: PartnerOutcome::Answered,
-                latency_ms: 40,
-                detail: None,
-                offers,
-            }
+            let shares = vec![ClientField::Name, ClientField::Phone, ClientField::Household];
+            answered(p, &needs, shares, offers)
         })
         .collect()
 }
@@ -175,29 +186,8 @@ fn every_need(c: &mut Criterion) {
                     route: Some(if p % 4 == 3 { Route::Signpost } else { Route::Refer }),
                 })
                 .collect();
-            PartnerAnswer {
-                partner_id: format!("partner-{p:02}"),
-                name: format!("Partner {p:02}"),
-                domestic_abuse_confirmed: false,
-                manifest: Manifest {
-                    plugin: "bench".into(),
-                    kind: PartnerKind::Voluntary,
-                    version: "1.0.0".into(),
-                    description: "bench".into(),
-                    needs: served.clone(),
-                    areas: Vec::new(),
-                    shares: vec![ClientField::Name, ClientField::Phone, ClientField::NeedNotes],
-                    capabilities: vec![Capability::Availability, Capability::Referral],
-                    settings_schema: serde_json::Value::Null,
-                    build: None,
-                    requires: Vec::new(),
-                },
-                asked: served,
-                outcome: PartnerOutcome::Answered,
-                latency_ms: 40,
-                detail: None,
-                offers,
-            }
+            let shares = vec![ClientField::Name, ClientField::Phone, ClientField::NeedNotes];
+            answered(p, &served, shares, offers)
         })
         .collect();
     let rules = PlanRules::default();

@@ -40,16 +40,7 @@ fn safe_contact_case(reference: &str) -> String {
 }
 
 async fn create_and_plan(daemon: &Daemon, reference: &str) -> (String, Value) {
-    let post = reqwest::Method::POST;
-    let (status, created) = daemon
-        .request(post.clone(), "/v1/cases", TOKEN, &[], Some(safe_contact_case(reference)))
-        .await;
-    assert_eq!(status, 201, "{created}");
-    let id = created["id"].as_str().unwrap().to_string();
-    let (status, plan) =
-        daemon.request(post, &format!("/v1/cases/{id}/plan"), TOKEN, &[], None).await;
-    assert_eq!(status, 201, "{plan}");
-    (id, plan)
+    daemon.plan_case(safe_contact_case(reference)).await
 }
 
 fn step<'a>(plan: &'a Value, need: &str) -> &'a Value {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use pathways_core::Missing;
 use pathways_sandbox::{Sandbox, SandboxConfig};
-use referrals_util::{Daemon, Storage, ORG, TOKEN};
+use referrals_util::{Daemon, Storage, ORG};
 use serde_json::{json, Value};
 
 const SHROPSHIRE: &str = "E06000051";
@@ -71,17 +71,6 @@ fn case(reference: &str, duty_to_refer: Option<Value>) -> String {
     case.to_string()
 }
 
-async fn planned(daemon: &Daemon, body: String) -> (String, Value) {
-    let post = reqwest::Method::POST;
-    let (status, created) = daemon.request(post.clone(), "/v1/cases", TOKEN, &[], Some(body)).await;
-    assert_eq!(status, 201, "{created}");
-    let id = created["id"].as_str().unwrap().to_string();
-    let (status, plan) =
-        daemon.request(post, &format!("/v1/cases/{id}/plan"), TOKEN, &[], None).await;
-    assert_eq!(status, 201, "{plan}");
-    (id, plan)
-}
-
 fn entry<'a>(plan: &'a Value, need_id: &str) -> &'a Value {
     let steps = plan["steps"].as_array().expect("steps");
     steps.iter().find(|s| s["need_id"] == need_id).unwrap_or_else(|| panic!("{need_id}: {plan}"))
@@ -95,7 +84,7 @@ async fn signposts_carry_published_contact_and_blocked_steps_are_refused_with_th
     let daemon = Daemon::start_with_config(dir.path(), &storage, &sandbox, &extra(&sandbox)).await;
 
     // Without the Duty to Refer facts.
-    let (case_id, plan) = planned(&daemon, case("PLAN-E2E-1", None)).await;
+    let (case_id, plan) = daemon.plan_case(case("PLAN-E2E-1", None)).await;
     assert_eq!(plan["complete"], true, "{plan}");
 
     let online = entry(&plan, "online");
@@ -144,7 +133,7 @@ async fn signposts_carry_published_contact_and_blocked_steps_are_refused_with_th
     // With the facts recorded, the housing step is a referral, and it reaches the simulator.
     let facts = json!({"consent_to_refer": true, "consent_to_share_contact": true,
         "chosen_authority": SHROPSHIRE});
-    let (case_id, plan) = planned(&daemon, case("PLAN-E2E-2", Some(facts))).await;
+    let (case_id, plan) = daemon.plan_case(case("PLAN-E2E-2", Some(facts))).await;
     let home = entry(&plan, "home");
     assert_eq!(home["action"], "refer", "{home}");
     let (status, accepted) = daemon.refer(&case_id, "plan-e2e-sent", "{}").await;

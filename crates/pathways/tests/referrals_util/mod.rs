@@ -297,9 +297,14 @@ impl Daemon {
 
     /// Creates and plans a case; returns its id and plan.
     pub async fn planned_case(&self, reference: &str, share_with: Value) -> (String, Value) {
+        self.plan_case(case_json(reference, share_with)).await
+    }
+
+    /// Creates the case `body` and plans it; returns its id and plan.
+    pub async fn plan_case(&self, body: String) -> (String, Value) {
         let post = reqwest::Method::POST;
-        let body = Some(case_json(reference, share_with));
-        let (status, created) = self.request(post.clone(), "/v1/cases", TOKEN, &[], body).await;
+        let (status, created) =
+            self.request(post.clone(), "/v1/cases", TOKEN, &[], Some(body)).await;
         assert_eq!(status, 201, "{created}");
         let id = created["id"].as_str().unwrap().to_string();
         let (status, plan) =
