@@ -574,3 +574,95 @@ fn plugins_are_found_in_a_list_of_folders_or_by_their_own_file() {
         "{err}"
     );
 }
+
+/// `plugins new` outside the workspace: the crate builds against the SDK by path (offline, with
+/// this workspace's lock file so it uses the same versions), passes `plugins check` with a
+/// referral, and a council enables it by its library file and plans with it.
+#[test]
+fn a_plugin_made_by_plugins_new_outside_the_workspace_builds_passes_the_check_and_plans() {
+    let dir = tempfile::tempdir().unwrap();
+    let sdk = workspace_root().join("crates/pathways-sdk");
+    let output = pathways(&[
+        "plugins",
+        "new",
+        "acme-befriending",
+        "--dir",
+        text_of(dir.path()),
+        "--sdk-path",
+        text_of(&sdk),
+    ]);
+    assert_exit(&output, 0);
+    let krate = dir.path().join("acme-befriending");
+    for file in ["Cargo.toml", "src/lib.rs", "tests/plugins_check.rs", "README.md"] {
+        assert!(krate.join(file).is_file(), "{file} written");
+    }
+    // Writing over it is refused.
+    let again = pathways(&["plugins", "new", "acme-befriending", "--dir", text_of(dir.path())]);
+    assert_exit(&again, 2);
+    assert_exit(
+        &pathways(&["plugins", "new", "Acme Befriending", "--dir", text_of(dir.path())]),
+        2,
+    );
+
+    // Build it as an integrator would, outside this workspace. Its own target folder is kept
+    // under ours, so the SDK's dependencies are compiled once per checkout, not per run.
+    std::fs::copy(workspace_root().join("Cargo.lock"), krate.join("Cargo.lock")).unwrap();
+    let target = workspace_root().join("target/outside-plugin");
+    let build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(&krate)
+        .args(["build", "--offline", "--quiet"])
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .output()
+        .expect("cargo runs");
+    assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
+    let library = target.join("debug").join(format!(
+        "{}acme_befriending{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    assert!(library.is_file(), "{}", library.display());
+
+    // Its own test runs `plugins check` on what it built.
+    let own_test = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(&krate)
+        .args(["test", "--offline", "--quiet", "--", "--nocapture"])
+        .env("CARGO_TARGET_DIR", &target)
+        .env("PATHWAYS_BIN", env!("CARGO_BIN_EXE_pathways"))
+        .env_remove("RUSTFLAGS")
+        .output()
+        .expect("cargo runs");
+    let said = String::from_utf8_lossy(&own_test.stdout);
+    assert!(own_test.status.success(), "{said}{}", String::from_utf8_lossy(&own_test.stderr));
+    assert!(!said.contains("SKIPPED"), "{said}");
+
+    let settings = r#"{"service_name": "Acme Tea and Talk"}"#;
+    let check =
+        pathways(&["plugins", "check", text_of(&library), "--settings", settings, "--referral"]);
+    assert_exit(&check, 0);
+    assert!(stdout(&check).contains("✓ referral is idempotent"), "{}", stdout(&check));
+
+    // Enabled by its file, it is planned with like any partner.
+    let config = good_config(dir.path());
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "[[partners]]",
+        &format!(
+            "[[partners]]\nid = \"acme-1\"\nname = \"Acme\"\nplugin = \"acme-befriending\"\nlibrary = \"{}\"\nareas = [\"E09000020\"]\n[partners.settings]\nservice_name = \"Acme Tea and Talk\"\n\n[[partners]]",
+            library.display()
+        ),
+    );
+    std::fs::write(&config, text).unwrap();
+    let case = dir.path().join("lonely.json");
+    let json =
+        std::fs::read_to_string(workspace_root().join("examples/cases/single-need-food.json"))
+            .unwrap()
+            .replace("\"food\"", "\"social_isolation\"")
+            .replace("E06000051", "E09000020");
+    std::fs::write(&case, json).unwrap();
+    let output = pathways(&["plan", text_of(&case), "--config", text_of(&config), "--json"]);
+    assert_exit(&output, 0);
+    let plan: ActionPlan = serde_json::from_slice(&output.stdout).expect("a plan");
+    let step = &plan.steps[0];
+    assert_eq!(step.partner_id(), Some("acme-1"), "{plan:?}");
+    assert_eq!(step.service().map(|s| s.name.as_str()), Some("Acme Tea and Talk"));
+}

@@ -6,6 +6,7 @@ pub mod config_check;
 pub mod demo;
 pub mod keys;
 pub mod plan;
+pub mod plugin_new;
 pub mod plugins;
 pub mod sandbox;
 pub mod serve;

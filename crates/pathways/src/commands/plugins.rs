@@ -1,5 +1,6 @@
-//! `pathways plugins list` (the enabled partners and their plugins) and `pathways plugins check`
-//! (the conformance checks of one plugin library).
+//! `pathways plugins list` (the enabled partners and their plugins), `pathways plugins check`
+//! (the conformance checks of one plugin library) and `pathways plugins new` (a plugin crate
+//! of one's own, `plugin_new`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,6 +15,21 @@ use crate::table::Table;
 /// `plugins` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
+    /// Write a new plugin crate, outside any workspace, from the template plugin.
+    New {
+        /// The plugin's name: lower-case letters, digits and `-`, e.g. `acme-befriending`.
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// The folder to write the crate in (a folder NAME is made there).
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+        /// Depend on the SDK in this `crates/pathways-sdk` folder of a pathways checkout.
+        #[arg(long, value_name = "PATH", conflicts_with = "sdk_version")]
+        sdk_path: Option<PathBuf>,
+        /// Depend on this exact published SDK version (default: this pathways' own version).
+        #[arg(long, value_name = "VERSION")]
+        sdk_version: Option<String>,
+    },
     /// The enabled partners: plugin file, version, needs, areas, health.
     List {
         #[command(flatten)]
@@ -48,6 +64,14 @@ pub enum Command {
 pub async fn run(command: Command) -> CommandResult {
     match command {
         Command::List { config } => list(config).await,
+        Command::New { name, dir, sdk_path, sdk_version } => {
+            let sdk = match (sdk_path, sdk_version) {
+                (Some(path), _) => super::plugin_new::Sdk::Path(path),
+                (None, Some(version)) => super::plugin_new::Sdk::Version(version),
+                (None, None) => super::plugin_new::Sdk::Version(env!("CARGO_PKG_VERSION").into()),
+            };
+            super::plugin_new::run(&name, &dir, sdk)
+        }
         Command::Check { library, settings, referral, area, postcode, junit } => {
             let options = conformance::Options { referrals: referral, area, postcode };
             check(library, &settings, options, junit).await
