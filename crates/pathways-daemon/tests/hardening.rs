@@ -222,3 +222,61 @@ async fn a_referral_whose_sends_never_finish_is_failed_not_sent_for_ever() {
     assert!(reason.contains("never finished"), "failed without another send: {reason}");
     assert!(!reason.contains("refused"), "the partner was not asked again: {reason}");
 }
+
+/// Issue 15's load test: 300 anonymous connections that stall (150 never finish their
+/// headers, 150 send keyless headers and never their body) while an authenticated client
+/// creates and plans cases at a steady rate: it is served (at least 99%), and `/healthz`
+/// answers throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_hundred_stalled_anonymous_connections_do_not_stop_a_pathfinder() {
+    let h = Harness::new().await;
+    let addr = serve(&h).await;
+    let mut stalled = Vec::with_capacity(300);
+    for i in 0..300 {
+        let stream = if i % 2 == 0 {
+            // Half a request: the headers never finish (the header-read timeout's business).
+            send_raw(addr, "POST /v1/cases HTTP/1.1\r\nHost: x\r\nContent-Ty", b"").await
+        } else {
+            // Whole headers without a key, a body that never comes: refused before a slot.
+            send_raw(addr, &post_head("/v1/cases", None, 1000), b"").await
+        };
+        stalled.push(stream);
+    }
+    let client = reqwest::Client::new();
+    let (mut served, mut attempts) = (0u32, 0u32);
+    let mut interval = tokio::time::interval(Duration::from_millis(20));
+    for i in 0..60 {
+        interval.tick().await;
+        attempts += 1;
+        let created = client
+            .post(format!("http://{addr}/v1/cases"))
+            .bearer_auth(&h.pathfinder_a)
+            .header("content-type", "application/json")
+            .body(support::case_json(support::ORG_A).replace("REF-1", &format!("LOAD-{i}")))
+            .send()
+            .await;
+        let Ok(created) = created else { continue };
+        if created.status().as_u16() != 201 {
+            continue;
+        }
+        let id =
+            created.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+        let planned = client
+            .post(format!("http://{addr}/v1/cases/{id}/plan"))
+            .bearer_auth(&h.pathfinder_a)
+            .send()
+            .await;
+        if planned.is_ok_and(|r| r.status().as_u16() == 201) {
+            served += 1;
+        }
+        if i % 10 == 0 {
+            let health = client.get(format!("http://{addr}/healthz")).send().await.unwrap();
+            assert_eq!(health.status().as_u16(), 200, "health answers under the stall");
+        }
+    }
+    assert!(f64::from(served) / f64::from(attempts) >= 0.99, "{served} of {attempts} served");
+    // The keyless ones were each refused at once; the half-written ones are still waiting.
+    for stream in stalled.iter_mut().skip(1).step_by(2).take(10) {
+        assert_eq!(status_of(stream, Duration::from_secs(2)).await, 401);
+    }
+}
