@@ -133,6 +133,16 @@ pub trait Store: Send + Sync + fmt::Debug {
         now: DateTime<Utc>,
     ) -> Result<Vec<OutboxItem>, StoreError>;
 
+    /// Returns at once the leases a previous run left behind, where the store is one daemon's
+    /// alone (SQLite, while `pathways serve` holds its lock file): they belong to a process that
+    /// is gone, so waiting out `lease_ms` only delays the referrals. A claim already counted
+    /// its attempt, so a referral whose sends kill the daemon still runs out of attempts.
+    /// Elsewhere (PostgreSQL, shared by several daemons) leases lapse by time; this does
+    /// nothing. Returns how many were taken back.
+    async fn take_back_leases(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+
     /// Ends `worker_id`'s attempt on a claimed row (see [`DispatchOutcome`]). Returns `false`
     /// and changes nothing when the worker no longer holds the row: its lease ran out and
     /// another worker claimed it, or the row is finished already.

@@ -192,3 +192,44 @@ async fn a_daemon_killed_mid_dispatch_neither_loses_nor_duplicates_a_referral() 
     assert_eq!(stats.vouchers_created, 8, "and exactly once: {stats:?}");
     sandbox.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_daemon_on_the_same_sqlite_file_is_refused_and_a_restart_takes_back_leases_at_once(
+) {
+    let sandbox = sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let storage = sqlite(&dir);
+    // A lease of ten minutes: waiting it out would settle nothing within this test.
+    let mut daemon = Daemon::start(dir.path(), &storage, &sandbox, 600_000).await;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pathways"))
+        .args(["serve", "--config"])
+        .arg(&daemon.config)
+        .env_remove("PATHWAYS_CONFIG")
+        .env("PATHWAYS_TEST_FOOD_WHSEC", referrals_util::FOOD_SECRET)
+        .env("PATHWAYS_TEST_NHS_WHSEC", referrals_util::NHS_SECRET)
+        .output()
+        .expect("pathways runs");
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("another `pathways serve` is using"), "{stderr}");
+
+    let (case_id, _) = daemon.planned_case("LEASE-1", "planned_partners".into()).await;
+    // The partner hangs: the send is in flight, under its lease, when the daemon is killed.
+    sandbox.set_foodbank_faults(Faults { hang_rate: 1.0, ..Faults::none() });
+    let (status, body) = daemon.refer(&case_id, "lease-1", "{}").await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["referrals"][0]["id"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while sandbox.foodbank_stats().total_posts == 0 {
+        assert!(std::time::Instant::now() < deadline, "the send never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    daemon.kill();
+    sandbox.set_foodbank_faults(Faults::none());
+    let daemon = Daemon::start(dir.path(), &storage, &sandbox, 600_000).await;
+    let settled = daemon.settled(&[id], Duration::from_secs(30)).await;
+    assert_eq!(settled[0]["dispatch"]["state"], "delivered", "{settled:#?}");
+    assert!(daemon.stderr().contains("took back the leases"), "{}", daemon.stderr());
+    assert_eq!(sandbox.foodbank_stats().vouchers_created, 1, "once, by its idempotency key");
+    sandbox.shutdown().await;
+}

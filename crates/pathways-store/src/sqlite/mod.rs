@@ -405,6 +405,19 @@ impl Store for SqliteStore {
         self.write(move |c| outbox::claim(c, &keys, &worker_id, limit, lease, now)).await
     }
 
+    async fn take_back_leases(&self) -> Result<u64, StoreError> {
+        self.write(|c| {
+            c.execute(
+                "UPDATE outbox SET lease_owner = NULL, lease_until = NULL
+                 WHERE state = 'pending' AND lease_owner IS NOT NULL",
+                [],
+            )
+            .map(|n| n as u64)
+            .during("taking back leases")
+        })
+        .await
+    }
+
     async fn finish_outbox(
         &self,
         item: OutboxItemId,

@@ -159,6 +159,27 @@ pub async fn an_expired_lease_makes_an_item_claimable_again(fx: &Fixture) {
     assert_eq!((stored.dispatch.state, stored.dispatch.attempts), (OutboxState::Delivered, 2));
 }
 
+pub async fn a_sole_daemon_takes_back_the_leases_its_previous_run_left(fx: &Fixture) {
+    let case_id = new_case(fx).await;
+    fx.store
+        .create_referrals(&case_id, vec![referral("p", &[NeedCode::Food], "k")], t(0))
+        .await
+        .unwrap();
+    let hour = Duration::from_secs(3600);
+    assert_eq!(fx.store.claim_outbox("killed", 10, hour, t(1)).await.unwrap().len(), 1);
+    let taken = fx.store.take_back_leases().await.unwrap();
+    let again = fx.store.claim_outbox("restarted", 10, LEASE, t(2)).await.unwrap();
+    if fx.is_sqlite() {
+        // One daemon's store: the lease of a process that is gone comes back at once, and
+        // the attempt the dead claim counted stays counted.
+        assert_eq!((taken, again.len()), (1, 1));
+        assert_eq!(again[0].attempt, 2);
+    } else {
+        // Shared by daemons: another one's lease is live until it runs out.
+        assert_eq!((taken, again.len()), (0, 0));
+    }
+}
+
 pub async fn a_retry_waits_for_its_not_before(fx: &Fixture) {
     let case_id = new_case(fx).await;
     let ids = fx

@@ -32,6 +32,7 @@ macro_rules! store_suite {
             dispatch::create_referrals_is_all_or_nothing,
             dispatch::referrals_for_an_unknown_case_are_refused,
             dispatch::concurrent_claimers_never_share_an_item,
+            dispatch::a_sole_daemon_takes_back_the_leases_its_previous_run_left,
             dispatch::an_expired_lease_makes_an_item_claimable_again,
             dispatch::a_retry_waits_for_its_not_before,
             dispatch::delivery_and_failure_update_the_referral,

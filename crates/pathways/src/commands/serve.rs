@@ -34,6 +34,18 @@ pub async fn run(args: Args) -> CommandResult {
     let live = build_live(&settings, &path)?;
     let partner_count = live.orchestrator.partners().len();
     let store = args.config.open_store(&settings).await?;
+    // SQLite is one daemon's: hold its lock file while serving, and take back at once the
+    // leases a previous run left (a crash, `kill -9`) instead of waiting them out.
+    let sqlite_lock = sqlite_daemon_lock(&settings, &path)?;
+    if sqlite_lock.is_some() {
+        let taken = store.take_back_leases().await.map_err(|e| CliError::Failed(e.into()))?;
+        if taken > 0 {
+            tracing::info!(
+                taken,
+                "took back the leases a previous run left; their referrals are sent again now"
+            );
+        }
+    }
     let daemon = Daemon::with_dispatch(
         store.clone(),
         live,
@@ -70,6 +82,34 @@ pub async fn run(args: Args) -> CommandResult {
     dispatcher.shutdown(settings_grace).await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// For a SQLite store, an exclusive lock on `<database>.daemon.lock`, held for as long as the
+/// returned file lives; another `pathways serve` on the same file is refused (exit 2): SQLite
+/// is one daemon's, and PostgreSQL is the way to run several. `None` for PostgreSQL.
+fn sqlite_daemon_lock(settings: &Settings, path: &Path) -> Result<Option<std::fs::File>, CliError> {
+    let Some(database) = settings.storage.url.strip_prefix("sqlite://") else {
+        return Ok(None);
+    };
+    let database = database.split('?').next().unwrap_or(database);
+    let lock_path = format!("{database}.daemon.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| CliError::Failed(anyhow!("{lock_path}: cannot open the daemon lock: {e}")))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(CliError::BadInput(format!(
+            "{}: at `storage.url`: another `pathways serve` is using {database} (it holds {lock_path}); \
+             SQLite serves one daemon: stop the other, or move to PostgreSQL to run several",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(CliError::Failed(anyhow!("{lock_path}: cannot lock: {e}")))
+        }
+    }
 }
 
 /// The partners and keys of `settings`, loaded and checked.
