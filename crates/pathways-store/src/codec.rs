@@ -58,6 +58,14 @@ pub(crate) mod place {
     pub(crate) fn hold(case_id: &str) -> String {
         format!("hold:{case_id}")
     }
+    /// A console user's e-mail address.
+    pub(crate) fn user_email(user_id: &str) -> String {
+        format!("user-email:{user_id}")
+    }
+    /// A console user's display name.
+    pub(crate) fn user_name(user_id: &str) -> String {
+        format!("user-name:{user_id}")
+    }
 }
 
 /// Encodes a document and seals it for `place`.
@@ -133,6 +141,24 @@ pub(crate) fn truncate(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(at.timestamp_micros()).unwrap_or(at)
 }
 
+/// `at` plus `span`, as the databases keep it; the end of year 9999 when that is later (a
+/// lock "for ever"), which both databases can hold.
+pub(crate) fn later(at: DateTime<Utc>, span: std::time::Duration) -> DateTime<Utc> {
+    let far = DateTime::from_timestamp(253_402_300_799, 0).unwrap_or(DateTime::<Utc>::MAX_UTC);
+    chrono::Duration::from_std(span)
+        .ok()
+        .and_then(|span| at.checked_add_signed(span))
+        .map_or(far, |t| truncate(t.min(far)))
+}
+
+/// `at` less `span`, as the databases keep it; 1970 when that is earlier.
+pub(crate) fn earlier(at: DateTime<Utc>, span: std::time::Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(span)
+        .ok()
+        .and_then(|span| at.checked_sub_signed(span))
+        .map_or(DateTime::UNIX_EPOCH, |t| truncate(t.max(DateTime::UNIX_EPOCH)))
+}
+
 #[cfg(test)]
 mod tests {
     use pathways_core::{StatusReason, TaskState};
@@ -146,5 +172,15 @@ mod tests {
         let back: TaskState = from_code("entered-in-error", "referral", "r").unwrap();
         assert_eq!(back, TaskState::EnteredInError);
         assert!(from_code::<TaskState>("lost", "referral", "r").is_err());
+    }
+
+    #[test]
+    fn spans_saturate_at_what_both_databases_hold() {
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let hour = std::time::Duration::from_secs(3600);
+        assert_eq!(later(at, hour).timestamp(), 1_800_003_600);
+        assert_eq!(earlier(at, hour).timestamp(), 1_799_996_400);
+        assert_eq!(later(at, std::time::Duration::MAX).timestamp(), 253_402_300_799);
+        assert_eq!(earlier(at, std::time::Duration::MAX), DateTime::UNIX_EPOCH);
     }
 }

@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 
+use crate::accounts::UserId;
 use crate::ids::{CaseId, ReferralId};
 
 /// An error from the store.
@@ -134,6 +135,17 @@ pub enum StoreError {
         /// The step's partner.
         partner_id: String,
     },
+    /// A console user with this e-mail address (compared trimmed and lower-cased), or this
+    /// identity provider subject, exists already; nothing was written. The value is not
+    /// quoted: an address is personal data.
+    #[error("a console user with this {field} exists already; nothing was written")]
+    DuplicateUser {
+        /// Which value is taken: `email` or `oidc_subject`.
+        field: &'static str,
+    },
+    /// No console user has this id.
+    #[error("no console user with id `{0}`")]
+    UnknownUser(UserId),
     /// The case is under a legal hold and cannot be erased.
     #[error("case `{case_id}` is under a legal hold set at {since}; an admin must lift it first")]
     LegalHold {

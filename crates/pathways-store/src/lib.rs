@@ -1,5 +1,6 @@
 //! Durable storage of `pathways`: cases, plans, the audit log, API idempotency records,
-//! referrals with their status history, and the outbox the dispatcher sends them from.
+//! referrals with their status history, the outbox the dispatcher sends them from, and the
+//! web console's users and sessions.
 //!
 //! One [`Store`] trait, two implementations that pass one test suite:
 //! - [`SqliteStore`], the embedded default (`sqlite://data/pathways.db`): one council, one
@@ -17,6 +18,7 @@
 //! value holding it is sealed ([`DataKeys`], module `seal`) before it reaches either database,
 //! and erased from all of them at once when its time is up ([`erasure`]).
 
+mod accounts;
 mod audit;
 mod codec;
 pub mod erasure;
@@ -35,6 +37,7 @@ mod url;
 
 use std::sync::Arc;
 
+pub use accounts::{AccountStatus, NewSession, NewUser, StoredSession, StoredUser, UserId};
 pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome, AuditRecord, UnknownCode};
 pub use erasure::{Erasure, ErasureReason, LegalHold, ResealProgress};
 pub use error::StoreError;

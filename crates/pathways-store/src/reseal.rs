@@ -75,4 +75,20 @@ pub(crate) const SEALED_COLUMNS: &[SealedColumn] = &[
         place: place::dispatch_error,
         holds_value: "last_error IS NOT NULL",
     },
+    SealedColumn {
+        table: "users",
+        key: "id",
+        value: "email_sealed",
+        place_of: "id",
+        place: place::user_email,
+        holds_value: "email_sealed IS NOT NULL",
+    },
+    SealedColumn {
+        table: "users",
+        key: "id",
+        value: "display_name",
+        place_of: "id",
+        place: place::user_name,
+        holds_value: "display_name IS NOT NULL",
+    },
 ];

@@ -1,7 +1,8 @@
 //! Sealing personal data at rest: every value that holds a client's details or free text
 //! (a case, a plan, a referral's payload, a partner's status note, a dispatch error, a legal
-//! hold's reason) is encrypted before it reaches either database, so the database files,
-//! their backups and replicas hold no readable personal data.
+//! hold's reason, a console user's e-mail address and name) is encrypted before it reaches
+//! either database, so the database files, their backups and replicas hold no readable
+//! personal data.
 //!
 //! The cipher is XChaCha20-Poly1305 (an AEAD): its 192-bit nonces are drawn at random for
 //! every value, which stays safe for any number of values under one key. A sealed value is

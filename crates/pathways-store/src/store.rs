@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use pathways_core::{ActionPlan, Case, TaskState};
 
+use crate::accounts::{AccountStatus, NewSession, NewUser, StoredSession, StoredUser, UserId};
 use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
 use crate::erasure::{Erasure, ErasureReason, LegalHold, ResealProgress};
 use crate::error::StoreError;
@@ -24,7 +25,8 @@ use crate::referral::{
 };
 use crate::stats::PathwayStatsRow;
 
-/// Durable storage of cases, plans, audit, idempotency records, referrals and the outbox.
+/// Durable storage of cases, plans, audit, idempotency records, referrals and the outbox, and
+/// of the web console's users and sessions.
 ///
 /// Every method is atomic: it either happens completely or not at all. Implementations are
 /// cheap to share (`Arc<dyn Store>`) and safe to call from many tasks at once.
@@ -257,4 +259,126 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Replaces the data keys (a configuration reload): values are sealed with the new
     /// current key from now on, and opened with any of the new keys.
     fn replace_data_keys(&self, keys: crate::seal::DataKeys);
+
+    // The web console: users, setup links, sign-in failures and sessions.
+
+    /// Creates a console user, [`AccountStatus::Invited`] with no password, and returns the
+    /// id the store gave it. The address and the name are sealed; an address another user has
+    /// already (compared trimmed and lower-cased) is refused with
+    /// [`StoreError::DuplicateUser`] and nothing is written.
+    async fn insert_user(&self, user: &NewUser, now: DateTime<Utc>) -> Result<UserId, StoreError>;
+
+    /// The user with this id, if there is one.
+    async fn get_user(&self, id: &UserId) -> Result<Option<StoredUser>, StoreError>;
+
+    /// The user who signs in with this address (compared trimmed and lower-cased), if any.
+    async fn user_by_email(&self, email: &str) -> Result<Option<StoredUser>, StoreError>;
+
+    /// The user linked to this identity provider issuer and subject (as the console composed
+    /// it for [`set_oidc_subject`](Store::set_oidc_subject)), if any.
+    async fn user_by_oidc_subject(
+        &self,
+        issuer_subject: &str,
+    ) -> Result<Option<StoredUser>, StoreError>;
+
+    /// Every user of `organisation`, whatever their status, oldest account first.
+    async fn users_of_organisation(
+        &self,
+        organisation: &str,
+    ) -> Result<Vec<StoredUser>, StoreError>;
+
+    /// Sets a user's status; `false` when there is no such user. Disabling also ends the
+    /// user's sessions and voids their setup links in the same transaction, so a disabled
+    /// user is signed out everywhere at once and no pending link can bring the account back.
+    async fn set_user_status(&self, id: &UserId, status: AccountStatus)
+        -> Result<bool, StoreError>;
+
+    /// Sets a user's password hash (the console's own format), makes the account
+    /// [`AccountStatus::Active`], clears failed sign-ins and any lock, and, in the same
+    /// transaction, voids the user's setup links and ends all their sessions: a reset signs
+    /// the person out everywhere. `false` when there is no such user.
+    async fn set_password(
+        &self,
+        id: &UserId,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Links a user to an identity provider issuer and subject (`Some`) or unlinks them
+    /// (`None`); `false` when there is no such user. A subject linked to another user is
+    /// refused with [`StoreError::DuplicateUser`].
+    async fn set_oidc_subject(
+        &self,
+        id: &UserId,
+        issuer_subject: Option<&str>,
+    ) -> Result<bool, StoreError>;
+
+    /// Stores a one-time setup link for a user, by the hash of its secret, valid until
+    /// `expires_at`; the user's older links stop working (one link per user at a time).
+    /// [`StoreError::UnknownUser`] when there is no such user.
+    async fn create_setup_token(
+        &self,
+        user_id: &UserId,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Uses up a setup link: when it exists and has not expired at `now`, removes it and
+    /// returns its user, atomically (of concurrent callers, in this daemon or another, one
+    /// at most gets the user). An expired link gives `None`; it, and every other link expired
+    /// by `now`, is removed.
+    async fn take_setup_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserId>, StoreError>;
+
+    /// The user of a setup link that exists and has not expired at `now`, without using it
+    /// up (for showing the form that will).
+    async fn peek_setup_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserId>, StoreError>;
+
+    /// Counts a failed sign-in and returns the user's failures since the last success. Once
+    /// they reach `lock_after` (0: never), every failure locks the account until
+    /// `now + lock_for`. [`StoreError::UnknownUser`] when there is no such user. Atomic, so
+    /// concurrent failures, in this daemon or another, are all counted.
+    async fn record_sign_in_failure(
+        &self,
+        id: &UserId,
+        now: DateTime<Utc>,
+        lock_after: u32,
+        lock_for: Duration,
+    ) -> Result<u32, StoreError>;
+
+    /// Forgets a user's failed sign-ins and any lock (after a successful sign-in); `false`
+    /// when there is no such user.
+    async fn clear_sign_in_failures(&self, id: &UserId) -> Result<bool, StoreError>;
+
+    /// Stores a new session, last seen at its `created_at`. `false`, and nothing stored, when
+    /// its user does not exist or is disabled: a sign-in racing the user's disabling either
+    /// finishes first (and the disabling ends the session) or makes no session.
+    async fn insert_session(&self, session: &NewSession) -> Result<bool, StoreError>;
+
+    /// The session with this hash, as stored, expired or not: the caller judges
+    /// [`StoredSession::expires_at`] and its own idle timeout against
+    /// [`StoredSession::last_seen_at`]. Every daemon sharing the database sees it.
+    async fn get_session(&self, id_hash: &str) -> Result<Option<StoredSession>, StoreError>;
+
+    /// Marks a session used at `now` (never moving it back, should daemons' clocks differ);
+    /// `false` when there is no such session.
+    async fn touch_session(&self, id_hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// Ends a session (signing out); `false` when there was no such session.
+    async fn delete_session(&self, id_hash: &str) -> Result<bool, StoreError>;
+
+    /// Ends every session whose absolute expiry has come by `now`, or that was last seen more
+    /// than `idle` before `now`; returns how many.
+    async fn delete_expired_sessions(
+        &self,
+        now: DateTime<Utc>,
+        idle: Duration,
+    ) -> Result<u64, StoreError>;
 }

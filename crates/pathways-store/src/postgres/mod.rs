@@ -18,6 +18,7 @@
 //! connection and cached. TLS is not offered yet (`NoTls`): run the database on the same host
 //! or a private network.
 
+mod accounts;
 mod erasure;
 mod lookup;
 mod outbox;
@@ -35,8 +36,11 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod
 use pathways_core::{ActionPlan, Case, TaskState};
 use tokio_postgres::NoTls;
 
+use crate::accounts::{
+    email_lookup, AccountStatus, NewSession, NewUser, StoredSession, StoredUser, UserId,
+};
 use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
-use crate::codec::{place, seal_json};
+use crate::codec::{earlier, later, place, seal_json};
 use crate::erasure::{Erasure, ErasureReason, LegalHold, ResealProgress};
 use crate::error::StoreError;
 use crate::idempotency::{IdempotencyOutcome, StoredResponse};
@@ -62,6 +66,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("0001_initial.sql")),
     (2, "data_safety", include_str!("0002_data_safety.sql")),
+    (3, "console", include_str!("0003_console.sql")),
 ];
 /// Values sealed per transaction by the pass at connecting.
 const SEAL_AT_CONNECT_BATCH: u32 = 500;
@@ -448,5 +453,138 @@ impl Store for PostgresStore {
 
     fn replace_data_keys(&self, keys: DataKeys) {
         *self.keys.write().unwrap_or_else(PoisonError::into_inner) = keys;
+    }
+
+    async fn insert_user(&self, user: &NewUser, now: DateTime<Utc>) -> Result<UserId, StoreError> {
+        let keys = self.keys();
+        let id = UserId::random();
+        let sealed = accounts::SealedUser {
+            organisation: user.organisation.clone(),
+            role: user.role.clone(),
+            email_sealed: keys
+                .seal(user.email.expose().as_bytes(), &place::user_email(id.as_str())),
+            email_lookup: email_lookup(user.email.expose()),
+            display_name: user
+                .display_name
+                .as_ref()
+                .map(|name| keys.seal(name.expose().as_bytes(), &place::user_name(id.as_str()))),
+            id,
+        };
+        accounts::insert_user(&self.client().await?, &sealed, now).await?;
+        Ok(sealed.id)
+    }
+
+    async fn get_user(&self, id: &UserId) -> Result<Option<StoredUser>, StoreError> {
+        accounts::user_by_id(&self.client().await?, &self.keys(), id.as_str()).await
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<StoredUser>, StoreError> {
+        let lookup = email_lookup(email);
+        accounts::user_by_lookup(&self.client().await?, &self.keys(), &lookup).await
+    }
+
+    async fn user_by_oidc_subject(
+        &self,
+        issuer_subject: &str,
+    ) -> Result<Option<StoredUser>, StoreError> {
+        accounts::user_by_oidc_subject(&self.client().await?, &self.keys(), issuer_subject).await
+    }
+
+    async fn users_of_organisation(
+        &self,
+        organisation: &str,
+    ) -> Result<Vec<StoredUser>, StoreError> {
+        accounts::users_of_organisation(&self.client().await?, &self.keys(), organisation).await
+    }
+
+    async fn set_user_status(
+        &self,
+        id: &UserId,
+        status: AccountStatus,
+    ) -> Result<bool, StoreError> {
+        accounts::set_status(&mut self.client().await?, id, status).await
+    }
+
+    async fn set_password(
+        &self,
+        id: &UserId,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        accounts::set_password(&mut self.client().await?, id, password_hash, now).await
+    }
+
+    async fn set_oidc_subject(
+        &self,
+        id: &UserId,
+        issuer_subject: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        accounts::set_oidc_subject(&self.client().await?, id, issuer_subject).await
+    }
+
+    async fn create_setup_token(
+        &self,
+        user_id: &UserId,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        accounts::create_setup_token(&mut client, user_id, token_hash, expires_at).await
+    }
+
+    async fn take_setup_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserId>, StoreError> {
+        accounts::take_setup_token(&mut self.client().await?, token_hash, now).await
+    }
+
+    async fn peek_setup_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserId>, StoreError> {
+        accounts::peek_setup_token(&self.client().await?, token_hash, now).await
+    }
+
+    async fn record_sign_in_failure(
+        &self,
+        id: &UserId,
+        now: DateTime<Utc>,
+        lock_after: u32,
+        lock_for: Duration,
+    ) -> Result<u32, StoreError> {
+        let until = later(now, lock_for);
+        accounts::record_sign_in_failure(&self.client().await?, id, until, lock_after).await
+    }
+
+    async fn clear_sign_in_failures(&self, id: &UserId) -> Result<bool, StoreError> {
+        accounts::clear_sign_in_failures(&self.client().await?, id).await
+    }
+
+    async fn insert_session(&self, session: &NewSession) -> Result<bool, StoreError> {
+        accounts::insert_session(&mut self.client().await?, session).await
+    }
+
+    async fn get_session(&self, id_hash: &str) -> Result<Option<StoredSession>, StoreError> {
+        accounts::get_session(&self.client().await?, id_hash).await
+    }
+
+    async fn touch_session(&self, id_hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        accounts::touch_session(&self.client().await?, id_hash, now).await
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<bool, StoreError> {
+        accounts::delete_session(&self.client().await?, id_hash).await
+    }
+
+    async fn delete_expired_sessions(
+        &self,
+        now: DateTime<Utc>,
+        idle: Duration,
+    ) -> Result<u64, StoreError> {
+        let seen_before = earlier(now, idle);
+        accounts::delete_expired_sessions(&self.client().await?, now, seen_before).await
     }
 }

@@ -14,6 +14,7 @@
 //! SQLite calls block, so reads run on tokio's blocking pool (`spawn_blocking`) and writes on
 //! the writer thread, never on the async workers.
 
+mod accounts;
 mod erasure;
 mod lookup;
 mod migrations;
@@ -34,8 +35,11 @@ use chrono::{DateTime, Utc};
 use pathways_core::{ActionPlan, Case, TaskState};
 use rusqlite::{Connection, OpenFlags};
 
+use crate::accounts::{
+    email_lookup, AccountStatus, NewSession, NewUser, StoredSession, StoredUser, UserId,
+};
 use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
-use crate::codec::{place, seal_json};
+use crate::codec::{earlier, later, place, seal_json};
 use crate::erasure::{Erasure, ErasureReason, LegalHold, ResealProgress};
 use crate::error::StoreError;
 use crate::idempotency::{IdempotencyOutcome, StoredResponse};
@@ -53,8 +57,8 @@ use crate::store::Store;
 const READERS: usize = 2;
 /// How long a statement waits for another process's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Prepared statements kept per connection (the store has about 40 distinct statements).
-const STATEMENT_CACHE: usize = 64;
+/// Prepared statements kept per connection (the store has about 70 distinct statements).
+const STATEMENT_CACHE: usize = 128;
 
 /// How the SQLite store is run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -550,6 +554,151 @@ impl Store for SqliteStore {
 
     fn replace_data_keys(&self, keys: DataKeys) {
         *self.inner.keys.write().unwrap_or_else(PoisonError::into_inner) = keys;
+    }
+
+    async fn insert_user(&self, user: &NewUser, now: DateTime<Utc>) -> Result<UserId, StoreError> {
+        let keys = self.keys();
+        let id = UserId::random();
+        let sealed = accounts::SealedUser {
+            organisation: user.organisation.clone(),
+            role: user.role.clone(),
+            email_sealed: keys
+                .seal(user.email.expose().as_bytes(), &place::user_email(id.as_str())),
+            email_lookup: email_lookup(user.email.expose()),
+            display_name: user
+                .display_name
+                .as_ref()
+                .map(|name| keys.seal(name.expose().as_bytes(), &place::user_name(id.as_str()))),
+            id,
+        };
+        self.write(move |c| accounts::insert_user(c, &sealed, now).map(|()| sealed.id)).await
+    }
+
+    async fn get_user(&self, id: &UserId) -> Result<Option<StoredUser>, StoreError> {
+        let (id, keys) = (id.clone(), self.keys());
+        self.read(move |c| accounts::user_by_id(c, &keys, id.as_str())).await
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<StoredUser>, StoreError> {
+        let (lookup, keys) = (email_lookup(email), self.keys());
+        self.read(move |c| accounts::user_by_lookup(c, &keys, &lookup)).await
+    }
+
+    async fn user_by_oidc_subject(
+        &self,
+        issuer_subject: &str,
+    ) -> Result<Option<StoredUser>, StoreError> {
+        let (subject, keys) = (issuer_subject.to_string(), self.keys());
+        self.read(move |c| accounts::user_by_oidc_subject(c, &keys, &subject)).await
+    }
+
+    async fn users_of_organisation(
+        &self,
+        organisation: &str,
+    ) -> Result<Vec<StoredUser>, StoreError> {
+        let (organisation, keys) = (organisation.to_string(), self.keys());
+        self.read(move |c| accounts::users_of_organisation(c, &keys, &organisation)).await
+    }
+
+    async fn set_user_status(
+        &self,
+        id: &UserId,
+        status: AccountStatus,
+    ) -> Result<bool, StoreError> {
+        let id = id.clone();
+        self.write(move |c| accounts::set_status(c, &id, status)).await
+    }
+
+    async fn set_password(
+        &self,
+        id: &UserId,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (id, hash) = (id.clone(), password_hash.to_string());
+        self.write(move |c| accounts::set_password(c, &id, &hash, now)).await
+    }
+
+    async fn set_oidc_subject(
+        &self,
+        id: &UserId,
+        issuer_subject: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let (id, subject) = (id.clone(), issuer_subject.map(str::to_string));
+        self.write(move |c| accounts::set_oidc_subject(c, &id, subject.as_deref())).await
+    }
+
+    async fn create_setup_token(
+        &self,
+        user_id: &UserId,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (id, hash) = (user_id.clone(), token_hash.to_string());
+        self.write(move |c| accounts::create_setup_token(c, &id, &hash, expires_at)).await
+    }
+
+    async fn take_setup_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserId>, StoreError> {
+        let hash = token_hash.to_string();
+        self.write(move |c| accounts::take_setup_token(c, &hash, now)).await
+    }
+
+    async fn peek_setup_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserId>, StoreError> {
+        let hash = token_hash.to_string();
+        self.read(move |c| accounts::peek_setup_token(c, &hash, now)).await
+    }
+
+    async fn record_sign_in_failure(
+        &self,
+        id: &UserId,
+        now: DateTime<Utc>,
+        lock_after: u32,
+        lock_for: Duration,
+    ) -> Result<u32, StoreError> {
+        let (id, until) = (id.clone(), later(now, lock_for));
+        self.write(move |c| accounts::record_sign_in_failure(c, &id, until, lock_after)).await
+    }
+
+    async fn clear_sign_in_failures(&self, id: &UserId) -> Result<bool, StoreError> {
+        let id = id.clone();
+        self.write(move |c| accounts::clear_sign_in_failures(c, &id)).await
+    }
+
+    async fn insert_session(&self, session: &NewSession) -> Result<bool, StoreError> {
+        let session = session.clone();
+        self.write(move |c| accounts::insert_session(c, &session)).await
+    }
+
+    async fn get_session(&self, id_hash: &str) -> Result<Option<StoredSession>, StoreError> {
+        let hash = id_hash.to_string();
+        self.read(move |c| accounts::get_session(c, &hash)).await
+    }
+
+    async fn touch_session(&self, id_hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let hash = id_hash.to_string();
+        self.write(move |c| accounts::touch_session(c, &hash, now)).await
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<bool, StoreError> {
+        let hash = id_hash.to_string();
+        self.write(move |c| accounts::delete_session(c, &hash)).await
+    }
+
+    async fn delete_expired_sessions(
+        &self,
+        now: DateTime<Utc>,
+        idle: Duration,
+    ) -> Result<u64, StoreError> {
+        let seen_before = earlier(now, idle);
+        self.write(move |c| accounts::delete_expired_sessions(c, now, seen_before)).await
     }
 }
 

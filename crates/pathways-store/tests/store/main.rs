@@ -1,7 +1,8 @@
 //! The store's contract, checked against both backends: every behaviour in `records`,
-//! `dispatch` and `safety` runs once on SQLite and once on PostgreSQL (skipped, loudly, when
+//! `dispatch`, `safety` and `accounts` runs once on SQLite and once on PostgreSQL (skipped, loudly, when
 //! `PATHWAYS_TEST_POSTGRES_URL` is unset).
 
+mod accounts;
 mod data;
 mod dispatch;
 mod fixtures;
@@ -58,6 +59,14 @@ macro_rules! store_suite {
             safety::cases_due_for_erasure_are_idle_final_unheld_and_not_erased,
             safety::pathway_stats_count_only_the_organisations_cases,
             safety::audit_entries_filter_by_time,
+            accounts::users_round_trip_with_their_address_sealed,
+            accounts::a_taken_address_or_subject_is_refused_whatever_its_case,
+            accounts::setup_links_are_one_time_and_expire,
+            accounts::a_password_reset_voids_links_sessions_and_lockout,
+            accounts::disabling_a_user_ends_their_sessions,
+            accounts::sign_in_locks_after_repeated_failures,
+            accounts::sessions_expire_when_idle_or_at_their_absolute_end,
+            accounts::two_daemons_share_sessions,
         );
     };
     (@tests $fixture:path; $($module:ident :: $name:ident),* $(,)?) => {

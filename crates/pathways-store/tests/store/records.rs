@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use pathways_core::{NeedCode, StatusReason, TaskState};
+use pathways_core::{NeedCode, Personal, StatusReason, TaskState};
 use pathways_store::{
-    AuditAction, AuditFilter, AuditOutcome, CaseId, IdempotencyOutcome, ReferralId, StatusChange,
-    StatusSource, StoreError, StoredResponse,
+    AuditAction, AuditFilter, AuditOutcome, CaseId, IdempotencyOutcome, NewSession, NewUser,
+    ReferralId, StatusChange, StatusSource, StoreError, StoredResponse,
 };
 
 use crate::data::{audit, case, plan, referral, t, PERSONAL};
@@ -69,7 +69,7 @@ pub async fn opening_again_finds_the_schema_migrated_and_the_data_intact(fx: &Fi
     let (second, third) = tokio::join!(fx.reopen(), fx.reopen());
     assert_eq!(second.get_case(&id).await.unwrap().expect("kept").case, case());
     third.insert_case("org", &case()).await.unwrap();
-    assert_eq!(fx.raw_count("schema_migrations").await, 2);
+    assert_eq!(fx.raw_count("schema_migrations").await, 3);
     assert_eq!(fx.raw_count("cases").await, 2);
 }
 
@@ -311,9 +311,38 @@ pub async fn debug_of_stored_types_shows_no_personal_data(fx: &Fixture) {
         fx.store.claim_outbox("w", 10, std::time::Duration::from_secs(30), t(1)).await.unwrap()
     ));
     printed.push(format!("{:?}", fx.store));
+    // A console user named and addressed as the client is: neither shows, nor the hash.
+    let user = NewUser {
+        organisation: "org".into(),
+        role: "pathfinder".into(),
+        email: Personal::new("daniel.okafor@example.org".into()),
+        display_name: Some(Personal::new("Daniel Okafor".into())),
+    };
+    printed.push(format!("{user:?}"));
+    let user_id = fx.store.insert_user(&user, t(0)).await.unwrap();
+    fx.store.set_password(&user_id, "$argon2id$secret-hash", t(1)).await.unwrap();
+    fx.store.set_oidc_subject(&user_id, Some("https://idp|daniel")).await.unwrap();
+    let stored = fx.store.get_user(&user_id).await.unwrap().unwrap();
+    printed.push(format!("{stored:?}"));
+    let session = NewSession {
+        id_hash: "session-hash-secret".into(),
+        user_id: user_id.clone(),
+        created_at: t(2),
+        expires_at: t(3),
+    };
+    printed.push(format!("{session:?}"));
+    fx.store.insert_session(&session).await.unwrap();
+    printed.push(format!("{:?}", fx.store.get_session("session-hash-secret").await.unwrap()));
+    for text in &printed {
+        for secret in ["argon2id", "secret", "idp|daniel"] {
+            assert!(!text.contains(secret), "`{secret}` leaked into {text}");
+        }
+    }
     for text in &printed {
         assert!(
-            text.contains("housing-a") || text.contains("Store") || text.contains("Rejected"),
+            ["housing-a", "Store", "Rejected", "usr_", "[redacted]"]
+                .iter()
+                .any(|c| text.contains(c)),
             "printed something: {text}"
         );
         for personal in PERSONAL {

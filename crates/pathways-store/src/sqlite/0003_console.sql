@@ -1,0 +1,45 @@
+-- pathways schema version 3 (SQLite): the web console's users and sessions.
+
+-- Console users. Never deleted (disabled instead), so the audit log's `usr_…` key ids
+-- always name someone.
+CREATE TABLE users (
+    id                  TEXT PRIMARY KEY,   -- usr_ + 32 hex digits
+    organisation        TEXT NOT NULL,
+    role                TEXT NOT NULL,
+    email_sealed        TEXT NOT NULL,      -- sealed: personal data
+    -- Lower-case hex SHA-256 of 'pathways-user-email' NUL and the address trimmed and
+    -- lower-cased: finds the sealed address, and keeps addresses unique whatever their case.
+    email_lookup        TEXT NOT NULL,
+    display_name        TEXT,               -- sealed: personal data
+    password_hash       TEXT,               -- the console's hash; never the password
+    password_changed_at INTEGER,
+    status              TEXT NOT NULL CHECK (status IN ('invited', 'active', 'disabled')),
+    created_at          INTEGER NOT NULL,
+    failed_sign_ins     INTEGER NOT NULL DEFAULT 0,
+    locked_until        INTEGER,
+    oidc_subject        TEXT                -- the identity provider's issuer and subject
+);
+CREATE UNIQUE INDEX users_by_email ON users (email_lookup);
+CREATE UNIQUE INDEX users_by_oidc_subject ON users (oidc_subject) WHERE oidc_subject IS NOT NULL;
+CREATE INDEX users_by_organisation ON users (organisation, created_at);
+
+-- One-time links that let a user set a password: only the hash of the link's secret.
+CREATE TABLE setup_tokens (
+    token_hash TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users (id),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX setup_tokens_by_user ON setup_tokens (user_id);
+
+-- Console sessions: only the hash of the cookie's secret.
+CREATE TABLE sessions (
+    id_hash      TEXT PRIMARY KEY,
+    user_id      TEXT NOT NULL REFERENCES users (id),
+    created_at   INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL   -- the absolute timeout
+);
+CREATE INDEX sessions_by_user ON sessions (user_id);
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+CREATE INDEX sessions_by_last_seen ON sessions (last_seen_at);
