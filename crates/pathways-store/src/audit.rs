@@ -279,7 +279,8 @@ fn unreadable(seq: i64, field: &str) -> StoreError {
 pub struct AuditEntry {
     /// When.
     pub at: DateTime<Utc>,
-    /// The id of the API key used (not the key, nor a hash of it); `webhook` for a signed
+    /// The id of the API key used (not the key, nor a hash of it); the user's id
+    /// (`usr_…`, see [`UserId`](crate::UserId)) for the web console; `webhook` for a signed
     /// partner callback, `system:retention` for the retention sweep.
     pub key_id: String,
     /// The organisation the key belongs to (the partner's id for a callback, `system` for the
@@ -375,6 +376,13 @@ mod tests {
     #[test]
     fn codes_pass_validation() {
         assert!(entry().validate().is_ok());
+    }
+
+    #[test]
+    fn a_console_users_id_is_a_key_id() {
+        let mut e = entry();
+        e.key_id = crate::UserId::random().to_string();
+        assert!(e.validate().is_ok(), "{}", e.key_id);
     }
 
     #[test]
