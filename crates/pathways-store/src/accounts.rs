@@ -1,5 +1,5 @@
-//! The web console's records: its users, their sessions, and the one-time links that set a
-//! password.
+//! The web console's records: its users, their sessions, the one-time links that set a
+//! password, and the views of an organisation's cases the console lists.
 //!
 //! A user's e-mail address and display name are personal data: both are sealed like a case
 //! (see `crate::seal`), and the address is found again by a lookup hash of its normal form
@@ -12,9 +12,11 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use pathways_core::Personal;
+use pathways_core::{Personal, TaskState};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use crate::ids::{CaseId, ReferralId};
 
 /// The prefix of every user id.
 const USER_ID_PREFIX: &str = "usr_";
@@ -223,6 +225,45 @@ impl fmt::Debug for StoredSession {
     }
 }
 
+/// One line of the console's case list: what can be shown without opening the case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseSummary {
+    /// The store's id for the case.
+    pub id: CaseId,
+    /// The referring organisation's own reference for it (e.g. `CAKC-000123`), trimmed.
+    pub reference: String,
+    /// When it was stored.
+    pub created_at: DateTime<Utc>,
+    /// How many needs it has.
+    pub needs: u32,
+    /// The version of its newest plan; `None` without a plan (or when the newest is one kept
+    /// before plans had versions).
+    pub plan_version: Option<u32>,
+    /// Its referrals still under way: draft, requested, accepted, in progress or on hold.
+    pub referrals_live: u32,
+    /// Its referrals a pathfinder should look at: rejected or failed (a cancelled one was
+    /// withdrawn on purpose, so it is not counted).
+    pub referrals_attention: u32,
+}
+
+/// A referral a pathfinder should look at: rejected, failed, or requested and unanswered for
+/// too long.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttentionReferral {
+    /// The referral.
+    pub referral_id: ReferralId,
+    /// Its case.
+    pub case_id: CaseId,
+    /// The case's reference, as [`CaseSummary::reference`].
+    pub case_reference: String,
+    /// The partner it went to.
+    pub partner_id: String,
+    /// Its state now.
+    pub state: TaskState,
+    /// Since when it is in that state.
+    pub since: DateTime<Utc>,
+}
+
 /// An address in the form it is compared in: trimmed and lower-cased.
 pub(crate) fn normal_email(address: &str) -> String {
     address.trim().to_lowercase()
@@ -239,7 +280,29 @@ pub(crate) fn email_lookup(address: &str) -> String {
     hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Turns a count read from the database into a `u32`, saturating.
+/// The case-list columns of a case being stored: its reference, trimmed, and its number of
+/// needs.
+pub(crate) fn case_columns(case: &pathways_core::Case) -> (String, i64) {
+    let needs = i64::try_from(case.needs.len()).unwrap_or(i64::MAX);
+    (case.reference.trim().to_string(), needs)
+}
+
+/// The case-list columns of a case document: its reference, trimmed, and its number of
+/// needs. Read from the JSON rather than [`pathways_core::Case`], so a document an older
+/// build wrote (whose shape a stricter parser might refuse) still yields them.
+pub(crate) fn list_columns(case: &serde_json::Value) -> (String, i64) {
+    let reference = case.get("reference").and_then(|r| r.as_str()).unwrap_or("").trim();
+    let needs = case.get("needs").and_then(|n| n.as_array()).map_or(0, Vec::len);
+    (reference.to_string(), i64::try_from(needs).unwrap_or(i64::MAX))
+}
+
+/// The plan version a stored plan document names: its `plan.version`, or 0 for a plan kept
+/// before plans had versions (which reads back as no plan).
+pub(crate) fn plan_version(record: &serde_json::Value) -> i64 {
+    record.pointer("/plan/version").and_then(serde_json::Value::as_i64).unwrap_or(0)
+}
+
+/// Turns a count or version read from the database into a `u32`, saturating.
 pub(crate) fn count(value: i64) -> u32 {
     u32::try_from(value.max(0)).unwrap_or(u32::MAX)
 }
@@ -287,5 +350,14 @@ mod tests {
             email_lookup(" A@B.C "),
             "e812c72e1e12b1fac53b403182c837f506fa0647bde33b42965dc9de5ecdf307"
         );
+    }
+
+    #[test]
+    fn list_columns_come_from_the_document() {
+        let case = serde_json::json!({"reference": " CAKC-1 ", "needs": [{}, {}, {}]});
+        assert_eq!(list_columns(&case), ("CAKC-1".to_string(), 3));
+        assert_eq!(list_columns(&serde_json::json!({})), (String::new(), 0));
+        assert_eq!(plan_version(&serde_json::json!({"plan": {"version": 4}})), 4);
+        assert_eq!(plan_version(&serde_json::json!({"version": 4})), 0, "before versions");
     }
 }

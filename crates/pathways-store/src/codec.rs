@@ -91,6 +91,16 @@ pub(crate) fn open_json<T: DeserializeOwned>(
     serde_json::from_slice(&bytes).map_err(|e| StoreError::corrupt(what, id, &e))
 }
 
+/// A sealed JSON document, opened, for reading a field or two out of it; `None` when it does
+/// not open or is not JSON.
+pub(crate) fn open_document(
+    keys: &DataKeys,
+    sealed: &str,
+    place: &str,
+) -> Option<serde_json::Value> {
+    keys.open(sealed, place).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok())
+}
+
 /// Seals an optional free text for `place`.
 pub(crate) fn seal_text(keys: &DataKeys, text: Option<&str>, place: &str) -> Option<String> {
     text.map(|t| keys.seal(t.as_bytes(), place))

@@ -2,7 +2,9 @@
 //!
 //! Erasing a case removes every piece of the client's personal data from every table in one
 //! transaction: the case document, its plans, each referral's payload, the partners' status
-//! notes and the dispatch errors. What the statistics and the audit need stays: the case's id,
+//! notes and the dispatch errors, and the referrer's own reference for the case (kept plain
+//! for the console's case list: pseudonymous, but it leads back to the client in the
+//! referrer's records). What the statistics and the audit need stays: the case's id,
 //! organisation and dates, each referral's partner, needs, states and times, and the audit
 //! log (which never held personal data). So pathway reports give the same figures before and
 //! after. Referrals still waiting in the outbox, never sent, are cancelled in the same

@@ -37,7 +37,10 @@ mod url;
 
 use std::sync::Arc;
 
-pub use accounts::{AccountStatus, NewSession, NewUser, StoredSession, StoredUser, UserId};
+pub use accounts::{
+    AccountStatus, AttentionReferral, CaseSummary, NewSession, NewUser, StoredSession, StoredUser,
+    UserId,
+};
 pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome, AuditRecord, UnknownCode};
 pub use erasure::{Erasure, ErasureReason, LegalHold, ResealProgress};
 pub use error::StoreError;

@@ -12,7 +12,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use pathways_core::{ActionPlan, Case, TaskState};
 
-use crate::accounts::{AccountStatus, NewSession, NewUser, StoredSession, StoredUser, UserId};
+use crate::accounts::{
+    AccountStatus, AttentionReferral, CaseSummary, NewSession, NewUser, StoredSession, StoredUser,
+    UserId,
+};
 use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
 use crate::erasure::{Erasure, ErasureReason, LegalHold, ResealProgress};
 use crate::error::StoreError;
@@ -260,7 +263,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// current key from now on, and opened with any of the new keys.
     fn replace_data_keys(&self, keys: crate::seal::DataKeys);
 
-    // The web console: users, setup links, sign-in failures and sessions.
+    // The web console: users, setup links, sign-in failures, sessions, and the case list.
 
     /// Creates a console user, [`AccountStatus::Invited`] with no password, and returns the
     /// id the store gave it. The address and the name are sealed; an address another user has
@@ -381,4 +384,26 @@ pub trait Store: Send + Sync + fmt::Debug {
         now: DateTime<Utc>,
         idle: Duration,
     ) -> Result<u64, StoreError>;
+
+    /// The case list of `organisation`: its cases not erased, newest first, at most `limit`;
+    /// with `reference`, only those whose reference is that one (trimmed, compared without
+    /// regard to case: the database's `lower()`, which on SQLite folds ASCII letters only).
+    /// Read from plain columns and counts, never opening a sealed value, by an index in that
+    /// order, so its cost does not grow with the number of cases.
+    async fn case_summaries(
+        &self,
+        organisation: &str,
+        reference: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<CaseSummary>, StoreError>;
+
+    /// The referrals of `organisation`'s cases (not erased) that a pathfinder should look at:
+    /// rejected or failed, or requested since before `older_than` and still unanswered. The
+    /// most recent change first, at most `limit`.
+    async fn referrals_needing_attention(
+        &self,
+        organisation: &str,
+        older_than: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<AttentionReferral>, StoreError>;
 }

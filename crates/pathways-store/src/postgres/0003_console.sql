@@ -1,4 +1,26 @@
--- pathways schema version 3 (PostgreSQL): the web console's users and sessions.
+-- pathways schema version 3 (PostgreSQL): the web console's users, sessions and case list.
+
+-- The case list. `reference` is the referring organisation's own case number (e.g.
+-- CAKC-000123), trimmed, and `need_count` the number of the case's needs, both copied out of
+-- the sealed case document so that the list never opens one. `reference` is kept PLAIN, not
+-- sealed, by decision: it is a pseudonymous identifier, meaningless outside the referrer's
+-- own records (as our case ids are outside ours), it names no one, and the console must find
+-- a case by it, which a sealed value (a random nonce each time) cannot be searched for. It
+-- is cleared when the case is erased. Both are NULL in rows from before this version until
+-- the store fills them in when it opens (in Rust: the document is sealed, and the keys are
+-- not SQL's to know).
+ALTER TABLE cases
+    ADD COLUMN reference TEXT,
+    ADD COLUMN need_count INTEGER;
+-- The list's order, newest first; the id breaks ties, so that a page ends where the next
+-- begins.
+CREATE INDEX cases_by_organisation_recent ON cases (organisation, created_at DESC, id DESC);
+CREATE INDEX cases_by_organisation_reference ON cases (organisation, lower(reference));
+
+-- A plan's version, plain (a number), so the list need not open plans: 0 for a plan kept
+-- before plans had versions; NULL for rows from before this version until the store fills
+-- it in when it opens.
+ALTER TABLE plans ADD COLUMN version INTEGER;
 
 -- Console users. Never deleted (disabled instead), so the audit log's `usr_…` key ids
 -- always name someone.

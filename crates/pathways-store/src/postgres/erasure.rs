@@ -102,7 +102,8 @@ pub(super) async fn erase(
     execute(
         &tx,
         "UPDATE cases SET case_json = $2, erased_at = $3, erasure_reason = $4,
-             legal_hold_reason = NULL, legal_hold_by = NULL, legal_hold_at = NULL
+             legal_hold_reason = NULL, legal_hold_by = NULL, legal_hold_at = NULL,
+             reference = NULL
          WHERE id = $1",
         &[&key, &ERASED, &now, &reason.as_str()],
     )

@@ -19,6 +19,7 @@
 //! or a private network.
 
 mod accounts;
+mod case_list;
 mod erasure;
 mod lookup;
 mod outbox;
@@ -37,7 +38,8 @@ use pathways_core::{ActionPlan, Case, TaskState};
 use tokio_postgres::NoTls;
 
 use crate::accounts::{
-    email_lookup, AccountStatus, NewSession, NewUser, StoredSession, StoredUser, UserId,
+    case_columns, email_lookup, AccountStatus, AttentionReferral, CaseSummary, NewSession, NewUser,
+    StoredSession, StoredUser, UserId,
 };
 use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
 use crate::codec::{earlier, later, place, seal_json};
@@ -194,6 +196,9 @@ impl PostgresStore {
         }
         let keys = store.keys();
         reseal::verify_keys(&store, &keys).await?;
+        // Rows from before the console (schema version 3): their case-list columns, read
+        // from their sealed documents now that the keys are known to open them.
+        case_list::fill_at_connecting(&store).await?;
         Ok(store)
     }
 
@@ -257,7 +262,8 @@ impl Store for PostgresStore {
     async fn insert_case(&self, organisation: &str, case: &Case) -> Result<CaseId, StoreError> {
         let id = CaseId::random();
         let sealed = seal_json(&self.keys(), case, "case", &place::case(id.as_str()))?;
-        records::insert_case(&self.client().await?, &id, organisation, &sealed).await?;
+        let listed = case_columns(case);
+        records::insert_case(&self.client().await?, &id, organisation, &sealed, &listed).await?;
         Ok(id)
     }
 
@@ -273,7 +279,7 @@ impl Store for PostgresStore {
     ) -> Result<(), StoreError> {
         let record = crate::records::PlanRecordRef { plan, basis };
         let sealed = seal_json(&self.keys(), &record, "plan", &place::plan(case_id.as_str()))?;
-        records::insert_plan(&mut self.client().await?, case_id, &sealed).await
+        records::insert_plan(&mut self.client().await?, case_id, &sealed, plan.version).await
     }
 
     async fn latest_plan(&self, case_id: &CaseId) -> Result<Option<StoredPlan>, StoreError> {
@@ -586,5 +592,24 @@ impl Store for PostgresStore {
     ) -> Result<u64, StoreError> {
         let seen_before = earlier(now, idle);
         accounts::delete_expired_sessions(&self.client().await?, now, seen_before).await
+    }
+
+    async fn case_summaries(
+        &self,
+        organisation: &str,
+        reference: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<CaseSummary>, StoreError> {
+        case_list::case_summaries(&self.client().await?, organisation, reference, limit).await
+    }
+
+    async fn referrals_needing_attention(
+        &self,
+        organisation: &str,
+        older_than: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<AttentionReferral>, StoreError> {
+        let client = self.client().await?;
+        case_list::needing_attention(&client, organisation, older_than, limit).await
     }
 }

@@ -13,22 +13,30 @@ use crate::ids::{CaseId, ReferralId};
 use crate::records::{PlanRecord, StoredCase, StoredPlan};
 use crate::seal::DataKeys;
 
+/// Stores a case: its sealed document, and the case list's plain columns (`reference`,
+/// `need_count`; see `0003_console.sql`).
 pub(super) async fn insert_case(
     c: &Client,
     id: &CaseId,
     organisation: &str,
     sealed: &str,
+    (reference, needs): &(String, i64),
 ) -> Result<(), StoreError> {
     const OP: &str = "storing a case";
     let s = c
         .prepare_cached(
-            "INSERT INTO cases (id, organisation, case_json, created_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO cases (id, organisation, case_json, created_at, reference, need_count)
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .await
         .during(OP)?;
-    c.execute(&s, &[&id.as_str(), &organisation, &sealed, &truncate(Utc::now())])
-        .await
-        .during(OP)?;
+    let needs = i32::try_from(*needs).unwrap_or(i32::MAX);
+    c.execute(
+        &s,
+        &[&id.as_str(), &organisation, &sealed, &truncate(Utc::now()), reference, &needs],
+    )
+    .await
+    .during(OP)?;
     Ok(())
 }
 
@@ -86,10 +94,12 @@ pub(super) async fn lock_live_case<C: GenericClient>(
     Ok(tx.query_opt(&s, &[&case_id.as_str()]).await.during(operation)?.is_some())
 }
 
+/// Stores a plan: its sealed record, and its version in the plain (case list) column.
 pub(super) async fn insert_plan(
     c: &mut Client,
     case_id: &CaseId,
     sealed: &str,
+    version: u32,
 ) -> Result<(), StoreError> {
     const OP: &str = "storing a plan";
     let tx = c.transaction().await.during(OP)?;
@@ -97,10 +107,13 @@ pub(super) async fn insert_plan(
         return Err(StoreError::UnknownCase(case_id.clone()));
     }
     let s = tx
-        .prepare_cached("INSERT INTO plans (case_id, plan_json, created_at) VALUES ($1, $2, $3)")
+        .prepare_cached(
+            "INSERT INTO plans (case_id, plan_json, created_at, version) VALUES ($1, $2, $3, $4)",
+        )
         .await
         .during(OP)?;
-    match tx.execute(&s, &[&case_id.as_str(), &sealed, &truncate(Utc::now())]).await {
+    let version = i32::try_from(version).unwrap_or(i32::MAX);
+    match tx.execute(&s, &[&case_id.as_str(), &sealed, &truncate(Utc::now()), &version]).await {
         Err(e) if violates(&e, "plans_case_id_fkey") => {
             return Err(StoreError::UnknownCase(case_id.clone()))
         }

@@ -82,7 +82,8 @@ pub(super) fn erase(
         .during(OP)?;
     c.prepare_cached(
         "UPDATE cases SET case_json = ?2, erased_at = ?3, erasure_reason = ?4,
-             legal_hold_reason = NULL, legal_hold_by = NULL, legal_hold_at = NULL
+             legal_hold_reason = NULL, legal_hold_by = NULL, legal_hold_at = NULL,
+             reference = NULL
          WHERE id = ?1",
     )
     .and_then(|mut s| s.execute(params![key, ERASED, micros(now), reason.as_str()]))

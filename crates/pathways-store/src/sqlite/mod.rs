@@ -15,6 +15,7 @@
 //! the writer thread, never on the async workers.
 
 mod accounts;
+mod case_list;
 mod erasure;
 mod lookup;
 mod migrations;
@@ -36,7 +37,8 @@ use pathways_core::{ActionPlan, Case, TaskState};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::accounts::{
-    email_lookup, AccountStatus, NewSession, NewUser, StoredSession, StoredUser, UserId,
+    case_columns, email_lookup, AccountStatus, AttentionReferral, CaseSummary, NewSession, NewUser,
+    StoredSession, StoredUser, UserId,
 };
 use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
 use crate::codec::{earlier, later, place, seal_json};
@@ -177,6 +179,9 @@ impl SqliteStore {
         // sealed values only).
         reseal::seal_plain_at_opening(&mut writer, &keys)?;
         reseal::verify_keys(&writer, &keys)?;
+        // Rows from before the console (schema version 3): their case-list columns, read
+        // from their sealed documents now that the keys are known to open them.
+        case_list::fill_at_opening(&mut writer, &keys)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -318,8 +323,11 @@ impl Store for SqliteStore {
     async fn insert_case(&self, organisation: &str, case: &Case) -> Result<CaseId, StoreError> {
         let id = CaseId::random();
         let sealed = seal_json(&self.keys(), case, "case", &place::case(id.as_str()))?;
-        let organisation = organisation.to_string();
-        self.write(move |c| records::insert_case(c, &id, &organisation, &sealed).map(|()| id)).await
+        let (organisation, listed) = (organisation.to_string(), case_columns(case));
+        self.write(move |c| {
+            records::insert_case(c, &id, &organisation, &sealed, &listed).map(|()| id)
+        })
+        .await
     }
 
     async fn get_case(&self, id: &CaseId) -> Result<Option<StoredCase>, StoreError> {
@@ -335,8 +343,8 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         let record = crate::records::PlanRecordRef { plan, basis };
         let sealed = seal_json(&self.keys(), &record, "plan", &place::plan(case_id.as_str()))?;
-        let case_id = case_id.clone();
-        self.write(move |c| records::insert_plan(c, &case_id, &sealed)).await
+        let (case_id, version) = (case_id.clone(), plan.version);
+        self.write(move |c| records::insert_plan(c, &case_id, &sealed, version)).await
     }
 
     async fn latest_plan(&self, case_id: &CaseId) -> Result<Option<StoredPlan>, StoreError> {
@@ -699,6 +707,27 @@ impl Store for SqliteStore {
     ) -> Result<u64, StoreError> {
         let seen_before = earlier(now, idle);
         self.write(move |c| accounts::delete_expired_sessions(c, now, seen_before)).await
+    }
+
+    async fn case_summaries(
+        &self,
+        organisation: &str,
+        reference: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<CaseSummary>, StoreError> {
+        let (organisation, reference) = (organisation.to_string(), reference.map(str::to_string));
+        self.read(move |c| case_list::case_summaries(c, &organisation, reference.as_deref(), limit))
+            .await
+    }
+
+    async fn referrals_needing_attention(
+        &self,
+        organisation: &str,
+        older_than: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<AttentionReferral>, StoreError> {
+        let organisation = organisation.to_string();
+        self.read(move |c| case_list::needing_attention(c, &organisation, older_than, limit)).await
     }
 }
 

@@ -12,17 +12,28 @@ use crate::ids::{CaseId, ReferralId};
 use crate::records::{PlanRecord, StoredCase, StoredPlan};
 use crate::seal::DataKeys;
 
+/// Stores a case: its sealed document, and the case list's plain columns (`reference`,
+/// `need_count`; see `0003_console.sql`).
 pub(super) fn insert_case(
     c: &Connection,
     id: &CaseId,
     organisation: &str,
     sealed: &str,
+    (reference, needs): &(String, i64),
 ) -> Result<(), StoreError> {
     c.prepare_cached(
-        "INSERT INTO cases (id, organisation, case_json, created_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO cases (id, organisation, case_json, created_at, reference, need_count)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )
     .and_then(|mut s| {
-        s.execute(params![id.as_str(), organisation, sealed, micros(chrono::Utc::now())])
+        s.execute(params![
+            id.as_str(),
+            organisation,
+            sealed,
+            micros(chrono::Utc::now()),
+            reference,
+            needs
+        ])
     })
     .during("storing a case")?;
     Ok(())
@@ -69,17 +80,22 @@ pub(super) fn get_case(
     }))
 }
 
+/// Stores a plan: its sealed record, and its version in the plain (case list) column.
 pub(super) fn insert_plan(
     c: &Connection,
     case_id: &CaseId,
     sealed: &str,
+    version: u32,
 ) -> Result<(), StoreError> {
     let inserted = c
         .prepare_cached(
-            "INSERT INTO plans (case_id, plan_json, created_at)
-             SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM cases WHERE id = ?1 AND erased_at IS NULL)",
+            "INSERT INTO plans (case_id, plan_json, created_at, version)
+             SELECT ?1, ?2, ?3, ?4
+             WHERE EXISTS (SELECT 1 FROM cases WHERE id = ?1 AND erased_at IS NULL)",
         )
-        .and_then(|mut s| s.execute(params![case_id.as_str(), sealed, micros(chrono::Utc::now())]));
+        .and_then(|mut s| {
+            s.execute(params![case_id.as_str(), sealed, micros(chrono::Utc::now()), version])
+        });
     match inserted {
         Ok(0) => Err(StoreError::UnknownCase(case_id.clone())),
         Err(e) if is_constraint(&e, "FOREIGN KEY") => Err(StoreError::UnknownCase(case_id.clone())),

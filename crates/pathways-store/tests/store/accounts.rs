@@ -1,13 +1,16 @@
 //! The web console's records: users (their addresses sealed), setup links, sign-in lockout,
-//! and sessions shared by daemons.
+//! sessions shared by daemons, and the case list with what needs attention.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use pathways_core::Personal;
-use pathways_store::{AccountStatus, DataKeys, NewSession, NewUser, StoreError, UserId};
+use pathways_core::{NeedCode, Personal, StatusReason, TaskState};
+use pathways_store::{
+    AccountStatus, CaseId, DataKeys, ErasureReason, NewSession, NewUser, ReferralId, StatusChange,
+    StatusSource, Store, StoreError, UserId,
+};
 
-use crate::data::t;
+use crate::data::{case, plan, referral, t};
 use crate::fixtures::Fixture;
 
 const ORG: &str = "citizens-advice-kc";
@@ -333,4 +336,239 @@ pub async fn two_daemons_share_sessions(fx: &Fixture) {
     assert!(second.insert_session(&session("again", &id, 60, 10_000)).await.unwrap());
     assert!(fx.store.set_user_status(&id, AccountStatus::Disabled).await.unwrap());
     assert!(second.get_session("again").await.unwrap().is_none());
+}
+
+/// Moves a referral to `state` at `at`, as the dispatcher or the partner would.
+async fn set_state(store: &dyn Store, id: &ReferralId, state: TaskState, at: i64) {
+    let reason = matches!(state, TaskState::Rejected | TaskState::Failed | TaskState::Cancelled)
+        .then_some(StatusReason::Other);
+    let change =
+        StatusChange { state, reason, note: None, source: StatusSource::Dispatcher, at: t(at) };
+    assert!(store.record_referral_status(id, &change).await.unwrap(), "{state:?}");
+}
+
+/// A case of `organisation` with this reference and number of needs (1 or 2).
+async fn case_with(store: &dyn Store, organisation: &str, reference: &str, needs: usize) -> CaseId {
+    let mut c = case();
+    c.reference = reference.into();
+    c.needs.truncate(needs);
+    store.insert_case(organisation, &c).await.unwrap()
+}
+
+pub async fn the_case_list_is_newest_first_with_counts_and_reference_search(fx: &Fixture) {
+    let store = &*fx.store;
+    let a = case_with(store, ORG, "CAKC-1", 2).await;
+    let b = case_with(store, ORG, "  cakc-2 ", 1).await;
+    let _theirs = case_with(store, "other-org", "CAKC-1", 2).await;
+    let erased = case_with(store, ORG, "CAKC-1", 2).await;
+    let d = case_with(store, ORG, "CAKC-1", 1).await;
+    store.erase_case(&erased, ErasureReason::EnteredInError, t(0)).await.unwrap();
+
+    // A: two plans (the newest is version 2) and a referral in each kind of state.
+    store.insert_plan(&a, &plan("l", "h"), &serde_json::Value::Null).await.unwrap();
+    let mut second = plan("l", "h");
+    second.version = 2;
+    store.insert_plan(&a, &second, &serde_json::Value::Null).await.unwrap();
+    let new = ["k-draft", "k-requested", "k-rejected", "k-failed", "k-cancelled", "k-completed"]
+        .map(|key| referral("housing-a", &[NeedCode::HousingHomelessness], key));
+    let r = store.create_referrals(&a, new.to_vec(), t(0)).await.unwrap();
+    for (i, state) in [
+        TaskState::Requested,
+        TaskState::Rejected,
+        TaskState::Failed,
+        TaskState::Cancelled,
+        TaskState::Completed,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        set_state(store, &r[i + 1], state, 10).await;
+    }
+
+    let all = store.case_summaries(ORG, None, 10).await.unwrap();
+    let ids: Vec<&CaseId> = all.iter().map(|s| &s.id).collect();
+    assert_eq!(ids, [&d, &b, &a], "newest first; not erased, not another organisation's");
+    let summary_a = &all[2];
+    assert_eq!(summary_a.reference, "CAKC-1");
+    assert_eq!(summary_a.needs, 2);
+    assert_eq!(summary_a.plan_version, Some(2));
+    assert_eq!((summary_a.referrals_live, summary_a.referrals_attention), (2, 2));
+    assert_eq!(summary_a.created_at, store.get_case(&a).await.unwrap().unwrap().created_at);
+    let summary_b = &all[1];
+    assert_eq!((summary_b.reference.as_str(), summary_b.needs), ("cakc-2", 1), "trimmed");
+    assert_eq!((summary_b.plan_version, summary_b.referrals_live), (None, 0));
+    assert_eq!(summary_b.referrals_attention, 0);
+
+    let first_two = store.case_summaries(ORG, None, 2).await.unwrap();
+    assert_eq!(first_two.iter().map(|s| &s.id).collect::<Vec<_>>(), [&d, &b]);
+    let found = store.case_summaries(ORG, Some(" cakc-1 "), 10).await.unwrap();
+    assert_eq!(found.iter().map(|s| &s.id).collect::<Vec<_>>(), [&d, &a]);
+    let found = store.case_summaries(ORG, Some("CAKC-2"), 10).await.unwrap();
+    assert_eq!(found.iter().map(|s| &s.id).collect::<Vec<_>>(), [&b]);
+    assert!(store.case_summaries(ORG, Some("CAKC"), 10).await.unwrap().is_empty(), "exact");
+    assert!(store.case_summaries("nobody", None, 10).await.unwrap().is_empty());
+
+    // The erased case's reference went with its personal data.
+    let raw = fx.raw_text(&format!("SELECT reference FROM cases WHERE id = '{erased}'")).await;
+    assert_eq!(raw, [None]);
+}
+
+pub async fn the_case_list_reads_no_sealed_value_and_follows_its_index(fx: &Fixture) {
+    const CASES: i64 = 10_000;
+    // Documents that are not sealed at all: the list must not try to open them.
+    let sql = if fx.is_sqlite() {
+        format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {CASES})
+             INSERT INTO cases (id, organisation, case_json, created_at, reference, need_count)
+             SELECT printf('%032x', i), 'bulk-org', 'not a sealed value', {base} + i * 1000000,
+                    'REF-' || i, 1 + i % 3
+             FROM n",
+            base = t(0).timestamp_micros()
+        )
+    } else {
+        format!(
+            "INSERT INTO cases (id, organisation, case_json, created_at, reference, need_count)
+             SELECT lpad(to_hex(i), 32, '0'), 'bulk-org', 'not a sealed value',
+                    '{base}'::TIMESTAMPTZ + i * INTERVAL '1 second', 'REF-' || i, 1 + i % 3
+             FROM generate_series(1, {CASES}) i",
+            base = t(0).to_rfc3339()
+        )
+    };
+    assert_eq!(fx.raw_execute(&sql).await, Ok(CASES as u64));
+    let page = fx.store.case_summaries("bulk-org", None, 50).await.unwrap();
+    assert_eq!(page.len(), 50);
+    assert_eq!(page[0].reference, format!("REF-{CASES}"));
+    assert_eq!(page[0].created_at, t(CASES));
+    assert_eq!(page[0].needs, 1 + (CASES % 3) as u32);
+    assert_eq!(page[49].reference, format!("REF-{}", CASES - 49));
+    let found = fx.store.case_summaries("bulk-org", Some("ref-777"), 50).await.unwrap();
+    assert_eq!(found.iter().map(|s| s.reference.as_str()).collect::<Vec<_>>(), ["REF-777"]);
+
+    // The plans the databases make for the list's two queries: each walks its index, and
+    // the page is never sorted out of a scan of the whole table.
+    let listing = fx
+        .explain(
+            "SELECT c.id FROM cases c WHERE c.organisation = 'bulk-org' AND c.erased_at IS NULL
+             ORDER BY c.created_at DESC, c.id DESC LIMIT 50",
+        )
+        .await;
+    assert!(listing.contains("cases_by_organisation_recent"), "{listing}");
+    let searching = fx
+        .explain(
+            "SELECT c.id FROM cases c WHERE c.organisation = 'bulk-org'
+               AND lower(c.reference) = lower('ref-777') AND c.erased_at IS NULL
+             ORDER BY c.created_at DESC, c.id DESC LIMIT 50",
+        )
+        .await;
+    assert!(searching.contains("cases_by_organisation_reference"), "{searching}");
+    for plan in [&listing, &searching] {
+        assert!(!plan.contains("SCAN c") && !plan.contains("Seq Scan on cases"), "{plan}");
+    }
+    assert!(!listing.contains("TEMP B-TREE") && !listing.contains("Sort"), "{listing}");
+}
+
+pub async fn a_version_2_database_gets_its_case_list_filled_on_opening(fx: &Fixture) {
+    let keys = &fx.keys;
+    let (listed, erased, old_plan) = (CaseId::random(), CaseId::random(), CaseId::random());
+    let mut document = case();
+    document.reference = " CAKC-000777 ".into();
+    let sealed_case =
+        |id: &CaseId| keys.seal(&serde_json::to_vec(&document).unwrap(), &format!("case:{id}"));
+    let mut versioned = plan("l", "h");
+    versioned.version = 3;
+    let record = serde_json::json!({"plan": versioned, "basis": null});
+    let sealed_plan = keys.seal(record.to_string().as_bytes(), &format!("plan:{listed}"));
+    // A plan kept before plans had versions: the bare plan, which reads back as none.
+    let bare = serde_json::to_vec(&plan("l", "h")).unwrap();
+    let sealed_bare = keys.seal(&bare, &format!("plan:{old_plan}"));
+    let (mut sqlite, mut postgres) = (String::new(), String::new());
+    for (id, json, at) in [
+        (&listed, sealed_case(&listed), 0),
+        (&old_plan, sealed_case(&old_plan), 1),
+        (&erased, "erased".to_string(), 2),
+    ] {
+        let erased_at = if *id == erased { "1" } else { "NULL" };
+        sqlite += &format!(
+            "INSERT INTO cases (id, organisation, case_json, created_at, erased_at)
+             VALUES ('{id}', '{ORG}', '{json}', {}, {erased_at});\n",
+            t(at).timestamp_micros()
+        );
+        let erased_at = if *id == erased { "now()" } else { "NULL" };
+        postgres += &format!(
+            "INSERT INTO cases (id, organisation, case_json, created_at, erased_at)
+             VALUES ('{id}', '{ORG}', '{json}', '{}', {erased_at});\n",
+            t(at).to_rfc3339()
+        );
+    }
+    for (case_id, json) in [(&listed, &sealed_plan), (&old_plan, &sealed_bare)] {
+        sqlite += &format!(
+            "INSERT INTO plans (case_id, plan_json, created_at) VALUES ('{case_id}', '{json}', {});\n",
+            t(5).timestamp_micros()
+        );
+        postgres += &format!(
+            "INSERT INTO plans (case_id, plan_json, created_at) VALUES ('{case_id}', '{json}', '{}');\n",
+            t(5).to_rfc3339()
+        );
+    }
+    let old = fx.version_2(&sqlite, &postgres).await;
+
+    assert_eq!(old.raw_count("schema_migrations").await, 3);
+    let all = old.store.case_summaries(ORG, None, 10).await.unwrap();
+    assert_eq!(all.iter().map(|s| &s.id).collect::<Vec<_>>(), [&old_plan, &listed]);
+    assert_eq!((all[1].reference.as_str(), all[1].needs), ("CAKC-000777", 2));
+    assert_eq!(all[1].plan_version, Some(3));
+    assert_eq!((all[0].reference.as_str(), all[0].plan_version), ("CAKC-000777", None));
+    let found = old.store.case_summaries(ORG, Some("cakc-000777"), 10).await.unwrap();
+    assert_eq!(found.len(), 2);
+    let raw = old.raw_text("SELECT reference FROM cases ORDER BY created_at").await;
+    assert_eq!(raw, [Some("CAKC-000777".into()), Some("CAKC-000777".into()), None]);
+    // The documents themselves are untouched and still read back.
+    assert_eq!(old.store.get_case(&listed).await.unwrap().unwrap().case, document);
+    assert_eq!(old.store.latest_plan(&listed).await.unwrap().unwrap().plan, versioned);
+    // Opening again finds nothing left to fill.
+    let again = old.reopen().await;
+    assert_eq!(again.case_summaries(ORG, None, 10).await.unwrap(), all);
+    old.teardown().await;
+}
+
+pub async fn referrals_needing_attention_are_the_refused_and_the_unanswered(fx: &Fixture) {
+    let store = &*fx.store;
+    let a = case_with(store, ORG, "CAKC-1", 2).await;
+    let new =
+        ["k-rejected", "k-failed", "k-old", "k-recent", "k-accepted", "k-cancelled", "k-draft"]
+            .map(|key| referral("housing-a", &[NeedCode::HousingHomelessness], key));
+    let r = store.create_referrals(&a, new.to_vec(), t(0)).await.unwrap();
+    set_state(store, &r[0], TaskState::Rejected, 10).await;
+    set_state(store, &r[1], TaskState::Failed, 20).await;
+    set_state(store, &r[2], TaskState::Requested, 5).await;
+    set_state(store, &r[3], TaskState::Requested, 100).await;
+    set_state(store, &r[4], TaskState::Accepted, 30).await;
+    set_state(store, &r[5], TaskState::Cancelled, 40).await;
+    // Another organisation's, and an erased case's, are not this organisation's concern.
+    let theirs = case_with(store, "other-org", "X-1", 1).await;
+    let new = vec![referral("housing-a", &[NeedCode::Food], "k-theirs")];
+    let their = store.create_referrals(&theirs, new, t(0)).await.unwrap();
+    set_state(store, &their[0], TaskState::Rejected, 15).await;
+    let gone = case_with(store, ORG, "CAKC-9", 1).await;
+    let new = vec![referral("housing-a", &[NeedCode::Food], "k-gone")];
+    let gone_referral = store.create_referrals(&gone, new, t(0)).await.unwrap();
+    set_state(store, &gone_referral[0], TaskState::Failed, 25).await;
+    store.erase_case(&gone, ErasureReason::ClientRequest, t(26)).await.unwrap();
+
+    let found = store.referrals_needing_attention(ORG, t(50), 10).await.unwrap();
+    let seen: Vec<(&ReferralId, TaskState)> =
+        found.iter().map(|f| (&f.referral_id, f.state)).collect();
+    assert_eq!(
+        seen,
+        [(&r[1], TaskState::Failed), (&r[0], TaskState::Rejected), (&r[2], TaskState::Requested)],
+        "newest first"
+    );
+    let failed = &found[0];
+    assert_eq!((&failed.case_id, failed.case_reference.as_str()), (&a, "CAKC-1"));
+    assert_eq!((failed.partner_id.as_str(), failed.since), ("housing-a", t(20)));
+    assert_eq!(store.referrals_needing_attention(ORG, t(50), 2).await.unwrap().len(), 2);
+    // Later, the recent request has waited long enough too.
+    let later = store.referrals_needing_attention(ORG, t(101), 10).await.unwrap();
+    assert_eq!(later[0].referral_id, r[3]);
+    assert!(store.referrals_needing_attention("nobody", t(50), 10).await.unwrap().is_empty());
 }

@@ -73,9 +73,20 @@ async fn new_schema(admin_url: &str) -> (String, String) {
     (schema, url)
 }
 
-/// The version-1 schemas as released, to build the databases an older pathways left.
-const SQLITE_V1: &str = include_str!("../../src/sqlite/0001_initial.sql");
-const POSTGRES_V1: &str = include_str!("../../src/postgres/0001_initial.sql");
+/// The schemas as released, oldest first (name, SQLite, PostgreSQL), to build the databases
+/// an older pathways left.
+const RELEASED: [(&str, &str, &str); 2] = [
+    (
+        "initial",
+        include_str!("../../src/sqlite/0001_initial.sql"),
+        include_str!("../../src/postgres/0001_initial.sql"),
+    ),
+    (
+        "data_safety",
+        include_str!("../../src/sqlite/0002_data_safety.sql"),
+        include_str!("../../src/postgres/0002_data_safety.sql"),
+    ),
+];
 
 async fn connect(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, NoTls)
@@ -251,49 +262,101 @@ impl Fixture {
     /// sealing left it (plain JSON, no steps), holding what the backend's script inserts;
     /// then opened by this build (so migrated, and sealed) with this fixture's keys.
     pub async fn version_1(&self, sqlite_script: &str, postgres_script: &str) -> Fixture {
+        self.at_version(1, sqlite_script, postgres_script).await
+    }
+
+    /// A new database of the same backend at schema version 2, as a pathways from before the
+    /// console left it (values sealed, no case-list columns), holding what the backend's
+    /// script inserts; then opened by this build (so migrated) with this fixture's keys.
+    pub async fn version_2(&self, sqlite_script: &str, postgres_script: &str) -> Fixture {
+        self.at_version(2, sqlite_script, postgres_script).await
+    }
+
+    async fn at_version(
+        &self,
+        version: usize,
+        sqlite_script: &str,
+        postgres_script: &str,
+    ) -> Fixture {
+        let released = &RELEASED[..version];
+        let (keys, key_entry) = (self.keys.clone(), self.key_entry.clone());
         match &self.backend {
             Backend::Sqlite { .. } => {
                 let dir = tempfile::tempdir().expect("a temporary folder");
                 let path = dir.path().join("pathways.db");
                 let conn = rusqlite::Connection::open(&path).expect("create the file");
-                conn.execute_batch(SQLITE_V1).expect("the version-1 schema");
                 conn.execute_batch(
                     "CREATE TABLE schema_migrations (
                          version INTEGER PRIMARY KEY, name TEXT NOT NULL,
-                         applied_at INTEGER NOT NULL);
-                     INSERT INTO schema_migrations VALUES (1, 'initial', 0);",
+                         applied_at INTEGER NOT NULL);",
                 )
-                .expect("record version 1");
-                conn.execute_batch(sqlite_script).expect("the version-1 rows");
+                .expect("the migrations table");
+                for (number, (name, sql, _)) in (1..).zip(released) {
+                    conn.execute_batch(sql).expect("a released schema");
+                    conn.execute(
+                        "INSERT INTO schema_migrations VALUES (?1, ?2, 0)",
+                        rusqlite::params![number, name],
+                    )
+                    .expect("record its version");
+                }
+                conn.execute_batch(sqlite_script).expect("the old version's rows");
                 drop(conn);
                 let url = format!("sqlite://{}", path.display());
                 let store = pathways_store::open(&url, self.keys.clone())
                     .await
-                    .expect("open a version-1 SQLite database");
+                    .expect("open an older SQLite database");
                 let backend = Backend::Sqlite { _dir: dir, path };
-                let (keys, key_entry) = (self.keys.clone(), self.key_entry.clone());
                 Fixture { store, url, keys, key_entry, backend }
             }
             Backend::Postgres { admin_url, .. } => {
                 let (schema, url) = new_schema(admin_url).await;
                 let client = connect(&url).await;
-                client.batch_execute(POSTGRES_V1).await.expect("the version-1 schema");
                 client
                     .batch_execute(
                         "CREATE TABLE schema_migrations (
                              version BIGINT PRIMARY KEY, name TEXT NOT NULL,
-                             applied_at TIMESTAMPTZ NOT NULL);
-                         INSERT INTO schema_migrations VALUES (1, 'initial', now());",
+                             applied_at TIMESTAMPTZ NOT NULL);",
                     )
                     .await
-                    .expect("record version 1");
-                client.batch_execute(postgres_script).await.expect("the version-1 rows");
+                    .expect("the migrations table");
+                for (number, (name, _, sql)) in (1_i64..).zip(released) {
+                    client.batch_execute(sql).await.expect("a released schema");
+                    client
+                        .execute(
+                            "INSERT INTO schema_migrations VALUES ($1, $2, now())",
+                            &[&number, name],
+                        )
+                        .await
+                        .expect("record its version");
+                }
+                client.batch_execute(postgres_script).await.expect("the old version's rows");
                 let store = pathways_store::open(&url, self.keys.clone())
                     .await
-                    .expect("open a version-1 PostgreSQL database");
+                    .expect("open an older PostgreSQL database");
                 let backend = Backend::Postgres { admin_url: admin_url.clone(), schema };
-                let (keys, key_entry) = (self.keys.clone(), self.key_entry.clone());
                 Fixture { store, url, keys, key_entry, backend }
+            }
+        }
+    }
+
+    /// How the database would run `sql` (SQLite's `EXPLAIN QUERY PLAN`, PostgreSQL's
+    /// `EXPLAIN`, after `ANALYZE` so that it plans with the real row counts), one line per
+    /// step.
+    pub async fn explain(&self, sql: &str) -> String {
+        match &self.backend {
+            Backend::Sqlite { path, .. } => {
+                let conn = rusqlite::Connection::open(path).expect("open the file");
+                conn.execute_batch("ANALYZE").expect("analyze");
+                let mut statement =
+                    conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).expect("a valid query");
+                let lines = statement.query_map([], |r| r.get::<_, String>(3)).expect("explain");
+                lines.collect::<Result<Vec<_>, _>>().expect("plan lines").join("\n")
+            }
+            Backend::Postgres { .. } => {
+                let client = connect(&self.url).await;
+                client.batch_execute("ANALYZE").await.expect("analyze");
+                let rows = client.query(&format!("EXPLAIN {sql}"), &[]).await.expect("explain");
+                rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>().join("\n")
             }
         }
     }

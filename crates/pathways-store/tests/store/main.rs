@@ -67,6 +67,10 @@ macro_rules! store_suite {
             accounts::sign_in_locks_after_repeated_failures,
             accounts::sessions_expire_when_idle_or_at_their_absolute_end,
             accounts::two_daemons_share_sessions,
+            accounts::the_case_list_is_newest_first_with_counts_and_reference_search,
+            accounts::the_case_list_reads_no_sealed_value_and_follows_its_index,
+            accounts::a_version_2_database_gets_its_case_list_filled_on_opening,
+            accounts::referrals_needing_attention_are_the_refused_and_the_unanswered,
         );
     };
     (@tests $fixture:path; $($module:ident :: $name:ident),* $(,)?) => {
