@@ -331,6 +331,22 @@ pub enum TaskState {
 }
 
 impl TaskState {
+    /// The wire spelling, e.g. `in-progress`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Draft => "draft",
+            TaskState::Requested => "requested",
+            TaskState::Accepted => "accepted",
+            TaskState::Rejected => "rejected",
+            TaskState::InProgress => "in-progress",
+            TaskState::OnHold => "on-hold",
+            TaskState::Completed => "completed",
+            TaskState::Failed => "failed",
+            TaskState::Cancelled => "cancelled",
+            TaskState::EnteredInError => "entered-in-error",
+        }
+    }
+
     /// Whether no further change is expected.
     pub fn is_final(self) -> bool {
         matches!(

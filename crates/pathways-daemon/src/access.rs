@@ -162,6 +162,11 @@ impl OwnerCaseView {
             referrals: referrals.iter().map(ReferralSummary::of).collect(),
         }
     }
+
+    /// The case.
+    pub fn case(&self) -> &Case {
+        &self.case
+    }
 }
 
 /// One referral in the owner's view of its case.
@@ -223,6 +228,11 @@ impl PartnerReferralView {
     /// The case the referral came from.
     pub fn case_id(&self) -> Option<CaseId> {
         CaseId::parse(&self.case_id)
+    }
+
+    /// The referral exactly as it was sent.
+    pub fn sent(&self) -> &Referral {
+        &self.sent
     }
 
     /// The view of `r` for `organisation`: only when `r` went to it, was delivered, and its

@@ -112,7 +112,7 @@ impl ApiKey {
 #[derive(Debug, Clone, Default)]
 pub struct KeyRing {
     keys: Vec<ApiKey>,
-    operator: Option<String>,
+    pub(crate) operator: Option<String>,
 }
 
 impl KeyRing {

@@ -78,6 +78,12 @@ fn is_operational(path: &str) -> bool {
     matches!(path, "/healthz" | "/readyz" | "/metrics" | "/openapi.json")
 }
 
+/// The paths the API owns; a front end mounted beside it ([`crate::Daemon::with_front`])
+/// answers the rest.
+pub fn is_api_path(path: &str) -> bool {
+    is_operational(path) || path == "/v1" || path.starts_with("/v1/")
+}
+
 /// A partner's callback: authenticated by its signature, not by an API key.
 fn is_partner_callback(path: &str) -> bool {
     path.strip_prefix("/v1/partners/").is_some_and(|rest| rest.ends_with("/events"))

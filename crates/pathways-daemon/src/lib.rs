@@ -20,6 +20,7 @@ mod reports;
 pub mod retention;
 mod routes;
 mod serve;
+pub mod service;
 mod state;
 mod webhooks;
 
@@ -48,6 +49,9 @@ use state::AppState;
 #[derive(Debug, Clone)]
 pub struct Daemon {
     state: AppState,
+    /// A front end served beside the API (the web console), answering every path the API
+    /// does not own.
+    front: Option<Router>,
 }
 
 impl Daemon {
@@ -63,7 +67,7 @@ impl Daemon {
         limits: Limits,
         dispatch: DispatchSettings,
     ) -> Self {
-        Self { state: AppState::new(store, live, limits, dispatch) }
+        Self { state: AppState::new(store, live, limits, dispatch), front: None }
     }
 
     /// Starts the dispatcher (sending from the outbox, polling statuses) in the background.
@@ -95,7 +99,41 @@ impl Daemon {
         self.state.store().replace_data_keys(keys);
     }
 
-    /// The complete router, middleware included.
+    /// The shared state, for a front end running in this process ([`service::Handle`]).
+    pub fn handle(&self) -> service::Handle {
+        service::Handle { state: self.state.clone() }
+    }
+
+    /// Serves `front` (the web console, with its own middleware) beside the API: it answers
+    /// every path but `/v1/…` and the operational ones (`/healthz`, `/readyz`, `/metrics`,
+    /// `/openapi.json`), which stay the API's with the API's middleware and JSON errors.
+    pub fn with_front(mut self, front: Router) -> Self {
+        self.front = Some(front);
+        self
+    }
+
+    /// The API and, when one is mounted, the front end beside it.
+    pub fn app(&self) -> Router {
+        let api = self.router();
+        let Some(front) = self.front.clone() else {
+            return api;
+        };
+        let steer = tower::service_fn(move |req: axum::extract::Request| {
+            let api = api.clone();
+            let front = front.clone();
+            async move {
+                use tower::ServiceExt;
+                if layers::is_api_path(req.uri().path()) {
+                    api.oneshot(req).await
+                } else {
+                    front.oneshot(req).await
+                }
+            }
+        });
+        Router::new().fallback_service(steer)
+    }
+
+    /// The API's router, middleware included.
     pub fn router(&self) -> Router {
         let mut router = Router::new();
         for (spec, handler) in routes::table() {
@@ -159,7 +197,7 @@ impl Daemon {
         let limits = self.state.limits();
         serve::serve(
             listener,
-            self.router(),
+            self.app(),
             limits.header_read_timeout,
             limits.shutdown_grace,
             shutdown,

@@ -24,7 +24,7 @@ mod signposts;
 #[cfg(test)]
 mod testing;
 
-pub use fanout::{OrchestratorSettings, PartnerAnswer};
+pub use fanout::{AnswerObserver, OrchestratorSettings, PartnerAnswer};
 pub use messages::{Messages, MessagesError};
 pub use orchestrator::{Orchestrator, PartnerState};
 pub use planner::{

@@ -11,7 +11,7 @@ use chrono::{NaiveDate, Utc};
 use pathways_core::{ActionPlan, Amendment, Case, PartnerOutcome};
 
 use crate::fanout::lane::PartnerLane;
-use crate::fanout::{fan_out, OrchestratorSettings, PartnerAnswer};
+use crate::fanout::{fan_out, AnswerObserver, OrchestratorSettings, PartnerAnswer};
 use crate::planner::{
     amend_plan, build_plan, replan, Amender, AmendmentError, PathwayStats, PlanRules,
 };
@@ -57,6 +57,17 @@ impl Orchestrator {
         &self.partners
     }
 
+    /// The name people read for an organisation or partner id: its `[organisations]` name,
+    /// else its `[[partners]]` name, else the id itself.
+    pub fn display_name(&self, id: &str) -> String {
+        self.rules
+            .organisations
+            .get(id)
+            .map(|o| o.name.clone())
+            .or_else(|| self.partners.iter().find(|p| p.id == id).map(|p| p.name.clone()))
+            .unwrap_or_else(|| id.to_string())
+    }
+
     /// Replaces the pathway statistics later plans are weighed by.
     pub fn set_pathway_stats(&self, stats: PathwayStats) {
         *self.stats.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(stats);
@@ -77,9 +88,19 @@ impl Orchestrator {
 
     /// Asks every relevant partner about `case` at once and returns what each said.
     pub async fn ask(&self, case: &Case, today: NaiveDate) -> Vec<PartnerAnswer> {
+        self.ask_observed(case, today, None).await
+    }
+
+    /// [`ask`](Self::ask), telling `observer` of each answer as it arrives.
+    pub async fn ask_observed(
+        &self,
+        case: &Case,
+        today: NaiveDate,
+        observer: Option<AnswerObserver<'_>>,
+    ) -> Vec<PartnerAnswer> {
         let asks = select(&self.partners, case);
         let lanes: Vec<&PartnerLane> = asks.iter().map(|ask| &self.lanes[ask.index]).collect();
-        let answers = fan_out(&asks, &lanes, case, today, self.settings).await;
+        let answers = fan_out(&asks, &lanes, case, today, self.settings, observer).await;
         for answer in &answers {
             // The case reference and partner ids are not personal; the detail never is.
             if answer.outcome == PartnerOutcome::Answered {
@@ -109,7 +130,18 @@ impl Orchestrator {
         previous: Option<&ActionPlan>,
         today: NaiveDate,
     ) -> (ActionPlan, Vec<PartnerAnswer>) {
-        let answers = self.ask(case, today).await;
+        self.replan_observed(case, previous, today, None).await
+    }
+
+    /// [`replan`](Self::replan), telling `observer` of each partner's answer as it arrives.
+    pub async fn replan_observed(
+        &self,
+        case: &Case,
+        previous: Option<&ActionPlan>,
+        today: NaiveDate,
+        observer: Option<AnswerObserver<'_>>,
+    ) -> (ActionPlan, Vec<PartnerAnswer>) {
+        let answers = self.ask_observed(case, today, observer).await;
         let stats = self.stats();
         let plan = replan(case, &answers, &stats, &self.rules, previous, today, Utc::now());
         (plan, answers)

@@ -140,6 +140,12 @@ vocabulary! {
         /// `POST /v1/partners/{partner_id}/events`, a signed partner callback (key id
         /// `webhook`, organisation the partner's id).
         PartnerEvent => "partner.event",
+        /// The console: a person signed in (key id their user id).
+        SignIn => "console.sign_in",
+        /// The console: a person signed out.
+        SignOut => "console.sign_out",
+        /// The console: the client's copy of a plan was shown (to print or hand over).
+        ClientCopy => "case.client_copy",
     }
 }
 
@@ -227,6 +233,8 @@ vocabulary! {
         NotPartnersReferral => "not_partners_referral",
         /// The store failed while finding or recording a callback's referral.
         StoreFailed => "store_failed",
+        /// A sign-in with a wrong password, or for an account that cannot sign in.
+        BadCredentials => "bad_credentials",
     }
 }
 

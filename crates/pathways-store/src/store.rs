@@ -186,6 +186,14 @@ pub trait Store: Send + Sync + fmt::Debug {
         reference: &str,
     ) -> Result<Option<ReferralId>, StoreError>;
 
+    /// The referrals delivered to partner `partner_id` (a partner organisation's staff see
+    /// these in the console), newest first, at most `limit`; none of an erased case.
+    async fn referrals_sent_to(
+        &self,
+        partner_id: &str,
+        limit: u32,
+    ) -> Result<Vec<ReferralId>, StoreError>;
+
     /// Outbox rows still pending (waiting to be sent or re-sent), for the metrics.
     async fn outbox_depth(&self) -> Result<u64, StoreError>;
 

@@ -17,7 +17,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use commands::{backup, config_check, demo, keys, plan, plugins, sandbox, serve, CommandResult};
+use commands::{
+    backup, config_check, demo, keys, plan, plugins, sandbox, serve, users, CommandResult,
+};
 
 /// Coordinates referrals for people with several needs to partner organisations.
 #[derive(Debug, Parser)]
@@ -41,13 +43,16 @@ enum Command {
     Config(ConfigCommand),
     /// Run the simulated partner APIs alone, until Ctrl-C.
     Sandbox(sandbox::Args),
-    /// Run the daemon: the HTTP API, until SIGTERM or Ctrl-C; SIGHUP reloads the configuration.
+    /// Run the daemon: the HTTP API and the web console, until SIGTERM or Ctrl-C; SIGHUP reloads the configuration.
     Serve(serve::Args),
     /// Make API keys and data keys; re-seal stored data under a new data key.
     #[command(subcommand)]
     Keys(keys::Command),
     /// Copy the SQLite database, while the daemon serves, into a new private file.
     Backup(backup::Args),
+    /// The web console's accounts: add one (printing its link to set a password), disable
+    /// one, reset one's password.
+    Users(users::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -85,6 +90,7 @@ async fn run(command: Command) -> CommandResult {
         Command::Serve(args) => serve::run(args).await,
         Command::Keys(command) => keys::run(command).await,
         Command::Backup(args) => backup::run(args).await,
+        Command::Users(args) => users::run(args).await,
     }
 }
 

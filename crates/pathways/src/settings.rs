@@ -44,6 +44,9 @@ pub struct Settings {
     /// ids, and the national network each belongs to.
     #[serde(default)]
     pub organisations: std::collections::BTreeMap<String, pathways_orchestrator::Organisation>,
+    /// The web console served beside the API.
+    #[serde(default)]
+    pub console: ConsoleSection,
 }
 
 /// A configuration that cannot be used: where and why.
@@ -109,6 +112,7 @@ impl Settings {
         server::validate_keys(&self.api_keys)?;
         self.storage.validate()?;
         self.retention.validate()?;
+        self.console.validate(self.server.listen)?;
         partners::validate(&self.partners)?;
         Ok(())
     }
@@ -146,12 +150,14 @@ fn blame(
     SettingsError { source_name, field, problem }
 }
 
+mod console;
 mod dispatch;
 mod orchestrator;
 mod partners;
 mod retention;
 mod server;
 
+pub use console::ConsoleSection;
 pub use dispatch::DispatchSection;
 pub use orchestrator::OrchestratorSection;
 pub use partners::{PartnerSettings, PluginsSettings};

@@ -263,39 +263,7 @@ async fn write_referrals(
     let live = state.live();
     let mut referrals = Vec::with_capacity(steps.len());
     for (step, key) in steps.iter().zip(&keys) {
-        let partner_id = check_consent(case, step)?;
-        let configured = live.orchestrator.partners().iter().find(|p| p.id == partner_id);
-        let Some(configured) = configured else {
-            return Err(refused(step, "its partner is not enabled now; plan the case again"));
-        };
-        // The same rule the planner used for the step's `shares`.
-        let gets_contact = pathways_core::receives_safe_contact_details(
-            configured.domestic_abuse_service,
-            configured.partner.manifest(),
-            step.need,
-        );
-        // The same function the planner marked `blocked` steps with: a step planned before the
-        // partner's requirements changed is refused here for exactly what is missing.
-        let missing = missing_prerequisites(
-            case,
-            configured.partner.manifest(),
-            step.need,
-            configured.domestic_abuse_service,
-        );
-        if !missing.is_empty() {
-            return Err(refused(step, &format!("first {}", what_to_ask(&missing))));
-        }
-        let service =
-            step.service().cloned().ok_or_else(|| refused(step, "it names no service"))?;
-        referrals.push(Referral::for_need(
-            case,
-            partner_id,
-            service,
-            &step.need_id,
-            step.shares(),
-            gets_contact,
-            key.clone(),
-        ));
+        referrals.push(build_referral(&live, case, step, key.clone())?);
     }
     let new: Vec<NewReferral> = referrals.into_iter().map(NewReferral::from).collect();
     match state.store().create_referrals(case_id, new, Utc::now()).await {
@@ -317,6 +285,49 @@ async fn write_referrals(
         )),
         Err(e) => Err(ApiError::from_store(e)),
     }
+}
+
+/// The referral one plan step would send, exactly as the partner would receive it: consent
+/// checked, the partner enabled, its prerequisites met, and the fields its manifest declares
+/// (the console's check-your-answers page shows this before sending).
+pub(crate) fn build_referral(
+    live: &crate::state::Live,
+    case: &Case,
+    step: &PlanStep,
+    key: String,
+) -> Result<Referral, ApiError> {
+    let partner_id = check_consent(case, step)?;
+    let configured = live.orchestrator.partners().iter().find(|p| p.id == partner_id);
+    let Some(configured) = configured else {
+        return Err(refused(step, "its partner is not enabled now; plan the case again"));
+    };
+    // The same rule the planner used for the step's `shares`.
+    let gets_contact = pathways_core::receives_safe_contact_details(
+        configured.domestic_abuse_service,
+        configured.partner.manifest(),
+        step.need,
+    );
+    // The same function the planner marked `blocked` steps with: a step planned before the
+    // partner's requirements changed is refused here for exactly what is missing.
+    let missing = missing_prerequisites(
+        case,
+        configured.partner.manifest(),
+        step.need,
+        configured.domestic_abuse_service,
+    );
+    if !missing.is_empty() {
+        return Err(refused(step, &format!("first {}", what_to_ask(&missing))));
+    }
+    let service = step.service().cloned().ok_or_else(|| refused(step, "it names no service"))?;
+    Ok(Referral::for_need(
+        case,
+        partner_id,
+        service,
+        &step.need_id,
+        step.shares(),
+        gets_contact,
+        key,
+    ))
 }
 
 const PARTLY: &str = "some referrals of this request exist and some do not; use a new key";

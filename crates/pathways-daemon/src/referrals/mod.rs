@@ -10,6 +10,7 @@ mod intake;
 mod selection;
 mod view;
 
+pub(crate) use intake::build_referral;
 pub use intake::{create, fingerprint, referral_key, ReferralRequest};
 pub use selection::Ordinal;
 pub use view::read;

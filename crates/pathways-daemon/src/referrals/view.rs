@@ -15,7 +15,7 @@ use crate::auth::{Caller, Role};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-const READERS: &[Role] = &[Role::Pathfinder, Role::Coordinator];
+const READERS: &[Role] = &[Role::Pathfinder, Role::Coordinator, Role::Partner];
 const ACTION: AuditAction = AuditAction::ReferralRead;
 
 /// `GET /v1/referrals/{id}`

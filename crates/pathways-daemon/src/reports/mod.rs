@@ -37,6 +37,13 @@ pub struct Range {
     to: Option<DateTime<Utc>>,
 }
 
+impl Range {
+    /// `[from, to)`, each defaulted as the query's.
+    pub fn new(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Self {
+        Self { from, to }
+    }
+}
+
 /// `GET /v1/reports/pathways`
 pub async fn pathways(
     State(state): State<AppState>,

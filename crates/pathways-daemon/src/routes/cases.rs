@@ -115,14 +115,28 @@ pub async fn plan(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<pathways_core::ActionPlan>), ApiError> {
-    let stored = owned_case(&state, &caller, &id, AuditAction::PlanCreate).await?;
+    let plan = plan_observed(&state, &caller, &id, None).await?;
+    Ok((StatusCode::CREATED, Json(plan)))
+}
+
+/// [`plan`], telling `observer` of each partner's answer as it arrives (the console shows
+/// them live).
+pub(crate) async fn plan_observed(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    observer: Option<pathways_orchestrator::AnswerObserver<'_>>,
+) -> Result<pathways_core::ActionPlan, ApiError> {
+    let (state, caller) = (state.clone(), caller.clone());
+    let stored = owned_case(&state, &caller, id, AuditAction::PlanCreate).await?;
     let previous = state.store().latest_plan(&stored.id).await.map_err(ApiError::from_store)?;
     // One snapshot for the whole plan: a reload meanwhile does not change its partners.
     let live = state.live();
     let started = Instant::now();
     let today = chrono::Local::now().date_naive();
+    let previous = previous.as_ref().map(|p| &p.plan);
     let (mut plan, answers) =
-        live.orchestrator.replan(&stored.case, previous.as_ref().map(|p| &p.plan), today).await;
+        live.orchestrator.replan_observed(&stored.case, previous, today, observer).await;
     state.metrics().plan(started.elapsed());
     for report in &plan.partners {
         let took = std::time::Duration::from_millis(report.latency_ms);
@@ -134,7 +148,7 @@ pub async fn plan(
     audit(&state, &caller, AuditAction::PlanCreate, Some(&stored.id), AuditOutcome::Ok).await;
     tracing::info!(case_id = %stored.id, version = plan.version, steps = plan.steps.len(),
         unmet = plan.unmet().count(), partners = plan.partners.len(), "plan stored");
-    Ok((StatusCode::CREATED, Json(plan)))
+    Ok(plan)
 }
 
 /// `GET /v1/cases/{id}/plan` query: which version.
@@ -144,6 +158,13 @@ pub struct PlanQuery {
     /// An earlier version (1 is the first plan); the newest when left out.
     #[schemars(range(min = 1, max = 4294967295u64))]
     version: Option<u32>,
+}
+
+impl PlanQuery {
+    /// The newest version (`None`) or version `version`.
+    pub fn new(version: Option<u32>) -> Self {
+        Self { version }
+    }
 }
 
 /// `GET /v1/cases/{id}/plan`: the newest version, or `?version=n`.

@@ -8,7 +8,7 @@ pub(crate) mod audit;
 mod body;
 pub(crate) mod cases;
 pub(crate) mod erasure;
-mod ops;
+pub(crate) mod ops;
 
 pub(crate) use body::{JsonBody, RawBody};
 
@@ -102,9 +102,11 @@ pub struct RouteSpec {
 }
 
 const PATHFINDER: &[Role] = &[Role::Pathfinder];
-const FOLLOWERS: &[Role] = &[Role::Pathfinder, Role::Coordinator];
 const OWNER_OR_ADMIN: &[Role] = &[Role::Pathfinder, Role::Admin];
 const ADMIN: &[Role] = &[Role::Admin];
+/// A referral is read by its case's organisation and by the partner it was sent to (a
+/// partner's staff in the console, or its system), each through its own view.
+const REFERRAL_READERS: &[Role] = &[Role::Pathfinder, Role::Coordinator, Role::Partner];
 const REPORTERS: &[Role] = &[Role::Coordinator, Role::Admin];
 
 /// An error answer's body.
@@ -350,7 +352,7 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                     "/v1/referrals/{id}",
                     "getReferral",
                     "The owner's view (state, history, dispatch; `needs_chasing` when overdue), or the receiving partner's (state and what was sent).",
-                    Access::Roles(FOLLOWERS),
+                    Access::Roles(REFERRAL_READERS),
                 )
             },
             get(crate::referrals::read),

@@ -23,4 +23,5 @@ mod tests;
 
 pub use answer::PartnerAnswer;
 pub(crate) use run::fan_out;
+pub use run::AnswerObserver;
 pub use settings::OrchestratorSettings;

@@ -10,15 +10,25 @@ use super::lane::PartnerLane;
 use super::settings::OrchestratorSettings;
 use crate::select::PartnerAsk;
 
+/// Told of each partner's answer the moment it arrives (a live view of the fan-out).
+pub type AnswerObserver<'a> = &'a (dyn Fn(&PartnerAnswer) + Send + Sync);
+
 /// Asks every partner in `asks` (each through its lane, `lanes[i]` for `asks[i]`) about `case`
-/// concurrently and returns one answer per ask, in the order of `asks`.
+/// concurrently and returns one answer per ask, in the order of `asks`; `observer`, when
+/// given, is told of each answer as it arrives (and of the unanswered ones at the end).
 pub(crate) async fn fan_out(
     asks: &[PartnerAsk<'_>],
     lanes: &[&PartnerLane],
     case: &Case,
     today: NaiveDate,
     settings: OrchestratorSettings,
+    observer: Option<AnswerObserver<'_>>,
 ) -> Vec<PartnerAnswer> {
+    let tell = |answer: &PartnerAnswer| {
+        if let Some(observer) = observer {
+            observer(answer);
+        }
+    };
     let started = Instant::now();
     let deadline = started + settings.plan_deadline;
     let mut answers: Vec<Option<PartnerAnswer>> = vec![None; asks.len()];
@@ -27,12 +37,14 @@ pub(crate) async fn fan_out(
     for (index, (ask, lane)) in asks.iter().zip(lanes).enumerate() {
         let manifest = ask.partner.partner.manifest();
         if !manifest.capabilities.contains(&Capability::Availability) {
-            answers[index] = Some(PartnerAnswer::unanswered(
+            let skipped = PartnerAnswer::unanswered(
                 ask,
                 PartnerOutcome::Skipped,
                 0,
                 "the connector does not answer availability queries".into(),
-            ));
+            );
+            tell(&skipped);
+            answers[index] = Some(skipped);
             continue;
         }
         let query = AvailabilityQuery::for_case(case, &ask.needs, today);
@@ -43,8 +55,9 @@ pub(crate) async fn fan_out(
     loop {
         match tokio::time::timeout_at(deadline, calls.join_next()).await {
             Ok(Some(Ok((index, result, elapsed)))) => {
-                answers[index] =
-                    Some(PartnerAnswer::from_call(&asks[index], result, elapsed, &settings));
+                let answer = PartnerAnswer::from_call(&asks[index], result, elapsed, &settings);
+                tell(&answer);
+                answers[index] = Some(answer);
             }
             // Only an aborted task fails to join (panics are caught inside the call), and
             // nothing aborts before the deadline.
@@ -65,12 +78,14 @@ pub(crate) async fn fan_out(
         .zip(answers)
         .map(|(ask, answer)| {
             answer.unwrap_or_else(|| {
-                PartnerAnswer::unanswered(
+                let timed_out = PartnerAnswer::unanswered(
                     ask,
                     PartnerOutcome::TimedOut,
                     deadline_ms,
                     format!("no answer within the plan deadline of {deadline_ms} ms; the call was cancelled"),
-                )
+                );
+                tell(&timed_out);
+                timed_out
             })
         })
         .collect()

@@ -36,6 +36,24 @@ pub(super) async fn by_partner_reference<C: GenericClient>(
     Ok(row.map(|r| ReferralId::from_db(r.get(0))))
 }
 
+/// The referrals delivered to `partner_id`, newest first, of cases not erased.
+pub(super) async fn sent_to<C: GenericClient>(
+    c: &C,
+    partner_id: &str,
+    limit: u32,
+) -> Result<Vec<ReferralId>, StoreError> {
+    let rows = c
+        .query(
+            "SELECT r.id FROM referrals r JOIN cases k ON k.id = r.case_id
+             WHERE r.partner_id = $1 AND r.sent_at IS NOT NULL AND k.erased_at IS NULL
+             ORDER BY r.sent_at DESC LIMIT $2",
+            &[&partner_id, &i64::from(limit)],
+        )
+        .await
+        .during("listing the referrals sent to a partner")?;
+    Ok(rows.into_iter().map(|r| ReferralId::from_db(r.get(0))).collect())
+}
+
 /// Pending outbox rows.
 pub(super) async fn outbox_depth<C: GenericClient>(c: &C) -> Result<u64, StoreError> {
     let row = c

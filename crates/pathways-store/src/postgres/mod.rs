@@ -385,6 +385,14 @@ impl Store for PostgresStore {
         lookup::by_partner_reference(&self.client().await?, partner_id, reference).await
     }
 
+    async fn referrals_sent_to(
+        &self,
+        partner_id: &str,
+        limit: u32,
+    ) -> Result<Vec<ReferralId>, StoreError> {
+        lookup::sent_to(&self.client().await?, partner_id, limit).await
+    }
+
     async fn outbox_depth(&self) -> Result<u64, StoreError> {
         lookup::outbox_depth(&self.client().await?).await
     }

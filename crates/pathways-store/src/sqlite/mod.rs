@@ -474,6 +474,15 @@ impl Store for SqliteStore {
         self.read(move |c| lookup::by_partner_reference(c, &partner_id, &reference)).await
     }
 
+    async fn referrals_sent_to(
+        &self,
+        partner_id: &str,
+        limit: u32,
+    ) -> Result<Vec<ReferralId>, StoreError> {
+        let partner_id = partner_id.to_string();
+        self.read(move |c| lookup::sent_to(c, &partner_id, limit)).await
+    }
+
     async fn outbox_depth(&self) -> Result<u64, StoreError> {
         self.read(lookup::outbox_depth).await
     }

@@ -10,6 +10,7 @@ pub mod plugin_new;
 pub mod plugins;
 pub mod sandbox;
 pub mod serve;
+pub mod users;
 
 use std::io::Write;
 use std::path::PathBuf;

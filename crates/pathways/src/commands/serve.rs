@@ -46,12 +46,18 @@ pub async fn run(args: Args) -> CommandResult {
             );
         }
     }
-    let daemon = Daemon::with_dispatch(
+    let mut daemon = Daemon::with_dispatch(
         store.clone(),
         live,
         settings.server.limits(),
         settings.dispatch.to_settings(),
     );
+    if settings.console.enabled {
+        let console_settings = settings.console.to_settings(settings.server.listen);
+        let console = pathways_console::Console::new(daemon.handle(), console_settings)
+            .map_err(|e| CliError::Failed(e.into()))?;
+        daemon = daemon.with_front(console.router());
+    }
     let listener = TcpListener::bind(settings.server.listen).await.map_err(|e| {
         CliError::Failed(anyhow!(
             "{}: at `server.listen`: cannot listen on {}: {e}",

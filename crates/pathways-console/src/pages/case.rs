@@ -1,0 +1,112 @@
+//! A case: what was recorded (the owner's view), what the client agreed in plain words, the
+//! plan's state, and the timeline of each referral (every state, who reported it, when), with
+//! chasing flagged. Partner staff reach referrals only, each exactly as it was sent to them.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use minijinja::{context, Value};
+use pathways_daemon::access::{CaseView, ReferralViews};
+use pathways_store::ReferralId;
+
+use super::{page, Section};
+use crate::errors;
+use crate::session::{ConsoleRole, Signed};
+use crate::Console;
+
+/// `GET /cases/{id}`
+pub async fn show(
+    State(console): State<Console>,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(response) = signed.require(&[ConsoleRole::Pathfinder]) {
+        return response;
+    }
+    let view = match console.handle().case(&signed.caller, &id).await {
+        Ok(CaseView::Owner(view)) => view,
+        // A partner organisation's pathfinder reads referrals on their own pages.
+        Ok(CaseView::Partner(_)) => return errors::page(StatusCode::NOT_FOUND),
+        Err(e) => return errors::api(e),
+    };
+    let plan = console.handle().read_plan(&signed.caller, &id, None).await.ok();
+    let live = console.handle().live();
+    let mut referrals = Vec::new();
+    let summaries = serde_json::to_value(&view).unwrap_or_default();
+    for summary in summaries["referrals"].as_array().into_iter().flatten() {
+        let Some(rid) = summary["id"].as_str().and_then(ReferralId::parse) else { continue };
+        match console.handle().referral(&signed.caller, &rid).await {
+            Ok(ReferralViews::Owner(referral)) => {
+                let mut value = serde_json::to_value(&referral).unwrap_or_default();
+                let partner = value["partner_id"].as_str().unwrap_or_default().to_string();
+                value["partner_name"] = live.orchestrator.display_name(&partner).into();
+                referrals.push(value);
+            }
+            Ok(ReferralViews::Partner(_)) => {}
+            Err(e) => return errors::api(e),
+        }
+    }
+    let consent = &view.case().consent;
+    let consent_words = match (&consent.share_with, consent.lawful_basis) {
+        (pathways_core::ShareWith::None, _) => {
+            "The client agreed to share their details with no one: the plan signposts only.".to_string()
+        }
+        (pathways_core::ShareWith::Partners(ids), _) => format!(
+            "The client agreed to share their details only with {}.",
+            ids.iter().map(|p| live.orchestrator.display_name(p)).collect::<Vec<_>>().join(", ")
+        ),
+        (pathways_core::ShareWith::PlannedPartners, pathways_core::LawfulBasis::Consent) => {
+            "The client agreed that the organisations in their plan may receive what each needs, once the plan has been read to them.".to_string()
+        }
+        (pathways_core::ShareWith::PlannedPartners, _) => {
+            "Details are shared without the client's consent, to protect someone: only with the organisations in the plan, and only what each needs.".to_string()
+        }
+    };
+    let context = context! {
+        title => "Case",
+        id => id,
+        view => Value::from_serialize(&view),
+        referrals => Value::from_serialize(&referrals),
+        plan => plan.as_ref().map(Value::from_serialize),
+        consent_words => consent_words,
+        recorded_by_me => consent.recorded_by == signed.user.id.as_str(),
+    };
+    page(&console, &signed, Section::Home, "case.html", context)
+}
+
+/// `GET /referrals/{id}`: the owner's view, or the receiving partner's (exactly what was
+/// sent to it).
+pub async fn referral(
+    State(console): State<Console>,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(response) =
+        signed.require(&[ConsoleRole::Pathfinder, ConsoleRole::Coordinator, ConsoleRole::Partner])
+    {
+        return response;
+    }
+    let Some(rid) = ReferralId::parse(&id) else { return errors::page(StatusCode::NOT_FOUND) };
+    let live = console.handle().live();
+    match console.handle().referral(&signed.caller, &rid).await {
+        Ok(ReferralViews::Owner(view)) => {
+            let mut value = serde_json::to_value(&view).unwrap_or_default();
+            let partner = value["partner_id"].as_str().unwrap_or_default().to_string();
+            value["partner_name"] = live.orchestrator.display_name(&partner).into();
+            let context = context! { title => "Referral", owner => true, referral => Value::from_serialize(&value), shared => Value::UNDEFINED };
+            page(&console, &signed, Section::Home, "referral.html", context)
+        }
+        Ok(ReferralViews::Partner(view)) => {
+            let shared = super::plan::shared_fields(&view.sent().client);
+            let context = context! {
+                title => "Referral",
+                owner => false,
+                referral => Value::from_serialize(&view),
+                shared => Value::from_serialize(&shared),
+                referrer => live.orchestrator.display_name(&view.sent().referrer.organisation),
+            };
+            page(&console, &signed, Section::Home, "referral.html", context)
+        }
+        Err(e) => errors::api(e),
+    }
+}

@@ -1,0 +1,70 @@
+//! The client's copy: their plan in their words and language (the plan's sentences come from
+//! the message catalogue in the client's language), each service's contact details and when
+//! to expect contact, for printing on A4 or reading on screen. It shows only this client's
+//! plan, and marks as shared only the referrals actually sent.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use minijinja::{context, Value};
+use pathways_daemon::access::CaseView;
+use pathways_store::{AuditAction, AuditOutcome, CaseId};
+
+use super::{page, Section};
+use crate::errors;
+use crate::session::{ConsoleRole, Signed};
+use crate::Console;
+
+/// `GET /cases/{id}/copy`
+pub async fn show(
+    State(console): State<Console>,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(response) = signed.require(&[ConsoleRole::Pathfinder]) {
+        return response;
+    }
+    let view = match console.handle().case(&signed.caller, &id).await {
+        Ok(CaseView::Owner(view)) => view,
+        Ok(CaseView::Partner(_)) => return errors::page(StatusCode::NOT_FOUND),
+        Err(e) => return errors::api(e),
+    };
+    let plan = match console.handle().read_plan(&signed.caller, &id, None).await {
+        Ok(plan) => plan,
+        Err(e) => return errors::api(e),
+    };
+    let Some(case_id) = CaseId::parse(&id) else { return errors::page(StatusCode::NOT_FOUND) };
+    let referrals = match console.handle().store().referrals_of_case(&case_id).await {
+        Ok(referrals) => referrals,
+        Err(e) => return errors::store_failed(e),
+    };
+    // A step is "sent" only when a referral for it exists and is not over without help.
+    let sent: Vec<u32> = plan
+        .steps
+        .iter()
+        .filter(|step| {
+            referrals.iter().any(|r| {
+                Some(r.partner_id.as_str()) == step.partner_id()
+                    && r.needs.first() == Some(&step.need)
+                    && !matches!(r.state.as_str(), "failed" | "cancelled" | "entered-in-error")
+            })
+        })
+        .map(|s| s.order)
+        .collect();
+    console
+        .handle()
+        .audit(&signed.caller, AuditAction::ClientCopy, Some(&case_id), AuditOutcome::Ok)
+        .await;
+    let live = console.handle().live();
+    let organisation = live.orchestrator.display_name(&view.case().referrer.organisation);
+    let context = context! {
+        title => "Your plan",
+        id => id,
+        plan => Value::from_serialize(&plan),
+        first_name => view.case().client.name.expose().split_whitespace().next().unwrap_or("").to_string(),
+        sent => sent,
+        organisation => organisation,
+        language => &view.case().client.preferred_language,
+    };
+    page(&console, &signed, Section::Home, "copy.html", context)
+}

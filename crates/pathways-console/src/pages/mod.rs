@@ -1,0 +1,102 @@
+//! The pages, one module per task. Each handler authenticates through [`Signed`], checks the
+//! role, calls the daemon's operations as the signed-in person, and renders a template with
+//! the layout's context ([`page`]).
+
+pub mod account;
+pub mod case;
+pub mod case_new;
+pub mod copy;
+pub mod dashboard;
+pub mod home;
+pub mod live;
+pub mod partners;
+pub mod plan;
+
+use axum::response::Response;
+use minijinja::{context, Value};
+use serde::Serialize;
+
+use crate::session::{ConsoleRole, Signed};
+use crate::Console;
+
+/// One link of the navigation.
+#[derive(Debug, Serialize)]
+struct NavItem {
+    href: &'static str,
+    label: &'static str,
+    active: bool,
+}
+
+/// The person shown in the header.
+#[derive(Debug, Serialize)]
+struct Me {
+    name: String,
+    role: ConsoleRole,
+    role_label: &'static str,
+    organisation: String,
+    organisation_name: String,
+}
+
+/// Which section of the navigation a page belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    /// The home page and the cases reached from it.
+    Home,
+    /// Taking a new case.
+    NewCase,
+    /// The coordinator's dashboard.
+    Dashboard,
+    /// The partners page.
+    Partners,
+}
+
+fn nav(role: ConsoleRole, active: Section) -> Vec<NavItem> {
+    let item = |href, label, section| NavItem { href, label, active: active == section };
+    let mut items = vec![item("/", "Home", Section::Home)];
+    match role {
+        ConsoleRole::Pathfinder => items.push(item("/cases/new", "New case", Section::NewCase)),
+        ConsoleRole::Coordinator => items.push(item("/dashboard", "Dashboard", Section::Dashboard)),
+        ConsoleRole::Admin => {
+            items.push(item("/dashboard", "Dashboard", Section::Dashboard));
+            items.push(item("/partners", "Partners", Section::Partners));
+        }
+        ConsoleRole::Partner => {}
+    }
+    items
+}
+
+/// Renders `template` for the signed-in person, with the layout's context (who is signed in,
+/// the navigation, the CSRF token) merged into `context`.
+pub fn page(
+    console: &Console,
+    signed: &Signed,
+    section: Section,
+    template: &str,
+    context: Value,
+) -> Response {
+    let live = console.handle().live();
+    let name = signed
+        .user
+        .display_name
+        .as_ref()
+        .map(|n| n.expose().clone())
+        .unwrap_or_else(|| signed.user.email.expose().clone());
+    let me = Me {
+        name,
+        role: signed.role,
+        role_label: signed.role.label(),
+        organisation: signed.user.organisation.clone(),
+        organisation_name: live.orchestrator.display_name(&signed.user.organisation),
+    };
+    let layout = context! {
+        me => Value::from_serialize(&me),
+        nav => Value::from_serialize(nav(signed.role, section)),
+        csrf => &signed.csrf,
+    };
+    console.render(template, context! { ..context, ..layout })
+}
+
+/// A 303 to `to` (after a form post: the browser then GETs it).
+pub fn see_other(to: &str) -> Response {
+    axum::response::IntoResponse::into_response(axum::response::Redirect::to(to))
+}

@@ -1,0 +1,253 @@
+//! The daemon's operations for a front end that runs in the same process: the web console
+//! (`pathways-console`). Each function here is the JSON API's own handler, called directly
+//! with a [`Caller`] the front end authenticated (a signed-in person), so intake, planning,
+//! amendments, referrals, views by role and the audit log have exactly one implementation:
+//! no second copy, and no request from the console to its own HTTP API.
+//!
+//! Errors are the API's [`ApiError`]s (status, code, message naming the field), which the
+//! console turns into its error summaries.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Response, StatusCode};
+use pathways_core::ActionPlan;
+use pathways_store::{AuditAction, AuditOutcome, CaseId, ReferralId, Store};
+use serde::de::DeserializeOwned;
+
+use crate::access::{CaseView, ReferralViews};
+use crate::api::{CaseCreated, PartnerList, PathwayReport, ReferralsAccepted};
+use crate::auth::{Caller, Role};
+use crate::error::ApiError;
+use crate::routes::JsonBody;
+use crate::state::{AppState, Live};
+
+/// The daemon's shared state, for a front end in the same process: cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    pub(crate) state: AppState,
+}
+
+impl Handle {
+    /// The store (for what only a front end keeps: accounts, sessions).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        self.state.store()
+    }
+
+    /// A snapshot of the live configuration: the orchestrator (partners, their names, the
+    /// message catalogue) and the keys. Keep it for one piece of work.
+    pub fn live(&self) -> Arc<Live> {
+        self.state.live()
+    }
+
+    /// The limits the daemon serves within.
+    pub fn limits(&self) -> crate::Limits {
+        self.state.limits()
+    }
+
+    /// The caller a signed-in person acts as: the audit log names `person` (a user id, never a
+    /// self-declared worker id) in place of a key.
+    pub fn person(&self, person: &str, organisation: &str, role: Role) -> Caller {
+        let keys = self.state.live().keys.clone();
+        Caller {
+            key_id: person.to_string(),
+            organisation: organisation.to_string(),
+            role,
+            operator: keys.operator.as_deref() == Some(organisation),
+        }
+    }
+
+    /// Appends an audit entry for a front-end action the API has no route for (a sign-in,
+    /// the client's copy printed).
+    pub async fn audit(
+        &self,
+        caller: &Caller,
+        action: AuditAction,
+        case_id: Option<&CaseId>,
+        outcome: AuditOutcome,
+    ) {
+        crate::routes::cases::audit(&self.state, caller, action, case_id, outcome).await;
+    }
+
+    /// The request metrics, for the front end's routes.
+    pub fn count_request(&self, route: &str, method: &axum::http::Method, status: StatusCode) {
+        self.state.metrics().http_request(route, method, status);
+    }
+
+    /// Stores a new case from its JSON (the API's `POST /v1/cases`).
+    pub async fn create_case(&self, caller: &Caller, json: Vec<u8>) -> Result<CaseId, ApiError> {
+        let (_, _, created) = crate::routes::cases::create(
+            State(self.state.clone()),
+            caller.clone(),
+            JsonBody(Ok(Bytes::from(json))),
+        )
+        .await?;
+        let CaseCreated { id, .. } = created.0;
+        CaseId::parse(&id).ok_or_else(ApiError::internal)
+    }
+
+    /// What `caller` may see of a case (`GET /v1/cases/{id}`).
+    pub async fn case(&self, caller: &Caller, id: &str) -> Result<CaseView, ApiError> {
+        let view =
+            crate::routes::cases::read(State(self.state.clone()), caller.clone(), path(id)).await?;
+        Ok(view.0)
+    }
+
+    /// Asks the partners and stores the next plan (`POST /v1/cases/{id}/plan`).
+    pub async fn plan(&self, caller: &Caller, id: &str) -> Result<ActionPlan, ApiError> {
+        let (_, plan) =
+            crate::routes::cases::plan(State(self.state.clone()), caller.clone(), path(id)).await?;
+        Ok(plan.0)
+    }
+
+    /// [`plan`](Self::plan), telling `observer` of each partner's answer as it arrives.
+    pub async fn plan_observed(
+        &self,
+        caller: &Caller,
+        id: &str,
+        observer: pathways_orchestrator::AnswerObserver<'_>,
+    ) -> Result<ActionPlan, ApiError> {
+        crate::routes::cases::plan_observed(&self.state, caller, id, Some(observer)).await
+    }
+
+    /// The newest plan, or version `version` (`GET /v1/cases/{id}/plan`).
+    pub async fn read_plan(
+        &self,
+        caller: &Caller,
+        id: &str,
+        version: Option<u32>,
+    ) -> Result<ActionPlan, ApiError> {
+        let query = crate::routes::cases::PlanQuery::new(version);
+        let plan = crate::routes::cases::read_plan(
+            State(self.state.clone()),
+            caller.clone(),
+            path(id),
+            Ok(Query(query)),
+        )
+        .await?;
+        Ok(plan.0)
+    }
+
+    /// Amends the newest plan with the client (`PATCH /v1/cases/{id}/plan`, the same JSON).
+    pub async fn amend_plan(
+        &self,
+        caller: &Caller,
+        id: &str,
+        json: Vec<u8>,
+    ) -> Result<ActionPlan, ApiError> {
+        let plan = crate::routes::cases::amend_plan(
+            State(self.state.clone()),
+            caller.clone(),
+            path(id),
+            JsonBody(Ok(Bytes::from(json))),
+        )
+        .await?;
+        Ok(plan.0)
+    }
+
+    /// Sends the chosen steps' referrals (`POST /v1/cases/{id}/referrals`), idempotent on
+    /// `key` exactly as the API's `Idempotency-Key`: a form posted twice refers once.
+    pub async fn refer(
+        &self,
+        caller: &Caller,
+        id: &str,
+        key: &str,
+        json: Vec<u8>,
+    ) -> Result<ReferralsAccepted, ApiError> {
+        let mut headers = HeaderMap::new();
+        let key = HeaderValue::from_str(key).map_err(|_| {
+            ApiError::bad_request("invalid_idempotency_key", "the form's key is not valid")
+        })?;
+        headers.insert("idempotency-key", key);
+        let response = crate::referrals::create(
+            State(self.state.clone()),
+            caller.clone(),
+            path(id),
+            headers,
+            JsonBody(Ok(Bytes::from(json))),
+        )
+        .await?;
+        json_of(response).await
+    }
+
+    /// What each `refer` step of the newest plan would send, built by the same function the
+    /// intake builds referrals with (consent, the partner's prerequisites, its declared
+    /// fields): the step, and its referral or why it cannot be sent. Nothing is written
+    /// except the audit entry. Only the case's owner may ask.
+    pub async fn preview_referrals(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<
+        (ActionPlan, Vec<(pathways_core::PlanStep, Result<pathways_core::Referral, ApiError>)>),
+        ApiError,
+    > {
+        let plan = self.read_plan(caller, id, None).await?;
+        let CaseView::Owner(view) = self.case(caller, id).await? else {
+            return Err(ApiError::not_found("case"));
+        };
+        let live = self.state.live();
+        let previews = plan
+            .steps
+            .iter()
+            .filter(|step| step.is_refer())
+            .map(|step| {
+                let referral = crate::referrals::build_referral(
+                    &live,
+                    view.case(),
+                    step,
+                    "(given when sent)".into(),
+                );
+                (step.clone(), referral)
+            })
+            .collect();
+        Ok((plan, previews))
+    }
+
+    /// What `caller` may see of a referral (`GET /v1/referrals/{id}`).
+    pub async fn referral(
+        &self,
+        caller: &Caller,
+        id: &ReferralId,
+    ) -> Result<ReferralViews, ApiError> {
+        let view =
+            crate::referrals::read(State(self.state.clone()), caller.clone(), path(id.as_str()))
+                .await?;
+        Ok(view.0)
+    }
+
+    /// The pathway report over `[from, to)` (`GET /v1/reports/pathways`).
+    pub async fn pathway_report(
+        &self,
+        caller: &Caller,
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        to: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<PathwayReport, ApiError> {
+        let range = crate::reports::Range::new(from, to);
+        let report =
+            crate::reports::pathways(State(self.state.clone()), caller.clone(), Ok(Query(range)))
+                .await?;
+        Ok(report.0)
+    }
+
+    /// The enabled partners with their breakers (`GET /v1/partners`).
+    pub async fn partners(&self, caller: &Caller) -> PartnerList {
+        crate::routes::ops::partners(State(self.state.clone()), caller.clone()).await.0
+    }
+}
+
+fn path(id: &str) -> Path<String> {
+    Path(id.to_string())
+}
+
+/// The JSON body of a handler's response, or its error.
+async fn json_of<T: DeserializeOwned>(response: Response<Body>) -> Result<T, ApiError> {
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .map_err(|_| ApiError::internal())?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        tracing::error!(error = %e, "a handler's answer did not read back");
+        ApiError::internal()
+    })
+}

@@ -1,0 +1,352 @@
+//! The web console without a browser: real `pathways serve`, real HTTP on loopback, real
+//! plugins against the sandbox, people added with `pathways users add`. Sign-in and its
+//! limits, sessions, CSRF, security headers, taking a case through the forms to referrals
+//! sent, what partner staff may see, the dashboard and its CSV, and the live plan events.
+
+mod console_util;
+mod referrals_util;
+
+use console_util::{
+    add_user, case_id, client, csrf, get, post, set_password_and_sign_in, try_sign_in, PASSWORD,
+};
+use pathways_sandbox::{Sandbox, SandboxConfig};
+use referrals_util::ORG;
+
+async fn sandbox() -> Sandbox {
+    Sandbox::start(SandboxConfig::default()).await.expect("sandbox starts")
+}
+
+/// The details page of a two-need case (food, and a mental-health need with private notes).
+fn case_form<'a>(csrf: &'a str, reference: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("csrf", csrf),
+        ("step", "details"),
+        ("rows", "3"),
+        ("reference", reference),
+        ("channel", "phone"),
+        ("name", "Ada Lovelace"),
+        ("dob-day", "10"),
+        ("dob-month", "12"),
+        ("dob-year", "1985"),
+        ("postcode", "W10 5AB"),
+        ("local_authority", "E09000020"),
+        ("phone", "07700 900123"),
+        ("email", ""),
+        ("language", "en"),
+        ("adults", "1"),
+        ("children", "7"),
+        ("need-1", "food"),
+        ("urgency-1", "urgent"),
+        ("notes-1", "nothing in since Friday"),
+        ("need-2", "mental_health"),
+        ("urgency-2", "soon"),
+        ("notes-2", "PRIVATE-MH-NOTE low mood"),
+        ("need-3", ""),
+        ("urgency-3", "routine"),
+        ("notes-3", ""),
+        ("circumstances", "children_in_household"),
+        ("basis", "consent"),
+        ("share", "planned_partners"),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_sets_a_password_from_a_one_time_link_signs_in_and_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = sandbox().await;
+    let daemon = console_util::start(dir.path(), &sandbox, "").await;
+    let link = add_user(&daemon, ORG, "pathfinder", "ada@ca.example", "Ada Worker");
+
+    // A weak password is refused with the error summary, naming the field.
+    let c = client();
+    let form = get(&c, &daemon, &link).await;
+    assert_eq!(form.status, 200);
+    let token = console_util::field_value(&form.body, "token").unwrap();
+    let weak = post(
+        &c,
+        &daemon,
+        "/set-password",
+        &[
+            ("csrf", &csrf(&form.body)),
+            ("token", &token),
+            ("password", "short"),
+            ("confirm", "short"),
+        ],
+    )
+    .await;
+    assert_eq!(weak.status, 400);
+    assert!(
+        weak.body.contains("govuk-error-summary") && weak.body.contains("href=\"#password\""),
+        "{}",
+        weak.body
+    );
+    assert!(weak.body.contains("<title>Error: "), "the title says there is an error");
+
+    let signed = set_password_and_sign_in(&daemon, &link, "ada@ca.example").await;
+    // The link worked once.
+    let again = get(&client(), &daemon, &link).await;
+    assert_eq!(again.status, 404);
+    assert!(again.body.contains("This link has expired"));
+
+    let home = get(&signed, &daemon, "/").await;
+    assert_eq!(home.status, 200, "{}", home.body);
+    assert!(home.body.contains("Signed in as Ada Worker"), "{}", home.body);
+
+    // Wrong password: one message, not saying which was wrong.
+    let wrong = try_sign_in(&client(), &daemon, "ada@ca.example", "not the password at all").await;
+    assert_eq!(wrong.status, 400);
+    assert!(wrong.body.contains("Enter a correct email address and password"));
+    let unknown = try_sign_in(&client(), &daemon, "nobody@ca.example", PASSWORD).await;
+    assert!(unknown.body.contains("Enter a correct email address and password"));
+
+    // Sign out ends the session in the database: the old cookie no longer works.
+    let home = get(&signed, &daemon, "/").await;
+    let out = post(&signed, &daemon, "/sign-out", &[("csrf", &csrf(&home.body))]).await;
+    assert_eq!(out.status, 303);
+    let after = get(&signed, &daemon, "/").await;
+    assert_eq!((after.status, after.location.as_deref()), (303, Some("/sign-in")));
+
+    // A disabled account cannot sign in; a reset gives a new link and the old password stops.
+    let (_, _, code) = console_util::users(&daemon, &["reset", "--email", "ada@ca.example"]);
+    assert_eq!(code, 0);
+    let refused = try_sign_in(&client(), &daemon, "ada@ca.example", PASSWORD).await;
+    assert_eq!(refused.status, 400);
+    let (_, err, code) = console_util::users(
+        &daemon,
+        &["add", "--organisation", ORG, "--role", "chief", "--email", "x@ca.example"],
+    );
+    assert_eq!(code, 2, "a bad role is the operator's input to fix");
+    assert!(err.contains("role"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_is_limited_per_account_and_per_address_and_forms_need_their_csrf_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = sandbox().await;
+    let daemon = console_util::start(dir.path(), &sandbox, "").await;
+    let link = add_user(&daemon, ORG, "pathfinder", "bo@ca.example", "Bo");
+    let signed = set_password_and_sign_in(&daemon, &link, "bo@ca.example").await;
+
+    // A form without its token, or with another session's, is refused and changes nothing.
+    let no_token = post(&signed, &daemon, "/cases/new", &[("reference", "X-1")]).await;
+    assert_eq!(no_token.status, 403);
+    assert!(no_token.body.contains("Your form has expired"), "{}", no_token.body);
+    let other = client();
+    let other_form = get(&other, &daemon, "/sign-in").await;
+    let stolen = post(&signed, &daemon, "/sign-out", &[("csrf", &csrf(&other_form.body))]).await;
+    assert_eq!(stolen.status, 403);
+    assert_eq!(get(&signed, &daemon, "/").await.status, 200, "still signed in");
+
+    // Three wrong passwords lock the account: even the right one is refused for a while.
+    for _ in 0..3 {
+        let wrong = try_sign_in(&client(), &daemon, "bo@ca.example", "wrong password 123").await;
+        assert_eq!(wrong.status, 400);
+    }
+    let locked = try_sign_in(&client(), &daemon, "bo@ca.example", PASSWORD).await;
+    assert_eq!(locked.status, 429);
+    assert!(locked.body.contains("Too many attempts"), "{}", locked.body);
+
+    // Twelve attempts from one address: the thirteenth is refused whoever it is for.
+    let link = add_user(&daemon, ORG, "pathfinder", "cy@ca.example", "Cy");
+    let cy = set_password_and_sign_in(&daemon, &link, "cy@ca.example").await;
+    drop(cy);
+    let mut last = 0;
+    for _ in 0..12 {
+        last =
+            try_sign_in(&client(), &daemon, "nobody@ca.example", "whatever it is 1").await.status;
+    }
+    assert_eq!(last, 429, "the address limit counts every attempt");
+    let blocked = try_sign_in(&client(), &daemon, "cy@ca.example", PASSWORD).await;
+    assert_eq!(blocked.status, 429);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_has_the_security_headers_and_the_api_keeps_its_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = sandbox().await;
+    let daemon = console_util::start(dir.path(), &sandbox, "").await;
+    let c = client();
+    for path in ["/sign-in", "/no-such-page", "/assets/console.css"] {
+        let page = get(&c, &daemon, path).await;
+        let header = |name: &str| {
+            page.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
+        };
+        let csp = header("content-security-policy");
+        assert!(
+            csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"),
+            "{path}: {csp}"
+        );
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert_eq!(header("referrer-policy"), "no-referrer", "{path}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        if !path.starts_with("/assets/") {
+            assert_eq!(header("cache-control"), "no-store", "{path}");
+        }
+    }
+    let missing = get(&c, &daemon, "/no-such-page").await;
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.contains("Page not found") && missing.body.contains("<html"));
+    // The API keeps its own answers: JSON errors, no console in the way.
+    let api = get(&c, &daemon, "/v1/no-such-route").await;
+    assert_eq!(api.status, 401);
+    assert!(api.body.starts_with('{'), "{}", api.body);
+    let health = get(&c, &daemon, "/healthz").await;
+    assert_eq!(health.status, 200);
+    // Pages need a session: home sends a visitor to sign in.
+    let home = get(&c, &daemon, "/").await;
+    assert_eq!((home.status, home.location.as_deref()), (303, Some("/sign-in")));
+    // The sign-in cookie is HttpOnly and SameSite=Lax.
+    let sign_in = get(&client(), &daemon, "/sign-in").await;
+    let cookie = sign_in.headers.get("set-cookie").unwrap().to_str().unwrap().to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_taken_in_the_console_is_planned_amended_checked_and_referred_as_the_person() {
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = sandbox().await;
+    let daemon = console_util::start(dir.path(), &sandbox, "").await;
+    let link = add_user(&daemon, ORG, "pathfinder", "di@ca.example", "Di");
+    let c = set_password_and_sign_in(&daemon, &link, "di@ca.example").await;
+
+    // Missing answers: the error summary names each field and links to it; nothing is stored.
+    let form = get(&c, &daemon, "/cases/new").await;
+    assert_eq!(form.status, 200);
+    let token = csrf(&form.body);
+    let empty =
+        post(&c, &daemon, "/cases/new", &[("csrf", &token), ("step", "details"), ("rows", "3")])
+            .await;
+    assert_eq!(empty.status, 400);
+    for field in
+        ["#reference", "#channel", "#name", "#dob-day", "#postcode", "#need-1", "#basis", "#share"]
+    {
+        assert!(
+            empty.body.contains(&format!("href=\"{field}\"")),
+            "{field} missing from the summary"
+        );
+    }
+
+    // "Add another need" works without JavaScript: one more row.
+    let more =
+        post(&c, &daemon, "/cases/new", &[("csrf", &token), ("rows", "3"), ("action", "add-need")])
+            .await;
+    assert!(more.body.contains("id=\"need-4\""));
+
+    let created = post(&c, &daemon, "/cases/new", &case_form(&token, "CON-0001")).await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let id = case_id(created.location.as_deref().unwrap());
+    let case = get(&c, &daemon, &format!("/cases/{id}")).await;
+    assert!(case.body.contains("CON-0001") && case.body.contains("Ada Lovelace"));
+
+    // The plan, made by the daemon's own planner, shows the steps with what to say.
+    let plan_page = get(&c, &daemon, &format!("/cases/{id}/plan")).await;
+    let made =
+        post(&c, &daemon, &format!("/cases/{id}/plan"), &[("csrf", &csrf(&plan_page.body))]).await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let plan = get(&c, &daemon, &format!("/cases/{id}/plan")).await;
+    assert_eq!(plan.status, 200, "{}", plan.body);
+    assert!(
+        plan.body.contains("Version 1") && plan.body.contains("Say to the client"),
+        "{}",
+        plan.body
+    );
+
+    // Add the client's own action, through the plan's amendments.
+    let version = console_util::field_value(&plan.body, "version").unwrap();
+    let amended = post(
+        &c,
+        &daemon,
+        &format!("/cases/{id}/plan/amend"),
+        &[
+            ("csrf", &csrf(&plan.body)),
+            ("version", &version),
+            ("op", "client_action"),
+            ("text", "ring the landlord on Monday"),
+        ],
+    )
+    .await;
+    assert_eq!(amended.status, 303, "{}", amended.body);
+    let plan = get(&c, &daemon, &format!("/cases/{id}/plan")).await;
+    assert!(plan.body.contains("Version 2") && plan.body.contains("ring the landlord on Monday"));
+    // A stale version is refused with the summary, not a lost change.
+    let stale = post(
+        &c,
+        &daemon,
+        &format!("/cases/{id}/plan/amend"),
+        &[
+            ("csrf", &csrf(&plan.body)),
+            ("version", &version),
+            ("op", "goal"),
+            ("text", "keep my flat"),
+        ],
+    )
+    .await;
+    assert_eq!(stale.status, 422);
+    assert!(stale.body.contains("Someone else changed this plan"), "{}", stale.body);
+
+    // Check your answers shows exactly what the food bank would receive, value by value, and
+    // not the mental-health notes.
+    let check = get(&c, &daemon, &format!("/cases/{id}/plan/check")).await;
+    assert_eq!(check.status, 200, "{}", check.body);
+    assert!(
+        check.body.contains("Ada Lovelace") && check.body.contains("W10 5AB"),
+        "{}",
+        check.body
+    );
+    let sections: Vec<&str> = check.body.split("<h2 class=\"govuk-heading-s").skip(1).collect();
+    let food = sections.iter().find(|s| s.contains(">Food:")).expect("a food step");
+    assert!(
+        !food.contains("PRIVATE-MH-NOTE"),
+        "a food referral never carries mental-health notes: {food}"
+    );
+    assert!(
+        food.contains("nothing in since Friday") || food.contains("Not shared: no notes"),
+        "{food}"
+    );
+    let health = sections.iter().find(|s| s.contains(">Mental health:"));
+    if let Some(health) = health {
+        // The NHS service declares the notes, and the client agreed: only it receives them.
+        assert!(!health.contains("nothing in since Friday"), "{health}");
+    }
+    let key = console_util::field_value(&check.body, "key").unwrap();
+    let step = food
+        .split("name=\"step\" type=\"checkbox\" value=\"")
+        .nth(1)
+        .expect("food can be sent")
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let form = [("csrf", csrf(&check.body)), ("key", key.clone()), ("step", step.clone())];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let sent = post(&c, &daemon, &format!("/cases/{id}/referrals"), &form).await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    // The same form posted again (a double click) refers once.
+    let again = post(&c, &daemon, &format!("/cases/{id}/referrals"), &form).await;
+    assert_eq!(again.status, 303);
+    let confirmation = get(&c, &daemon, &format!("/cases/{id}/sent")).await;
+    assert!(confirmation.body.contains("Referrals sent"));
+
+    // Through the API: one referral, and the audit log names the person, not a key.
+    let (status, view) = daemon.get(&format!("/v1/cases/{id}"), referrals_util::TOKEN).await;
+    assert_eq!(status, 200);
+    assert_eq!(view["referrals"].as_array().unwrap().len(), 1, "{view}");
+    assert!(view["case"]["consent"]["recorded_by"].as_str().unwrap().starts_with("usr_"), "{view}");
+    let (_, audit) = daemon.get(&format!("/v1/audit?case={id}"), referrals_util::ADMIN).await;
+    let entries = audit["entries"].as_array().expect("audit entries");
+    assert!(
+        entries.iter().any(|e| e["action"] == "referral.create"
+            && e["key_id"].as_str().unwrap().starts_with("usr_")),
+        "{audit}"
+    );
+
+    // The client's copy: their words, the service's contact, no one else's data.
+    let copy = get(&c, &daemon, &format!("/cases/{id}/copy")).await;
+    assert_eq!(copy.status, 200);
+    assert!(
+        copy.body.contains("Your plan, Ada") && copy.body.contains("ring the landlord on Monday"),
+        "{}",
+        copy.body
+    );
+    assert!(!copy.body.contains("PRIVATE-MH-NOTE"));
+}
