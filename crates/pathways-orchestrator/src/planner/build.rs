@@ -128,23 +128,30 @@ fn check(case: &Case, answers: &[PartnerAnswer], change: &Amendment) -> Result<(
     match change {
         Amendment::Choose { need_id, partner_id, service_id } => {
             let need = need(need_id)?;
-            let offered = answers
+            // A partner may answer the same service more than once for a need (one offer per
+            // location, say): it can be chosen when any of those offers can take the client.
+            let offered: Vec<&pathways_core::Offer> = answers
                 .iter()
                 .filter(|a| a.partner_id == *partner_id && a.outcome == PartnerOutcome::Answered)
                 .flat_map(|a| &a.offers)
-                .find(|o| o.service.id == *service_id && o.need == need.code);
-            match offered {
-                None => Err(format!(
+                .filter(|o| o.service.id == *service_id && o.need == need.code)
+                .collect();
+            let eligible = |o: &&pathways_core::Offer| {
+                !matches!(o.eligibility, pathways_core::Eligibility::NotEligible { .. })
+            };
+            let has_room =
+                |o: &&pathways_core::Offer| o.capacity != pathways_core::Capacity::NoCapacity;
+            if offered.is_empty() {
+                Err(format!(
                     "`{partner_id}` did not offer service `{service_id}` for `{}` in this plan's answers",
                     need.code
-                )),
-                Some(o) if matches!(o.eligibility, pathways_core::Eligibility::NotEligible { .. }) => {
-                    Err(format!("`{partner_id}` said the client does not qualify for `{service_id}`"))
-                }
-                Some(o) if o.capacity == pathways_core::Capacity::NoCapacity => {
-                    Err(format!("`{partner_id}` has no capacity for `{service_id}`"))
-                }
-                Some(_) => Ok(()),
+                ))
+            } else if !offered.iter().any(eligible) {
+                Err(format!("`{partner_id}` said the client does not qualify for `{service_id}`"))
+            } else if !offered.iter().any(|o| eligible(o) && has_room(o)) {
+                Err(format!("`{partner_id}` has no capacity for `{service_id}`"))
+            } else {
+                Ok(())
             }
         }
         Amendment::Decline { need_id, reason } => {

@@ -1,7 +1,8 @@
 //! `pathways demo [--no-wait]`: the whole idea in one command. Starts the simulated partners,
 //! loads the configured partners from their plugin libraries, plans every sample case and prints
 //! each plan, then follows one referral through the daemon from the request to the partner's
-//! outcome (see [`referral`]), and keeps the simulators serving until Ctrl-C.
+//! outcome (see [`referral`]), and keeps the daemon, its web console (with a demo account per
+//! referring organisation) and the simulators serving until Ctrl-C.
 
 mod referral;
 
@@ -9,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::plan::read_case;
-use super::sandbox::{read_config, simulator_urls, start, wait_for_ctrl_c};
+use super::sandbox::{read_config, simulator_urls, start};
 use super::{print_out, CliError, CommandResult, ConfigArg};
 use crate::{partners, table};
 
@@ -62,12 +63,9 @@ pub async fn run(args: Args) -> CommandResult {
         print_out(&format!("== {} ==\n{}\n", path.display(), table::plan_table(&plan)))?;
     }
     // The daemon takes over the orchestrator that planned them (same partners, same breakers).
-    referral::follow(prepared, orchestrator, &cases, step_ms).await?;
-
-    if !args.no_wait {
-        print_out("The simulated partners keep serving until you press Ctrl-C.\n")?;
-        wait_for_ctrl_c().await?;
-    }
+    // Without --no-wait the daemon and its console keep serving, with a demo account per
+    // referring organisation, until Ctrl-C.
+    referral::follow(prepared, orchestrator, &cases, step_ms, !args.no_wait).await?;
     drop(loaded);
     sandbox.shutdown().await;
     Ok(ExitCode::SUCCESS)

@@ -177,3 +177,38 @@ fn keeps_at_most_two_fallbacks_in_rank_order() {
         step.fallbacks()[1].why
     );
 }
+
+#[test]
+fn a_service_offered_twice_can_be_chosen_when_one_of_its_offers_takes_the_client() {
+    use crate::planner::{amend_plan, Amender, PathwayStats, PlanRules};
+    use chrono::TimeZone;
+    use pathways_core::Amendment;
+    // The same service answered twice for food (one offer per location): the first says the
+    // client does not qualify there, the second takes them. Choosing it is allowed; the
+    // amendment used to read only the first offer and refuse.
+    let case = case_with_needs(&[(NeedCode::Food, Urgency::Urgent)]);
+    let not_eligible = Eligibility::NotEligible { reason: "only for people over 60".into() };
+    let first = offer_with(NeedCode::Food, "hall", Capacity::Capacity, not_eligible);
+    let second = offer_with(NeedCode::Food, "hall", Capacity::Capacity, Eligibility::Eligible);
+    let other = offer_with(NeedCode::Food, "other", Capacity::Capacity, Eligibility::Eligible);
+    let answers = vec![answered("a", vec![other]), answered("b", vec![first, second])];
+    let plan = plan(&case, &answers);
+    let need_id = plan.steps[0].need_id.clone();
+    let choose = Amendment::Choose { need_id, partner_id: "b".into(), service_id: "hall".into() };
+    let who = Amender {
+        by: "pf-1",
+        reason: None,
+        at: chrono::Utc.with_ymd_and_hms(2026, 11, 20, 11, 0, 0).unwrap(),
+    };
+    let amended = amend_plan(
+        &case,
+        &answers,
+        &PathwayStats::default(),
+        &PlanRules::default(),
+        &plan,
+        vec![choose],
+        &who,
+    )
+    .expect("an offer of the service takes the client");
+    assert_eq!(chosen(&amended, NeedCode::Food), Some("b"));
+}

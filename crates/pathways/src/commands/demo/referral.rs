@@ -75,6 +75,7 @@ pub(super) async fn follow(
     orchestrator: Orchestrator,
     cases: &[(PathBuf, Case)],
     step_ms: u64,
+    wait: bool,
 ) -> Result<String, CliError> {
     let Prepared { listener, callbacks } = prepared;
     // One pathfinder key per referring organisation of the samples.
@@ -112,7 +113,17 @@ pub(super) async fn follow(
         backoff_cap: Duration::from_secs(2),
         ..DispatchSettings::default()
     };
-    let daemon = Arc::new(Daemon::with_dispatch(store, live, Limits::default(), dispatch));
+    let console_address = listener.local_addr().map_err(|e| CliError::Failed(e.into()))?;
+    let console_settings = pathways_console::ConsoleSettings {
+        public_url: format!("http://{console_address}"),
+        // Plain HTTP on loopback, for this process's lifetime only.
+        secure_cookies: false,
+        ..pathways_console::ConsoleSettings::default()
+    };
+    let daemon = Daemon::with_dispatch(store.clone(), live, Limits::default(), dispatch);
+    let console = pathways_console::Console::new(daemon.handle(), console_settings.clone())
+        .map_err(|e| CliError::Failed(e.into()))?;
+    let daemon = Arc::new(daemon.with_front(console.router()));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = {
         let daemon = Arc::clone(&daemon);
@@ -121,12 +132,63 @@ pub(super) async fn follow(
         })
     };
     let dispatcher = daemon.start_dispatcher();
-    let result = refer_and_follow(&daemon, cases, &tokens, &callbacks, step_ms).await;
+    let mut result = refer_and_follow(&daemon, cases, &tokens, &callbacks, step_ms).await;
+    if result.is_ok() && wait {
+        let organisations: BTreeSet<&String> = tokens.keys().collect();
+        match demo_users(store.as_ref(), &console_settings, &organisations).await {
+            Ok(emails) => {
+                let text = format!(
+                    "\n== The console ==\nOpen http://{console_address}/ and sign in as {} with the password `{DEMO_PASSWORD}`:\nthe sample cases are there with their plans, and the followed referral with its timeline.\n",
+                    emails.join(" or ")
+                );
+                super::super::print_out(&text)?;
+            }
+            Err(e) => result = Err(e),
+        }
+        super::super::print_out(
+            "The console and the simulated partners keep serving until you press Ctrl-C.\n",
+        )?;
+        super::super::sandbox::wait_for_ctrl_c().await?;
+    }
     let _ = stop.send(());
     dispatcher.shutdown(Duration::from_secs(1)).await;
     let _ = server.await;
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// The password of the demo's console accounts (a throw-away store, on loopback).
+const DEMO_PASSWORD: &str = "pathways-demo-password";
+
+/// One pathfinder account per referring organisation of the samples, with a known password.
+async fn demo_users(
+    store: &dyn pathways_store::Store,
+    settings: &pathways_console::ConsoleSettings,
+    organisations: &BTreeSet<&String>,
+) -> Result<Vec<String>, CliError> {
+    let hash = pathways_console::password::hash(DEMO_PASSWORD.into())
+        .await
+        .map_err(|e| CliError::Failed(anyhow!("cannot hash the demo password: {e}")))?;
+    let mut emails = Vec::new();
+    for organisation in organisations {
+        let email = format!("demo@{organisation}.example");
+        let (id, _) = pathways_console::accounts::add(
+            store,
+            settings,
+            organisation,
+            "pathfinder",
+            &email,
+            Some("Demo pathfinder"),
+        )
+        .await
+        .map_err(|e| CliError::Failed(e.into()))?;
+        store
+            .set_password(&id, &hash, chrono::Utc::now())
+            .await
+            .map_err(|e| CliError::Failed(e.into()))?;
+        emails.push(email);
+    }
+    Ok(emails)
 }
 
 async fn refer_and_follow(
