@@ -209,6 +209,9 @@ async fn refer_and_follow(
             .await
             .map_err(|e| CliError::Failed(e.into()))
     };
+    // Every sample case is stored and planned (the console shows them all); the first with a
+    // step the simulators can follow is referred and followed.
+    let mut planned = Vec::new();
     for (path, case) in cases {
         let token = tokens[&case.referrer.organisation].clone();
         let body = serde_json::to_string(case).map_err(|e| CliError::Failed(e.into()))?;
@@ -220,8 +223,12 @@ async fn refer_and_follow(
                 path.display()
             )));
         };
+        let case_id = case_id.to_string();
         let (_, plan) =
             call("POST", format!("/v1/cases/{case_id}/plan"), token.clone(), vec![], None).await?;
+        planned.push((path, case, token, case_id, plan));
+    }
+    for (path, case, token, case_id, plan) in planned {
         let steps = plan["steps"].as_array().cloned().unwrap_or_default();
         let referable: Vec<&Value> = steps
             .iter()
