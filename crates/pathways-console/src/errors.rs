@@ -15,6 +15,8 @@ pub enum Problem {
     FormExpired,
     /// Signing in is paused for this address or account.
     TooManyAttempts,
+    /// Single sign-on did not vouch for the person (or the account is disabled).
+    SignOnRefused,
 }
 
 /// The error page for `status`.
@@ -61,6 +63,11 @@ pub fn words(status: StatusCode, problem: Problem) -> (&'static str, &'static st
             "Too many attempts to sign in",
             "Signing in is paused for a while after too many attempts. Wait 15 minutes and try \
              again, or ask your administrator to reset your password.",
+        ),
+        (Problem::SignOnRefused, _) => (
+            "You could not be signed in",
+            "Your organisation's sign-in did not give Pathways what it needs to know who you \
+             are, or your account is not active. Try again, or ask your Pathways administrator.",
         ),
         (_, 403) => (
             "You cannot use this page",

@@ -44,6 +44,7 @@ struct Inner {
     templates: minijinja::Environment<'static>,
     limiter: layers::AddressLimiter,
     jobs: pages::live::Jobs,
+    oidc: pages::oidc::Provider,
 }
 
 impl std::fmt::Debug for Console {
@@ -67,7 +68,8 @@ impl Console {
         let limiter =
             layers::AddressLimiter::new(settings.address_attempts, settings.address_window);
         let jobs = pages::live::Jobs::default();
-        Ok(Self { inner: Arc::new(Inner { handle, settings, templates, limiter, jobs }) })
+        let oidc = pages::oidc::Provider::default();
+        Ok(Self { inner: Arc::new(Inner { handle, settings, templates, limiter, jobs, oidc }) })
     }
 
     /// The daemon's operations and state.
@@ -88,6 +90,10 @@ impl Console {
         &self.inner.jobs
     }
 
+    pub(crate) fn oidc(&self) -> &pages::oidc::Provider {
+        &self.inner.oidc
+    }
+
     /// Renders template `name` with `context`; a failure is logged and answered with the
     /// error page (a template bug must not show a person half a page).
     pub fn render(&self, name: &str, context: minijinja::Value) -> Response {
@@ -102,10 +108,12 @@ impl Console {
 
     /// The router of every page, with the console's middleware.
     pub fn router(&self) -> Router {
-        use pages::{account, case, case_new, copy, dashboard, home, live, partners, plan};
+        use pages::{account, case, case_new, copy, dashboard, home, live, oidc, partners, plan};
         let routes = Router::new()
             .route("/", get(home::show))
             .route("/sign-in", get(account::sign_in_form).post(account::sign_in))
+            .route("/sign-in/oidc", get(oidc::start))
+            .route("/sign-in/oidc/callback", get(oidc::callback))
             .route("/sign-out", post(account::sign_out))
             .route("/set-password", get(account::set_password_form).post(account::set_password))
             .route("/cases/new", get(case_new::form).post(case_new::submit))

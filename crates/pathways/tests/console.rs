@@ -350,3 +350,197 @@ async fn a_case_taken_in_the_console_is_planned_amended_checked_and_referred_as_
     );
     assert!(!copy.body.contains("PRIVATE-MH-NOTE"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_ends_after_its_idle_time_and_when_the_account_is_disabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = sandbox().await;
+    let daemon = console_util::start(dir.path(), &sandbox, "").await;
+    let link = add_user(&daemon, ORG, "pathfinder", "ed@ca.example", "Ed");
+    let c = set_password_and_sign_in(&daemon, &link, "ed@ca.example").await;
+    assert_eq!(get(&c, &daemon, "/").await.status, 200);
+
+    // An hour without use (the idle limit is 30 minutes): the next page signs the person out
+    // and says why. The database is the daemons' shared record, so it is aged there.
+    let db = rusqlite::Connection::open(dir.path().join("pathways.db")).unwrap();
+    let aged =
+        db.execute("UPDATE sessions SET last_seen_at = last_seen_at - 3600000000", []).unwrap();
+    assert_eq!(aged, 1);
+    let home = get(&c, &daemon, "/").await;
+    assert_eq!((home.status, home.location.as_deref()), (303, Some("/sign-in?signed-out=timeout")));
+    let sign_in = get(&c, &daemon, "/sign-in?signed-out=timeout").await;
+    assert!(sign_in.body.contains("because you had not used Pathways for a while"));
+    let left: i64 = db.query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0)).unwrap();
+    assert_eq!(left, 0, "the expired session is deleted");
+
+    // Signed in again, then disabled by an administrator: the session ends at once.
+    console_util::sign_in(&c, &daemon, "ed@ca.example", PASSWORD).await;
+    assert_eq!(get(&c, &daemon, "/").await.status, 200);
+    let (_, _, code) = console_util::users(&daemon, &["disable", "--email", "ed@ca.example"]);
+    assert_eq!(code, 0);
+    let after = get(&c, &daemon, "/").await;
+    assert_eq!((after.status, after.location.as_deref()), (303, Some("/sign-in")));
+    let again = try_sign_in(&client(), &daemon, "ed@ca.example", PASSWORD).await;
+    assert_eq!(again.status, 400, "a disabled account cannot sign in");
+}
+
+/// Takes a one-need food case through the console and sends it; returns the case id and the
+/// food referral's id once delivered.
+async fn referred_food_case(
+    daemon: &referrals_util::Daemon,
+    c: &reqwest::Client,
+    reference: &str,
+) -> (String, String) {
+    let form = get(c, daemon, "/cases/new").await;
+    let token = csrf(&form.body);
+    let mut fields = case_form(&token, reference);
+    fields.retain(|(k, _)| !k.ends_with("-2"));
+    let created = post(c, daemon, "/cases/new", &fields).await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let id = case_id(created.location.as_deref().unwrap());
+    let plan_page = get(c, daemon, &format!("/cases/{id}/plan")).await;
+    let made =
+        post(c, daemon, &format!("/cases/{id}/plan"), &[("csrf", &csrf(&plan_page.body))]).await;
+    assert_eq!(made.status, 303);
+    let check = get(c, daemon, &format!("/cases/{id}/plan/check")).await;
+    let key = console_util::field_value(&check.body, "key").unwrap();
+    let step = check
+        .body
+        .split("name=\"step\" type=\"checkbox\" value=\"")
+        .nth(1)
+        .expect("a step to send")
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let sent = post(
+        c,
+        daemon,
+        &format!("/cases/{id}/referrals"),
+        &[("csrf", &csrf(&check.body)), ("key", &key), ("step", &step)],
+    )
+    .await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    let (_, view) = daemon.get(&format!("/v1/cases/{id}"), referrals_util::TOKEN).await;
+    let referral = view["referrals"][0]["id"].as_str().unwrap().to_string();
+    daemon.settled(std::slice::from_ref(&referral), std::time::Duration::from_secs(30)).await;
+    (id, referral)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partner_staff_see_only_the_referrals_sent_to_them_as_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = sandbox().await;
+    let daemon = console_util::start(dir.path(), &sandbox, "").await;
+    let link = add_user(&daemon, ORG, "pathfinder", "fi@ca.example", "Fi");
+    let pathfinder = set_password_and_sign_in(&daemon, &link, "fi@ca.example").await;
+    let (case, food) = referred_food_case(&daemon, &pathfinder, "PS-0001").await;
+
+    let link = add_user(&daemon, "foodbank-test", "partner", "sam@food.example", "Sam");
+    let staff = set_password_and_sign_in(&daemon, &link, "sam@food.example").await;
+    let home = get(&staff, &daemon, "/").await;
+    assert!(home.body.contains(&format!("/referrals/{food}")), "{}", home.body);
+    assert!(!home.body.contains("PS-0001"), "partner staff are not shown the referrer's case list");
+    let referral = get(&staff, &daemon, &format!("/referrals/{food}")).await;
+    assert_eq!(referral.status, 200, "{}", referral.body);
+    assert!(
+        referral.body.contains("What was sent to you") && referral.body.contains("Ada Lovelace")
+    );
+    assert!(
+        !referral.body.contains("10 December 1985"),
+        "the food bank was sent the year of birth only"
+    );
+    for (path, status) in [
+        (format!("/cases/{case}"), 403),
+        ("/cases/new".to_string(), 403),
+        ("/dashboard".to_string(), 403),
+    ] {
+        assert_eq!(get(&staff, &daemon, &path).await.status, status, "{path}");
+    }
+    // Another partner's staff: the same referral is "not found".
+    let link = add_user(&daemon, "nhs-test", "partner", "nia@nhs.example", "Nia");
+    let other = set_password_and_sign_in(&daemon, &link, "nia@nhs.example").await;
+    assert_eq!(get(&other, &daemon, &format!("/referrals/{food}")).await.status, 404);
+    assert!(!get(&other, &daemon, "/").await.body.contains(&food));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_counts_referrals_and_each_table_downloads_as_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = sandbox().await;
+    let daemon = console_util::start(dir.path(), &sandbox, "").await;
+    let link = add_user(&daemon, ORG, "pathfinder", "gu@ca.example", "Gu");
+    let pathfinder = set_password_and_sign_in(&daemon, &link, "gu@ca.example").await;
+    referred_food_case(&daemon, &pathfinder, "DB-0001").await;
+    assert_eq!(
+        get(&pathfinder, &daemon, "/dashboard").await.status,
+        403,
+        "pathfinders have no dashboard"
+    );
+
+    let link = add_user(&daemon, ORG, "coordinator", "co@ca.example", "Co");
+    let coordinator = set_password_and_sign_in(&daemon, &link, "co@ca.example").await;
+    let dashboard = get(&coordinator, &daemon, "/dashboard?days=30").await;
+    assert_eq!(dashboard.status, 200, "{}", dashboard.body);
+    assert!(
+        dashboard.body.contains("foodbank-test")
+            && dashboard.body.contains("<svg class=\"app-chart\""),
+        "{}",
+        dashboard.body
+    );
+    let csv = get(&coordinator, &daemon, "/dashboard/acceptance.csv?days=30").await;
+    assert_eq!(csv.status, 200);
+    assert!(csv.headers["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let mut lines = csv.body.lines();
+    assert_eq!(
+        lines.next(),
+        Some("partner,need,sent,accepted,accepted_percent,completed,median_time_to_acceptance")
+    );
+    let row = lines.next().expect("a row for the food bank");
+    assert!(row.starts_with("foodbank-test,Food,1,"), "{row}");
+    assert_eq!(get(&coordinator, &daemon, "/dashboard?days=13").await.status, 400);
+    assert_eq!(get(&coordinator, &daemon, "/dashboard/secrets.csv").await.status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_plan_sends_each_partners_answer_as_it_arrives_then_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = sandbox().await;
+    let daemon = console_util::start(dir.path(), &sandbox, "").await;
+    let link = add_user(&daemon, ORG, "pathfinder", "hu@ca.example", "Hu");
+    let c = set_password_and_sign_in(&daemon, &link, "hu@ca.example").await;
+    let form = get(&c, &daemon, "/cases/new").await;
+    let created = post(&c, &daemon, "/cases/new", &case_form(&csrf(&form.body), "LIVE-1")).await;
+    let id = case_id(created.location.as_deref().unwrap());
+    let page = get(&c, &daemon, &format!("/cases/{id}/plan")).await;
+    assert!(page.body.contains(&format!("data-live-plan=\"/cases/{id}/plan/start\"")));
+    let started =
+        post(&c, &daemon, &format!("/cases/{id}/plan/start"), &[("csrf", &csrf(&page.body))]).await;
+    assert_eq!(started.status, 202, "{}", started.body);
+    let events: serde_json::Value = serde_json::from_str(&started.body).unwrap();
+    let path = events["events"].as_str().unwrap().to_string();
+
+    // Someone else cannot listen to this person's plan.
+    let link = add_user(&daemon, ORG, "pathfinder", "iv@ca.example", "Iv");
+    let other = set_password_and_sign_in(&daemon, &link, "iv@ca.example").await;
+    assert_eq!(get(&other, &daemon, &path).await.status, 404);
+
+    let stream = get(&c, &daemon, &path).await;
+    assert_eq!(stream.status, 200);
+    assert!(stream.headers["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let answers: Vec<&str> =
+        stream.body.split("\n\n").filter(|f| f.contains("event: answer")).collect();
+    assert_eq!(answers.len(), 2, "one event per partner asked: {}", stream.body);
+    assert!(
+        answers.iter().any(|a| a.contains("foodbank-test"))
+            && answers.iter().any(|a| a.contains("nhs-test"))
+    );
+    let done = stream.body.find("event: done").expect("the plan is announced");
+    assert!(stream.body.rfind("event: answer").unwrap() < done, "answers come before the plan");
+    assert!(stream.body.contains(&format!("/cases/{id}/plan")));
+    // The plan it announced is stored, as the person.
+    let plan = get(&c, &daemon, &format!("/cases/{id}/plan")).await;
+    assert!(plan.body.contains("Version 1"));
+    // The job is heard once.
+    assert_eq!(get(&c, &daemon, &path).await.status, 404);
+}

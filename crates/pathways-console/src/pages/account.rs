@@ -38,7 +38,8 @@ pub async fn sign_in_form(
         Some(_) => Some("You have signed out."),
         None => None,
     };
-    visitor_page(&console, &headers, "sign_in.html", context! { notice, email => "" }, None)
+    let sso = console.settings().oidc.is_some();
+    visitor_page(&console, &headers, "sign_in.html", context! { notice, email => "", sso }, None)
 }
 
 /// Renders a page for someone not signed in, with a CSRF token tied to their form cookie.
@@ -141,13 +142,26 @@ pub async fn sign_in(
         }
         let mut problems = Errors::default();
         problems.add("email", "Enter a correct email address and password");
-        let context = context! { email => email };
+        let context = context! { email => email, sso => console.settings().oidc.is_some() };
         return visitor_page(&console, &headers, "sign_in.html", context, Some(&problems));
     };
     if let Err(e) = store.clear_sign_in_failures(&user.id).await {
         return errors::store_failed(e);
     }
-    // A new session id at every sign-in.
+    match start_session(&console, &user).await {
+        Ok(response) | Err(response) => response,
+    }
+}
+
+/// Starts a new session for `user` (a new id at every sign-in: a token planted before sign-in
+/// is never promoted), audits it, and sends them home.
+pub(crate) async fn start_session(
+    console: &Console,
+    user: &pathways_store::StoredUser,
+) -> Result<Response, Response> {
+    let settings = console.settings();
+    let store = console.handle().store();
+    let now = Utc::now();
     let token = session::new_token();
     let absolute = chrono::Duration::from_std(settings.absolute_timeout)
         .unwrap_or(chrono::Duration::hours(12));
@@ -157,8 +171,13 @@ pub async fn sign_in(
         created_at: now,
         expires_at: now + absolute,
     };
-    if let Err(e) = store.insert_session(&new).await {
-        return errors::store_failed(e);
+    match store.insert_session(&new).await {
+        Ok(true) => {}
+        // The account was disabled meanwhile.
+        Ok(false) => {
+            return Err(errors::with(StatusCode::FORBIDDEN, errors::Problem::SignOnRefused))
+        }
+        Err(e) => return Err(errors::store_failed(e)),
     }
     let role = crate::session::ConsoleRole::parse(&user.role)
         .map_or(pathways_daemon::Role::Pathfinder, |r| r.api_role());
@@ -176,7 +195,7 @@ pub async fn sign_in(
         header::SET_COOKIE,
         session::set_cookie(session::form_cookie(secure), "", secure, Some(0)),
     );
-    response
+    Ok(response)
 }
 
 /// `POST /sign-out`

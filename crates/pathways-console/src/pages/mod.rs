@@ -9,6 +9,7 @@ pub mod copy;
 pub mod dashboard;
 pub mod home;
 pub mod live;
+pub mod oidc;
 pub mod partners;
 pub mod plan;
 

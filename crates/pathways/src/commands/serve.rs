@@ -53,7 +53,10 @@ pub async fn run(args: Args) -> CommandResult {
         settings.dispatch.to_settings(),
     );
     if settings.console.enabled {
-        let console_settings = settings.console.to_settings(settings.server.listen);
+        let mut console_settings = settings.console.to_settings(settings.server.listen);
+        console_settings.oidc = settings.console.oidc_settings().map_err(|(field, problem)| {
+            CliError::BadInput(format!("{}: at `{field}`: {problem}", path.display()))
+        })?;
         let console = pathways_console::Console::new(daemon.handle(), console_settings)
             .map_err(|e| CliError::Failed(e.into()))?;
         daemon = daemon.with_front(console.router());

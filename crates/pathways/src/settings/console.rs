@@ -33,6 +33,38 @@ pub struct ConsoleSection {
     pub address_window_mins: u64,
     /// Hours a link to set a password stays valid; 1 to 336.
     pub setup_link_hours: u64,
+    /// Single sign-on with OpenID Connect, when the council uses it.
+    pub oidc: Option<OidcSection>,
+}
+
+/// `[console.oidc]`: single sign-on with an OpenID Connect provider (Microsoft Entra ID and
+/// the like), by the authorisation code flow with PKCE. Register
+/// `<public_url>/sign-in/oidc/callback` as the redirect URI with the provider.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcSection {
+    /// The issuer, e.g. `https://login.microsoftonline.com/<tenant>/v2.0`; its
+    /// `/.well-known/openid-configuration` is read at the first sign-in.
+    pub issuer: String,
+    /// The client id registered with the provider.
+    pub client_id: String,
+    /// The environment variable that holds the client secret (never the secret itself).
+    pub client_secret_env: String,
+    /// The ID token claim naming the person's organisation id.
+    #[serde(default = "default_organisation_claim")]
+    pub organisation_claim: String,
+    /// The ID token claim naming their role (a string, or a list whose first known role is
+    /// taken): pathfinder, coordinator, admin or partner.
+    #[serde(default = "default_role_claim")]
+    pub role_claim: String,
+}
+
+fn default_organisation_claim() -> String {
+    "organisation".into()
+}
+
+fn default_role_claim() -> String {
+    "roles".into()
 }
 
 impl Default for ConsoleSection {
@@ -48,11 +80,34 @@ impl Default for ConsoleSection {
             address_attempts: 20,
             address_window_mins: 15,
             setup_link_hours: 72,
+            oidc: None,
         }
     }
 }
 
 impl ConsoleSection {
+    /// The single sign-on settings with the client secret read from its environment variable;
+    /// `Err((field, problem))` when the variable is not set.
+    pub fn oidc_settings(
+        &self,
+    ) -> Result<Option<pathways_console::OidcSettings>, (String, String)> {
+        let Some(oidc) = &self.oidc else { return Ok(None) };
+        let secret = std::env::var(&oidc.client_secret_env).ok().filter(|s| !s.is_empty());
+        let Some(client_secret) = secret else {
+            return Err((
+                "console.oidc.client_secret_env".into(),
+                format!("the environment variable `{}` is not set", oidc.client_secret_env),
+            ));
+        };
+        Ok(Some(pathways_console::OidcSettings {
+            issuer: oidc.issuer.clone(),
+            client_id: oidc.client_id.clone(),
+            client_secret,
+            organisation_claim: oidc.organisation_claim.clone(),
+            role_claim: oidc.role_claim.clone(),
+        }))
+    }
+
     /// The console's settings, for a daemon listening on `listen`.
     pub fn to_settings(&self, listen: std::net::SocketAddr) -> ConsoleSettings {
         let minutes = |m: u64| Duration::from_secs(m * 60);
@@ -101,6 +156,25 @@ impl ConsoleSection {
                      HTTPS and leave this true)"
                 ),
             ));
+        }
+        if let Some(oidc) = &self.oidc {
+            if !(oidc.issuer.starts_with("https://") || oidc.issuer.starts_with("http://127.0.0.1"))
+            {
+                return Err((
+                    "console.oidc.issuer".into(),
+                    format!("`{}` must be an https:// address", oidc.issuer),
+                ));
+            }
+            for (field, value) in [
+                ("client_id", &oidc.client_id),
+                ("client_secret_env", &oidc.client_secret_env),
+                ("organisation_claim", &oidc.organisation_claim),
+                ("role_claim", &oidc.role_claim),
+            ] {
+                if value.trim().is_empty() {
+                    return Err((format!("console.oidc.{field}"), "must not be empty".into()));
+                }
+            }
         }
         if let Some(url) = &self.public_url {
             if !(url.starts_with("https://") || url.starts_with("http://")) {

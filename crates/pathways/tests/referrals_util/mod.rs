@@ -195,6 +195,17 @@ impl Daemon {
         Self::launch(dir, storage, sandbox, lease_ms, env, "").await
     }
 
+    /// The same, with `extra` configuration and extra environment.
+    pub async fn start_with(
+        dir: &Path,
+        storage: &Storage,
+        sandbox: &Sandbox,
+        env: &[(&str, &str)],
+        extra: &str,
+    ) -> Daemon {
+        Self::launch(dir, storage, sandbox, 2000, env, extra).await
+    }
+
     async fn launch(
         dir: &Path,
         storage: &Storage,
