@@ -280,11 +280,12 @@ pub(crate) fn email_lookup(address: &str) -> String {
     hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The case-list columns of a case being stored: its reference, trimmed, and its number of
-/// needs.
-pub(crate) fn case_columns(case: &pathways_core::Case) -> (String, i64) {
+/// The plain columns of a case being stored: its reference, trimmed, and its number of needs
+/// (for the case list), and its council area (for the statistics, see
+/// [`crate::stats::area_of`]).
+pub(crate) fn case_columns(case: &pathways_core::Case) -> (String, i64, String) {
     let needs = i64::try_from(case.needs.len()).unwrap_or(i64::MAX);
-    (case.reference.trim().to_string(), needs)
+    (case.reference.trim().to_string(), needs, crate::stats::area_of(case))
 }
 
 /// The case-list columns of a case document: its reference, trimmed, and its number of

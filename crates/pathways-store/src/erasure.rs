@@ -5,12 +5,14 @@
 //! notes and the dispatch errors, and the referrer's own reference for the case (kept plain
 //! for the console's case list: pseudonymous, but it leads back to the client in the
 //! referrer's records). What the statistics and the audit need stays: the case's id,
-//! organisation and dates, each referral's partner, needs, states and times, and the audit
-//! log (which never held personal data). So pathway reports give the same figures before and
-//! after. Referrals still waiting in the outbox, never sent, are cancelled in the same
-//! transaction; a partner that already has a referral keeps its copy (it is that partner's
-//! record now, under its own retention). The partner's later status reports still move the
-//! referral on (the statistics count them), but their notes are not kept.
+//! organisation, dates and council area (an ONS local authority code, not personal data),
+//! the unmet needs of its newest plan with that plan's time, each referral's partner, needs,
+//! states and times, and the audit log (which never held personal data). So pathway reports
+//! and unmet needs give the same figures before and after. Referrals still waiting in the
+//! outbox, never sent, are cancelled in the same transaction; a partner that already has a
+//! referral keeps its copy (it is that partner's record now, under its own retention). The
+//! partner's later status reports still move the referral on (the statistics count them), but
+//! their notes are not kept.
 //!
 //! A legal hold (a safeguarding enquiry, litigation) refuses erasure, by request or by the
 //! retention sweep, until an admin lifts it.

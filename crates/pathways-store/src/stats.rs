@@ -1,4 +1,5 @@
-//! Pathway statistics: for each partner and need, what happened to the referrals sent.
+//! Pathway statistics: for each partner and need, what happened to the referrals sent; and
+//! what the statistics of unmet needs keep of cases and plans (their area, their unmet needs).
 //!
 //! Each backend reads one [`StatsFact`] per referral and need; the counting and the medians
 //! are done once, here, so both backends agree to the second.
@@ -14,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use pathways_core::{NeedCode, StatusReason, TaskState};
+use pathways_core::{is_ons_local_authority, ActionPlan, Case, NeedCode, StatusReason, TaskState};
 use serde::Serialize;
 
 /// The states that mean a partner took the referral on.
@@ -49,6 +50,60 @@ pub struct ReasonCount {
     pub reason: StatusReason,
     /// How many.
     pub count: u64,
+}
+
+/// The area kept plain for a case: its local authority's ONS code, or `""` when the text does
+/// not have that shape (so that no free text reaches the plain column).
+pub(crate) fn area_code(local_authority: &str) -> String {
+    let code = local_authority.trim();
+    if is_ons_local_authority(code) {
+        code.to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// The area of a case being stored (see [`area_code`]).
+pub(crate) fn area_of(case: &Case) -> String {
+    area_code(&case.client.local_authority)
+}
+
+/// The area of a case document (see [`area_code`]). Read from the JSON rather than
+/// [`Case`], so a document an older build wrote (whose shape a stricter parser might refuse)
+/// still yields it.
+pub(crate) fn area_of_document(case: &serde_json::Value) -> String {
+    case.pointer("/client/local_authority")
+        .and_then(|a| a.as_str())
+        .map_or_else(String::new, area_code)
+}
+
+/// The needs a plan being stored marks `unmet`, each once, in the canonical order.
+pub(crate) fn unmet_of(plan: &ActionPlan) -> Vec<NeedCode> {
+    let mut needs: Vec<NeedCode> = plan.unmet().map(|step| step.need).collect();
+    needs.sort_unstable();
+    needs.dedup();
+    needs
+}
+
+/// The needs a stored plan document (`{"plan": …, "basis": …}`) marks `unmet`, each once, in
+/// the canonical order: the steps whose `action` is `unmet`, as [`PlanStep::is_unmet`] sees
+/// them once parsed. Read from the JSON, like [`area_of_document`]; a plan kept before plans
+/// had versions reads as none (as it does for [`Store::latest_plan`]), and so has no unmet
+/// need, and a need code this build does not know is left out.
+///
+/// [`PlanStep::is_unmet`]: pathways_core::PlanStep::is_unmet
+/// [`Store::latest_plan`]: crate::Store::latest_plan
+pub(crate) fn unmet_of_document(record: &serde_json::Value) -> Vec<NeedCode> {
+    let steps = record.pointer("/plan/steps").and_then(|s| s.as_array());
+    let mut needs: Vec<NeedCode> = steps
+        .into_iter()
+        .flatten()
+        .filter(|step| step.get("action").and_then(|a| a.as_str()) == Some("unmet"))
+        .filter_map(|step| serde_json::from_value(step.get("need")?.clone()).ok())
+        .collect();
+    needs.sort_unstable();
+    needs.dedup();
+    needs
 }
 
 /// What a backend reads for one referral and one of its needs.
@@ -146,5 +201,50 @@ mod tests {
         assert_eq!(median_secs(vec![30, 10, 20]), Some(20));
         assert_eq!(median_secs(vec![40, 10, 20, 30]), Some(25));
         assert_eq!(median_secs(vec![-5]), Some(0), "clock skew counts as zero");
+    }
+
+    #[test]
+    fn areas_are_ons_codes_or_nothing() {
+        assert_eq!(area_code(" E09000020 "), "E09000020");
+        for not_a_code in ["", "Kensington", "E0900002", "12 Acacia Avenue, W10 5AB"] {
+            assert_eq!(area_code(not_a_code), "", "{not_a_code}");
+        }
+        let case = serde_json::json!({"client": {"local_authority": "W06000015"}});
+        assert_eq!(area_of_document(&case), "W06000015");
+        assert_eq!(area_of_document(&serde_json::json!({"client": {}})), "");
+    }
+
+    #[test]
+    fn unmet_needs_read_from_a_document_agree_with_the_plan() {
+        use pathways_core::{PlanStep, StepAction, Urgency};
+        let step = |need: NeedCode, action: StepAction| PlanStep {
+            order: 1,
+            need_id: "n1".into(),
+            need,
+            urgency: Urgency::Soon,
+            due_by: chrono::NaiveDate::default(),
+            safety: false,
+            why: String::new(),
+            note: None,
+            action,
+        };
+        let unmet = || StepAction::Unmet { signposts: vec![] };
+        let steps = vec![
+            step(NeedCode::Transport, unmet()),
+            step(
+                NeedCode::Food,
+                StepAction::Declined { offered: None, reason: "no".to_string().into() },
+            ),
+            step(NeedCode::Digital, unmet()),
+            step(NeedCode::Transport, unmet()),
+        ];
+        let needs: Vec<NeedCode> = steps.iter().filter(|s| s.is_unmet()).map(|s| s.need).collect();
+        assert_eq!(needs.len(), 3);
+        let document = serde_json::json!({"plan": {"steps": steps}, "basis": null});
+        assert_eq!(unmet_of_document(&document), [NeedCode::Digital, NeedCode::Transport]);
+        // A plan from before plans had versions (the bare plan) reads as none.
+        assert!(unmet_of_document(&document["plan"]).is_empty());
+        let unknown = serde_json::json!({"plan": {"steps": [{"action": "unmet", "need": "x"}]}});
+        assert!(unmet_of_document(&unknown).is_empty());
     }
 }

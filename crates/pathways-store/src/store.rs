@@ -57,14 +57,16 @@ pub trait Store: Send + Sync + fmt::Debug {
         Err(StoreError::BackupUnsupported { backend: self.backend() })
     }
 
-    /// Stores a new case for `organisation` and returns the id the store gave it.
+    /// Stores a new case for `organisation` and returns the id the store gave it. Its
+    /// council area (the client's local authority code) is kept plain for the statistics.
     async fn insert_case(&self, organisation: &str, case: &Case) -> Result<CaseId, StoreError>;
 
     /// The case with this id, if there is one and it has not been erased.
     async fn get_case(&self, id: &CaseId) -> Result<Option<StoredCase>, StoreError>;
 
     /// Stores a plan for a case; the newest plan is the case's plan. Fails with
-    /// [`StoreError::UnknownCase`] when the case does not exist.
+    /// [`StoreError::UnknownCase`] when the case does not exist. In the same transaction,
+    /// the plan's unmet needs replace the case's in the statistics.
     async fn insert_plan(
         &self,
         case_id: &CaseId,

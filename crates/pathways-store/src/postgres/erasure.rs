@@ -1,10 +1,10 @@
 //! PostgreSQL statements for erasure, legal holds and the retention sweep's query.
 //!
-//! An erasure is one transaction that first locks the case row `FOR UPDATE`: plans and
-//! referrals are only added under a `FOR SHARE` lock of the same row (and legal holds by an
-//! update of it), so nothing can be added to a case, or a hold set on it, between the
-//! erasure's check and its commit; and a second erasure of the same case waits, then finds
-//! it erased.
+//! An erasure is one transaction that first locks the case row `FOR UPDATE`: referrals are
+//! only added under a `FOR SHARE` lock of the same row, plans under a `FOR NO KEY UPDATE`
+//! lock of it (one plan of a case at a time), and legal holds by an update of it, so nothing
+//! can be added to a case, or a hold set on it, between the erasure's check and its commit;
+//! and a second erasure of the same case waits, then finds it erased.
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Client, GenericClient};

@@ -27,6 +27,7 @@ mod records;
 mod referrals;
 mod reports;
 mod reseal;
+mod unmet;
 
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
@@ -53,7 +54,7 @@ use crate::referral::{
     StuckReferral,
 };
 use crate::seal::DataKeys;
-use crate::stats::PathwayStatsRow;
+use crate::stats::{unmet_of, PathwayStatsRow};
 use crate::store::Store;
 
 /// Connections per daemon: enough for the API and the dispatcher to overlap, few enough that
@@ -69,6 +70,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("0001_initial.sql")),
     (2, "data_safety", include_str!("0002_data_safety.sql")),
     (3, "console", include_str!("0003_console.sql")),
+    (4, "unmet", include_str!("0004_unmet.sql")),
 ];
 /// Values sealed per transaction by the pass at connecting.
 const SEAL_AT_CONNECT_BATCH: u32 = 500;
@@ -199,6 +201,9 @@ impl PostgresStore {
         // Rows from before the console (schema version 3): their case-list columns, read
         // from their sealed documents now that the keys are known to open them.
         case_list::fill_at_connecting(&store).await?;
+        // Rows from before the statistics of unmet needs (schema version 4): each case's area
+        // and its newest plan's unmet needs, read from their sealed documents likewise.
+        unmet::fill_at_connecting(&store).await?;
         Ok(store)
     }
 
@@ -279,7 +284,8 @@ impl Store for PostgresStore {
     ) -> Result<(), StoreError> {
         let record = crate::records::PlanRecordRef { plan, basis };
         let sealed = seal_json(&self.keys(), &record, "plan", &place::plan(case_id.as_str()))?;
-        records::insert_plan(&mut self.client().await?, case_id, &sealed, plan.version).await
+        let (mut client, unmet) = (self.client().await?, unmet_of(plan));
+        records::insert_plan(&mut client, case_id, &sealed, plan.version, &unmet).await
     }
 
     async fn latest_plan(&self, case_id: &CaseId) -> Result<Option<StoredPlan>, StoreError> {

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Client, GenericClient};
+use pathways_core::NeedCode;
 
 use super::{violates, PgResult};
 use crate::audit::{stored_action, stored_outcome, AuditEntry, AuditFilter, AuditRecord};
@@ -13,27 +14,29 @@ use crate::ids::{CaseId, ReferralId};
 use crate::records::{PlanRecord, StoredCase, StoredPlan};
 use crate::seal::DataKeys;
 
-/// Stores a case: its sealed document, and the case list's plain columns (`reference`,
-/// `need_count`; see `0003_console.sql`).
+/// Stores a case: its sealed document, the case list's plain columns (`reference`,
+/// `need_count`; see `0003_console.sql`) and its area for the statistics (`local_authority`;
+/// see `0004_unmet.sql`).
 pub(super) async fn insert_case(
     c: &Client,
     id: &CaseId,
     organisation: &str,
     sealed: &str,
-    (reference, needs): &(String, i64),
+    (reference, needs, area): &(String, i64, String),
 ) -> Result<(), StoreError> {
     const OP: &str = "storing a case";
     let s = c
         .prepare_cached(
-            "INSERT INTO cases (id, organisation, case_json, created_at, reference, need_count)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO cases (id, organisation, case_json, created_at, reference, need_count,
+                                local_authority)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .await
         .during(OP)?;
     let needs = i32::try_from(*needs).unwrap_or(i32::MAX);
     c.execute(
         &s,
-        &[&id.as_str(), &organisation, &sealed, &truncate(Utc::now()), reference, &needs],
+        &[&id.as_str(), &organisation, &sealed, &truncate(Utc::now()), reference, &needs, area],
     )
     .await
     .during(OP)?;
@@ -94,16 +97,36 @@ pub(super) async fn lock_live_case<C: GenericClient>(
     Ok(tx.query_opt(&s, &[&case_id.as_str()]).await.during(operation)?.is_some())
 }
 
-/// Stores a plan: its sealed record, and its version in the plain (case list) column.
+/// Locks a case that is not erased, as [`lock_live_case`] does, and against other plans
+/// being stored for it too (`FOR NO KEY UPDATE`), until the caller's transaction ends; `false`
+/// when there is no such case. The plans of one case are so stored one at a time: the newest
+/// (highest id) is the last committed, and its unmet needs are the ones the statistics keep.
+/// Referrals being created for the case wait for the plan, and it for them, a moment; other
+/// cases are not held up.
+async fn lock_live_case_for_a_plan<C: GenericClient>(
+    tx: &C,
+    case_id: &CaseId,
+    operation: &'static str,
+) -> Result<bool, StoreError> {
+    let s = tx
+        .prepare_cached("SELECT 1 FROM cases WHERE id = $1 AND erased_at IS NULL FOR NO KEY UPDATE")
+        .await
+        .during(operation)?;
+    Ok(tx.query_opt(&s, &[&case_id.as_str()]).await.during(operation)?.is_some())
+}
+
+/// Stores a plan: its sealed record, its version in the plain (case list) column, and its
+/// unmet needs in place of the case's older plan's (statistics), in one transaction.
 pub(super) async fn insert_plan(
     c: &mut Client,
     case_id: &CaseId,
     sealed: &str,
     version: u32,
+    unmet: &[NeedCode],
 ) -> Result<(), StoreError> {
     const OP: &str = "storing a plan";
     let tx = c.transaction().await.during(OP)?;
-    if !lock_live_case(&tx, case_id, OP).await? {
+    if !lock_live_case_for_a_plan(&tx, case_id, OP).await? {
         return Err(StoreError::UnknownCase(case_id.clone()));
     }
     let s = tx
@@ -112,13 +135,14 @@ pub(super) async fn insert_plan(
         )
         .await
         .during(OP)?;
-    let version = i32::try_from(version).unwrap_or(i32::MAX);
-    match tx.execute(&s, &[&case_id.as_str(), &sealed, &truncate(Utc::now()), &version]).await {
+    let (version, now) = (i32::try_from(version).unwrap_or(i32::MAX), truncate(Utc::now()));
+    match tx.execute(&s, &[&case_id.as_str(), &sealed, &now, &version]).await {
         Err(e) if violates(&e, "plans_case_id_fkey") => {
             return Err(StoreError::UnknownCase(case_id.clone()))
         }
         other => other.during(OP)?,
     };
+    super::unmet::replace(&tx, case_id.as_str(), unmet, now, OP).await?;
     tx.commit().await.during(OP)
 }
 

@@ -22,6 +22,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "initial", sql: include_str!("0001_initial.sql") },
     Migration { version: 2, name: "data_safety", sql: include_str!("0002_data_safety.sql") },
     Migration { version: 3, name: "console", sql: include_str!("0003_console.sql") },
+    Migration { version: 4, name: "unmet", sql: include_str!("0004_unmet.sql") },
 ];
 
 /// Brings the schema up to date; refuses a database migrated by a newer build.

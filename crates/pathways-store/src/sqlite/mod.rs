@@ -24,6 +24,7 @@ mod records;
 mod referrals;
 mod reports;
 mod reseal;
+mod unmet;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -52,7 +53,7 @@ use crate::referral::{
     StuckReferral,
 };
 use crate::seal::DataKeys;
-use crate::stats::PathwayStatsRow;
+use crate::stats::{unmet_of, PathwayStatsRow};
 use crate::store::Store;
 
 /// Readers beside the writer: enough for this project's 2-core target to read while writing.
@@ -182,6 +183,9 @@ impl SqliteStore {
         // Rows from before the console (schema version 3): their case-list columns, read
         // from their sealed documents now that the keys are known to open them.
         case_list::fill_at_opening(&mut writer, &keys)?;
+        // Rows from before the statistics of unmet needs (schema version 4): each case's area
+        // and its newest plan's unmet needs, read from their sealed documents likewise.
+        unmet::fill_at_opening(&mut writer, &keys)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -343,8 +347,8 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         let record = crate::records::PlanRecordRef { plan, basis };
         let sealed = seal_json(&self.keys(), &record, "plan", &place::plan(case_id.as_str()))?;
-        let (case_id, version) = (case_id.clone(), plan.version);
-        self.write(move |c| records::insert_plan(c, &case_id, &sealed, version)).await
+        let (case_id, version, unmet) = (case_id.clone(), plan.version, unmet_of(plan));
+        self.write(move |c| records::insert_plan(c, &case_id, &sealed, version, &unmet)).await
     }
 
     async fn latest_plan(&self, case_id: &CaseId) -> Result<Option<StoredPlan>, StoreError> {

@@ -1,5 +1,6 @@
 //! SQLite statements for cases, plans, the audit log, idempotency keys and webhook ids.
 
+use pathways_core::NeedCode;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{is_constraint, SqlResult};
@@ -12,18 +13,20 @@ use crate::ids::{CaseId, ReferralId};
 use crate::records::{PlanRecord, StoredCase, StoredPlan};
 use crate::seal::DataKeys;
 
-/// Stores a case: its sealed document, and the case list's plain columns (`reference`,
-/// `need_count`; see `0003_console.sql`).
+/// Stores a case: its sealed document, the case list's plain columns (`reference`,
+/// `need_count`; see `0003_console.sql`) and its area for the statistics (`local_authority`;
+/// see `0004_unmet.sql`).
 pub(super) fn insert_case(
     c: &Connection,
     id: &CaseId,
     organisation: &str,
     sealed: &str,
-    (reference, needs): &(String, i64),
+    (reference, needs, area): &(String, i64, String),
 ) -> Result<(), StoreError> {
     c.prepare_cached(
-        "INSERT INTO cases (id, organisation, case_json, created_at, reference, need_count)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO cases (id, organisation, case_json, created_at, reference, need_count,
+                            local_authority)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -32,7 +35,8 @@ pub(super) fn insert_case(
             sealed,
             micros(chrono::Utc::now()),
             reference,
-            needs
+            needs,
+            area
         ])
     })
     .during("storing a case")?;
@@ -80,26 +84,31 @@ pub(super) fn get_case(
     }))
 }
 
-/// Stores a plan: its sealed record, and its version in the plain (case list) column.
+/// Stores a plan: its sealed record, its version in the plain (case list) column, and its
+/// unmet needs in place of the case's older plan's (statistics). One write, so one savepoint:
+/// all of it or none.
 pub(super) fn insert_plan(
     c: &Connection,
     case_id: &CaseId,
     sealed: &str,
     version: u32,
+    unmet: &[NeedCode],
 ) -> Result<(), StoreError> {
+    let now = micros(chrono::Utc::now());
     let inserted = c
         .prepare_cached(
             "INSERT INTO plans (case_id, plan_json, created_at, version)
              SELECT ?1, ?2, ?3, ?4
              WHERE EXISTS (SELECT 1 FROM cases WHERE id = ?1 AND erased_at IS NULL)",
         )
-        .and_then(|mut s| {
-            s.execute(params![case_id.as_str(), sealed, micros(chrono::Utc::now()), version])
-        });
+        .and_then(|mut s| s.execute(params![case_id.as_str(), sealed, now, version]));
     match inserted {
         Ok(0) => Err(StoreError::UnknownCase(case_id.clone())),
         Err(e) if is_constraint(&e, "FOREIGN KEY") => Err(StoreError::UnknownCase(case_id.clone())),
-        other => other.during("storing a plan").map(drop),
+        other => {
+            other.during("storing a plan")?;
+            super::unmet::replace(c, case_id.as_str(), unmet, now, "storing a plan")
+        }
     }
 }
 
