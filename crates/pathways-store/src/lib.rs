@@ -54,7 +54,7 @@ pub use referral::{
 };
 pub use seal::{DataKeyError, DataKeys, OpenError};
 pub use sqlite::{SqliteOptions, SqliteStore};
-pub use stats::{PathwayStatsRow, ReasonCount};
+pub use stats::{PathwayStatsRow, ReasonCount, UnmetNeedRow};
 pub use store::Store;
 pub use url::redact_url;
 

@@ -1,8 +1,9 @@
-//! Pathway statistics: for each partner and need, what happened to the referrals sent; and
-//! what the statistics of unmet needs keep of cases and plans (their area, their unmet needs).
+//! Statistics: for each partner and need, what happened to the referrals sent (pathway
+//! statistics); and for each need and council area, how many cases' newest plans found no
+//! service to meet it (unmet needs).
 //!
-//! Each backend reads one [`StatsFact`] per referral and need; the counting and the medians
-//! are done once, here, so both backends agree to the second.
+//! Pathway statistics: each backend reads one [`StatsFact`] per referral and need; the counting
+//! and the medians are done once, here, so both backends agree to the second.
 //!
 //! Definitions (what `GET /v1/reports/pathways` and the planner rely on):
 //! - *sent*: delivered to the partner (acknowledged) within `[from, to)`;
@@ -50,6 +51,33 @@ pub struct ReasonCount {
     pub reason: StatusReason,
     /// How many.
     pub count: u64,
+}
+
+/// One need × area line of the unmet needs report.
+///
+/// Unmet needs are read from plain copies the store keeps of each case's newest plan (plans
+/// themselves are sealed): one row per need the plan marks `unmet`, and the case's council
+/// area. An erased case still counts, with its area.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnmetNeedRow {
+    /// The need no service could meet.
+    pub need: NeedCode,
+    /// The council area whose services the clients can use: the ONS code of a local
+    /// authority (e.g. `E09000020`); empty when not known (a case erased before the store
+    /// kept areas, or whose document did not open when the store filled them in).
+    pub area: String,
+    /// How many cases' newest plans, made in the period, have this need unmet.
+    pub cases: u64,
+}
+
+/// Orders the unmet needs report: most cases first, then by need (in the canonical order of
+/// [`NeedCode::ALL`]), then by area. Done here rather than in SQL so that both backends agree
+/// whatever the database's collation.
+pub(crate) fn most_first(mut rows: Vec<UnmetNeedRow>) -> Vec<UnmetNeedRow> {
+    rows.sort_by(|a, b| {
+        b.cases.cmp(&a.cases).then(a.need.cmp(&b.need)).then_with(|| a.area.cmp(&b.area))
+    });
+    rows
 }
 
 /// The area kept plain for a case: its local authority's ONS code, or `""` when the text does

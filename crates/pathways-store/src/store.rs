@@ -26,7 +26,7 @@ use crate::referral::{
     DispatchOutcome, NewReferral, OutboxItem, PartnerEvent, StatusChange, StoredReferral,
     StuckReferral,
 };
-use crate::stats::PathwayStatsRow;
+use crate::stats::{PathwayStatsRow, UnmetNeedRow};
 
 /// Durable storage of cases, plans, audit, idempotency records, referrals and the outbox, and
 /// of the web console's users and sessions.
@@ -66,7 +66,8 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Stores a plan for a case; the newest plan is the case's plan. Fails with
     /// [`StoreError::UnknownCase`] when the case does not exist. In the same transaction,
-    /// the plan's unmet needs replace the case's in the statistics.
+    /// the plan's unmet needs replace the case's in the statistics
+    /// ([`unmet_needs`](Store::unmet_needs)).
     async fn insert_plan(
         &self,
         case_id: &CaseId,
@@ -230,6 +231,22 @@ pub trait Store: Send + Sync + fmt::Debug {
         to: DateTime<Utc>,
         organisation: Option<&str>,
     ) -> Result<Vec<PathwayStatsRow>, StoreError>;
+
+    /// Unmet needs of the newest plans made in `[from, to)`, by need and area, most first;
+    /// only `organisation`'s cases, or every organisation's when `None` (the operator's admins).
+    ///
+    /// A case counts once for each need its newest plan marks `unmet`, when that plan was
+    /// stored in the period: a newer plan replaces what the older one counted, so a need met
+    /// since no longer counts. Erased cases still count, with their area. Ties are ordered by
+    /// need (in the canonical order of [`NeedCode::ALL`](pathways_core::NeedCode::ALL)), then
+    /// area. Read from plain columns (see [`UnmetNeedRow`]), never opening a sealed value, by
+    /// an index on the plans' time.
+    async fn unmet_needs(
+        &self,
+        organisation: Option<&str>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<UnmetNeedRow>, StoreError>;
 
     /// Erases the personal data of a case from every table, in one transaction (see
     /// [`crate::erasure`]): [`StoreError::UnknownCase`] when there is no such case or it is

@@ -54,7 +54,7 @@ use crate::referral::{
     StuckReferral,
 };
 use crate::seal::DataKeys;
-use crate::stats::{unmet_of, PathwayStatsRow};
+use crate::stats::{unmet_of, PathwayStatsRow, UnmetNeedRow};
 use crate::store::Store;
 
 /// Connections per daemon: enough for the API and the dispatcher to overlap, few enough that
@@ -432,6 +432,15 @@ impl Store for PostgresStore {
     ) -> Result<Vec<PathwayStatsRow>, StoreError> {
         let facts = reports::stats_facts(&self.client().await?, from, to, organisation).await?;
         Ok(crate::stats::aggregate(facts))
+    }
+
+    async fn unmet_needs(
+        &self,
+        organisation: Option<&str>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<UnmetNeedRow>, StoreError> {
+        unmet::unmet_needs(&self.client().await?, organisation, from, to).await
     }
 
     async fn erase_case(

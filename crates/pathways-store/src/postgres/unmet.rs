@@ -3,13 +3,13 @@
 //! those for rows written before schema version 4.
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
+use deadpool_postgres::{Client, GenericClient};
 use pathways_core::NeedCode;
 
 use super::{PgResult, PostgresStore};
-use crate::codec::{open_document, place};
+use crate::codec::{from_code, open_document, place, truncate};
 use crate::error::StoreError;
-use crate::stats::{area_of_document, unmet_of_document};
+use crate::stats::{area_of_document, most_first, unmet_of_document, UnmetNeedRow};
 
 /// Cases filled in per transaction at connecting.
 const OPENING_BATCH: i64 = 500;
@@ -40,6 +40,39 @@ pub(super) async fn replace<C: GenericClient>(
     let codes: Vec<&str> = needs.iter().map(|need| need.as_str()).collect();
     tx.execute(&insert, &[&case_id, &codes, &planned_at]).await.during(operation)?;
     Ok(())
+}
+
+pub(super) async fn unmet_needs(
+    c: &Client,
+    organisation: Option<&str>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<UnmetNeedRow>, StoreError> {
+    const OP: &str = "counting unmet needs";
+    let s = c
+        .prepare_cached(
+            "SELECT u.need, COALESCE(c.local_authority, '') AS area, COUNT(*)
+             FROM plan_unmet u JOIN cases c ON c.id = u.case_id
+             WHERE u.planned_at >= $1 AND u.planned_at < $2
+               AND ($3::TEXT IS NULL OR c.organisation = $3)
+             GROUP BY u.need, area",
+        )
+        .await
+        .during(OP)?;
+    let rows = c.query(&s, &[&truncate(from), &truncate(to), &organisation]).await.during(OP)?;
+    rows.iter()
+        .map(|r| {
+            let need: String = r.try_get(0).during(OP)?;
+            let area: String = r.try_get(1).during(OP)?;
+            let cases: i64 = r.try_get(2).during(OP)?;
+            Ok(UnmetNeedRow {
+                need: from_code(&need, "unmet need of area", &area)?,
+                cases: u64::try_from(cases).unwrap_or(0),
+                area,
+            })
+        })
+        .collect::<Result<_, _>>()
+        .map(most_first)
 }
 
 /// Fills in, for rows written before schema version 4, each case's area and the unmet needs

@@ -53,7 +53,7 @@ use crate::referral::{
     StuckReferral,
 };
 use crate::seal::DataKeys;
-use crate::stats::{unmet_of, PathwayStatsRow};
+use crate::stats::{unmet_of, PathwayStatsRow, UnmetNeedRow};
 use crate::store::Store;
 
 /// Readers beside the writer: enough for this project's 2-core target to read while writing.
@@ -532,6 +532,16 @@ impl Store for SqliteStore {
         let facts =
             self.read(move |c| reports::stats_facts(c, from, to, organisation.as_deref())).await?;
         Ok(crate::stats::aggregate(facts))
+    }
+
+    async fn unmet_needs(
+        &self,
+        organisation: Option<&str>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<UnmetNeedRow>, StoreError> {
+        let organisation = organisation.map(str::to_string);
+        self.read(move |c| unmet::unmet_needs(c, organisation.as_deref(), from, to)).await
     }
 
     async fn erase_case(

@@ -2,14 +2,15 @@
 //! see `0004_unmet.sql`), and the filling in, at opening, of those for rows written before
 //! schema version 4.
 
+use chrono::{DateTime, Utc};
 use pathways_core::NeedCode;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::SqlResult;
-use crate::codec::{open_document, place};
+use crate::codec::{from_code, micros, open_document, place};
 use crate::error::StoreError;
 use crate::seal::DataKeys;
-use crate::stats::{area_of_document, unmet_of_document};
+use crate::stats::{area_of_document, most_first, unmet_of_document, UnmetNeedRow};
 
 /// Cases filled in per transaction at opening.
 const OPENING_BATCH: usize = 500;
@@ -33,6 +34,39 @@ pub(super) fn replace(
         insert.execute(params![case_id, need.as_str(), planned_at]).during(operation)?;
     }
     Ok(())
+}
+
+pub(super) fn unmet_needs(
+    c: &Connection,
+    organisation: Option<&str>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<UnmetNeedRow>, StoreError> {
+    let rows: Vec<(String, String, i64)> = c
+        .prepare_cached(
+            "SELECT u.need, COALESCE(c.local_authority, '') AS area, COUNT(*)
+             FROM plan_unmet u JOIN cases c ON c.id = u.case_id
+             WHERE u.planned_at >= ?1 AND u.planned_at < ?2
+               AND (?3 IS NULL OR c.organisation = ?3)
+             GROUP BY u.need, area",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![micros(from), micros(to), organisation], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect()
+        })
+        .during("counting unmet needs")?;
+    rows.into_iter()
+        .map(|(need, area, cases)| {
+            Ok(UnmetNeedRow {
+                need: from_code(&need, "unmet need of area", &area)?,
+                cases: u64::try_from(cases).unwrap_or(0),
+                area,
+            })
+        })
+        .collect::<Result<_, _>>()
+        .map(most_first)
 }
 
 /// Fills in, for rows written before schema version 4, each case's area and the unmet needs

@@ -75,7 +75,7 @@ async fn new_schema(admin_url: &str) -> (String, String) {
 
 /// The schemas as released, oldest first (name, SQLite, PostgreSQL), to build the databases
 /// an older pathways left.
-const RELEASED: [(&str, &str, &str); 2] = [
+const RELEASED: [(&str, &str, &str); 3] = [
     (
         "initial",
         include_str!("../../src/sqlite/0001_initial.sql"),
@@ -85,6 +85,11 @@ const RELEASED: [(&str, &str, &str); 2] = [
         "data_safety",
         include_str!("../../src/sqlite/0002_data_safety.sql"),
         include_str!("../../src/postgres/0002_data_safety.sql"),
+    ),
+    (
+        "console",
+        include_str!("../../src/sqlite/0003_console.sql"),
+        include_str!("../../src/postgres/0003_console.sql"),
     ),
 ];
 
@@ -270,6 +275,14 @@ impl Fixture {
     /// script inserts; then opened by this build (so migrated) with this fixture's keys.
     pub async fn version_2(&self, sqlite_script: &str, postgres_script: &str) -> Fixture {
         self.at_version(2, sqlite_script, postgres_script).await
+    }
+
+    /// A new database of the same backend at schema version 3, as a pathways from before the
+    /// statistics of unmet needs left it (no area, no `plan_unmet`), holding what the
+    /// backend's script inserts; then opened by this build (so migrated) with this fixture's
+    /// keys.
+    pub async fn version_3(&self, sqlite_script: &str, postgres_script: &str) -> Fixture {
+        self.at_version(3, sqlite_script, postgres_script).await
     }
 
     async fn at_version(

@@ -1,6 +1,6 @@
 //! The store's contract, checked against both backends: every behaviour in `records`,
-//! `dispatch`, `safety` and `accounts` runs once on SQLite and once on PostgreSQL (skipped, loudly, when
-//! `PATHWAYS_TEST_POSTGRES_URL` is unset).
+//! `dispatch`, `safety`, `accounts` and `unmet` runs once on SQLite and once on PostgreSQL
+//! (skipped, loudly, when `PATHWAYS_TEST_POSTGRES_URL` is unset).
 
 mod accounts;
 mod data;
@@ -8,6 +8,7 @@ mod dispatch;
 mod fixtures;
 mod records;
 mod safety;
+mod unmet;
 
 /// Declares, in the current module, one test per behaviour listed, each run on a fresh
 /// fixture from `$fixture`.
@@ -71,6 +72,14 @@ macro_rules! store_suite {
             accounts::the_case_list_reads_no_sealed_value_and_follows_its_index,
             accounts::a_version_2_database_gets_its_case_list_filled_on_opening,
             accounts::referrals_needing_attention_are_the_refused_and_the_unanswered,
+            unmet::unmet_needs_count_by_need_and_area_most_first,
+            unmet::a_newer_plan_replaces_the_unmet_needs_of_the_older,
+            unmet::unmet_needs_count_only_the_organisations_cases,
+            unmet::unmet_needs_count_the_plans_made_from_from_until_before_to,
+            unmet::unmet_needs_of_a_period_follow_their_index,
+            unmet::an_erased_case_still_counts_with_its_area,
+            unmet::two_daemons_planning_one_case_keep_the_newest_plans_unmet_needs,
+            unmet::a_version_3_database_gets_its_areas_and_unmet_needs_filled_on_opening,
         );
     };
     (@tests $fixture:path; $($module:ident :: $name:ident),* $(,)?) => {
