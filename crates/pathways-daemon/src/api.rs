@@ -151,6 +151,30 @@ pub struct PathwayReport {
     pub pathways: Vec<PathwayRow>,
 }
 
+/// `200` of `GET /v1/reports/unmet`: needs no service could meet, by need and area.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct UnmetReport {
+    /// Start of the range (inclusive).
+    pub from: DateTime<Utc>,
+    /// End of the range (exclusive).
+    pub to: DateTime<Utc>,
+    /// Whose cases: an organisation id, or `all` for the operator's admins.
+    pub organisation: String,
+    /// Per need and area, most cases first: the newest plan of each case made in the range.
+    pub unmet: Vec<UnmetRow>,
+}
+
+/// One need × area line of the unmet report.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct UnmetRow {
+    /// The need.
+    pub need: NeedCode,
+    /// The ONS code of the client's council area (empty when not known).
+    pub area: String,
+    /// Cases whose newest plan left this need unmet.
+    pub cases: u64,
+}
+
 /// One partner × need line of the report.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct PathwayRow {

@@ -40,7 +40,7 @@ pub use openapi::document as openapi_document;
 /// play a daemon which died mid-request.
 pub use referrals::{fingerprint as referral_fingerprint, referral_key, ReferralRequest};
 pub use routes::{table as route_table, Access, RouteSpec};
-pub use state::{Limits, Live};
+pub use state::{Limits, Live, ReloadRecord};
 pub use webhooks::{verify as verify_webhook, VerifyError, WebhookRefusal, WebhookSecret};
 
 use state::AppState;
@@ -182,9 +182,15 @@ impl Daemon {
         self.state.replace_live(live);
     }
 
-    /// Counts a reload attempt in the metrics.
-    pub fn count_reload(&self, result: ReloadResult) {
+    /// Counts a reload attempt in the metrics and remembers how it ended (with why, when it
+    /// was refused) for the console's partners page.
+    pub fn count_reload(&self, result: ReloadResult, reason: Option<String>) {
         self.state.metrics().config_reload(result);
+        self.state.record_reload(state::ReloadRecord {
+            at: chrono::Utc::now(),
+            applied: result == ReloadResult::Ok,
+            reason,
+        });
     }
 
     /// Serves on `listener` until `shutdown` completes, then drains requests in flight for at

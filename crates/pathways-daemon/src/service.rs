@@ -231,6 +231,25 @@ impl Handle {
         Ok(report.0)
     }
 
+    /// How the last configuration reload ended, if there was one since the daemon started.
+    pub fn last_reload(&self) -> Option<crate::ReloadRecord> {
+        self.state.last_reload()
+    }
+
+    /// The unmet needs report over `[from, to)` (`GET /v1/reports/unmet`).
+    pub async fn unmet_report(
+        &self,
+        caller: &Caller,
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        to: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<crate::api::UnmetReport, ApiError> {
+        let range = crate::reports::Range::new(from, to);
+        let report =
+            crate::reports::unmet(State(self.state.clone()), caller.clone(), Ok(Query(range)))
+                .await?;
+        Ok(report.0)
+    }
+
     /// The enabled partners with their breakers (`GET /v1/partners`).
     pub async fn partners(&self, caller: &Caller) -> PartnerList {
         crate::routes::ops::partners(State(self.state.clone()), caller.clone()).await.0

@@ -70,6 +70,19 @@ struct Inner {
     dispatch: DispatchSettings,
     /// One permit per request handled at once (`Limits::max_concurrent_requests`).
     slots: Arc<tokio::sync::Semaphore>,
+    /// How the last configuration reload ended, if there was one.
+    last_reload: std::sync::Mutex<Option<ReloadRecord>>,
+}
+
+/// How a configuration reload ended, for the console's partners page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReloadRecord {
+    /// When.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// Whether the new configuration serves.
+    pub applied: bool,
+    /// Why it was refused (the configuration error, naming file and field).
+    pub reason: Option<String>,
 }
 
 impl AppState {
@@ -88,6 +101,7 @@ impl AppState {
                 slots: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_requests)),
                 limits,
                 dispatch,
+                last_reload: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -105,6 +119,16 @@ impl AppState {
     /// Replaces the live configuration whole; work holding the old snapshot finishes on it.
     pub fn replace_live(&self, live: Live) {
         *self.inner.live.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(live);
+    }
+
+    /// Records how a reload ended.
+    pub fn record_reload(&self, record: ReloadRecord) {
+        *self.inner.last_reload.lock().unwrap_or_else(PoisonError::into_inner) = Some(record);
+    }
+
+    /// How the last reload ended.
+    pub fn last_reload(&self) -> Option<ReloadRecord> {
+        self.inner.last_reload.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// The metrics registry.

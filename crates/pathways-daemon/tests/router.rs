@@ -365,7 +365,7 @@ async fn every_metric_family_follows_the_prometheus_naming_rules_after_traffic()
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     dispatcher.shutdown(Duration::from_secs(5)).await;
-    h.daemon.count_reload(ReloadResult::Refused);
+    h.daemon.count_reload(ReloadResult::Refused, Some("a test".into()));
     let response = h
         .router
         .clone()

@@ -26,7 +26,7 @@ mod testing;
 
 pub use fanout::{AnswerObserver, OrchestratorSettings, PartnerAnswer};
 pub use messages::{Messages, MessagesError};
-pub use orchestrator::{Orchestrator, PartnerState};
+pub use orchestrator::{LastAnswer, Orchestrator, PartnerState};
 pub use planner::{
     amend_plan, build_plan, replan, Amender, AmendmentError, LeadChoice, LeadRule, Organisation,
     PathwayCounts, PathwayStats, PlanRules,

@@ -27,6 +27,8 @@ pub struct Orchestrator {
     settings: OrchestratorSettings,
     rules: PlanRules,
     stats: RwLock<Arc<PathwayStats>>,
+    /// Each partner's last answer, by partner id.
+    last: std::sync::Mutex<std::collections::HashMap<String, LastAnswer>>,
 }
 
 /// One partner's resilience state now, for readiness and operators.
@@ -38,6 +40,19 @@ pub struct PartnerState {
     pub breaker: BreakerState,
     /// Its calls in flight (at most the `partner_concurrency` setting).
     pub in_flight: usize,
+    /// How it last answered a plan's question, since this configuration was loaded.
+    pub last: Option<LastAnswer>,
+}
+
+/// How a partner last answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastAnswer {
+    /// Answered, timed out, unreachable...
+    pub outcome: PartnerOutcome,
+    /// How long it took.
+    pub latency_ms: u64,
+    /// When.
+    pub at: chrono::DateTime<Utc>,
 }
 
 impl Orchestrator {
@@ -49,7 +64,14 @@ impl Orchestrator {
         rules: PlanRules,
     ) -> Self {
         let lanes = partners.iter().map(|_| PartnerLane::new(&settings)).collect();
-        Self { partners, lanes, settings, rules, stats: RwLock::new(Arc::default()) }
+        Self {
+            partners,
+            lanes,
+            settings,
+            rules,
+            stats: RwLock::new(Arc::default()),
+            last: std::sync::Mutex::default(),
+        }
     }
 
     /// The partners it asks from.
@@ -82,6 +104,12 @@ impl Orchestrator {
                 partner_id: partner.id.clone(),
                 breaker: lane.breaker_state(),
                 in_flight: lane.in_flight(),
+                last: self
+                    .last
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(&partner.id)
+                    .cloned(),
             })
             .collect()
     }
@@ -101,6 +129,15 @@ impl Orchestrator {
         let asks = select(&self.partners, case);
         let lanes: Vec<&PartnerLane> = asks.iter().map(|ask| &self.lanes[ask.index]).collect();
         let answers = fan_out(&asks, &lanes, case, today, self.settings, observer).await;
+        {
+            let now = Utc::now();
+            let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+            for answer in &answers {
+                let record =
+                    LastAnswer { outcome: answer.outcome, latency_ms: answer.latency_ms, at: now };
+                last.insert(answer.partner_id.clone(), record);
+            }
+        }
         for answer in &answers {
             // The case reference and partner ids are not personal; the detail never is.
             if answer.outcome == PartnerOutcome::Answered {

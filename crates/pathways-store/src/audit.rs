@@ -135,6 +135,8 @@ vocabulary! {
         ReferralRead => "referral.read",
         /// `GET /v1/reports/pathways`.
         ReportPathways => "report.pathways",
+        /// `GET /v1/reports/unmet`.
+        ReportUnmet => "report.unmet",
         /// `GET /v1/audit`.
         AuditRead => "audit.read",
         /// `POST /v1/partners/{partner_id}/events`, a signed partner callback (key id
@@ -435,7 +437,7 @@ mod tests {
     fn every_action_and_outcome_has_one_spelling_that_reads_back_as_itself() {
         check_spellings(AuditAction::ALL);
         check_spellings(AuditOutcome::ALL);
-        assert_eq!(AuditAction::ALL.len(), 17);
+        assert_eq!(AuditAction::ALL.len(), 18);
         let err = "case.forged".parse::<AuditAction>().unwrap_err();
         assert_eq!(err.to_string(), "`case.forged` is not an audit action");
         assert!(serde_json::from_str::<AuditOutcome>("\"Ok\"").is_err(), "one spelling only");

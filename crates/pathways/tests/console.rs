@@ -498,6 +498,36 @@ async fn the_dashboard_counts_referrals_and_each_table_downloads_as_csv() {
     );
     let row = lines.next().expect("a row for the food bank");
     assert!(row.starts_with("foodbank-test,Food,1,"), "{row}");
+    // A need no partner here serves (transport) is counted as unmet for the client's council
+    // area: on the dashboard, in its CSV, and in the API's report.
+    let mut body: serde_json::Value =
+        serde_json::from_str(&referrals_util::case_json("UN-0001", "planned_partners".into()))
+            .unwrap();
+    body["needs"] = serde_json::json!([{"code": "transport", "urgency": "soon"}]);
+    daemon.plan_case(body.to_string()).await;
+    let dashboard = get(&coordinator, &daemon, "/dashboard?days=30").await;
+    assert!(
+        dashboard.body.contains("Needs no service could meet")
+            && dashboard.body.contains("Transport"),
+        "{}",
+        dashboard.body
+    );
+    let unmet = get(&coordinator, &daemon, "/dashboard/unmet.csv?days=30").await;
+    assert_eq!(unmet.status, 200);
+    assert!(unmet.body.starts_with("need,area,cases\r\n"), "{}", unmet.body);
+    assert!(unmet.body.contains("Transport,E09000020,1\r\n"), "{}", unmet.body);
+    let (status, report) = daemon.get("/v1/reports/unmet", referrals_util::COORDINATOR).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        report["unmet"][0],
+        serde_json::json!({"need": "transport", "area": "E09000020", "cases": 1}),
+        "{report}"
+    );
+    assert_eq!(
+        daemon.get("/v1/reports/unmet", referrals_util::TOKEN).await.0,
+        403,
+        "pathfinders do not read reports"
+    );
     assert_eq!(get(&coordinator, &daemon, "/dashboard?days=13").await.status, 400);
     assert_eq!(get(&coordinator, &daemon, "/dashboard/secrets.csv").await.status, 404);
 }
@@ -535,6 +565,7 @@ async fn a_live_plan_sends_each_partners_answer_as_it_arrives_then_the_plan() {
         answers.iter().any(|a| a.contains("foodbank-test"))
             && answers.iter().any(|a| a.contains("nhs-test"))
     );
+    assert!(answers.iter().all(|a| a.contains("\"latency_ms\":")), "{answers:?}");
     let done = stream.body.find("event: done").expect("the plan is announced");
     assert!(stream.body.rfind("event: answer").unwrap() < done, "answers come before the plan");
     assert!(stream.body.contains(&format!("/cases/{id}/plan")));
@@ -543,4 +574,42 @@ async fn a_live_plan_sends_each_partners_answer_as_it_arrives_then_the_plan() {
     assert!(plan.body.contains("Version 1"));
     // The job is heard once.
     assert_eq!(get(&c, &daemon, &path).await.status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_page_hears_when_a_referral_changes_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = sandbox().await;
+    let daemon = console_util::start(dir.path(), &sandbox, "").await;
+    let link = add_user(&daemon, ORG, "pathfinder", "jo@ca.example", "Jo");
+    let c = set_password_and_sign_in(&daemon, &link, "jo@ca.example").await;
+    let (case, food) = referred_food_case(&daemon, &c, "LS-0001").await;
+    let page = get(&c, &daemon, &format!("/cases/{case}")).await;
+    assert!(
+        page.body.contains(&format!("data-live-states=\"/cases/{case}/states\"")),
+        "{}",
+        page.body
+    );
+
+    let mut stream = c.get(format!("{}/cases/{case}/states", daemon.base)).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    // The food bank's client redeems the voucher: the referral completes, and the open page
+    // is told.
+    let (_, referral) = daemon.get(&format!("/v1/referrals/{food}"), referrals_util::TOKEN).await;
+    let voucher = referral["partner_reference"].as_str().expect("a voucher").to_string();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    sandbox.set_voucher_status(&voucher, pathways_sandbox::VoucherStatus::Redeemed, None).unwrap();
+    let heard = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        let mut text = String::new();
+        while let Some(chunk) = stream.chunk().await.unwrap() {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+            if text.contains("event: state") && text.contains("Completed") {
+                return text;
+            }
+        }
+        text
+    })
+    .await
+    .expect("a state event within 30 s");
+    assert!(heard.contains(&food), "{heard}");
 }

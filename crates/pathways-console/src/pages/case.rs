@@ -40,6 +40,14 @@ pub async fn show(
                 let mut value = serde_json::to_value(&referral).unwrap_or_default();
                 let partner = value["partner_id"].as_str().unwrap_or_default().to_string();
                 value["partner_name"] = live.orchestrator.display_name(&partner).into();
+                // How to chase: the service's own phone or email, from the plan.
+                let contact = plan.as_ref().and_then(|p| {
+                    p.steps.iter().filter_map(|s| s.chosen()).find(|c| c.partner.id == partner)
+                });
+                let chase = contact
+                    .and_then(|c| c.contact.as_ref())
+                    .and_then(|c| c.phone.clone().or_else(|| c.email.clone()));
+                value["chase"] = chase.into();
                 referrals.push(value);
             }
             Ok(ReferralViews::Partner(_)) => {}

@@ -1,6 +1,7 @@
 //! The coordinator's dashboard: the pathway report (the API's `GET /v1/reports/pathways`,
 //! the same function) as tables and charts over a chosen period: acceptance rate and time to
-//! acceptance by partner and need, rejections by reason. Each chart is server-rendered SVG
+//! acceptance by partner and need, rejections by reason; and the unmet needs by need and
+//! area (`GET /v1/reports/unmet`). Each chart is server-rendered SVG
 //! with a title and description, and the table beside it holds the same numbers; each table
 //! downloads as CSV.
 
@@ -52,6 +53,33 @@ struct Acceptance {
     accepted_percent: Option<f64>,
     completed: u64,
     median_to_acceptance: String,
+}
+
+/// One row of the unmet needs table.
+#[derive(Debug, Serialize)]
+struct Unmet {
+    need: String,
+    area: String,
+    cases: u64,
+}
+
+async fn unmet(console: &Console, signed: &Signed, days: u32) -> Result<Vec<Unmet>, Response> {
+    let to = Utc::now();
+    let from = to - Duration::days(i64::from(days));
+    let report = console
+        .handle()
+        .unmet_report(&signed.caller, Some(from), Some(to))
+        .await
+        .map_err(errors::api)?;
+    Ok(report
+        .unmet
+        .into_iter()
+        .map(|r| Unmet {
+            need: templates::need(r.need.as_str()),
+            area: if r.area.is_empty() { "Not known".into() } else { r.area },
+            cases: r.cases,
+        })
+        .collect())
 }
 
 /// One row of the rejections table.
@@ -124,6 +152,26 @@ pub async fn show(
         Err(response) => return response,
     };
     let (acceptance, rejections) = tables(&console, &report);
+    let unmet = match unmet(&console, &signed, days).await {
+        Ok(unmet) => unmet,
+        Err(response) => return response,
+    };
+    let mut by_need: Vec<(String, f64)> = Vec::new();
+    for row in &unmet {
+        match by_need.iter_mut().find(|(need, _)| *need == row.need) {
+            Some((_, total)) => *total += row.cases as f64,
+            None => by_need.push((row.need.clone(), row.cases as f64)),
+        }
+    }
+    by_need.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let most = by_need.first().map_or(1.0, |(_, n)| n.max(1.0));
+    let unmet_chart = bar_chart(
+        "unmet-chart",
+        "Cases with a need no service could meet, by need",
+        &by_need,
+        most,
+        "",
+    );
     let acceptance_chart = bar_chart(
         "acceptance-chart",
         "Referrals accepted, as a percentage of those sent, by partner and need",
@@ -155,6 +203,8 @@ pub async fn show(
         rejections => Value::from_serialize(&rejections),
         acceptance_chart => Value::from_safe_string(acceptance_chart),
         rejections_chart => Value::from_safe_string(rejections_chart),
+        unmet => Value::from_serialize(&unmet),
+        unmet_chart => Value::from_safe_string(unmet_chart),
     };
     page(&console, &signed, Section::Dashboard, "dashboard.html", context)
 }
@@ -198,6 +248,16 @@ pub async fn csv(
             out.push_str("reason,count\r\n");
             for r in &rejections {
                 let _ = write!(out, "{},{}\r\n", cell(&r.reason), r.count);
+            }
+        }
+        "unmet.csv" => {
+            let rows = match unmet(&console, &signed, days).await {
+                Ok(rows) => rows,
+                Err(response) => return response,
+            };
+            out.push_str("need,area,cases\r\n");
+            for r in &rows {
+                let _ = write!(out, "{},{},{}\r\n", cell(&r.need), cell(&r.area), r.cases);
             }
         }
         _ => return errors::page(StatusCode::NOT_FOUND),

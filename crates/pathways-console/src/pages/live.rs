@@ -127,8 +127,17 @@ pub async fn start(
     tokio::spawn(async move {
         let tell = sender.clone();
         let observer = move |answer: &pathways_orchestrator::PartnerAnswer| {
-            let data =
-                serde_json::json!({ "partner": answer.partner_id, "text": answer_text(answer) });
+            // When the fan-out had the answer (microseconds since 1970 on this machine's clock),
+            // so a client on the same machine can measure how long the event took to reach it.
+            let observed_us = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros() as u64);
+            let data = serde_json::json!({
+                "partner": answer.partner_id,
+                "latency_ms": answer.latency_ms,
+                "observed_us": observed_us,
+                "text": answer_text(answer),
+            });
             let _ = tell.send(LiveEvent { name: "answer", data });
         };
         let done = match handle.plan_observed(&caller, &case, &observer).await {

@@ -20,6 +20,28 @@ struct PartnerRow {
     areas: Vec<String>,
     breaker: String,
     in_flight: usize,
+    last: Option<String>,
+    last_at: Option<String>,
+}
+
+/// The last configuration reload, as the page says it.
+#[derive(Debug, Serialize)]
+struct Reload {
+    at: String,
+    applied: bool,
+    reason: Option<String>,
+}
+
+fn outcome(outcome: pathways_core::PartnerOutcome, latency_ms: u64) -> String {
+    use pathways_core::PartnerOutcome as O;
+    match outcome {
+        O::Answered => format!("Answered in {latency_ms} ms"),
+        O::TimedOut => format!("Did not answer within {latency_ms} ms"),
+        O::Unreachable => "Could not be reached".into(),
+        O::Failed => "Answered with an error".into(),
+        O::CircuitOpen => "Not asked: paused after failures".into(),
+        O::Skipped => "Not asked".into(),
+    }
 }
 
 /// `GET /partners`
@@ -34,7 +56,9 @@ pub async fn show(State(console): State<Console>, signed: Signed) -> Response {
         .partners
         .into_iter()
         .map(|p| {
-            let in_flight = states.iter().find(|s| s.partner_id == p.id).map_or(0, |s| s.in_flight);
+            let state = states.iter().find(|s| s.partner_id == p.id);
+            let in_flight = state.map_or(0, |s| s.in_flight);
+            let last = state.and_then(|s| s.last.clone());
             PartnerRow {
                 name: live.orchestrator.display_name(&p.id),
                 needs: p.needs.iter().map(|n| n.as_str().to_string()).collect(),
@@ -44,9 +68,20 @@ pub async fn show(State(console): State<Console>, signed: Signed) -> Response {
                 version: p.version,
                 id: p.id,
                 in_flight,
+                last: last.as_ref().map(|l| outcome(l.outcome, l.latency_ms)),
+                last_at: last.map(|l| l.at.to_rfc3339()),
             }
         })
         .collect();
-    let context = context! { title => "Partners", partners => Value::from_serialize(&rows) };
+    let reload = console.handle().last_reload().map(|r| Reload {
+        at: r.at.to_rfc3339(),
+        applied: r.applied,
+        reason: r.reason,
+    });
+    let context = context! {
+        title => "Partners",
+        partners => Value::from_serialize(&rows),
+        reload => reload.as_ref().map(Value::from_serialize),
+    };
     page(&console, &signed, Section::Partners, "partners.html", context)
 }

@@ -16,7 +16,7 @@ use pathways_store::{AuditAction, AuditOutcome, PathwayStatsRow};
 use serde::Deserialize;
 use tokio::sync::watch;
 
-use crate::api::{PathwayReport, PathwayRow, ReasonCountView};
+use crate::api::{PathwayReport, PathwayRow, ReasonCountView, UnmetReport, UnmetRow};
 use crate::auth::{Caller, Role};
 use crate::error::ApiError;
 use crate::referrals::audit;
@@ -75,6 +75,40 @@ pub async fn pathways(
     let pathways = rows.iter().map(row_view).collect();
     let organisation = scope.map_or("all", |org| org).to_string();
     Ok(Json(PathwayReport { from, to, organisation, pathways }))
+}
+
+/// `GET /v1/reports/unmet`: the needs no service could meet over `[from, to)`, by need and
+/// area (evidence for commissioning): the caller's organisation's cases, or all for the
+/// operator's admins.
+pub async fn unmet(
+    State(state): State<AppState>,
+    caller: Caller,
+    range: Result<Query<Range>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<UnmetReport>, ApiError> {
+    if let Err(e) = caller.require(READERS) {
+        audit(&state, &caller, AuditAction::ReportUnmet, (None, None), AuditOutcome::Forbidden)
+            .await;
+        return Err(e);
+    }
+    let Query(range) = range.map_err(|e| {
+        ApiError::bad_request("invalid_range", format!("`from` and `to` must be RFC 3339: {e}"))
+    })?;
+    let to = range.to.unwrap_or_else(Utc::now);
+    let from = range.from.unwrap_or(to - DEFAULT_WINDOW);
+    if from > to {
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_range",
+            "`from` must not be after `to`",
+        ));
+    }
+    let scope = (!caller.is_operator_admin()).then_some(caller.organisation.as_str());
+    let rows = state.store().unmet_needs(scope, from, to).await.map_err(ApiError::from_store)?;
+    audit(&state, &caller, AuditAction::ReportUnmet, (None, None), AuditOutcome::Ok).await;
+    let unmet =
+        rows.into_iter().map(|r| UnmetRow { need: r.need, area: r.area, cases: r.cases }).collect();
+    let organisation = scope.map_or("all", |org| org).to_string();
+    Ok(Json(UnmetReport { from, to, organisation, unmet }))
 }
 
 fn row_view(row: &PathwayStatsRow) -> PathwayRow {

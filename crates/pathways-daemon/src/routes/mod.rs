@@ -388,6 +388,20 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         ),
         (
             RouteSpec {
+                query: Some(schema::<crate::reports::Range>),
+                responses: vec![ok::<crate::api::UnmetReport>(200), err(400), err(422)],
+                ..spec(
+                    Method::GET,
+                    "/v1/reports/unmet",
+                    "unmetReport",
+                    "Needs no service could meet over `[from, to)`, by need and council area, from each case's newest plan in the range (the caller's organisation's cases; the operator's admins: all).",
+                    Access::Roles(REPORTERS),
+                )
+            },
+            get(crate::reports::unmet),
+        ),
+        (
+            RouteSpec {
                 query: Some(schema::<audit::AuditQuery>),
                 responses: vec![ok::<AuditPage>(200), err(400), err(422)],
                 ..spec(

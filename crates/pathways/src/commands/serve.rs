@@ -211,7 +211,10 @@ async fn reload_on_sighup(daemon: Daemon, config: ConfigArg, first: Settings) {
         match attempt {
             Ok(Ok((settings, live, keys))) => {
                 if let Err(e) = daemon.verify_data_keys(&keys).await {
-                    daemon.count_reload(ReloadResult::Refused);
+                    daemon.count_reload(
+                        ReloadResult::Refused,
+                        Some(format!("the new data keys cannot open what is stored: {e}")),
+                    );
                     tracing::error!(reason = %e,
                         "reload refused: the new data keys cannot open what is stored (keep the older key below the new one until `pathways keys rotate-data` is done); the previous configuration stays");
                     continue;
@@ -227,16 +230,16 @@ async fn reload_on_sighup(daemon: Daemon, config: ConfigArg, first: Settings) {
                 daemon.reload(live);
                 // New data keys seal from now on; older ones listed still open.
                 daemon.replace_data_keys(keys);
-                daemon.count_reload(ReloadResult::Ok);
+                daemon.count_reload(ReloadResult::Ok, None);
                 tracing::info!(partners = ?ids, keys = settings.api_keys.len(),
                     "configuration reloaded; plans in flight finish on the previous partners");
             }
             Ok(Err(e)) => {
-                daemon.count_reload(ReloadResult::Refused);
+                daemon.count_reload(ReloadResult::Refused, Some(e.to_string()));
                 tracing::error!(reason = %e, "reload refused; the previous configuration stays");
             }
             Err(e) => {
-                daemon.count_reload(ReloadResult::Refused);
+                daemon.count_reload(ReloadResult::Refused, Some(e.to_string()));
                 tracing::error!(reason = %e, "reload failed; the previous configuration stays");
             }
         }
