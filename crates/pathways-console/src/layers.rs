@@ -111,6 +111,7 @@ async fn html_errors(State(console): State<Console>, req: Request, next: Next) -
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
     let method = req.method().clone();
+    let headers = req.headers().clone();
     let response = next.run(req).await;
     let status = response.status();
     console.handle().count_request(&route, &method, status);
@@ -124,10 +125,17 @@ async fn html_errors(State(console): State<Console>, req: Request, next: Next) -
     }
     let problem = response.extensions().get::<Problem>().copied().unwrap_or(Problem::Status);
     let (title, words) = errors::words(status, problem);
-    let mut page = console.render(
-        "error.html",
-        context! { title => title, words => words, status => status.as_u16() },
-    );
+    let context = context! { title => title, words => words, status => status.as_u16() };
+    // A signed-in person keeps their header and navigation on an error page (not after a
+    // refused form: its session may be the problem).
+    let signed = match problem {
+        Problem::Status => crate::session::signed_in(&console, &headers).await,
+        _ => None,
+    };
+    let mut page = match signed {
+        Some(signed) => crate::pages::page(&console, &signed, crate::pages::Section::Home, "error.html", context),
+        None => console.render("error.html", context),
+    };
     *page.status_mut() = status;
     for name in [header::RETRY_AFTER, header::ALLOW, header::SET_COOKIE] {
         for value in response.headers().get_all(&name) {

@@ -241,6 +241,11 @@ impl FromRequestParts<Console> for Signed {
     }
 }
 
+/// The signed-in person of `headers`, if any (an error page shows who is signed in).
+pub async fn signed_in(console: &Console, headers: &HeaderMap) -> Option<Signed> {
+    load(console, headers, Utc::now()).await.ok()
+}
+
 /// The session of `headers` at `now`, touched when it was last seen over a minute ago.
 async fn load(
     console: &Console,

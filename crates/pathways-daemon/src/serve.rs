@@ -37,6 +37,11 @@ pub async fn serve(
                         continue;
                     }
                 };
+                // Small writes go out at once: a server-sent event (a partner's answer while a
+                // plan is made) must not wait ~40 ms for Nagle's algorithm and a delayed ACK.
+                if let Err(e) = stream.set_nodelay(true) {
+                    tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+                }
                 // Every request knows the address it came from (the console limits sign-in
                 // attempts per address).
                 let service = TowerToHyperService::new(router.clone().map_request(

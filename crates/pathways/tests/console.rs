@@ -613,3 +613,30 @@ async fn a_case_page_hears_when_a_referral_changes_state() {
     .expect("a state event within 30 s");
     assert!(heard.contains(&food), "{heard}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_may_agree_to_share_with_some_organisations_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = sandbox().await;
+    let daemon = console_util::start(dir.path(), &sandbox, "").await;
+    let link = add_user(&daemon, ORG, "pathfinder", "ka@ca.example", "Ka");
+    let c = set_password_and_sign_in(&daemon, &link, "ka@ca.example").await;
+    let form = get(&c, &daemon, "/cases/new").await;
+    assert!(form.body.contains("value=\"foodbank-test\""), "the enabled partners are offered");
+    let token = csrf(&form.body);
+    let mut fields = case_form(&token, "SOME-1");
+    fields.retain(|(k, _)| *k != "share");
+    fields.push(("share", "some"));
+    // "Only some" with none ticked: the summary names the missing choice.
+    let none = post(&c, &daemon, "/cases/new", &fields).await;
+    assert_eq!(none.status, 400);
+    assert!(none.body.contains("href=\"#share_partner\""), "{}", none.body);
+    fields.push(("share_partner", "foodbank-test"));
+    let created = post(&c, &daemon, "/cases/new", &fields).await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let id = case_id(created.location.as_deref().unwrap());
+    let (_, view) = daemon.get(&format!("/v1/cases/{id}"), referrals_util::TOKEN).await;
+    assert_eq!(view["case"]["consent"]["share_with"], serde_json::json!(["foodbank-test"]), "{view}");
+    let case = get(&c, &daemon, &format!("/cases/{id}")).await;
+    assert!(case.body.contains("only with foodbank-test"), "{}", case.body);
+}

@@ -84,6 +84,12 @@ fn options(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs.iter().map(|(v, l)| ((*v).to_string(), (*l).to_string())).collect()
 }
 
+/// The enabled partners a client may limit sharing to: `(id, name)`.
+fn partner_options(console: &Console) -> Vec<(String, String)> {
+    let live = console.handle().live();
+    live.orchestrator.partners().iter().map(|p| (p.id.clone(), live.orchestrator.display_name(&p.id))).collect()
+}
+
 fn need_options() -> Vec<(String, String)> {
     let mut list = vec![(String::new(), "Choose a need".to_string())];
     list.extend(
@@ -129,6 +135,8 @@ fn render(
         channel_options => options(CHANNELS),
         language_options => options(LANGUAGES),
         circumstance_options => options(CIRCUMSTANCES),
+        partner_options => partner_options(console),
+        share_partners_chosen => form.all("share_partner"),
         errors => Value::from_serialize(errors),
     };
     let mut response = page(console, signed, Section::NewCase, "case_new.html", context);
@@ -339,9 +347,20 @@ fn read_details(form: &Form, rows: usize, signed: &Signed) -> (serde_json::Value
         problems.add("basis", "Select the lawful basis for sharing the client's details");
     }
     let share = form.get("share");
-    if !matches!(share, "planned_partners" | "none") {
-        problems.add("share", "Select who the client agreed their details may be shared with");
-    }
+    let share_with = match share {
+        "planned_partners" | "none" => json!(share),
+        "some" => {
+            let chosen = form.all("share_partner");
+            if chosen.is_empty() {
+                problems.add("share_partner", "Select the organisations the client agreed to");
+            }
+            json!(chosen)
+        }
+        _ => {
+            problems.add("share", "Select who the client agreed their details may be shared with");
+            json!(null)
+        }
+    };
     let optional = |v: &str| if v.is_empty() { serde_json::Value::Null } else { json!(v) };
     let case = json!({
         "reference": reference,
@@ -363,7 +382,7 @@ fn read_details(form: &Form, rows: usize, signed: &Signed) -> (serde_json::Value
         "circumstances": circumstances,
         "consent": {
             "lawful_basis": basis,
-            "share_with": share,
+            "share_with": share_with,
             "recorded_by": signed.user.id.as_str(),
             "recorded_at": Utc::now().to_rfc3339(),
         },
