@@ -133,7 +133,13 @@ async fn html_errors(State(console): State<Console>, req: Request, next: Next) -
         _ => None,
     };
     let mut page = match signed {
-        Some(signed) => crate::pages::page(&console, &signed, crate::pages::Section::Home, "error.html", context),
+        Some(signed) => crate::pages::page(
+            &console,
+            &signed,
+            crate::pages::Section::Home,
+            "error.html",
+            context,
+        ),
         None => console.render("error.html", context),
     };
     *page.status_mut() = status;

@@ -636,7 +636,11 @@ async fn a_client_may_agree_to_share_with_some_organisations_only() {
     assert_eq!(created.status, 303, "{}", created.body);
     let id = case_id(created.location.as_deref().unwrap());
     let (_, view) = daemon.get(&format!("/v1/cases/{id}"), referrals_util::TOKEN).await;
-    assert_eq!(view["case"]["consent"]["share_with"], serde_json::json!(["foodbank-test"]), "{view}");
+    assert_eq!(
+        view["case"]["consent"]["share_with"],
+        serde_json::json!(["foodbank-test"]),
+        "{view}"
+    );
     let case = get(&c, &daemon, &format!("/cases/{id}")).await;
     assert!(case.body.contains("only with foodbank-test"), "{}", case.body);
 }

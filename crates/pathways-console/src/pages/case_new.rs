@@ -87,7 +87,11 @@ fn options(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 /// The enabled partners a client may limit sharing to: `(id, name)`.
 fn partner_options(console: &Console) -> Vec<(String, String)> {
     let live = console.handle().live();
-    live.orchestrator.partners().iter().map(|p| (p.id.clone(), live.orchestrator.display_name(&p.id))).collect()
+    live.orchestrator
+        .partners()
+        .iter()
+        .map(|p| (p.id.clone(), live.orchestrator.display_name(&p.id)))
+        .collect()
 }
 
 fn need_options() -> Vec<(String, String)> {

@@ -131,6 +131,7 @@ fn tables(console: &Console, report: &PathwayReport) -> (Vec<Acceptance>, Vec<Re
 /// Seconds as "3 hours", "2 days".
 fn duration(secs: u64) -> String {
     match secs {
+        s if s < 60 => "under a minute".to_string(),
         s if s < 3600 => format!("{} minutes", s.div_ceil(60)),
         s if s < 48 * 3600 => format!("{} hours", s / 3600),
         s => format!("{} days", s / 86_400),
