@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use minijinja::{context, Value};
-use pathways_daemon::access::{CaseView, ReferralViews};
+use pathways_daemon::access::ReferralViews;
 use pathways_store::ReferralId;
 
 use super::{page, Section};
@@ -23,11 +23,9 @@ pub async fn show(
     if let Err(response) = signed.require(&[ConsoleRole::Pathfinder]) {
         return response;
     }
-    let view = match console.handle().case(&signed.caller, &id).await {
-        Ok(CaseView::Owner(view)) => view,
-        // A partner organisation's pathfinder reads referrals on their own pages.
-        Ok(CaseView::Partner(_)) => return errors::page(StatusCode::NOT_FOUND),
-        Err(e) => return errors::api(e),
+    let view = match super::owned_case(&console, &signed, &id).await {
+        Ok(view) => view,
+        Err(response) => return response,
     };
     let plan = console.handle().read_plan(&signed.caller, &id, None).await.ok();
     let live = console.handle().live();

@@ -7,7 +7,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use minijinja::{context, Value};
-use pathways_daemon::access::CaseView;
 use pathways_store::{AuditAction, AuditOutcome, CaseId};
 
 use super::{page, Section};
@@ -24,10 +23,9 @@ pub async fn show(
     if let Err(response) = signed.require(&[ConsoleRole::Pathfinder]) {
         return response;
     }
-    let view = match console.handle().case(&signed.caller, &id).await {
-        Ok(CaseView::Owner(view)) => view,
-        Ok(CaseView::Partner(_)) => return errors::page(StatusCode::NOT_FOUND),
-        Err(e) => return errors::api(e),
+    let view = match super::owned_case(&console, &signed, &id).await {
+        Ok(view) => view,
+        Err(response) => return response,
     };
     let plan = match console.handle().read_plan(&signed.caller, &id, None).await {
         Ok(plan) => plan,

@@ -138,18 +138,25 @@ fn duration(secs: u64) -> String {
     }
 }
 
+/// The period asked for and the pathway report over it, for a coordinator or admin.
+async fn read(
+    console: &Console,
+    signed: &Signed,
+    query: Period,
+) -> Result<(u32, PathwayReport), Response> {
+    signed.require(READERS)?;
+    let days = Period::days(query).map_err(|()| errors::page(StatusCode::BAD_REQUEST))?;
+    Ok((days, report(console, signed, days).await?))
+}
+
 /// `GET /dashboard`
 pub async fn show(
     State(console): State<Console>,
     signed: Signed,
     Query(query): Query<Period>,
 ) -> Response {
-    if let Err(response) = signed.require(READERS) {
-        return response;
-    }
-    let Ok(days) = Period::days(query) else { return errors::page(StatusCode::BAD_REQUEST) };
-    let report = match report(&console, &signed, days).await {
-        Ok(report) => report,
+    let (days, report) = match read(&console, &signed, query).await {
+        Ok(read) => read,
         Err(response) => return response,
     };
     let (acceptance, rejections) = tables(&console, &report);
@@ -217,12 +224,8 @@ pub async fn csv(
     Path(table): Path<String>,
     Query(query): Query<Period>,
 ) -> Response {
-    if let Err(response) = signed.require(READERS) {
-        return response;
-    }
-    let Ok(days) = Period::days(query) else { return errors::page(StatusCode::BAD_REQUEST) };
-    let report = match report(&console, &signed, days).await {
-        Ok(report) => report,
+    let (days, report) = match read(&console, &signed, query).await {
+        Ok(read) => read,
         Err(response) => return response,
     };
     let (acceptance, rejections) = tables(&console, &report);

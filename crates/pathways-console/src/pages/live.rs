@@ -23,7 +23,6 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use pathways_core::PartnerOutcome;
-use pathways_daemon::access::CaseView;
 use pathways_store::CaseId;
 use tokio::sync::mpsc;
 
@@ -106,10 +105,8 @@ pub async fn start(
         return response;
     }
     // The same 404 as the plan page for a case the person may not plan.
-    match console.handle().case(&signed.caller, &id).await {
-        Ok(CaseView::Owner(_)) => {}
-        Ok(CaseView::Partner(_)) => return errors::page(StatusCode::NOT_FOUND),
-        Err(e) => return errors::api(e),
+    if let Err(response) = super::owned_case(&console, &signed, &id).await {
+        return response;
     }
     let (sender, receiver) = mpsc::unbounded_channel();
     let job = crate::session::new_token();
@@ -189,10 +186,8 @@ pub async fn states(
     if let Err(response) = signed.require(&[ConsoleRole::Pathfinder]) {
         return response;
     }
-    match console.handle().case(&signed.caller, &id).await {
-        Ok(CaseView::Owner(_)) => {}
-        Ok(CaseView::Partner(_)) => return errors::page(StatusCode::NOT_FOUND),
-        Err(e) => return errors::api(e),
+    if let Err(response) = super::owned_case(&console, &signed, &id).await {
+        return response;
     }
     let Some(case_id) = CaseId::parse(&id) else { return errors::page(StatusCode::NOT_FOUND) };
     let store = console.handle().store().clone();

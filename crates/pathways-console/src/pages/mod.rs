@@ -97,6 +97,21 @@ pub fn page(
     console.render(template, context! { ..context, ..layout })
 }
 
+/// The owner's view of case `id` for the signed-in person, or the page to answer instead: a
+/// case they may not see, or only a partner organisation's view of, is "page not found".
+pub async fn owned_case(
+    console: &Console,
+    signed: &Signed,
+    id: &str,
+) -> Result<pathways_daemon::access::OwnerCaseView, Response> {
+    use pathways_daemon::access::CaseView;
+    match console.handle().case(&signed.caller, id).await {
+        Ok(CaseView::Owner(view)) => Ok(view),
+        Ok(CaseView::Partner(_)) => Err(crate::errors::page(axum::http::StatusCode::NOT_FOUND)),
+        Err(e) => Err(crate::errors::api(e)),
+    }
+}
+
 /// A 303 to `to` (after a form post: the browser then GETs it).
 pub fn see_other(to: &str) -> Response {
     axum::response::IntoResponse::into_response(axum::response::Redirect::to(to))

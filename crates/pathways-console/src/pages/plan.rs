@@ -10,7 +10,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use minijinja::{context, Value};
 use pathways_core::{ActionPlan, Referral, SharedClient};
-use pathways_daemon::access::CaseView;
 use pathways_daemon::ApiError;
 use serde::Serialize;
 use serde_json::json;
@@ -26,11 +25,7 @@ const OWNERS: &[ConsoleRole] = &[ConsoleRole::Pathfinder];
 
 /// The case's reference for headings, or the error page when the person may not see it.
 async fn reference(console: &Console, signed: &Signed, id: &str) -> Result<String, Response> {
-    match console.handle().case(&signed.caller, id).await {
-        Ok(CaseView::Owner(view)) => Ok(view.case().reference.clone()),
-        Ok(CaseView::Partner(_)) => Err(errors::page(StatusCode::NOT_FOUND)),
-        Err(e) => Err(errors::api(e)),
-    }
+    Ok(super::owned_case(console, signed, id).await?.case().reference.clone())
 }
 
 /// `GET /cases/{id}/plan`
@@ -308,7 +303,7 @@ async fn check_page(console: &Console, signed: &Signed, id: &str, problems: &Err
         Err(e) if e.code == "no_plan" => return see_other(&format!("/cases/{id}/plan")),
         Err(e) => return errors::api(e),
     };
-    let referred = referred_steps(console, signed, id, &plan).await;
+    let referred = referred_steps(console, id, &plan).await;
     let previews: Vec<Preview> = previews
         .into_iter()
         .map(|(step, built)| {
@@ -336,15 +331,8 @@ async fn check_page(console: &Console, signed: &Signed, id: &str, problems: &Err
 }
 
 /// The orders of the plan's steps that have a live or completed referral already.
-async fn referred_steps(
-    console: &Console,
-    signed: &Signed,
-    id: &str,
-    plan: &ActionPlan,
-) -> Vec<u32> {
-    let Ok(CaseView::Owner(_)) = console.handle().case(&signed.caller, id).await else {
-        return Vec::new();
-    };
+/// Only for the case's owner: `check_page` has read the case as theirs first.
+async fn referred_steps(console: &Console, id: &str, plan: &ActionPlan) -> Vec<u32> {
     let Some(case_id) = pathways_store::CaseId::parse(id) else { return Vec::new() };
     let Ok(referrals) = console.handle().store().referrals_of_case(&case_id).await else {
         return Vec::new();
@@ -408,10 +396,9 @@ pub async fn sent(
     if let Err(response) = signed.require(OWNERS) {
         return response;
     }
-    let view = match console.handle().case(&signed.caller, &id).await {
-        Ok(CaseView::Owner(view)) => view,
-        Ok(CaseView::Partner(_)) => return errors::page(StatusCode::NOT_FOUND),
-        Err(e) => return errors::api(e),
+    let view = match super::owned_case(&console, &signed, &id).await {
+        Ok(view) => view,
+        Err(response) => return response,
     };
     let context = context! {
         title => "Referrals sent",

@@ -44,15 +44,17 @@ impl Range {
     }
 }
 
-/// `GET /v1/reports/pathways`
-pub async fn pathways(
-    State(state): State<AppState>,
-    caller: Caller,
+/// The caller's report scope and range for `action`: the role checked (and a refusal
+/// audited), `[from, to)` read and defaulted (the last 90 days), and whose cases: the caller's
+/// organisation's, or every organisation's (`None`) for the operator's admins.
+async fn report_range<'a>(
+    state: &AppState,
+    caller: &'a Caller,
+    action: AuditAction,
     range: Result<Query<Range>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<PathwayReport>, ApiError> {
+) -> Result<(DateTime<Utc>, DateTime<Utc>, Option<&'a str>), ApiError> {
     if let Err(e) = caller.require(READERS) {
-        audit(&state, &caller, AuditAction::ReportPathways, (None, None), AuditOutcome::Forbidden)
-            .await;
+        audit(state, caller, action, (None, None), AuditOutcome::Forbidden).await;
         return Err(e);
     }
     let Query(range) = range.map_err(|e| {
@@ -68,8 +70,19 @@ pub async fn pathways(
             "`from` must not be after `to`",
         ));
     }
-    // Each organisation sees its own cases' referrals; the operator's admins see all.
+    // Each organisation sees its own cases; the operator's admins see all.
     let scope = (!caller.is_operator_admin()).then_some(caller.organisation.as_str());
+    Ok((from, to, scope))
+}
+
+/// `GET /v1/reports/pathways`
+pub async fn pathways(
+    State(state): State<AppState>,
+    caller: Caller,
+    range: Result<Query<Range>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<PathwayReport>, ApiError> {
+    let (from, to, scope) =
+        report_range(&state, &caller, AuditAction::ReportPathways, range).await?;
     let rows = state.store().pathway_stats(from, to, scope).await.map_err(ApiError::from_store)?;
     audit(&state, &caller, AuditAction::ReportPathways, (None, None), AuditOutcome::Ok).await;
     let pathways = rows.iter().map(row_view).collect();
@@ -85,24 +98,7 @@ pub async fn unmet(
     caller: Caller,
     range: Result<Query<Range>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<UnmetReport>, ApiError> {
-    if let Err(e) = caller.require(READERS) {
-        audit(&state, &caller, AuditAction::ReportUnmet, (None, None), AuditOutcome::Forbidden)
-            .await;
-        return Err(e);
-    }
-    let Query(range) = range.map_err(|e| {
-        ApiError::bad_request("invalid_range", format!("`from` and `to` must be RFC 3339: {e}"))
-    })?;
-    let to = range.to.unwrap_or_else(Utc::now);
-    let from = range.from.unwrap_or(to - DEFAULT_WINDOW);
-    if from > to {
-        return Err(ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_range",
-            "`from` must not be after `to`",
-        ));
-    }
-    let scope = (!caller.is_operator_admin()).then_some(caller.organisation.as_str());
+    let (from, to, scope) = report_range(&state, &caller, AuditAction::ReportUnmet, range).await?;
     let rows = state.store().unmet_needs(scope, from, to).await.map_err(ApiError::from_store)?;
     audit(&state, &caller, AuditAction::ReportUnmet, (None, None), AuditOutcome::Ok).await;
     let unmet =
