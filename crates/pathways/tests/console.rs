@@ -644,3 +644,49 @@ async fn a_client_may_agree_to_share_with_some_organisations_only() {
     let case = get(&c, &daemon, &format!("/cases/{id}")).await;
     assert!(case.body.contains("only with foodbank-test"), "{}", case.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_partners_page_shows_health_last_answers_and_how_the_last_reload_ended() {
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = sandbox().await;
+    let daemon = console_util::start(dir.path(), &sandbox, "").await;
+    let link = add_user(&daemon, ORG, "admin", "ad@ca.example", "Ad");
+    let admin = set_password_and_sign_in(&daemon, &link, "ad@ca.example").await;
+    let page = get(&admin, &daemon, "/partners").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("has not been reloaded since the daemon started"), "{}", page.body);
+    assert!(page.body.contains("Not asked since the configuration was loaded"));
+
+    // A plan asks the food bank: its last answer shows.
+    daemon.planned_case("PP-0001", "planned_partners".into()).await;
+    let page = get(&admin, &daemon, "/partners").await;
+    assert!(page.body.contains("Answered in"), "{}", page.body);
+
+    // A reload that applies, then one that is refused (a broken file): the page says which,
+    // and why.
+    daemon.reload().await;
+    let page = get(&admin, &daemon, "/partners").await;
+    assert!(page.body.contains("The configuration was last reloaded"), "{}", page.body);
+    let good = std::fs::read_to_string(&daemon.config).unwrap();
+    std::fs::write(&daemon.config, format!("{good}\n[server]\nlisten = 12\n")).unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &daemon.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let page = get(&admin, &daemon, "/partners").await;
+        if page.body.contains("was refused") {
+            assert!(page.body.contains("the previous configuration still serves"), "{}", page.body);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the refused reload is not shown:\n{}", page.body);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    std::fs::write(&daemon.config, good).unwrap();
+    // Pathfinders have no partners page.
+    let link = add_user(&daemon, ORG, "pathfinder", "pf@ca.example", "Pf");
+    let pathfinder = set_password_and_sign_in(&daemon, &link, "pf@ca.example").await;
+    assert_eq!(get(&pathfinder, &daemon, "/partners").await.status, 403);
+}
