@@ -183,3 +183,16 @@ incomplete-partner = { $partner } { $outcome ->
         [skipped] was too busy to ask
        *[failed] had a problem with its system
     }, so this plan may change when they answer.
+
+## The client's copy of their plan (the console prints it)
+
+copy-title = Your plan
+copy-title-named = Your plan, { $name }
+copy-made-with = Made with { $organisation } on { $date }.
+copy-goals = What you want
+copy-steps = Your steps
+copy-passed = We have passed your details to { $partner }. They will contact you.
+copy-passed-from = We have passed your details to { $partner }. They will contact you from { $date }.
+copy-not-sent = Nothing has been sent to { $partner } yet.
+copy-actions = What you will do
+copy-contact-us = If anything changes, or you have not heard from someone when you expected, contact { $organisation }.

@@ -79,6 +79,11 @@ impl Orchestrator {
         &self.partners
     }
 
+    /// The message catalogue plans are written from (the client's copy uses it too).
+    pub fn messages(&self) -> &crate::messages::Messages {
+        &self.rules.messages
+    }
+
     /// The name people read for an organisation or partner id: its `[organisations]` name,
     /// else its `[[partners]]` name, else the id itself.
     pub fn display_name(&self, id: &str) -> String {

@@ -681,7 +681,11 @@ async fn the_partners_page_shows_health_last_answers_and_how_the_last_reload_end
             assert!(page.body.contains("the previous configuration still serves"), "{}", page.body);
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the refused reload is not shown:\n{}", page.body);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the refused reload is not shown:\n{}",
+            page.body
+        );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     std::fs::write(&daemon.config, good).unwrap();
@@ -689,4 +693,60 @@ async fn the_partners_page_shows_health_last_answers_and_how_the_last_reload_end
     let link = add_user(&daemon, ORG, "pathfinder", "pf@ca.example", "Pf");
     let pathfinder = set_password_and_sign_in(&daemon, &link, "pf@ca.example").await;
     assert_eq!(get(&pathfinder, &daemon, "/partners").await.status, 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clients_copy_speaks_the_clients_language_from_the_catalogue() {
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = sandbox().await;
+    // A Welsh catalogue with a few of the copy's words; the rest fall back to English.
+    let messages = dir.path().join("messages");
+    std::fs::create_dir_all(&messages).unwrap();
+    std::fs::copy(
+        pathways_testkit::workspace_root().join("crates/pathways-orchestrator/messages/en.ftl"),
+        messages.join("en.ftl"),
+    )
+    .unwrap();
+    std::fs::write(
+        messages.join("cy.ftl"),
+        "copy-title-named = Eich cynllun, { $name }\ncopy-steps = Eich camau\n",
+    )
+    .unwrap();
+    let storage = referrals_util::Storage::Sqlite(dir.path().join("pathways.db"));
+    let messages_dir = messages.display().to_string();
+    let env = [("PATHWAYS__ORCHESTRATOR__MESSAGES_DIR", messages_dir.as_str())];
+    let daemon = referrals_util::Daemon::start_with(
+        dir.path(),
+        &storage,
+        &sandbox,
+        &env,
+        console_util::CONSOLE,
+    )
+    .await;
+    let link = add_user(&daemon, ORG, "pathfinder", "cy@ca.example", "Cy");
+    let c = set_password_and_sign_in(&daemon, &link, "cy@ca.example").await;
+    let form = get(&c, &daemon, "/cases/new").await;
+    let token = csrf(&form.body);
+    let mut fields = case_form(&token, "CY-0001");
+    fields.retain(|(k, _)| *k != "language");
+    fields.push(("language", "cy"));
+    let created = post(&c, &daemon, "/cases/new", &fields).await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let id = case_id(created.location.as_deref().unwrap());
+    let plan_page = get(&c, &daemon, &format!("/cases/{id}/plan")).await;
+    post(&c, &daemon, &format!("/cases/{id}/plan"), &[("csrf", &csrf(&plan_page.body))]).await;
+    let copy = get(&c, &daemon, &format!("/cases/{id}/copy")).await;
+    assert_eq!(copy.status, 200, "{}", copy.body);
+    assert!(
+        copy.body.contains("Eich cynllun, Ada") && copy.body.contains("Eich camau"),
+        "{}",
+        copy.body
+    );
+    // A message the Welsh catalogue lacks is the English one.
+    assert!(
+        copy.body.contains("What you will do") || !copy.body.contains("copy-actions"),
+        "{}",
+        copy.body
+    );
+    assert!(copy.body.contains("lang=\"cy\""), "the copy is marked as Welsh for screen readers");
 }

@@ -7,6 +7,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use minijinja::{context, Value};
+use std::collections::HashMap;
+
+use pathways_orchestrator::messages::Arg;
 use pathways_store::{AuditAction, AuditOutcome, CaseId};
 
 use super::{page, Section};
@@ -55,13 +58,59 @@ pub async fn show(
         .await;
     let live = console.handle().live();
     let organisation = live.orchestrator.display_name(&view.case().referrer.organisation);
+    // Every sentence in the client's language from the message catalogue (English where it
+    // has no word yet), as the plan's own sentences are.
+    let words = live.orchestrator.messages().language(&plan.language);
+    let text = |s: &str| Arg::Text(s.to_string());
+    let first_name =
+        view.case().client.name.expose().split_whitespace().next().unwrap_or("").to_string();
+    let today = chrono::Utc::now().date_naive();
+    let title = if first_name.is_empty() {
+        words.plain("copy-title")
+    } else {
+        words.get("copy-title-named", &[("name", text(&first_name))])
+    };
+    let referred: HashMap<String, String> = plan
+        .steps
+        .iter()
+        .filter(|step| step.is_refer())
+        .map(|step| {
+            let partner = step.chosen().map(|c| c.partner.name.clone()).unwrap_or_default();
+            let start = match &step.action {
+                pathways_core::StepAction::Refer(r) => {
+                    r.wait.as_ref().and_then(|w| w.earliest_start)
+                }
+                _ => None,
+            };
+            let line = match (sent.contains(&step.order), start) {
+                (true, Some(day)) => words.get(
+                    "copy-passed-from",
+                    &[("partner", text(&partner)), ("date", text(&words.date(day, today)))],
+                ),
+                (true, None) => words.get("copy-passed", &[("partner", text(&partner))]),
+                (false, _) => words.get("copy-not-sent", &[("partner", text(&partner))]),
+            };
+            (step.order.to_string(), line)
+        })
+        .collect();
+    let made_on = words.date(plan.planned_on, today);
+    let copy = context! {
+        title => title,
+        made_with => words.get(
+            "copy-made-with",
+            &[("organisation", text(&organisation)), ("date", text(&made_on))],
+        ),
+        goals => words.plain("copy-goals"),
+        steps => words.plain("copy-steps"),
+        actions => words.plain("copy-actions"),
+        contact_us => words.get("copy-contact-us", &[("organisation", text(&organisation))]),
+        referred => referred,
+    };
     let context = context! {
         title => "Your plan",
         id => id,
         plan => Value::from_serialize(&plan),
-        first_name => view.case().client.name.expose().split_whitespace().next().unwrap_or("").to_string(),
-        sent => sent,
-        organisation => organisation,
+        copy => copy,
         language => &view.case().client.preferred_language,
     };
     page(&console, &signed, Section::Home, "copy.html", context)
