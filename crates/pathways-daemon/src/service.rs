@@ -16,7 +16,7 @@ use pathways_core::ActionPlan;
 use pathways_store::{AuditAction, AuditOutcome, CaseId, ReferralId, Store};
 use serde::de::DeserializeOwned;
 
-use crate::access::{CaseView, ReferralViews};
+use crate::access::{CaseView, OwnerCaseView, ReferralView, ReferralViews};
 use crate::api::{CaseCreated, PartnerList, PathwayReport, ReferralsAccepted};
 use crate::auth::{Caller, Role};
 use crate::error::ApiError;
@@ -175,20 +175,13 @@ impl Handle {
     /// intake builds referrals with (consent, the partner's prerequisites, its declared
     /// fields): the step, and its referral or why it cannot be sent. Nothing is written
     /// except the audit entry. Only the case's owner may ask.
-    pub async fn preview_referrals(
-        &self,
-        caller: &Caller,
-        id: &str,
-    ) -> Result<
-        (ActionPlan, Vec<(pathways_core::PlanStep, Result<pathways_core::Referral, ApiError>)>),
-        ApiError,
-    > {
+    pub async fn preview_referrals(&self, caller: &Caller, id: &str) -> Result<Previews, ApiError> {
         let plan = self.read_plan(caller, id, None).await?;
         let CaseView::Owner(view) = self.case(caller, id).await? else {
             return Err(ApiError::not_found("case"));
         };
         let live = self.state.live();
-        let previews = plan
+        let steps = plan
             .steps
             .iter()
             .filter(|step| step.is_refer())
@@ -202,7 +195,26 @@ impl Handle {
                 (step.clone(), referral)
             })
             .collect();
-        Ok((plan, previews))
+        Ok(Previews { reference: view.case().reference.clone(), plan, steps })
+    }
+
+    /// The owner's view of case `id` with each of its referrals as the owner sees it (state,
+    /// history, chasing): one read of the case and one of its referrals, audited as the case
+    /// read, where asking for each referral would read and audit it again.
+    pub async fn case_with_referrals(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<(OwnerCaseView, Vec<ReferralView>), ApiError> {
+        let CaseView::Owner(view) = self.case(caller, id).await? else {
+            return Err(ApiError::not_found("case"));
+        };
+        let case_id = CaseId::parse(id).ok_or_else(|| ApiError::not_found("case"))?;
+        let stored =
+            self.state.store().referrals_of_case(&case_id).await.map_err(ApiError::from_store)?;
+        let chase_before = crate::referrals::chase_before(&self.state);
+        let referrals = stored.into_iter().map(|r| ReferralView::new(r, chase_before)).collect();
+        Ok((view, referrals))
     }
 
     /// What `caller` may see of a referral (`GET /v1/referrals/{id}`).
@@ -258,6 +270,17 @@ impl Handle {
 
 fn path(id: &str) -> Path<String> {
     Path(id.to_string())
+}
+
+/// What the newest plan's `refer` steps would send ([`Handle::preview_referrals`]).
+#[derive(Debug)]
+pub struct Previews {
+    /// The case's own reference, for headings.
+    pub reference: String,
+    /// The newest plan.
+    pub plan: ActionPlan,
+    /// Each `refer` step with the referral it would send, or why it cannot be sent.
+    pub steps: Vec<(pathways_core::PlanStep, Result<pathways_core::Referral, ApiError>)>,
 }
 
 /// The JSON body of a handler's response, or its error.

@@ -125,25 +125,28 @@ pub async fn sign_in(
     let stored_hash = user.as_ref().and_then(|u| u.password_hash.clone());
     let matches = password::verify(given, stored_hash).await;
     let active = user.as_ref().is_some_and(|u| u.status == AccountStatus::Active);
-    let Some(user) = user.filter(|_| matches && active) else {
-        if let Some(user) = store.user_by_email(&email).await.ok().flatten() {
-            let _ = store
-                .record_sign_in_failure(&user.id, now, settings.lock_after, settings.lock_for)
-                .await;
-            let caller = console.handle().person(
-                user.id.as_str(),
-                &user.organisation,
-                pathways_daemon::Role::Pathfinder,
-            );
-            console
-                .handle()
-                .audit(&caller, AuditAction::SignIn, None, AuditOutcome::BadCredentials)
-                .await;
+    let user = match user {
+        Some(user) if matches && active => user,
+        other => {
+            if let Some(user) = other {
+                let _ = store
+                    .record_sign_in_failure(&user.id, now, settings.lock_after, settings.lock_for)
+                    .await;
+                let caller = console.handle().person(
+                    user.id.as_str(),
+                    &user.organisation,
+                    pathways_daemon::Role::Pathfinder,
+                );
+                console
+                    .handle()
+                    .audit(&caller, AuditAction::SignIn, None, AuditOutcome::BadCredentials)
+                    .await;
+            }
+            let mut problems = Errors::default();
+            problems.add("email", "Enter a correct email address and password");
+            let context = context! { email => email, sso => console.settings().oidc.is_some() };
+            return visitor_page(&console, &headers, "sign_in.html", context, Some(&problems));
         }
-        let mut problems = Errors::default();
-        problems.add("email", "Enter a correct email address and password");
-        let context = context! { email => email, sso => console.settings().oidc.is_some() };
-        return visitor_page(&console, &headers, "sign_in.html", context, Some(&problems));
     };
     if let Err(e) = store.clear_sign_in_failures(&user.id).await {
         return errors::store_failed(e);

@@ -23,34 +23,26 @@ pub async fn show(
     if let Err(response) = signed.require(&[ConsoleRole::Pathfinder]) {
         return response;
     }
-    let view = match super::owned_case(&console, &signed, &id).await {
-        Ok(view) => view,
-        Err(response) => return response,
+    let (view, owned) = match console.handle().case_with_referrals(&signed.caller, &id).await {
+        Ok(found) => found,
+        Err(e) => return errors::api(e),
     };
     let plan = console.handle().read_plan(&signed.caller, &id, None).await.ok();
     let live = console.handle().live();
-    let mut referrals = Vec::new();
-    let summaries = serde_json::to_value(&view).unwrap_or_default();
-    for summary in summaries["referrals"].as_array().into_iter().flatten() {
-        let Some(rid) = summary["id"].as_str().and_then(ReferralId::parse) else { continue };
-        match console.handle().referral(&signed.caller, &rid).await {
-            Ok(ReferralViews::Owner(referral)) => {
-                let mut value = serde_json::to_value(&referral).unwrap_or_default();
-                let partner = value["partner_id"].as_str().unwrap_or_default().to_string();
-                value["partner_name"] = live.orchestrator.display_name(&partner).into();
-                // How to chase: the service's own phone or email, from the plan.
-                let contact = plan.as_ref().and_then(|p| {
-                    p.steps.iter().filter_map(|s| s.chosen()).find(|c| c.partner.id == partner)
-                });
-                let chase = contact
-                    .and_then(|c| c.contact.as_ref())
-                    .and_then(|c| c.phone.clone().or_else(|| c.email.clone()));
-                value["chase"] = chase.into();
-                referrals.push(value);
-            }
-            Ok(ReferralViews::Partner(_)) => {}
-            Err(e) => return errors::api(e),
-        }
+    let mut referrals = Vec::with_capacity(owned.len());
+    for referral in owned {
+        let mut value = serde_json::to_value(&referral).unwrap_or_default();
+        let partner = value["partner_id"].as_str().unwrap_or_default().to_string();
+        value["partner_name"] = live.orchestrator.display_name(&partner).into();
+        // How to chase: the service's own phone or email, from the plan.
+        let contact = plan.as_ref().and_then(|p| {
+            p.steps.iter().filter_map(|s| s.chosen()).find(|c| c.partner.id == partner)
+        });
+        let chase = contact
+            .and_then(|c| c.contact.as_ref())
+            .and_then(|c| c.phone.clone().or_else(|| c.email.clone()));
+        value["chase"] = chase.into();
+        referrals.push(value);
     }
     let consent = &view.case().consent;
     let consent_words = match (&consent.share_with, consent.lawful_basis) {

@@ -294,15 +294,12 @@ pub async fn check(
 }
 
 async fn check_page(console: &Console, signed: &Signed, id: &str, problems: &Errors) -> Response {
-    let reference = match reference(console, signed, id).await {
-        Ok(reference) => reference,
-        Err(response) => return response,
-    };
-    let (plan, previews) = match console.handle().preview_referrals(&signed.caller, id).await {
+    let found = match console.handle().preview_referrals(&signed.caller, id).await {
         Ok(found) => found,
         Err(e) if e.code == "no_plan" => return see_other(&format!("/cases/{id}/plan")),
         Err(e) => return errors::api(e),
     };
+    let (reference, plan, previews) = (found.reference, found.plan, found.steps);
     let referred = referred_steps(console, id, &plan).await;
     let previews: Vec<Preview> = previews
         .into_iter()
@@ -331,7 +328,8 @@ async fn check_page(console: &Console, signed: &Signed, id: &str, problems: &Err
 }
 
 /// The orders of the plan's steps that have a live or completed referral already.
-/// Only for the case's owner: `check_page` has read the case as theirs first.
+/// Only for the case's owner: `check_page` has read the case as theirs first (the
+/// previews are the owner's alone).
 async fn referred_steps(console: &Console, id: &str, plan: &ActionPlan) -> Vec<u32> {
     let Some(case_id) = pathways_store::CaseId::parse(id) else { return Vec::new() };
     let Ok(referrals) = console.handle().store().referrals_of_case(&case_id).await else {

@@ -13,6 +13,7 @@ mod view;
 pub(crate) use intake::build_referral;
 pub use intake::{create, fingerprint, referral_key, ReferralRequest};
 pub use selection::Ordinal;
+pub(crate) use view::chase_before;
 pub use view::read;
 
 use chrono::Utc;

@@ -45,11 +45,7 @@ pub async fn read(
                 AuditOutcome::Ok,
             )
             .await;
-            let chase_after = chrono::Duration::from_std(state.dispatch_settings().chase_after)
-                .unwrap_or(chrono::Duration::MAX);
-            let chase_before =
-                Utc::now().checked_sub_signed(chase_after).unwrap_or(DateTime::<Utc>::MIN_UTC);
-            Ok(Json(ReferralViews::Owner(ReferralView::new(*stored, chase_before))))
+            Ok(Json(ReferralViews::Owner(ReferralView::new(*stored, chase_before(&state)))))
         }
         ReferralAccess::Partner(view) => {
             let case_id = view.case_id();
@@ -69,4 +65,11 @@ pub async fn read(
             Err(ApiError::not_found("referral"))
         }
     }
+}
+
+/// A referral still `requested` since before this should be chased (`dispatch.chase_after`).
+pub(crate) fn chase_before(state: &AppState) -> DateTime<Utc> {
+    let chase_after = chrono::Duration::from_std(state.dispatch_settings().chase_after)
+        .unwrap_or(chrono::Duration::MAX);
+    Utc::now().checked_sub_signed(chase_after).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
