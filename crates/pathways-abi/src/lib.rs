@@ -60,6 +60,11 @@ pub const OP_HEALTH: u32 = 4;
 /// manifest stands.
 pub const OP_MANIFEST: u32 = 5;
 
+/// Operation: `cancel_referral(CancelRequest) -> ReferralStatus`. Added without a version
+/// bump: the host calls it only on a plugin whose manifest declares the `cancel` capability,
+/// so a plugin built before it is never asked (the host answers "not supported" for it).
+pub const OP_CANCEL_REFERRAL: u32 = 6;
+
 /// Log levels for [`HostApi::log`], as in `tracing`.
 pub const LOG_ERROR: u32 = 1;
 /// Warning.

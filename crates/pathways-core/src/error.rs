@@ -40,6 +40,9 @@ pub enum PartnerErrorKind {
     Unavailable,
     /// The plugin itself failed: panicked, answered nonsense, or broke the ABI contract.
     PluginFault,
+    /// The partner's system, or its connector, cannot do this at all (e.g. an Open311 council
+    /// has no way to withdraw a service request): someone must tell the partner another way.
+    NotSupported,
 }
 
 impl PartnerErrorKind {
@@ -67,6 +70,7 @@ impl fmt::Display for PartnerErrorKind {
             PartnerErrorKind::Timeout => f.write_str("timeout"),
             PartnerErrorKind::Unavailable => f.write_str("unavailable"),
             PartnerErrorKind::PluginFault => f.write_str("plugin fault"),
+            PartnerErrorKind::NotSupported => f.write_str("not supported"),
         }
     }
 }
@@ -95,6 +99,11 @@ impl PartnerError {
     /// A failure of the plugin itself.
     pub fn plugin_fault(message: impl Into<String>) -> Self {
         Self::new(PartnerErrorKind::PluginFault, message)
+    }
+
+    /// An operation the partner or its connector cannot do; say what to do instead.
+    pub fn not_supported(message: impl Into<String>) -> Self {
+        Self::new(PartnerErrorKind::NotSupported, message)
     }
 
     /// No answer in time.

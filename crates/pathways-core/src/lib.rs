@@ -46,7 +46,7 @@ pub use plan::{
 };
 pub use prerequisite::{missing_prerequisites, what_to_ask, Missing, Prerequisite, Requirement};
 pub use referral::{
-    ClientField, Referral, ReferralReceipt, ReferralRef, ReferralStatus, ReferredNeed,
-    SharedClient, StatusReason, TaskState,
+    CancelReason, CancelRequest, ClientField, Referral, ReferralReceipt, ReferralRef,
+    ReferralStatus, ReferredNeed, SharedClient, StatusReason, TaskState,
 };
 pub use safe_contact::receives_safe_contact_details;

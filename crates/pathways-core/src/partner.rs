@@ -7,7 +7,9 @@ use crate::availability::{Availability, AvailabilityQuery};
 use crate::error::PartnerError;
 use crate::need::NeedCode;
 use crate::prerequisite::Requirement;
-use crate::referral::{ClientField, Referral, ReferralReceipt, ReferralRef, ReferralStatus};
+use crate::referral::{
+    CancelRequest, ClientField, Referral, ReferralReceipt, ReferralRef, ReferralStatus,
+};
 
 /// A partner system: a food bank network, an NHS service, a housing authority, a council
 /// directory. Implemented by connectors (compiled in, or loaded from a plugin library by the
@@ -42,6 +44,24 @@ pub trait Partner: Send + Sync {
 
     /// A cheap check that the partner's system answers, for load time and readiness.
     async fn health(&self) -> Result<Health, PartnerError>;
+
+    /// Withdraws a referral the partner was sent, in the partner's own terms (a BaRS
+    /// ServiceRequest `revoked`, a voucher cancelled, a Duty to Refer referral withdrawn), and
+    /// answers its state afterwards: `cancelled`, or the final state it had already reached.
+    /// Repeating it is harmless. A connector that can cancel says so with
+    /// [`Capability::Cancel`]; one that cannot keeps this default, which answers
+    /// [`NotSupported`](crate::PartnerErrorKind::NotSupported), and the daemon records the
+    /// referral cancelled on our side with a note that the partner must be told by phone.
+    async fn cancel_referral(
+        &self,
+        request: &CancelRequest,
+    ) -> Result<ReferralStatus, PartnerError> {
+        let _ = request;
+        Err(PartnerError::not_supported(format!(
+            "the `{}` connector cannot withdraw a referral from its partner's system",
+            self.manifest().plugin
+        )))
+    }
 }
 
 /// What a connector declares about itself.
@@ -132,6 +152,8 @@ pub enum Capability {
     Status,
     /// Calls back when a referral's status changes.
     Callbacks,
+    /// Withdraws a referral it was sent ([`Partner::cancel_referral`]).
+    Cancel,
 }
 
 /// The result of a health check.

@@ -286,6 +286,82 @@ pub struct ReferralRef {
     pub idempotency_key: String,
 }
 
+/// Asks a partner to withdraw a referral it was sent ([`crate::Partner::cancel_referral`]).
+/// Carries no personal data: the pathfinder's own words stay with the referrer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct CancelRequest {
+    /// The referral at the partner.
+    pub reference: ReferralRef,
+    /// Why it is withdrawn.
+    pub reason: CancelReason,
+}
+
+/// Why the referring side withdraws a referral.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum CancelReason {
+    /// The client withdrew or narrowed their consent to share with this partner.
+    ConsentWithdrawn,
+    /// The client no longer needs this help.
+    NoLongerNeeded,
+    /// The need is being met elsewhere.
+    HelpedElsewhere,
+    /// The referral was sent by mistake (wrong partner, wrong client).
+    SentInError,
+    /// Another partner is taking the need instead.
+    Rerouted,
+    /// Anything else (the referrer keeps a note).
+    Other,
+}
+
+impl CancelReason {
+    /// The wire spelling, e.g. `consent_withdrawn`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CancelReason::ConsentWithdrawn => "consent_withdrawn",
+            CancelReason::NoLongerNeeded => "no_longer_needed",
+            CancelReason::HelpedElsewhere => "helped_elsewhere",
+            CancelReason::SentInError => "sent_in_error",
+            CancelReason::Rerouted => "rerouted",
+            CancelReason::Other => "other",
+        }
+    }
+
+    /// Every reason, in the order a form offers them.
+    pub const ALL: [CancelReason; 6] = [
+        CancelReason::NoLongerNeeded,
+        CancelReason::HelpedElsewhere,
+        CancelReason::ConsentWithdrawn,
+        CancelReason::Rerouted,
+        CancelReason::SentInError,
+        CancelReason::Other,
+    ];
+
+    /// The reason in plain words, for pages and notes.
+    pub fn describe(self) -> &'static str {
+        match self {
+            CancelReason::ConsentWithdrawn => "The client withdrew their consent",
+            CancelReason::NoLongerNeeded => "The client no longer needs this help",
+            CancelReason::HelpedElsewhere => "The need is being met elsewhere",
+            CancelReason::SentInError => "Sent by mistake",
+            CancelReason::Rerouted => "Another organisation is taking it instead",
+            CancelReason::Other => "Another reason",
+        }
+    }
+
+    /// The state reason a cancelled referral keeps.
+    pub fn status_reason(self) -> StatusReason {
+        match self {
+            CancelReason::ConsentWithdrawn | CancelReason::NoLongerNeeded => {
+                StatusReason::NoLongerInterested
+            }
+            _ => StatusReason::Other,
+        }
+    }
+}
+
 /// Where a referral is, as the partner reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

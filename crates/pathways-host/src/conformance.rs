@@ -237,7 +237,7 @@ fn whose(error: &pathways_core::PartnerError) -> String {
     use pathways_core::PartnerErrorKind as K;
     let side = match error.kind {
         K::Transient { .. } | K::Timeout | K::Unavailable | K::Unauthorized => "the partner's side",
-        K::InvalidRequest | K::Permanent | K::PluginFault => "the plugin's side",
+        K::InvalidRequest | K::Permanent | K::PluginFault | K::NotSupported => "the plugin's side",
     };
     format!("{error} ({side})")
 }

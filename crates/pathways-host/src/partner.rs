@@ -16,12 +16,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use pathways_abi::{
-    Bytes, Completion, PluginVtable, OP_CHECK_AVAILABILITY, OP_HEALTH, OP_MANIFEST,
-    OP_REFERRAL_STATUS, OP_SEND_REFERRAL, STATUS_CANCELLED, STATUS_ERR, STATUS_OK, STATUS_PANIC,
+    Bytes, Completion, PluginVtable, OP_CANCEL_REFERRAL, OP_CHECK_AVAILABILITY, OP_HEALTH,
+    OP_MANIFEST, OP_REFERRAL_STATUS, OP_SEND_REFERRAL, STATUS_CANCELLED, STATUS_ERR, STATUS_OK,
+    STATUS_PANIC,
 };
 use pathways_core::{
-    Availability, AvailabilityQuery, Health, Manifest, Partner, PartnerError, PartnerErrorKind,
-    Referral, ReferralReceipt, ReferralRef, ReferralStatus,
+    Availability, AvailabilityQuery, CancelRequest, Capability, Health, Manifest, Partner,
+    PartnerError, PartnerErrorKind, Referral, ReferralReceipt, ReferralRef, ReferralStatus,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -294,6 +295,7 @@ fn op_name(op: u32) -> &'static str {
         OP_SEND_REFERRAL => "send_referral",
         OP_REFERRAL_STATUS => "referral_status",
         OP_HEALTH => "health",
+        OP_CANCEL_REFERRAL => "cancel_referral",
         OP_MANIFEST => "manifest",
         _ => "an unknown operation",
     }
@@ -333,5 +335,21 @@ impl Partner for DylibPartner {
 
     async fn health(&self) -> Result<Health, PartnerError> {
         self.call(OP_HEALTH, &()).await
+    }
+
+    async fn cancel_referral(
+        &self,
+        request: &CancelRequest,
+    ) -> Result<ReferralStatus, PartnerError> {
+        // A plugin built before the operation existed never declares the capability, and is
+        // never sent an operation it does not know.
+        if !self.manifest.capabilities.contains(&Capability::Cancel) {
+            return Err(PartnerError::not_supported(format!(
+                "partner `{}` (plugin `{}`) cannot withdraw a referral from its partner's \
+                 system: its connector does not offer cancelling",
+                self.partner_id, self.manifest.plugin
+            )));
+        }
+        self.call(OP_CANCEL_REFERRAL, request).await
     }
 }

@@ -16,11 +16,11 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use futures::FutureExt;
 use pathways_abi::{
-    Bytes, BytesFn, Completion, HostApi, PluginVtable, ABI_VERSION, OP_CHECK_AVAILABILITY,
-    OP_HEALTH, OP_MANIFEST, OP_REFERRAL_STATUS, OP_SEND_REFERRAL, STATUS_ERR, STATUS_OK,
-    STATUS_PANIC,
+    Bytes, BytesFn, Completion, HostApi, PluginVtable, ABI_VERSION, OP_CANCEL_REFERRAL,
+    OP_CHECK_AVAILABILITY, OP_HEALTH, OP_MANIFEST, OP_REFERRAL_STATUS, OP_SEND_REFERRAL,
+    STATUS_ERR, STATUS_OK, STATUS_PANIC,
 };
-use pathways_core::{AvailabilityQuery, PartnerError, ReferralRef};
+use pathways_core::{AvailabilityQuery, CancelRequest, PartnerError, ReferralRef};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::task::JoinHandle;
@@ -247,6 +247,10 @@ async fn dispatch<T: PartnerPlugin>(
         OP_REFERRAL_STATUS => {
             let reference: ReferralRef = decode("referral_status", request)?;
             encode(partner.referral_status(&reference).await)
+        }
+        OP_CANCEL_REFERRAL => {
+            let request: CancelRequest = decode("cancel_referral", request)?;
+            encode(partner.cancel_referral(&request).await)
         }
         OP_HEALTH => encode(partner.health().await),
         OP_MANIFEST => encode(Ok(partner.manifest())),

@@ -106,7 +106,8 @@ pub(super) fn decide(
         | PartnerErrorKind::PluginFault => None,
         PartnerErrorKind::Permanent
         | PartnerErrorKind::InvalidRequest
-        | PartnerErrorKind::Unauthorized => {
+        | PartnerErrorKind::Unauthorized
+        | PartnerErrorKind::NotSupported => {
             return DispatchOutcome::Failed { reason: format!("the partner refused it: {error}") }
         }
     };
