@@ -54,6 +54,14 @@ pub(crate) mod place {
     pub(crate) fn dispatch_error(referral_id: &str) -> String {
         format!("dispatch:{referral_id}")
     }
+    /// The pathfinder's note on a referral's cancel.
+    pub(crate) fn cancel_note(referral_id: &str) -> String {
+        format!("cancel-note:{referral_id}")
+    }
+    /// The last error of a referral's cancel.
+    pub(crate) fn cancel_error(referral_id: &str) -> String {
+        format!("cancel-error:{referral_id}")
+    }
     /// The reason for a case's legal hold.
     pub(crate) fn hold(case_id: &str) -> String {
         format!("hold:{case_id}")

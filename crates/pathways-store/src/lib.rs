@@ -20,6 +20,7 @@
 
 mod accounts;
 mod audit;
+mod cancel;
 mod codec;
 pub mod erasure;
 mod error;
@@ -42,6 +43,9 @@ pub use accounts::{
     UserId,
 };
 pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome, AuditRecord, UnknownCode};
+pub use cancel::{
+    CancelItem, CancelOrder, CancelOutcome, CancelRequested, CancelState, Cancellation,
+};
 pub use erasure::{Erasure, ErasureReason, LegalHold, ResealProgress};
 pub use error::StoreError;
 pub use idempotency::{IdempotencyOutcome, StoredResponse};

@@ -116,6 +116,8 @@ pub enum OutboxState {
     Delivered,
     /// Given up on; the referral is `failed`.
     Failed,
+    /// Cancelled before it was sent: the partner never received it.
+    Withdrawn,
 }
 
 /// How the sending of a referral stands.
@@ -164,6 +166,8 @@ pub struct StoredReferral {
     /// The payload sent; `None` once its case has been erased. Holds personal data: never
     /// printed in `Debug`.
     pub referral: Option<Referral>,
+    /// The referring side's cancel of it, if one was asked for.
+    pub cancellation: Option<crate::cancel::Cancellation>,
 }
 
 impl fmt::Debug for StoredReferral {
@@ -178,6 +182,7 @@ impl fmt::Debug for StoredReferral {
             .field("partner_reference", &self.partner_reference)
             .field("history", &self.history)
             .field("dispatch", &self.dispatch)
+            .field("cancellation", &self.cancellation)
             .finish_non_exhaustive()
     }
 }

@@ -76,6 +76,22 @@ pub(crate) const SEALED_COLUMNS: &[SealedColumn] = &[
         holds_value: "last_error IS NOT NULL",
     },
     SealedColumn {
+        table: "cancellations",
+        key: "referral_id",
+        value: "note",
+        place_of: "referral_id",
+        place: place::cancel_note,
+        holds_value: "note IS NOT NULL",
+    },
+    SealedColumn {
+        table: "cancellations",
+        key: "referral_id",
+        value: "last_error",
+        place_of: "referral_id",
+        place: place::cancel_error,
+        holds_value: "last_error IS NOT NULL",
+    },
+    SealedColumn {
         table: "users",
         key: "id",
         value: "email_sealed",

@@ -17,6 +17,7 @@ use crate::accounts::{
     UserId,
 };
 use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
+use crate::cancel::{CancelItem, CancelOrder, CancelOutcome, CancelRequested};
 use crate::erasure::{Erasure, ErasureReason, LegalHold, ResealProgress};
 use crate::error::StoreError;
 use crate::idempotency::{IdempotencyOutcome, StoredResponse};
@@ -159,6 +160,42 @@ pub trait Store: Send + Sync + fmt::Debug {
         item: OutboxItemId,
         worker_id: &str,
         outcome: DispatchOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Records the referring side's order to cancel a referral (see [`crate::CancelOrder`]).
+    /// A referral still queued and not being sent now is withdrawn at once, in the same
+    /// transaction ([`CancelRequested::Withdrawn`]): nothing reaches the partner. One being
+    /// sent, or already delivered, gets a cancel for the dispatcher to send
+    /// ([`CancelRequested::Queued`]), not before a send in flight has finished. A second order
+    /// changes nothing ([`CancelRequested::Already`]); a referral in a final state has nothing
+    /// to cancel ([`CancelRequested::Final`]). `None` for an unknown referral.
+    async fn request_cancel(
+        &self,
+        referral_id: &ReferralId,
+        order: &CancelOrder,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CancelRequested>, StoreError>;
+
+    /// Claims up to `limit` due cancels that need the partner, under a lease as
+    /// [`claim_outbox`](Self::claim_outbox) does. Settles on the way, without the partner, a
+    /// cancel whose referral went back to the queue (withdrawn after all) or reached a final
+    /// state meanwhile.
+    async fn claim_cancels(
+        &self,
+        worker_id: &str,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<CancelItem>, StoreError>;
+
+    /// Ends `worker_id`'s attempt at a claimed cancel (see [`CancelOutcome`]); `false` when
+    /// the worker no longer holds it.
+    async fn finish_cancel(
+        &self,
+        referral_id: &ReferralId,
+        worker_id: &str,
+        outcome: CancelOutcome,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 

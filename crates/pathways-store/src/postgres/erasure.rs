@@ -95,6 +95,9 @@ pub(super) async fn erase(
         "UPDATE outbox SET last_error = NULL
          WHERE last_error IS NOT NULL
            AND referral_id IN (SELECT id FROM referrals WHERE case_id = $1)",
+        "UPDATE cancellations SET note = NULL
+         WHERE note IS NOT NULL
+           AND referral_id IN (SELECT id FROM referrals WHERE case_id = $1)",
     ] {
         execute(&tx, sql, &[&key]).await?;
     }

@@ -19,6 +19,7 @@
 //! or a private network.
 
 mod accounts;
+mod cancel;
 mod case_list;
 mod erasure;
 mod lookup;
@@ -43,6 +44,7 @@ use crate::accounts::{
     StoredSession, StoredUser, UserId,
 };
 use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
+use crate::cancel::{CancelItem, CancelOrder, CancelOutcome, CancelRequested};
 use crate::codec::{earlier, later, place, seal_json};
 use crate::erasure::{Erasure, ErasureReason, LegalHold, ResealProgress};
 use crate::error::StoreError;
@@ -71,6 +73,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "data_safety", include_str!("0002_data_safety.sql")),
     (3, "console", include_str!("0003_console.sql")),
     (4, "unmet", include_str!("0004_unmet.sql")),
+    (5, "cancel", include_str!("0005_cancel.sql")),
 ];
 /// Values sealed per transaction by the pass at connecting.
 const SEAL_AT_CONNECT_BATCH: u32 = 500;
@@ -360,6 +363,39 @@ impl Store for PostgresStore {
     ) -> Result<bool, StoreError> {
         let keys = self.keys();
         outbox::finish(&mut self.client().await?, &keys, item, worker_id, &outcome, now).await
+    }
+
+    async fn request_cancel(
+        &self,
+        referral_id: &ReferralId,
+        order: &CancelOrder,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CancelRequested>, StoreError> {
+        let keys = self.keys();
+        cancel::request(&mut self.client().await?, &keys, referral_id, order, now).await
+    }
+
+    async fn claim_cancels(
+        &self,
+        worker_id: &str,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<CancelItem>, StoreError> {
+        let keys = self.keys();
+        cancel::claim(&mut self.client().await?, &keys, worker_id, limit, lease, now).await
+    }
+
+    async fn finish_cancel(
+        &self,
+        referral_id: &ReferralId,
+        worker_id: &str,
+        outcome: CancelOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let keys = self.keys();
+        cancel::finish(&mut self.client().await?, &keys, referral_id, worker_id, &outcome, now)
+            .await
     }
 
     async fn record_referral_status(

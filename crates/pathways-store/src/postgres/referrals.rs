@@ -104,7 +104,7 @@ pub(super) async fn record_event(
 
 /// Records a status change inside the caller's transaction; `false` for a repeat or a stale
 /// report.
-async fn record_status_in<C: GenericClient>(
+pub(super) async fn record_status_in<C: GenericClient>(
     tx: &C,
     keys: &DataKeys,
     id: &ReferralId,
@@ -293,5 +293,6 @@ async fn get_in<C: GenericClient>(
             ERASED => None,
             sealed => Some(open_json(keys, sealed, "referral", key, &place::referral(key))?),
         },
+        cancellation: super::cancel::read(tx, keys, key).await?,
     }))
 }

@@ -73,6 +73,8 @@ pub(super) fn erase(
          WHERE referral_id IN (SELECT id FROM referrals WHERE case_id = ?1)",
         "UPDATE outbox SET last_error = NULL
          WHERE referral_id IN (SELECT id FROM referrals WHERE case_id = ?1)",
+        "UPDATE cancellations SET note = NULL
+         WHERE referral_id IN (SELECT id FROM referrals WHERE case_id = ?1)",
     ] {
         c.prepare_cached(sql).and_then(|mut s| s.execute([key])).during(OP)?;
     }

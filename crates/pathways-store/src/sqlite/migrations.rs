@@ -23,6 +23,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 2, name: "data_safety", sql: include_str!("0002_data_safety.sql") },
     Migration { version: 3, name: "console", sql: include_str!("0003_console.sql") },
     Migration { version: 4, name: "unmet", sql: include_str!("0004_unmet.sql") },
+    Migration { version: 5, name: "cancel", sql: include_str!("0005_cancel.sql") },
 ];
 
 /// Brings the schema up to date; refuses a database migrated by a newer build.

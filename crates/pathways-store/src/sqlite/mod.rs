@@ -15,6 +15,7 @@
 //! the writer thread, never on the async workers.
 
 mod accounts;
+mod cancel;
 mod case_list;
 mod erasure;
 mod lookup;
@@ -42,6 +43,7 @@ use crate::accounts::{
     StoredSession, StoredUser, UserId,
 };
 use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
+use crate::cancel::{CancelItem, CancelOrder, CancelOutcome, CancelRequested};
 use crate::codec::{earlier, later, place, seal_json};
 use crate::erasure::{Erasure, ErasureReason, LegalHold, ResealProgress};
 use crate::error::StoreError;
@@ -443,6 +445,38 @@ impl Store for SqliteStore {
     ) -> Result<bool, StoreError> {
         let (worker_id, keys) = (worker_id.to_string(), self.keys());
         self.write(move |c| outbox::finish(c, &keys, item, &worker_id, &outcome, now)).await
+    }
+
+    async fn request_cancel(
+        &self,
+        referral_id: &ReferralId,
+        order: &CancelOrder,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CancelRequested>, StoreError> {
+        let (id, order, keys) = (referral_id.clone(), order.clone(), self.keys());
+        self.write(move |c| cancel::request(c, &keys, &id, &order, now)).await
+    }
+
+    async fn claim_cancels(
+        &self,
+        worker_id: &str,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<CancelItem>, StoreError> {
+        let (worker_id, keys) = (worker_id.to_string(), self.keys());
+        self.write(move |c| cancel::claim(c, &keys, &worker_id, limit, lease, now)).await
+    }
+
+    async fn finish_cancel(
+        &self,
+        referral_id: &ReferralId,
+        worker_id: &str,
+        outcome: CancelOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (id, worker_id, keys) = (referral_id.clone(), worker_id.to_string(), self.keys());
+        self.write(move |c| cancel::finish(c, &keys, &id, &worker_id, &outcome, now)).await
     }
 
     async fn record_referral_status(

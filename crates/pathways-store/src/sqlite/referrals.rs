@@ -264,5 +264,6 @@ pub(super) fn get(
             ERASED => None,
             sealed => Some(open_json(keys, sealed, "referral", key, &place::referral(key))?),
         },
+        cancellation: super::cancel::read(&tx, keys, key)?,
     }))
 }

@@ -512,7 +512,7 @@ pub async fn a_version_2_database_gets_its_case_list_filled_on_opening(fx: &Fixt
     }
     let old = fx.version_2(&sqlite, &postgres).await;
 
-    assert_eq!(old.raw_count("schema_migrations").await, 4);
+    assert_eq!(old.raw_count("schema_migrations").await, crate::fixtures::SCHEMA_VERSION);
     let all = old.store.case_summaries(ORG, None, 10).await.unwrap();
     assert_eq!(all.iter().map(|s| &s.id).collect::<Vec<_>>(), [&old_plan, &listed]);
     assert_eq!((all[1].reference.as_str(), all[1].needs), ("CAKC-000777", 2));

@@ -1,8 +1,9 @@
 //! The store's contract, checked against both backends: every behaviour in `records`,
-//! `dispatch`, `safety`, `accounts` and `unmet` runs once on SQLite and once on PostgreSQL
+//! `dispatch`, `cancel`, `safety`, `accounts` and `unmet` runs once on SQLite and once on PostgreSQL
 //! (skipped, loudly, when `PATHWAYS_TEST_POSTGRES_URL` is unset).
 
 mod accounts;
+mod cancel;
 mod data;
 mod dispatch;
 mod fixtures;
@@ -72,6 +73,13 @@ macro_rules! store_suite {
             accounts::the_case_list_reads_no_sealed_value_and_follows_its_index,
             accounts::a_version_2_database_gets_its_case_list_filled_on_opening,
             accounts::referrals_needing_attention_are_the_refused_and_the_unanswered,
+            cancel::a_queued_referral_is_withdrawn_at_once_and_never_claimed,
+            cancel::a_cancel_waits_for_a_send_in_flight_then_goes_to_the_partner,
+            cancel::a_partner_that_cannot_cancel_leaves_it_cancelled_here_with_a_note,
+            cancel::a_referral_finished_meanwhile_settles_its_cancel_without_the_partner,
+            cancel::a_send_back_in_the_queue_is_withdrawn_when_its_cancel_comes_due,
+            cancel::concurrent_cancel_claimers_never_share_one,
+            cancel::erasure_removes_a_cancels_note,
             unmet::unmet_needs_count_by_need_and_area_most_first,
             unmet::a_newer_plan_replaces_the_unmet_needs_of_the_older,
             unmet::unmet_needs_count_only_the_organisations_cases,
