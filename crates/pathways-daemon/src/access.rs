@@ -17,8 +17,8 @@
 use chrono::{DateTime, Utc};
 use pathways_core::{Case, NeedCode, Referral, StatusReason, TaskState};
 use pathways_store::{
-    CaseId, DispatchState, LegalHold, ReferralId, StatusChange, Store, StoreError, StoredCase,
-    StoredReferral,
+    Cancellation, CaseId, DispatchState, LegalHold, ReferralId, StatusChange, Store, StoreError,
+    StoredCase, StoredReferral,
 };
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -279,6 +279,9 @@ pub struct ReferralView {
     needs_chasing: bool,
     history: Vec<StatusChange>,
     dispatch: DispatchState,
+    /// The cancel asked for, if any: why, by whom, and whether the partner has been told.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cancellation: Option<Cancellation>,
 }
 
 impl ReferralView {
@@ -300,7 +303,23 @@ impl ReferralView {
             sent_at: stored.sent_at,
             history: stored.history,
             dispatch: stored.dispatch,
+            cancellation: stored.cancellation,
         }
+    }
+
+    /// The referral's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Its state now.
+    pub fn state(&self) -> TaskState {
+        self.state
+    }
+
+    /// The cancel asked for, if any.
+    pub fn cancellation(&self) -> Option<&Cancellation> {
+        self.cancellation.as_ref()
     }
 }
 

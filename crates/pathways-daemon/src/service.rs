@@ -229,6 +229,27 @@ impl Handle {
         Ok(view.0)
     }
 
+    /// Withdraws a referral (`POST /v1/referrals/{id}/cancel`).
+    pub async fn cancel_referral(
+        &self,
+        caller: &Caller,
+        id: &ReferralId,
+        body: &crate::referrals::CancelBody,
+    ) -> Result<crate::referrals::Cancelled, ApiError> {
+        let bytes = serde_json::to_vec(&serde_json::json!({
+            "reason": body.reason,
+            "note": body.note,
+        }))
+        .map_err(|_| ApiError::internal())?;
+        crate::referrals::cancel(
+            State(self.state.clone()),
+            caller.clone(),
+            path(id.as_str()),
+            JsonBody(Ok(Bytes::from(bytes))),
+        )
+        .await
+    }
+
     /// The pathway report over `[from, to)` (`GET /v1/reports/pathways`).
     pub async fn pathway_report(
         &self,

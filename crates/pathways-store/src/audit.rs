@@ -133,6 +133,9 @@ vocabulary! {
         ReferralCreate => "referral.create",
         /// `GET /v1/referrals/{id}`.
         ReferralRead => "referral.read",
+        /// `POST /v1/referrals/{id}/cancel`; and the dispatcher telling the partner (key id
+        /// `system:dispatch`, organisation `system`).
+        ReferralCancel => "referral.cancel",
         /// `GET /v1/reports/pathways`.
         ReportPathways => "report.pathways",
         /// `GET /v1/reports/unmet`.
@@ -237,6 +240,19 @@ vocabulary! {
         StoreFailed => "store_failed",
         /// A sign-in with a wrong password, or for an account that cannot sign in.
         BadCredentials => "bad_credentials",
+        /// A cancel of a referral that had not been sent: withdrawn, nothing reached the
+        /// partner.
+        Withdrawn => "withdrawn",
+        /// A cancel recorded; the partner will be told.
+        CancelQueued => "cancel_queued",
+        /// The referral is already in a final state: nothing to cancel (409).
+        AlreadyFinal => "already_final",
+        /// The partner confirmed the cancel.
+        CancelConfirmed => "cancel_confirmed",
+        /// The partner's system cannot take a cancel: cancelled here, to be phoned.
+        CancelUnsupported => "cancel_unsupported",
+        /// The partner refused the cancel or had already finished; or the retries ran out.
+        CancelFailed => "cancel_failed",
     }
 }
 

@@ -162,6 +162,14 @@ pub enum CancelOutcome {
     },
 }
 
+impl CancelState {
+    /// What a cancel comes to when the partner answers `state`: confirmed when cancelled,
+    /// failed otherwise.
+    pub fn from_answer(state: TaskState) -> CancelState {
+        answered_state(state).0
+    }
+}
+
 /// The history entry of a referral withdrawn before it was sent.
 pub(crate) fn withdrawn_change(reason: CancelReason, now: DateTime<Utc>) -> StatusChange {
     StatusChange {

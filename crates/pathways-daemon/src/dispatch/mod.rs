@@ -8,10 +8,15 @@
 //! mid-send still spends from the budget, and its lease lapses so another picks the row up; the
 //! partner sees the referral's idempotency key each time, so a repeat creates nothing new.
 //!
+//! Cancels (`POST /v1/referrals/{id}/cancel` of a referral being sent or delivered) are
+//! claimed the same way from their own queue, before sends, and go through the partner's
+//! `cancel_referral` with the same timeout, backoff and budgets.
+//!
 //! Shutdown stops claiming at once and gives sends in flight the grace period to finish; any
 //! still running are dropped and their leases lapse.
 
 mod backoff;
+mod cancel;
 mod poll;
 mod send;
 mod settings;
@@ -89,12 +94,31 @@ async fn run(
             }
             continue;
         }
+        // Cancels first: withdrawing a referral matters more than sending a new one, and
+        // there are few.
+        let cancels =
+            match state.store().claim_cancels(&worker, free, settings.lease, Utc::now()).await {
+                Ok(items) => items,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot claim cancels; trying again");
+                    Vec::new()
+                }
+            };
+        let free = free.saturating_sub(u32::try_from(cancels.len()).unwrap_or(u32::MAX));
+        let cancelling = !cancels.is_empty();
+        for item in cancels {
+            in_flight.spawn(cancel::attempt(state.clone(), settings, worker.clone(), item));
+        }
+        if free == 0 {
+            continue;
+        }
         match state.store().claim_outbox(&worker, free, settings.lease, Utc::now()).await {
             Ok(items) if !items.is_empty() => {
                 for item in items {
                     in_flight.spawn(send::attempt(state.clone(), settings, worker.clone(), item));
                 }
             }
+            Ok(_) if cancelling => {}
             Ok(_) => idle(&mut in_flight, &mut stopped, settings.poll_interval).await,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot claim from the outbox; trying again");

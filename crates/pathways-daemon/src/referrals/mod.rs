@@ -1,15 +1,17 @@
-//! Sending referrals and following them: `POST /v1/cases/{id}/referrals` and
-//! `GET /v1/referrals/{id}`.
+//! Sending referrals and following them: `POST /v1/cases/{id}/referrals`,
+//! `GET /v1/referrals/{id}` and `POST /v1/referrals/{id}/cancel`.
 //!
 //! Sending is idempotent on the `Idempotency-Key` header (see [`create`]) and durable: the
 //! referrals and their outbox rows are written in one transaction, and the dispatcher
 //! (`crate::dispatch`) sends them from there. Consent is checked for every chosen step before
 //! anything is written, so a refused request leaves no trace but its audit entry.
 
+mod cancel;
 mod intake;
 mod selection;
 mod view;
 
+pub use cancel::{cancel, CancelBody, Cancelled};
 pub(crate) use intake::build_referral;
 pub use intake::{create, fingerprint, referral_key, ReferralRequest};
 pub use selection::Ordinal;

@@ -359,6 +359,27 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         ),
         (
             RouteSpec {
+                request: Some(schema::<crate::referrals::CancelBody>),
+                responses: vec![
+                    ok::<crate::access::ReferralView>(200),
+                    ok::<crate::access::ReferralView>(202),
+                    err(400),
+                    err(404),
+                    err(409),
+                ],
+                example: Some(r#"{"reason": "no_longer_needed"}"#),
+                ..spec(
+                    Method::POST,
+                    "/v1/referrals/{id}/cancel",
+                    "cancelReferral",
+                    "Withdraw a referral: at once if not yet sent (200), else through the partner's connector (202); `409 already_final` when it is finished.",
+                    Access::Roles(PATHFINDER),
+                )
+            },
+            post(crate::referrals::cancel),
+        ),
+        (
+            RouteSpec {
                 request: Some(schema::<crate::webhooks::Event>),
                 headers: WEBHOOK_HEADERS,
                 responses: vec![ok::<Status>(200), err(401), err(404), err(409), err(422)],

@@ -1,0 +1,160 @@
+//! One attempt to cancel one claimed referral at its partner, and what it means for the
+//! cancel: the partner's answer, "not supported", retry later (the same backoff and budgets
+//! as a send, counted from when the cancel was asked for), or failed.
+
+use std::time::Instant;
+
+use chrono::Utc;
+use pathways_core::{CancelRequest, PartnerError, PartnerErrorKind, ReferralRef, ReferralStatus};
+use pathways_store::{AuditAction, AuditEntry, AuditOutcome, CancelItem, CancelOutcome};
+use pathways_store::{CancelState, DispatchOutcome};
+
+use super::send::decide;
+use super::settings::DispatchSettings;
+use crate::state::AppState;
+
+/// Tells `item`'s partner to withdraw it, and records how that ended.
+pub(super) async fn attempt(
+    state: AppState,
+    settings: DispatchSettings,
+    worker: String,
+    item: CancelItem,
+) {
+    let live = state.live();
+    let partner = live
+        .orchestrator
+        .partners()
+        .iter()
+        .find(|p| p.id == item.partner_id)
+        .map(|p| p.partner.clone());
+    let request = CancelRequest {
+        reference: ReferralRef {
+            partner_reference: item.partner_reference.clone(),
+            idempotency_key: item.idempotency_key.clone(),
+        },
+        reason: item.reason,
+    };
+    let started = Instant::now();
+    let result = match partner {
+        None => Err(PartnerError::new(
+            PartnerErrorKind::Unavailable,
+            format!("partner `{}` is not enabled in the configuration now", item.partner_id),
+        )),
+        Some(partner) => {
+            match tokio::time::timeout(settings.send_timeout, partner.cancel_referral(&request))
+                .await
+            {
+                Ok(result) => result,
+                Err(_) => Err(PartnerError::timeout(format!(
+                    "no answer within {} ms",
+                    settings.send_timeout.as_millis()
+                ))),
+            }
+        }
+    };
+    let outcome = outcome_of(&item, &settings, result);
+    tracing::info!(referral_id = %item.referral_id, partner = %item.partner_id,
+        attempt = item.attempt, took_ms = started.elapsed().as_millis() as u64,
+        outcome = ?std::mem::discriminant(&outcome), "cancel attempted");
+    let audited = match &outcome {
+        CancelOutcome::Answered(status) => {
+            match pathways_store::CancelState::from_answer(status.state) {
+                CancelState::Confirmed => Some(AuditOutcome::CancelConfirmed),
+                _ => Some(AuditOutcome::CancelFailed),
+            }
+        }
+        CancelOutcome::Unsupported { .. } => Some(AuditOutcome::CancelUnsupported),
+        CancelOutcome::Failed { reason } => {
+            tracing::warn!(referral_id = %item.referral_id, partner = %item.partner_id,
+                reason = %reason, "cancel failed: the pathfinder must tell the partner");
+            Some(AuditOutcome::CancelFailed)
+        }
+        CancelOutcome::Retry { .. } => None,
+    };
+    match state.store().finish_cancel(&item.referral_id, &worker, outcome, Utc::now()).await {
+        Ok(true) => {
+            if let Some(outcome) = audited {
+                let entry = AuditEntry {
+                    at: Utc::now(),
+                    key_id: "system:dispatch".into(),
+                    organisation: "system".into(),
+                    action: AuditAction::ReferralCancel,
+                    case_id: Some(item.case_id.clone()),
+                    referral_id: Some(item.referral_id.clone()),
+                    outcome,
+                };
+                if let Err(e) = state.store().append_audit(&entry).await {
+                    tracing::error!(error = %e, "cannot write the audit log");
+                    state.metrics().audit_failure();
+                }
+            }
+        }
+        Ok(false) => tracing::warn!(referral_id = %item.referral_id,
+            "the lease ran out before the cancel finished; another dispatcher has it"),
+        Err(e) => tracing::error!(referral_id = %item.referral_id, error = %e,
+            "cannot record the outcome of a cancel"),
+    }
+}
+
+/// What the partner's answer means for the cancel.
+fn outcome_of(
+    item: &CancelItem,
+    settings: &DispatchSettings,
+    result: Result<ReferralStatus, PartnerError>,
+) -> CancelOutcome {
+    match result {
+        Ok(status) => CancelOutcome::Answered(status),
+        Err(e) if e.kind == PartnerErrorKind::NotSupported => {
+            CancelOutcome::Unsupported { message: e.message }
+        }
+        Err(e) => match decide(item.attempt, item.requested_at, settings, Err(e)) {
+            DispatchOutcome::Retry { not_before, last_error } => {
+                CancelOutcome::Retry { not_before, last_error }
+            }
+            DispatchOutcome::Failed { reason } => CancelOutcome::Failed { reason },
+            DispatchOutcome::Delivered { .. } => {
+                CancelOutcome::Failed { reason: "no answer from the partner".into() }
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pathways_core::{CancelReason, TaskState};
+    use pathways_store::{CaseId, ReferralId};
+
+    fn item(attempt: u32) -> CancelItem {
+        CancelItem {
+            referral_id: ReferralId::random(),
+            case_id: CaseId::random(),
+            partner_id: "p".into(),
+            idempotency_key: "k".into(),
+            partner_reference: "R".into(),
+            reason: CancelReason::Other,
+            attempt,
+            requested_at: Utc::now(),
+            lease_until: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn not_supported_transient_and_permanent_answers_become_their_outcomes() {
+        let s = DispatchSettings { max_attempts: 3, ..DispatchSettings::default() };
+        let unsupported = outcome_of(&item(1), &s, Err(PartnerError::not_supported("Open311")));
+        assert_eq!(unsupported, CancelOutcome::Unsupported { message: "Open311".into() });
+        let busy = PartnerError::transient("503", None);
+        assert!(matches!(outcome_of(&item(1), &s, Err(busy.clone())), CancelOutcome::Retry { .. }));
+        assert!(matches!(outcome_of(&item(3), &s, Err(busy)), CancelOutcome::Failed { .. }));
+        let refused = PartnerError::permanent("unknown voucher");
+        assert!(matches!(outcome_of(&item(1), &s, Err(refused)), CancelOutcome::Failed { .. }));
+        let done = ReferralStatus {
+            state: TaskState::Cancelled,
+            reason: None,
+            note: None,
+            updated_at: None,
+        };
+        assert_eq!(outcome_of(&item(1), &s, Ok(done.clone())), CancelOutcome::Answered(done));
+    }
+}
