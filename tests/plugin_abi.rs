@@ -7,7 +7,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use futures::future::join_all;
-use pathways_core::{AvailabilityQuery, NeedCode, NeedRequest, Partner, PartnerErrorKind, Urgency};
+use pathways_core::{
+    AvailabilityQuery, CancelReason, CancelRequest, NeedCode, NeedRequest, Partner,
+    PartnerErrorKind, ReferralRef, TaskState, Urgency,
+};
 use pathways_host::{DylibPartner, LoadError, PluginLibrary};
 use pathways_testkit::{availability_query, plugin_library};
 use serde_json::json;
@@ -55,6 +58,33 @@ fn query(command: &str) -> AvailabilityQuery {
 async fn health_counts(partner: &DylibPartner) -> serde_json::Value {
     let health = partner.health().await.unwrap();
     serde_json::from_str(&health.detail.unwrap()).unwrap()
+}
+
+/// An instance of the hand-written plugin that speaks ABI v1 as SDK 0.1.0 did, before
+/// `cancel_referral` (operation 6) existed.
+fn old_sdk_partner(partner_id: &str) -> DylibPartner {
+    captured_logs();
+    let lib = PluginLibrary::open(&plugin_library("pathways_test_old_sdk_partner")).unwrap();
+    lib.instantiate(partner_id, &json!({})).unwrap()
+}
+
+/// Sends `partner` a referral for food (no client fields) and returns where to find it.
+async fn refer(partner: &DylibPartner, key: &str) -> ReferralRef {
+    let referral: pathways_core::Referral = serde_json::from_value(json!({
+        "idempotency_key": key, "case_reference": "ABI-1", "partner_id": partner.partner_id(),
+        "service": {"id": "svc-food", "name": "Test service"},
+        "needs": [{"code": "food", "urgency": "soon"}], "client": {},
+        "referrer": {"organisation": "pathways-tests", "worker": "abi"},
+        "consent": {"lawful_basis": "consent", "share_with": "planned_partners",
+            "recorded_by": "abi", "recorded_at": "2026-11-23T10:00:00Z"}
+    }))
+    .unwrap();
+    let receipt = partner.send_referral(&referral).await.unwrap();
+    ReferralRef { partner_reference: receipt.partner_reference, idempotency_key: key.into() }
+}
+
+fn cancel_request(reference: &ReferralRef, reason: CancelReason) -> CancelRequest {
+    CancelRequest { reference: reference.clone(), reason }
 }
 
 #[tokio::test]
@@ -327,4 +357,38 @@ async fn instances_of_one_library_are_independent_though_they_share_its_runtime(
     let third = lib.instantiate("misbehaving-c", &json!({"label": "c"})).unwrap();
     let answer = third.check_availability(&query("E09000020")).await.unwrap();
     assert_eq!(answer.offers.len(), 1);
+}
+
+#[tokio::test]
+async fn a_plugin_built_before_cancel_loads_works_and_is_never_sent_the_operation() {
+    let partner = old_sdk_partner("old-pantry-1");
+    let build = partner.manifest().build.clone().expect("the old SDK filled build facts");
+    assert_eq!((build.sdk_version.as_str(), build.abi_version), ("0.1.0", 1));
+    assert!(!partner.manifest().capabilities.contains(&pathways_core::Capability::Cancel));
+
+    // It works as it always did.
+    let answer = partner.check_availability(&query("E09000020")).await.unwrap();
+    assert_eq!(answer.offers.len(), 1, "{answer:?}");
+    let reference = refer(&partner, "old-key-1").await;
+    assert_eq!(reference.partner_reference, "old-key-1");
+    let status = partner.referral_status(&reference).await.unwrap();
+    assert_eq!(status.state, TaskState::Requested);
+
+    // A cancel is answered by the host, naming the partner, and never reaches the plugin.
+    let before = partner.call_stats();
+    let err = partner
+        .cancel_referral(&cancel_request(&reference, CancelReason::NoLongerNeeded))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, PartnerErrorKind::NotSupported, "{err}");
+    assert!(err.message.contains("old-pantry-1"), "names the partner: {err}");
+    assert!(err.message.contains("old-sdk"), "names the plugin: {err}");
+    assert_eq!(partner.call_stats(), before, "no call crossed the boundary");
+    let counts = health_counts(&partner).await;
+    assert_eq!(
+        counts["unknown_ops"], 0,
+        "the plugin was sent no operation it does not know: {counts}"
+    );
+    let seen = counts["unknown_ops_seen"].as_array().unwrap();
+    assert!(!seen.contains(&json!(6)), "no instance was ever sent operation 6: {counts}");
 }
