@@ -392,3 +392,64 @@ async fn a_plugin_built_before_cancel_loads_works_and_is_never_sent_the_operatio
     let seen = counts["unknown_ops_seen"].as_array().unwrap();
     assert!(!seen.contains(&json!(6)), "no instance was ever sent operation 6: {counts}");
 }
+
+#[tokio::test]
+async fn cancel_on_an_sdk_plugin_that_does_not_declare_it_is_answered_by_the_host() {
+    let partner = misbehaving();
+    assert!(!partner.manifest().capabilities.contains(&pathways_core::Capability::Cancel));
+    let reference = refer(&partner, "undeclared-1").await;
+    // The plugin implements cancel_referral and would answer `cancelled` if it were asked.
+    let before = partner.call_stats();
+    let err = partner
+        .cancel_referral(&cancel_request(&reference, CancelReason::SentInError))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, PartnerErrorKind::NotSupported, "{err}");
+    assert!(err.message.contains("misbehaving-1"), "names the partner: {err}");
+    assert_eq!(partner.call_stats(), before, "no call crossed the boundary");
+    let counts = health_counts(&partner).await;
+    assert_eq!(counts["cancel_referral_calls"], 0, "{counts}");
+}
+
+#[tokio::test]
+async fn cancel_reaches_an_sdk_plugin_that_declares_it_and_a_panic_there_is_contained() {
+    captured_logs();
+    let lib = PluginLibrary::open(&plugin_library("pathways_test_cancelling_partner")).unwrap();
+    assert!(lib.manifest().capabilities.contains(&pathways_core::Capability::Cancel));
+    let partner = lib.instantiate("cancels-1", &json!({"label": "c"})).unwrap();
+    let reference = refer(&partner, "declared-1").await;
+
+    let request = cancel_request(&reference, CancelReason::ConsentWithdrawn);
+    let cancelled = partner.cancel_referral(&request).await.unwrap();
+    assert_eq!(cancelled.state, TaskState::Cancelled, "{cancelled:?}");
+    assert_eq!(
+        cancelled.reason,
+        Some(CancelReason::ConsentWithdrawn.status_reason()),
+        "the request's reason crossed the boundary: {cancelled:?}"
+    );
+    assert_eq!(partner.referral_status(&reference).await.unwrap(), cancelled);
+    // Again: the same answer.
+    assert_eq!(partner.cancel_referral(&request).await.unwrap(), cancelled);
+    let counts = health_counts(&partner).await;
+    assert_eq!(counts["cancel_referral_calls"], 2, "both cancels reached the plugin: {counts}");
+
+    // A partner's own refusal comes back as its error.
+    let unknown = ReferralRef { partner_reference: "nope".into(), idempotency_key: "nope".into() };
+    let err =
+        partner.cancel_referral(&cancel_request(&unknown, CancelReason::Other)).await.unwrap_err();
+    assert_eq!(err.kind, PartnerErrorKind::Permanent, "{err}");
+
+    // A panic in cancel_referral is a plugin fault, and the plugin lives on.
+    let panics = ReferralRef { partner_reference: "PANIC".into(), idempotency_key: "p".into() };
+    let err =
+        partner.cancel_referral(&cancel_request(&panics, CancelReason::Other)).await.unwrap_err();
+    assert_eq!(err.kind, PartnerErrorKind::PluginFault, "{err}");
+    assert!(err.message.contains("asked to panic in cancel_referral"), "{err}");
+    assert!(
+        err.message.contains("cancels-1") && err.message.contains("cancel_referral"),
+        "names the partner and the operation: {err}"
+    );
+    assert_eq!(partner.referral_status(&reference).await.unwrap().state, TaskState::Cancelled);
+    let stats = partner.call_stats();
+    assert_eq!((stats.completions, stats.duplicates, stats.in_flight), (stats.started, 0, 0));
+}

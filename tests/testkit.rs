@@ -22,6 +22,7 @@ pub const PLUGIN_PACKAGES: &[&str] = &[
     "pathways-test-wrong-abi",
     "pathways-test-no-entry",
     "pathways-test-old-sdk-partner",
+    "pathways-test-cancelling-partner",
 ];
 
 /// The workspace root (the folder holding the top `Cargo.toml`).
