@@ -274,6 +274,9 @@ async fn the_referral_check_catches_a_connector_that_forgets_idempotency_keys() 
     assert!(good.passed(), "{good:#?}");
     let idempotent = good.checks.iter().find(|c| c.name == "referral is idempotent").unwrap();
     assert!(idempotent.detail.contains("same reference"), "{idempotent:?}");
+    // It does not declare cancel: the synthetic referral stays, and the check says so.
+    let cancel = good.checks.iter().find(|c| c.name == "referral cancel").unwrap();
+    assert!(cancel.passed && cancel.detail.contains("told by phone"), "{cancel:?}");
 
     let forgetful = json!({"label": "bad", "forgets_keys": true});
     let bad = pathways_host::conformance::run_with(&library, &forgetful, &options).await;
@@ -452,4 +455,59 @@ async fn cancel_reaches_an_sdk_plugin_that_declares_it_and_a_panic_there_is_cont
     assert_eq!(partner.referral_status(&reference).await.unwrap().state, TaskState::Cancelled);
     let stats = partner.call_stats();
     assert_eq!((stats.completions, stats.duplicates, stats.in_flight), (stats.started, 0, 0));
+}
+
+#[tokio::test]
+async fn the_conformance_check_passes_a_plugin_built_before_cancel() {
+    captured_logs();
+    let library = plugin_library("pathways_test_old_sdk_partner");
+    let options = pathways_host::conformance::Options { referrals: true, ..Default::default() };
+    let report = pathways_host::conformance::run_with(&library, &json!({}), &options).await;
+    assert!(report.passed(), "{report:#?}");
+    let cancel = report.checks.iter().find(|c| c.name == "referral cancel").unwrap();
+    assert!(
+        cancel.detail.contains("declares no `cancel` capability")
+            && cancel.detail.contains("told by phone"),
+        "{cancel:?}"
+    );
+    // The check's unknown-operation probe reached the plugin, so its tally counts; operation
+    // 6 never did, though the check went as far as cancelling.
+    let counts = health_counts(&old_sdk_partner("old-pantry-2")).await;
+    let seen = counts["unknown_ops_seen"].as_array().unwrap();
+    assert!(seen.contains(&json!(9_999)), "the probe was counted: {counts}");
+    assert!(!seen.contains(&json!(6)), "{counts}");
+}
+
+#[tokio::test]
+async fn the_referral_check_withdraws_the_referral_where_the_plugin_can_cancel() {
+    captured_logs();
+    let library = plugin_library("pathways_test_cancelling_partner");
+    let options = pathways_host::conformance::Options { referrals: true, ..Default::default() };
+    let good =
+        pathways_host::conformance::run_with(&library, &json!({"label": "ok"}), &options).await;
+    assert!(good.passed(), "{good:#?}");
+    let cancel = good.checks.iter().find(|c| c.name == "referral cancel").unwrap();
+    assert!(
+        cancel.detail.contains("`cancelled`, and the same again")
+            && cancel.detail.contains("its status afterwards is `cancelled`"),
+        "{cancel:?}"
+    );
+    let names: Vec<&str> = good.checks.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        &names[names.len() - 4..],
+        ["referral", "referral is idempotent", "referral status", "referral cancel"]
+    );
+
+    // A connector that answers `cancelled` but leaves the referral at the partner.
+    let forgetful = json!({"label": "bad", "forgets_cancels": true});
+    let bad = pathways_host::conformance::run_with(&library, &forgetful, &options).await;
+    let failed: Vec<&pathways_host::conformance::Check> =
+        bad.checks.iter().filter(|c| !c.passed).collect();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0].name, "referral cancel");
+    assert!(
+        failed[0].detail.contains("status afterwards is `requested`")
+            && failed[0].detail.contains("the plugin's side"),
+        "{failed:?}"
+    );
 }
