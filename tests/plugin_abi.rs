@@ -7,7 +7,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use futures::future::join_all;
-use pathways_core::{AvailabilityQuery, NeedCode, NeedRequest, Partner, PartnerErrorKind, Urgency};
+use pathways_core::{
+    AvailabilityQuery, CancelReason, CancelRequest, NeedCode, NeedRequest, Partner,
+    PartnerErrorKind, ReferralRef, TaskState, Urgency,
+};
 use pathways_host::{DylibPartner, LoadError, PluginLibrary};
 use pathways_testkit::{availability_query, plugin_library};
 use serde_json::json;
@@ -55,6 +58,33 @@ fn query(command: &str) -> AvailabilityQuery {
 async fn health_counts(partner: &DylibPartner) -> serde_json::Value {
     let health = partner.health().await.unwrap();
     serde_json::from_str(&health.detail.unwrap()).unwrap()
+}
+
+/// An instance of the hand-written plugin that speaks ABI v1 as SDK 0.1.0 did, before
+/// `cancel_referral` (operation 6) existed.
+fn old_sdk_partner(partner_id: &str) -> DylibPartner {
+    captured_logs();
+    let lib = PluginLibrary::open(&plugin_library("pathways_test_old_sdk_partner")).unwrap();
+    lib.instantiate(partner_id, &json!({})).unwrap()
+}
+
+/// Sends `partner` a referral for food (no client fields) and returns where to find it.
+async fn refer(partner: &DylibPartner, key: &str) -> ReferralRef {
+    let referral: pathways_core::Referral = serde_json::from_value(json!({
+        "idempotency_key": key, "case_reference": "ABI-1", "partner_id": partner.partner_id(),
+        "service": {"id": "svc-food", "name": "Test service"},
+        "needs": [{"code": "food", "urgency": "soon"}], "client": {},
+        "referrer": {"organisation": "pathways-tests", "worker": "abi"},
+        "consent": {"lawful_basis": "consent", "share_with": "planned_partners",
+            "recorded_by": "abi", "recorded_at": "2026-11-23T10:00:00Z"}
+    }))
+    .unwrap();
+    let receipt = partner.send_referral(&referral).await.unwrap();
+    ReferralRef { partner_reference: receipt.partner_reference, idempotency_key: key.into() }
+}
+
+fn cancel_request(reference: &ReferralRef, reason: CancelReason) -> CancelRequest {
+    CancelRequest { reference: reference.clone(), reason }
 }
 
 #[tokio::test]
@@ -244,6 +274,9 @@ async fn the_referral_check_catches_a_connector_that_forgets_idempotency_keys() 
     assert!(good.passed(), "{good:#?}");
     let idempotent = good.checks.iter().find(|c| c.name == "referral is idempotent").unwrap();
     assert!(idempotent.detail.contains("same reference"), "{idempotent:?}");
+    // It does not declare cancel: the synthetic referral stays, and the check says so.
+    let cancel = good.checks.iter().find(|c| c.name == "referral cancel").unwrap();
+    assert!(cancel.passed && cancel.detail.contains("told by phone"), "{cancel:?}");
 
     let forgetful = json!({"label": "bad", "forgets_keys": true});
     let bad = pathways_host::conformance::run_with(&library, &forgetful, &options).await;
@@ -327,4 +360,154 @@ async fn instances_of_one_library_are_independent_though_they_share_its_runtime(
     let third = lib.instantiate("misbehaving-c", &json!({"label": "c"})).unwrap();
     let answer = third.check_availability(&query("E09000020")).await.unwrap();
     assert_eq!(answer.offers.len(), 1);
+}
+
+#[tokio::test]
+async fn a_plugin_built_before_cancel_loads_works_and_is_never_sent_the_operation() {
+    let partner = old_sdk_partner("old-pantry-1");
+    let build = partner.manifest().build.clone().expect("the old SDK filled build facts");
+    assert_eq!((build.sdk_version.as_str(), build.abi_version), ("0.1.0", 1));
+    assert!(!partner.manifest().capabilities.contains(&pathways_core::Capability::Cancel));
+
+    // It works as it always did.
+    let answer = partner.check_availability(&query("E09000020")).await.unwrap();
+    assert_eq!(answer.offers.len(), 1, "{answer:?}");
+    let reference = refer(&partner, "old-key-1").await;
+    assert_eq!(reference.partner_reference, "old-key-1");
+    let status = partner.referral_status(&reference).await.unwrap();
+    assert_eq!(status.state, TaskState::Requested);
+
+    // A cancel is answered by the host, naming the partner, and never reaches the plugin.
+    let before = partner.call_stats();
+    let err = partner
+        .cancel_referral(&cancel_request(&reference, CancelReason::NoLongerNeeded))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, PartnerErrorKind::NotSupported, "{err}");
+    assert!(err.message.contains("old-pantry-1"), "names the partner: {err}");
+    assert!(err.message.contains("old-sdk"), "names the plugin: {err}");
+    assert_eq!(partner.call_stats(), before, "no call crossed the boundary");
+    let counts = health_counts(&partner).await;
+    assert_eq!(
+        counts["unknown_ops"], 0,
+        "the plugin was sent no operation it does not know: {counts}"
+    );
+    let seen = counts["unknown_ops_seen"].as_array().unwrap();
+    assert!(!seen.contains(&json!(6)), "no instance was ever sent operation 6: {counts}");
+}
+
+#[tokio::test]
+async fn cancel_on_an_sdk_plugin_that_does_not_declare_it_is_answered_by_the_host() {
+    let partner = misbehaving();
+    assert!(!partner.manifest().capabilities.contains(&pathways_core::Capability::Cancel));
+    let reference = refer(&partner, "undeclared-1").await;
+    // The plugin implements cancel_referral and would answer `cancelled` if it were asked.
+    let before = partner.call_stats();
+    let err = partner
+        .cancel_referral(&cancel_request(&reference, CancelReason::SentInError))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, PartnerErrorKind::NotSupported, "{err}");
+    assert!(err.message.contains("misbehaving-1"), "names the partner: {err}");
+    assert_eq!(partner.call_stats(), before, "no call crossed the boundary");
+    let counts = health_counts(&partner).await;
+    assert_eq!(counts["cancel_referral_calls"], 0, "{counts}");
+}
+
+#[tokio::test]
+async fn cancel_reaches_an_sdk_plugin_that_declares_it_and_a_panic_there_is_contained() {
+    captured_logs();
+    let lib = PluginLibrary::open(&plugin_library("pathways_test_cancelling_partner")).unwrap();
+    assert!(lib.manifest().capabilities.contains(&pathways_core::Capability::Cancel));
+    let partner = lib.instantiate("cancels-1", &json!({"label": "c"})).unwrap();
+    let reference = refer(&partner, "declared-1").await;
+
+    let request = cancel_request(&reference, CancelReason::ConsentWithdrawn);
+    let cancelled = partner.cancel_referral(&request).await.unwrap();
+    assert_eq!(cancelled.state, TaskState::Cancelled, "{cancelled:?}");
+    assert_eq!(
+        cancelled.reason,
+        Some(CancelReason::ConsentWithdrawn.status_reason()),
+        "the request's reason crossed the boundary: {cancelled:?}"
+    );
+    assert_eq!(partner.referral_status(&reference).await.unwrap(), cancelled);
+    // Again: the same answer.
+    assert_eq!(partner.cancel_referral(&request).await.unwrap(), cancelled);
+    let counts = health_counts(&partner).await;
+    assert_eq!(counts["cancel_referral_calls"], 2, "both cancels reached the plugin: {counts}");
+
+    // A partner's own refusal comes back as its error.
+    let unknown = ReferralRef { partner_reference: "nope".into(), idempotency_key: "nope".into() };
+    let err =
+        partner.cancel_referral(&cancel_request(&unknown, CancelReason::Other)).await.unwrap_err();
+    assert_eq!(err.kind, PartnerErrorKind::Permanent, "{err}");
+
+    // A panic in cancel_referral is a plugin fault, and the plugin lives on.
+    let panics = ReferralRef { partner_reference: "PANIC".into(), idempotency_key: "p".into() };
+    let err =
+        partner.cancel_referral(&cancel_request(&panics, CancelReason::Other)).await.unwrap_err();
+    assert_eq!(err.kind, PartnerErrorKind::PluginFault, "{err}");
+    assert!(err.message.contains("asked to panic in cancel_referral"), "{err}");
+    assert!(
+        err.message.contains("cancels-1") && err.message.contains("cancel_referral"),
+        "names the partner and the operation: {err}"
+    );
+    assert_eq!(partner.referral_status(&reference).await.unwrap().state, TaskState::Cancelled);
+    let stats = partner.call_stats();
+    assert_eq!((stats.completions, stats.duplicates, stats.in_flight), (stats.started, 0, 0));
+}
+
+#[tokio::test]
+async fn the_conformance_check_passes_a_plugin_built_before_cancel() {
+    captured_logs();
+    let library = plugin_library("pathways_test_old_sdk_partner");
+    let options = pathways_host::conformance::Options { referrals: true, ..Default::default() };
+    let report = pathways_host::conformance::run_with(&library, &json!({}), &options).await;
+    assert!(report.passed(), "{report:#?}");
+    let cancel = report.checks.iter().find(|c| c.name == "referral cancel").unwrap();
+    assert!(
+        cancel.detail.contains("declares no `cancel` capability")
+            && cancel.detail.contains("told by phone"),
+        "{cancel:?}"
+    );
+    // The check's unknown-operation probe reached the plugin, so its tally counts; operation
+    // 6 never did, though the check went as far as cancelling.
+    let counts = health_counts(&old_sdk_partner("old-pantry-2")).await;
+    let seen = counts["unknown_ops_seen"].as_array().unwrap();
+    assert!(seen.contains(&json!(9_999)), "the probe was counted: {counts}");
+    assert!(!seen.contains(&json!(6)), "{counts}");
+}
+
+#[tokio::test]
+async fn the_referral_check_withdraws_the_referral_where_the_plugin_can_cancel() {
+    captured_logs();
+    let library = plugin_library("pathways_test_cancelling_partner");
+    let options = pathways_host::conformance::Options { referrals: true, ..Default::default() };
+    let good =
+        pathways_host::conformance::run_with(&library, &json!({"label": "ok"}), &options).await;
+    assert!(good.passed(), "{good:#?}");
+    let cancel = good.checks.iter().find(|c| c.name == "referral cancel").unwrap();
+    assert!(
+        cancel.detail.contains("`cancelled`, and the same again")
+            && cancel.detail.contains("its status afterwards is `cancelled`"),
+        "{cancel:?}"
+    );
+    let names: Vec<&str> = good.checks.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        &names[names.len() - 4..],
+        ["referral", "referral is idempotent", "referral status", "referral cancel"]
+    );
+
+    // A connector that answers `cancelled` but leaves the referral at the partner.
+    let forgetful = json!({"label": "bad", "forgets_cancels": true});
+    let bad = pathways_host::conformance::run_with(&library, &forgetful, &options).await;
+    let failed: Vec<&pathways_host::conformance::Check> =
+        bad.checks.iter().filter(|c| !c.passed).collect();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0].name, "referral cancel");
+    assert!(
+        failed[0].detail.contains("status afterwards is `requested`")
+            && failed[0].detail.contains("the plugin's side"),
+        "{failed:?}"
+    );
 }

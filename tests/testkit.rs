@@ -21,6 +21,8 @@ pub const PLUGIN_PACKAGES: &[&str] = &[
     "pathways-test-misbehaving-partner",
     "pathways-test-wrong-abi",
     "pathways-test-no-entry",
+    "pathways-test-old-sdk-partner",
+    "pathways-test-cancelling-partner",
 ];
 
 /// The workspace root (the folder holding the top `Cargo.toml`).

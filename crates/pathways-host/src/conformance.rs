@@ -9,16 +9,23 @@
 //! With referrals on ([`Options::referrals`]; `plugins check --referral`, and always in the
 //! project's own tests) it also sends a synthetic referral (a made-up client) to the first
 //! service the plugin offered, twice with the same idempotency key, and requires the same
-//! reference back; asks its status where the plugin reports status; and says of a failure
-//! whether it is the partner's (unreachable, 5xx, refused credentials) or the plugin's. Run it
-//! against a test system: the referral is real to whatever the settings point at.
+//! reference back; asks its status where the plugin reports status; where the manifest declares
+//! `cancel`, withdraws it (reason `sent_in_error`) twice, requiring `cancelled` (or a final
+//! state) and the same answer both times, and a final status afterwards where the plugin
+//! reports status; and says of a failure whether it is the partner's (unreachable, 5xx, refused
+//! credentials) or the plugin's. Run it against a test system: the referral is real to whatever
+//! the settings point at. At a partner that can cancel, the synthetic referral does not linger:
+//! the check withdraws it. One that cannot keeps it, as before, until someone there removes it.
 
 use std::path::Path;
 use std::time::Duration;
 
 use chrono::NaiveDate;
 use pathways_abi::{OP_CHECK_AVAILABILITY, OP_HEALTH, STATUS_ERR, STATUS_OK};
-use pathways_core::{AgeBand, AvailabilityQuery, Household, NeedRequest, Partner, Urgency};
+use pathways_core::{
+    AgeBand, AvailabilityQuery, CancelReason, CancelRequest, Capability, Household, NeedRequest,
+    Partner, PartnerError, ReferralRef, Urgency,
+};
 
 use crate::library::PluginLibrary;
 use crate::partner::DylibPartner;
@@ -149,7 +156,11 @@ pub async fn run_with(
     report
 }
 
-/// Sends a synthetic referral twice with one key, then asks its status.
+/// What the referral cancel check records for a plugin that cannot cancel.
+const NO_CANCEL: &str = "the manifest declares no `cancel` capability: a cancelled referral is \
+                         recorded here and the partner told by phone";
+
+/// Sends a synthetic referral twice with one key, then asks its status and cancels it.
 async fn referral_checks(
     report: &mut ConformanceReport,
     partner: &DylibPartner,
@@ -217,18 +228,76 @@ async fn referral_checks(
         Err(e) => Err(format!("the same key again failed: {e}")),
     };
     report.record("referral is idempotent", idempotent);
-    if manifest.capabilities.contains(&pathways_core::Capability::Status) {
-        let reference = pathways_core::ReferralRef {
-            idempotency_key: referral.idempotency_key.clone(),
-            partner_reference: first.partner_reference.clone(),
-        };
-        let status = tokio::time::timeout(CHECK_TIMEOUT, partner.referral_status(&reference))
-            .await
-            .map_err(|_| format!("no answer within {CHECK_TIMEOUT:?} (the plugin's side)"))
-            .and_then(|r| r.map_err(|e| whose(&e)))
-            .map(|s| format!("{:?}", s.state));
+    let reference = ReferralRef {
+        idempotency_key: referral.idempotency_key.clone(),
+        partner_reference: first.partner_reference.clone(),
+    };
+    if manifest.capabilities.contains(&Capability::Status) {
+        let status =
+            answer(partner.referral_status(&reference)).await.map(|s| format!("{:?}", s.state));
         report.record("referral status", status);
     }
+    report.record("referral cancel", check_referral_cancel(partner, &reference).await);
+}
+
+/// Withdraws the synthetic referral where the plugin can: `cancelled` (or the final state it
+/// had reached), the same answer again, and a final status afterwards where it reports status.
+async fn check_referral_cancel(
+    partner: &dyn Partner,
+    reference: &ReferralRef,
+) -> Result<String, String> {
+    let capabilities = &partner.manifest().capabilities;
+    if !capabilities.contains(&Capability::Cancel) {
+        return Ok(NO_CANCEL.into());
+    }
+    let request = CancelRequest { reference: reference.clone(), reason: CancelReason::SentInError };
+    let first = answer(partner.cancel_referral(&request))
+        .await
+        .map_err(|e| format!("cancelling the synthetic referral failed: {e}"))?;
+    if !first.state.is_final() {
+        return Err(format!(
+            "cancelling answered `{}`: expected `cancelled`, or the final state it had reached \
+             (the plugin's side)",
+            first.state.as_str()
+        ));
+    }
+    let again = answer(partner.cancel_referral(&request)).await.map_err(|e| {
+        format!("cancelling it again failed: {e}; a repeated cancel must be harmless")
+    })?;
+    if again.state != first.state {
+        return Err(format!(
+            "cancelling it again answered `{}` after `{}`: a repeated cancel must answer the \
+             same (the plugin's side)",
+            again.state.as_str(),
+            first.state.as_str()
+        ));
+    }
+    let mut detail = format!("withdrawn: `{}`, and the same again", first.state.as_str());
+    if capabilities.contains(&Capability::Status) {
+        let after = answer(partner.referral_status(reference))
+            .await
+            .map_err(|e| format!("its status after cancelling failed: {e}"))?;
+        if !after.state.is_final() {
+            return Err(format!(
+                "cancelling answered `{}` but its status afterwards is `{}`: the partner still \
+                 has it (the plugin's side)",
+                first.state.as_str(),
+                after.state.as_str()
+            ));
+        }
+        detail.push_str(&format!("; its status afterwards is `{}`", after.state.as_str()));
+    }
+    Ok(detail)
+}
+
+/// A call's answer within [`CHECK_TIMEOUT`], a failure saying whose it is.
+async fn answer<T>(
+    call: impl std::future::Future<Output = Result<T, PartnerError>>,
+) -> Result<T, String> {
+    tokio::time::timeout(CHECK_TIMEOUT, call)
+        .await
+        .map_err(|_| format!("no answer within {CHECK_TIMEOUT:?} (the plugin's side)"))?
+        .map_err(|e| whose(&e))
 }
 
 /// Whose a failure is: the partner's system (unreachable, overloaded, refusing the
@@ -446,5 +515,177 @@ async fn check_cancellation(partner: &DylibPartner, client: &Client<'_>) -> Resu
             return Err("an abandoned call was never completed".into());
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use pathways_core::{
+        Availability, Health, Manifest, Referral, ReferralReceipt, ReferralStatus, TaskState,
+    };
+
+    use super::*;
+
+    /// A partner answering cancels and status from a script, and recording each cancel.
+    struct Scripted {
+        manifest: Manifest,
+        cancels: Mutex<VecDeque<Result<ReferralStatus, PartnerError>>>,
+        status: Result<ReferralStatus, PartnerError>,
+        asked: Mutex<Vec<CancelRequest>>,
+    }
+
+    fn state(state: TaskState) -> Result<ReferralStatus, PartnerError> {
+        Ok(ReferralStatus { state, reason: None, note: None, updated_at: None })
+    }
+
+    fn scripted(
+        capabilities: &[&str],
+        cancels: Vec<Result<ReferralStatus, PartnerError>>,
+        status: Result<ReferralStatus, PartnerError>,
+    ) -> Scripted {
+        let manifest = serde_json::from_value(serde_json::json!({
+            "plugin": "scripted", "kind": "other", "version": "1", "description": "a script",
+            "needs": ["food"], "shares": [], "capabilities": capabilities,
+        }))
+        .unwrap();
+        Scripted {
+            manifest,
+            cancels: Mutex::new(cancels.into()),
+            status,
+            asked: Mutex::new(Vec::new()),
+        }
+    }
+
+    #[async_trait]
+    impl Partner for Scripted {
+        fn manifest(&self) -> &Manifest {
+            &self.manifest
+        }
+        async fn check_availability(
+            &self,
+            _: &AvailabilityQuery,
+        ) -> Result<Availability, PartnerError> {
+            Ok(Availability::default())
+        }
+        async fn send_referral(&self, _: &Referral) -> Result<ReferralReceipt, PartnerError> {
+            Err(PartnerError::permanent("not in the script"))
+        }
+        async fn referral_status(&self, _: &ReferralRef) -> Result<ReferralStatus, PartnerError> {
+            self.status.clone()
+        }
+        async fn health(&self) -> Result<Health, PartnerError> {
+            Err(PartnerError::permanent("not in the script"))
+        }
+        async fn cancel_referral(
+            &self,
+            request: &CancelRequest,
+        ) -> Result<ReferralStatus, PartnerError> {
+            self.asked.lock().unwrap().push(request.clone());
+            self.cancels.lock().unwrap().pop_front().expect("no more cancels in the script")
+        }
+    }
+
+    fn reference() -> ReferralRef {
+        ReferralRef { partner_reference: "P-1".into(), idempotency_key: "conformance-1".into() }
+    }
+
+    async fn check(partner: &Scripted) -> Result<String, String> {
+        check_referral_cancel(partner, &reference()).await
+    }
+
+    const CANCELS: &[&str] = &["referral", "status", "cancel"];
+
+    #[tokio::test]
+    async fn a_plugin_without_cancel_passes_and_is_never_asked() {
+        let partner = scripted(&["referral", "status"], vec![], state(TaskState::Requested));
+        let detail = check(&partner).await.unwrap();
+        assert_eq!(detail, NO_CANCEL);
+        assert!(detail.contains("told by phone"), "{detail}");
+        assert!(partner.asked.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_cancel_that_sticks_passes_and_is_sent_twice_as_sent_in_error() {
+        let cancelled = state(TaskState::Cancelled);
+        let partner =
+            scripted(CANCELS, vec![cancelled.clone(), cancelled.clone()], cancelled.clone());
+        let detail = check(&partner).await.unwrap();
+        assert!(detail.contains("`cancelled`, and the same again"), "{detail}");
+        assert!(detail.contains("status afterwards is `cancelled`"), "{detail}");
+        let asked = partner.asked.lock().unwrap();
+        assert_eq!(asked.len(), 2);
+        assert!(asked.iter().all(|r| r.reason == CancelReason::SentInError));
+        assert!(asked.iter().all(|r| r.reference == reference()));
+    }
+
+    #[tokio::test]
+    async fn a_referral_already_final_may_answer_its_final_state() {
+        let done = state(TaskState::Completed);
+        let partner = scripted(CANCELS, vec![done.clone(), done.clone()], done);
+        let detail = check(&partner).await.unwrap();
+        assert!(detail.contains("`completed`"), "{detail}");
+    }
+
+    #[tokio::test]
+    async fn a_cancel_answering_a_live_state_fails() {
+        let partner = scripted(
+            CANCELS,
+            vec![state(TaskState::Accepted), state(TaskState::Accepted)],
+            state(TaskState::Accepted),
+        );
+        let detail = check(&partner).await.unwrap_err();
+        assert!(detail.contains("answered `accepted`"), "{detail}");
+        assert!(detail.contains("the plugin's side"), "{detail}");
+        assert_eq!(partner.asked.lock().unwrap().len(), 1, "no second cancel after a bad first");
+    }
+
+    #[tokio::test]
+    async fn a_failing_cancel_says_whose_the_failure_is() {
+        let partner = scripted(
+            CANCELS,
+            vec![Err(PartnerError::transient("503 from partner", None))],
+            state(TaskState::Requested),
+        );
+        let detail = check(&partner).await.unwrap_err();
+        assert!(detail.contains("cancelling the synthetic referral failed"), "{detail}");
+        assert!(detail.contains("503 from partner (the partner's side)"), "{detail}");
+    }
+
+    #[tokio::test]
+    async fn a_repeated_cancel_must_answer_the_same() {
+        let cancelled = state(TaskState::Cancelled);
+        let refused = Err(PartnerError::permanent("already cancelled"));
+        let partner = scripted(CANCELS, vec![cancelled.clone(), refused], cancelled.clone());
+        let detail = check(&partner).await.unwrap_err();
+        assert!(detail.contains("cancelling it again failed"), "{detail}");
+        assert!(detail.contains("already cancelled"), "{detail}");
+
+        let other = state(TaskState::EnteredInError);
+        let partner = scripted(CANCELS, vec![cancelled.clone(), other], cancelled);
+        let detail = check(&partner).await.unwrap_err();
+        assert!(detail.contains("again answered `entered-in-error` after `cancelled`"), "{detail}");
+    }
+
+    #[tokio::test]
+    async fn a_status_still_live_after_the_cancel_fails() {
+        let cancelled = state(TaskState::Cancelled);
+        let partner =
+            scripted(CANCELS, vec![cancelled.clone(), cancelled], state(TaskState::Requested));
+        let detail = check(&partner).await.unwrap_err();
+        assert!(detail.contains("its status afterwards is `requested`"), "{detail}");
+
+        // Without the status capability the status is not asked.
+        let cancelled = state(TaskState::Cancelled);
+        let partner = scripted(
+            &["referral", "cancel"],
+            vec![cancelled.clone(), cancelled],
+            state(TaskState::Requested),
+        );
+        let detail = check(&partner).await.unwrap();
+        assert!(!detail.contains("status afterwards"), "{detail}");
     }
 }
