@@ -123,6 +123,8 @@ vocabulary! {
         CaseHold => "case.hold",
         /// `DELETE /v1/cases/{id}/legal-hold`.
         CaseHoldLift => "case.hold_lift",
+        /// `PUT /v1/cases/{id}/consent`: consent withdrawn, narrowed or widened.
+        CaseConsent => "case.consent",
         /// `POST /v1/cases/{id}/plan`.
         PlanCreate => "plan.create",
         /// `GET /v1/cases/{id}/plan`.
@@ -453,7 +455,7 @@ mod tests {
     fn every_action_and_outcome_has_one_spelling_that_reads_back_as_itself() {
         check_spellings(AuditAction::ALL);
         check_spellings(AuditOutcome::ALL);
-        assert_eq!(AuditAction::ALL.len(), 18);
+        assert_eq!(AuditAction::ALL.len(), 20);
         let err = "case.forged".parse::<AuditAction>().unwrap_err();
         assert_eq!(err.to_string(), "`case.forged` is not an audit action");
         assert!(serde_json::from_str::<AuditOutcome>("\"Ok\"").is_err(), "one spelling only");

@@ -54,6 +54,10 @@ pub(crate) mod place {
     pub(crate) fn dispatch_error(referral_id: &str) -> String {
         format!("dispatch:{referral_id}")
     }
+    /// The consents a case had before its current one.
+    pub(crate) fn consent_history(case_id: &str) -> String {
+        format!("consent-history:{case_id}")
+    }
     /// The pathfinder's note on a referral's cancel.
     pub(crate) fn cancel_note(referral_id: &str) -> String {
         format!("cancel-note:{referral_id}")

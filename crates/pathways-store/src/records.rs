@@ -24,6 +24,9 @@ pub struct StoredCase {
     pub created_at: DateTime<Utc>,
     /// A safeguarding or legal hold that stops erasure, if one stands.
     pub legal_hold: Option<LegalHold>,
+    /// The consents the case had before `case.consent`, oldest first (each change of consent
+    /// keeps the one it replaced).
+    pub consent_history: Vec<pathways_core::Consent>,
 }
 
 impl fmt::Debug for StoredCase {

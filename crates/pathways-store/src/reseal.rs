@@ -44,6 +44,14 @@ pub(crate) const SEALED_COLUMNS: &[SealedColumn] = &[
         holds_value: "legal_hold_reason IS NOT NULL",
     },
     SealedColumn {
+        table: "cases",
+        key: "id",
+        value: "consent_history",
+        place_of: "id",
+        place: place::consent_history,
+        holds_value: "consent_history IS NOT NULL",
+    },
+    SealedColumn {
         table: "plans",
         key: "id",
         value: "plan_json",

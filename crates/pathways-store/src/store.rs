@@ -65,6 +65,15 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The case with this id, if there is one and it has not been erased.
     async fn get_case(&self, id: &CaseId) -> Result<Option<StoredCase>, StoreError>;
 
+    /// Makes `consent` the case's consent, keeping the one it replaces at the end of
+    /// [`StoredCase::consent_history`], in one transaction (two changes at once are applied
+    /// one after the other, neither lost). `None` for an unknown or erased case.
+    async fn replace_consent(
+        &self,
+        id: &CaseId,
+        consent: &pathways_core::Consent,
+    ) -> Result<Option<StoredCase>, StoreError>;
+
     /// Stores a plan for a case; the newest plan is the case's plan. Fails with
     /// [`StoreError::UnknownCase`] when the case does not exist. In the same transaction,
     /// the plan's unmet needs replace the case's in the statistics

@@ -1,4 +1,5 @@
--- pathways schema version 5 (PostgreSQL): cancelling a referral.
+-- pathways schema version 5 (PostgreSQL): cancelling a referral, and consent
+-- withdrawn or narrowed.
 
 -- An outbox row may now be `withdrawn`: the referral was cancelled before it was sent, and
 -- nothing reached the partner.
@@ -27,3 +28,9 @@ CREATE TABLE cancellations (
     updated_at   TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX cancellations_due ON cancellations (not_before) WHERE state = 'pending';
+
+-- The consents a case had before its current one, oldest first: who recorded each, when, on
+-- what basis, with whom it let details be shared. A JSON list, SEALED (it names partners the
+-- client agreed to, and Duty to Refer answers). NULL until consent first changes; removed
+-- when the case is erased.
+ALTER TABLE cases ADD COLUMN consent_history TEXT;

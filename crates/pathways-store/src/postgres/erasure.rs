@@ -106,7 +106,7 @@ pub(super) async fn erase(
         &tx,
         "UPDATE cases SET case_json = $2, erased_at = $3, erasure_reason = $4,
              legal_hold_reason = NULL, legal_hold_by = NULL, legal_hold_at = NULL,
-             reference = NULL
+             reference = NULL, consent_history = NULL
          WHERE id = $1",
         &[&key, &ERASED, &now, &reason.as_str()],
     )

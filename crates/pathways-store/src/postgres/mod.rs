@@ -365,6 +365,15 @@ impl Store for PostgresStore {
         outbox::finish(&mut self.client().await?, &keys, item, worker_id, &outcome, now).await
     }
 
+    async fn replace_consent(
+        &self,
+        id: &CaseId,
+        consent: &pathways_core::Consent,
+    ) -> Result<Option<StoredCase>, StoreError> {
+        let keys = self.keys();
+        records::replace_consent(&mut self.client().await?, &keys, id, consent).await
+    }
+
     async fn request_cancel(
         &self,
         referral_id: &ReferralId,

@@ -43,8 +43,8 @@ pub(super) async fn insert_case(
     Ok(())
 }
 
-pub(super) async fn get_case(
-    c: &Client,
+pub(super) async fn get_case<C: GenericClient>(
+    c: &C,
     keys: &DataKeys,
     id: &CaseId,
 ) -> Result<Option<StoredCase>, StoreError> {
@@ -52,7 +52,7 @@ pub(super) async fn get_case(
     let s = c
         .prepare_cached(
             "SELECT organisation, case_json, created_at, legal_hold_reason, legal_hold_by,
-                    legal_hold_at
+                    legal_hold_at, consent_history
              FROM cases WHERE id = $1 AND erased_at IS NULL",
         )
         .await
@@ -78,6 +78,10 @@ pub(super) async fn get_case(
         case: open_json(keys, &sealed, "case", key, &place::case(key))?,
         created_at: row.try_get(2).during(OP)?,
         legal_hold,
+        consent_history: match row.try_get::<_, Option<String>>(6).during(OP)? {
+            None => Vec::new(),
+            Some(sealed) => open_json(keys, &sealed, "case", key, &place::consent_history(key))?,
+        },
     }))
 }
 
@@ -387,4 +391,40 @@ pub(super) async fn seen_webhook<C: GenericClient>(
     let inserted =
         c.execute(&s, &[&partner_id, &webhook_id, &truncate(Utc::now())]).await.during(OP)?;
     Ok(inserted == 0)
+}
+
+/// Makes `consent` the case's consent, keeping the one it replaces in the case's history;
+/// `None` for an unknown or erased case. The case's row is locked first, so two changes of
+/// consent (or a change and an erasure) are serialised and neither is lost.
+pub(super) async fn replace_consent(
+    c: &mut deadpool_postgres::Client,
+    keys: &DataKeys,
+    id: &CaseId,
+    consent: &pathways_core::Consent,
+) -> Result<Option<StoredCase>, StoreError> {
+    const OP: &str = "changing a case's consent";
+    let tx = c.transaction().await.during(OP)?;
+    let lock = "SELECT 1 FROM cases WHERE id = $1 AND erased_at IS NULL FOR NO KEY UPDATE";
+    if tx.query_opt(lock, &[&id.as_str()]).await.during(OP)?.is_none() {
+        return Ok(None);
+    }
+    let Some(mut stored) = get_case(&tx, keys, id).await? else { return Ok(None) };
+    let key = id.as_str();
+    let previous = std::mem::replace(&mut stored.case.consent, consent.clone());
+    stored.consent_history.push(previous);
+    let case_json = crate::codec::seal_json(keys, &stored.case, "case", &place::case(key))?;
+    let history = crate::codec::seal_json(
+        keys,
+        &stored.consent_history,
+        "case",
+        &place::consent_history(key),
+    )?;
+    tx.execute(
+        "UPDATE cases SET case_json = $2, consent_history = $3 WHERE id = $1",
+        &[&key, &case_json, &history],
+    )
+    .await
+    .during(OP)?;
+    tx.commit().await.during(OP)?;
+    Ok(Some(stored))
 }

@@ -85,7 +85,7 @@ pub(super) fn erase(
     c.prepare_cached(
         "UPDATE cases SET case_json = ?2, erased_at = ?3, erasure_reason = ?4,
              legal_hold_reason = NULL, legal_hold_by = NULL, legal_hold_at = NULL,
-             reference = NULL
+             reference = NULL, consent_history = NULL
          WHERE id = ?1",
     )
     .and_then(|mut s| s.execute(params![key, ERASED, micros(now), reason.as_str()]))

@@ -447,6 +447,15 @@ impl Store for SqliteStore {
         self.write(move |c| outbox::finish(c, &keys, item, &worker_id, &outcome, now)).await
     }
 
+    async fn replace_consent(
+        &self,
+        id: &CaseId,
+        consent: &pathways_core::Consent,
+    ) -> Result<Option<StoredCase>, StoreError> {
+        let (id, consent, keys) = (id.clone(), consent.clone(), self.keys());
+        self.write(move |c| records::replace_consent(c, &keys, &id, &consent)).await
+    }
+
     async fn request_cancel(
         &self,
         referral_id: &ReferralId,

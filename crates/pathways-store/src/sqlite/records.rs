@@ -48,21 +48,22 @@ pub(super) fn get_case(
     keys: &DataKeys,
     id: &CaseId,
 ) -> Result<Option<StoredCase>, StoreError> {
-    type Row = (String, String, i64, Option<String>, Option<String>, Option<i64>);
+    type Row = (String, String, i64, Option<String>, Option<String>, Option<i64>, Option<String>);
     let row: Option<Row> = c
         .prepare_cached(
             "SELECT organisation, case_json, created_at, legal_hold_reason, legal_hold_by,
-                    legal_hold_at
+                    legal_hold_at, consent_history
              FROM cases WHERE id = ?1 AND erased_at IS NULL",
         )
         .and_then(|mut s| {
             s.query_row([id.as_str()], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
             })
             .optional()
         })
         .during("reading a case")?;
-    let Some((organisation, sealed, created_at, hold_reason, hold_by, hold_at)) = row else {
+    let Some((organisation, sealed, created_at, hold_reason, hold_by, hold_at, history)) = row
+    else {
         return Ok(None);
     };
     let key = id.as_str();
@@ -81,6 +82,10 @@ pub(super) fn get_case(
         case: open_json(keys, &sealed, "case", key, &place::case(key))?,
         created_at: from_micros(created_at, "case", key)?,
         legal_hold,
+        consent_history: match history {
+            None => Vec::new(),
+            Some(sealed) => open_json(keys, &sealed, "case", key, &place::consent_history(key))?,
+        },
     }))
 }
 
@@ -344,4 +349,30 @@ pub(super) fn seen_webhook(
         .and_then(|mut s| s.execute(params![partner_id, webhook_id, micros(chrono::Utc::now())]))
         .during("remembering a webhook id")?;
     Ok(inserted == 0)
+}
+
+/// Makes `consent` the case's consent, keeping the one it replaces in the case's history;
+/// `None` for an unknown or erased case.
+pub(super) fn replace_consent(
+    c: &Connection,
+    keys: &DataKeys,
+    id: &CaseId,
+    consent: &pathways_core::Consent,
+) -> Result<Option<StoredCase>, StoreError> {
+    const OP: &str = "changing a case's consent";
+    let Some(mut stored) = get_case(c, keys, id)? else { return Ok(None) };
+    let key = id.as_str();
+    let previous = std::mem::replace(&mut stored.case.consent, consent.clone());
+    stored.consent_history.push(previous);
+    let case_json = crate::codec::seal_json(keys, &stored.case, "case", &place::case(key))?;
+    let history = crate::codec::seal_json(
+        keys,
+        &stored.consent_history,
+        "case",
+        &place::consent_history(key),
+    )?;
+    c.prepare_cached("UPDATE cases SET case_json = ?2, consent_history = ?3 WHERE id = ?1")
+        .and_then(|mut s| s.execute(params![key, case_json, history]))
+        .during(OP)?;
+    Ok(Some(stored))
 }

@@ -223,3 +223,35 @@ pub async fn erasure_removes_a_cancels_note(fx: &Fixture) {
     assert_eq!(cancel.note, None);
     assert_eq!(cancel.reason, CancelReason::Other, "the reason code stays");
 }
+
+pub async fn a_consent_change_keeps_the_one_it_replaced_sealed_until_erasure(fx: &Fixture) {
+    let case_id = fx.store.insert_case("citizens-advice-kc", &case()).await.unwrap();
+    let original = case().consent;
+    let mut narrowed = original.clone();
+    narrowed.share_with = pathways_core::ShareWith::Partners(vec!["nhs-talking".into()]);
+    narrowed.recorded_by = "usr_second".into();
+    let mut none = original.clone();
+    none.share_with = pathways_core::ShareWith::None;
+    let after = fx.store.replace_consent(&case_id, &narrowed).await.unwrap().unwrap();
+    assert_eq!(after.case.consent, narrowed);
+    assert_eq!(after.consent_history, [original.clone()]);
+    fx.store.replace_consent(&case_id, &none).await.unwrap().unwrap();
+    let stored = fx.store.get_case(&case_id).await.unwrap().unwrap();
+    assert_eq!(stored.case.consent, none);
+    assert_eq!(stored.consent_history, [original, narrowed], "oldest first");
+    assert_eq!(
+        fx.raw_count(
+            "cases WHERE consent_history IS NOT NULL AND consent_history NOT LIKE 'pws1:%'"
+        )
+        .await,
+        0,
+        "sealed at rest"
+    );
+    assert_eq!(fx.store.replace_consent(&CaseId::random(), &none).await.unwrap(), None);
+    fx.store
+        .erase_case(&case_id, pathways_store::ErasureReason::ClientRequest, t(2))
+        .await
+        .unwrap();
+    assert_eq!(fx.raw_count("cases WHERE consent_history IS NOT NULL").await, 0);
+    assert_eq!(fx.store.replace_consent(&case_id, &none).await.unwrap(), None, "erased");
+}
