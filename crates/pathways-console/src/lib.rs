@@ -128,6 +128,7 @@ impl Console {
             .route("/cases/{id}/sent", get(plan::sent))
             .route("/cases/{id}/copy", get(copy::show))
             .route("/referrals/{id}", get(case::referral))
+            .route("/referrals/{id}/cancel", post(case::cancel))
             .route("/dashboard", get(dashboard::show))
             .route("/dashboard/{table}", get(dashboard::csv))
             .route("/partners", get(partners::show))

@@ -45,7 +45,29 @@ pub fn environment() -> Result<Environment<'static>, minijinja::Error> {
     env.add_filter("field", field);
     env.add_filter("basis", basis);
     env.add_filter("circumstance", circumstance);
+    env.add_filter("cancel_reason", cancel_reason);
+    env.add_filter("cancel_state", cancel_state);
     Ok(env)
+}
+
+/// Why a referral was cancelled, in plain words.
+pub fn cancel_reason(code: &str) -> String {
+    pathways_core::CancelReason::ALL
+        .into_iter()
+        .find(|r| r.as_str() == code)
+        .map_or_else(|| capitalise(code), |r| r.describe().to_string())
+}
+
+/// How telling the partner of a cancel stands, in plain words.
+pub fn cancel_state(code: &str) -> &'static str {
+    match code {
+        "pending" => "Being told (the referral changes when the partner confirms)",
+        "confirmed" => "Confirmed the cancellation",
+        "withdrawn" => "Never received it: it was cancelled before it was sent",
+        "unsupported" => "Cannot take a cancellation through its system: phone them to withdraw it",
+        "failed" => "Did not accept the cancellation: phone them",
+        _ => "Unknown",
+    }
 }
 
 /// A need code as a pathfinder reads it: "Debt and money".

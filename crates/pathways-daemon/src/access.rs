@@ -145,6 +145,9 @@ pub struct OwnerCaseView {
     /// A safeguarding or legal hold, when one stands.
     #[serde(skip_serializing_if = "Option::is_none")]
     legal_hold: Option<LegalHold>,
+    /// The consents the case had before its current one, oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    consent_history: Vec<pathways_core::Consent>,
     /// The case's referrals, briefly; each one's `href` gives the whole.
     referrals: Vec<ReferralSummary>,
 }
@@ -159,6 +162,7 @@ impl OwnerCaseView {
             created_at: case.created_at,
             case: case.case,
             legal_hold: case.legal_hold,
+            consent_history: case.consent_history,
             referrals: referrals.iter().map(ReferralSummary::of).collect(),
         }
     }
@@ -166,6 +170,11 @@ impl OwnerCaseView {
     /// The case.
     pub fn case(&self) -> &Case {
         &self.case
+    }
+
+    /// The consents the case had before its current one, oldest first.
+    pub fn consent_history(&self) -> &[pathways_core::Consent] {
+        &self.consent_history
     }
 }
 

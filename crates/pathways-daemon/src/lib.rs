@@ -38,7 +38,10 @@ pub use metrics::ReloadResult;
 pub use openapi::document as openapi_document;
 /// How referral intake fingerprints a request and derives each referral's key: for tests that
 /// play a daemon which died mid-request.
-pub use referrals::{fingerprint as referral_fingerprint, referral_key, ReferralRequest};
+pub use referrals::{
+    fingerprint as referral_fingerprint, referral_key, CancelBody, Cancelled, ReferralRequest,
+    NOTE_MAX as CANCEL_NOTE_MAX,
+};
 pub use routes::{table as route_table, Access, RouteSpec};
 pub use state::{Limits, Live, ReloadRecord};
 pub use webhooks::{verify as verify_webhook, VerifyError, WebhookRefusal, WebhookSecret};

@@ -2,15 +2,19 @@
 //! plan's state, and the timeline of each referral (every state, who reported it, when), with
 //! chasing flagged. Partner staff reach referrals only, each exactly as it was sent to them.
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use minijinja::{context, Value};
-use pathways_daemon::access::ReferralViews;
+use pathways_core::CancelReason;
+use pathways_daemon::access::{ReferralView, ReferralViews};
+use pathways_daemon::CancelBody;
 use pathways_store::ReferralId;
 
-use super::{page, Section};
+use super::{page, see_other, Section};
 use crate::errors;
+use crate::form::Errors;
 use crate::session::{ConsoleRole, Signed};
 use crate::Console;
 
@@ -88,11 +92,7 @@ pub async fn referral(
     let live = console.handle().live();
     match console.handle().referral(&signed.caller, &rid).await {
         Ok(ReferralViews::Owner(view)) => {
-            let mut value = serde_json::to_value(&view).unwrap_or_default();
-            let partner = value["partner_id"].as_str().unwrap_or_default().to_string();
-            value["partner_name"] = live.orchestrator.display_name(&partner).into();
-            let context = context! { title => "Referral", owner => true, referral => Value::from_serialize(&value), shared => Value::UNDEFINED };
-            page(&console, &signed, Section::Home, "referral.html", context)
+            owner_page(&console, &signed, &view, &Errors::default(), &Default::default())
         }
         Ok(ReferralViews::Partner(view)) => {
             let shared = super::plan::shared_fields(&view.sent().client);
@@ -104,6 +104,94 @@ pub async fn referral(
                 referrer => live.orchestrator.display_name(&view.sent().referrer.organisation),
             };
             page(&console, &signed, Section::Home, "referral.html", context)
+        }
+        Err(e) => errors::api(e),
+    }
+}
+
+/// The owner's page of a referral, with the cancel form while it can be cancelled.
+fn owner_page(
+    console: &Console,
+    signed: &Signed,
+    view: &ReferralView,
+    problems: &Errors,
+    values: &std::collections::HashMap<String, String>,
+) -> Response {
+    let live = console.handle().live();
+    let mut value = serde_json::to_value(view).unwrap_or_default();
+    let partner = value["partner_id"].as_str().unwrap_or_default().to_string();
+    value["partner_name"] = live.orchestrator.display_name(&partner).into();
+    let cancellable = signed.role == ConsoleRole::Pathfinder
+        && !view.state().is_final()
+        && view.cancellation().is_none();
+    let reasons: Vec<[&str; 2]> =
+        CancelReason::ALL.iter().map(|r| [r.as_str(), r.describe()]).collect();
+    let context = context! {
+        title => "Referral",
+        owner => true,
+        referral => Value::from_serialize(&value),
+        shared => Value::UNDEFINED,
+        cancellable => cancellable,
+        reasons => Value::from_serialize(&reasons),
+        errors => Value::from_serialize(problems),
+        values => Value::from_serialize(values),
+    };
+    let mut response = page(console, signed, Section::Home, "referral.html", context);
+    if !problems.is_empty() {
+        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    response
+}
+
+/// `POST /referrals/{id}/cancel`: the owner's pathfinder withdraws a referral, with a reason.
+pub async fn cancel(
+    State(console): State<Console>,
+    signed: Signed,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    if let Err(response) = signed.require(&[ConsoleRole::Pathfinder]) {
+        return response;
+    }
+    let form = match signed.form(&body) {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    let Some(rid) = ReferralId::parse(&id) else { return errors::page(StatusCode::NOT_FOUND) };
+    let mut problems = Errors::default();
+    let reason = CancelReason::ALL.iter().copied().find(|r| r.as_str() == form.get("reason"));
+    if reason.is_none() {
+        problems.add("reason", "Select why the referral is being cancelled");
+    }
+    let note = form.get("note");
+    if note.chars().count() > pathways_daemon::CANCEL_NOTE_MAX {
+        problems.add(
+            "note",
+            format!("The note must be {} characters or fewer", pathways_daemon::CANCEL_NOTE_MAX),
+        );
+    }
+    let (Some(reason), true) = (reason, problems.is_empty()) else {
+        return match console.handle().referral(&signed.caller, &rid).await {
+            Ok(ReferralViews::Owner(view)) => {
+                owner_page(&console, &signed, &view, &problems, &form.values())
+            }
+            Ok(ReferralViews::Partner(_)) => errors::page(StatusCode::NOT_FOUND),
+            Err(e) => errors::api(e),
+        };
+    };
+    let body = CancelBody { reason, note: Some(note.to_string()).filter(|n| !n.is_empty()) };
+    match console.handle().cancel_referral(&signed.caller, &rid, &body).await {
+        Ok(_) => see_other(&format!("/referrals/{id}")),
+        Err(e) if e.code == "already_final" => {
+            let mut problems = Errors::default();
+            problems
+                .add("reason", "This referral has already finished: there is nothing to cancel");
+            match console.handle().referral(&signed.caller, &rid).await {
+                Ok(ReferralViews::Owner(view)) => {
+                    owner_page(&console, &signed, &view, &problems, &form.values())
+                }
+                _ => errors::page(StatusCode::CONFLICT),
+            }
         }
         Err(e) => errors::api(e),
     }

@@ -11,7 +11,7 @@ mod intake;
 mod selection;
 mod view;
 
-pub use cancel::{cancel, CancelBody, Cancelled};
+pub use cancel::{cancel, CancelBody, Cancelled, NOTE_MAX};
 pub(crate) use intake::build_referral;
 pub use intake::{create, fingerprint, referral_key, ReferralRequest};
 pub use selection::Ordinal;

@@ -7,6 +7,7 @@
 pub(crate) mod audit;
 mod body;
 pub(crate) mod cases;
+pub(crate) mod consent;
 pub(crate) mod erasure;
 pub(crate) mod ops;
 
@@ -283,6 +284,21 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 )
             },
             delete(erasure::lift_hold),
+        ),
+        (
+            RouteSpec {
+                request: Some(schema::<consent::ConsentChange>),
+                responses: vec![ok::<consent::ConsentChanged>(200), err(400), err(404)],
+                example: Some(r#"{"lawful_basis": "consent", "share_with": "none"}"#),
+                ..spec(
+                    Method::PUT,
+                    "/v1/cases/{id}/consent",
+                    "replaceConsent",
+                    "Record the client's consent as it now stands (history kept); live referrals it no longer covers are cancelled.",
+                    Access::Roles(PATHFINDER),
+                )
+            },
+            put(consent::replace),
         ),
         (
             RouteSpec {
