@@ -56,7 +56,7 @@ pub use council::{CouncilSimConfig, CouncilStats};
 pub use faults::{CapacityOverride, Faults};
 pub use foodbank::{ReferralStats, VoucherReason, VoucherStatus};
 pub use housing::{HousingSimConfig, HousingStats};
-pub use nhs::{NhsSimConfig, NhsStats, NhsTaskReason, NhsTaskStatus};
+pub use nhs::{NhsReferralRecord, NhsSimConfig, NhsStats, NhsTaskReason, NhsTaskStatus};
 pub use webhook::{WebhookConfig, WebhookStats};
 
 /// What can go wrong starting or driving the sandbox.
@@ -217,6 +217,12 @@ impl Sandbox {
     /// connector actually sent, for tests of data minimisation.
     pub fn nhs_messages(&self) -> Vec<serde_json::Value> {
         self.nhs.messages()
+    }
+
+    /// What the NHS simulator holds of the referral whose Task has `task_id` (its Task's
+    /// status and reason, the stored ServiceRequest's status), or `None` if it has none.
+    pub fn nhs_referral(&self, task_id: &str) -> Option<NhsReferralRecord> {
+        self.nhs.referral(task_id)
     }
 
     /// Moves an NHS referral's Task to `status`, as the service would.
