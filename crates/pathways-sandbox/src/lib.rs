@@ -173,6 +173,15 @@ impl Sandbox {
         self.foodbank.stats()
     }
 
+    /// A voucher's status and reason as the food bank holds it now (the clock included), or
+    /// `None` if it has no such voucher.
+    pub fn voucher_status(
+        &self,
+        voucher_id: &str,
+    ) -> Option<(VoucherStatus, Option<VoucherReason>)> {
+        self.foodbank.voucher_status(voucher_id)
+    }
+
     /// Moves a voucher to `status`, as the food bank would (a client collects, a voucher expires).
     pub fn set_voucher_status(
         &self,
