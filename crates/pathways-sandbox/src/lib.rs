@@ -207,6 +207,12 @@ impl Sandbox {
         self.housing.stats()
     }
 
+    /// A housing referral as the authority shows it now (`GET /dtr/v1/referrals/{id}`'s
+    /// JSON: status, duty, outcome, reasons, times; nothing personal), or `None`.
+    pub fn housing_referral(&self, referral_id: &str) -> Option<serde_json::Value> {
+        self.housing.referral(referral_id)
+    }
+
     /// Base URL of the NHS (FHIR R4, BaRS) simulator, e.g. `http://127.0.0.1:9102`.
     pub fn nhs_url(&self) -> String {
         self.nhs.url()
