@@ -2,7 +2,10 @@
 //! `pathways-host`, talking to the sandbox's HSDS directory and Open311 endpoint over real
 //! HTTP, and passing the conformance checks behind `pathways plugins check`.
 
-use pathways_core::{Capacity, Eligibility, NeedCode, Partner, TaskState};
+use pathways_core::{
+    CancelReason, CancelRequest, Capability, Capacity, Eligibility, NeedCode, Partner,
+    PartnerErrorKind, ReferralRef, TaskState,
+};
 use pathways_host::DylibPartner;
 use pathways_sandbox::{Faults, Sandbox};
 use pathways_testkit::e2e::{
@@ -79,5 +82,43 @@ async fn loaded_council_plugin_reports_an_outage_as_transient_without_personal_d
 async fn council_plugin_passes_the_conformance_checks() {
     let sandbox = sandbox().await;
     conformance("council", &settings(&sandbox)).await;
+    sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loaded_council_plugin_cannot_cancel_and_nothing_reaches_the_council() {
+    let sandbox = sandbox().await;
+    let partner = load_council(&sandbox);
+    assert!(!partner.manifest().capabilities.contains(&Capability::Cancel));
+    assert!(partner.manifest().description.contains("phone the council"));
+    let case = sample_case("older-person-care.json");
+    let offers = partner.check_availability(&query(&partner, &case)).await.unwrap().offers;
+    let befriending =
+        offers.iter().find(|o| o.service.name == "Shropshire Telephone Befriending").unwrap();
+    let need = [NeedCode::SocialIsolation];
+    let referral = referral(
+        &partner,
+        &case,
+        befriending.service.clone(),
+        &need,
+        "case-shrop-77840-isolation-2",
+    );
+    let receipt = partner.send_referral(&referral).await.unwrap();
+    let before = sandbox.council_stats();
+
+    let request = CancelRequest {
+        reference: ReferralRef {
+            partner_reference: receipt.partner_reference.clone(),
+            idempotency_key: referral.idempotency_key.clone(),
+        },
+        reason: CancelReason::NoLongerNeeded,
+    };
+    // The host answers for a plugin that does not declare the capability.
+    let err = partner.cancel_referral(&request).await.unwrap_err();
+    assert_eq!(err.kind, PartnerErrorKind::NotSupported, "{err}");
+    assert!(err.message.contains("cannot withdraw"), "{err}");
+    assert!(!err.message.contains("Arthur"), "no personal data in errors: {err}");
+    assert_eq!(sandbox.council_stats(), before, "nothing reached the council");
+    assert_eq!(status(&partner, &referral, &receipt).await.state, TaskState::Requested);
     sandbox.shutdown().await;
 }

@@ -1,9 +1,11 @@
 //! The food bank connector end to end: the real `foodbank` cdylib, loaded through
 //! `pathways-host`, talking to the sandbox's Give Food and e-voucher APIs over real HTTP.
 
-use pathways_core::{Capacity, NeedCode, Partner, TaskState};
+use pathways_core::{
+    CancelReason, CancelRequest, Capability, Capacity, NeedCode, Partner, ReferralRef, TaskState,
+};
 use pathways_host::DylibPartner;
-use pathways_sandbox::{Faults, Sandbox};
+use pathways_sandbox::{Faults, Sandbox, VoucherReason, VoucherStatus};
 use pathways_testkit::e2e::{
     load, outage_error, query, refer_twice, referral, sample_case, sandbox, status,
 };
@@ -48,5 +50,42 @@ async fn loaded_foodbank_plugin_reports_a_partner_outage_as_transient() {
     sandbox.set_foodbank_faults(Faults::failing());
     let err = outage_error(&partner, &case).await;
     assert!(!err.message.contains("Karen"), "no personal data in errors: {err}");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loaded_foodbank_plugin_cancels_the_voucher_once_and_it_stays_cancelled() {
+    let sandbox = sandbox().await;
+    let partner = load_foodbank(&sandbox);
+    assert!(partner.manifest().capabilities.contains(&Capability::Cancel));
+    let case = sample_case("debt-food-eviction.json");
+    let offers = partner.check_availability(&query(&partner, &case)).await.unwrap().offers;
+    let best = offers.iter().find(|o| o.capacity == Capacity::Capacity).unwrap();
+    let referral =
+        referral(&partner, &case, best.service.clone(), &[NeedCode::Food], "case-101-food-2");
+    let receipt = partner.send_referral(&referral).await.unwrap();
+
+    // The need is being met elsewhere: the agency withdraws the voucher.
+    let request = CancelRequest {
+        reference: ReferralRef {
+            partner_reference: receipt.partner_reference.clone(),
+            idempotency_key: referral.idempotency_key.clone(),
+        },
+        reason: CancelReason::HelpedElsewhere,
+    };
+    let cancelled = partner.cancel_referral(&request).await.unwrap();
+    assert_eq!(
+        (cancelled.state, cancelled.reason),
+        (TaskState::Cancelled, Some(CancelReason::HelpedElsewhere.status_reason()))
+    );
+    assert_eq!(status(&partner, &referral, &receipt).await.state, TaskState::Cancelled);
+    assert_eq!(
+        sandbox.voucher_status(&receipt.partner_reference),
+        Some((VoucherStatus::Cancelled, Some(VoucherReason::AgencyWithdrew))),
+        "the food bank's own record"
+    );
+    // A retry through the library answers the same, and the desk cancelled once.
+    assert_eq!(partner.cancel_referral(&request).await.unwrap(), cancelled);
+    assert_eq!(sandbox.foodbank_stats().vouchers_cancelled, 1);
     sandbox.shutdown().await;
 }

@@ -2,7 +2,10 @@
 //! `pathways-host`, talking to the sandbox's Duty to Refer simulator over real HTTP, and
 //! passing the conformance check behind `pathways plugins check`.
 
-use pathways_core::{Capacity, DutyToRefer, NeedCode, Partner, PartnerErrorKind, TaskState};
+use pathways_core::{
+    CancelReason, CancelRequest, Capability, Capacity, DutyToRefer, NeedCode, Partner,
+    PartnerErrorKind, ReferralRef, TaskState,
+};
 use pathways_host::DylibPartner;
 use pathways_sandbox::{Faults, Sandbox};
 use pathways_testkit::e2e::{
@@ -105,5 +108,48 @@ async fn a_loaded_housing_partner_requires_what_its_settings_say_so_plans_block_
         missing_prerequisites(&case, manifest, need, false),
         [Missing::AuthorityNotServed { chosen: "E06000051".into() }]
     );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loaded_housing_plugin_withdraws_the_referral_once_and_it_stays_withdrawn() {
+    let sandbox = sandbox().await;
+    let partner = load_housing(&sandbox);
+    assert!(partner.manifest().capabilities.contains(&Capability::Cancel));
+    let mut case = sample_case("debt-food-eviction.json");
+    case.consent.duty_to_refer = Some(DutyToRefer {
+        consent_to_refer: true,
+        consent_to_share_contact: true,
+        chosen_authority: "E09000020".into(),
+    });
+    let offers = partner.check_availability(&query(&partner, &case)).await.unwrap().offers;
+    let need = [NeedCode::HousingHomelessness];
+    let referral =
+        referral(&partner, &case, offers[0].service.clone(), &need, "case-101-housing-2");
+    let receipt = partner.send_referral(&referral).await.unwrap();
+
+    // Another organisation is taking it: the referral is withdrawn.
+    let request = CancelRequest {
+        reference: ReferralRef {
+            partner_reference: receipt.partner_reference.clone(),
+            idempotency_key: referral.idempotency_key.clone(),
+        },
+        reason: CancelReason::Rerouted,
+    };
+    let cancelled = partner.cancel_referral(&request).await.unwrap();
+    assert_eq!(
+        (cancelled.state, cancelled.reason),
+        (TaskState::Cancelled, Some(CancelReason::Rerouted.status_reason()))
+    );
+    assert_eq!(status(&partner, &referral, &receipt).await.state, TaskState::Cancelled);
+    let held = sandbox.housing_referral(&receipt.partner_reference).unwrap();
+    assert_eq!(
+        (held["status"].as_str(), held["withdrawal_reason"].as_str()),
+        (Some("withdrawn"), Some("referred_elsewhere")),
+        "the authority's own record"
+    );
+    // A retry through the library answers the same, and the authority withdrew it once.
+    assert_eq!(partner.cancel_referral(&request).await.unwrap(), cancelled);
+    assert_eq!(sandbox.housing_stats().referrals_withdrawn, 1);
     sandbox.shutdown().await;
 }

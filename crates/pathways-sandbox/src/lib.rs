@@ -56,7 +56,7 @@ pub use council::{CouncilSimConfig, CouncilStats};
 pub use faults::{CapacityOverride, Faults};
 pub use foodbank::{ReferralStats, VoucherReason, VoucherStatus};
 pub use housing::{HousingSimConfig, HousingStats};
-pub use nhs::{NhsSimConfig, NhsStats, NhsTaskReason, NhsTaskStatus};
+pub use nhs::{NhsReferralRecord, NhsSimConfig, NhsStats, NhsTaskReason, NhsTaskStatus};
 pub use webhook::{WebhookConfig, WebhookStats};
 
 /// What can go wrong starting or driving the sandbox.
@@ -173,6 +173,15 @@ impl Sandbox {
         self.foodbank.stats()
     }
 
+    /// A voucher's status and reason as the food bank holds it now (the clock included), or
+    /// `None` if it has no such voucher.
+    pub fn voucher_status(
+        &self,
+        voucher_id: &str,
+    ) -> Option<(VoucherStatus, Option<VoucherReason>)> {
+        self.foodbank.voucher_status(voucher_id)
+    }
+
     /// Moves a voucher to `status`, as the food bank would (a client collects, a voucher expires).
     pub fn set_voucher_status(
         &self,
@@ -198,6 +207,12 @@ impl Sandbox {
         self.housing.stats()
     }
 
+    /// A housing referral as the authority shows it now (`GET /dtr/v1/referrals/{id}`'s
+    /// JSON: status, duty, outcome, reasons, times; nothing personal), or `None`.
+    pub fn housing_referral(&self, referral_id: &str) -> Option<serde_json::Value> {
+        self.housing.referral(referral_id)
+    }
+
     /// Base URL of the NHS (FHIR R4, BaRS) simulator, e.g. `http://127.0.0.1:9102`.
     pub fn nhs_url(&self) -> String {
         self.nhs.url()
@@ -217,6 +232,12 @@ impl Sandbox {
     /// connector actually sent, for tests of data minimisation.
     pub fn nhs_messages(&self) -> Vec<serde_json::Value> {
         self.nhs.messages()
+    }
+
+    /// What the NHS simulator holds of the referral whose Task has `task_id` (its Task's
+    /// status and reason, the stored ServiceRequest's status), or `None` if it has none.
+    pub fn nhs_referral(&self, task_id: &str) -> Option<NhsReferralRecord> {
+        self.nhs.referral(task_id)
     }
 
     /// Moves an NHS referral's Task to `status`, as the service would.

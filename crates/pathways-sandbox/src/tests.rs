@@ -148,6 +148,68 @@ async fn a_repeated_idempotency_key_creates_one_voucher() {
     sandbox.shutdown().await;
 }
 
+async fn cancel(sandbox: &Sandbox, id: &str, body: &Value) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/evoucher/v1/referrals/{id}/cancel", sandbox.foodbank_url()))
+        .json(body)
+        .send()
+        .await
+        .expect("sandbox answers");
+    (response.status(), response.json().await.expect("JSON"))
+}
+
+#[tokio::test]
+async fn the_agency_cancels_an_issued_voucher_once_and_not_a_redeemed_one() {
+    let sandbox = start().await;
+    let first: Value = post_referral(&sandbox, "key-c1", &referral_body("north-kensington"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = first["voucher_id"].as_str().unwrap();
+    let (status, voucher) = cancel(&sandbox, id, &json!({"reason": "client_withdrew"})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (voucher["status"].as_str(), voucher["status_reason"].as_str()),
+        (Some("cancelled"), Some("client_withdrew"))
+    );
+    let (status, again) = cancel(&sandbox, id, &json!({"reason": "agency_withdrew"})).await;
+    assert_eq!((status, &again), (StatusCode::OK, &voucher), "a repeat changes nothing");
+    let shown: Value = get(format!("{}/evoucher/v1/referrals/{id}", sandbox.foodbank_url()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown, voucher);
+    assert_eq!(
+        sandbox.voucher_status(id),
+        Some((VoucherStatus::Cancelled, Some(crate::VoucherReason::ClientWithdrew)))
+    );
+    assert_eq!(sandbox.foodbank_stats().vouchers_cancelled, 1);
+
+    let second: Value = post_referral(&sandbox, "key-c2", &referral_body("north-kensington"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let collected = second["voucher_id"].as_str().unwrap();
+    sandbox.set_voucher_status(collected, VoucherStatus::Redeemed, None).unwrap();
+    let (status, refused) = cancel(&sandbox, collected, &json!({"reason": "other"})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(refused["error"]["code"], "voucher_not_cancellable");
+    assert_eq!(sandbox.voucher_status(collected).unwrap().0, VoucherStatus::Redeemed);
+
+    let (status, _) = cancel(&sandbox, "FBV-NOSUCH", &json!({"reason": "other"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = cancel(&sandbox, collected, &json!({"reason": "no_capacity"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "the food bank's own reasons");
+    let (status, body) = cancel(&sandbox, id, &json!({"reason": "other", "why": "x"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"]["message"].as_str().unwrap().contains("why"), "{body}");
+    assert_eq!(sandbox.foodbank_stats().total_posts, 2, "cancels are not referral POSTs");
+    sandbox.shutdown().await;
+}
+
 #[tokio::test]
 async fn unknown_fields_are_refused_naming_the_field_not_the_value() {
     let sandbox = start().await;

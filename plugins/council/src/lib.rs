@@ -23,6 +23,10 @@
 //!   for a case without one, and a referral that arrives without it is refused unsent.
 //! - Status: `GET /requests/{id}.json`, `open`/`closed` and the `status_notes` code mapped to
 //!   FHIR Task states.
+//! - Cancel: not offered. Open311 GeoReport v2 has no way to withdraw a service request, so
+//!   the manifest does not declare `Capability::Cancel` (the host answers `not_supported`
+//!   without calling the plugin) and `cancel_referral` itself answers `not_supported` with
+//!   what to do instead: phone the council to withdraw it.
 //!
 //! Built as a `cdylib` (the loadable plugin) and an `rlib` (for tests).
 
@@ -35,9 +39,9 @@ use std::collections::HashSet;
 use futures::stream::{self, StreamExt};
 use pathways_sdk::connector::timed_health;
 use pathways_sdk::{
-    async_trait, Availability, AvailabilityQuery, Capability, ClientField, Eligibility, Health,
-    Manifest, NeedCode, Partner, PartnerError, PartnerKind, PartnerPlugin, Prerequisite, Referral,
-    ReferralReceipt, ReferralRef, ReferralStatus, Requirement,
+    async_trait, Availability, AvailabilityQuery, CancelRequest, Capability, ClientField,
+    Eligibility, Health, Manifest, NeedCode, Partner, PartnerError, PartnerKind, PartnerPlugin,
+    Prerequisite, Referral, ReferralReceipt, ReferralRef, ReferralStatus, Requirement,
 };
 
 pub use settings::Settings;
@@ -66,7 +70,7 @@ impl PartnerPlugin for CouncilPartner {
             plugin: "council".into(),
             kind: PartnerKind::Council,
             version: env!("CARGO_PKG_VERSION").into(),
-            description: "Council and community services from an Open Referral UK (HSDS 3) directory, with referrals as Open311 GeoReport v2 service requests".into(),
+            description: "Council and community services from an Open Referral UK (HSDS 3) directory, with referrals as Open311 GeoReport v2 service requests (which cannot be withdrawn through the API: phone the council)".into(),
             needs: mapping::served_needs(),
             areas: Vec::new(),
             // What a council service request uses: who the person is and how to reach them;
@@ -79,6 +83,7 @@ impl PartnerPlugin for CouncilPartner {
                 ClientField::Address,
                 ClientField::Postcode,
             ],
+            // No `Cancel`: Open311 GeoReport v2 has no way to withdraw a service request.
             capabilities: vec![Capability::Availability, Capability::Referral, Capability::Status],
             // A request about a home (damp, disrepair) is about the property: the council
             // needs its address to inspect it. `send_referral` refuses the same.
@@ -255,7 +260,19 @@ impl Partner for CouncilPartner {
         };
         timed_health(self.settings.timeout_ms, "directory and Open311", both).await
     }
+
+    /// Open311 GeoReport v2 has no cancel: nothing is sent, and the answer says what to do.
+    async fn cancel_referral(
+        &self,
+        request: &CancelRequest,
+    ) -> Result<ReferralStatus, PartnerError> {
+        let _ = request;
+        Err(PartnerError::not_supported(CANNOT_WITHDRAW))
+    }
 }
+
+/// Why a council referral cannot be cancelled here, and what to do instead.
+pub(crate) const CANNOT_WITHDRAW: &str = "Open311 service requests cannot be withdrawn through the council's API: phone the council to withdraw it";
 
 pathways_sdk::export_partner!(CouncilPartner);
 

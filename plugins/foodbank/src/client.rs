@@ -1,5 +1,5 @@
 //! Wire calls to the food bank network: the Give Food v2 directory search and the e-voucher
-//! API (availability, referral, voucher status, health).
+//! API (availability, referral, voucher status, cancel, health).
 //!
 //! Each method is one HTTP exchange and never retries: the orchestrator decides retries from
 //! the error kind. The API key goes only to the e-voucher API, as a bearer token that reqwest
@@ -8,9 +8,11 @@
 use pathways_sdk::connector::HttpSettings;
 use pathways_sdk::http::PartnerHttp;
 use pathways_sdk::PartnerError;
-use reqwest::RequestBuilder;
+use reqwest::{RequestBuilder, StatusCode};
 
-use crate::mapping::{DirectoryFoodbank, VoucherAnswer, VoucherAvailability, VoucherRequest};
+use crate::mapping::{
+    DirectoryFoodbank, VoucherAnswer, VoucherAvailability, VoucherCancel, VoucherRequest,
+};
 use crate::settings::Settings;
 
 /// The food bank network's two APIs, with the key for the e-voucher one.
@@ -95,6 +97,25 @@ impl FoodbankClient {
     ) -> Result<(VoucherAnswer, String), PartnerError> {
         let request = self.vouchers.get(&["evoucher", "v1", "referrals", voucher_id]);
         let response = self.vouchers.send(self.authorised(request)).await?;
+        Ok((response.json()?, response.path))
+    }
+
+    /// `POST /evoucher/v1/referrals/{voucher_id}/cancel`: the voucher as it stands after the
+    /// cancel (cancelled now or before), and the path. A voucher that ended first (redeemed,
+    /// expired, declined) is refused with 409 and left as it is: it is read back, so the
+    /// answer is where it really ended.
+    pub(crate) async fn cancel(
+        &self,
+        voucher_id: &str,
+        body: &VoucherCancel,
+    ) -> Result<(VoucherAnswer, String), PartnerError> {
+        let request =
+            self.vouchers.post(&["evoucher", "v1", "referrals", voucher_id, "cancel"]).json(body);
+        let response = self.vouchers.send_any_status(self.authorised(request)).await?;
+        if response.status == StatusCode::CONFLICT {
+            return self.voucher(voucher_id).await;
+        }
+        let response = response.error_for_status()?;
         Ok((response.json()?, response.path))
     }
 

@@ -15,6 +15,11 @@
 //!   household) and a reason code derived from the needs. Never notes, health or abuse details.
 //! - Status: `issued` → accepted, `redeemed` → completed, `expired` → failed
 //!   (could_not_contact), `cancelled` → cancelled, `declined` → rejected with its reason.
+//! - Cancel: `POST /evoucher/v1/referrals/{voucher_id}/cancel` with the reason in the desk's
+//!   words (`client_withdrew`, `agency_withdrew`, `other`); the answer is the voucher, mapped
+//!   as for status (`cancelled`). Repeating it is harmless: the desk answers the cancelled
+//!   voucher again. A voucher already redeemed, expired or declined cannot be cancelled (409):
+//!   it is read back and its real final state is the answer (e.g. `completed`).
 //!
 //! Built as a `cdylib` (the loadable plugin) and an `rlib` (for tests and benches).
 
@@ -25,9 +30,9 @@ mod settings;
 use futures::future::join_all;
 use pathways_sdk::connector::timed_health;
 use pathways_sdk::{
-    async_trait, Availability, AvailabilityQuery, Capability, ClientField, Health, Manifest,
-    NeedCode, Partner, PartnerError, PartnerKind, PartnerPlugin, Referral, ReferralReceipt,
-    ReferralRef, ReferralStatus,
+    async_trait, Availability, AvailabilityQuery, CancelRequest, Capability, ClientField, Health,
+    Manifest, NeedCode, Partner, PartnerError, PartnerKind, PartnerPlugin, Referral,
+    ReferralReceipt, ReferralRef, ReferralStatus,
 };
 
 pub use settings::Settings;
@@ -50,7 +55,7 @@ impl PartnerPlugin for FoodbankPartner {
             plugin: "foodbank".into(),
             kind: PartnerKind::Foodbank,
             version: env!("CARGO_PKG_VERSION").into(),
-            description: "Nearest food banks (Give Food API v2) with e-voucher capacity, referrals and status".into(),
+            description: "Nearest food banks (Give Food API v2) with e-voucher capacity, referrals, status and cancelling a voucher".into(),
             needs: vec![NeedCode::Food],
             areas: Vec::new(),
             // What a food bank voucher uses in practice (DOMAIN.md); deliberately no
@@ -63,7 +68,12 @@ impl PartnerPlugin for FoodbankPartner {
                 ClientField::Phone,
                 ClientField::Household,
             ],
-            capabilities: vec![Capability::Availability, Capability::Referral, Capability::Status],
+            capabilities: vec![
+                Capability::Availability,
+                Capability::Referral,
+                Capability::Status,
+                Capability::Cancel,
+            ],
             // Nothing beyond consent: a voucher needs only the name and a reason, and a client
             // with no phone to share is reached through the referrer (`contact_via_agency`).
             requires: Vec::new(),
@@ -137,6 +147,19 @@ impl Partner for FoodbankPartner {
 
     async fn health(&self) -> Result<Health, PartnerError> {
         timed_health(self.settings.timeout_ms, "e-voucher API", self.client.health()).await
+    }
+
+    async fn cancel_referral(
+        &self,
+        request: &CancelRequest,
+    ) -> Result<ReferralStatus, PartnerError> {
+        let voucher_id = request.reference.partner_reference.trim();
+        if voucher_id.is_empty() {
+            return Err(PartnerError::invalid_request("the referral reference has no voucher id"));
+        }
+        let body = mapping::voucher_cancel(request.reason);
+        let (answer, path) = self.client.cancel(voucher_id, &body).await?;
+        mapping::status(&answer, &path)
     }
 }
 

@@ -12,14 +12,20 @@
 //! `urls.homepage`, `address` and `postcode`, and the desk's `sessions` (when parcels are
 //! handed out). `earliest_start` is the desk's `next_session`, an exact date kept as given;
 //! without one, a waiting list of N weeks starts N weeks from the query's `today`.
+//!
+//! A cancel tells the desk why the voucher is withdrawn in its own vocabulary: the client's
+//! choice (`consent_withdrawn`, `no_longer_needed`) is `client_withdrew`, read back as
+//! `no_longer_interested`; `other` is `other`; every other reason is the agency's decision,
+//! `agency_withdrew`, read back as `other`: the same reason the core gives the cancel
+//! ([`CancelReason::status_reason`]).
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use pathways_sdk::contact::{
     email_address, non_empty, one_line_address, opening_hours, phone_number, web_url,
 };
 use pathways_sdk::{
-    Capacity, Eligibility, NeedCode, Offer, OfferLocation, PartnerError, Personal, Referral,
-    ReferralReceipt, ReferralStatus, Route, ServiceChannel, ServiceContact, ServiceRef,
+    CancelReason, Capacity, Eligibility, NeedCode, Offer, OfferLocation, PartnerError, Personal,
+    Referral, ReferralReceipt, ReferralStatus, Route, ServiceChannel, ServiceContact, ServiceRef,
     StatusReason, TaskState,
 };
 use serde::{Deserialize, Deserializer, Serialize};
@@ -320,6 +326,24 @@ pub(crate) fn voucher_request(referral: &Referral) -> Result<VoucherRequest<'_>,
             .map(|h| VoucherHousehold { adults: h.adults, children_ages: h.children_ages.clone() }),
         referral_reasons: reasons,
     })
+}
+
+/// The body of `POST /evoucher/v1/referrals/{id}/cancel`: only the reason code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct VoucherCancel {
+    pub reason: &'static str,
+}
+
+/// The cancel body for `reason`, in the desk's vocabulary (see the module doc).
+pub(crate) fn voucher_cancel(reason: CancelReason) -> VoucherCancel {
+    let reason = match reason {
+        CancelReason::ConsentWithdrawn | CancelReason::NoLongerNeeded => "client_withdrew",
+        CancelReason::Other => "other",
+        CancelReason::HelpedElsewhere | CancelReason::SentInError | CancelReason::Rerouted => {
+            "agency_withdrew"
+        }
+    };
+    VoucherCancel { reason }
 }
 
 /// The receipt for a voucher the partner just created. An issued voucher is receipted as

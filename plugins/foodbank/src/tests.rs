@@ -9,9 +9,9 @@ mod payload;
 use pathways_plugin_testkit::{sandbox, sandbox_with, today};
 use pathways_sandbox::{CapacityOverride, Faults, VoucherReason, VoucherStatus};
 use pathways_sdk::{
-    parse_case, AvailabilityQuery, Capacity, Case, ClientField, NeedCode, Partner,
-    PartnerErrorKind, PartnerPlugin, Referral, ReferralRef, ServiceChannel, ServiceRef,
-    StatusReason, TaskState,
+    parse_case, AvailabilityQuery, CancelReason, CancelRequest, Capability, Capacity, Case,
+    ClientField, NeedCode, Partner, PartnerErrorKind, PartnerPlugin, Referral, ReferralRef,
+    ServiceChannel, ServiceRef, StatusReason, TaskState,
 };
 
 use crate::mapping::{self, DirectoryFoodbank, VoucherAvailability};
@@ -163,6 +163,112 @@ async fn referral_round_trip_maps_every_voucher_status() {
     sandbox.shutdown().await;
 }
 
+/// Sends a voucher referral under `key` and returns its reference.
+async fn referred(fb: &FoodbankPartner, key: &str) -> ReferralRef {
+    let receipt = fb.send_referral(&referral("north-kensington", key, false)).await.unwrap();
+    ReferralRef { partner_reference: receipt.partner_reference, idempotency_key: key.into() }
+}
+
+fn cancel(reference: &ReferralRef, reason: CancelReason) -> CancelRequest {
+    CancelRequest { reference: reference.clone(), reason }
+}
+
+#[tokio::test]
+async fn cancelling_withdraws_the_voucher_once_and_later_polls_say_cancelled() {
+    let sandbox = sandbox().await;
+    let fb = partner(&sandbox.foodbank_url());
+    let reference = referred(&fb, "key-cancel").await;
+    let request = cancel(&reference, CancelReason::NoLongerNeeded);
+    let cancelled = fb.cancel_referral(&request).await.unwrap();
+    assert_eq!(
+        (cancelled.state, cancelled.reason),
+        (TaskState::Cancelled, Some(CancelReason::NoLongerNeeded.status_reason()))
+    );
+    assert_eq!(
+        sandbox.voucher_status(&reference.partner_reference),
+        Some((VoucherStatus::Cancelled, Some(VoucherReason::ClientWithdrew))),
+        "the client's own choice, in the desk's words"
+    );
+    // Again, as a retry would: the same answer, and the desk counts one cancel.
+    assert_eq!(fb.cancel_referral(&request).await.unwrap(), cancelled);
+    assert_eq!(fb.referral_status(&reference).await.unwrap(), cancelled);
+    assert_eq!(sandbox.foodbank_stats().vouchers_cancelled, 1);
+
+    // Sent to another organisation instead: the agency withdrew it.
+    let rerouted = referred(&fb, "key-cancel-rerouted").await;
+    let answer = fb.cancel_referral(&cancel(&rerouted, CancelReason::Rerouted)).await.unwrap();
+    assert_eq!(
+        (answer.state, answer.reason),
+        (TaskState::Cancelled, Some(CancelReason::Rerouted.status_reason()))
+    );
+    assert_eq!(
+        sandbox.voucher_status(&rerouted.partner_reference),
+        Some((VoucherStatus::Cancelled, Some(VoucherReason::AgencyWithdrew)))
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_collected_voucher_is_not_cancelled_and_the_answer_is_how_it_ended() {
+    let sandbox = sandbox().await;
+    let fb = partner(&sandbox.foodbank_url());
+    let reference = referred(&fb, "key-collected").await;
+    sandbox
+        .set_voucher_status(&reference.partner_reference, VoucherStatus::Redeemed, None)
+        .unwrap();
+    let answer =
+        fb.cancel_referral(&cancel(&reference, CancelReason::HelpedElsewhere)).await.unwrap();
+    assert_eq!((answer.state, answer.reason), (TaskState::Completed, None));
+    assert_eq!(
+        sandbox.voucher_status(&reference.partner_reference),
+        Some((VoucherStatus::Redeemed, None))
+    );
+    assert_eq!(sandbox.foodbank_stats().vouchers_cancelled, 0);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn cancelling_an_unknown_voucher_or_in_an_outage_fails_with_the_right_kind() {
+    let sandbox = sandbox().await;
+    let fb = partner(&sandbox.foodbank_url());
+    let unknown =
+        ReferralRef { partner_reference: "FBV-NOSUCH".into(), idempotency_key: "k".into() };
+    let err = fb.cancel_referral(&cancel(&unknown, CancelReason::Other)).await.unwrap_err();
+    assert_eq!(err.kind, PartnerErrorKind::Permanent, "{err}");
+    assert!(err.message.contains("404") && err.message.contains("/cancel"), "{err}");
+    let blank = ReferralRef { partner_reference: " ".into(), idempotency_key: "k".into() };
+    let err = fb.cancel_referral(&cancel(&blank, CancelReason::Other)).await.unwrap_err();
+    assert_eq!(err.kind, PartnerErrorKind::InvalidRequest, "{err}");
+
+    let reference = referred(&fb, "key-cancel-outage").await;
+    sandbox.set_foodbank_faults(Faults::failing());
+    let err = fb.cancel_referral(&cancel(&reference, CancelReason::Other)).await.unwrap_err();
+    assert!(matches!(err.kind, PartnerErrorKind::Transient { .. }), "{err}");
+    assert!(!err.message.contains("Test Person"), "no personal data in errors: {err}");
+    assert_eq!(
+        sandbox.voucher_status(&reference.partner_reference).unwrap().0,
+        VoucherStatus::Issued
+    );
+    sandbox.shutdown().await;
+}
+
+#[test]
+fn every_cancel_reason_reads_back_as_the_reason_the_core_gives_it() {
+    for reason in CancelReason::ALL {
+        let body = mapping::voucher_cancel(reason);
+        let answer = mapping::VoucherAnswer {
+            voucher_id: "FBV-1".into(),
+            status: "cancelled".into(),
+            status_reason: Some(body.reason.to_string()),
+            collect_from: None,
+            issued_at: None,
+            updated_at: None,
+        };
+        let status = mapping::status(&answer, "/p").unwrap();
+        assert_eq!(status.reason, Some(reason.status_reason()), "{reason:?} as {}", body.reason);
+    }
+}
+
 #[tokio::test]
 async fn a_full_food_bank_rejects_the_referral_with_no_capacity() {
     let sandbox = sandbox().await;
@@ -243,6 +349,7 @@ fn manifest_declares_food_and_never_notes() {
     let manifest = pathways_sdk::manifest_of::<FoodbankPartner>();
     assert_eq!(manifest.plugin, "foodbank");
     assert_eq!(manifest.needs, [NeedCode::Food]);
+    assert!(manifest.capabilities.contains(&Capability::Cancel), "the desk cancels vouchers");
     assert!(!manifest.shares.contains(&ClientField::NeedNotes));
     assert!(
         !manifest.shares.contains(&ClientField::DateOfBirth)

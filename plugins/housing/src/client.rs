@@ -1,5 +1,5 @@
 //! Wire calls to the Duty to Refer API: a housing options team's availability, the referral,
-//! its status, and health.
+//! its status, its withdrawal, and health.
 //!
 //! Each method is one HTTP exchange and never retries: the orchestrator decides retries from
 //! the error kind. The API key goes as a bearer token that reqwest marks sensitive.
@@ -7,9 +7,11 @@
 use pathways_sdk::connector::HttpSettings;
 use pathways_sdk::http::PartnerHttp;
 use pathways_sdk::PartnerError;
-use reqwest::RequestBuilder;
+use reqwest::{RequestBuilder, StatusCode};
 
-use crate::mapping::{AuthorityAvailability, DtrReceipt, DtrReferral, DtrReferralAnswer};
+use crate::mapping::{
+    AuthorityAvailability, DtrReceipt, DtrReferral, DtrReferralAnswer, DtrWithdrawal,
+};
 use crate::settings::Settings;
 
 /// The Duty to Refer API, with its key.
@@ -77,6 +79,25 @@ impl HousingClient {
     ) -> Result<(DtrReferralAnswer, String), PartnerError> {
         let request = self.http.get(&["dtr", "v1", "referrals", referral_id]);
         let response = self.http.send(self.authorised(request)).await?;
+        Ok((response.json()?, response.path))
+    }
+
+    /// `POST /dtr/v1/referrals/{referral_id}/withdraw`: the referral as it stands after the
+    /// withdrawal (withdrawn now or before), and the path. A referral closed or declined first
+    /// is refused with 409 and left as it is: it is read back, so the answer is where it
+    /// really ended.
+    pub(crate) async fn withdraw(
+        &self,
+        referral_id: &str,
+        body: &DtrWithdrawal,
+    ) -> Result<(DtrReferralAnswer, String), PartnerError> {
+        let request =
+            self.http.post(&["dtr", "v1", "referrals", referral_id, "withdraw"]).json(body);
+        let response = self.http.send_any_status(self.authorised(request)).await?;
+        if response.status == StatusCode::CONFLICT {
+            return self.referral(referral_id).await;
+        }
+        let response = response.error_for_status()?;
         Ok((response.json()?, response.path))
     }
 

@@ -28,6 +28,13 @@
 //!   `closed` → completed (prevented or relieved) or failed (could_not_contact), `declined` →
 //!   rejected (not_eligible, out_of_area for a local-connection referral, no_capacity for a
 //!   closed intake).
+//! - Cancel: the referrer withdraws the referral, `POST /dtr/v1/referrals/{id}/withdraw` with
+//!   the reason in the authority's words (`consent_withdrawn`, `no_longer_needed`,
+//!   `assisted_elsewhere`, `referred_elsewhere`, `referred_in_error`, `other`); `withdrawn`
+//!   maps to cancelled (no_longer_interested for the client's own choice, else other).
+//!   Repeating it is harmless: the authority answers the withdrawn referral again. A referral
+//!   closed or declined first cannot be withdrawn (409): it is read back and its real final
+//!   state is the answer.
 //!
 //! Built as a `cdylib` (the loadable plugin) and an `rlib` (for tests and benches).
 
@@ -37,8 +44,8 @@ mod settings;
 
 use pathways_sdk::connector::timed_health;
 use pathways_sdk::{
-    async_trait, Availability, AvailabilityQuery, Capability, ClientField, Health, Manifest,
-    NeedCode, Partner, PartnerError, PartnerKind, PartnerPlugin, Prerequisite, Referral,
+    async_trait, Availability, AvailabilityQuery, CancelRequest, Capability, ClientField, Health,
+    Manifest, NeedCode, Partner, PartnerError, PartnerKind, PartnerPlugin, Prerequisite, Referral,
     ReferralReceipt, ReferralRef, ReferralStatus, Requirement,
 };
 
@@ -62,7 +69,7 @@ impl PartnerPlugin for HousingPartner {
             plugin: "housing".into(),
             kind: PartnerKind::Housing,
             version: env!("CARGO_PKG_VERSION").into(),
-            description: "Local housing authority Duty to Refer (HRA 2017 s.213B): housing options availability, referrals and case status".into(),
+            description: "Local housing authority Duty to Refer (HRA 2017 s.213B): housing options availability, referrals, case status and withdrawing a referral".into(),
             needs: vec![NeedCode::HousingHomelessness],
             areas: Vec::new(),
             shares: vec![
@@ -80,7 +87,12 @@ impl PartnerPlugin for HousingPartner {
                 // is never sent to the authority.
                 ClientField::NeedNotes,
             ],
-            capabilities: vec![Capability::Availability, Capability::Referral, Capability::Status],
+            capabilities: vec![
+                Capability::Availability,
+                Capability::Referral,
+                Capability::Status,
+                Capability::Cancel,
+            ],
             // Without settings only the statute's three facts are known to be required; a
             // configured partner's manifest names its authorities and, without an
             // `agency_contact`, direct contact too (`requirements`).
@@ -169,6 +181,19 @@ impl Partner for HousingPartner {
 
     async fn health(&self) -> Result<Health, PartnerError> {
         timed_health(self.settings.timeout_ms, "Duty to Refer API", self.client.health()).await
+    }
+
+    async fn cancel_referral(
+        &self,
+        request: &CancelRequest,
+    ) -> Result<ReferralStatus, PartnerError> {
+        let id = request.reference.partner_reference.trim();
+        if id.is_empty() {
+            return Err(PartnerError::invalid_request("the referral reference has no referral id"));
+        }
+        let body = mapping::withdrawal(request.reason);
+        let (answer, path) = self.client.withdraw(id, &body).await?;
+        mapping::status(&answer, id, &path)
     }
 }
 

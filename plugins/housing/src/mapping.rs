@@ -9,9 +9,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use pathways_sdk::contact::{email_address, non_empty, opening_hours, phone_number, web_url};
 use pathways_sdk::{
-    Capacity, Eligibility, NeedCode, Offer, PartnerError, Personal, Referral, ReferralReceipt,
-    ReferralStatus, ReferredNeed, Route, ServiceChannel, ServiceContact, ServiceRef, StatusReason,
-    TaskState, Urgency,
+    CancelReason, Capacity, Eligibility, NeedCode, Offer, PartnerError, Personal, Referral,
+    ReferralReceipt, ReferralStatus, ReferredNeed, Route, ServiceChannel, ServiceContact,
+    ServiceRef, StatusReason, TaskState, Urgency,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -56,10 +56,32 @@ pub(crate) struct DtrReferralAnswer {
     pub outcome: Option<String>,
     #[serde(default)]
     pub reason: Option<String>,
+    /// Why the referrer withdrew it, for a `withdrawn` referral.
+    #[serde(default)]
+    pub withdrawal_reason: Option<String>,
     #[serde(default)]
     pub received_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// The body of `POST /dtr/v1/referrals/{id}/withdraw`: only the reason code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct DtrWithdrawal {
+    pub reason: &'static str,
+}
+
+/// The withdrawal body for `reason`, in the authority's vocabulary.
+pub(crate) fn withdrawal(reason: CancelReason) -> DtrWithdrawal {
+    let reason = match reason {
+        CancelReason::ConsentWithdrawn => "consent_withdrawn",
+        CancelReason::NoLongerNeeded => "no_longer_needed",
+        CancelReason::HelpedElsewhere => "assisted_elsewhere",
+        CancelReason::Rerouted => "referred_elsewhere",
+        CancelReason::SentInError => "referred_in_error",
+        CancelReason::Other => "other",
+    };
+    DtrWithdrawal { reason }
 }
 
 /// The referral body. Personal values stay in [`Personal`], which serialises as the value and
@@ -392,6 +414,20 @@ pub(crate) fn status(
                 TaskState::Rejected,
                 Some(StatusReason::Other),
                 "declined for a reason this connector does not know".to_string(),
+            ),
+        },
+        // Withdrawn by us: the client's own choice reads as no longer interested (as the
+        // core's cancel reasons do), any other reason as other.
+        "withdrawn" => match answer.withdrawal_reason.as_deref() {
+            Some("consent_withdrawn" | "no_longer_needed") => (
+                TaskState::Cancelled,
+                Some(StatusReason::NoLongerInterested),
+                "withdrawn by the referrer: the client no longer wants it".to_string(),
+            ),
+            _ => (
+                TaskState::Cancelled,
+                Some(StatusReason::Other),
+                "withdrawn by the referrer".to_string(),
             ),
         },
         _ => {

@@ -2,8 +2,10 @@
 //! on 127.0.0.1. Refusals before sending are in `tests/refusals.rs`; exactly what reaches the
 //! authority (and the reason code) in `tests/payload.rs`; failures in `tests/faults.rs`; status
 //! on the sandbox clock in `tests/status.rs`; the team's contact details and the manifest's
-//! `requires` against those refusals in `tests/contact.rs`.
+//! `requires` against those refusals in `tests/contact.rs`; withdrawing a referral in
+//! `tests/cancel.rs`.
 
+mod cancel;
 mod contact;
 mod faults;
 mod payload;

@@ -1,6 +1,6 @@
-//! Wire calls to the NHS FHIR API: the service directory search, `$process-message`, the
-//! search that finds a referral again after a duplicate answer, Task reads, and `metadata` for
-//! health.
+//! Wire calls to the NHS FHIR API: the service directory search, `$process-message` (a
+//! referral, or the update withdrawing one), the search that finds a referral again after a
+//! duplicate answer, Task and ServiceRequest reads, and `metadata` for health.
 //!
 //! Each method is one HTTP exchange and never retries: the orchestrator decides retries from
 //! the error kind. Every request sends `Accept: application/fhir+json`; error answers are read
@@ -150,6 +150,15 @@ impl NhsClient {
     /// `GET /Task/{id}`; also returns the path, for error messages.
     pub(crate) async fn task(&self, id: &str) -> Result<(Resource, String), PartnerError> {
         let response = self.fetch(self.http.get(&["Task", id])).await?;
+        Ok((response.json()?, response.path))
+    }
+
+    /// `GET /ServiceRequest/{id}`; also returns the path, for error messages.
+    pub(crate) async fn service_request(
+        &self,
+        id: &str,
+    ) -> Result<(Resource, String), PartnerError> {
+        let response = self.fetch(self.http.get(&["ServiceRequest", id])).await?;
         Ok((response.json()?, response.path))
     }
 

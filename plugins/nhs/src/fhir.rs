@@ -266,6 +266,9 @@ pub(crate) struct ServiceRequest {
     pub reason_code: Vec<CodeableConcept>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub note: Vec<Annotation>,
+    /// Written only for the core `request-statusReason` of a revoked ServiceRequest.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extension: Vec<Extension>,
 }
 
 /// FHIR `Annotation`: free text, personal.
@@ -355,6 +358,9 @@ pub(crate) struct Task {
     pub intent: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub focus: Option<Reference>,
+    /// `Task.for`: the patient, as the receiver holds them.
+    #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
+    pub patient: Option<Reference>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authored_on: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

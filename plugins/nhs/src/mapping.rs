@@ -32,7 +32,9 @@ use pathways_sdk::{
     ReferralReceipt, ReferralStatus, Route, ServiceChannel, ServiceRef, StatusReason, TaskState,
 };
 
-use crate::fhir::{Bundle, CodeableConcept, HealthcareService, Location, Resource, Task};
+use crate::fhir::{
+    Bundle, CodeableConcept, HealthcareService, Location, Reference, Resource, Task,
+};
 
 /// HL7 service categories.
 pub(crate) const SERVICE_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/service-category";
@@ -247,6 +249,20 @@ pub(crate) fn receipt_from_response(
     answer: &Resource,
     path: &str,
 ) -> Result<ReferralReceipt, PartnerError> {
+    receipt(task_in_response(answer, path)?, path)
+}
+
+/// The referral's status in a `$process-message` answer (to a withdrawal), as for
+/// [`receipt_from_response`].
+pub(crate) fn status_from_response(
+    answer: &Resource,
+    path: &str,
+) -> Result<ReferralStatus, PartnerError> {
+    status(task_in_response(answer, path)?, path)
+}
+
+/// The Task a `$process-message` answer carries, once its MessageHeader says `ok`.
+fn task_in_response<'a>(answer: &'a Resource, path: &str) -> Result<&'a Task, PartnerError> {
     let Resource::Bundle(bundle) = answer else {
         return Err(PartnerError::permanent(format!("partner answered `{path}` with no Bundle")));
     };
@@ -268,12 +284,11 @@ pub(crate) fn receipt_from_response(
             )))
         }
     }
-    let task = tasks(bundle).next().ok_or_else(|| {
+    tasks(bundle).next().ok_or_else(|| {
         PartnerError::permanent(format!(
             "partner's answer at `{path}` holds no Task to track the referral"
         ))
-    })?;
-    receipt(task, path)
+    })
 }
 
 /// The receipt for a referral found again after a duplicate answer: the Task (included by
@@ -356,6 +371,14 @@ pub(crate) fn status(task: &Task, path: &str) -> Result<ReferralStatus, PartnerE
             .or(task.authored_on.as_deref())
             .and_then(parse_instant),
     })
+}
+
+/// The id in a reference to a `kind` resource (`Kind/{id}`, relative or absolute).
+pub(crate) fn referenced_id<'a>(reference: Option<&'a Reference>, kind: &str) -> Option<&'a str> {
+    let text = reference?.reference.as_deref()?;
+    let (_, id) = text.rsplit_once(&format!("{kind}/"))?;
+    let id = id.split('/').next().unwrap_or_default();
+    (!id.is_empty()).then_some(id)
 }
 
 /// A FHIR Task status as a [`TaskState`].

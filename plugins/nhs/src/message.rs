@@ -10,14 +10,23 @@
 //! (already minimised to the manifest's `shares` and to the safe-contact rule): name, date of
 //! birth, and only when present postcode, address, phone, email and language. Notes travel
 //! only in `ServiceRequest.note`, and only those of the needs referred here.
+//!
+//! Withdrawing a referral is the BaRS way: the same `servicerequest-request` event (message
+//! reason `update`) carrying the ServiceRequest again with `status: revoked`, under the same
+//! identifier and correlation id, its own X-Request-ID (so a retry of the withdrawal is the
+//! same message). It carries no personal data: its `subject` is the Patient the receiver
+//! already holds (`Patient/{id}`, as the referral's Task names it), and neither notes nor the
+//! needs' descriptions go again. Why is said with the core extension `request-statusReason`.
 
 use chrono::{DateTime, Utc};
-use pathways_sdk::{NeedCode, PartnerError, Personal, Referral, SharedClient, Urgency};
+use pathways_sdk::{
+    CancelReason, NeedCode, PartnerError, Personal, Referral, SharedClient, Urgency,
+};
 use uuid::Uuid;
 
 use crate::fhir::{
-    Address, Annotation, Bundle, BundleEntry, CodeableConcept, Coding, ContactPoint, HumanName,
-    Identifier, MessageDestination, MessageHeader, MessageSource, Organization, Patient,
+    Address, Annotation, Bundle, BundleEntry, CodeableConcept, Coding, ContactPoint, Extension,
+    HumanName, Identifier, MessageDestination, MessageHeader, MessageSource, Organization, Patient,
     PatientCommunication, Period, Reference, Resource, ServiceRequest,
 };
 use crate::mapping::SDOHCC_CODES;
@@ -29,6 +38,10 @@ const MESSAGE_REASONS: &str = "https://fhir.nhs.uk/CodeSystem/message-reason-bar
 /// The BaRS ServiceRequest category code system.
 const SERVICE_REQUEST_CATEGORY: &str =
     "https://fhir.nhs.uk/CodeSystem/message-category-servicerequest";
+/// The FHIR core extension saying why a request's status changed.
+const REQUEST_STATUS_REASON: &str = "http://hl7.org/fhir/StructureDefinition/request-statusReason";
+/// This connector's codes for why a referral is withdrawn (no published code set exists).
+const CANCEL_REASONS: &str = "https://example.invalid/pathways/fhir/CodeSystem/cancel-reason";
 /// FHIR's system for identifiers that are URIs (here `urn:uuid:...`).
 pub(crate) const URI_IDENTIFIER: &str = "urn:ietf:rfc:3986";
 
@@ -62,6 +75,29 @@ impl MessageIds {
             patient: derive("patient", idempotency_key),
             organization: derive("organization", idempotency_key),
         }
+    }
+
+    /// The ids of the message withdrawing that referral: its own X-Request-ID, Bundle and
+    /// MessageHeader ids (the same on every retry of the withdrawal), and the referral's own
+    /// ServiceRequest identifier and correlation id.
+    pub(crate) fn revoking(idempotency_key: &str, case_reference: &str) -> Self {
+        let derive = |role: &str| {
+            Uuid::new_v5(&NAMESPACE, format!("pathways/{role}/{idempotency_key}").as_bytes())
+        };
+        Self {
+            request_id: derive("revoke-request"),
+            header: derive("revoke-message-header"),
+            ..Self::new(idempotency_key, case_reference)
+        }
+    }
+
+    /// Whether `held` (a ServiceRequest as the receiver holds it) is the referral these ids
+    /// were derived for: it carries our identifier.
+    pub(crate) fn identifies(&self, held: &ServiceRequest) -> bool {
+        let (system, value) = self.service_request_identifier();
+        held.identifier
+            .iter()
+            .any(|i| i.system.as_deref() == Some(system) && i.value.as_deref() == Some(&value))
     }
 
     /// `ServiceRequest.identifier`: how this referral is found again at the receiver, which
@@ -159,6 +195,7 @@ pub(crate) fn referral_message(
         }],
         reason_code: needs.iter().map(|n| reason(n.code)).collect(),
         note: notes,
+        extension: Vec::new(),
     };
     let header = MessageHeader {
         id: Some(ids.header.to_string()),
@@ -206,6 +243,122 @@ pub(crate) fn referral_message(
             entry(&ids.organization, Resource::Organization(organization)),
         ],
     }))
+}
+
+/// What a withdrawal is addressed to and about, as the receiver holds the referral.
+#[derive(Debug, Clone)]
+pub(crate) struct Revoked<'a> {
+    /// The ServiceRequest as the receiver holds it (read back from it).
+    pub held: &'a ServiceRequest,
+    /// The receiver's Patient, `Patient/{id}` (from the referral's Task).
+    pub patient: String,
+    /// The target service's endpoint id (`performer`'s identifier value).
+    pub target: &'a str,
+    /// Why.
+    pub reason: CancelReason,
+}
+
+/// The `servicerequest-request` update that revokes `what.held` (see the module doc): the
+/// MessageHeader, the ServiceRequest with `status: revoked`, and the referring Organization.
+pub(crate) fn revoke_message(
+    what: &Revoked<'_>,
+    ids: &MessageIds,
+    to: &Addressing<'_>,
+) -> Resource {
+    let urn = |id: &Uuid| id.urn().to_string();
+    let held = what.held;
+    let organisation =
+        held.requisition.as_ref().and_then(|r| r.assigner.as_ref()).and_then(|a| a.display.clone());
+    let receiver = held.performer.iter().find_map(|p| p.display.clone());
+    let why = CodeableConcept {
+        coding: vec![Coding::new(
+            CANCEL_REASONS,
+            &what.reason.as_str().replace('_', "-"),
+            what.reason.describe(),
+        )],
+        text: Some(what.reason.describe().to_string()),
+    };
+    let today = to.now.date_naive().to_string();
+    let service_request = ServiceRequest {
+        id: Some(ids.service_request.to_string()),
+        identifier: vec![Identifier {
+            system: Some(URI_IDENTIFIER.into()),
+            value: Some(urn(&ids.service_request)),
+            assigner: None,
+        }],
+        requisition: held.requisition.clone(),
+        status: "revoked".into(),
+        intent: "plan".into(),
+        category: if held.category.is_empty() {
+            vec![CodeableConcept {
+                coding: vec![Coding::new(SERVICE_REQUEST_CATEGORY, "referral", "Transfer of Care")],
+                text: None,
+            }]
+        } else {
+            held.category.clone()
+        },
+        priority: held.priority.clone(),
+        subject: Some(Reference::to(what.patient.clone())),
+        occurrence_period: Some(
+            held.occurrence_period.clone().unwrap_or(Period { start: Some(today), end: None }),
+        ),
+        authored_on: held.authored_on.clone(),
+        requester: Some(Reference::to(urn(&ids.organization))),
+        performer: vec![Reference {
+            identifier: Some(target_identifier(to.target_system, what.target)),
+            display: receiver.clone(),
+            ..Reference::default()
+        }],
+        reason_code: Vec::new(),
+        note: Vec::new(),
+        extension: vec![Extension {
+            url: REQUEST_STATUS_REASON.into(),
+            value_codeable_concept: Some(why),
+            ..Extension::default()
+        }],
+    };
+    let header = MessageHeader {
+        id: Some(ids.header.to_string()),
+        event_coding: Some(Coding::code(MESSAGE_EVENTS, "servicerequest-request")),
+        destination: vec![MessageDestination {
+            endpoint: format!("{}|{}", to.target_system, what.target),
+            receiver: receiver
+                .map(|name| Reference { display: Some(name), ..Reference::default() }),
+        }],
+        sender: Some(Reference::to(urn(&ids.organization))),
+        source: Some(MessageSource {
+            name: organisation.clone(),
+            software: Some("pathways".into()),
+            version: Some(env!("CARGO_PKG_VERSION").into()),
+            endpoint: to.source_endpoint.to_string(),
+        }),
+        reason: Some(CodeableConcept {
+            coding: vec![Coding::code(MESSAGE_REASONS, "update")],
+            text: None,
+        }),
+        response: None,
+        focus: vec![Reference::to(urn(&ids.service_request))],
+    };
+    let organization = Organization {
+        id: Some(ids.organization.to_string()),
+        identifier: Vec::new(),
+        name: organisation,
+    };
+    let entry = |id: &Uuid, resource: Resource| BundleEntry {
+        full_url: Some(urn(id)),
+        resource: Some(resource),
+    };
+    Resource::Bundle(Bundle {
+        id: Some(ids.request_id.to_string()),
+        kind: "message".into(),
+        timestamp: Some(instant(to.now)),
+        total: None,
+        entry: vec![
+            entry(&ids.header, Resource::MessageHeader(header)),
+            entry(&ids.service_request, Resource::ServiceRequest(service_request)),
+            entry(&ids.organization, Resource::Organization(organization)),
+        ],
+    })
 }
 
 /// The Patient: name and date of birth always; contact and address only as shared.

@@ -1,8 +1,10 @@
 //! The connector compiled in, against the sandbox's NHS simulator over real HTTP on 127.0.0.1.
 //! What reaches the service is checked in `tests/payload.rs`, the partner's failures in
-//! `tests/faults.rs`, the published BaRS examples in `tests/contract.rs`, and routes, contact
-//! details and waits as dates in `tests/contact.rs`.
+//! `tests/faults.rs`, the published BaRS examples in `tests/contract.rs`, routes, contact
+//! details and waits as dates in `tests/contact.rs`, and revoking a referral in
+//! `tests/cancel.rs`.
 
+mod cancel;
 mod contact;
 mod contract;
 mod faults;

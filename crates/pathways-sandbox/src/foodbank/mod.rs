@@ -57,6 +57,13 @@
 //!   sandbox clock ([`crate::ClockConfig`]; stopped by default): issued → `redeemed`, or
 //!   `declined` (`no_capacity`, `not_eligible`) or `expired` for the share the clock refuses.
 //!   A status set through the control route below wins over the clock.
+//! - `POST /evoucher/v1/referrals/{voucher_id}/cancel`, body `{"reason": "client_withdrew"}`
+//!   (`client_withdrew | agency_withdrew | other`, required) → 200 with the voucher, now
+//!   `"status": "cancelled"` with the reason as its `status_reason`: the agency withdraws it.
+//!   Cancelling a cancelled voucher → 200 and the voucher unchanged (the first reason stays),
+//!   so a repeat is harmless. A voucher that was `redeemed`, `expired` or `declined` first is
+//!   not cancelled → 409 `voucher_not_cancellable`, and GET shows where it ended. Unknown id
+//!   → 404; another reason → 422 `invalid_value`.
 //!
 //! # Sandbox control (never faulted, never authenticated)
 //! - `GET /_sandbox/stats` → [`ReferralStats`] as JSON.
@@ -148,6 +155,14 @@ pub(crate) async fn start(
 }
 
 impl Simulator<FoodbankState> {
+    /// A voucher's status and reason now, or `None` if there is no such voucher.
+    pub(crate) fn voucher_status(
+        &self,
+        voucher_id: &str,
+    ) -> Option<(VoucherStatus, Option<VoucherReason>)> {
+        self.state().book().voucher(voucher_id).map(|v| (v.status, v.status_reason))
+    }
+
     /// Moves a voucher to `status`.
     pub(crate) fn set_voucher_status(
         &self,

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::directory::{self, SearchError};
-use super::vouchers::PostOutcome;
+use super::vouchers::{CancelOutcome, PostOutcome};
 use super::wire::{VoucherReason, VoucherRequest, VoucherStatus};
 use super::FoodbankState;
 use crate::faults;
@@ -36,6 +36,7 @@ pub(crate) fn router(state: Shared) -> Router {
         .route("/evoucher/v1/foodbanks/{slug}/availability", get(availability))
         .route(REFERRALS_PATH, post(post_referral))
         .route("/evoucher/v1/referrals/{voucher_id}", get(get_referral))
+        .route("/evoucher/v1/referrals/{voucher_id}/cancel", post(cancel_referral))
         .route_layer(middleware::from_fn_with_state(state.api_key.clone(), http::require_api_key));
     let api = Router::new()
         .route("/api/2/foodbanks/search/", get(search))
@@ -141,6 +142,49 @@ async fn get_referral(State(state): State<Shared>, Path(voucher_id): Path<String
     match state.book().voucher(&voucher_id) {
         Some(voucher) => Json(voucher).into_response(),
         None => error(StatusCode::NOT_FOUND, "unknown_voucher", "no voucher has that id"),
+    }
+}
+
+/// The body of a cancel: why the agency withdraws the voucher.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelBody {
+    reason: VoucherReason,
+}
+
+async fn cancel_referral(
+    State(state): State<Shared>,
+    Path(voucher_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let CancelBody { reason } = match parse_json(&body) {
+        Ok(body) => body,
+        Err(refused) => return refused.into_response(),
+    };
+    if !matches!(
+        reason,
+        VoucherReason::ClientWithdrew | VoucherReason::AgencyWithdrew | VoucherReason::Other
+    ) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_value",
+            "`reason`: a cancel is `client_withdrew`, `agency_withdrew` or `other`",
+        );
+    }
+    let outcome = state.book().cancel(&voucher_id, reason);
+    match outcome {
+        CancelOutcome::Cancelled(voucher) => Json(voucher).into_response(),
+        CancelOutcome::Ended(voucher) => error(
+            StatusCode::CONFLICT,
+            "voucher_not_cancellable",
+            format!(
+                "the voucher is {}; only an issued voucher can be cancelled",
+                voucher.status.as_str()
+            ),
+        ),
+        CancelOutcome::Unknown => {
+            error(StatusCode::NOT_FOUND, "unknown_voucher", "no voucher has that id")
+        }
     }
 }
 

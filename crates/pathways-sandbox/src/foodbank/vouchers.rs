@@ -2,6 +2,9 @@
 //! idempotency record that makes a repeated referral harmless (the same key with the same body
 //! returns the first voucher; with another body it is refused).
 //!
+//! An issued voucher can be cancelled by the agency that asked for it; a cancelled voucher
+//! stays cancelled, and one that was redeemed, expired or declined first cannot be cancelled.
+//!
 //! An issued voucher follows the sandbox clock ([`ClockConfig`]) until someone sets its status
 //! by hand: accepted and in progress keep it `issued` (with its collection date), completed
 //! makes it `redeemed`, and a refusal `declined` with the matching reason, except that the
@@ -34,6 +37,17 @@ pub(crate) enum PostOutcome {
     UnknownFoodbank,
     /// The body is well-formed but unusable (422): a code and which field.
     Unprocessable { code: &'static str, message: String },
+}
+
+/// What a cancel came to.
+#[derive(Debug)]
+pub(crate) enum CancelOutcome {
+    /// Cancelled now, or by an earlier cancel: the voucher as it stands (200).
+    Cancelled(Voucher),
+    /// The voucher reached another final state first and stays there (409).
+    Ended(Voucher),
+    /// No voucher has that id (404).
+    Unknown,
 }
 
 /// Capacity of one food bank's desk right now.
@@ -289,6 +303,29 @@ impl VoucherBook {
             });
         }
         all
+    }
+
+    /// Cancels an issued voucher for `reason`, as the agency asks. Cancelling a cancelled
+    /// voucher changes nothing (the first reason stays); a voucher that was redeemed, expired
+    /// or declined (by hand or on the clock) is not cancelled.
+    pub(crate) fn cancel(&mut self, voucher_id: &str, reason: VoucherReason) -> CancelOutcome {
+        let Some(now) = self.voucher(voucher_id) else {
+            return CancelOutcome::Unknown;
+        };
+        match now.status {
+            VoucherStatus::Cancelled => CancelOutcome::Cancelled(now),
+            VoucherStatus::Redeemed | VoucherStatus::Expired | VoucherStatus::Declined => {
+                CancelOutcome::Ended(now)
+            }
+            VoucherStatus::Issued => {
+                self.set_status(voucher_id, VoucherStatus::Cancelled, Some(reason));
+                self.stats.vouchers_cancelled += 1;
+                match self.voucher(voucher_id) {
+                    Some(voucher) => CancelOutcome::Cancelled(voucher),
+                    None => CancelOutcome::Unknown,
+                }
+            }
+        }
     }
 
     /// Moves a voucher to `status` (as the food bank would); `false` if there is no such

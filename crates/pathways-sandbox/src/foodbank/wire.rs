@@ -125,6 +125,19 @@ pub enum VoucherStatus {
     Declined,
 }
 
+impl VoucherStatus {
+    /// The wire spelling, e.g. `redeemed`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            VoucherStatus::Issued => "issued",
+            VoucherStatus::Redeemed => "redeemed",
+            VoucherStatus::Expired => "expired",
+            VoucherStatus::Cancelled => "cancelled",
+            VoucherStatus::Declined => "declined",
+        }
+    }
+}
+
 /// Why a voucher was declined or cancelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -169,6 +182,10 @@ pub struct ReferralStats {
     pub distinct_keys: u64,
     /// Vouchers created (issued or declined); a repeated key never creates another.
     pub vouchers_created: u64,
+    /// Vouchers cancelled through `POST /evoucher/v1/referrals/{id}/cancel` (a repeated
+    /// cancel counts once).
+    #[serde(default)]
+    pub vouchers_cancelled: u64,
     /// POSTs received per `Idempotency-Key`.
     pub posts_per_key: BTreeMap<String, u64>,
 }

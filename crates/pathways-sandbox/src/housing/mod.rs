@@ -60,7 +60,17 @@
 //!   one) → `in_progress` → `closed` with `outcome` `homelessness_prevented` or
 //!   `homelessness_relieved`. Some never open: `declined` with `reason` `not_eligible`,
 //!   `no_local_connection` (passed to another authority) or `not_accepting_referrals`, or
-//!   `closed` with `outcome` `could_not_contact`. Unknown id → 404.
+//!   `closed` with `outcome` `could_not_contact`. A referral the referrer withdrew is
+//!   `withdrawn` with its `withdrawal_reason` (otherwise `null`). Unknown id → 404.
+//! - `POST /dtr/v1/referrals/{referral_id}/withdraw`, body `{"reason": "no_longer_needed"}`
+//!   (`consent_withdrawn | no_longer_needed | assisted_elsewhere | referred_elsewhere |
+//!   referred_in_error | other`, required; unknown fields → 400) → 200 with the referral as
+//!   GET shows it, now `"status": "withdrawn"`, `withdrawal_reason` set and `updated_at` the
+//!   time of the withdrawal; the clock no longer moves it. A referral still `received`,
+//!   `accepted` or `in_progress` can be withdrawn (the case the authority opened closes with
+//!   it). Withdrawing a withdrawn referral → 200 and the referral unchanged (the first reason
+//!   stays), so a repeat is harmless. One `closed` or `declined` first → 409 `referral_ended`,
+//!   left as it is. Unknown id → 404.
 //!
 //! Progress follows the sandbox clock ([`crate::ClockConfig`]): a stopped clock leaves every
 //! referral `received`. The clock's refusals map to an authority's own: `not_eligible` →
@@ -161,6 +171,14 @@ impl SimState for HousingState {
 
 /// A running housing authority simulator.
 pub(crate) type HousingSim = Simulator<HousingState>;
+
+impl Simulator<HousingState> {
+    /// A referral as `GET /dtr/v1/referrals/{id}` shows it now, or `None` if there is none.
+    pub(crate) fn referral(&self, referral_id: &str) -> Option<serde_json::Value> {
+        let view = self.state().book().view(referral_id)?;
+        serde_json::to_value(view).ok()
+    }
+}
 
 /// Starts the simulator on `config.listen`; referrals progress on `clock`.
 pub(crate) async fn start(

@@ -1,7 +1,8 @@
 //! The authorities' referral intake: availability of each housing options team, the referrals
 //! received, their progress on the sandbox clock, and the idempotency record that makes a
 //! repeated referral harmless (the same key with the same body returns the first receipt; with
-//! another body it is refused).
+//! another body it is refused). A referral the referrer withdraws stays withdrawn, whatever
+//! the clock would have done with it.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -12,11 +13,11 @@ use serde_json::{json, Value};
 use super::data::{self, AuthoritySeed};
 use super::wire::{
     validate, DeclineReason, DtrReason, DtrRequest, DtrStatus, Duty, HousingStats, Outcome,
-    Receipt, ReferralView,
+    Receipt, ReferralView, WithdrawalReason,
 };
 use crate::clock::{ClockConfig, RejectReason, Stage};
 use crate::idempotency::{IdempotencyRecord, Replay};
-use crate::webhook::{EventReason, Progress};
+use crate::webhook::{EventReason, Progress, TaskState};
 use crate::CapacityOverride;
 
 /// What a referral POST came to.
@@ -30,6 +31,25 @@ pub(crate) enum PostOutcome {
     KeyReused,
     /// The body is well-formed but unusable (422): a code and which field.
     Unprocessable { code: &'static str, message: String },
+}
+
+/// What a withdrawal came to.
+#[derive(Debug)]
+pub(crate) enum WithdrawOutcome {
+    /// Withdrawn now, or by an earlier withdrawal: the referral as it stands (200).
+    Withdrawn(ReferralView),
+    /// The referral was closed or declined first and stays so (409).
+    Ended(ReferralView),
+    /// No referral has that id (404).
+    Unknown,
+}
+
+/// A referral's withdrawal: why, when, and the duty its case was under then.
+#[derive(Debug, Clone, Copy)]
+struct Withdrawal {
+    reason: WithdrawalReason,
+    at: DateTime<Utc>,
+    duty: Option<Duty>,
 }
 
 /// How one housing options team answers right now.
@@ -49,6 +69,8 @@ struct Entry {
     arrived: Instant,
     /// Declined on arrival because the intake was closed; the clock does not move it.
     declined_on_arrival: bool,
+    /// Withdrawn by the referrer; the clock no longer moves it.
+    withdrawn: Option<Withdrawal>,
 }
 
 /// Every referral, every idempotency key, the clock, and the statistics.
@@ -181,6 +203,7 @@ impl ReferralBook {
                 received_at,
                 arrived: now,
                 declined_on_arrival,
+                withdrawn: None,
             },
         );
         self.by_key.remember(key, request, referral_id.clone());
@@ -220,12 +243,20 @@ impl ReferralBook {
             duty: None,
             outcome: None,
             reason: None,
+            withdrawal_reason: None,
             received_at: entry.received_at,
             updated_at: entry.received_at,
         };
         if entry.declined_on_arrival {
             view.status = DtrStatus::Declined;
             view.reason = Some(DeclineReason::NotAcceptingReferrals);
+            return Some(view);
+        }
+        if let Some(withdrawal) = entry.withdrawn {
+            view.status = DtrStatus::Withdrawn;
+            view.duty = withdrawal.duty;
+            view.withdrawal_reason = Some(withdrawal.reason);
+            view.updated_at = withdrawal.at;
             return Some(view);
         }
         let duty = match entry.reason {
@@ -282,6 +313,32 @@ impl ReferralBook {
         Some(view)
     }
 
+    /// Withdraws a referral for `reason`, as the referrer asks: one still received, accepted
+    /// or in progress becomes `withdrawn`; withdrawing a withdrawn one changes nothing (the
+    /// first reason stays); one closed or declined first is left as it is.
+    pub(crate) fn withdraw(
+        &mut self,
+        referral_id: &str,
+        reason: WithdrawalReason,
+    ) -> WithdrawOutcome {
+        let Some(now) = self.view(referral_id) else {
+            return WithdrawOutcome::Unknown;
+        };
+        match now.status {
+            DtrStatus::Withdrawn => return WithdrawOutcome::Withdrawn(now),
+            DtrStatus::Closed | DtrStatus::Declined => return WithdrawOutcome::Ended(now),
+            DtrStatus::Received | DtrStatus::Accepted | DtrStatus::InProgress => {}
+        }
+        if let Some(entry) = self.referrals.get_mut(referral_id) {
+            entry.withdrawn = Some(Withdrawal { reason, at: Utc::now(), duty: now.duty });
+            self.stats.referrals_withdrawn += 1;
+        }
+        match self.view(referral_id) {
+            Some(view) => WithdrawOutcome::Withdrawn(view),
+            None => WithdrawOutcome::Unknown,
+        }
+    }
+
     /// Where every referral stands now, as referral events tell it. The clock's reasons become
     /// the authority's own, as in [`ReferralBook::view`]: `no_capacity` is a referral passed
     /// on for want of a local connection, told as `out_of_area`.
@@ -295,6 +352,23 @@ impl ReferralBook {
                     let stage = Stage::Rejected(RejectReason::NoCapacity);
                     let mut progress = Progress::on_clock(id, stage, entry.received_at, 0);
                     progress.reason = Some(EventReason::NoCapacity);
+                    return progress.in_area(entry.authority.ons_code);
+                }
+                if let Some(withdrawal) = entry.withdrawn {
+                    let reason = match withdrawal.reason {
+                        WithdrawalReason::ConsentWithdrawn | WithdrawalReason::NoLongerNeeded => {
+                            EventReason::NoLongerInterested
+                        }
+                        _ => EventReason::Other,
+                    };
+                    let progress = Progress {
+                        reference: id.clone(),
+                        state: TaskState::Cancelled,
+                        reason: Some(reason),
+                        received_at: entry.received_at,
+                        changed_at: withdrawal.at,
+                        area: None,
+                    };
                     return progress.in_area(entry.authority.ons_code);
                 }
                 let elapsed = now.saturating_duration_since(entry.arrived);

@@ -16,8 +16,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
-use super::referrals::PostOutcome;
-use super::wire::DtrRequest;
+use super::referrals::{PostOutcome, WithdrawOutcome};
+use super::wire::{DtrRequest, WithdrawalRequest};
 use super::HousingState;
 use crate::faults;
 use crate::http::{self, error, parse_json, required_idempotency_key, IDEMPOTENCY_KEY};
@@ -35,6 +35,7 @@ pub(crate) fn router(state: Shared) -> Router {
         .route("/dtr/v1/authorities/{ons_code}/availability", get(availability))
         .route(REFERRALS_PATH, post(post_referral))
         .route("/dtr/v1/referrals/{referral_id}", get(get_referral))
+        .route("/dtr/v1/referrals/{referral_id}/withdraw", post(withdraw_referral))
         .route_layer(middleware::from_fn_with_state(state.api_key.clone(), http::require_api_key))
         .layer(middleware::from_fn_with_state(state.faults.clone(), faults::inject))
         .layer(middleware::from_fn_with_state(state.clone(), count_referral_posts));
@@ -107,5 +108,31 @@ async fn get_referral(State(state): State<Shared>, Path(referral_id): Path<Strin
     match state.book().view(&referral_id) {
         Some(view) => Json(view).into_response(),
         None => error(StatusCode::NOT_FOUND, "unknown_referral", "no referral has that id"),
+    }
+}
+
+async fn withdraw_referral(
+    State(state): State<Shared>,
+    Path(referral_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let request: WithdrawalRequest = match parse_json(&body) {
+        Ok(request) => request,
+        Err(refused) => return refused.into_response(),
+    };
+    let outcome = state.book().withdraw(&referral_id, request.reason);
+    match outcome {
+        WithdrawOutcome::Withdrawn(view) => Json(view).into_response(),
+        WithdrawOutcome::Ended(view) => error(
+            StatusCode::CONFLICT,
+            "referral_ended",
+            format!(
+                "the referral is {}; only one received, accepted or in progress can be withdrawn",
+                view.status.as_str()
+            ),
+        ),
+        WithdrawOutcome::Unknown => {
+            error(StatusCode::NOT_FOUND, "unknown_referral", "no referral has that id")
+        }
     }
 }

@@ -142,6 +142,59 @@ async fn a_referral_is_receipted_once_per_key_and_echoes_nothing_personal() {
     sandbox.shutdown().await;
 }
 
+async fn withdraw(sandbox: &Sandbox, id: &str, body: &Value) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/dtr/v1/referrals/{id}/withdraw", sandbox.housing_url()))
+        .json(body)
+        .send()
+        .await
+        .expect("sandbox answers");
+    (response.status(), response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_referrer_withdraws_a_referral_once_and_it_stays_withdrawn() {
+    let sandbox = start(config()).await;
+    let url = sandbox.housing_url();
+    let receipt: Value = post(&sandbox, "key-w1", &body("E09000020")).await.json().await.unwrap();
+    let id = receipt["referral_id"].as_str().unwrap();
+    let (status, withdrawn) = withdraw(&sandbox, id, &json!({"reason": "consent_withdrawn"})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (withdrawn["status"].as_str(), withdrawn["withdrawal_reason"].as_str()),
+        (Some("withdrawn"), Some("consent_withdrawn"))
+    );
+    let (status, again) = withdraw(&sandbox, id, &json!({"reason": "other"})).await;
+    assert_eq!((status, &again), (StatusCode::OK, &withdrawn), "a repeat changes nothing");
+    let (_, shown) = get_json(format!("{url}/dtr/v1/referrals/{id}")).await;
+    assert_eq!(shown, withdrawn);
+    assert_eq!(sandbox.housing_referral(id), Some(withdrawn));
+    assert_eq!(sandbox.housing_stats().referrals_withdrawn, 1);
+
+    let (status, _) = withdraw(&sandbox, "DTR-KC-NOSUCH", &json!({"reason": "other"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, refused) = withdraw(&sandbox, id, &json!({"reason": "bored"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(!refused.to_string().contains("bored"), "values are never echoed: {refused}");
+    assert_eq!(sandbox.housing_stats().total_posts, 1, "withdrawals are not referral POSTs");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_closed_case_cannot_be_withdrawn() {
+    let sandbox =
+        start(SandboxConfig { clock: ClockConfig { step_ms: 1, reject_rate: 0.0 }, ..config() })
+            .await;
+    let receipt: Value = post(&sandbox, "key-w2", &body("E09000020")).await.json().await.unwrap();
+    let id = receipt["referral_id"].as_str().unwrap();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let (status, refused) = withdraw(&sandbox, id, &json!({"reason": "other"})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(refused["error"]["code"], "referral_ended");
+    assert_eq!(sandbox.housing_referral(id).unwrap()["status"], "closed");
+    sandbox.shutdown().await;
+}
+
 #[tokio::test]
 async fn strictness_consent_and_the_chosen_authority_are_enforced_by_field() {
     let sandbox = start(config()).await;

@@ -141,6 +141,47 @@ pub(crate) enum DtrStatus {
     Closed,
     /// The authority will not open a case, with a reason.
     Declined,
+    /// The referrer withdrew the referral, with a reason.
+    Withdrawn,
+}
+
+impl DtrStatus {
+    /// The wire spelling, e.g. `in_progress`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            DtrStatus::Received => "received",
+            DtrStatus::Accepted => "accepted",
+            DtrStatus::InProgress => "in_progress",
+            DtrStatus::Closed => "closed",
+            DtrStatus::Declined => "declined",
+            DtrStatus::Withdrawn => "withdrawn",
+        }
+    }
+}
+
+/// Why the referrer withdraws a referral.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum WithdrawalReason {
+    /// The client withdrew their consent to the referral.
+    ConsentWithdrawn,
+    /// The client no longer needs the authority's help.
+    NoLongerNeeded,
+    /// The client is being helped by someone else.
+    AssistedElsewhere,
+    /// The client was referred to another authority or service instead.
+    ReferredElsewhere,
+    /// The referral should not have been made (wrong client, wrong authority).
+    ReferredInError,
+    /// Anything else.
+    Other,
+}
+
+/// The body of a withdrawal.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WithdrawalRequest {
+    pub reason: WithdrawalReason,
 }
 
 /// The duty a case is opened under.
@@ -192,6 +233,7 @@ pub(crate) struct ReferralView {
     pub duty: Option<Duty>,
     pub outcome: Option<Outcome>,
     pub reason: Option<DeclineReason>,
+    pub withdrawal_reason: Option<WithdrawalReason>,
     pub received_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -206,6 +248,10 @@ pub struct HousingStats {
     pub distinct_keys: u64,
     /// Referrals recorded (received or declined); a repeated key never records another.
     pub referrals_created: u64,
+    /// Referrals withdrawn through `POST /dtr/v1/referrals/{id}/withdraw` (a repeated
+    /// withdrawal counts once).
+    #[serde(default)]
+    pub referrals_withdrawn: u64,
     /// POSTs received per `Idempotency-Key`.
     pub posts_per_key: BTreeMap<String, u64>,
 }

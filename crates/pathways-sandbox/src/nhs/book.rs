@@ -4,7 +4,8 @@
 //!
 //! A Task's status comes from the shared sandbox clock (from the message's X-Request-ID and
 //! the time since it arrived) unless something fixed it: a referral to a full service is
-//! rejected on arrival, a `revoked` message cancels it, and tests can set it directly.
+//! rejected on arrival, a `revoked` message cancels it, and tests can set it directly. A
+//! cancellation also updates the stored ServiceRequest: its `status` becomes `revoked`.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -13,8 +14,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::data::{SeedCapacity, ServiceSeed};
-use super::message::{ReferralMessage, RequestStatus};
-use super::status::{NhsStats, NhsTaskReason, NhsTaskStatus};
+use super::message::{ReferralMessage, RequestStatus, Subject};
+use super::status::{NhsReferralRecord, NhsStats, NhsTaskReason, NhsTaskStatus};
 use crate::clock::{ClockConfig, RejectReason, Stage};
 use crate::webhook::{EventReason, Progress, TaskState};
 
@@ -52,6 +53,8 @@ pub(crate) enum PostOutcome {
     Conflict,
     /// A cancellation of a referral this service does not hold.
     UnknownReferral,
+    /// A cancellation whose `subject` names another Patient than the referral's.
+    SubjectMismatch,
 }
 
 /// Every referral, every processed X-Request-ID, and the statistics.
@@ -110,15 +113,22 @@ impl ReferralBook {
             (RequestStatus::Active, Some(_)) => return PostOutcome::Duplicate,
             (RequestStatus::Revoked, None) => return PostOutcome::UnknownReferral,
             (RequestStatus::Revoked, Some(index)) => {
+                if let Subject::OnRecord(patient) = &message.subject {
+                    if *patient != self.referrals[index].patient_id {
+                        return PostOutcome::SubjectMismatch;
+                    }
+                }
                 if self.status_of(index).0.is_final() {
                     return PostOutcome::Conflict;
                 }
+                let now = Utc::now();
+                let reason = message.revoke_reason.unwrap_or(NhsTaskReason::RevokedByRequester);
                 let referral = &mut self.referrals[index];
-                referral.fixed = Some((
-                    NhsTaskStatus::Cancelled,
-                    Some(NhsTaskReason::RevokedByRequester),
-                    Utc::now(),
-                ));
+                referral.fixed = Some((NhsTaskStatus::Cancelled, Some(reason), now));
+                // The BaRS way: the update revokes the ServiceRequest itself.
+                referral.service_request["status"] = Value::String("revoked".into());
+                referral.service_request["meta"] =
+                    serde_json::json!({"lastUpdated": super::resources::instant(now)});
                 self.stats.referrals_cancelled += 1;
                 self.request_ids.insert(request_id.to_string(), index);
                 PostOutcome::Cancelled(referral.task_id.clone())
@@ -192,6 +202,18 @@ impl ReferralBook {
     /// The referral at `index`.
     pub(crate) fn referral(&self, index: usize) -> &NhsReferral {
         &self.referrals[index]
+    }
+
+    /// What the book holds of the referral whose Task has `task_id`.
+    pub(crate) fn record(&self, task_id: &str) -> Option<NhsReferralRecord> {
+        let index = self.by_task(task_id)?;
+        let (task_status, task_reason, _) = self.status_of(index);
+        let stored = &self.referrals[index].service_request;
+        Some(NhsReferralRecord {
+            task_status,
+            task_reason,
+            service_request_status: stored["status"].as_str().unwrap_or_default().to_string(),
+        })
     }
 
     /// Fixes a Task's status, as the service would; `false` if there is no such Task.
@@ -292,6 +314,8 @@ mod tests {
             service_request_id: None,
             identifiers: vec![(Some("urn:ietf:rfc:3986".into()), identifier.into())],
             service_request: serde_json::json!({"resourceType": "ServiceRequest"}),
+            subject: Subject::InBundle,
+            revoke_reason: None,
         }
     }
 
@@ -367,6 +391,34 @@ mod tests {
             (status, reason),
             (NhsTaskStatus::Cancelled, Some(NhsTaskReason::RevokedByRequester))
         );
+    }
+
+    #[test]
+    fn a_revoke_may_name_the_patient_on_record_say_why_and_revokes_the_stored_request() {
+        let mut book = book(1, 0);
+        let (body, cap) = (serde_json::json!({}), SeedCapacity::Capacity);
+        let active = message("urn:uuid:a", RequestStatus::Active);
+        assert!(matches!(
+            book.post("r1", active, body.clone(), service(), cap),
+            PostOutcome::Created(_)
+        ));
+        let patient = book.referral(0).patient_id.clone();
+        let mut stranger = message("urn:uuid:a", RequestStatus::Revoked);
+        stranger.subject = Subject::OnRecord("someone-else".into());
+        let refused = book.post("r2", stranger, body.clone(), service(), cap);
+        assert!(matches!(refused, PostOutcome::SubjectMismatch));
+        assert_eq!(book.status_of(0).0, NhsTaskStatus::Requested, "nothing changed");
+        let mut revoke = message("urn:uuid:a", RequestStatus::Revoked);
+        revoke.subject = Subject::OnRecord(patient);
+        revoke.revoke_reason = Some(NhsTaskReason::NoLongerInterested);
+        let cancelled = book.post("r3", revoke, body, service(), cap);
+        assert!(matches!(cancelled, PostOutcome::Cancelled(_)));
+        let (status, reason, _) = book.status_of(0);
+        assert_eq!(
+            (status, reason),
+            (NhsTaskStatus::Cancelled, Some(NhsTaskReason::NoLongerInterested))
+        );
+        assert_eq!(book.referral(0).service_request["status"], "revoked");
     }
 
     #[test]

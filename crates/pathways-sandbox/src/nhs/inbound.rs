@@ -92,6 +92,18 @@ pub(super) struct ServiceRequestIn {
     pub(super) subject: ReferenceIn,
     #[serde(default)]
     pub(super) occurrence_period: Option<PeriodIn>,
+    /// Read for the core `request-statusReason` extension of a revoked ServiceRequest.
+    #[serde(default)]
+    pub(super) extension: Vec<ExtensionIn>,
+}
+
+/// FHIR R4 `Extension`: the elements read (other `value[x]` types are allowed and ignored).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct ExtensionIn {
+    pub(super) url: String,
+    #[serde(default)]
+    pub(super) value_codeable_concept: Option<CodeableConceptIn>,
 }
 
 /// FHIR R4 `Identifier`: the elements read.

@@ -10,8 +10,13 @@
 //! - the ServiceRequest: `status` `active` (a referral) or `revoked` (a cancellation), `intent`
 //!   `plan`, a `category` coded from BaRS's `message-category-servicerequest` (`referral`, or
 //!   `validation` as in the published example), an `occurrencePeriod`, and a `subject` that
-//!   resolves to a Patient in the Bundle;
-//! - the Patient: a name and a `birthDate` that is a FHIR date.
+//!   resolves to a Patient in the Bundle. A `revoked` update may instead point its `subject` at
+//!   the Patient this receiver already holds (`Patient/{id}`, as the referral's Task names it),
+//!   so that withdrawing a referral need not send the patient's details again; it may say why
+//!   with the core extension `request-statusReason` (codes `consent-withdrawn`,
+//!   `no-longer-needed`, `no-longer-interested` or `patient-declined` make the Task's reason
+//!   `no-longer-interested`; any other, or none, `revoked-by-requester`);
+//! - the Patient, when in the Bundle: a name and a `birthDate` that is a FHIR date.
 //!
 //! Every element is read with its FHIR type, so a wrong code or a string where an array belongs
 //! is refused; elements this receiver does not use (meta, extensions, supporting resources)
@@ -21,15 +26,20 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::inbound::{
-    BundleIn, CodingIn, EntryIn, MessageHeaderIn, PatientIn, ServiceRequestIn, SrIntent, SrStatus,
+    BundleIn, CodingIn, EntryIn, ExtensionIn, MessageHeaderIn, PatientIn, ServiceRequestIn,
+    SrIntent, SrStatus,
 };
 use super::outcome::Problem;
+use super::status::NhsTaskReason;
 
 /// The BaRS message event code system.
 pub(crate) const MESSAGE_EVENTS: &str = "https://fhir.nhs.uk/CodeSystem/message-events-bars";
 /// The BaRS ServiceRequest category code system.
 pub(crate) const SERVICE_REQUEST_CATEGORY: &str =
     "https://fhir.nhs.uk/CodeSystem/message-category-servicerequest";
+/// The FHIR core extension saying why a request's status changed (here, why it was revoked).
+pub(crate) const REQUEST_STATUS_REASON: &str =
+    "http://hl7.org/fhir/StructureDefinition/request-statusReason";
 
 /// A message this receiver can act on.
 #[derive(Debug, Clone)]
@@ -46,6 +56,20 @@ pub(crate) struct ReferralMessage {
     pub identifiers: Vec<(Option<String>, String)>,
     /// The ServiceRequest as sent, stored and shown back with the receiver's ids.
     pub service_request: Value,
+    /// Whom the ServiceRequest is about.
+    pub subject: Subject,
+    /// For a cancellation, the Task reason its `request-statusReason` asks for (`None`: the
+    /// generic `revoked-by-requester`).
+    pub revoke_reason: Option<NhsTaskReason>,
+}
+
+/// Whom a ServiceRequest's `subject` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Subject {
+    /// A Patient in the Bundle (checked).
+    InBundle,
+    /// The Patient this receiver already holds, by id (only in a `revoked` update).
+    OnRecord(String),
 }
 
 /// `ServiceRequest.status` values this receiver acts on.
@@ -148,19 +172,32 @@ pub(crate) fn read(body: &[u8]) -> Result<ReferralMessage, Problem> {
                 .at(format!("ServiceRequest.occurrencePeriod.{name}")));
         }
     }
-    let subject = sr.subject.reference.as_deref().unwrap_or_default();
-    let (patient_index, patient_json) =
-        resolve(&bundle.entry, subject, "Patient").ok_or_else(|| {
-            Problem::bad_request(
+    let reference = sr.subject.reference.as_deref().unwrap_or_default();
+    let on_record = match status {
+        RequestStatus::Revoked => patient_on_record(reference),
+        RequestStatus::Active => None,
+    };
+    let subject = match (resolve(&bundle.entry, reference, "Patient"), on_record) {
+        (Some((patient_index, patient_json)), _) => {
+            check_patient(typed(
+                patient_json.clone(),
+                &format!("Bundle.entry[{patient_index}].resource"),
+            )?)?;
+            Subject::InBundle
+        }
+        (None, Some(id)) => Subject::OnRecord(id),
+        (None, None) => {
+            return Err(Problem::bad_request(
                 "invariant",
                 "ServiceRequest.subject does not resolve to a Patient in the Bundle",
             )
-            .at("ServiceRequest.subject")
-        })?;
-    check_patient(typed(
-        patient_json.clone(),
-        &format!("Bundle.entry[{patient_index}].resource"),
-    )?)?;
+            .at("ServiceRequest.subject"))
+        }
+    };
+    let revoke_reason = match status {
+        RequestStatus::Revoked => revoke_reason(&sr.extension),
+        RequestStatus::Active => None,
+    };
     Ok(ReferralMessage {
         bundle_id: bundle.id,
         source_endpoint: header.source.endpoint,
@@ -172,7 +209,35 @@ pub(crate) fn read(body: &[u8]) -> Result<ReferralMessage, Problem> {
             .filter_map(|i| Some((i.system, i.value.filter(|v| !v.is_empty())?)))
             .collect(),
         service_request: sr_json.clone(),
+        subject,
+        revoke_reason,
     })
+}
+
+/// The id in a literal reference to a Patient this receiver holds (`Patient/{id}`, a FHIR id).
+fn patient_on_record(reference: &str) -> Option<String> {
+    let id = reference.strip_prefix("Patient/")?;
+    let valid = (1..=64).contains(&id.len())
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    valid.then(|| id.to_string())
+}
+
+/// The Task reason a revoked ServiceRequest's `request-statusReason` asks for, whatever the
+/// code system (no published one exists for why a referral is withdrawn).
+fn revoke_reason(extensions: &[ExtensionIn]) -> Option<NhsTaskReason> {
+    extensions
+        .iter()
+        .filter(|e| e.url == REQUEST_STATUS_REASON)
+        .filter_map(|e| e.value_codeable_concept.as_ref())
+        .flat_map(|c| &c.coding)
+        .filter_map(|c| c.code.as_deref())
+        .find_map(|code| match code {
+            "consent-withdrawn"
+            | "no-longer-needed"
+            | "no-longer-interested"
+            | "patient-declined" => Some(NhsTaskReason::NoLongerInterested),
+            _ => None,
+        })
 }
 
 fn check_event(event: &CodingIn) -> Result<(), Problem> {

@@ -48,9 +48,16 @@
 //!   receiver's ids;
 //! - a repeated `X-Request-ID`, or an active ServiceRequest whose `identifier` (or id) this
 //!   receiver already holds → 409 `REC_CONFLICT` / `duplicate`, creating nothing;
-//! - `status: revoked` for a referral it holds → 200 as above with the Task `cancelled`
-//!   (`statusReason` `revoked-by-requester`); for one that has ended → 409 `REC_CONFLICT` /
-//!   `conflict`; for one it does not hold → 404 `REC_NOT_FOUND`;
+//! - `status: revoked` for a referral it holds (found by the ServiceRequest's `identifier` or
+//!   id) → 200 as above with the Task `cancelled` and the stored ServiceRequest `revoked`.
+//!   The Task's `statusReason` is `no-longer-interested` when the update's
+//!   `request-statusReason` extension says the patient withdrew or no longer needs it
+//!   (`consent-withdrawn`, `no-longer-needed`, `no-longer-interested`, `patient-declined`),
+//!   else `revoked-by-requester`. The update's `subject` may be the Patient in the Bundle or
+//!   the Patient this receiver holds (`Patient/{id}`, as the Task's `for` names it; another
+//!   patient → 400 `REC_BAD_REQUEST` / `invariant`). For a referral that has ended (cancelled
+//!   included) → 409 `REC_CONFLICT` / `conflict`; for one it does not hold → 404
+//!   `REC_NOT_FOUND`;
 //! - another BaRS event (e.g. `booking-request`) → 422 `REC_UNPROCESSABLE_ENTITY`.
 //!
 //! # Tracking
@@ -87,7 +94,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
-pub use status::{NhsStats, NhsTaskReason, NhsTaskStatus};
+pub use status::{NhsReferralRecord, NhsStats, NhsTaskReason, NhsTaskStatus};
 
 use crate::clock::ClockConfig;
 use crate::faults::{FaultInjector, Faults};
@@ -177,6 +184,11 @@ impl Simulator<NhsState> {
     /// The message Bundles accepted so far (the last hundred), oldest first.
     pub(crate) fn messages(&self) -> Vec<serde_json::Value> {
         self.state().book().messages()
+    }
+
+    /// What the simulator holds of the referral whose Task has `task_id`.
+    pub(crate) fn referral(&self, task_id: &str) -> Option<NhsReferralRecord> {
+        self.state().book().record(task_id)
     }
 
     /// Fixes a Task's status, as the service would.

@@ -203,6 +203,14 @@ async fn process_message(State(state): State<Shared>, headers: HeaderMap, body: 
                 .at("ServiceRequest.identifier")
                 .into_response()
         }
+        PostOutcome::SubjectMismatch => {
+            return Problem::bad_request(
+                "invariant",
+                "ServiceRequest.subject is not the Patient of the referral it revokes",
+            )
+            .at("ServiceRequest.subject")
+            .into_response()
+        }
     };
     let Some(index) = book.by_task(&task_id) else {
         return Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR).into_response();

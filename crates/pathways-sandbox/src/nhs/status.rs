@@ -112,6 +112,19 @@ impl NhsTaskReason {
     }
 }
 
+/// What the NHS simulator holds of one referral, for tests (nothing personal): its Task's
+/// status and reason now, and the `status` of the ServiceRequest as stored (`active`, or
+/// `revoked` once the referrer withdrew it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NhsReferralRecord {
+    /// The Task's status.
+    pub task_status: NhsTaskStatus,
+    /// The Task's reason, if it has one.
+    pub task_reason: Option<NhsTaskReason>,
+    /// `ServiceRequest.status` as stored.
+    pub service_request_status: String,
+}
+
 /// Counts of `$process-message` POSTs, for exactly-once tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NhsStats {

@@ -325,6 +325,70 @@ async fn tasks_are_found_by_id_focus_and_identifier_and_revoked_cancels() {
 }
 
 #[tokio::test]
+async fn a_revoke_may_name_the_patient_on_record_say_why_and_revokes_the_service_request() {
+    let sandbox = start().await;
+    let url = sandbox.nhs_url();
+    let identifier = "urn:uuid:dddddddd-0000-4000-8000-000000000001";
+    let body = referral(identifier, "active").to_string();
+    let answer: Value = post(&sandbox, "30000000-0000-4000-8000-000000000001", "2000100002", &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let task_id = answer["entry"][1]["resource"]["id"].as_str().unwrap().to_string();
+    let patient = answer["entry"][1]["resource"]["for"]["reference"].as_str().unwrap().to_string();
+    let sr_id = answer["entry"][2]["resource"]["id"].as_str().unwrap().to_string();
+    // The update without the Patient: the subject is the receiver's own record.
+    let revoke = |identifier: &str, status: &str, subject: &str| {
+        let mut message = referral(identifier, status);
+        message["entry"].as_array_mut().unwrap().truncate(2);
+        let sr = &mut message["entry"][1]["resource"];
+        sr["subject"] = json!({"reference": subject});
+        sr["extension"] = json!([{
+            "url": "http://hl7.org/fhir/StructureDefinition/request-statusReason",
+            "valueCodeableConcept": {"coding": [{"system": "urn:test", "code": "no-longer-needed"}]}
+        }]);
+        message.to_string()
+    };
+    let stranger = revoke(identifier, "revoked", "Patient/someone-else");
+    let refused =
+        post(&sandbox, "30000000-0000-4000-8000-000000000002", "2000100002", &stranger).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let outcome: Value = refused.json().await.unwrap();
+    assert_eq!(outcome["issue"][0]["expression"][0], "ServiceRequest.subject");
+    let not_a_referral =
+        revoke("urn:uuid:dddddddd-0000-4000-8000-000000000002", "active", &patient);
+    let refused =
+        post(&sandbox, "30000000-0000-4000-8000-000000000003", "2000100002", &not_a_referral).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "a new referral needs its Patient");
+    assert_eq!(sandbox.nhs_referral(&task_id).unwrap().task_status, NhsTaskStatus::Requested);
+
+    let update = revoke(identifier, "revoked", &patient);
+    let cancelled =
+        post(&sandbox, "30000000-0000-4000-8000-000000000004", "2000100002", &update).await;
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    let (_, task) = get(format!("{url}/Task/{task_id}")).await;
+    assert_eq!(task["status"], "cancelled");
+    assert_eq!(task["statusReason"]["coding"][0]["code"], "no-longer-interested");
+    let (_, stored) = get(format!("{url}/ServiceRequest/{sr_id}")).await;
+    assert_eq!(stored["status"], "revoked");
+    assert_eq!(
+        sandbox.nhs_referral(&task_id),
+        Some(crate::NhsReferralRecord {
+            task_status: NhsTaskStatus::Cancelled,
+            task_reason: Some(NhsTaskReason::NoLongerInterested),
+            service_request_status: "revoked".into(),
+        })
+    );
+    // The same update again is the same message: a duplicate, changing nothing.
+    let again = post(&sandbox, "30000000-0000-4000-8000-000000000004", "2000100002", &update).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    assert_eq!(sandbox.nhs_stats().referrals_cancelled, 1);
+    assert_eq!(sandbox.nhs_referral("no-such-task"), None);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_full_service_rejects_on_arrival_and_statuses_can_be_set() {
     let sandbox = start().await;
     let body = referral("urn:uuid:cccccccc-0000-4000-8000-000000000001", "active").to_string();

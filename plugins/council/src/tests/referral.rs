@@ -1,12 +1,12 @@
 //! Referrals as Open311 service requests against the sandbox: round trip, every status,
-//! exactly once per key, and the services that cannot take one.
+//! exactly once per key, the services that cannot take one, and the cancel Open311 lacks.
 
 use std::time::Duration;
 
 use pathways_sandbox::{ClockConfig, RejectReason, Sandbox, SandboxConfig, Stage};
 use pathways_sdk::{
-    NeedCode, Partner, PartnerErrorKind, PartnerPlugin, ReferralRef, ServiceRef, StatusReason,
-    TaskState,
+    CancelReason, CancelRequest, Capability, NeedCode, Partner, PartnerErrorKind, PartnerPlugin,
+    ReferralRef, ServiceRef, StatusReason, TaskState,
 };
 
 use super::{kensington_service, partner, referral, sandbox};
@@ -167,5 +167,31 @@ async fn a_property_service_needs_an_address_that_unsafe_contact_withholds() {
     assert_eq!(receipt.state, TaskState::Requested);
     let unscoped = partner(&sandbox.council_url());
     assert!(unscoped.health().await.unwrap().detail.unwrap().contains("answered"));
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn cancelling_is_not_supported_sends_nothing_and_says_to_phone_the_council() {
+    let sandbox = sandbox().await;
+    let council = kensington(&sandbox);
+    let service = kensington_service(&council, NeedCode::DebtMoney, "Welfare Rights Advice").await;
+    let referral = referral(service, NeedCode::DebtMoney, "key-cancel", false);
+    let receipt = council.send_referral(&referral).await.unwrap();
+    let before = sandbox.council_stats();
+    let at = reference(&receipt.partner_reference, "key-cancel");
+    for reason in CancelReason::ALL {
+        let request = CancelRequest { reference: at.clone(), reason };
+        let err = council.cancel_referral(&request).await.unwrap_err();
+        assert_eq!(err.kind, PartnerErrorKind::NotSupported, "{err}");
+        assert_eq!(
+            err.message,
+            "Open311 service requests cannot be withdrawn through the council's API: phone the council to withdraw it"
+        );
+    }
+    assert_eq!(sandbox.council_stats(), before, "nothing reached the council");
+    assert_eq!(council.referral_status(&at).await.unwrap().state, TaskState::Requested);
+    let manifest = CouncilPartner::describe();
+    assert!(!manifest.capabilities.contains(&Capability::Cancel), "the host must not ask");
+    assert!(manifest.description.contains("phone the council"), "{}", manifest.description);
     sandbox.shutdown().await;
 }

@@ -85,6 +85,6 @@ async fn unknown_referrals_are_permanent_and_a_wrong_key_is_unauthorized() {
     assert_eq!(err.kind, PartnerErrorKind::Permanent, "{err}");
     let err = housing.referral_status(&reference(" ", "k")).await.unwrap_err();
     assert_eq!(err.kind, PartnerErrorKind::InvalidRequest, "{err}");
-    assert!(HousingPartner::describe().capabilities.len() == 3);
+    assert!(HousingPartner::describe().capabilities.len() == 4);
     sandbox.shutdown().await;
 }

@@ -139,3 +139,42 @@ fn availability_publishes_the_session_days_and_times() {
     let ludlow = book.availability("ludlow-district", today(), None).unwrap();
     assert_eq!(ludlow["sessions"][0]["days"], serde_json::json!(["thu"]));
 }
+
+#[test]
+fn an_issued_voucher_is_cancelled_once_and_an_ended_one_stays_as_it_is() {
+    let mut book = VoucherBook::new(1);
+    let PostOutcome::Created(voucher) = book.post("k1", request("north-kensington"), today(), None)
+    else {
+        panic!("expected a voucher");
+    };
+    let id = voucher.voucher_id;
+    let CancelOutcome::Cancelled(cancelled) = book.cancel(&id, VoucherReason::ClientWithdrew)
+    else {
+        panic!("an issued voucher can be cancelled");
+    };
+    assert_eq!(
+        (cancelled.status, cancelled.status_reason),
+        (VoucherStatus::Cancelled, Some(VoucherReason::ClientWithdrew))
+    );
+    // Again, even with another reason: the same voucher, the first reason, counted once.
+    let CancelOutcome::Cancelled(again) = book.cancel(&id, VoucherReason::AgencyWithdrew) else {
+        panic!("cancelling twice is harmless");
+    };
+    assert_eq!(again, cancelled);
+    assert_eq!(book.stats.vouchers_cancelled, 1);
+
+    let PostOutcome::Created(collected) =
+        book.post("k2", request("north-kensington"), today(), None)
+    else {
+        panic!("expected a voucher");
+    };
+    book.set_status(&collected.voucher_id, VoucherStatus::Redeemed, None);
+    let CancelOutcome::Ended(ended) =
+        book.cancel(&collected.voucher_id, VoucherReason::AgencyWithdrew)
+    else {
+        panic!("a redeemed voucher cannot be cancelled");
+    };
+    assert_eq!(ended.status, VoucherStatus::Redeemed);
+    assert!(matches!(book.cancel("FBV-NOSUCH", VoucherReason::Other), CancelOutcome::Unknown));
+    assert_eq!(book.stats.vouchers_cancelled, 1);
+}

@@ -147,3 +147,46 @@ fn refusals_name_the_field() {
     assert!(matches!(book.post("k4", via_referrer, today(), None), PostOutcome::Created(_)));
     assert_eq!(book.stats.referrals_created, 1);
 }
+
+#[test]
+fn the_referrer_withdraws_an_open_referral_once_and_not_a_closed_one() {
+    let mut book = ReferralBook::new(1, ClockConfig::default(), 1);
+    let receipt = created(book.post("k", request("E09000020", "homeless"), today(), None));
+    let id = receipt.referral_id;
+    let WithdrawOutcome::Withdrawn(view) = book.withdraw(&id, WithdrawalReason::NoLongerNeeded)
+    else {
+        panic!("a received referral can be withdrawn");
+    };
+    assert_eq!(
+        (view.status, view.withdrawal_reason),
+        (DtrStatus::Withdrawn, Some(WithdrawalReason::NoLongerNeeded))
+    );
+    // Again, with another reason: the same referral, the first reason, counted once.
+    let WithdrawOutcome::Withdrawn(again) = book.withdraw(&id, WithdrawalReason::Other) else {
+        panic!("withdrawing twice is harmless");
+    };
+    assert_eq!(again, view);
+    assert_eq!(book.stats.referrals_withdrawn, 1);
+    let progress = book.progress();
+    let told = progress.iter().find(|p| p.reference == id).unwrap();
+    assert_eq!(
+        (told.state, told.reason),
+        (TaskState::Cancelled, Some(EventReason::NoLongerInterested))
+    );
+
+    // A case the clock has closed stays closed.
+    let mut book = ReferralBook::new(1, ClockConfig { step_ms: 1, reject_rate: 0.0 }, 1);
+    let receipt = created(book.post("k", request("E09000020", "homeless"), today(), None));
+    std::thread::sleep(Duration::from_millis(10));
+    let WithdrawOutcome::Ended(ended) =
+        book.withdraw(&receipt.referral_id, WithdrawalReason::Other)
+    else {
+        panic!("a closed case is not withdrawn");
+    };
+    assert_eq!(ended.status, DtrStatus::Closed);
+    assert!(matches!(
+        book.withdraw("DTR-KC-NOSUCH", WithdrawalReason::Other),
+        WithdrawOutcome::Unknown
+    ));
+    assert_eq!(book.stats.referrals_withdrawn, 0);
+}
