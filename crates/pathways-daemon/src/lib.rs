@@ -36,6 +36,7 @@ pub use dispatch::{DispatchSettings, Dispatcher};
 pub use error::{ApiError, DaemonError};
 pub use metrics::ReloadResult;
 pub use openapi::document as openapi_document;
+pub use referrals::reroute::{RerouteMode, RerouteProposal, Reroutes};
 /// How referral intake fingerprints a request and derives each referral's key: for tests that
 /// play a daemon which died mid-request.
 pub use referrals::{
@@ -76,6 +77,17 @@ impl Daemon {
     /// Starts the dispatcher (sending from the outbox, polling statuses) in the background.
     pub fn start_dispatcher(&self) -> Dispatcher {
         Dispatcher::start(self.state.clone(), self.state.dispatch_settings())
+    }
+
+    /// Starts the automatic re-router (`[dispatch] reroute = "auto"`), looking every `tick`
+    /// for referrals rejected or failed since it last looked; it stops when the returned
+    /// sender is dropped or sent `true`.
+    pub fn start_rerouter(
+        &self,
+        tick: std::time::Duration,
+    ) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        (stop, tokio::spawn(referrals::reroute::run(self.state.clone(), tick, stopped)))
     }
 
     /// Starts the retention sweep in the background; it stops when the returned sender is

@@ -259,6 +259,16 @@ pub trait Store: Send + Sync + fmt::Debug {
         change: &StatusChange,
     ) -> Result<PartnerEvent, StoreError>;
 
+    /// Referrals that entered `state` at or after `since` and are still in it, oldest change
+    /// first, at most `limit`: what has happened since a watcher last looked (e.g. referrals
+    /// rejected since then, to propose a re-route). Page on by the last `since` returned.
+    async fn referrals_entered(
+        &self,
+        state: TaskState,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<StuckReferral>, StoreError>;
+
     /// Referrals in `state` since before `before`, longest waiting first, at most `limit`:
     /// e.g. `requested` for three days, for the pathfinder to chase.
     async fn referrals_stuck(

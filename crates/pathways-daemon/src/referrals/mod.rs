@@ -8,6 +8,7 @@
 
 mod cancel;
 mod intake;
+pub(crate) mod reroute;
 mod selection;
 mod view;
 

@@ -319,7 +319,7 @@ async fn case_access(
 
 /// The case `id` if the caller's organisation owns it; otherwise the same 404 as for a
 /// missing case (a partner organisation never plans).
-pub(super) async fn owned_case(
+pub(crate) async fn owned_case(
     state: &AppState,
     caller: &Caller,
     id: &str,

@@ -396,6 +396,32 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         ),
         (
             RouteSpec {
+                responses: vec![ok::<ReferralsAccepted>(202), err(404), err(409), err(422)],
+                ..spec(
+                    Method::POST,
+                    "/v1/referrals/{id}/reroute",
+                    "rerouteReferral",
+                    "Accept the re-route of a rejected or failed referral: the plan chooses the step's next fallback and the step is referred to it (idempotent).",
+                    Access::Roles(PATHFINDER),
+                )
+            },
+            post(crate::referrals::reroute::accept),
+        ),
+        (
+            RouteSpec {
+                responses: vec![ok::<crate::Reroutes>(200), err(404)],
+                ..spec(
+                    Method::GET,
+                    "/v1/cases/{id}/reroutes",
+                    "listReroutes",
+                    "For each step whose referral was rejected or failed, the next service to try.",
+                    Access::Roles(PATHFINDER),
+                )
+            },
+            get(crate::referrals::reroute::list),
+        ),
+        (
+            RouteSpec {
                 request: Some(schema::<crate::webhooks::Event>),
                 headers: WEBHOOK_HEADERS,
                 responses: vec![ok::<Status>(200), err(401), err(404), err(409), err(422)],

@@ -460,6 +460,15 @@ impl Store for PostgresStore {
             .await
     }
 
+    async fn referrals_entered(
+        &self,
+        state: TaskState,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<StuckReferral>, StoreError> {
+        reports::entered(&self.client().await?, state, since, limit).await
+    }
+
     async fn referrals_stuck(
         &self,
         state: TaskState,

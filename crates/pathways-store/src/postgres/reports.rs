@@ -39,6 +39,34 @@ pub(super) async fn stuck(
         .collect()
 }
 
+pub(super) async fn entered(
+    c: &Client,
+    state: TaskState,
+    since: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<StuckReferral>, StoreError> {
+    const OP: &str = "finding referrals that changed state";
+    let s = c
+        .prepare_cached(
+            "SELECT id, case_id, partner_id, state_changed_at FROM referrals
+             WHERE state = $1 AND state_changed_at >= $2 ORDER BY state_changed_at, id LIMIT $3",
+        )
+        .await
+        .during(OP)?;
+    let rows = c.query(&s, &[&to_code(&state), &since, &i64::from(limit)]).await.during(OP)?;
+    rows.iter()
+        .map(|r| {
+            Ok(StuckReferral {
+                referral_id: ReferralId::from_db(r.try_get(0).during(OP)?),
+                case_id: CaseId::from_db(r.try_get(1).during(OP)?),
+                partner_id: r.try_get(2).during(OP)?,
+                state,
+                since: r.try_get(3).during(OP)?,
+            })
+        })
+        .collect()
+}
+
 pub(super) async fn stats_facts(
     c: &Client,
     from: DateTime<Utc>,

@@ -556,6 +556,15 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn referrals_entered(
+        &self,
+        state: TaskState,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<StuckReferral>, StoreError> {
+        self.read(move |c| reports::entered(c, state, since, limit)).await
+    }
+
     async fn referrals_stuck(
         &self,
         state: TaskState,

@@ -42,6 +42,37 @@ pub(super) fn stuck(
         .collect()
 }
 
+pub(super) fn entered(
+    c: &Connection,
+    state: TaskState,
+    since: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<StuckReferral>, StoreError> {
+    let rows: Vec<(String, String, String, i64)> = c
+        .prepare_cached(
+            "SELECT id, case_id, partner_id, state_changed_at FROM referrals
+             WHERE state = ?1 AND state_changed_at >= ?2 ORDER BY state_changed_at, id LIMIT ?3",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![to_code(&state), micros(since), limit], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect()
+        })
+        .during("finding referrals that changed state")?;
+    rows.into_iter()
+        .map(|(id, case_id, partner_id, since)| {
+            Ok(StuckReferral {
+                since: from_micros(since, "referral", &id)?,
+                referral_id: ReferralId::from_db(id),
+                case_id: CaseId::from_db(case_id),
+                partner_id,
+                state,
+            })
+        })
+        .collect()
+}
+
 pub(super) fn stats_facts(
     c: &Connection,
     from: DateTime<Utc>,

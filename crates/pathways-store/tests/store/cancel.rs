@@ -234,7 +234,7 @@ pub async fn a_consent_change_keeps_the_one_it_replaced_sealed_until_erasure(fx:
     none.share_with = pathways_core::ShareWith::None;
     let after = fx.store.replace_consent(&case_id, &narrowed).await.unwrap().unwrap();
     assert_eq!(after.case.consent, narrowed);
-    assert_eq!(after.consent_history, [original.clone()]);
+    assert_eq!(after.consent_history, std::slice::from_ref(&original));
     fx.store.replace_consent(&case_id, &none).await.unwrap().unwrap();
     let stored = fx.store.get_case(&case_id).await.unwrap().unwrap();
     assert_eq!(stored.case.consent, none);
@@ -254,4 +254,31 @@ pub async fn a_consent_change_keeps_the_one_it_replaced_sealed_until_erasure(fx:
         .unwrap();
     assert_eq!(fx.raw_count("cases WHERE consent_history IS NOT NULL").await, 0);
     assert_eq!(fx.store.replace_consent(&case_id, &none).await.unwrap(), None, "erased");
+}
+
+pub async fn referrals_that_entered_a_state_since_a_time_are_listed_oldest_first(fx: &Fixture) {
+    let case_id = fx.store.insert_case("citizens-advice-kc", &case()).await.unwrap();
+    let new: Vec<_> = (0..3)
+        .map(|i| referral(&format!("p{i}"), &[NeedCode::Food], &format!("k-entered-{i}")))
+        .collect();
+    let ids = fx.store.create_referrals(&case_id, new, t(0)).await.unwrap();
+    deliver(fx, 1).await;
+    for (i, id) in ids.iter().enumerate() {
+        let rejected = StatusChange {
+            state: TaskState::Rejected,
+            reason: Some(StatusReason::NoCapacity),
+            note: None,
+            source: StatusSource::PartnerPoll,
+            at: t(10 + 10 * i as i64),
+        };
+        fx.store.record_referral_status(id, &rejected).await.unwrap();
+    }
+    let all = fx.store.referrals_entered(TaskState::Rejected, t(10), 10).await.unwrap();
+    let found: Vec<_> = all.iter().map(|r| r.referral_id.clone()).collect();
+    assert_eq!(found, ids, "oldest change first, `since` included");
+    let later = fx.store.referrals_entered(TaskState::Rejected, t(15), 10).await.unwrap();
+    assert_eq!(later.len(), 2);
+    let page = fx.store.referrals_entered(TaskState::Rejected, t(0), 1).await.unwrap();
+    assert_eq!((page.len(), page[0].since), (1, t(10)));
+    assert!(fx.store.referrals_entered(TaskState::Failed, t(0), 10).await.unwrap().is_empty());
 }

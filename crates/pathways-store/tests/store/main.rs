@@ -81,6 +81,7 @@ macro_rules! store_suite {
             cancel::concurrent_cancel_claimers_never_share_one,
             cancel::erasure_removes_a_cancels_note,
             cancel::a_consent_change_keeps_the_one_it_replaced_sealed_until_erasure,
+            cancel::referrals_that_entered_a_state_since_a_time_are_listed_oldest_first,
             unmet::unmet_needs_count_by_need_and_area_most_first,
             unmet::a_newer_plan_replaces_the_unmet_needs_of_the_older,
             unmet::unmet_needs_count_only_the_organisations_cases,

@@ -76,16 +76,21 @@ pub async fn run(args: Args) -> CommandResult {
     }
     let settings_grace = settings.server.limits().shutdown_grace;
     let settings_retention = settings.retention.clone();
+    let auto_reroute = settings.dispatch.enabled
+        && settings.dispatch.reroute == pathways_daemon::RerouteMode::Auto;
+    let reroute_tick =
+        std::time::Duration::from_millis(settings.dispatch.poll_interval_ms.max(250) * 4);
     let reloader = tokio::spawn(reload_on_sighup(daemon.clone(), args.config.clone(), settings));
     let dispatcher = daemon.start_dispatcher();
     let retention = settings_retention
         .enabled
         .then(|| daemon.start_retention(settings_retention.to_settings()));
+    let rerouter = auto_reroute.then(|| daemon.start_rerouter(reroute_tick));
     daemon.serve(listener, stop_signal()).await.map_err(|e| CliError::Failed(e.into()))?;
     reloader.abort();
-    if let Some((stop, sweeper)) = retention {
+    for (stop, task) in retention.into_iter().chain(rerouter) {
         let _ = stop.send(true);
-        let _ = sweeper.await;
+        let _ = task.await;
     }
     // Stop claiming referrals; sends in flight get the grace period, then their leases lapse.
     dispatcher.shutdown(settings_grace).await;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use pathways_daemon::DispatchSettings;
+use pathways_daemon::{DispatchSettings, RerouteMode};
 use serde::Deserialize;
 
 /// `[dispatch]`; every key has a default fit for one council.
@@ -37,6 +37,10 @@ pub struct DispatchSection {
     pub chase_after_secs: u64,
     /// How often the planner's pathway statistics are refreshed, in milliseconds.
     pub stats_refresh_ms: u64,
+    /// After a partner rejects or fails a referral: `suggest` (default) proposes the step's
+    /// next fallback for the pathfinder to accept in one action; `auto` also amends the plan
+    /// and refers the fallback at once, where the case's consent covers its partner.
+    pub reroute: RerouteMode,
 }
 
 impl Default for DispatchSection {
@@ -57,6 +61,7 @@ impl Default for DispatchSection {
             status_poll_cap_ms: ms(d.status_poll_cap),
             chase_after_secs: d.chase_after.as_secs(),
             stats_refresh_ms: ms(d.stats_refresh),
+            reroute: RerouteMode::default(),
         }
     }
 }
