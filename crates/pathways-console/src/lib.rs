@@ -108,7 +108,9 @@ impl Console {
 
     /// The router of every page, with the console's middleware.
     pub fn router(&self) -> Router {
-        use pages::{account, case, case_new, copy, dashboard, home, live, oidc, partners, plan};
+        use pages::{
+            account, case, case_new, consent, copy, dashboard, home, live, oidc, partners, plan,
+        };
         let routes = Router::new()
             .route("/", get(home::show))
             .route("/sign-in", get(account::sign_in_form).post(account::sign_in))
@@ -118,6 +120,8 @@ impl Console {
             .route("/set-password", get(account::set_password_form).post(account::set_password))
             .route("/cases/new", get(case_new::form).post(case_new::submit))
             .route("/cases/{id}", get(case::show))
+            .route("/cases/{id}/consent", get(consent::form).post(consent::submit))
+            .route("/cases/{id}/reroute", post(consent::reroute))
             .route("/cases/{id}/plan", get(plan::show).post(plan::make))
             .route("/cases/{id}/plan/start", post(live::start))
             .route("/cases/{id}/plan/events/{job}", get(live::events))

@@ -15,6 +15,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("home.html", include_str!("../templates/home.html")),
     ("partner_home.html", include_str!("../templates/partner_home.html")),
     ("case_new.html", include_str!("../templates/case_new.html")),
+    ("case_consent.html", include_str!("../templates/case_consent.html")),
     ("case_duty.html", include_str!("../templates/case_duty.html")),
     ("case.html", include_str!("../templates/case.html")),
     ("referral.html", include_str!("../templates/referral.html")),

@@ -326,6 +326,11 @@ impl ReferralView {
         self.state
     }
 
+    /// The partner it went to.
+    pub fn partner_id(&self) -> &str {
+        &self.partner_id
+    }
+
     /// The cancel asked for, if any.
     pub fn cancellation(&self) -> Option<&Cancellation> {
         self.cancellation.as_ref()

@@ -229,6 +229,47 @@ impl Handle {
         Ok(view.0)
     }
 
+    /// Records the client's consent as it now stands (`PUT /v1/cases/{id}/consent`), `body`
+    /// being that route's JSON.
+    pub async fn replace_consent(
+        &self,
+        caller: &Caller,
+        id: &str,
+        body: Vec<u8>,
+    ) -> Result<crate::ConsentChanged, ApiError> {
+        let changed = crate::routes::consent::replace(
+            State(self.state.clone()),
+            caller.clone(),
+            path(id),
+            JsonBody(Ok(Bytes::from(body))),
+        )
+        .await?;
+        Ok(changed.0)
+    }
+
+    /// What to try next for each refused referral of a case (`GET /v1/cases/{id}/reroutes`).
+    pub async fn reroutes(&self, caller: &Caller, id: &str) -> Result<crate::Reroutes, ApiError> {
+        let found =
+            crate::referrals::reroute::list(State(self.state.clone()), caller.clone(), path(id))
+                .await?;
+        Ok(found.0)
+    }
+
+    /// Accepts the re-route of a refused referral (`POST /v1/referrals/{id}/reroute`).
+    pub async fn reroute(&self, caller: &Caller, id: &ReferralId) -> Result<(), ApiError> {
+        let response = crate::referrals::reroute::accept(
+            State(self.state.clone()),
+            caller.clone(),
+            path(id.as_str()),
+        )
+        .await?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(ApiError::for_status(response.status()))
+        }
+    }
+
     /// Withdraws a referral (`POST /v1/referrals/{id}/cancel`).
     pub async fn cancel_referral(
         &self,

@@ -750,3 +750,118 @@ async fn the_clients_copy_speaks_the_clients_language_from_the_catalogue() {
     );
     assert!(copy.body.contains("lang=\"cy\""), "the copy is marked as Welsh for screen readers");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pathfinder_re_routes_a_refusal_changes_consent_and_cancels_from_the_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = sandbox().await;
+    let daemon = console_util::start(dir.path(), &sandbox, "").await;
+    let link = add_user(&daemon, ORG, "pathfinder", "fi@ca.example", "Fi");
+    let c = set_password_and_sign_in(&daemon, &link, "fi@ca.example").await;
+    let (case, food) = referred_food_case(&daemon, &c, "LC-0001").await;
+
+    // The food bank declines: the case page proposes the plan's next food bank.
+    let (_, referral) = daemon.get(&format!("/v1/referrals/{food}"), referrals_util::TOKEN).await;
+    let voucher = referral["partner_reference"].as_str().unwrap();
+    sandbox
+        .set_voucher_status(
+            voucher,
+            pathways_sandbox::VoucherStatus::Declined,
+            Some(pathways_sandbox::VoucherReason::NoCapacity),
+        )
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let page = loop {
+        let page = get(&c, &daemon, &format!("/cases/{case}")).await;
+        if page.body.contains("what to try next") {
+            break page;
+        }
+        assert!(std::time::Instant::now() < deadline, "no proposal: {}", page.body);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(page.body.contains("no capacity"), "{}", page.body);
+    let form = [("csrf", csrf(&page.body)), ("referral", food.clone())];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let rerouted = post(&c, &daemon, &format!("/cases/{case}/reroute"), &form).await;
+    assert_eq!(rerouted.status, 303, "{}", rerouted.body);
+    let again = post(&c, &daemon, &format!("/cases/{case}/reroute"), &form).await;
+    assert_eq!(again.status, 303, "a second click finds it done");
+    let (_, view) = daemon.get(&format!("/v1/cases/{case}"), referrals_util::TOKEN).await;
+    let referrals = view["referrals"].as_array().unwrap();
+    assert_eq!(referrals.len(), 2, "one new referral: {view}");
+    let second = referrals.iter().find(|r| r["id"] != food.as_str()).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The client now agrees to no one: the new referral is cancelled, the history kept.
+    let consent = get(&c, &daemon, &format!("/cases/{case}/consent")).await;
+    assert_eq!(consent.status, 200, "{}", consent.body);
+    assert!(consent.body.contains("Live referrals"), "{}", consent.body);
+    let token = csrf(&consent.body);
+    let bad = post(&c, &daemon, &format!("/cases/{case}/consent"), &[("csrf", &token)]).await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("govuk-error-summary") && bad.body.contains("#basis"), "{}", bad.body);
+    let changed = post(
+        &c,
+        &daemon,
+        &format!("/cases/{case}/consent"),
+        &[("csrf", &token), ("basis", "consent"), ("share", "none")],
+    )
+    .await;
+    assert_eq!(changed.status, 303, "{}", changed.body);
+    let (_, second_now) =
+        daemon.get(&format!("/v1/referrals/{second}"), referrals_util::TOKEN).await;
+    assert_eq!(second_now["cancellation"]["reason"], "consent_withdrawn", "{second_now}");
+    let case_page = get(&c, &daemon, &format!("/cases/{case}")).await;
+    assert!(case_page.body.contains("What the client agreed before"), "{}", case_page.body);
+    assert!(case_page.body.contains("share their details with no one"));
+
+    // A referral page offers the cancel form only while there is something to cancel.
+    let page = get(&c, &daemon, &format!("/referrals/{second}")).await;
+    assert!(page.body.contains("Cancelled by your organisation"), "{}", page.body);
+    assert!(!page.body.contains("Cancel the referral"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pathfinder_cancels_a_referral_with_a_reason_and_a_missing_reason_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = sandbox().await;
+    let daemon = console_util::start(dir.path(), &sandbox, "").await;
+    let link = add_user(&daemon, ORG, "pathfinder", "fi@ca.example", "Fi");
+    let c = set_password_and_sign_in(&daemon, &link, "fi@ca.example").await;
+    let (_, food) = referred_food_case(&daemon, &c, "LC-0002").await;
+    let page = get(&c, &daemon, &format!("/referrals/{food}")).await;
+    assert!(page.body.contains("Cancel the referral"), "{}", page.body);
+    let token = csrf(&page.body);
+    let path = format!("/referrals/{food}/cancel");
+    let missing = post(&c, &daemon, &path, &[("csrf", &token), ("note", "moved away")]).await;
+    assert_eq!(missing.status, 422);
+    assert!(missing.body.contains("Select why the referral is being cancelled"));
+    assert!(missing.body.contains("moved away"), "what was typed is kept");
+    let done = post(
+        &c,
+        &daemon,
+        &path,
+        &[("csrf", &token), ("reason", "helped_elsewhere"), ("note", "moved away")],
+    )
+    .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let page = get(&c, &daemon, &format!("/referrals/{food}")).await;
+        if page.body.contains("Confirmed the cancellation") {
+            assert!(page.body.contains("The need is being met elsewhere"), "{}", page.body);
+            assert!(page.body.contains("moved away"));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", page.body);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // Partner staff never see the pathfinder's note.
+    let link = add_user(&daemon, "foodbank-test", "partner", "sam@food.example", "Sam");
+    let staff = set_password_and_sign_in(&daemon, &link, "sam@food.example").await;
+    let seen = get(&staff, &daemon, &format!("/referrals/{food}")).await;
+    assert_eq!(seen.status, 200);
+    assert!(!seen.body.contains("moved away") && !seen.body.contains("Cancel the referral"));
+}

@@ -32,6 +32,12 @@ pub async fn show(
         Err(e) => return errors::api(e),
     };
     let plan = console.handle().read_plan(&signed.caller, &id, None).await.ok();
+    let reroutes = console
+        .handle()
+        .reroutes(&signed.caller, &id)
+        .await
+        .map(|r| r.proposals)
+        .unwrap_or_default();
     let live = console.handle().live();
     let mut referrals = Vec::with_capacity(owned.len());
     for referral in owned {
@@ -49,7 +55,29 @@ pub async fn show(
         referrals.push(value);
     }
     let consent = &view.case().consent;
-    let consent_words = match (&consent.share_with, consent.lawful_basis) {
+    let consent_words = consent_in_words(consent, &live);
+    let consent_history: Vec<serde_json::Value> = view
+        .consent_history()
+        .iter()
+        .map(|c| serde_json::json!({"recorded_at": c.recorded_at, "words": consent_in_words(c, &live)}))
+        .collect();
+    let context = context! {
+        title => "Case",
+        id => id,
+        view => Value::from_serialize(&view),
+        referrals => Value::from_serialize(&referrals),
+        plan => plan.as_ref().map(Value::from_serialize),
+        consent_words => consent_words,
+        reroutes => Value::from_serialize(&reroutes),
+        consent_history => Value::from_serialize(&consent_history),
+        recorded_by_me => consent.recorded_by == signed.user.id.as_str(),
+    };
+    page(&console, &signed, Section::Home, "case.html", context)
+}
+
+/// What the client agreed, in the words a pathfinder reads back to them.
+fn consent_in_words(consent: &pathways_core::Consent, live: &pathways_daemon::Live) -> String {
+    match (&consent.share_with, consent.lawful_basis) {
         (pathways_core::ShareWith::None, _) => {
             "The client agreed to share their details with no one: the plan signposts only.".to_string()
         }
@@ -63,17 +91,7 @@ pub async fn show(
         (pathways_core::ShareWith::PlannedPartners, _) => {
             "Details are shared without the client's consent, to protect someone: only with the organisations in the plan, and only what each needs.".to_string()
         }
-    };
-    let context = context! {
-        title => "Case",
-        id => id,
-        view => Value::from_serialize(&view),
-        referrals => Value::from_serialize(&referrals),
-        plan => plan.as_ref().map(Value::from_serialize),
-        consent_words => consent_words,
-        recorded_by_me => consent.recorded_by == signed.user.id.as_str(),
-    };
-    page(&console, &signed, Section::Home, "case.html", context)
+    }
 }
 
 /// `GET /referrals/{id}`: the owner's view, or the receiving partner's (exactly what was

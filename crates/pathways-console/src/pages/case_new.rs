@@ -85,7 +85,7 @@ fn options(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 /// The enabled partners a client may limit sharing to: `(id, name)`.
-fn partner_options(console: &Console) -> Vec<(String, String)> {
+pub(super) fn partner_options(console: &Console) -> Vec<(String, String)> {
     let live = console.handle().live();
     live.orchestrator
         .partners()
@@ -346,25 +346,7 @@ fn read_details(form: &Form, rows: usize, signed: &Signed) -> (serde_json::Value
         .into_iter()
         .filter(|c| CIRCUMSTANCES.iter().any(|(k, _)| k == c))
         .collect();
-    let basis = form.get("basis");
-    if !matches!(basis, "consent" | "vital_interests" | "safeguarding") {
-        problems.add("basis", "Select the lawful basis for sharing the client's details");
-    }
-    let share = form.get("share");
-    let share_with = match share {
-        "planned_partners" | "none" => json!(share),
-        "some" => {
-            let chosen = form.all("share_partner");
-            if chosen.is_empty() {
-                problems.add("share_partner", "Select the organisations the client agreed to");
-            }
-            json!(chosen)
-        }
-        _ => {
-            problems.add("share", "Select who the client agreed their details may be shared with");
-            json!(null)
-        }
-    };
+    let (basis, share_with) = read_consent(&form, &mut problems);
     let optional = |v: &str| if v.is_empty() { serde_json::Value::Null } else { json!(v) };
     let case = json!({
         "reference": reference,
@@ -398,6 +380,31 @@ fn read_details(form: &Form, rows: usize, signed: &Signed) -> (serde_json::Value
         }
     }
     (case, problems)
+}
+
+/// The lawful basis and with whom the client agreed their details may be shared, from the
+/// consent fields (the new case page and the change-of-consent page share them).
+pub(super) fn read_consent(form: &Form, problems: &mut Errors) -> (String, serde_json::Value) {
+    let basis = form.get("basis");
+    if !matches!(basis, "consent" | "vital_interests" | "safeguarding") {
+        problems.add("basis", "Select the lawful basis for sharing the client's details");
+    }
+    let share = form.get("share");
+    let share_with = match share {
+        "planned_partners" | "none" => json!(share),
+        "some" => {
+            let chosen = form.all("share_partner");
+            if chosen.is_empty() {
+                problems.add("share_partner", "Select the organisations the client agreed to");
+            }
+            json!(chosen)
+        }
+        _ => {
+            problems.add("share", "Select who the client agreed their details may be shared with");
+            json!(null)
+        }
+    };
+    (basis.to_string(), share_with)
 }
 
 fn read_date(form: &Form, problems: &mut Errors) -> Option<NaiveDate> {

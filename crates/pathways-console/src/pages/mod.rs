@@ -5,6 +5,7 @@
 pub mod account;
 pub mod case;
 pub mod case_new;
+pub mod consent;
 pub mod copy;
 pub mod dashboard;
 pub mod home;
