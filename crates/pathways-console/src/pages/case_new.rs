@@ -346,7 +346,7 @@ fn read_details(form: &Form, rows: usize, signed: &Signed) -> (serde_json::Value
         .into_iter()
         .filter(|c| CIRCUMSTANCES.iter().any(|(k, _)| k == c))
         .collect();
-    let (basis, share_with) = read_consent(&form, &mut problems);
+    let (basis, share_with) = read_consent(form, &mut problems);
     let optional = |v: &str| if v.is_empty() { serde_json::Value::Null } else { json!(v) };
     let case = json!({
         "reference": reference,
