@@ -37,6 +37,10 @@ pub struct Case {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(regex(pattern = r"\S")))]
     pub lead_preference: Option<String>,
+    /// The client's answers to the ONS personal wellbeing questions at intake, when they agreed
+    /// to answer (a follow-up asks again, to see what changed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wellbeing: Option<crate::outcome::Ons4>,
 }
 
 /// How the client reached the referrer.
@@ -494,6 +498,9 @@ impl Case {
                     ),
                 ));
             }
+        }
+        if let Some(Err(answer)) = self.wellbeing.as_ref().map(crate::outcome::Ons4::check) {
+            return Err(CaseError::at(format!("wellbeing.{answer}"), "must be 0 to 10"));
         }
         let client = &self.client;
         if client.name.expose().trim().is_empty() {

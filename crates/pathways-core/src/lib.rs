@@ -19,6 +19,7 @@ mod availability;
 mod case;
 mod error;
 mod need;
+mod outcome;
 mod partner;
 mod personal;
 mod plan;
@@ -37,6 +38,7 @@ pub use case::{
 };
 pub use error::{PartnerError, PartnerErrorKind};
 pub use need::{NeedCode, Urgency};
+pub use outcome::{FollowUp, NeedMet, NeedOutcome, Ons4};
 pub use partner::{BuildInfo, Capability, Health, HealthStatus, Manifest, Partner, PartnerKind};
 pub use personal::Personal;
 pub use plan::{

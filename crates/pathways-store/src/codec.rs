@@ -58,6 +58,10 @@ pub(crate) mod place {
     pub(crate) fn consent_history(case_id: &str) -> String {
         format!("consent-history:{case_id}")
     }
+    /// A follow-up with a client.
+    pub(crate) fn follow_up(case_id: &str) -> String {
+        format!("follow-up:{case_id}")
+    }
     /// The pathfinder's note on a referral's cancel.
     pub(crate) fn cancel_note(referral_id: &str) -> String {
         format!("cancel-note:{referral_id}")

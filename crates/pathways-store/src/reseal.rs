@@ -100,6 +100,14 @@ pub(crate) const SEALED_COLUMNS: &[SealedColumn] = &[
         holds_value: "last_error IS NOT NULL",
     },
     SealedColumn {
+        table: "follow_ups",
+        key: "id",
+        value: "record",
+        place_of: "case_id",
+        place: place::follow_up,
+        holds_value: "record IS NOT NULL",
+    },
+    SealedColumn {
         table: "users",
         key: "id",
         value: "email_sealed",

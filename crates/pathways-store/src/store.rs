@@ -65,6 +65,30 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The case with this id, if there is one and it has not been erased.
     async fn get_case(&self, id: &CaseId) -> Result<Option<StoredCase>, StoreError>;
 
+    /// Records a follow-up with the client of a case (sealed). `false` for an unknown or
+    /// erased case.
+    async fn insert_follow_up(
+        &self,
+        case_id: &CaseId,
+        follow_up: &pathways_core::FollowUp,
+    ) -> Result<bool, StoreError>;
+
+    /// The follow-ups of one case, oldest first.
+    async fn follow_ups_of_case(
+        &self,
+        case_id: &CaseId,
+    ) -> Result<Vec<pathways_core::FollowUp>, StoreError>;
+
+    /// The follow-ups recorded in `[from, to)` with their cases, of `organisation`'s cases
+    /// (every organisation's for `None`), oldest first, at most `limit`.
+    async fn follow_ups_between(
+        &self,
+        organisation: Option<&str>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(CaseId, pathways_core::FollowUp)>, StoreError>;
+
     /// Makes `consent` the case's consent, keeping the one it replaces at the end of
     /// [`StoredCase::consent_history`], in one transaction (two changes at once are applied
     /// one after the other, neither lost). `None` for an unknown or erased case.

@@ -801,7 +801,11 @@ async fn a_pathfinder_re_routes_a_refusal_changes_consent_and_cancels_from_the_p
     let token = csrf(&consent.body);
     let bad = post(&c, &daemon, &format!("/cases/{case}/consent"), &[("csrf", &token)]).await;
     assert_eq!(bad.status, 400);
-    assert!(bad.body.contains("govuk-error-summary") && bad.body.contains("#basis"), "{}", bad.body);
+    assert!(
+        bad.body.contains("govuk-error-summary") && bad.body.contains("#basis"),
+        "{}",
+        bad.body
+    );
     let changed = post(
         &c,
         &daemon,

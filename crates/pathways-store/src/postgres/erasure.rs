@@ -101,6 +101,7 @@ pub(super) async fn erase(
     ] {
         execute(&tx, sql, &[&key]).await?;
     }
+    execute(&tx, "DELETE FROM follow_ups WHERE case_id = $1", &[&key]).await?;
     let plans = execute(&tx, "DELETE FROM plans WHERE case_id = $1", &[&key]).await?;
     execute(
         &tx,

@@ -24,6 +24,7 @@ mod case_list;
 mod erasure;
 mod lookup;
 mod outbox;
+mod outcomes;
 mod records;
 mod referrals;
 mod reports;
@@ -74,6 +75,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "console", include_str!("0003_console.sql")),
     (4, "unmet", include_str!("0004_unmet.sql")),
     (5, "cancel", include_str!("0005_cancel.sql")),
+    (6, "outcomes", include_str!("0006_outcomes.sql")),
 ];
 /// Values sealed per transaction by the pass at connecting.
 const SEAL_AT_CONNECT_BATCH: u32 = 500;
@@ -363,6 +365,34 @@ impl Store for PostgresStore {
     ) -> Result<bool, StoreError> {
         let keys = self.keys();
         outbox::finish(&mut self.client().await?, &keys, item, worker_id, &outcome, now).await
+    }
+
+    async fn insert_follow_up(
+        &self,
+        case_id: &CaseId,
+        follow_up: &pathways_core::FollowUp,
+    ) -> Result<bool, StoreError> {
+        let keys = self.keys();
+        outcomes::insert(&mut self.client().await?, &keys, case_id, follow_up).await
+    }
+
+    async fn follow_ups_of_case(
+        &self,
+        case_id: &CaseId,
+    ) -> Result<Vec<pathways_core::FollowUp>, StoreError> {
+        let keys = self.keys();
+        outcomes::of_case(&self.client().await?, &keys, case_id).await
+    }
+
+    async fn follow_ups_between(
+        &self,
+        organisation: Option<&str>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(CaseId, pathways_core::FollowUp)>, StoreError> {
+        let keys = self.keys();
+        outcomes::between(&self.client().await?, &keys, organisation, from, to, limit).await
     }
 
     async fn replace_consent(

@@ -78,6 +78,9 @@ pub(super) fn erase(
     ] {
         c.prepare_cached(sql).and_then(|mut s| s.execute([key])).during(OP)?;
     }
+    c.prepare_cached("DELETE FROM follow_ups WHERE case_id = ?1")
+        .and_then(|mut s| s.execute([key]))
+        .during(OP)?;
     let plans = c
         .prepare_cached("DELETE FROM plans WHERE case_id = ?1")
         .and_then(|mut s| s.execute([key]))

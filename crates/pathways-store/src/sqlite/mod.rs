@@ -21,6 +21,7 @@ mod erasure;
 mod lookup;
 mod migrations;
 mod outbox;
+mod outcomes;
 mod records;
 mod referrals;
 mod reports;
@@ -445,6 +446,35 @@ impl Store for SqliteStore {
     ) -> Result<bool, StoreError> {
         let (worker_id, keys) = (worker_id.to_string(), self.keys());
         self.write(move |c| outbox::finish(c, &keys, item, &worker_id, &outcome, now)).await
+    }
+
+    async fn insert_follow_up(
+        &self,
+        case_id: &CaseId,
+        follow_up: &pathways_core::FollowUp,
+    ) -> Result<bool, StoreError> {
+        let (id, follow_up, keys) = (case_id.clone(), follow_up.clone(), self.keys());
+        self.write(move |c| outcomes::insert(c, &keys, &id, &follow_up)).await
+    }
+
+    async fn follow_ups_of_case(
+        &self,
+        case_id: &CaseId,
+    ) -> Result<Vec<pathways_core::FollowUp>, StoreError> {
+        let (id, keys) = (case_id.clone(), self.keys());
+        self.read(move |c| outcomes::of_case(c, &keys, &id)).await
+    }
+
+    async fn follow_ups_between(
+        &self,
+        organisation: Option<&str>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(CaseId, pathways_core::FollowUp)>, StoreError> {
+        let (organisation, keys) = (organisation.map(str::to_string), self.keys());
+        self.read(move |c| outcomes::between(c, &keys, organisation.as_deref(), from, to, limit))
+            .await
     }
 
     async fn replace_consent(

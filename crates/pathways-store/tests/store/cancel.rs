@@ -282,3 +282,30 @@ pub async fn referrals_that_entered_a_state_since_a_time_are_listed_oldest_first
     assert_eq!((page.len(), page[0].since), (1, t(10)));
     assert!(fx.store.referrals_entered(TaskState::Failed, t(0), 10).await.unwrap().is_empty());
 }
+
+pub async fn follow_ups_are_sealed_listed_by_period_and_organisation_and_erased(fx: &Fixture) {
+    use pathways_core::{FollowUp, NeedMet, NeedOutcome, Ons4};
+    let mine = fx.store.insert_case("citizens-advice-kc", &case()).await.unwrap();
+    let theirs = fx.store.insert_case("another-org", &case()).await.unwrap();
+    let follow_up = |at: i64, anxiety: u8| FollowUp {
+        wellbeing: Some(Ons4 { life_satisfaction: 6, worthwhile: 7, happiness: 6, anxiety }),
+        needs: vec![NeedOutcome { need_id: "n1".into(), met: NeedMet::Partly }],
+        recorded_by: "usr_fi".into(),
+        recorded_at: t(at),
+    };
+    assert!(fx.store.insert_follow_up(&mine, &follow_up(100, 9)).await.unwrap());
+    assert!(fx.store.insert_follow_up(&mine, &follow_up(50, 8)).await.unwrap());
+    assert!(fx.store.insert_follow_up(&theirs, &follow_up(60, 7)).await.unwrap());
+    assert!(!fx.store.insert_follow_up(&CaseId::random(), &follow_up(1, 1)).await.unwrap());
+    let of_case = fx.store.follow_ups_of_case(&mine).await.unwrap();
+    assert_eq!(of_case, [follow_up(50, 8), follow_up(100, 9)], "oldest first");
+    let all = fx.store.follow_ups_between(None, t(0), t(1000), 10).await.unwrap();
+    assert_eq!(all.len(), 3);
+    let scoped =
+        fx.store.follow_ups_between(Some("citizens-advice-kc"), t(50), t(100), 10).await.unwrap();
+    assert_eq!(scoped, [(mine.clone(), follow_up(50, 8))], "[from, to) and the organisation");
+    assert_eq!(fx.raw_count("follow_ups WHERE record NOT LIKE 'pws1:%'").await, 0, "sealed");
+    fx.store.erase_case(&mine, pathways_store::ErasureReason::ClientRequest, t(2)).await.unwrap();
+    assert_eq!(fx.raw_count("follow_ups").await, 1, "only the other case's is left");
+    assert!(!fx.store.insert_follow_up(&mine, &follow_up(200, 1)).await.unwrap(), "erased");
+}

@@ -82,6 +82,7 @@ macro_rules! store_suite {
             cancel::erasure_removes_a_cancels_note,
             cancel::a_consent_change_keeps_the_one_it_replaced_sealed_until_erasure,
             cancel::referrals_that_entered_a_state_since_a_time_are_listed_oldest_first,
+            cancel::follow_ups_are_sealed_listed_by_period_and_organisation_and_erased,
             unmet::unmet_needs_count_by_need_and_area_most_first,
             unmet::a_newer_plan_replaces_the_unmet_needs_of_the_older,
             unmet::unmet_needs_count_only_the_organisations_cases,
