@@ -43,6 +43,9 @@ pub use referrals::{
     fingerprint as referral_fingerprint, referral_key, CancelBody, Cancelled, ReferralRequest,
     NOTE_MAX as CANCEL_NOTE_MAX,
 };
+pub use reports::outcomes::{
+    FollowUpRequest, NeedsMet, OutcomeReport, OutcomeRow, WellbeingChange, SUPPRESS_BELOW,
+};
 pub use routes::consent::{ConsentCancel, ConsentChange, ConsentChanged};
 pub use routes::{table as route_table, Access, RouteSpec};
 pub use state::{Limits, Live, ReloadRecord};

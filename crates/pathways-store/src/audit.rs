@@ -125,6 +125,8 @@ vocabulary! {
         CaseHoldLift => "case.hold_lift",
         /// `PUT /v1/cases/{id}/consent`: consent withdrawn, narrowed or widened.
         CaseConsent => "case.consent",
+        /// `POST /v1/cases/{id}/follow-ups`: a follow-up with the client recorded.
+        CaseFollowUp => "case.follow_up",
         /// `POST /v1/cases/{id}/plan`.
         PlanCreate => "plan.create",
         /// `GET /v1/cases/{id}/plan`.
@@ -142,6 +144,8 @@ vocabulary! {
         ReportPathways => "report.pathways",
         /// `GET /v1/reports/unmet`.
         ReportUnmet => "report.unmet",
+        /// `GET /v1/reports/outcomes`.
+        ReportOutcomes => "report.outcomes",
         /// `GET /v1/audit`.
         AuditRead => "audit.read",
         /// `POST /v1/partners/{partner_id}/events`, a signed partner callback (key id
@@ -455,7 +459,7 @@ mod tests {
     fn every_action_and_outcome_has_one_spelling_that_reads_back_as_itself() {
         check_spellings(AuditAction::ALL);
         check_spellings(AuditOutcome::ALL);
-        assert_eq!(AuditAction::ALL.len(), 20);
+        assert_eq!(AuditAction::ALL.len(), 22);
         let err = "case.forged".parse::<AuditAction>().unwrap_err();
         assert_eq!(err.to_string(), "`case.forged` is not an audit action");
         assert!(serde_json::from_str::<AuditOutcome>("\"Ok\"").is_err(), "one spelling only");

@@ -6,6 +6,8 @@
 //! %, rejected by reason, completed %, median time to acceptance and to completion (the
 //! definitions are the store's, `pathways_store::PathwayStatsRow`).
 
+pub(crate) mod outcomes;
+
 use std::time::Duration;
 
 use axum::extract::{Query, State};

@@ -302,6 +302,21 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         ),
         (
             RouteSpec {
+                request: Some(schema::<crate::reports::outcomes::FollowUpRequest>),
+                responses: vec![ok::<pathways_core::FollowUp>(201), err(400), err(404)],
+                example: Some(r#"{"needs": [{"need_id": "n1", "met": "met"}]}"#),
+                ..spec(
+                    Method::POST,
+                    "/v1/cases/{id}/follow-ups",
+                    "recordFollowUp",
+                    "Record a follow-up with the client: ONS4 wellbeing (if they agree) and whether each need was met.",
+                    Access::Roles(PATHFINDER),
+                )
+            },
+            post(crate::reports::outcomes::record),
+        ),
+        (
+            RouteSpec {
                 responses: vec![ok::<pathways_core::ActionPlan>(201), err(404)],
                 links: PLAN_LINKS,
                 ..spec(
@@ -462,6 +477,20 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 )
             },
             get(crate::reports::unmet),
+        ),
+        (
+            RouteSpec {
+                query: Some(schema::<crate::reports::Range>),
+                responses: vec![ok::<crate::reports::outcomes::OutcomeReport>(200), err(400), err(422)],
+                ..spec(
+                    Method::GET,
+                    "/v1/reports/outcomes",
+                    "outcomesReport",
+                    "Per partner × need, from follow-ups recorded over `[from, to)`: the change in ONS4 wellbeing since intake and whether clients said their needs were met; groups under 5 cases suppressed.",
+                    Access::Roles(REPORTERS),
+                )
+            },
+            get(crate::reports::outcomes::report),
         ),
         (
             RouteSpec {
