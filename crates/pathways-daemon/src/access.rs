@@ -146,7 +146,7 @@ pub struct OwnerCaseView {
     #[serde(skip_serializing_if = "Option::is_none")]
     legal_hold: Option<LegalHold>,
     /// The consents the case had before its current one, oldest first.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     consent_history: Vec<pathways_core::Consent>,
     /// The case's referrals, briefly; each one's `href` gives the whole.
     referrals: Vec<ReferralSummary>,
