@@ -109,7 +109,8 @@ impl Console {
     /// The router of every page, with the console's middleware.
     pub fn router(&self) -> Router {
         use pages::{
-            account, case, case_new, consent, copy, dashboard, home, live, oidc, partners, plan,
+            account, case, case_new, consent, copy, dashboard, follow_up, home, live, oidc,
+            partners, plan,
         };
         let routes = Router::new()
             .route("/", get(home::show))
@@ -122,6 +123,7 @@ impl Console {
             .route("/cases/{id}", get(case::show))
             .route("/cases/{id}/consent", get(consent::form).post(consent::submit))
             .route("/cases/{id}/reroute", post(consent::reroute))
+            .route("/cases/{id}/follow-up", get(follow_up::form).post(follow_up::submit))
             .route("/cases/{id}/plan", get(plan::show).post(plan::make))
             .route("/cases/{id}/plan/start", post(live::start))
             .route("/cases/{id}/plan/events/{job}", get(live::events))

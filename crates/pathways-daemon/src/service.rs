@@ -324,6 +324,41 @@ impl Handle {
         Ok(report.0)
     }
 
+    /// The outcomes report over `[from, to)` (`GET /v1/reports/outcomes`).
+    pub async fn outcome_report(
+        &self,
+        caller: &Caller,
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        to: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<crate::OutcomeReport, ApiError> {
+        let range = crate::reports::Range::new(from, to);
+        let report = crate::reports::outcomes::report(
+            State(self.state.clone()),
+            caller.clone(),
+            Ok(Query(range)),
+        )
+        .await?;
+        Ok(report.0)
+    }
+
+    /// Records a follow-up with the client (`POST /v1/cases/{id}/follow-ups`), `body` being
+    /// that route's JSON.
+    pub async fn record_follow_up(
+        &self,
+        caller: &Caller,
+        id: &str,
+        body: Vec<u8>,
+    ) -> Result<pathways_core::FollowUp, ApiError> {
+        let (_, recorded) = crate::reports::outcomes::record(
+            State(self.state.clone()),
+            caller.clone(),
+            path(id),
+            JsonBody(Ok(Bytes::from(body))),
+        )
+        .await?;
+        Ok(recorded.0)
+    }
+
     /// The enabled partners with their breakers (`GET /v1/partners`).
     pub async fn partners(&self, caller: &Caller) -> PartnerList {
         crate::routes::ops::partners(State(self.state.clone()), caller.clone()).await.0

@@ -869,3 +869,82 @@ async fn a_pathfinder_cancels_a_referral_with_a_reason_and_a_missing_reason_is_n
     assert_eq!(seen.status, 200);
     assert!(!seen.body.contains("moved away") && !seen.body.contains("Cancel the referral"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wellbeing_is_asked_at_intake_and_at_a_follow_up_and_small_groups_stay_hidden() {
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = sandbox().await;
+    let daemon = console_util::start(dir.path(), &sandbox, "").await;
+    let link = add_user(&daemon, ORG, "pathfinder", "fi@ca.example", "Fi");
+    let c = set_password_and_sign_in(&daemon, &link, "fi@ca.example").await;
+
+    // Intake: one answer given without the others is named; all four are kept.
+    let form = get(&c, &daemon, "/cases/new").await;
+    assert!(form.body.contains("How the client feels (optional)"), "{}", form.body);
+    let token = csrf(&form.body);
+    let mut fields = case_form(&token, "WB-0001");
+    fields.retain(|(k, _)| !k.ends_with("-2"));
+    let mut partial = fields.clone();
+    partial.push(("wb-life_satisfaction", "3"));
+    let refused = post(&c, &daemon, "/cases/new", &partial).await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.body.contains("#wb-anxiety"), "the summary links to each missing answer");
+    for (k, v) in [
+        ("wb-life_satisfaction", "3"),
+        ("wb-worthwhile", "4"),
+        ("wb-happiness", "2"),
+        ("wb-anxiety", "9"),
+    ] {
+        fields.push((k, v));
+    }
+    let created = post(&c, &daemon, "/cases/new", &fields).await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let case = case_id(created.location.as_deref().unwrap());
+    let (_, view) = daemon.get(&format!("/v1/cases/{case}"), referrals_util::TOKEN).await;
+    assert_eq!(
+        view["case"]["wellbeing"],
+        serde_json::json!({"life_satisfaction": 3, "worthwhile": 4, "happiness": 2, "anxiety": 9})
+    );
+
+    // The follow-up: nothing answered is named; then the need and the four questions.
+    let page = get(&c, &daemon, &format!("/cases/{case}/follow-up")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let token = csrf(&page.body);
+    let path = format!("/cases/{case}/follow-up");
+    let empty = post(&c, &daemon, &path, &[("csrf", &token), ("met-n1", "")]).await;
+    assert_eq!(empty.status, 400);
+    assert!(empty.body.contains("Record at least one answer"), "{}", empty.body);
+    let done = post(
+        &c,
+        &daemon,
+        &path,
+        &[
+            ("csrf", &token),
+            ("met-n1", "met"),
+            ("wb-life_satisfaction", "6"),
+            ("wb-worthwhile", "6"),
+            ("wb-happiness", "6"),
+            ("wb-anxiety", "4"),
+        ],
+    )
+    .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let case_page = get(&c, &daemon, &format!("/cases/{case}")).await;
+    assert!(case_page.body.contains("Food: yes, it was met"), "{}", case_page.body);
+    assert!(case_page.body.contains("wellbeing questions answered"));
+
+    // One client is too few to report on: the dashboard says so, without figures.
+    let link = add_user(&daemon, ORG, "coordinator", "co@ca.example", "Co");
+    let coordinator = set_password_and_sign_in(&daemon, &link, "co@ca.example").await;
+    let plan_page = get(&c, &daemon, &format!("/cases/{case}/plan")).await;
+    post(&c, &daemon, &format!("/cases/{case}/plan"), &[("csrf", &csrf(&plan_page.body))]).await;
+    let (status, body) = daemon.refer(&case, "wb-1", "{}").await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["referrals"][0]["id"].as_str().unwrap().to_string();
+    daemon.settled(&[id], std::time::Duration::from_secs(30)).await;
+    let dashboard = get(&coordinator, &daemon, "/dashboard").await;
+    assert_eq!(dashboard.status, 200);
+    assert!(dashboard.body.contains("What changed for clients"), "{}", dashboard.body);
+    assert!(dashboard.body.contains("Not shown: too few to keep anonymous"), "{}", dashboard.body);
+    assert!(!dashboard.body.contains("Met 1,"), "no figures for a group of one");
+}

@@ -32,6 +32,26 @@ pub async fn show(
         Err(e) => return errors::api(e),
     };
     let plan = console.handle().read_plan(&signed.caller, &id, None).await.ok();
+    let follow_ups = match pathways_store::CaseId::parse(&id) {
+        Some(case_id) => {
+            console.handle().store().follow_ups_of_case(&case_id).await.unwrap_or_default()
+        }
+        None => Vec::new(),
+    };
+    let follow_ups: Vec<serde_json::Value> = follow_ups
+        .iter()
+        .map(|f| {
+            let needs: Vec<String> = f
+                .needs
+                .iter()
+                .map(|n| {
+                    let code = view.case().needs.iter().find(|c| c.id == n.need_id).map(|c| c.code.as_str()).unwrap_or_default();
+                    format!("{}: {}", crate::templates::need(code), n.met.describe().to_lowercase())
+                })
+                .collect();
+            serde_json::json!({"recorded_at": f.recorded_at, "needs": needs, "wellbeing": f.wellbeing.is_some()})
+        })
+        .collect();
     let reroutes = console
         .handle()
         .reroutes(&signed.caller, &id)
@@ -69,6 +89,7 @@ pub async fn show(
         plan => plan.as_ref().map(Value::from_serialize),
         consent_words => consent_words,
         reroutes => Value::from_serialize(&reroutes),
+        follow_ups => Value::from_serialize(&follow_ups),
         consent_history => Value::from_serialize(&consent_history),
         recorded_by_me => consent.recorded_by == signed.user.id.as_str(),
     };

@@ -141,6 +141,7 @@ fn render(
         circumstance_options => options(CIRCUMSTANCES),
         partner_options => partner_options(console),
         share_partners_chosen => form.all("share_partner"),
+        ons4 => ONS4,
         errors => Value::from_serialize(errors),
     };
     let mut response = page(console, signed, Section::NewCase, "case_new.html", context);
@@ -347,6 +348,7 @@ fn read_details(form: &Form, rows: usize, signed: &Signed) -> (serde_json::Value
         .filter(|c| CIRCUMSTANCES.iter().any(|(k, _)| k == c))
         .collect();
     let (basis, share_with) = read_consent(form, &mut problems);
+    let wellbeing = read_wellbeing(form, &mut problems);
     let optional = |v: &str| if v.is_empty() { serde_json::Value::Null } else { json!(v) };
     let case = json!({
         "reference": reference,
@@ -374,12 +376,46 @@ fn read_details(form: &Form, rows: usize, signed: &Signed) -> (serde_json::Value
         },
     });
     let mut case = case;
+    if let Some(wellbeing) = wellbeing {
+        case["wellbeing"] = wellbeing;
+    }
     if case["client"]["address"].is_null() {
         if let Some(client) = case["client"].as_object_mut() {
             client.remove("address");
         }
     }
     (case, problems)
+}
+
+/// The ONS4 questions, in the order and words the ONS asks them.
+pub(super) const ONS4: [(&str, &str); 4] = [
+    ("life_satisfaction", "Overall, how satisfied are you with your life nowadays?"),
+    ("worthwhile", "Overall, to what extent do you feel that the things you do in your life are worthwhile?"),
+    ("happiness", "Overall, how happy did you feel yesterday?"),
+    ("anxiety", "On a scale where 0 is not at all anxious and 10 is completely anxious, overall, how anxious did you feel yesterday?"),
+];
+
+/// The client's ONS4 answers from the `wb-*` fields: `None` when none was given (the client
+/// did not agree to answer); every one 0 to 10 when any was.
+pub(super) fn read_wellbeing(form: &Form, problems: &mut Errors) -> Option<serde_json::Value> {
+    let given: Vec<(&str, &str)> =
+        ONS4.iter().map(|(key, _)| (*key, form.get(&format!("wb-{key}")))).collect();
+    if given.iter().all(|(_, v)| v.is_empty()) {
+        return None;
+    }
+    let mut answers = serde_json::Map::new();
+    for (key, value) in given {
+        match value.parse::<u8>() {
+            Ok(n) if n <= 10 => {
+                answers.insert(key.to_string(), json!(n));
+            }
+            _ => problems.add(
+                format!("wb-{key}"),
+                "Select an answer from 0 to 10 for each question, or none if the client did not want to answer",
+            ),
+        }
+    }
+    Some(serde_json::Value::Object(answers))
 }
 
 /// The lawful basis and with whom the client agreed their details may be shared, from the

@@ -200,7 +200,26 @@ pub async fn show(
     );
     let periods: Vec<(String, String)> =
         PERIODS.iter().map(|(d, l)| (d.to_string(), (*l).to_string())).collect();
+    let to = Utc::now();
+    let from = to - chrono::Duration::days(i64::from(days));
+    let outcomes = match console.handle().outcome_report(&signed.caller, Some(from), Some(to)).await
+    {
+        Ok(report) => report.pathways,
+        Err(e) => return errors::api(e),
+    };
+    let live = console.handle().live();
+    let outcomes: Vec<serde_json::Value> = outcomes
+        .iter()
+        .map(|row| {
+            let mut value = serde_json::to_value(row).unwrap_or_default();
+            value["partner"] = live.orchestrator.display_name(&row.partner_id).into();
+            value["need_words"] = crate::templates::need(row.need.as_str()).into();
+            value
+        })
+        .collect();
     let context = context! {
+        outcomes => Value::from_serialize(&outcomes),
+        suppress_below => pathways_daemon::SUPPRESS_BELOW,
         title => "Dashboard",
         days => days.to_string(),
         periods => periods,

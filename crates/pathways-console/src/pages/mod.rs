@@ -8,6 +8,7 @@ pub mod case_new;
 pub mod consent;
 pub mod copy;
 pub mod dashboard;
+pub mod follow_up;
 pub mod home;
 pub mod live;
 pub mod oidc;
