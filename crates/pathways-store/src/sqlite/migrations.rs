@@ -24,6 +24,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 3, name: "console", sql: include_str!("0003_console.sql") },
     Migration { version: 4, name: "unmet", sql: include_str!("0004_unmet.sql") },
     Migration { version: 5, name: "cancel", sql: include_str!("0005_cancel.sql") },
+    Migration { version: 6, name: "inbox", sql: include_str!("0006_inbox.sql") },
 ];
 
 /// Brings the schema up to date; refuses a database migrated by a newer build.
