@@ -108,7 +108,9 @@ impl Console {
 
     /// The router of every page, with the console's middleware.
     pub fn router(&self) -> Router {
-        use pages::{account, case, case_new, copy, dashboard, home, live, oidc, partners, plan};
+        use pages::{
+            account, case, case_new, copy, dashboard, home, inbox, live, oidc, partners, plan,
+        };
         let routes = Router::new()
             .route("/", get(home::show))
             .route("/sign-in", get(account::sign_in_form).post(account::sign_in))
@@ -129,6 +131,8 @@ impl Console {
             .route("/cases/{id}/copy", get(copy::show))
             .route("/referrals/{id}", get(case::referral))
             .route("/referrals/{id}/cancel", post(case::cancel))
+            .route("/referrals/{id}/answer", post(inbox::answer))
+            .route("/capacity", get(inbox::capacity_form).post(inbox::capacity_save))
             .route("/dashboard", get(dashboard::show))
             .route("/dashboard/{table}", get(dashboard::csv))
             .route("/partners", get(partners::show))

@@ -8,6 +8,7 @@ pub mod case_new;
 pub mod copy;
 pub mod dashboard;
 pub mod home;
+pub mod inbox;
 pub mod live;
 pub mod oidc;
 pub mod partners;
