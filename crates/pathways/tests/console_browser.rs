@@ -572,7 +572,14 @@ async fn an_inbox_partners_staff_accept_and_complete_a_referral_in_a_real_browse
     b.check("inbox-home").await;
 
     // The referral as it was sent; the answer form. Saving nothing shows the error summary.
-    b.link("Referral 1").await;
+    let href = format!("a[href='/referrals/{id}']");
+    b.client
+        .find(Locator::Css(&href))
+        .await
+        .expect("the referral is listed")
+        .click()
+        .await
+        .unwrap();
     b.wait_path(&format!("/referrals/{id}"), Duration::from_secs(5)).await;
     assert!(b.body().await.contains("Test Person"));
     b.check("inbox-referral").await;
