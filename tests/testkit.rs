@@ -10,6 +10,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 pub mod e2e;
+pub mod smtp;
 
 /// Every package that builds a plugin library the tests load.
 pub const PLUGIN_PACKAGES: &[&str] = &[

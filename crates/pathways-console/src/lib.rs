@@ -109,7 +109,7 @@ impl Console {
     /// The router of every page, with the console's middleware.
     pub fn router(&self) -> Router {
         use pages::{
-            account, case, case_new, consent, copy, dashboard, follow_up, home, live, oidc,
+            account, case, case_new, consent, copy, dashboard, follow_up, home, inbox, live, oidc,
             partners, plan,
         };
         let routes = Router::new()
@@ -135,6 +135,8 @@ impl Console {
             .route("/cases/{id}/copy", get(copy::show))
             .route("/referrals/{id}", get(case::referral))
             .route("/referrals/{id}/cancel", post(case::cancel))
+            .route("/referrals/{id}/answer", post(inbox::answer))
+            .route("/capacity", get(inbox::capacity_form).post(inbox::capacity_save))
             .route("/dashboard", get(dashboard::show))
             .route("/dashboard/{table}", get(dashboard::csv))
             .route("/partners", get(partners::show))

@@ -27,6 +27,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("copy.html", include_str!("../templates/copy.html")),
     ("dashboard.html", include_str!("../templates/dashboard.html")),
     ("partners.html", include_str!("../templates/partners.html")),
+    ("capacity.html", include_str!("../templates/capacity.html")),
 ];
 
 /// The environment with every template and filter; an error names the template and line.

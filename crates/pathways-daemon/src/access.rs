@@ -244,6 +244,11 @@ impl PartnerReferralView {
         &self.sent
     }
 
+    /// Its state now.
+    pub fn state(&self) -> TaskState {
+        self.state
+    }
+
     /// The view of `r` for `organisation`: only when `r` went to it, was delivered, and its
     /// case has not been erased.
     fn of(r: StoredReferral, organisation: &str) -> Option<Self> {

@@ -359,6 +359,44 @@ impl Handle {
         Ok(recorded.0)
     }
 
+    /// Whether `organisation` is a partner without an API (`kind = "inbox"`), whose staff
+    /// answer referrals and set capacity in the console.
+    pub fn is_inbox_partner(&self, organisation: &str) -> bool {
+        crate::inbox::is_inbox_partner(&self.state, organisation)
+    }
+
+    /// An inbox partner's staff change the state of a referral sent to them: recorded as the
+    /// partner's report (`partner_inbox`) when the move is allowed from its state, audited.
+    /// `Ok(false)` when it told nothing new. A referral of another partner is `not_found`; a
+    /// move its state does not allow is 422 `transition_refused`.
+    pub async fn partner_update(
+        &self,
+        caller: &Caller,
+        id: &ReferralId,
+        update: &crate::PartnerUpdate,
+    ) -> Result<bool, ApiError> {
+        crate::inbox::update(&self.state, caller, id, update).await
+    }
+
+    /// The capacity an inbox partner's staff last set, for their own organisation.
+    pub async fn partner_capacity(
+        &self,
+        caller: &Caller,
+    ) -> Result<Option<pathways_store::PartnerCapacity>, ApiError> {
+        crate::inbox::capacity(&self.state, caller).await
+    }
+
+    /// Sets the capacity of the caller's organisation, an inbox partner; audited.
+    pub async fn set_partner_capacity(
+        &self,
+        caller: &Caller,
+        state: pathways_store::CapacityState,
+        count: Option<u32>,
+        note: Option<String>,
+    ) -> Result<pathways_store::PartnerCapacity, ApiError> {
+        crate::inbox::set_capacity(&self.state, caller, state, count, note).await
+    }
+
     /// The enabled partners with their breakers (`GET /v1/partners`).
     pub async fn partners(&self, caller: &Caller) -> PartnerList {
         crate::routes::ops::partners(State(self.state.clone()), caller.clone()).await.0

@@ -157,6 +157,11 @@ vocabulary! {
         SignOut => "console.sign_out",
         /// The console: the client's copy of a plan was shown (to print or hand over).
         ClientCopy => "case.client_copy",
+        /// The console: staff of a partner without an API (kind `inbox`) changed a referral's
+        /// state (key id their user id, organisation the partner's id).
+        ReferralPartnerUpdate => "referral.partner_update",
+        /// The console: staff of a partner without an API set its capacity.
+        PartnerCapacity => "partner.capacity",
     }
 }
 
@@ -259,6 +264,8 @@ vocabulary! {
         CancelUnsupported => "cancel_unsupported",
         /// The partner refused the cancel or had already finished; or the retries ran out.
         CancelFailed => "cancel_failed",
+        /// A change of state a partner may not make from the referral's state now (422).
+        TransitionRefused => "transition_refused",
     }
 }
 
@@ -459,7 +466,7 @@ mod tests {
     fn every_action_and_outcome_has_one_spelling_that_reads_back_as_itself() {
         check_spellings(AuditAction::ALL);
         check_spellings(AuditOutcome::ALL);
-        assert_eq!(AuditAction::ALL.len(), 22);
+        assert_eq!(AuditAction::ALL.len(), 24);
         let err = "case.forged".parse::<AuditAction>().unwrap_err();
         assert_eq!(err.to_string(), "`case.forged` is not an audit action");
         assert!(serde_json::from_str::<AuditOutcome>("\"Ok\"").is_err(), "one spelling only");

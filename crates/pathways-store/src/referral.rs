@@ -74,6 +74,8 @@ pub enum StatusSource {
     PartnerPoll,
     /// The partner, by a signed callback.
     PartnerWebhook,
+    /// The partner's own staff, in the console: a partner without an API (kind `inbox`).
+    PartnerInbox,
 }
 
 /// One change of a referral's state, as recorded and as kept in its history.
@@ -249,7 +251,10 @@ pub enum DispatchOutcome {
 impl StatusSource {
     /// Whether the partner itself reported the change (by its own clock).
     pub fn is_partner(self) -> bool {
-        matches!(self, StatusSource::PartnerPoll | StatusSource::PartnerWebhook)
+        matches!(
+            self,
+            StatusSource::PartnerPoll | StatusSource::PartnerWebhook | StatusSource::PartnerInbox
+        )
     }
 }
 

@@ -22,6 +22,7 @@ use crate::erasure::{Erasure, ErasureReason, LegalHold, ResealProgress};
 use crate::error::StoreError;
 use crate::idempotency::{IdempotencyOutcome, StoredResponse};
 use crate::ids::{CaseId, OutboxItemId, ReferralId};
+use crate::inbox::PartnerCapacity;
 use crate::records::{StoredCase, StoredPlan};
 use crate::referral::{
     DispatchOutcome, NewReferral, OutboxItem, PartnerEvent, StatusChange, StoredReferral,
@@ -513,4 +514,15 @@ pub trait Store: Send + Sync + fmt::Debug {
         older_than: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<AttentionReferral>, StoreError>;
+
+    // Partners without an API (kind `inbox`), whose staff answer in the console.
+
+    /// Makes `capacity` its partner's capacity, replacing what its staff set before.
+    async fn set_partner_capacity(&self, capacity: &PartnerCapacity) -> Result<(), StoreError>;
+
+    /// The capacity `partner_id`'s staff last set, if they ever did.
+    async fn partner_capacity(
+        &self,
+        partner_id: &str,
+    ) -> Result<Option<PartnerCapacity>, StoreError>;
 }

@@ -1,5 +1,6 @@
 //! From configuration to running partners: find each enabled partner's plugin library, load it
-//! once, and create the partner with its settings (which the plugin validates).
+//! once, and create the partner with its settings (which the plugin validates); or, for a
+//! built-in kind (`kind = "inbox"`), create it in process with no library.
 //!
 //! Errors name the configuration file, the partner and the problem; a plugin's own settings
 //! error names the key.
@@ -8,16 +9,18 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use pathways_host::{resolve_library, DylibPartner, LoadError, PluginLibrary};
+use pathways_core::Partner;
+use pathways_host::{resolve_library, LoadError, PluginLibrary};
+use pathways_inbox::{InboxPartner, Mailer};
 use pathways_orchestrator::{
     ConfiguredPartner, Messages, Orchestrator, PlanRules, SignpostCatalogue,
 };
+use pathways_store::Store;
 
 use crate::commands::CliError;
-use crate::settings::{PartnerSettings, Settings};
+use crate::settings::{BuiltinKind, PartnerSettings, Settings};
 
-/// One enabled partner, created from its plugin.
-#[derive(Debug)]
+/// One enabled partner, created from its plugin or built in.
 pub struct LoadedPartner {
     /// The partner id from configuration.
     pub id: String,
@@ -25,26 +28,74 @@ pub struct LoadedPartner {
     pub name: String,
     /// The areas configuration gives it (empty defers to the manifest).
     pub areas: Vec<String>,
-    /// The library it was created from.
-    pub library: PluginLibrary,
+    /// The library it was created from; `None` for a built-in kind (`inbox`).
+    pub library: Option<PluginLibrary>,
     /// The partner.
-    pub partner: Arc<DylibPartner>,
+    pub partner: Arc<dyn Partner>,
     /// The council confirmed it as a domestic-abuse service.
     pub domestic_abuse_service: bool,
 }
 
-/// Loads every enabled partner of `settings`, read from `config_file`.
+impl std::fmt::Debug for LoadedPartner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPartner")
+            .field("id", &self.id)
+            .field("plugin", &self.partner.manifest().plugin)
+            .field("library", &self.library)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Loads every enabled partner of `settings`, read from `config_file`, for a command that
+/// does not serve: an inbox partner then answers from its settings alone.
 pub fn load_enabled(
     settings: &Settings,
     config_file: &Path,
 ) -> Result<Vec<LoadedPartner>, CliError> {
+    load_enabled_with(settings, config_file, None)
+}
+
+/// [`load_enabled`] for the daemon: inbox partners keep their capacity and referrals in
+/// `store`, and email their notices through `[email]`.
+pub fn load_enabled_with(
+    settings: &Settings,
+    config_file: &Path,
+    store: Option<Arc<dyn Store>>,
+) -> Result<Vec<LoadedPartner>, CliError> {
     let mut libraries: HashMap<PathBuf, PluginLibrary> = HashMap::new();
     let mut loaded = Vec::new();
+    let mut mailer: Option<Option<Mailer>> = None;
     for (index, partner) in settings.enabled_partners() {
         let fail = |e: LoadError| load_error(config_file, index, partner, e);
+        let plugin = match (&partner.plugin, partner.kind) {
+            (Some(plugin), _) => plugin,
+            (None, Some(BuiltinKind::Inbox)) => {
+                // Built once, and only when an inbox partner is enabled.
+                if mailer.is_none() {
+                    mailer = Some(build_mailer(settings, config_file)?);
+                }
+                let instance =
+                    inbox(config_file, index, partner, store.clone(), mailer.clone().flatten())?;
+                loaded.push(LoadedPartner {
+                    id: partner.id.clone(),
+                    name: partner.name.clone().unwrap_or_else(|| partner.id.clone()),
+                    areas: partner.areas.clone(),
+                    library: None,
+                    partner: Arc::new(instance),
+                    domestic_abuse_service: partner.domestic_abuse_service,
+                });
+                continue;
+            }
+            (None, None) => {
+                return Err(CliError::BadInput(format!(
+                    "{}: at `partners[{index}]`: give `plugin` or `kind`",
+                    config_file.display()
+                )))
+            }
+        };
         let path = match &partner.library {
             Some(file) => file.clone(),
-            None => resolve_library(&settings.plugins.dir, &partner.plugin).map_err(fail)?,
+            None => resolve_library(&settings.plugins.dir, plugin).map_err(fail)?,
         };
         let library = match libraries.get(&path) {
             Some(library) => library.clone(),
@@ -55,15 +106,14 @@ pub fn load_enabled(
             }
         };
         let named = &library.manifest().plugin;
-        if partner.library.is_some() && named.replace('_', "-") != partner.plugin.replace('_', "-")
-        {
+        if partner.library.is_some() && named.replace('_', "-") != plugin.replace('_', "-") {
             return Err(CliError::BadInput(format!(
                 "{}: at `partners[{index}].library` (partner `{}`): {} is the plugin `{named}`, \
                  not `{}`; set `plugin = \"{named}\"` or point `library` at the right file",
                 config_file.display(),
                 partner.id,
                 path.display(),
-                partner.plugin
+                plugin
             )));
         }
         let instance = library.instantiate(&partner.id, &partner.settings).map_err(fail)?;
@@ -71,12 +121,53 @@ pub fn load_enabled(
             id: partner.id.clone(),
             name: partner.name.clone().unwrap_or_else(|| partner.id.clone()),
             areas: partner.areas.clone(),
-            library,
+            library: Some(library),
             partner: Arc::new(instance),
             domestic_abuse_service: partner.domestic_abuse_service,
         });
     }
     Ok(loaded)
+}
+
+/// The mailer `[email]` describes, if there is the section; its errors name the field.
+fn build_mailer(settings: &Settings, config_file: &Path) -> Result<Option<Mailer>, CliError> {
+    let Some(email) = &settings.email else { return Ok(None) };
+    let file = config_file.display();
+    let console_url = settings.console.to_settings(settings.server.listen).public_url;
+    let email_settings = email.to_settings(&console_url).map_err(|(field, problem)| {
+        CliError::BadInput(format!("{file}: at `{field}`: {problem}"))
+    })?;
+    let mailer = Mailer::new(&email_settings)
+        .map_err(|e| CliError::BadInput(format!("{file}: at `email.{}`: {}", e.key, e.problem)))?;
+    Ok(Some(mailer))
+}
+
+/// An inbox partner from its `[[partners]]` entry; a settings error names the key.
+fn inbox(
+    config_file: &Path,
+    index: usize,
+    partner: &PartnerSettings,
+    store: Option<Arc<dyn Store>>,
+    mailer: Option<Mailer>,
+) -> Result<InboxPartner, CliError> {
+    let file = config_file.display();
+    let instance = InboxPartner::new(&partner.id, &partner.settings, store, mailer.clone())
+        .map_err(|e| {
+            let key = if e.key.is_empty() { String::new() } else { format!(".{}", e.key) };
+            CliError::BadInput(format!(
+                "{file}: at `partners[{index}].settings{key}` (partner `{}`): {}",
+                partner.id, e.problem
+            ))
+        })?;
+    if instance.settings().notify_email.is_some() && mailer.is_none() {
+        return Err(CliError::BadInput(format!(
+            "{file}: at `partners[{index}].settings.notify_email` (partner `{}`): notices are \
+             emailed through the `[email]` section, which is missing; add it, or remove \
+             `notify_email`",
+            partner.id
+        )));
+    }
+    Ok(instance)
 }
 
 /// An orchestrator over `loaded`, with the signposts and lead rules configuration names.
@@ -126,7 +217,8 @@ fn load_error(
         LoadError::NotFound { .. } => format!(
             "{file}: at `partners[{index}].plugin` (partner `{}`): {error}; build the plugins \
              (`cargo build --release -p pathways-plugin-{}`) or point `plugins.dir` at them",
-            partner.id, partner.plugin
+            partner.id,
+            partner.connector()
         ),
         _ => format!("{file}: at `partners[{index}].plugin` (partner `{}`): {error}", partner.id),
     };

@@ -47,6 +47,9 @@ pub struct Settings {
     /// The web console served beside the API.
     #[serde(default)]
     pub console: ConsoleSection,
+    /// How email notices are sent (to inbox partners' `notify_email`); none without it.
+    #[serde(default)]
+    pub email: Option<EmailSection>,
 }
 
 /// A configuration that cannot be used: where and why.
@@ -114,6 +117,9 @@ impl Settings {
         self.retention.validate()?;
         self.console.validate(self.server.listen)?;
         partners::validate(&self.partners)?;
+        if let Some(email) = &self.email {
+            email.validate()?;
+        }
         Ok(())
     }
 
@@ -152,6 +158,7 @@ fn blame(
 
 mod console;
 mod dispatch;
+mod email;
 mod orchestrator;
 mod partners;
 mod retention;
@@ -159,8 +166,9 @@ mod server;
 
 pub use console::ConsoleSection;
 pub use dispatch::DispatchSection;
+pub use email::EmailSection;
 pub use orchestrator::OrchestratorSection;
-pub use partners::{PartnerSettings, PluginsSettings};
+pub use partners::{BuiltinKind, PartnerSettings, PluginsSettings};
 pub use retention::RetentionSection;
 pub use server::{ApiKeySettings, ServerSettings, StorageSettings};
 

@@ -527,3 +527,103 @@ async fn without_javascript_a_case_is_taken_and_planned_with_forms_and_redirects
     assert!(b.body().await.contains("Say to the client"));
     b.client.clone().close().await.ok();
 }
+
+/// A partner without an API (`kind = "inbox"`) in Shropshire, where only it serves loneliness.
+const INBOX: &str = r#"
+[[partners]]
+id = "ludlow-befriending"
+name = "Ludlow Good Neighbours"
+kind = "inbox"
+areas = ["E06000051"]
+[partners.settings]
+needs = ["social_isolation"]
+shares = ["name", "phone", "postcode"]
+[[partners.settings.services]]
+id = "befriending"
+name = "Telephone befriending"
+phone = "01632 960112"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbox_partners_staff_accept_and_complete_a_referral_in_a_real_browser() {
+    if tools().is_none() {
+        println!("SKIPPED: an_inbox_partners_staff_accept_and_complete_a_referral_in_a_real_browser needs chromium and chromedriver");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox");
+    let daemon = console_util::start(dir.path(), &sandbox, &format!("{EXTRA}{INBOX}")).await;
+    // A pathfinder refers a lonely client in Shropshire through the API.
+    let case = referrals_util::case_json("WEB-LB-1", "planned_partners".into())
+        .replace("\"code\":\"food\"", "\"code\":\"social_isolation\"")
+        .replace("E09000020", "E06000051")
+        .replace("W10 5AB", "SY8 1AA");
+    let (case_id, _) = daemon.plan_case(case).await;
+    let (status, accepted) = daemon.refer(&case_id, "key-WEB-LB-1", "{}").await;
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["referrals"][0]["id"].as_str().unwrap().to_string();
+    daemon.settled(std::slice::from_ref(&id), Duration::from_secs(30)).await;
+
+    let staff = add_user(&daemon, "ludlow-befriending", "partner", "gn@ludlow.example", "Glen");
+    let Some(b) = Browser::start(&daemon.base, true).await else { return };
+    b.set_password(&staff).await;
+    b.sign_in("gn@ludlow.example").await;
+    assert!(b.body().await.contains("Change your capacity"));
+    b.check("inbox-home").await;
+
+    // The referral as it was sent; the answer form. Saving nothing shows the error summary.
+    let href = format!("a[href='/referrals/{id}']");
+    b.client
+        .find(Locator::Css(&href))
+        .await
+        .expect("the referral is listed")
+        .click()
+        .await
+        .unwrap();
+    b.wait_path(&format!("/referrals/{id}"), Duration::from_secs(5)).await;
+    assert!(b.body().await.contains("Test Person"));
+    b.check("inbox-referral").await;
+    b.press("Save your answer").await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !b.body().await.contains("There is a problem") {
+        assert!(Instant::now() < deadline, "no error summary:\n{}", b.body().await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.check("inbox-referral-errors").await;
+
+    // Accept it (the first move offered), then complete it (the third from accepted).
+    b.tick("state").await;
+    b.fill("note", "We will ring on Monday").await;
+    b.press("Save your answer").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while daemon.get(&format!("/v1/referrals/{id}"), referrals_util::TOKEN).await.1["state"]
+        != "accepted"
+    {
+        assert!(Instant::now() < deadline, "not accepted:\n{}", b.body().await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.wait_path(&format!("/referrals/{id}"), Duration::from_secs(5)).await;
+    assert!(b.body().await.contains("Completed: the client was helped"));
+    b.check("inbox-referral-accepted").await;
+    b.tick("state-3").await;
+    b.press("Save your answer").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !b.body().await.contains("This referral has finished") {
+        assert!(Instant::now() < deadline, "not completed:\n{}", b.body().await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, seen) = daemon.get(&format!("/v1/referrals/{id}"), referrals_util::TOKEN).await;
+    assert_eq!(seen["state"], "completed", "{seen}");
+    b.check("inbox-referral-completed").await;
+
+    // Their capacity: closed, with a note.
+    b.go("/capacity").await;
+    b.check("inbox-capacity").await;
+    b.tick("state-3").await;
+    b.fill("note", "Open again in January").await;
+    b.press("Save your capacity").await;
+    b.wait_path("/", Duration::from_secs(5)).await;
+    assert!(b.body().await.contains("Not taking new referrals"));
+    b.sign_out().await;
+    b.client.clone().close().await.ok();
+}

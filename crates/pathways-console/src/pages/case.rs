@@ -128,21 +128,19 @@ pub async fn referral(
         return response;
     }
     let Some(rid) = ReferralId::parse(&id) else { return errors::page(StatusCode::NOT_FOUND) };
-    let live = console.handle().live();
     match console.handle().referral(&signed.caller, &rid).await {
         Ok(ReferralViews::Owner(view)) => {
             owner_page(&console, &signed, &view, &Errors::default(), &Default::default())
         }
         Ok(ReferralViews::Partner(view)) => {
-            let shared = super::plan::shared_fields(&view.sent().client);
-            let context = context! {
-                title => "Referral",
-                owner => false,
-                referral => Value::from_serialize(&view),
-                shared => Value::from_serialize(&shared),
-                referrer => live.orchestrator.display_name(&view.sent().referrer.organisation),
-            };
-            page(&console, &signed, Section::Home, "referral.html", context)
+            // An inbox partner's staff also get the form to answer it.
+            super::inbox::partner_page(
+                &console,
+                &signed,
+                &view,
+                &Errors::default(),
+                &Default::default(),
+            )
         }
         Err(e) => errors::api(e),
     }

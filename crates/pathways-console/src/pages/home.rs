@@ -140,7 +140,12 @@ async fn partner_home(console: &Console, signed: &Signed) -> Response {
             })
         })
         .collect();
-    let context =
-        context! { title => "Referrals sent to you", referrals => Value::from_serialize(&rows) };
+    // A partner without an API: what it last said of its capacity, and where to change it.
+    let capacity = super::inbox::capacity_summary(console, signed).await;
+    let context = context! {
+        title => "Referrals sent to you",
+        referrals => Value::from_serialize(&rows),
+        capacity => capacity,
+    };
     page(console, signed, Section::Home, "partner_home.html", context)
 }

@@ -10,6 +10,7 @@ pub mod copy;
 pub mod dashboard;
 pub mod follow_up;
 pub mod home;
+pub mod inbox;
 pub mod live;
 pub mod oidc;
 pub mod partners;

@@ -22,6 +22,7 @@ mod accounts;
 mod cancel;
 mod case_list;
 mod erasure;
+mod inbox;
 mod lookup;
 mod outbox;
 mod outcomes;
@@ -51,6 +52,7 @@ use crate::erasure::{Erasure, ErasureReason, LegalHold, ResealProgress};
 use crate::error::StoreError;
 use crate::idempotency::{IdempotencyOutcome, StoredResponse};
 use crate::ids::{CaseId, OutboxItemId, ReferralId};
+use crate::inbox::PartnerCapacity;
 use crate::records::{StoredCase, StoredPlan};
 use crate::referral::{
     DispatchOutcome, NewReferral, OutboxItem, PartnerEvent, StatusChange, StoredReferral,
@@ -76,6 +78,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "unmet", include_str!("0004_unmet.sql")),
     (5, "cancel", include_str!("0005_cancel.sql")),
     (6, "outcomes", include_str!("0006_outcomes.sql")),
+    (7, "inbox", include_str!("0007_inbox.sql")),
 ];
 /// Values sealed per transaction by the pass at connecting.
 const SEAL_AT_CONNECT_BATCH: u32 = 500;
@@ -718,5 +721,16 @@ impl Store for PostgresStore {
     ) -> Result<Vec<AttentionReferral>, StoreError> {
         let client = self.client().await?;
         case_list::needing_attention(&client, organisation, older_than, limit).await
+    }
+
+    async fn set_partner_capacity(&self, capacity: &PartnerCapacity) -> Result<(), StoreError> {
+        inbox::set_capacity(&self.client().await?, capacity).await
+    }
+
+    async fn partner_capacity(
+        &self,
+        partner_id: &str,
+    ) -> Result<Option<PartnerCapacity>, StoreError> {
+        inbox::capacity(&self.client().await?, partner_id).await
     }
 }

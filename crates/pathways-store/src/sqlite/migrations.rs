@@ -25,6 +25,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 4, name: "unmet", sql: include_str!("0004_unmet.sql") },
     Migration { version: 5, name: "cancel", sql: include_str!("0005_cancel.sql") },
     Migration { version: 6, name: "outcomes", sql: include_str!("0006_outcomes.sql") },
+    Migration { version: 7, name: "inbox", sql: include_str!("0007_inbox.sql") },
 ];
 
 /// Brings the schema up to date; refuses a database migrated by a newer build.

@@ -18,6 +18,7 @@ mod accounts;
 mod cancel;
 mod case_list;
 mod erasure;
+mod inbox;
 mod lookup;
 mod migrations;
 mod outbox;
@@ -50,6 +51,7 @@ use crate::erasure::{Erasure, ErasureReason, LegalHold, ResealProgress};
 use crate::error::StoreError;
 use crate::idempotency::{IdempotencyOutcome, StoredResponse};
 use crate::ids::{CaseId, OutboxItemId, ReferralId};
+use crate::inbox::PartnerCapacity;
 use crate::records::{StoredCase, StoredPlan};
 use crate::referral::{
     DispatchOutcome, NewReferral, OutboxItem, PartnerEvent, StatusChange, StoredReferral,
@@ -833,6 +835,19 @@ impl Store for SqliteStore {
     ) -> Result<Vec<AttentionReferral>, StoreError> {
         let organisation = organisation.to_string();
         self.read(move |c| case_list::needing_attention(c, &organisation, older_than, limit)).await
+    }
+
+    async fn set_partner_capacity(&self, capacity: &PartnerCapacity) -> Result<(), StoreError> {
+        let capacity = capacity.clone();
+        self.write(move |c| inbox::set_capacity(c, &capacity)).await
+    }
+
+    async fn partner_capacity(
+        &self,
+        partner_id: &str,
+    ) -> Result<Option<PartnerCapacity>, StoreError> {
+        let partner_id = partner_id.to_string();
+        self.read(move |c| inbox::capacity(c, &partner_id)).await
     }
 }
 

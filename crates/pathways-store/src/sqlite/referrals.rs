@@ -78,7 +78,7 @@ pub(super) fn record_status(
         .prepare_cached(
             "SELECT state, reason, (SELECT MAX(at) FROM referral_history h
                                     WHERE h.referral_id = r.id
-                                      AND h.source IN ('partner_poll', 'partner_webhook')),
+                                      AND h.source IN ('partner_poll', 'partner_webhook', 'partner_inbox')),
                     payload = ?2
              FROM referrals r WHERE id = ?1",
         )

@@ -17,7 +17,7 @@ const PG_ENV: &str = "PATHWAYS_TEST_POSTGRES_URL";
 
 /// A store under test and the means to reach its database behind its back.
 /// The schema version this build migrates to: how many migrations `schema_migrations` holds.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 pub struct Fixture {
     /// The store, as the daemon would hold it.

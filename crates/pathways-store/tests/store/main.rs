@@ -1,5 +1,5 @@
 //! The store's contract, checked against both backends: every behaviour in `records`,
-//! `dispatch`, `cancel`, `safety`, `accounts` and `unmet` runs once on SQLite and once on PostgreSQL
+//! `dispatch`, `cancel`, `safety`, `accounts`, `unmet` and `inbox` runs once on SQLite and once on PostgreSQL
 //! (skipped, loudly, when `PATHWAYS_TEST_POSTGRES_URL` is unset).
 
 mod accounts;
@@ -7,6 +7,7 @@ mod cancel;
 mod data;
 mod dispatch;
 mod fixtures;
+mod inbox;
 mod records;
 mod safety;
 mod unmet;
@@ -91,6 +92,8 @@ macro_rules! store_suite {
             unmet::an_erased_case_still_counts_with_its_area,
             unmet::two_daemons_planning_one_case_keep_the_newest_plans_unmet_needs,
             unmet::a_version_3_database_gets_its_areas_and_unmet_needs_filled_on_opening,
+            inbox::an_inbox_partners_capacity_is_replaced_and_kept_per_partner,
+            inbox::an_inbox_partners_answers_are_partner_reports_in_the_history,
         );
     };
     (@tests $fixture:path; $($module:ident :: $name:ident),* $(,)?) => {

@@ -53,7 +53,6 @@ fn domestic_abuse_warnings(
     settings: &crate::settings::Settings,
     loaded: &[partners::LoadedPartner],
 ) -> Vec<String> {
-    use pathways_core::Partner;
     let mut warnings = Vec::new();
     for partner in loaded {
         let index = settings.partners.iter().position(|p| p.id == partner.id).unwrap_or(0);

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use pathways_core::{HealthStatus, Partner};
+use pathways_core::HealthStatus;
 use pathways_host::conformance;
 
 use super::{print_out, CliError, CommandResult, ConfigArg};
@@ -105,7 +105,10 @@ async fn list(config: ConfigArg) -> CommandResult {
         let needs: Vec<&str> = manifest.needs.iter().map(|n| n.as_str()).collect();
         table.row(vec![
             partner.id.clone(),
-            partner.library.path().display().to_string(),
+            match &partner.library {
+                Some(library) => library.path().display().to_string(),
+                None => format!("(built in: kind = \"{}\")", manifest.plugin),
+            },
             manifest.version.clone(),
             needs.join(", "),
             areas,

@@ -31,9 +31,11 @@ pub struct Args {
 pub async fn run(args: Args) -> CommandResult {
     let path = args.config.path();
     let settings = args.config.load()?;
-    let live = build_live(&settings, &path)?;
-    let partner_count = live.orchestrator.partners().len();
+    // Inbox partners keep their capacity and their referrals' states in the store: open it
+    // before the partners are created.
     let store = args.config.open_store(&settings).await?;
+    let live = build_live(&settings, &path, &store)?;
+    let partner_count = live.orchestrator.partners().len();
     // SQLite is one daemon's: hold its lock file while serving, and take back at once the
     // leases a previous run left (a crash, `kill -9`) instead of waiting them out.
     let sqlite_lock = sqlite_daemon_lock(&settings, &path)?;
@@ -126,12 +128,16 @@ fn sqlite_daemon_lock(settings: &Settings, path: &Path) -> Result<Option<std::fs
     }
 }
 
-/// The partners and keys of `settings`, loaded and checked.
-fn build_live(settings: &Settings, path: &Path) -> Result<Live, CliError> {
+/// The partners and keys of `settings`, loaded and checked; inbox partners over `store`.
+fn build_live(
+    settings: &Settings,
+    path: &Path,
+    store: &std::sync::Arc<dyn pathways_store::Store>,
+) -> Result<Live, CliError> {
     let keys = settings
         .key_ring()
         .map_err(|e| CliError::BadInput(format!("{}: at `api_keys`: {e}", path.display())))?;
-    let loaded = partners::load_enabled(settings, path)?;
+    let loaded = partners::load_enabled_with(settings, path, Some(store.clone()))?;
     let orchestrator = partners::orchestrator(settings, &loaded)?;
     // The orchestrator holds its own references to the partners; the libraries are never
     // unloaded, so the load records can go.
@@ -206,9 +212,10 @@ async fn reload_on_sighup(daemon: Daemon, config: ConfigArg, first: Settings) {
         tracing::info!(config = %path.display(), "SIGHUP: reloading the configuration");
         // Loading plugins blocks (dlopen, plugin init): keep it off the request threads.
         let config = config.clone();
+        let store = daemon.handle().store().clone();
         let attempt = tokio::task::spawn_blocking(move || {
             let settings = config.load()?;
-            let live = build_live(&settings, &config.path())?;
+            let live = build_live(&settings, &config.path(), &store)?;
             let keys = config.data_keys(&settings)?;
             Ok::<_, CliError>((settings, live, keys))
         })

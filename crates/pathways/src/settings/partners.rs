@@ -50,7 +50,14 @@ pub struct PartnerSettings {
     #[serde(default)]
     pub name: Option<String>,
     /// Which plugin library, e.g. `foodbank` (looked up in `plugins.dir`), or a path to one.
-    pub plugin: String,
+    /// Exactly one of `plugin` and `kind` is given.
+    #[serde(default)]
+    pub plugin: Option<String>,
+    /// A partner built into pathways instead of a plugin: `inbox`, for a partner without an
+    /// API whose staff answer referrals in the console (its settings: `needs`, `shares`,
+    /// `services`, optionally `notify_email`). Exactly one of `plugin` and `kind` is given.
+    #[serde(default)]
+    pub kind: Option<BuiltinKind>,
     /// The plugin library file itself, wherever it was built (e.g. a supplier's own
     /// `target/release/libacme_partner.so`), instead of looking `plugin` up in `plugins.dir`;
     /// its manifest must name `plugin`.
@@ -75,6 +82,25 @@ pub struct PartnerSettings {
     /// (`pathways config check` warns where the two disagree).
     #[serde(default)]
     pub domestic_abuse_service: bool,
+}
+
+/// A partner kind built into pathways (`kind = "…"` in a `[[partners]]` entry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuiltinKind {
+    /// A partner without an API: its staff answer referrals in the console.
+    Inbox,
+}
+
+impl PartnerSettings {
+    /// The plugin's name, or the built-in kind's (`inbox`), for messages and listings.
+    pub fn connector(&self) -> &str {
+        match (&self.plugin, self.kind) {
+            (Some(plugin), _) => plugin,
+            (None, Some(BuiltinKind::Inbox)) => pathways_inbox::PLUGIN,
+            (None, None) => "",
+        }
+    }
 }
 
 fn enabled_by_default() -> bool {
@@ -107,8 +133,32 @@ pub(super) fn validate(partners: &[PartnerSettings]) -> Result<(), (String, Stri
                 ),
             ));
         }
-        if partner.plugin.trim().is_empty() {
-            return Err((at("plugin"), "must name a plugin, e.g. `foodbank`".into()));
+        match (&partner.plugin, partner.kind) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Err((
+                    format!("partners[{i}]"),
+                    "give exactly one of `plugin` (a plugin library, e.g. `plugin = \"foodbank\"`) \
+                     and `kind` (`kind = \"inbox\"` for a partner without an API, whose staff \
+                     answer in the console)"
+                        .into(),
+                ));
+            }
+            (Some(plugin), None) if plugin.trim().is_empty() => {
+                return Err((at("plugin"), "must name a plugin, e.g. `foodbank`".into()));
+            }
+            (None, Some(BuiltinKind::Inbox)) => {
+                if partner.library.is_some() {
+                    return Err((at("library"), "an inbox partner has no plugin library".into()));
+                }
+                if partner.webhook_secret_env.is_some() {
+                    return Err((
+                        at("webhook_secret_env"),
+                        "an inbox partner does not call back: its staff answer in the console"
+                            .into(),
+                    ));
+                }
+            }
+            (Some(_), None) => {}
         }
         if let Some(j) = partner.areas.iter().position(|a| !is_ons_local_authority(a)) {
             return Err((

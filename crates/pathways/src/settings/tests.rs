@@ -287,3 +287,60 @@ fn data_keys_come_from_a_file_or_a_variable_never_both() {
     let (err, _) = load(&both, &[]);
     assert_eq!(err.unwrap_err().field, "storage.key_env");
 }
+
+const INBOX: &str = r#"
+[[partners]]
+id = "ludlow-befriending"
+name = "Ludlow Good Neighbours"
+kind = "inbox"
+areas = ["E06000051"]
+[partners.settings]
+needs = ["social_isolation"]
+shares = ["name", "phone", "postcode"]
+[[partners.settings.services]]
+id = "befriending"
+name = "Telephone befriending"
+"#;
+
+#[test]
+fn an_inbox_partner_has_a_kind_instead_of_a_plugin_and_exactly_one_of_them() {
+    let settings = load(&format!("{GOOD}{INBOX}"), &[]).0.unwrap();
+    assert_eq!(settings.partners[1].kind, Some(BuiltinKind::Inbox));
+    assert_eq!(
+        (settings.partners[1].plugin.as_deref(), settings.partners[1].connector()),
+        (None, "inbox")
+    );
+
+    let both = INBOX.replace("kind = \"inbox\"", "kind = \"inbox\"\nplugin = \"foodbank\"");
+    let err = load(&format!("{GOOD}{both}"), &[]).0.unwrap_err();
+    assert_eq!(err.field, "partners[1]", "{err}");
+    assert!(err.problem.contains("exactly one of `plugin`"), "{err}");
+    let neither = INBOX.replace("kind = \"inbox\"\n", "");
+    assert_eq!(load(&format!("{GOOD}{neither}"), &[]).0.unwrap_err().field, "partners[1]");
+    let unknown = INBOX.replace("kind = \"inbox\"", "kind = \"mailbox\"");
+    let err = load(&format!("{GOOD}{unknown}"), &[]).0.unwrap_err();
+    assert_eq!(err.field, "partners[1].kind", "{err}");
+    let callback =
+        INBOX.replace("kind = \"inbox\"", "kind = \"inbox\"\nwebhook_secret_env = \"X\"");
+    let err = load(&format!("{GOOD}{callback}"), &[]).0.unwrap_err();
+    assert_eq!(err.field, "partners[1].webhook_secret_env", "{err}");
+}
+
+#[test]
+fn the_email_section_is_strict_and_sends_plain_text_only_on_this_machine() {
+    let email = "\n[email]\nsmtp_host = \"smtp.council.example\"\nfrom = \"Pathways <pathways@council.example>\"\n";
+    let settings = load(&format!("{GOOD}{email}"), &[]).0.unwrap();
+    let section = settings.email.unwrap();
+    assert_eq!((section.smtp_port, section.tls), (587, pathways_inbox::TlsMode::Starttls));
+    let plain = format!("{GOOD}{email}tls = \"off\"\n");
+    assert_eq!(load(&plain, &[]).0.unwrap_err().field, "email.tls");
+    let local = plain.replace("smtp.council.example", "127.0.0.1");
+    assert!(load(&local, &[]).0.is_ok());
+    let half = format!("{GOOD}{email}username_env = \"SMTP_USER\"\n");
+    assert_eq!(load(&half, &[]).0.unwrap_err().field, "email.password_env");
+    let typo = format!("{GOOD}{email}smtp_prot = 25\n");
+    assert_eq!(load(&typo, &[]).0.unwrap_err().field, "email.smtp_prot");
+    let modes = format!("{GOOD}{email}tls = \"ssl\"\n");
+    let err = load(&modes, &[]).0.unwrap_err();
+    assert!(err.field == "email.tls" && err.problem.contains("ssl"), "{err}");
+}

@@ -54,7 +54,7 @@ pub(super) async fn prepare(
     let addr = listener.local_addr().map_err(|e| CliError::Failed(e.into()))?;
     let mut callbacks = BTreeSet::new();
     for (_, partner) in settings.enabled_partners() {
-        let slot = match partner.plugin.as_str() {
+        let slot = match partner.connector() {
             "foodbank" => &mut sandbox.foodbank.webhook,
             "nhs" => &mut sandbox.nhs.webhook,
             _ => continue,
