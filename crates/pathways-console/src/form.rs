@@ -69,11 +69,22 @@ pub struct FieldError {
     pub message: String,
 }
 
-/// The problems found with a form, in the order of its fields.
-#[derive(Debug, Clone, Default, Serialize)]
+/// The problems found with a form, in the order of its fields. Templates read `list` (the
+/// error summary) and `by_field` (each field's own message beside it).
+#[derive(Debug, Clone, Default)]
 pub struct Errors {
     /// The problems.
     pub list: Vec<FieldError>,
+}
+
+impl Serialize for Errors {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("Errors", 2)?;
+        s.serialize_field("list", &self.list)?;
+        s.serialize_field("by_field", &self.by_field())?;
+        s.end()
+    }
 }
 
 impl Errors {
@@ -118,5 +129,8 @@ mod tests {
         errors.add("name", "second");
         assert_eq!(errors.of("name"), Some("Enter the client's name"));
         assert_eq!(errors.list.len(), 1);
+        let json = serde_json::to_value(&errors).unwrap();
+        assert_eq!(json["by_field"]["name"], "Enter the client's name", "each field's own message");
+        assert_eq!(json["list"][0]["field"], "name");
     }
 }

@@ -889,6 +889,7 @@ async fn wellbeing_is_asked_at_intake_and_at_a_follow_up_and_small_groups_stay_h
     let refused = post(&c, &daemon, "/cases/new", &partial).await;
     assert_eq!(refused.status, 400);
     assert!(refused.body.contains("#wb-anxiety"), "the summary links to each missing answer");
+    assert!(refused.body.contains("id=\"wb-anxiety-error\""), "and the field shows it too");
     for (k, v) in [
         ("wb-life_satisfaction", "3"),
         ("wb-worthwhile", "4"),

@@ -12,7 +12,7 @@ use pathways_daemon::access::{ReferralView, ReferralViews};
 use pathways_daemon::CancelBody;
 use pathways_store::ReferralId;
 
-use super::{page, see_other, Section};
+use super::{form_page, page, pathfinder_form, see_other, Section};
 use crate::errors;
 use crate::form::Errors;
 use crate::session::{ConsoleRole, Signed};
@@ -173,11 +173,7 @@ fn owner_page(
         errors => Value::from_serialize(problems),
         values => Value::from_serialize(values),
     };
-    let mut response = page(console, signed, Section::Home, "referral.html", context);
-    if !problems.is_empty() {
-        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    response
+    form_page(console, signed, "referral.html", context, problems, StatusCode::UNPROCESSABLE_ENTITY)
 }
 
 /// `POST /referrals/{id}/cancel`: the owner's pathfinder withdraws a referral, with a reason.
@@ -187,10 +183,7 @@ pub async fn cancel(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    if let Err(response) = signed.require(&[ConsoleRole::Pathfinder]) {
-        return response;
-    }
-    let form = match signed.form(&body) {
+    let form = match pathfinder_form(&signed, &body) {
         Ok(form) => form,
         Err(response) => return response,
     };

@@ -13,7 +13,7 @@ use pathways_core::ShareWith;
 use pathways_store::ReferralId;
 
 use super::case_new::{partner_options, read_consent};
-use super::{page, see_other, Section};
+use super::{form_page, pathfinder_form, see_other};
 use crate::errors;
 use crate::form::Errors;
 use crate::session::{ConsoleRole, Signed};
@@ -77,11 +77,7 @@ async fn render(
         live => live_referrals,
         errors => Value::from_serialize(problems),
     };
-    let mut response = page(console, signed, Section::Home, "case_consent.html", context);
-    if !problems.is_empty() {
-        *response.status_mut() = StatusCode::BAD_REQUEST;
-    }
-    response
+    form_page(console, signed, "case_consent.html", context, problems, StatusCode::BAD_REQUEST)
 }
 
 /// `POST /cases/{id}/consent`
@@ -91,10 +87,7 @@ pub async fn submit(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    if let Err(response) = signed.require(&[ConsoleRole::Pathfinder]) {
-        return response;
-    }
-    let form = match signed.form(&body) {
+    let form = match pathfinder_form(&signed, &body) {
         Ok(form) => form,
         Err(response) => return response,
     };
@@ -126,10 +119,7 @@ pub async fn reroute(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    if let Err(response) = signed.require(&[ConsoleRole::Pathfinder]) {
-        return response;
-    }
-    let form = match signed.form(&body) {
+    let form = match pathfinder_form(&signed, &body) {
         Ok(form) => form,
         Err(response) => return response,
     };

@@ -11,7 +11,7 @@ use pathways_core::NeedMet;
 use serde_json::json;
 
 use super::case_new::{read_wellbeing, ONS4};
-use super::{page, see_other, Section};
+use super::{form_page, pathfinder_form, see_other};
 use crate::errors;
 use crate::form::{Errors, Form};
 use crate::session::{ConsoleRole, Signed};
@@ -59,11 +59,7 @@ async fn render(
         values => posted.values(),
         errors => Value::from_serialize(problems),
     };
-    let mut response = page(console, signed, Section::Home, "follow_up.html", context);
-    if !problems.is_empty() {
-        *response.status_mut() = StatusCode::BAD_REQUEST;
-    }
-    response
+    form_page(console, signed, "follow_up.html", context, problems, StatusCode::BAD_REQUEST)
 }
 
 /// `POST /cases/{id}/follow-up`
@@ -73,10 +69,7 @@ pub async fn submit(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    if let Err(response) = signed.require(&[ConsoleRole::Pathfinder]) {
-        return response;
-    }
-    let form = match signed.form(&body) {
+    let form = match pathfinder_form(&signed, &body) {
         Ok(form) => form,
         Err(response) => return response,
     };

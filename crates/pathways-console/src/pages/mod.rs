@@ -115,6 +115,29 @@ pub async fn owned_case(
     }
 }
 
+/// A form page: as [`page`], answered with `status` (and its error summary) when `problems`
+/// has any.
+pub fn form_page(
+    console: &Console,
+    signed: &Signed,
+    template: &str,
+    context: Value,
+    problems: &crate::form::Errors,
+    status: axum::http::StatusCode,
+) -> Response {
+    let mut response = page(console, signed, Section::Home, template, context);
+    if !problems.is_empty() {
+        *response.status_mut() = status;
+    }
+    response
+}
+
+/// The form a signed-in pathfinder posted (its CSRF token checked), or the page refusing it.
+pub fn pathfinder_form(signed: &Signed, body: &[u8]) -> Result<crate::form::Form, Response> {
+    signed.require(&[crate::session::ConsoleRole::Pathfinder])?;
+    signed.form(body)
+}
+
 /// A 303 to `to` (after a form post: the browser then GETs it).
 pub fn see_other(to: &str) -> Response {
     axum::response::IntoResponse::into_response(axum::response::Redirect::to(to))

@@ -17,26 +17,7 @@ pub(super) async fn stuck(
     before: DateTime<Utc>,
     limit: u32,
 ) -> Result<Vec<StuckReferral>, StoreError> {
-    const OP: &str = "finding stuck referrals";
-    let s = c
-        .prepare_cached(
-            "SELECT id, case_id, partner_id, state_changed_at FROM referrals
-             WHERE state = $1 AND state_changed_at < $2 ORDER BY state_changed_at, id LIMIT $3",
-        )
-        .await
-        .during(OP)?;
-    let rows = c.query(&s, &[&to_code(&state), &before, &i64::from(limit)]).await.during(OP)?;
-    rows.iter()
-        .map(|r| {
-            Ok(StuckReferral {
-                referral_id: ReferralId::from_db(r.try_get(0).during(OP)?),
-                case_id: CaseId::from_db(r.try_get(1).during(OP)?),
-                partner_id: r.try_get(2).during(OP)?,
-                state,
-                since: r.try_get(3).during(OP)?,
-            })
-        })
-        .collect()
+    in_state(c, state, "state_changed_at < $2", before, limit).await
 }
 
 pub(super) async fn entered(
@@ -45,15 +26,24 @@ pub(super) async fn entered(
     since: DateTime<Utc>,
     limit: u32,
 ) -> Result<Vec<StuckReferral>, StoreError> {
-    const OP: &str = "finding referrals that changed state";
-    let s = c
-        .prepare_cached(
-            "SELECT id, case_id, partner_id, state_changed_at FROM referrals
-             WHERE state = $1 AND state_changed_at >= $2 ORDER BY state_changed_at, id LIMIT $3",
-        )
-        .await
-        .during(OP)?;
-    let rows = c.query(&s, &[&to_code(&state), &since, &i64::from(limit)]).await.during(OP)?;
+    in_state(c, state, "state_changed_at >= $2", since, limit).await
+}
+
+/// Referrals in `state` whose change time meets `bound` (`$2` is `at`), oldest change first.
+async fn in_state(
+    c: &Client,
+    state: TaskState,
+    bound: &str,
+    at: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<StuckReferral>, StoreError> {
+    const OP: &str = "finding referrals by state";
+    let sql = format!(
+        "SELECT id, case_id, partner_id, state_changed_at FROM referrals
+         WHERE state = $1 AND {bound} ORDER BY state_changed_at, id LIMIT $3"
+    );
+    let s = c.prepare_cached(&sql).await.during(OP)?;
+    let rows = c.query(&s, &[&to_code(&state), &at, &i64::from(limit)]).await.during(OP)?;
     rows.iter()
         .map(|r| {
             Ok(StuckReferral {

@@ -17,29 +17,7 @@ pub(super) fn stuck(
     before: DateTime<Utc>,
     limit: u32,
 ) -> Result<Vec<StuckReferral>, StoreError> {
-    let rows: Vec<(String, String, String, i64)> = c
-        .prepare_cached(
-            "SELECT id, case_id, partner_id, state_changed_at FROM referrals
-             WHERE state = ?1 AND state_changed_at < ?2 ORDER BY state_changed_at, id LIMIT ?3",
-        )
-        .and_then(|mut s| {
-            s.query_map(params![to_code(&state), micros(before), limit], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })?
-            .collect()
-        })
-        .during("finding stuck referrals")?;
-    rows.into_iter()
-        .map(|(id, case_id, partner_id, since)| {
-            Ok(StuckReferral {
-                since: from_micros(since, "referral", &id)?,
-                referral_id: ReferralId::from_db(id),
-                case_id: CaseId::from_db(case_id),
-                partner_id,
-                state,
-            })
-        })
-        .collect()
+    in_state(c, state, "state_changed_at < ?2", before, limit)
 }
 
 pub(super) fn entered(
@@ -48,18 +26,30 @@ pub(super) fn entered(
     since: DateTime<Utc>,
     limit: u32,
 ) -> Result<Vec<StuckReferral>, StoreError> {
+    in_state(c, state, "state_changed_at >= ?2", since, limit)
+}
+
+/// Referrals in `state` whose change time meets `bound` (`?2` is `at`), oldest change first.
+fn in_state(
+    c: &Connection,
+    state: TaskState,
+    bound: &str,
+    at: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<StuckReferral>, StoreError> {
+    let sql = format!(
+        "SELECT id, case_id, partner_id, state_changed_at FROM referrals
+         WHERE state = ?1 AND {bound} ORDER BY state_changed_at, id LIMIT ?3"
+    );
     let rows: Vec<(String, String, String, i64)> = c
-        .prepare_cached(
-            "SELECT id, case_id, partner_id, state_changed_at FROM referrals
-             WHERE state = ?1 AND state_changed_at >= ?2 ORDER BY state_changed_at, id LIMIT ?3",
-        )
+        .prepare_cached(&sql)
         .and_then(|mut s| {
-            s.query_map(params![to_code(&state), micros(since), limit], |r| {
+            s.query_map(params![to_code(&state), micros(at), limit], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })?
             .collect()
         })
-        .during("finding referrals that changed state")?;
+        .during("finding referrals by state")?;
     rows.into_iter()
         .map(|(id, case_id, partner_id, since)| {
             Ok(StuckReferral {
