@@ -26,6 +26,7 @@ pub mod erasure;
 mod error;
 mod idempotency;
 mod ids;
+mod lanes;
 mod postgres;
 mod records;
 mod referral;
@@ -50,6 +51,7 @@ pub use erasure::{Erasure, ErasureReason, LegalHold, ResealProgress};
 pub use error::StoreError;
 pub use idempotency::{IdempotencyOutcome, StoredResponse};
 pub use ids::{CaseId, OutboxItemId, ReferralId};
+pub use lanes::{OpenReferral, PartnerRoom};
 pub use postgres::PostgresStore;
 pub use records::{StoredCase, StoredPlan};
 pub use referral::{

@@ -22,6 +22,7 @@ mod accounts;
 mod cancel;
 mod case_list;
 mod erasure;
+mod lanes;
 mod lookup;
 mod outbox;
 mod records;
@@ -50,6 +51,7 @@ use crate::erasure::{Erasure, ErasureReason, LegalHold, ResealProgress};
 use crate::error::StoreError;
 use crate::idempotency::{IdempotencyOutcome, StoredResponse};
 use crate::ids::{CaseId, OutboxItemId, ReferralId};
+use crate::lanes::{OpenReferral, PartnerRoom};
 use crate::records::{StoredCase, StoredPlan};
 use crate::referral::{
     DispatchOutcome, NewReferral, OutboxItem, PartnerEvent, StatusChange, StoredReferral,
@@ -392,7 +394,8 @@ impl Store for PostgresStore {
         now: DateTime<Utc>,
     ) -> Result<Vec<CancelItem>, StoreError> {
         let keys = self.keys();
-        cancel::claim(&mut self.client().await?, &keys, worker_id, limit, lease, now).await
+        let room = PartnerRoom::default();
+        cancel::claim(&mut self.client().await?, &keys, worker_id, limit, lease, now, &room).await
     }
 
     async fn finish_cancel(
@@ -679,5 +682,37 @@ impl Store for PostgresStore {
     ) -> Result<Vec<AttentionReferral>, StoreError> {
         let client = self.client().await?;
         case_list::needing_attention(&client, organisation, older_than, limit).await
+    }
+
+    async fn claim_outbox_within(
+        &self,
+        worker_id: &str,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+        room: &PartnerRoom,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let keys = self.keys();
+        lanes::claim_outbox(&self.client().await?, &keys, worker_id, limit, lease, now, room).await
+    }
+
+    async fn claim_cancels_within(
+        &self,
+        worker_id: &str,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+        room: &PartnerRoom,
+    ) -> Result<Vec<CancelItem>, StoreError> {
+        let keys = self.keys();
+        cancel::claim(&mut self.client().await?, &keys, worker_id, limit, lease, now, room).await
+    }
+
+    async fn open_referrals_after(
+        &self,
+        after: Option<&ReferralId>,
+        limit: u32,
+    ) -> Result<Vec<OpenReferral>, StoreError> {
+        lanes::open_after(&self.client().await?, after, limit).await
     }
 }

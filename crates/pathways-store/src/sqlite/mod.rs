@@ -18,6 +18,7 @@ mod accounts;
 mod cancel;
 mod case_list;
 mod erasure;
+mod lanes;
 mod lookup;
 mod migrations;
 mod outbox;
@@ -49,6 +50,7 @@ use crate::erasure::{Erasure, ErasureReason, LegalHold, ResealProgress};
 use crate::error::StoreError;
 use crate::idempotency::{IdempotencyOutcome, StoredResponse};
 use crate::ids::{CaseId, OutboxItemId, ReferralId};
+use crate::lanes::{OpenReferral, PartnerRoom};
 use crate::records::{StoredCase, StoredPlan};
 use crate::referral::{
     DispatchOutcome, NewReferral, OutboxItem, PartnerEvent, StatusChange, StoredReferral,
@@ -474,7 +476,8 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<Vec<CancelItem>, StoreError> {
         let (worker_id, keys) = (worker_id.to_string(), self.keys());
-        self.write(move |c| cancel::claim(c, &keys, &worker_id, limit, lease, now)).await
+        let room = PartnerRoom::default();
+        self.write(move |c| cancel::claim(c, &keys, &worker_id, limit, lease, now, &room)).await
     }
 
     async fn finish_cancel(
@@ -794,6 +797,40 @@ impl Store for SqliteStore {
     ) -> Result<Vec<AttentionReferral>, StoreError> {
         let organisation = organisation.to_string();
         self.read(move |c| case_list::needing_attention(c, &organisation, older_than, limit)).await
+    }
+
+    async fn claim_outbox_within(
+        &self,
+        worker_id: &str,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+        room: &PartnerRoom,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let (worker_id, keys, room) = (worker_id.to_string(), self.keys(), room.clone());
+        self.write(move |c| lanes::claim_outbox(c, &keys, &worker_id, limit, lease, now, &room))
+            .await
+    }
+
+    async fn claim_cancels_within(
+        &self,
+        worker_id: &str,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+        room: &PartnerRoom,
+    ) -> Result<Vec<CancelItem>, StoreError> {
+        let (worker_id, keys, room) = (worker_id.to_string(), self.keys(), room.clone());
+        self.write(move |c| cancel::claim(c, &keys, &worker_id, limit, lease, now, &room)).await
+    }
+
+    async fn open_referrals_after(
+        &self,
+        after: Option<&ReferralId>,
+        limit: u32,
+    ) -> Result<Vec<OpenReferral>, StoreError> {
+        let after = after.cloned();
+        self.read(move |c| lanes::open_after(c, after.as_ref(), limit)).await
     }
 }
 

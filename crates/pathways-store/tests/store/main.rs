@@ -1,5 +1,5 @@
 //! The store's contract, checked against both backends: every behaviour in `records`,
-//! `dispatch`, `cancel`, `safety`, `accounts` and `unmet` runs once on SQLite and once on PostgreSQL
+//! `dispatch`, `cancel`, `lanes`, `safety`, `accounts` and `unmet` runs once on SQLite and once on PostgreSQL
 //! (skipped, loudly, when `PATHWAYS_TEST_POSTGRES_URL` is unset).
 
 mod accounts;
@@ -7,6 +7,7 @@ mod cancel;
 mod data;
 mod dispatch;
 mod fixtures;
+mod lanes;
 mod records;
 mod safety;
 mod unmet;
@@ -81,6 +82,9 @@ macro_rules! store_suite {
             cancel::concurrent_cancel_claimers_never_share_one,
             cancel::erasure_removes_a_cancels_note,
             cancel::a_consent_change_keeps_the_one_it_replaced_sealed_until_erasure,
+            lanes::a_claim_takes_no_more_of_a_partner_than_its_room,
+            lanes::cancels_are_claimed_within_their_partners_room,
+            lanes::every_open_referral_is_listed_once_page_by_page,
             unmet::unmet_needs_count_by_need_and_area_most_first,
             unmet::a_newer_plan_replaces_the_unmet_needs_of_the_older,
             unmet::unmet_needs_count_only_the_organisations_cases,
