@@ -134,8 +134,12 @@ async fn every_open_referral_is_polled_past_the_old_cap_and_a_hung_partner_delay
     };
     let (fb, nhs, council) = (quick("fb"), quick("nhs"), quick("council"));
     let hung = FakePartner::hung("hung");
-    let partners =
-        [("fb", fb.clone()), ("nhs", nhs.clone()), ("council", council.clone()), ("hung", hung.clone())];
+    let partners = [
+        ("fb", fb.clone()),
+        ("nhs", nhs.clone()),
+        ("council", council.clone()),
+        ("hung", hung.clone()),
+    ];
     let host = Host::new(orchestrator(&partners, 4, 0));
     // 1,200 open referrals to the partners that answer (more than the 500 per state the
     // poller used to look at), and 50 to the hung one.

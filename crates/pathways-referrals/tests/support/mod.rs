@@ -139,7 +139,10 @@ impl Partner for FakePartner {
         &self.manifest
     }
 
-    async fn check_availability(&self, _: &AvailabilityQuery) -> Result<Availability, PartnerError> {
+    async fn check_availability(
+        &self,
+        _: &AvailabilityQuery,
+    ) -> Result<Availability, PartnerError> {
         Ok(Availability { offers: vec![] })
     }
 
@@ -154,12 +157,20 @@ impl Partner for FakePartner {
         })
     }
 
-    async fn referral_status(&self, reference: &ReferralRef) -> Result<ReferralStatus, PartnerError> {
+    async fn referral_status(
+        &self,
+        reference: &ReferralRef,
+    ) -> Result<ReferralStatus, PartnerError> {
         let _in = self.polls.enter();
         let answer = *self.status.lock().unwrap();
         behave(answer).await;
         *self.polled.lock().unwrap().entry(reference.partner_reference.clone()).or_default() += 1;
-        Ok(ReferralStatus { state: TaskState::Accepted, reason: None, note: None, updated_at: None })
+        Ok(ReferralStatus {
+            state: TaskState::Accepted,
+            reason: None,
+            note: None,
+            updated_at: None,
+        })
     }
 
     async fn health(&self) -> Result<Health, PartnerError> {
@@ -170,7 +181,12 @@ impl Partner for FakePartner {
         &self,
         _: &pathways_core::CancelRequest,
     ) -> Result<ReferralStatus, PartnerError> {
-        Ok(ReferralStatus { state: TaskState::Cancelled, reason: None, note: None, updated_at: None })
+        Ok(ReferralStatus {
+            state: TaskState::Cancelled,
+            reason: None,
+            note: None,
+            updated_at: None,
+        })
     }
 }
 
@@ -287,8 +303,16 @@ pub async fn queue(store: &Arc<dyn Store>, partner: &str, count: usize) -> Vec<R
             .map(|key| {
                 let service = ServiceRef { id: key.clone(), name: "Service".into() };
                 let fields = [ClientField::Name, ClientField::Phone];
-                Referral::for_partner(&case, partner, service, &[NeedCode::Food], &fields, false, key.clone())
-                    .into()
+                Referral::for_partner(
+                    &case,
+                    partner,
+                    service,
+                    &[NeedCode::Food],
+                    &fields,
+                    false,
+                    key.clone(),
+                )
+                .into()
             })
             .collect();
         ids.extend(store.create_referrals(&case_id, referrals, chrono::Utc::now()).await.unwrap());
