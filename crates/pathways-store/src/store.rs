@@ -508,6 +508,19 @@ pub trait Store: Send + Sync + fmt::Debug {
         room: &PartnerRoom,
     ) -> Result<Vec<CancelItem>, StoreError>;
 
+    /// Moves the due, unclaimed outbox rows of `partner_id`, all but its `keep` oldest, to
+    /// `until` (their `not_before`), without claiming them or spending an attempt: a
+    /// dispatcher whose lane to the partner is stalled (a hung partner) takes that partner's
+    /// backlog out of the way of every other partner's claims, while its oldest rows stay due
+    /// for when the lane frees. Returns how many rows moved.
+    async fn defer_outbox(
+        &self,
+        partner_id: &str,
+        keep: u32,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
     /// Up to `limit` delivered referrals whose partner may still change them (requested,
     /// accepted, in progress, on hold), ordered by id, after the id `after` (from the first
     /// when `None`): a keyset cursor, so paging with the last id of each page lists every

@@ -110,3 +110,27 @@ pub(super) async fn open_after<C: GenericClient>(
         })
         .collect()
 }
+
+/// Moves `partner_id`'s due, unclaimed rows but its `keep` oldest to `until` (rows another
+/// claimer has locked are left alone).
+pub(super) async fn defer<C: GenericClient>(
+    c: &C,
+    partner_id: &str,
+    keep: u32,
+    until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let (until, now) = (truncate(until), truncate(now));
+    c.execute(
+        "UPDATE outbox o SET not_before = $3, updated_at = $4
+         FROM (SELECT o2.id FROM outbox o2 JOIN referrals r ON r.id = o2.referral_id
+               WHERE r.partner_id = $1 AND o2.state = 'pending' AND o2.not_before <= $4
+                 AND (o2.lease_until IS NULL OR o2.lease_until <= $4)
+               ORDER BY o2.not_before, o2.id OFFSET $2
+               FOR UPDATE OF o2 SKIP LOCKED) due
+         WHERE o.id = due.id",
+        &[&partner_id, &i64::from(keep), &until, &now],
+    )
+    .await
+    .during("deferring a stalled partner's queue")
+}

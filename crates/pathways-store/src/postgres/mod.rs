@@ -708,6 +708,16 @@ impl Store for PostgresStore {
         cancel::claim(&mut self.client().await?, &keys, worker_id, limit, lease, now, room).await
     }
 
+    async fn defer_outbox(
+        &self,
+        partner_id: &str,
+        keep: u32,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        lanes::defer(&self.client().await?, partner_id, keep, until, now).await
+    }
+
     async fn open_referrals_after(
         &self,
         after: Option<&ReferralId>,

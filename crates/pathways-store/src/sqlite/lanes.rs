@@ -107,3 +107,23 @@ pub(super) fn open_after(
         })
         .collect()
 }
+
+/// Moves `partner_id`'s due, unclaimed rows but its `keep` oldest to `until`.
+pub(super) fn defer(
+    c: &Connection,
+    partner_id: &str,
+    keep: u32,
+    until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    c.prepare_cached(
+        "UPDATE outbox SET not_before = ?3, updated_at = ?4
+         WHERE id IN (SELECT o.id FROM outbox o JOIN referrals r ON r.id = o.referral_id
+                      WHERE r.partner_id = ?1 AND o.state = 'pending' AND o.not_before <= ?4
+                        AND (o.lease_until IS NULL OR o.lease_until <= ?4)
+                      ORDER BY o.not_before, o.id LIMIT -1 OFFSET ?2)",
+    )
+    .and_then(|mut s| s.execute(params![partner_id, keep, micros(until), micros(now)]))
+    .map(|n| n as u64)
+    .during("deferring a stalled partner's queue")
+}

@@ -824,6 +824,17 @@ impl Store for SqliteStore {
         self.write(move |c| cancel::claim(c, &keys, &worker_id, limit, lease, now, &room)).await
     }
 
+    async fn defer_outbox(
+        &self,
+        partner_id: &str,
+        keep: u32,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let partner_id = partner_id.to_string();
+        self.write(move |c| lanes::defer(c, &partner_id, keep, until, now)).await
+    }
+
     async fn open_referrals_after(
         &self,
         after: Option<&ReferralId>,

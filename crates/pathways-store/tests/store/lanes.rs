@@ -136,3 +136,26 @@ pub async fn every_open_referral_is_listed_once_page_by_page(fx: &Fixture) {
     assert!(first.partner_reference.starts_with("P-"));
     assert_eq!(first.idempotency_key, "fb-0-0");
 }
+
+pub async fn a_stalled_partners_backlog_is_deferred_and_its_oldest_stay_due(fx: &Fixture) {
+    const LONG: Duration = Duration::from_secs(100);
+    let hung = queue(fx, "hung", 6, 0).await;
+    queue(fx, "fb", 2, 1).await;
+    // One of the hung partner's is in flight (claimed).
+    let sending = fx.store.claim_outbox_within("w", 1, LONG, t(5), &room(&[("fb", 0)])).await;
+    assert_eq!(sending.unwrap()[0].referral_id, hung[0]);
+    // Its other five are due: all but the two oldest move to t(60).
+    assert_eq!(fx.store.defer_outbox("hung", 2, t(60), t(5)).await.unwrap(), 3);
+    for id in &hung[3..] {
+        let dispatch = fx.store.get_referral(id).await.unwrap().unwrap().dispatch;
+        assert_eq!((dispatch.not_before, dispatch.attempts), (t(60), 0), "unclaimed, unspent");
+    }
+    let due = fx.store.claim_outbox("v", 100, LONG, t(6)).await.unwrap();
+    let due: Vec<(&str, &ReferralId)> =
+        due.iter().map(|i| (i.partner_id.as_str(), &i.referral_id)).collect();
+    assert_eq!(due.len(), 4, "{due:?}");
+    assert_eq!(&due[..2], [("hung", &hung[1]), ("hung", &hung[2])]);
+    assert!(due[2..].iter().all(|(p, _)| *p == "fb"));
+    assert_eq!(fx.store.defer_outbox("hung", 0, t(90), t(7)).await.unwrap(), 0, "none due");
+    assert_eq!(fx.store.claim_outbox("v", 100, LONG, t(60)).await.unwrap().len(), 3);
+}
