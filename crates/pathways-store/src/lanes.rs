@@ -1,6 +1,7 @@
 //! What the dispatcher's per-partner lanes need of the store: claims that take no more of a
-//! partner's referrals than its lane can send at once ([`PartnerRoom`]), and a keyset-paged
-//! list of every open referral to poll ([`OpenReferral`]).
+//! partner's referrals than its lane can send at once ([`PartnerRoom`]), a stalled partner's
+//! backlog set aside for a while (`Store::defer_outbox`), and a keyset-paged list of every
+//! open referral to poll ([`OpenReferral`]).
 //!
 //! A partner whose lane is full (a hung partner holding its slots until the send timeout) has
 //! no room: its due rows are left unclaimed, unleased and unspent, for this daemon's next claim
