@@ -33,11 +33,11 @@ use pathways_store::Store;
 use tokio::net::TcpListener;
 
 pub use auth::{hash_token, is_code, new_token, ApiKey, Caller, KeyRing, Role};
-pub use dispatch::{DispatchSettings, Dispatcher};
 pub use error::{ApiError, DaemonError};
 pub use inbox::{PartnerUpdate, COUNT_MAX as INBOX_COUNT_MAX};
 pub use metrics::ReloadResult;
 pub use openapi::document as openapi_document;
+pub use pathways_referrals::{DispatchSettings, Dispatcher};
 pub use referrals::reroute::{RerouteMode, RerouteProposal, Reroutes};
 /// How referral intake fingerprints a request and derives each referral's key: for tests that
 /// play a daemon which died mid-request.
@@ -80,9 +80,12 @@ impl Daemon {
         Self { state: AppState::new(store, live, limits, dispatch), front: None }
     }
 
-    /// Starts the dispatcher (sending from the outbox, polling statuses) in the background.
+    /// Starts the dispatcher (sending from the outbox, polling statuses, refreshing the
+    /// planner's statistics) in the background, over this daemon's store, live partner set,
+    /// metrics and audit log.
     pub fn start_dispatcher(&self) -> Dispatcher {
-        Dispatcher::start(self.state.clone(), self.state.dispatch_settings())
+        let host = std::sync::Arc::new(dispatch::DaemonHost::new(self.state.clone()));
+        Dispatcher::start(self.state.store().clone(), host, self.state.dispatch_settings())
     }
 
     /// Starts the automatic re-router (`[dispatch] reroute = "auto"`), looking every `tick`
@@ -198,9 +201,11 @@ impl Daemon {
         Ok((status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)))
     }
 
-    /// Replaces the partners and keys for requests that start from now on.
-    pub fn reload(&self, live: Live) {
-        self.state.replace_live(live);
+    /// Replaces the partners and keys for requests that start from now on. Partners that
+    /// stay keep their lanes (breaker state, calls in flight) and the planner keeps its
+    /// pathway statistics; returns the ids of the partners whose lanes were kept.
+    pub fn reload(&self, live: Live) -> Vec<String> {
+        self.state.replace_live(live)
     }
 
     /// Counts a reload attempt in the metrics and remembers how it ended (with why, when it

@@ -8,8 +8,8 @@ use pathways_orchestrator::Orchestrator;
 use pathways_store::Store;
 
 use crate::auth::KeyRing;
-use crate::dispatch::DispatchSettings;
 use crate::metrics::Metrics;
+use pathways_referrals::DispatchSettings;
 
 /// The part of the configuration a reload replaces, as one unit: a request takes one snapshot
 /// and keeps it to the end, so a plan started before a reload finishes on the partners it
@@ -117,8 +117,19 @@ impl AppState {
     }
 
     /// Replaces the live configuration whole; work holding the old snapshot finishes on it.
-    pub fn replace_live(&self, live: Live) {
-        *self.inner.live.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(live);
+    /// The new orchestrator first takes over the old one's lanes (breaker state, calls in
+    /// flight) for the partners that stay, its pathway statistics and its partners' last
+    /// answers ([`Orchestrator::adopt`]), so a reload forgets neither a failing partner nor
+    /// what the planner has learnt. Returns the ids of the partners whose lanes were kept.
+    pub fn replace_live(&self, live: Live) -> Vec<String> {
+        let mut current = self.inner.live.write().unwrap_or_else(PoisonError::into_inner);
+        let kept = if Arc::ptr_eq(&live.orchestrator, &current.orchestrator) {
+            Vec::new()
+        } else {
+            live.orchestrator.adopt(&current.orchestrator)
+        };
+        *current = Arc::new(live);
+        kept
     }
 
     /// Records how a reload ended.

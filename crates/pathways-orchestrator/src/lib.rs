@@ -10,7 +10,9 @@
 //!   statistics and the rules to the plan.
 //!
 //! [`Orchestrator`] wires the three together and keeps each partner's resilience state across
-//! plans; [`PlanRules`] holds what a council configures (lead rules, [`SignpostCatalogue`]).
+//! plans (and, through [`Orchestrator::adopt`], across configuration reloads); the dispatcher's
+//! sends, cancels and status polls go through the same per-partner lanes ([`ReferralLane`]).
+//! [`PlanRules`] holds what a council configures (lead rules, [`SignpostCatalogue`]).
 
 mod fanout;
 pub mod messages;
@@ -24,6 +26,7 @@ mod signposts;
 #[cfg(test)]
 mod testing;
 
+pub use fanout::lane::{LaneError, ReferralLane, Slots, DEFAULT_REFERRAL_CONCURRENCY};
 pub use fanout::{AnswerObserver, OrchestratorSettings, PartnerAnswer};
 pub use messages::{Messages, MessagesError};
 pub use orchestrator::{LastAnswer, Orchestrator, PartnerState};

@@ -1,16 +1,22 @@
 //! The [`Orchestrator`]: selection, fan-out and planning, wired together for one case.
 //!
 //! It owns the configured partners, each partner's resilience state (circuit breaker and
-//! bulkhead, kept across plans, so a partner that failed for one plan is not asked again by the
-//! next until its cool-down is over), the planning rules and the latest pathway statistics. It
-//! holds no per-case state, so one instance serves every case concurrently.
+//! bulkheads, kept across plans, so a partner that failed for one plan is not asked again by
+//! the next until its cool-down is over), the planning rules and the latest pathway statistics.
+//! It holds no per-case state, so one instance serves every case concurrently.
+//!
+//! The same lanes carry the dispatcher's sends, cancels and status polls
+//! ([`Orchestrator::referral_lane`]). A configuration reload builds a new orchestrator; before
+//! it serves, [`Orchestrator::adopt`] carries over from the one it replaces the lanes of the
+//! partners that stay (breaker state and calls in flight, keyed by partner id), the pathway
+//! statistics and the partners' last answers.
 
 use std::sync::{Arc, PoisonError, RwLock};
 
 use chrono::{NaiveDate, Utc};
 use pathways_core::{ActionPlan, Amendment, Case, PartnerOutcome};
 
-use crate::fanout::lane::PartnerLane;
+use crate::fanout::lane::{LaneShape, PartnerLane, ReferralLane, DEFAULT_REFERRAL_CONCURRENCY};
 use crate::fanout::{fan_out, AnswerObserver, OrchestratorSettings, PartnerAnswer};
 use crate::planner::{
     amend_plan, build_plan, replan, Amender, AmendmentError, PathwayStats, PlanRules,
@@ -22,8 +28,8 @@ use crate::select::{select, ConfiguredPartner};
 #[derive(Debug)]
 pub struct Orchestrator {
     partners: Vec<ConfiguredPartner>,
-    /// `lanes[i]` guards `partners[i]`.
-    lanes: Vec<PartnerLane>,
+    /// `lanes[i]` guards `partners[i]`; replaced whole only by [`adopt`](Self::adopt).
+    lanes: RwLock<Vec<Arc<PartnerLane>>>,
     settings: OrchestratorSettings,
     rules: PlanRules,
     stats: RwLock<Arc<PathwayStats>>,
@@ -63,10 +69,11 @@ impl Orchestrator {
         settings: OrchestratorSettings,
         rules: PlanRules,
     ) -> Self {
-        let lanes = partners.iter().map(|_| PartnerLane::new(&settings)).collect();
+        let shape = LaneShape::new(&settings, DEFAULT_REFERRAL_CONCURRENCY);
+        let lanes = partners.iter().map(|_| Arc::new(PartnerLane::new(shape))).collect();
         Self {
             partners,
-            lanes,
+            lanes: RwLock::new(lanes),
             settings,
             rules,
             stats: RwLock::new(Arc::default()),
@@ -74,9 +81,79 @@ impl Orchestrator {
         }
     }
 
+    /// The same, with `limit` sends and cancels (and, apart, `limit` status polls) in flight to
+    /// one partner at once (`dispatch.partner_concurrency`; at least 1).
+    pub fn with_referral_concurrency(mut self, limit: usize) -> Self {
+        let limit = limit.max(1);
+        let shape = LaneShape::new(&self.settings, limit);
+        self.lanes =
+            RwLock::new(self.partners.iter().map(|_| Arc::new(PartnerLane::new(shape))).collect());
+        self
+    }
+
     /// The partners it asks from.
     pub fn partners(&self) -> &[ConfiguredPartner] {
         &self.partners
+    }
+
+    /// The partner `partner_id` with its lane, for sends, cancels and status polls; `None`
+    /// when it is not enabled in this configuration.
+    pub fn referral_lane(&self, partner_id: &str) -> Option<ReferralLane> {
+        let index = self.partners.iter().position(|p| p.id == partner_id)?;
+        Some(self.referral_lane_at(index))
+    }
+
+    /// Every partner with its lane, in configuration order.
+    pub fn referral_lanes(&self) -> Vec<ReferralLane> {
+        (0..self.partners.len()).map(|index| self.referral_lane_at(index)).collect()
+    }
+
+    fn referral_lane_at(&self, index: usize) -> ReferralLane {
+        let partner = &self.partners[index];
+        ReferralLane::new(partner.id.clone(), partner.partner.clone(), self.lanes()[index].clone())
+    }
+
+    fn lanes(&self) -> Vec<Arc<PartnerLane>> {
+        self.lanes.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Takes over from `previous`, the orchestrator this one replaces on a configuration
+    /// reload, before it serves: the lane (breaker state, calls in flight) of each partner
+    /// that stays, by partner id, when its shape is unchanged (the same bulkhead sizes and
+    /// breaker policy; a changed one starts afresh with the new settings); the pathway
+    /// statistics, so plans need not wait for the next refresh; and the stayers' last
+    /// answers. Returns the ids of the partners whose lanes were carried over.
+    pub fn adopt(&self, previous: &Orchestrator) -> Vec<String> {
+        if std::ptr::eq(self, previous) {
+            return self.partners.iter().map(|p| p.id.clone()).collect();
+        }
+        let old = previous.lanes();
+        let mut lanes = self.lanes.write().unwrap_or_else(PoisonError::into_inner);
+        let mut kept = Vec::new();
+        for (index, partner) in self.partners.iter().enumerate() {
+            let Some(at) = previous.partners.iter().position(|p| p.id == partner.id) else {
+                continue;
+            };
+            if old[at].shape() == lanes[index].shape() {
+                lanes[index] = old[at].clone();
+                kept.push(partner.id.clone());
+            }
+        }
+        drop(lanes);
+        self.set_pathway_stats_arc(previous.stats());
+        let previous_last = previous.last.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        for partner in &self.partners {
+            if let Some(answer) = previous_last.get(&partner.id) {
+                last.entry(partner.id.clone()).or_insert_with(|| answer.clone());
+            }
+        }
+        kept
+    }
+
+    /// The pathway statistics plans are weighed by now.
+    pub fn pathway_stats(&self) -> Arc<PathwayStats> {
+        self.stats()
     }
 
     /// The message catalogue plans are written from (the client's copy uses it too).
@@ -97,14 +174,18 @@ impl Orchestrator {
 
     /// Replaces the pathway statistics later plans are weighed by.
     pub fn set_pathway_stats(&self, stats: PathwayStats) {
-        *self.stats.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(stats);
+        self.set_pathway_stats_arc(Arc::new(stats));
+    }
+
+    fn set_pathway_stats_arc(&self, stats: Arc<PathwayStats>) {
+        *self.stats.write().unwrap_or_else(PoisonError::into_inner) = stats;
     }
 
     /// Every partner's breaker and bulkhead now, in configuration order.
     pub fn partner_states(&self) -> Vec<PartnerState> {
         self.partners
             .iter()
-            .zip(&self.lanes)
+            .zip(self.lanes())
             .map(|(partner, lane)| PartnerState {
                 partner_id: partner.id.clone(),
                 breaker: lane.breaker_state(),
@@ -132,7 +213,8 @@ impl Orchestrator {
         observer: Option<AnswerObserver<'_>>,
     ) -> Vec<PartnerAnswer> {
         let asks = select(&self.partners, case);
-        let lanes: Vec<&PartnerLane> = asks.iter().map(|ask| &self.lanes[ask.index]).collect();
+        let all = self.lanes();
+        let lanes: Vec<&PartnerLane> = asks.iter().map(|ask| &*all[ask.index]).collect();
         let answers = fan_out(&asks, &lanes, case, today, self.settings, observer).await;
         {
             let now = Utc::now();

@@ -27,6 +27,7 @@ mod error;
 mod idempotency;
 mod ids;
 mod inbox;
+mod lanes;
 mod postgres;
 mod records;
 mod referral;
@@ -52,6 +53,7 @@ pub use error::StoreError;
 pub use idempotency::{IdempotencyOutcome, StoredResponse};
 pub use ids::{CaseId, OutboxItemId, ReferralId};
 pub use inbox::{CapacityState, PartnerCapacity};
+pub use lanes::{OpenReferral, PartnerRoom};
 pub use postgres::PostgresStore;
 pub use records::{StoredCase, StoredPlan};
 pub use referral::{

@@ -23,6 +23,7 @@ use crate::error::StoreError;
 use crate::idempotency::{IdempotencyOutcome, StoredResponse};
 use crate::ids::{CaseId, OutboxItemId, ReferralId};
 use crate::inbox::PartnerCapacity;
+use crate::lanes::{OpenReferral, PartnerRoom};
 use crate::records::{StoredCase, StoredPlan};
 use crate::referral::{
     DispatchOutcome, NewReferral, OutboxItem, PartnerEvent, StatusChange, StoredReferral,
@@ -525,4 +526,54 @@ pub trait Store: Send + Sync + fmt::Debug {
         &self,
         partner_id: &str,
     ) -> Result<Option<PartnerCapacity>, StoreError>;
+
+    // The dispatcher's per-partner lanes (see [`crate::lanes`]).
+
+    /// [`claim_outbox`](Self::claim_outbox) within each partner's `room`: at most that many of
+    /// a partner's rows (none of a partner with no room, whose rows stay unclaimed, unleased
+    /// and unspent for a later claim), any number of a partner `room` does not name. Oldest
+    /// due first among the rows that fit.
+    async fn claim_outbox_within(
+        &self,
+        worker_id: &str,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+        room: &PartnerRoom,
+    ) -> Result<Vec<OutboxItem>, StoreError>;
+
+    /// [`claim_cancels`](Self::claim_cancels) within each partner's `room`, as
+    /// [`claim_outbox_within`](Self::claim_outbox_within) (cancels that settle without the
+    /// partner are settled whatever its room).
+    async fn claim_cancels_within(
+        &self,
+        worker_id: &str,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+        room: &PartnerRoom,
+    ) -> Result<Vec<CancelItem>, StoreError>;
+
+    /// Moves the due, unclaimed outbox rows of `partner_id`, all but its `keep` oldest, to
+    /// `until` (their `not_before`), without claiming them or spending an attempt: a
+    /// dispatcher whose lane to the partner is stalled (a hung partner) takes that partner's
+    /// backlog out of the way of every other partner's claims, while its oldest rows stay due
+    /// for when the lane frees. Returns how many rows moved.
+    async fn defer_outbox(
+        &self,
+        partner_id: &str,
+        keep: u32,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
+    /// Up to `limit` delivered referrals whose partner may still change them (requested,
+    /// accepted, in progress, on hold), ordered by id, after the id `after` (from the first
+    /// when `None`): a keyset cursor, so paging with the last id of each page lists every
+    /// open referral once, however many there are. Reads plain columns only.
+    async fn open_referrals_after(
+        &self,
+        after: Option<&ReferralId>,
+        limit: u32,
+    ) -> Result<Vec<OpenReferral>, StoreError>;
 }

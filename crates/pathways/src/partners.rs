@@ -200,7 +200,11 @@ pub fn orchestrator(
         messages,
         organisations: settings.organisations.clone(),
     };
-    Ok(Orchestrator::new(partners, settings.orchestrator.to_settings(), rules))
+    // Sends, cancels and status polls go through the same lanes as availability questions,
+    // with bulkheads of `dispatch.partner_concurrency` slots.
+    let referral_slots = usize::try_from(settings.dispatch.partner_concurrency).unwrap_or(1);
+    Ok(Orchestrator::new(partners, settings.orchestrator.to_settings(), rules)
+        .with_referral_concurrency(referral_slots))
 }
 
 fn load_error(

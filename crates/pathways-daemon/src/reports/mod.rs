@@ -1,6 +1,7 @@
 //! Pathway reports: `GET /v1/reports/pathways?from&to` (coordinator, admin), scoped to the
-//! caller's organisation's cases (an admin of the operating organisation sees all), and the
-//! periodic refresh that feeds the same statistics, across organisations, to the planner.
+//! caller's organisation's cases (an admin of the operating organisation sees all). The same
+//! statistics, across organisations, are fed to the planner by the dispatcher
+//! (`pathways_referrals`).
 //!
 //! Per partner × need over `[from, to)` (default: the last 90 days): referrals sent, accepted
 //! %, rejected by reason, completed %, median time to acceptance and to completion (the
@@ -8,15 +9,11 @@
 
 pub(crate) mod outcomes;
 
-use std::time::Duration;
-
 use axum::extract::{Query, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use pathways_orchestrator::{PathwayCounts, PathwayStats};
 use pathways_store::{AuditAction, AuditOutcome, PathwayStatsRow};
 use serde::Deserialize;
-use tokio::sync::watch;
 
 use crate::api::{PathwayReport, PathwayRow, ReasonCountView, UnmetReport, UnmetRow};
 use crate::auth::{Caller, Role};
@@ -26,8 +23,8 @@ use crate::state::AppState;
 
 const READERS: &[Role] = &[Role::Coordinator, Role::Admin];
 
-/// How far back reports and the planner's statistics look by default.
-const DEFAULT_WINDOW: chrono::Duration = chrono::Duration::days(90);
+/// How far back reports look by default (as far as the planner's statistics do).
+const DEFAULT_WINDOW: chrono::Duration = pathways_referrals::STATS_WINDOW;
 
 /// `?from=…&to=…` (RFC 3339), `[from, to)`: `from` not after `to` (equal is an empty range).
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -132,64 +129,5 @@ fn row_view(row: &PathwayStatsRow) -> PathwayRow {
         completed_percent: percent(row.completed),
         median_secs_to_acceptance: row.median_secs_to_acceptance,
         median_secs_to_completion: row.median_secs_to_completion,
-    }
-}
-
-/// The planner's view of the store's rows.
-pub fn planner_stats(rows: &[PathwayStatsRow]) -> PathwayStats {
-    let clamp = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
-    rows.iter()
-        .map(|r| {
-            let counts = PathwayCounts {
-                sent: clamp(r.sent),
-                accepted: clamp(r.accepted),
-                completed: clamp(r.completed),
-            };
-            (r.partner_id.clone(), r.need, counts)
-        })
-        .collect()
-}
-
-/// Refreshes the live orchestrator's pathway statistics every `every` until stopped. A
-/// reload swaps in a new orchestrator without statistics; the next refresh fills it.
-pub(crate) async fn refresh(state: AppState, every: Duration, mut stopped: watch::Receiver<bool>) {
-    loop {
-        let now = Utc::now();
-        // The planner learns from every organisation's referrals: it sees counts per partner
-        // and need, never a case.
-        match state.store().pathway_stats(now - DEFAULT_WINDOW, now, None).await {
-            Ok(rows) => state.live().orchestrator.set_pathway_stats(planner_stats(&rows)),
-            Err(e) => tracing::warn!(error = %e, "cannot refresh pathway statistics"),
-        }
-        tokio::select! {
-            () = tokio::time::sleep(every) => {}
-            _ = stopped.changed() => return,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use pathways_core::NeedCode;
-
-    #[test]
-    fn store_rows_become_planner_counts() {
-        let row = PathwayStatsRow {
-            partner_id: "fb".into(),
-            need: NeedCode::Food,
-            sent: 10,
-            accepted: 7,
-            rejected_by_reason: vec![],
-            completed: 5,
-            median_secs_to_acceptance: None,
-            median_secs_to_completion: None,
-        };
-        let stats = planner_stats(&[row]);
-        assert_eq!(
-            stats.get("fb", NeedCode::Food),
-            Some(PathwayCounts { sent: 10, accepted: 7, completed: 5 })
-        );
-        assert_eq!(stats.get("fb", NeedCode::DebtMoney), None);
     }
 }

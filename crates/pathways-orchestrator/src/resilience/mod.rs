@@ -10,8 +10,9 @@
 //! `layer.rs` (the [`tower::Layer`]) and `error.rs` (the error a caller sees); the breaker, the
 //! only one with its own machinery, adds `state.rs`, `service.rs` and `future.rs`.
 //!
-//! The stack, outermost first, is assembled in one place (`fanout::lane`): breaker, bulkhead,
-//! deadline, partner. The breaker is outside so an open circuit costs nothing (no permit, no
+//! The stack, outermost first, is assembled in one place (`fanout::lane`), for every kind of
+//! partner call (availability, and the dispatcher's sends, cancels and status polls): breaker,
+//! bulkhead, deadline, partner. The breaker is outside so an open circuit costs nothing (no permit, no
 //! call) and so it sees the deadline's timeouts as failures; the bulkhead is outside the deadline
 //! so a hung call holds its permit for at most the partner timeout. The plan deadline, which
 //! spans every partner of a plan, is the fan-out's (`fanout::run`).

@@ -17,6 +17,7 @@ use crate::cancel::{
 use crate::codec::{from_code, open_text, place, seal_text, to_code, truncate};
 use crate::error::StoreError;
 use crate::ids::{CaseId, ReferralId};
+use crate::lanes::PartnerRoom;
 use crate::seal::DataKeys;
 
 /// A referral's state and its send's, as a cancel needs them; locks both rows.
@@ -140,8 +141,10 @@ pub(super) async fn claim(
     limit: u32,
     lease: Duration,
     now: DateTime<Utc>,
+    room: &PartnerRoom,
 ) -> Result<Vec<CancelItem>, StoreError> {
     const OP: &str = "claiming cancels";
+    let mut room = room.clone();
     let now = truncate(now);
     let lease_until = crate::referral::lease_until(now, lease);
     let tx = c.transaction().await.during(OP)?;
@@ -153,9 +156,10 @@ pub(super) async fn claim(
              FROM cancellations c JOIN referrals r ON r.id = c.referral_id
              WHERE c.state = 'pending' AND c.not_before <= $1
                AND (c.lease_until IS NULL OR c.lease_until <= $1)
+               AND NOT (r.partner_id = ANY($3))
              ORDER BY c.not_before, c.referral_id LIMIT $2
              FOR UPDATE OF c SKIP LOCKED",
-            &[&now, &i64::from(limit)],
+            &[&now, &i64::from(limit), &room.full()],
         )
         .await
         .during(OP)?;
@@ -198,6 +202,11 @@ pub(super) async fn claim(
             settle(&tx, keys, &id, CancelState::Failed, Some("no partner reference"), now).await?;
             continue;
         };
+        let partner_id: String = row.try_get(2).during(OP)?;
+        // Its partner's lane is full: left for a later claim, unleased and unspent.
+        if !room.take(&partner_id) {
+            continue;
+        }
         tx.execute(
             "UPDATE cancellations SET lease_owner = $2, lease_until = $3,
                  attempts = attempts + 1, updated_at = $4 WHERE referral_id = $1",
@@ -208,7 +217,7 @@ pub(super) async fn claim(
         let attempts: i32 = row.try_get(6).during(OP)?;
         items.push(CancelItem {
             case_id: CaseId::from_db(row.try_get(1).during(OP)?),
-            partner_id: row.try_get(2).during(OP)?,
+            partner_id,
             idempotency_key: row.try_get(3).during(OP)?,
             requested_at: row.try_get(7).during(OP)?,
             referral_id: ReferralId::from_db(id),

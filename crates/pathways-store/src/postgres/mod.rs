@@ -23,6 +23,7 @@ mod cancel;
 mod case_list;
 mod erasure;
 mod inbox;
+mod lanes;
 mod lookup;
 mod outbox;
 mod outcomes;
@@ -53,6 +54,7 @@ use crate::error::StoreError;
 use crate::idempotency::{IdempotencyOutcome, StoredResponse};
 use crate::ids::{CaseId, OutboxItemId, ReferralId};
 use crate::inbox::PartnerCapacity;
+use crate::lanes::{OpenReferral, PartnerRoom};
 use crate::records::{StoredCase, StoredPlan};
 use crate::referral::{
     DispatchOutcome, NewReferral, OutboxItem, PartnerEvent, StatusChange, StoredReferral,
@@ -425,7 +427,8 @@ impl Store for PostgresStore {
         now: DateTime<Utc>,
     ) -> Result<Vec<CancelItem>, StoreError> {
         let keys = self.keys();
-        cancel::claim(&mut self.client().await?, &keys, worker_id, limit, lease, now).await
+        let room = PartnerRoom::default();
+        cancel::claim(&mut self.client().await?, &keys, worker_id, limit, lease, now, &room).await
     }
 
     async fn finish_cancel(
@@ -732,5 +735,47 @@ impl Store for PostgresStore {
         partner_id: &str,
     ) -> Result<Option<PartnerCapacity>, StoreError> {
         inbox::capacity(&self.client().await?, partner_id).await
+    }
+
+    async fn claim_outbox_within(
+        &self,
+        worker_id: &str,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+        room: &PartnerRoom,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let keys = self.keys();
+        lanes::claim_outbox(&self.client().await?, &keys, worker_id, limit, lease, now, room).await
+    }
+
+    async fn claim_cancels_within(
+        &self,
+        worker_id: &str,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+        room: &PartnerRoom,
+    ) -> Result<Vec<CancelItem>, StoreError> {
+        let keys = self.keys();
+        cancel::claim(&mut self.client().await?, &keys, worker_id, limit, lease, now, room).await
+    }
+
+    async fn defer_outbox(
+        &self,
+        partner_id: &str,
+        keep: u32,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        lanes::defer(&self.client().await?, partner_id, keep, until, now).await
+    }
+
+    async fn open_referrals_after(
+        &self,
+        after: Option<&ReferralId>,
+        limit: u32,
+    ) -> Result<Vec<OpenReferral>, StoreError> {
+        lanes::open_after(&self.client().await?, after, limit).await
     }
 }

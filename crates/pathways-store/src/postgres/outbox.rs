@@ -253,6 +253,21 @@ pub(super) async fn claim(
         .during(OP)?;
     let rows =
         c.query(&s, &[&worker_id, &lease_until, &now, &i64::from(limit)]).await.during(OP)?;
+    load_claimed(c, keys, rows, lease_until, now).await
+}
+
+/// The items of rows just claimed (`RETURNING o.id, o.referral_id, o.attempts, o.not_before,
+/// r.case_id, r.partner_id, r.idempotency_key, r.payload, r.created_at`), oldest due first,
+/// each with its referral opened; a row whose referral cannot be opened is set aside
+/// (unclaimed, due again later, the reason kept) so it does not stop the others.
+pub(super) async fn load_claimed(
+    c: &Client,
+    keys: &DataKeys,
+    rows: Vec<tokio_postgres::Row>,
+    lease_until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Vec<OutboxItem>, StoreError> {
+    const OP: &str = "claiming outbox items";
     let mut items = Vec::with_capacity(rows.len());
     for row in rows {
         let referral_id: String = row.try_get(1).during(OP)?;

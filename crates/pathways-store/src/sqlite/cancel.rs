@@ -16,6 +16,7 @@ use crate::cancel::{
 use crate::codec::{from_code, from_micros, micros, open_text, place, seal_text, to_code};
 use crate::error::StoreError;
 use crate::ids::{CaseId, ReferralId};
+use crate::lanes::PartnerRoom;
 use crate::seal::DataKeys;
 
 /// A referral's state and its send's, as a cancel needs them.
@@ -130,8 +131,10 @@ pub(super) fn claim(
     limit: u32,
     lease: Duration,
     now: DateTime<Utc>,
+    room: &PartnerRoom,
 ) -> Result<Vec<CancelItem>, StoreError> {
     const OP: &str = "claiming cancels";
+    let mut room = room.clone();
     let lease_until = crate::referral::lease_until(now, lease);
     type Row = (String, String, String, String, Option<String>, String, u32, i64);
     // Looked at oldest first; settled ones make room, so a batch may look further than
@@ -143,10 +146,12 @@ pub(super) fn claim(
              FROM cancellations c JOIN referrals r ON r.id = c.referral_id
              WHERE c.state = 'pending' AND c.not_before <= ?1
                AND (c.lease_until IS NULL OR c.lease_until <= ?1)
+               AND r.partner_id NOT IN (SELECT value FROM json_each(?3))
              ORDER BY c.not_before, c.referral_id LIMIT ?2",
         )
         .and_then(|mut s| {
-            s.query_map(params![micros(now), limit.saturating_mul(4).max(limit)], |r| {
+            let scan = limit.saturating_mul(4).max(limit);
+            s.query_map(params![micros(now), scan, room.full_json()], |r| {
                 Ok((
                     r.get(0)?,
                     r.get(1)?,
@@ -196,6 +201,10 @@ pub(super) fn claim(
             settle(c, keys, &id, CancelState::Failed, Some("no partner reference"), now)?;
             continue;
         };
+        // Its partner's lane is full: left for a later claim, unleased and unspent.
+        if !room.take(&partner_id) {
+            continue;
+        }
         c.prepare_cached(
             "UPDATE cancellations SET lease_owner = ?2, lease_until = ?3,
                  attempts = attempts + 1, updated_at = ?4 WHERE referral_id = ?1",

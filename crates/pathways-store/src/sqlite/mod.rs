@@ -19,6 +19,7 @@ mod cancel;
 mod case_list;
 mod erasure;
 mod inbox;
+mod lanes;
 mod lookup;
 mod migrations;
 mod outbox;
@@ -52,6 +53,7 @@ use crate::error::StoreError;
 use crate::idempotency::{IdempotencyOutcome, StoredResponse};
 use crate::ids::{CaseId, OutboxItemId, ReferralId};
 use crate::inbox::PartnerCapacity;
+use crate::lanes::{OpenReferral, PartnerRoom};
 use crate::records::{StoredCase, StoredPlan};
 use crate::referral::{
     DispatchOutcome, NewReferral, OutboxItem, PartnerEvent, StatusChange, StoredReferral,
@@ -506,7 +508,8 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<Vec<CancelItem>, StoreError> {
         let (worker_id, keys) = (worker_id.to_string(), self.keys());
-        self.write(move |c| cancel::claim(c, &keys, &worker_id, limit, lease, now)).await
+        let room = PartnerRoom::default();
+        self.write(move |c| cancel::claim(c, &keys, &worker_id, limit, lease, now, &room)).await
     }
 
     async fn finish_cancel(
@@ -848,6 +851,51 @@ impl Store for SqliteStore {
     ) -> Result<Option<PartnerCapacity>, StoreError> {
         let partner_id = partner_id.to_string();
         self.read(move |c| inbox::capacity(c, &partner_id)).await
+    }
+
+    async fn claim_outbox_within(
+        &self,
+        worker_id: &str,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+        room: &PartnerRoom,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let (worker_id, keys, room) = (worker_id.to_string(), self.keys(), room.clone());
+        self.write(move |c| lanes::claim_outbox(c, &keys, &worker_id, limit, lease, now, &room))
+            .await
+    }
+
+    async fn claim_cancels_within(
+        &self,
+        worker_id: &str,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+        room: &PartnerRoom,
+    ) -> Result<Vec<CancelItem>, StoreError> {
+        let (worker_id, keys, room) = (worker_id.to_string(), self.keys(), room.clone());
+        self.write(move |c| cancel::claim(c, &keys, &worker_id, limit, lease, now, &room)).await
+    }
+
+    async fn defer_outbox(
+        &self,
+        partner_id: &str,
+        keep: u32,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let partner_id = partner_id.to_string();
+        self.write(move |c| lanes::defer(c, &partner_id, keep, until, now)).await
+    }
+
+    async fn open_referrals_after(
+        &self,
+        after: Option<&ReferralId>,
+        limit: u32,
+    ) -> Result<Vec<OpenReferral>, StoreError> {
+        let after = after.cloned();
+        self.read(move |c| lanes::open_after(c, after.as_ref(), limit)).await
     }
 }
 

@@ -173,7 +173,20 @@ pub(super) fn claim(
             .collect::<rusqlite::Result<Vec<_>>>()
         })
         .during(OP)?;
-    let mut rows = rows;
+    load_claimed(c, keys, rows, lease_until, now)
+}
+
+/// The items of rows just claimed (`(outbox id, referral id, attempt, not_before)`), oldest due
+/// first, each with its referral opened; a row whose referral cannot be opened is set aside
+/// (unclaimed, due again later, the reason kept) so it does not stop the others.
+pub(super) fn load_claimed(
+    c: &Connection,
+    keys: &DataKeys,
+    mut rows: Vec<(i64, String, u32, i64)>,
+    lease_until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Vec<OutboxItem>, StoreError> {
+    const OP: &str = "claiming outbox items";
     rows.sort_by_key(|&(id, _, _, not_before)| (not_before, id));
     let mut items = Vec::with_capacity(rows.len());
     for (id, referral_id, attempt, _) in rows {

@@ -1,5 +1,5 @@
 //! The store's contract, checked against both backends: every behaviour in `records`,
-//! `dispatch`, `cancel`, `safety`, `accounts`, `unmet` and `inbox` runs once on SQLite and once on PostgreSQL
+//! `dispatch`, `cancel`, `lanes`, `safety`, `accounts`, `unmet` and `inbox` runs once on SQLite and once on PostgreSQL
 //! (skipped, loudly, when `PATHWAYS_TEST_POSTGRES_URL` is unset).
 
 mod accounts;
@@ -8,6 +8,7 @@ mod data;
 mod dispatch;
 mod fixtures;
 mod inbox;
+mod lanes;
 mod records;
 mod safety;
 mod unmet;
@@ -84,6 +85,10 @@ macro_rules! store_suite {
             cancel::a_consent_change_keeps_the_one_it_replaced_sealed_until_erasure,
             cancel::referrals_that_entered_a_state_since_a_time_are_listed_oldest_first,
             cancel::follow_ups_are_sealed_listed_by_period_and_organisation_and_erased,
+            lanes::a_claim_takes_no_more_of_a_partner_than_its_room,
+            lanes::cancels_are_claimed_within_their_partners_room,
+            lanes::every_open_referral_is_listed_once_page_by_page,
+            lanes::a_stalled_partners_backlog_is_deferred_and_its_oldest_stay_due,
             unmet::unmet_needs_count_by_need_and_area_most_first,
             unmet::a_newer_plan_replaces_the_unmet_needs_of_the_older,
             unmet::unmet_needs_count_only_the_organisations_cases,

@@ -6,7 +6,8 @@
 //! only when all of it loaded: a bad file, a missing plugin, bad partner settings or an
 //! unreadable data key file are logged with the reason and the old configuration keeps
 //! serving. New data keys take effect at once (for a rotation without downtime). Plans in flight finish on the partners they
-//! started with. `server` and `storage` are read at start only; changing them needs a restart
+//! started with. Partners that stay keep their lanes (breaker state, calls in flight) and
+//! the planner keeps its pathway statistics. `server` and `storage` are read at start only; changing them needs a restart
 //! (a reload that changes them says so in the log).
 
 use std::path::Path;
@@ -239,11 +240,13 @@ async fn reload_on_sighup(daemon: Daemon, config: ConfigArg, first: Settings) {
                 }
                 let ids: Vec<String> =
                     live.orchestrator.partners().iter().map(|p| p.id.clone()).collect();
-                daemon.reload(live);
+                // Partners that stay keep their breakers and bulkheads (by id), and the
+                // planner its statistics.
+                let kept = daemon.reload(live);
                 // New data keys seal from now on; older ones listed still open.
                 daemon.replace_data_keys(keys);
                 daemon.count_reload(ReloadResult::Ok, None);
-                tracing::info!(partners = ?ids, keys = settings.api_keys.len(),
+                tracing::info!(partners = ?ids, lanes_kept = ?kept, keys = settings.api_keys.len(),
                     "configuration reloaded; plans in flight finish on the previous partners");
             }
             Ok(Err(e)) => {

@@ -15,6 +15,10 @@ pub struct DispatchSection {
     pub poll_interval_ms: u64,
     /// Referrals one daemon sends at once.
     pub concurrency: u32,
+    /// Sends and cancels in flight to one partner at once (its lane's send bulkhead); status
+    /// polls have as many slots again of their own. A partner whose slots are all taken (a
+    /// hung one, until `send_timeout_ms`) waits for one while the others are sent.
+    pub partner_concurrency: u32,
     /// How long a daemon's claim on a referral lasts, in milliseconds; a daemon that dies
     /// mid-send loses it after this and another sends the referral (same idempotency key).
     pub lease_ms: u64,
@@ -51,6 +55,8 @@ impl Default for DispatchSection {
             enabled: d.enabled,
             poll_interval_ms: ms(d.poll_interval),
             concurrency: d.concurrency,
+            partner_concurrency: u32::try_from(pathways_orchestrator::DEFAULT_REFERRAL_CONCURRENCY)
+                .unwrap_or(4),
             lease_ms: ms(d.lease),
             send_timeout_ms: ms(d.send_timeout),
             max_attempts: d.max_attempts,
@@ -93,6 +99,7 @@ impl DispatchSection {
         for (name, value) in [
             ("poll_interval_ms", self.poll_interval_ms),
             ("concurrency", u64::from(self.concurrency)),
+            ("partner_concurrency", u64::from(self.partner_concurrency)),
             ("max_attempts", u64::from(self.max_attempts)),
             ("max_age_secs", self.max_age_secs),
             ("backoff_base_ms", self.backoff_base_ms),

@@ -1,6 +1,7 @@
 //! Fan-out with in-process test partners: deadlines, timeouts, failures, selection here; the
 //! breaker and the bulkhead across plans in `resilience`.
 
+mod lanes;
 mod resilience;
 
 use std::sync::atomic::Ordering;

@@ -1,4 +1,5 @@
-//! Deadline: the longest one partner's availability call may take.
+//! Deadline: the longest one partner call may take (the partner timeout for an availability
+//! question, the dispatcher's `send_timeout` for a send, cancel or status poll).
 //!
 //! This is tower's [`Timeout`](tower::timeout::Timeout), with its `Elapsed` error renamed to
 //! [`PartnerTimedOut`] so the fan-out can tell it from a partner's own timeout error. It sits

@@ -9,12 +9,15 @@ pub struct DispatchSettings {
     pub enabled: bool,
     /// How often an idle dispatcher looks for due outbox rows.
     pub poll_interval: Duration,
-    /// Referrals sent at once by one daemon.
+    /// Referrals sent (and cancels told) at once by one daemon, across partners; each partner
+    /// takes at most its lane's send slots of these (`dispatch.partner_concurrency`, set on the
+    /// orchestrator with `with_referral_concurrency`).
     pub concurrency: u32,
     /// How long a claim lasts; a send still running then may be repeated by another daemon
     /// (harmless: the partner sees the same idempotency key).
     pub lease: Duration,
-    /// Longest one send may take before it counts as a timeout; keep it below `lease`.
+    /// Longest one send, cancel or status poll may take before it counts as a timeout (the
+    /// lane's deadline); keep it below `lease`.
     pub send_timeout: Duration,
     /// Attempts before a referral is given up on and marked failed.
     pub max_attempts: u32,

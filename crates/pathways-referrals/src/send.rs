@@ -1,58 +1,40 @@
-//! One attempt to send one claimed referral, and what it means for the outbox row.
+//! One attempt to send one claimed referral, through its partner's lane, and what it means
+//! for the outbox row.
 
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use pathways_core::{PartnerError, PartnerErrorKind};
+use pathways_orchestrator::ReferralLane;
 use pathways_store::{DispatchOutcome, OutboxItem};
 
-use super::backoff;
-use super::settings::DispatchSettings;
-use crate::state::AppState;
+use crate::backoff;
+use crate::settings::DispatchSettings;
+use crate::Ctx;
 
-/// Sends `item` through its partner and finishes its outbox row.
-pub(super) async fn attempt(
-    state: AppState,
-    settings: DispatchSettings,
-    worker: String,
-    item: OutboxItem,
-) {
+/// Sends `item` through `lane` (its partner's, from the partner set the item was claimed
+/// under; `None` when the partner is not enabled now) and finishes its outbox row.
+pub(crate) async fn attempt(ctx: &Ctx, worker: &str, item: OutboxItem, lane: Option<ReferralLane>) {
+    let settings = ctx.settings;
     // Attempts are counted when claimed. One past the budget means earlier attempts ended with
     // no outcome recorded: the daemon stopped mid-send (killed, or crashed by the send itself,
     // e.g. a plugin that aborts). Sending again could crash it again, for ever: fail instead.
     if let Some(outcome) = unfinished_attempts_spent(item.attempt, &settings) {
         tracing::error!(referral_id = %item.referral_id, partner = %item.partner_id,
             attempt = item.attempt, "referral failed: earlier sends never finished");
-        finish(&state, &worker, &item, outcome).await;
+        finish(ctx, worker, &item, outcome).await;
         return;
     }
-    state.metrics().dispatch_attempt(&item.partner_id);
-    // One snapshot of the partner set for the whole attempt: a reload meanwhile does not
-    // change the connector it is sent through.
-    let live = state.live();
-    let partner = live
-        .orchestrator
-        .partners()
-        .iter()
-        .find(|p| p.id == item.partner_id)
-        .map(|p| p.partner.clone());
+    ctx.host.send_attempted(&item.partner_id);
     let started = Instant::now();
-    let result = match partner {
-        None => Err(PartnerError::new(
-            PartnerErrorKind::Unavailable,
-            format!("partner `{}` is not enabled in the configuration now", item.partner_id),
-        )),
-        Some(partner) => {
-            match tokio::time::timeout(settings.send_timeout, partner.send_referral(&item.referral))
-                .await
-            {
-                Ok(result) => result,
-                Err(_) => Err(PartnerError::timeout(format!(
-                    "no answer within {} ms",
-                    settings.send_timeout.as_millis()
-                ))),
-            }
-        }
+    let result = match lane {
+        None => Err(not_enabled(&item.partner_id)),
+        // Breaker, bulkhead, deadline: an open circuit or a full lane is a retry-later without
+        // calling the partner; no answer within `send_timeout` is a timeout.
+        Some(lane) => lane
+            .send(&item.referral, settings.send_timeout)
+            .await
+            .map_err(pathways_orchestrator::LaneError::into_partner_error),
     };
     let took = started.elapsed();
     let outcome =
@@ -71,13 +53,21 @@ pub(super) async fn attempt(
                 attempt = item.attempt, reason = %reason, "referral failed");
         }
     }
-    state.metrics().dispatch_finished(&item.partner_id, &outcome, took);
-    finish(&state, &worker, &item, outcome).await;
+    ctx.host.send_finished(&item.partner_id, &outcome, took);
+    finish(ctx, worker, &item, outcome).await;
+}
+
+/// The error for a partner the current configuration does not enable.
+pub(crate) fn not_enabled(partner_id: &str) -> PartnerError {
+    PartnerError::new(
+        PartnerErrorKind::Unavailable,
+        format!("partner `{partner_id}` is not enabled in the configuration now"),
+    )
 }
 
 /// Records how the attempt on `item` ended.
-async fn finish(state: &AppState, worker: &str, item: &OutboxItem, outcome: DispatchOutcome) {
-    match state.store().finish_outbox(item.id, worker, outcome, Utc::now()).await {
+async fn finish(ctx: &Ctx, worker: &str, item: &OutboxItem, outcome: DispatchOutcome) {
+    match ctx.store.finish_outbox(item.id, worker, outcome, Utc::now()).await {
         Ok(true) => {}
         Ok(false) => tracing::warn!(referral_id = %item.referral_id,
             "the lease ran out before the send finished; another dispatcher has the row"),
@@ -89,7 +79,7 @@ async fn finish(state: &AppState, worker: &str, item: &OutboxItem, outcome: Disp
 
 /// What the result of attempt `attempt` of a referral accepted at `created_at` means for the
 /// row: delivered, retry (within the budget of attempts and of age), or failed.
-pub(super) fn decide(
+pub(crate) fn decide(
     attempt: u32,
     created_at: DateTime<Utc>,
     settings: &DispatchSettings,

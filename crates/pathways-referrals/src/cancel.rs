@@ -6,27 +6,17 @@ use std::time::Instant;
 
 use chrono::Utc;
 use pathways_core::{CancelRequest, PartnerError, PartnerErrorKind, ReferralRef, ReferralStatus};
+use pathways_orchestrator::{LaneError, ReferralLane};
 use pathways_store::{AuditAction, AuditEntry, AuditOutcome, CancelItem, CancelOutcome};
 use pathways_store::{CancelState, DispatchOutcome};
 
-use super::send::decide;
-use super::settings::DispatchSettings;
-use crate::state::AppState;
+use crate::send::{decide, not_enabled};
+use crate::settings::DispatchSettings;
+use crate::Ctx;
 
-/// Tells `item`'s partner to withdraw it, and records how that ended.
-pub(super) async fn attempt(
-    state: AppState,
-    settings: DispatchSettings,
-    worker: String,
-    item: CancelItem,
-) {
-    let live = state.live();
-    let partner = live
-        .orchestrator
-        .partners()
-        .iter()
-        .find(|p| p.id == item.partner_id)
-        .map(|p| p.partner.clone());
+/// Tells `item`'s partner, through `lane`, to withdraw it, and records how that ended.
+pub(crate) async fn attempt(ctx: &Ctx, worker: &str, item: CancelItem, lane: Option<ReferralLane>) {
+    let settings = ctx.settings;
     let request = CancelRequest {
         reference: ReferralRef {
             partner_reference: item.partner_reference.clone(),
@@ -35,22 +25,12 @@ pub(super) async fn attempt(
         reason: item.reason,
     };
     let started = Instant::now();
-    let result = match partner {
-        None => Err(PartnerError::new(
-            PartnerErrorKind::Unavailable,
-            format!("partner `{}` is not enabled in the configuration now", item.partner_id),
-        )),
-        Some(partner) => {
-            match tokio::time::timeout(settings.send_timeout, partner.cancel_referral(&request))
-                .await
-            {
-                Ok(result) => result,
-                Err(_) => Err(PartnerError::timeout(format!(
-                    "no answer within {} ms",
-                    settings.send_timeout.as_millis()
-                ))),
-            }
-        }
+    let result = match lane {
+        None => Err(not_enabled(&item.partner_id)),
+        Some(lane) => lane
+            .cancel(&request, settings.send_timeout)
+            .await
+            .map_err(LaneError::into_partner_error),
     };
     let outcome = outcome_of(&item, &settings, result);
     tracing::info!(referral_id = %item.referral_id, partner = %item.partner_id,
@@ -71,22 +51,20 @@ pub(super) async fn attempt(
         }
         CancelOutcome::Retry { .. } => None,
     };
-    match state.store().finish_cancel(&item.referral_id, &worker, outcome, Utc::now()).await {
+    match ctx.store.finish_cancel(&item.referral_id, worker, outcome, Utc::now()).await {
         Ok(true) => {
             if let Some(outcome) = audited {
-                let entry = AuditEntry {
-                    at: Utc::now(),
-                    key_id: "system:dispatch".into(),
-                    organisation: "system".into(),
-                    action: AuditAction::ReferralCancel,
-                    case_id: Some(item.case_id.clone()),
-                    referral_id: Some(item.referral_id.clone()),
-                    outcome,
-                };
-                if let Err(e) = state.store().append_audit(&entry).await {
-                    tracing::error!(error = %e, "cannot write the audit log");
-                    state.metrics().audit_failure();
-                }
+                ctx.host
+                    .audit(AuditEntry {
+                        at: Utc::now(),
+                        key_id: "system:dispatch".into(),
+                        organisation: "system".into(),
+                        action: AuditAction::ReferralCancel,
+                        case_id: Some(item.case_id.clone()),
+                        referral_id: Some(item.referral_id.clone()),
+                        outcome,
+                    })
+                    .await;
             }
         }
         Ok(false) => tracing::warn!(referral_id = %item.referral_id,
