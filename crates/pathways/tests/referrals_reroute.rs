@@ -132,3 +132,36 @@ async fn with_auto_the_fallback_is_referred_without_a_click() {
     assert_eq!(view["referrals"].as_array().unwrap().len(), 2);
     sandbox.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_auto_a_fallback_the_consent_does_not_cover_waits_for_the_pathfinder() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox starts");
+    let dir = tempfile::tempdir().unwrap();
+    // A second food partner (the same network's API, under another id) whose services the plan
+    // may keep as fallbacks; the client agreed to the first only.
+    let extra = format!(
+        "[[partners]]\nid = \"foodbank-two\"\nname = \"Food bank two\"\nplugin = \"foodbank\"\nareas = [\"E09000020\"]\n[partners.settings]\nbase_url = \"{}\"\n",
+        sandbox.foodbank_url()
+    );
+    let auto = [("PATHWAYS__DISPATCH__REROUTE", "auto")];
+    let daemon = Daemon::start_with(dir.path(), &sqlite(&dir), &sandbox, &auto, &extra).await;
+    let (case_id, plan) = daemon.plan_case(case("RR-3", json!(["foodbank-test"]))).await;
+    let step = &plan["steps"][0];
+    assert_eq!(step["partner"]["id"], "foodbank-test", "{plan:#}");
+    let fallbacks = step["fallbacks"].as_array().cloned().unwrap_or_default();
+    let Some(first) = fallbacks.first() else { panic!("no fallback: {plan:#}") };
+    assert_eq!(
+        first["partner"]["id"], "foodbank-two",
+        "the same services under the second partner rank next: {plan:#}"
+    );
+    let referral = referred(&daemon, &case_id, "rr-3").await;
+    reject_at_the_service(&sandbox, &referral);
+    referrals_until(&daemon, &case_id, |r| r[0]["state"] == "rejected").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_, view) = daemon.get(&format!("/v1/cases/{case_id}"), TOKEN).await;
+    assert_eq!(view["referrals"].as_array().unwrap().len(), 1, "nothing sent without consent");
+    let (_, reroutes) = daemon.get(&format!("/v1/cases/{case_id}/reroutes"), TOKEN).await;
+    assert_eq!(reroutes["proposals"][0]["consent_covers"], false, "{reroutes:#}");
+    assert!(daemon.stderr().contains("re-route proposed, not made"));
+    sandbox.shutdown().await;
+}
