@@ -234,7 +234,7 @@ pub async fn a_consent_change_keeps_the_one_it_replaced_sealed_until_erasure(fx:
     none.share_with = pathways_core::ShareWith::None;
     let after = fx.store.replace_consent(&case_id, &narrowed).await.unwrap().unwrap();
     assert_eq!(after.case.consent, narrowed);
-    assert_eq!(after.consent_history, [original.clone()]);
+    assert_eq!(after.consent_history, std::slice::from_ref(&original));
     fx.store.replace_consent(&case_id, &none).await.unwrap().unwrap();
     let stored = fx.store.get_case(&case_id).await.unwrap().unwrap();
     assert_eq!(stored.case.consent, none);
