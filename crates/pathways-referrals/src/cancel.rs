@@ -2,7 +2,7 @@
 //! cancel: the partner's answer, "not supported", retry later (the same backoff and budgets
 //! as a send, counted from when the cancel was asked for), or failed.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use pathways_core::{CancelRequest, PartnerError, PartnerErrorKind, ReferralRef, ReferralStatus};
@@ -10,7 +10,7 @@ use pathways_orchestrator::{LaneError, ReferralLane};
 use pathways_store::{AuditAction, AuditEntry, AuditOutcome, CancelItem, CancelOutcome};
 use pathways_store::{CancelState, DispatchOutcome};
 
-use crate::send::{decide, not_enabled};
+use crate::send::{decide, not_enabled, past_age, refusal_wait};
 use crate::settings::DispatchSettings;
 use crate::Ctx;
 
@@ -25,14 +25,25 @@ pub(crate) async fn attempt(ctx: &Ctx, worker: &str, item: CancelItem, lane: Opt
         reason: item.reason,
     };
     let started = Instant::now();
-    let result = match lane {
-        None => Err(not_enabled(&item.partner_id)),
-        Some(lane) => lane
-            .cancel(&request, settings.send_timeout)
-            .await
-            .map_err(LaneError::into_partner_error),
+    let outcome = match lane {
+        None => outcome_of(&item, &settings, Err(not_enabled(&item.partner_id))),
+        Some(lane) => match lane.cancel(&request, settings.send_timeout).await {
+            // An open circuit or a full lane: a retry-later without calling the partner, and
+            // so without spending the attempt, unless it would fall past the age budget.
+            Err(refused) if !refused.reached_partner() => {
+                let wait = refusal_wait(item.attempt, &settings, &refused);
+                let error = refused.into_partner_error();
+                match past_age(item.attempt, item.requested_at, &settings, wait, &error) {
+                    Some(reason) => CancelOutcome::Failed { reason },
+                    None => {
+                        release(ctx, worker, &item, wait, &error).await;
+                        return;
+                    }
+                }
+            }
+            other => outcome_of(&item, &settings, other.map_err(LaneError::into_partner_error)),
+        },
     };
-    let outcome = outcome_of(&item, &settings, result);
     tracing::info!(referral_id = %item.referral_id, partner = %item.partner_id,
         attempt = item.attempt, took_ms = started.elapsed().as_millis() as u64,
         outcome = ?std::mem::discriminant(&outcome), "cancel attempted");
@@ -67,6 +78,24 @@ pub(crate) async fn attempt(ctx: &Ctx, worker: &str, item: CancelItem, lane: Opt
                     .await;
             }
         }
+        Ok(false) => tracing::warn!(referral_id = %item.referral_id,
+            "the lease ran out before the cancel finished; another dispatcher has it"),
+        Err(e) => tracing::error!(referral_id = %item.referral_id, error = %e,
+            "cannot record the outcome of a cancel"),
+    }
+}
+
+/// Gives the claim on `item` back without spending its attempt: the partner was not called.
+async fn release(ctx: &Ctx, worker: &str, item: &CancelItem, wait: Duration, error: &PartnerError) {
+    let not_before = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+    tracing::warn!(referral_id = %item.referral_id, partner = %item.partner_id,
+        attempt = item.attempt, %not_before, error = %error, partner_called = false,
+        "cancel not sent; will retry");
+    let error = error.to_string();
+    let released =
+        ctx.store.release_cancel(&item.referral_id, worker, not_before, &error, Utc::now());
+    match released.await {
+        Ok(true) => {}
         Ok(false) => tracing::warn!(referral_id = %item.referral_id,
             "the lease ran out before the cancel finished; another dispatcher has it"),
         Err(e) => tracing::error!(referral_id = %item.referral_id, error = %e,

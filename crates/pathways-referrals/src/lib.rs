@@ -22,7 +22,8 @@
 //! claim takes no more of a partner's rows than its lane has room for, so a hung partner holds
 //! at most its own slots, each until the deadline: its other rows stay unclaimed (unleased, no
 //! attempt spent) while every other partner's are sent. An open circuit makes a send or cancel
-//! a retry-later without calling the partner, no sooner than the circuit's cool-down.
+//! a retry-later without calling the partner, no sooner than the circuit's cool-down; the claim
+//! is given back without spending its attempt (the age budget still applies).
 //!
 //! **Polling** (`poll`) pages through every open referral with a keyset cursor each round,
 //! and polls each one that is due, concurrently per partner up to the lane's poll slots; each

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use pathways_core::{PartnerError, PartnerErrorKind};
-use pathways_orchestrator::ReferralLane;
+use pathways_orchestrator::{LaneError, ReferralLane};
 use pathways_store::{DispatchOutcome, OutboxItem};
 
 use crate::backoff;
@@ -28,17 +28,38 @@ pub(crate) async fn attempt(ctx: &Ctx, worker: &str, item: OutboxItem, lane: Opt
     ctx.host.send_attempted(&item.partner_id);
     let started = Instant::now();
     let result = match lane {
-        None => Err(not_enabled(&item.partner_id)),
-        // Breaker, bulkhead, deadline: an open circuit or a full lane is a retry-later without
-        // calling the partner; no answer within `send_timeout` is a timeout.
-        Some(lane) => lane
-            .send(&item.referral, settings.send_timeout)
-            .await
-            .map_err(pathways_orchestrator::LaneError::into_partner_error),
+        None => Err(Refusal::Partner(not_enabled(&item.partner_id))),
+        // Breaker, bulkhead, deadline: no answer within `send_timeout` is a timeout.
+        Some(lane) => lane.send(&item.referral, settings.send_timeout).await.map_err(|refused| {
+            if refused.reached_partner() {
+                Refusal::Partner(refused.into_partner_error())
+            } else {
+                Refusal::NotCalled(refused)
+            }
+        }),
     };
     let took = started.elapsed();
-    let outcome =
-        decide(item.attempt, item.created_at, &settings, result.map(|r| r.partner_reference));
+    let outcome = match result {
+        // An open circuit or a full lane: a retry-later without calling the partner, and so
+        // without spending the attempt, unless it would fall past the age budget.
+        Err(Refusal::NotCalled(refused)) => {
+            let wait = refusal_wait(item.attempt, &settings, &refused);
+            let error = refused.into_partner_error();
+            match past_age(item.attempt, item.created_at, &settings, wait, &error) {
+                Some(reason) => DispatchOutcome::Failed { reason },
+                None => {
+                    release(ctx, worker, &item, wait, &error).await;
+                    return;
+                }
+            }
+        }
+        Err(Refusal::Partner(error)) => {
+            decide(item.attempt, item.created_at, &settings, Err(error))
+        }
+        Ok(receipt) => {
+            decide(item.attempt, item.created_at, &settings, Ok(receipt.partner_reference))
+        }
+    };
     match &outcome {
         DispatchOutcome::Delivered { .. } => {
             tracing::info!(referral_id = %item.referral_id, partner = %item.partner_id,
@@ -63,6 +84,70 @@ pub(crate) fn not_enabled(partner_id: &str) -> PartnerError {
         PartnerErrorKind::Unavailable,
         format!("partner `{partner_id}` is not enabled in the configuration now"),
     )
+}
+
+/// How long a send or cancel the lane refused (its circuit open, its slots taken) waits: the
+/// rest of the partner's cool-down, and at least the attempt's backoff and a second, so a trial
+/// call in flight is not raced by the others.
+pub(crate) fn refusal_wait(
+    attempt: u32,
+    settings: &DispatchSettings,
+    refused: &LaneError,
+) -> Duration {
+    let floor = match refused {
+        LaneError::CircuitOpen(open) => open.retry_in,
+        _ => Duration::ZERO,
+    };
+    let backoff = backoff::delay(attempt, settings.backoff_base, settings.backoff_cap, Some(floor));
+    backoff.max(Duration::from_secs(1))
+}
+
+/// Why a referral (or cancel) accepted at `created_at` fails now, when its next try, `wait`
+/// from now, would fall past `max_age`: a partner whose circuit stays open still runs out the
+/// age budget, though no attempt is spent on it.
+pub(crate) fn past_age(
+    attempt: u32,
+    created_at: DateTime<Utc>,
+    settings: &DispatchSettings,
+    wait: Duration,
+    error: &PartnerError,
+) -> Option<String> {
+    let next = Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero());
+    let max_age = chrono::Duration::from_std(settings.max_age).unwrap_or(chrono::Duration::MAX);
+    (next - created_at > max_age).then(|| {
+        format!(
+            "gave up after {attempt} attempt{}: not delivered within {} of being accepted; last: {error}",
+            if attempt == 1 { "" } else { "s" },
+            words(settings.max_age)
+        )
+    })
+}
+
+/// How a call through the lane ended without the partner's answer.
+enum Refusal {
+    /// The partner answered with an error, or did not answer in time.
+    Partner(PartnerError),
+    /// The lane did not call it (circuit open, slots taken).
+    NotCalled(LaneError),
+}
+
+/// Gives the claim on `item` back without spending its attempt: the partner was not called.
+async fn release(ctx: &Ctx, worker: &str, item: &OutboxItem, wait: Duration, error: &PartnerError) {
+    let not_before = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+    tracing::warn!(referral_id = %item.referral_id, partner = %item.partner_id,
+        attempt = item.attempt, %not_before, error = %error, partner_called = false,
+        "referral not sent; will retry");
+    let retry = DispatchOutcome::Retry { not_before, last_error: error.to_string() };
+    ctx.host.send_finished(&item.partner_id, &retry, Duration::ZERO);
+    let error = error.to_string();
+    let released = ctx.store.release_outbox(item.id, worker, not_before, &error, Utc::now());
+    match released.await {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(referral_id = %item.referral_id,
+            "the lease ran out before the send finished; another dispatcher has the row"),
+        Err(e) => tracing::error!(referral_id = %item.referral_id, error = %e,
+            "cannot record the outcome of a send"),
+    }
 }
 
 /// Records how the attempt on `item` ended.

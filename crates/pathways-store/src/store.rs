@@ -567,6 +567,29 @@ pub trait Store: Send + Sync + fmt::Debug {
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
 
+    /// Gives back `worker_id`'s claim on an outbox row whose partner was not called (its
+    /// circuit open, its lane full): the attempt the claim counted is not spent, the row is
+    /// due again at `not_before`, and `last_error` says why. `false` (nothing changed) when the
+    /// worker no longer holds the row.
+    async fn release_outbox(
+        &self,
+        item: OutboxItemId,
+        worker_id: &str,
+        not_before: DateTime<Utc>,
+        last_error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// The same for a claimed cancel.
+    async fn release_cancel(
+        &self,
+        referral_id: &ReferralId,
+        worker_id: &str,
+        not_before: DateTime<Utc>,
+        last_error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
     /// Up to `limit` delivered referrals whose partner may still change them (requested,
     /// accepted, in progress, on hold), ordered by id, after the id `after` (from the first
     /// when `None`): a keyset cursor, so paging with the last id of each page lists every

@@ -8,9 +8,9 @@ use deadpool_postgres::{Client, GenericClient};
 
 use super::outbox::load_claimed;
 use super::PgResult;
-use crate::codec::{from_code, to_code, truncate};
+use crate::codec::{from_code, place, seal_text, to_code, truncate};
 use crate::error::StoreError;
-use crate::ids::ReferralId;
+use crate::ids::{OutboxItemId, ReferralId};
 use crate::lanes::{OpenReferral, PartnerRoom, OPEN_STATES};
 use crate::referral::OutboxItem;
 use crate::seal::DataKeys;
@@ -133,4 +133,66 @@ pub(super) async fn defer<C: GenericClient>(
     )
     .await
     .during("deferring a stalled partner's queue")
+}
+
+/// Gives back a claim on an outbox row whose partner was not called, attempt and all.
+pub(super) async fn release_outbox(
+    c: &mut Client,
+    keys: &DataKeys,
+    item: OutboxItemId,
+    worker_id: &str,
+    not_before: DateTime<Utc>,
+    last_error: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    const OP: &str = "releasing an outbox item";
+    let (not_before, now) = (truncate(not_before), truncate(now));
+    let tx = c.transaction().await.during(OP)?;
+    let held = tx
+        .query_opt(
+            "SELECT referral_id FROM outbox
+             WHERE id = $1 AND lease_owner = $2 AND state = 'pending' FOR UPDATE",
+            &[&item.0, &worker_id],
+        )
+        .await
+        .during(OP)?;
+    let Some(row) = held else { return Ok(false) };
+    let referral_id: String = row.try_get(0).during(OP)?;
+    let error = seal_text(keys, Some(last_error), &place::dispatch_error(&referral_id));
+    tx.execute(
+        "UPDATE outbox SET lease_owner = NULL, lease_until = NULL,
+             attempts = GREATEST(attempts - 1, 0), not_before = $2, last_error = $3,
+             updated_at = $4
+         WHERE id = $1",
+        &[&item.0, &not_before, &error, &now],
+    )
+    .await
+    .during(OP)?;
+    tx.commit().await.during(OP)?;
+    Ok(true)
+}
+
+/// Gives back a claim on a cancel whose partner was not called, attempt and all.
+pub(super) async fn release_cancel<C: GenericClient>(
+    c: &C,
+    keys: &DataKeys,
+    referral_id: &ReferralId,
+    worker_id: &str,
+    not_before: DateTime<Utc>,
+    last_error: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let key = referral_id.as_str();
+    let (not_before, now) = (truncate(not_before), truncate(now));
+    let error = seal_text(keys, Some(last_error), &place::cancel_error(key));
+    c.execute(
+        "UPDATE cancellations SET lease_owner = NULL, lease_until = NULL,
+             attempts = GREATEST(attempts - 1, 0), not_before = $3, last_error = $4,
+             updated_at = $5
+         WHERE referral_id = $1 AND lease_owner = $2 AND state = 'pending'",
+        &[&key, &worker_id, &not_before, &error, &now],
+    )
+    .await
+    .map(|n| n > 0)
+    .during("releasing a cancel")
 }

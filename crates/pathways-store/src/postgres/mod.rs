@@ -771,6 +771,34 @@ impl Store for PostgresStore {
         lanes::defer(&self.client().await?, partner_id, keep, until, now).await
     }
 
+    async fn release_outbox(
+        &self,
+        item: OutboxItemId,
+        worker_id: &str,
+        not_before: DateTime<Utc>,
+        last_error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let keys = self.keys();
+        let mut client = self.client().await?;
+        lanes::release_outbox(&mut client, &keys, item, worker_id, not_before, last_error, now)
+            .await
+    }
+
+    async fn release_cancel(
+        &self,
+        referral_id: &ReferralId,
+        worker_id: &str,
+        not_before: DateTime<Utc>,
+        last_error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let keys = self.keys();
+        let client = self.client().await?;
+        lanes::release_cancel(&client, &keys, referral_id, worker_id, not_before, last_error, now)
+            .await
+    }
+
     async fn open_referrals_after(
         &self,
         after: Option<&ReferralId>,

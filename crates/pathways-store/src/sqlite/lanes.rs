@@ -8,9 +8,9 @@ use rusqlite::{params, Connection};
 
 use super::outbox::load_claimed;
 use super::SqlResult;
-use crate::codec::{from_code, micros, to_code};
+use crate::codec::{from_code, micros, place, seal_text, to_code};
 use crate::error::StoreError;
-use crate::ids::ReferralId;
+use crate::ids::{OutboxItemId, ReferralId};
 use crate::lanes::{OpenReferral, PartnerRoom, OPEN_STATES};
 use crate::referral::OutboxItem;
 use crate::seal::DataKeys;
@@ -126,4 +126,60 @@ pub(super) fn defer(
     .and_then(|mut s| s.execute(params![partner_id, keep, micros(until), micros(now)]))
     .map(|n| n as u64)
     .during("deferring a stalled partner's queue")
+}
+
+/// Gives back a claim on an outbox row whose partner was not called, attempt and all.
+pub(super) fn release_outbox(
+    c: &Connection,
+    keys: &DataKeys,
+    item: OutboxItemId,
+    worker_id: &str,
+    not_before: DateTime<Utc>,
+    last_error: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    const OP: &str = "releasing an outbox item";
+    let held: Option<String> = c
+        .prepare_cached(
+            "SELECT referral_id FROM outbox
+             WHERE id = ?1 AND lease_owner = ?2 AND state = 'pending'",
+        )
+        .and_then(|mut s| {
+            rusqlite::OptionalExtension::optional(
+                s.query_row(params![item.0, worker_id], |r| r.get(0)),
+            )
+        })
+        .during(OP)?;
+    let Some(referral_id) = held else { return Ok(false) };
+    let error = seal_text(keys, Some(last_error), &place::dispatch_error(&referral_id));
+    c.prepare_cached(
+        "UPDATE outbox SET lease_owner = NULL, lease_until = NULL, attempts = MAX(attempts - 1, 0),
+             not_before = ?2, last_error = ?3, updated_at = ?4
+         WHERE id = ?1",
+    )
+    .and_then(|mut s| s.execute(params![item.0, micros(not_before), error, micros(now)]))
+    .during(OP)?;
+    Ok(true)
+}
+
+/// Gives back a claim on a cancel whose partner was not called, attempt and all.
+pub(super) fn release_cancel(
+    c: &Connection,
+    keys: &DataKeys,
+    referral_id: &ReferralId,
+    worker_id: &str,
+    not_before: DateTime<Utc>,
+    last_error: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let key = referral_id.as_str();
+    let error = seal_text(keys, Some(last_error), &place::cancel_error(key));
+    c.prepare_cached(
+        "UPDATE cancellations SET lease_owner = NULL, lease_until = NULL,
+             attempts = MAX(attempts - 1, 0), not_before = ?3, last_error = ?4, updated_at = ?5
+         WHERE referral_id = ?1 AND lease_owner = ?2 AND state = 'pending'",
+    )
+    .and_then(|mut s| s.execute(params![key, worker_id, micros(not_before), error, micros(now)]))
+    .map(|n| n > 0)
+    .during("releasing a cancel")
 }

@@ -889,6 +889,38 @@ impl Store for SqliteStore {
         self.write(move |c| lanes::defer(c, &partner_id, keep, until, now)).await
     }
 
+    async fn release_outbox(
+        &self,
+        item: OutboxItemId,
+        worker_id: &str,
+        not_before: DateTime<Utc>,
+        last_error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (worker_id, error, keys) = (worker_id.to_string(), last_error.to_string(), self.keys());
+        self.write(move |c| {
+            lanes::release_outbox(c, &keys, item, &worker_id, not_before, &error, now)
+        })
+        .await
+    }
+
+    async fn release_cancel(
+        &self,
+        referral_id: &ReferralId,
+        worker_id: &str,
+        not_before: DateTime<Utc>,
+        last_error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (id, worker_id, error) =
+            (referral_id.clone(), worker_id.to_string(), last_error.to_string());
+        let keys = self.keys();
+        self.write(move |c| {
+            lanes::release_cancel(c, &keys, &id, &worker_id, not_before, &error, now)
+        })
+        .await
+    }
+
     async fn open_referrals_after(
         &self,
         after: Option<&ReferralId>,

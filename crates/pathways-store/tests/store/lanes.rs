@@ -159,3 +159,38 @@ pub async fn a_stalled_partners_backlog_is_deferred_and_its_oldest_stay_due(fx: 
     assert_eq!(fx.store.defer_outbox("hung", 0, t(90), t(7)).await.unwrap(), 0, "none due");
     assert_eq!(fx.store.claim_outbox("v", 100, LONG, t(60)).await.unwrap().len(), 3);
 }
+
+pub async fn a_claim_whose_partner_was_not_called_is_given_back_unspent(fx: &Fixture) {
+    let ids = queue(fx, "fb", 1, 0).await;
+    let item = fx.store.claim_outbox("w", 1, LEASE, t(1)).await.unwrap().remove(0);
+    assert_eq!(item.attempt, 1);
+    let not_held = fx.store.release_outbox(item.id, "other", t(40), "x", t(2)).await.unwrap();
+    assert!(!not_held, "only the worker holding it gives it back");
+    let why = "circuit open: not called";
+    assert!(fx.store.release_outbox(item.id, "w", t(40), why, t(2)).await.unwrap());
+    let dispatch = fx.store.get_referral(&ids[0]).await.unwrap().unwrap().dispatch;
+    assert_eq!((dispatch.attempts, dispatch.not_before), (0, t(40)));
+    assert_eq!(dispatch.last_error.as_deref(), Some(why));
+    assert!(fx.store.claim_outbox("w", 1, LEASE, t(39)).await.unwrap().is_empty());
+    let again = fx.store.claim_outbox("w", 1, LEASE, t(40)).await.unwrap();
+    assert_eq!(again[0].attempt, 1, "the same attempt, made now");
+    let delivered = DispatchOutcome::Delivered { partner_reference: "P-1".into() };
+    assert!(fx.store.finish_outbox(again[0].id, "w", delivered, t(41)).await.unwrap());
+
+    // A cancel the same way.
+    let order = CancelOrder {
+        reason: CancelReason::NoLongerNeeded,
+        note: None,
+        requested_by: "usr_pathfinder".into(),
+    };
+    fx.store.request_cancel(&ids[0], &order, t(42)).await.unwrap();
+    let cancel = fx.store.claim_cancels("w", 1, LEASE, t(43)).await.unwrap().remove(0);
+    assert_eq!(cancel.attempt, 1);
+    assert!(!fx.store.release_cancel(&ids[0], "other", t(90), why, t(44)).await.unwrap());
+    assert!(fx.store.release_cancel(&ids[0], "w", t(90), why, t(44)).await.unwrap());
+    let stored = fx.store.get_referral(&ids[0]).await.unwrap().unwrap().cancellation.unwrap();
+    assert_eq!(stored.attempts, 0);
+    assert_eq!(stored.last_error.as_deref(), Some(why));
+    assert!(fx.store.claim_cancels("w", 1, LEASE, t(89)).await.unwrap().is_empty());
+    assert_eq!(fx.store.claim_cancels("w", 1, LEASE, t(90)).await.unwrap()[0].attempt, 1);
+}

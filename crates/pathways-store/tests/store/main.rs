@@ -89,6 +89,7 @@ macro_rules! store_suite {
             lanes::cancels_are_claimed_within_their_partners_room,
             lanes::every_open_referral_is_listed_once_page_by_page,
             lanes::a_stalled_partners_backlog_is_deferred_and_its_oldest_stay_due,
+            lanes::a_claim_whose_partner_was_not_called_is_given_back_unspent,
             unmet::unmet_needs_count_by_need_and_area_most_first,
             unmet::a_newer_plan_replaces_the_unmet_needs_of_the_older,
             unmet::unmet_needs_count_only_the_organisations_cases,

@@ -98,6 +98,8 @@ key_file = "{key_file}"
 [orchestrator]
 plan_deadline_ms = 8000
 partner_timeout_ms = 6000
+# Sends go through the partner's breaker too: its cool-down is compressed like the backoff.
+breaker_cooldown_ms = 1000
 [plugins]
 dir = "{plugins}"
 [dispatch]
