@@ -242,6 +242,40 @@ pub struct DutyToRefer {
     pub chosen_authority: String,
 }
 
+impl Consent {
+    /// Checks what serde cannot: a list of partners that is not empty, a Duty to Refer
+    /// authority that is an ONS code, a worker named. `prefix` is where the consent sits in the
+    /// document (`consent.` in a case, empty on its own), for the error's path.
+    pub fn check(&self, prefix: &str) -> Result<(), CaseError> {
+        if let ShareWith::Partners(ids) = &self.share_with {
+            if ids.is_empty() {
+                return Err(CaseError::at(
+                    format!("{prefix}share_with"),
+                    "an empty list shares with no one; write `none` if that is meant",
+                ));
+            }
+        }
+        if let Some(dtr) = &self.duty_to_refer {
+            if !is_ons_local_authority(&dtr.chosen_authority) {
+                return Err(CaseError::at(
+                    format!("{prefix}duty_to_refer.chosen_authority"),
+                    format!(
+                        "`{}` is not an ONS local authority code (e.g. `E09000020`)",
+                        dtr.chosen_authority
+                    ),
+                ));
+            }
+        }
+        if self.recorded_by.trim().is_empty() {
+            return Err(CaseError::at(
+                format!("{prefix}recorded_by"),
+                "must name the worker who recorded consent",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// How a case's consent covers referring one need to one partner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConsentCover {
@@ -549,31 +583,7 @@ impl Case {
                 "is not a plausible date of birth (from 1900, and not after the consent was recorded)",
             ));
         }
-        if let ShareWith::Partners(ids) = &self.consent.share_with {
-            if ids.is_empty() {
-                return Err(CaseError::at(
-                    "consent.share_with",
-                    "an empty list shares with no one; write `none` if that is meant",
-                ));
-            }
-        }
-        if let Some(dtr) = &self.consent.duty_to_refer {
-            if !is_ons_local_authority(&dtr.chosen_authority) {
-                return Err(CaseError::at(
-                    "consent.duty_to_refer.chosen_authority",
-                    format!(
-                        "`{}` is not an ONS local authority code (e.g. `E09000020`)",
-                        dtr.chosen_authority
-                    ),
-                ));
-            }
-        }
-        if self.consent.recorded_by.trim().is_empty() {
-            return Err(CaseError::at(
-                "consent.recorded_by",
-                "must name the worker who recorded consent",
-            ));
-        }
+        self.consent.check("consent.")?;
         Ok(())
     }
 

@@ -20,15 +20,19 @@ use serde::{Deserialize, Serialize};
 pub struct Ons4 {
     /// Overall, how satisfied are you with your life nowadays? (0 not at all, 10 completely)
     #[cfg_attr(feature = "schema", schemars(range(max = 10)))]
+    #[serde(deserialize_with = "crate::whole::u8_value")]
     pub life_satisfaction: u8,
     /// Overall, to what extent do you feel the things you do in your life are worthwhile?
     #[cfg_attr(feature = "schema", schemars(range(max = 10)))]
+    #[serde(deserialize_with = "crate::whole::u8_value")]
     pub worthwhile: u8,
     /// Overall, how happy did you feel yesterday?
     #[cfg_attr(feature = "schema", schemars(range(max = 10)))]
+    #[serde(deserialize_with = "crate::whole::u8_value")]
     pub happiness: u8,
     /// Overall, how anxious did you feel yesterday? (lower is better)
     #[cfg_attr(feature = "schema", schemars(range(max = 10)))]
+    #[serde(deserialize_with = "crate::whole::u8_value")]
     pub anxiety: u8,
 }
 
@@ -152,5 +156,7 @@ mod tests {
             r#"{"life_satisfaction": 1, "worthwhile": 2, "happiness": 3, "anxiety": 4, "x": 1}"#;
         assert!(serde_json::from_str::<Ons4>(json).is_err(), "unknown fields are refused");
         assert!(serde_json::from_str::<Ons4>(r#"{"life_satisfaction": -1}"#).is_err());
+        let whole = r#"{"life_satisfaction": 7.0, "worthwhile": 2, "happiness": 3, "anxiety": 4}"#;
+        assert_eq!(serde_json::from_str::<Ons4>(whole).unwrap().life_satisfaction, 7, "3.0 is 3");
     }
 }

@@ -90,20 +90,23 @@ async fn wellbeing_change_and_needs_met_are_reported_by_pathway_with_small_group
     );
 
     // Bad follow-ups are named and recorded nowhere.
-    for (body, needle) in [
-        (json!({}), "wellbeing"),
-        (json!({"needs": [{"need_id": "n9", "met": "met"}]}), "n9"),
+    // Out of range is a malformed body (400); well-formed but not for this case is 422.
+    for (body, needle, expected) in [
+        (json!({}), "wellbeing", 422),
+        (json!({"needs": [{"need_id": "n9", "met": "met"}]}), "n9", 422),
         (
             json!({"needs": [{"need_id": "n1", "met": "met"}, {"need_id": "n1", "met": "partly"}]}),
             "twice",
+            422,
         ),
         (
             json!({"wellbeing": {"life_satisfaction": 12, "worthwhile": 1, "happiness": 1, "anxiety": 1}}),
             "life_satisfaction",
+            400,
         ),
     ] {
         let (status, error) = follow_up(&daemon, &cases[0], body).await;
-        assert_eq!(status, 400, "{error}");
+        assert_eq!(status, expected, "{error}");
         assert!(error["error"]["message"].as_str().unwrap().contains(needle), "{error}");
     }
     let (status, _) = daemon.get("/v1/reports/outcomes", TOKEN).await;

@@ -187,9 +187,13 @@ async fn consent_narrowed_after_two_referrals_cancels_only_the_one_no_longer_cov
     let (food, nhs) = (by_partner("foodbank-test"), by_partner("nhs-test"));
     let (food_id, nhs_id) = (food["id"].as_str().unwrap(), nhs["id"].as_str().unwrap());
 
-    // The client now agrees to the food bank only.
+    // The client now agrees to the food bank only. (An empty list is refused: "none" says it.)
     let path = format!("/v1/cases/{case_id}/consent");
     let put = reqwest::Method::PUT;
+    let empty = r#"{"lawful_basis": "consent", "share_with": []}"#;
+    let (status, error) = daemon.request(put.clone(), &path, TOKEN, &[], Some(empty.into())).await;
+    assert_eq!(status, 400, "{error}");
+    assert!(error["error"]["message"].as_str().unwrap().contains("share_with"), "{error}");
     let body = r#"{"lawful_basis": "consent", "share_with": ["foodbank-test"]}"#;
     let (status, changed) = daemon.request(put.clone(), &path, TOKEN, &[], Some(body.into())).await;
     assert_eq!(status, 200, "{changed}");

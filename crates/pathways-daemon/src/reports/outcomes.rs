@@ -56,26 +56,30 @@ pub async fn record(
     const ACTION: AuditAction = AuditAction::CaseFollowUp;
     let stored = crate::routes::cases::owned_case(&state, &caller, &id, ACTION).await?;
     let invalid = |message: String| ApiError::bad_request("invalid_request", message);
+    // Well-formed, but not something this case can record: 422.
+    let refused = |message: String| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_follow_up", message)
+    };
     let request = body.and_then(|bytes| {
         serde_json::from_slice::<FollowUpRequest>(&bytes)
             .map_err(|e| invalid(format!("the body: {e}")))
     });
     let checked = request.and_then(|request| {
         if request.wellbeing.is_none() && request.needs.is_empty() {
-            return Err(invalid("give `wellbeing`, `needs` or both".into()));
+            return Err(refused("give `wellbeing`, `needs` or both".into()));
         }
         if let Some(Err(answer)) = request.wellbeing.as_ref().map(Ons4::check) {
             return Err(invalid(format!("at `wellbeing.{answer}`: must be 0 to 10")));
         }
         for (i, need) in request.needs.iter().enumerate() {
             if !stored.case.needs.iter().any(|n| n.id == need.need_id) {
-                return Err(invalid(format!(
+                return Err(refused(format!(
                     "at `needs[{i}].need_id`: the case has no need `{}`",
                     need.need_id
                 )));
             }
             if request.needs[..i].iter().any(|n| n.need_id == need.need_id) {
-                return Err(invalid(format!(
+                return Err(refused(format!(
                     "at `needs[{i}].need_id`: `{}` is given twice",
                     need.need_id
                 )));

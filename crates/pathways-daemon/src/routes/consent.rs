@@ -95,6 +95,10 @@ pub async fn replace(
         recorded_at: Utc::now(),
         duty_to_refer: change.duty_to_refer.or(stored.case.consent.duty_to_refer.clone()),
     };
+    if let Err(e) = consent.check("") {
+        audit(&state, &caller, ACTION, Some(&stored.id), AuditOutcome::Invalid).await;
+        return Err(ApiError::bad_request("invalid_request", e.to_string()));
+    }
     let Some(updated) =
         state.store().replace_consent(&stored.id, &consent).await.map_err(ApiError::from_store)?
     else {

@@ -303,7 +303,7 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         (
             RouteSpec {
                 request: Some(schema::<crate::reports::outcomes::FollowUpRequest>),
-                responses: vec![ok::<pathways_core::FollowUp>(201), err(400), err(404)],
+                responses: vec![ok::<pathways_core::FollowUp>(201), err(400), err(404), err(422)],
                 example: Some(r#"{"needs": [{"need_id": "n1", "met": "met"}]}"#),
                 ..spec(
                     Method::POST,
