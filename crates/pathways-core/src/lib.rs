@@ -44,7 +44,7 @@ pub use personal::Personal;
 pub use plan::{
     ActionPlan, Amendment, AmendmentRecord, ChosenService, ClientAction, Contactable,
     DroppedAmendment, Fallback, Lead, LeadReason, Named, PartnerOutcome, PartnerReport, PlanStep,
-    Referable, Signpost, StepAction, Wait,
+    Referable, Signpost, StepAction, UnmetReason, Wait,
 };
 pub use prerequisite::{missing_prerequisites, what_to_ask, Missing, Prerequisite, Requirement};
 pub use referral::{

@@ -204,7 +204,47 @@ pub enum StepAction {
     Unmet {
         /// Services the client can contact themselves meanwhile.
         signposts: Vec<Signpost>,
+        /// Why, as codes for reports (the step's `why` says it in words): every reason that
+        /// applied, each once, in this enum's order. Empty in plans from before reasons were
+        /// kept.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        reasons: Vec<UnmetReason>,
     },
+}
+
+/// Why no service could meet a need, for the evidence coordinators give commissioners
+/// (`GET /v1/reports/unmet`). Several can apply to one need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum UnmetReason {
+    /// No partner enabled for the client's area offers help with this need.
+    NoServiceInArea,
+    /// Partners that help with it answered, but had no service for this client.
+    NoOffer,
+    /// A service exists, but the client is not eligible for it.
+    NotEligible,
+    /// A service exists, but has no space (closed, full or no capacity).
+    NoCapacity,
+    /// A partner that helps with it did not answer in time, failed, or was held back.
+    NoAnswer,
+    /// A code a newer version wrote.
+    #[serde(other)]
+    Other,
+}
+
+impl UnmetReason {
+    /// The wire name (`no_service_in_area`...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnmetReason::NoServiceInArea => "no_service_in_area",
+            UnmetReason::NoOffer => "no_offer",
+            UnmetReason::NotEligible => "not_eligible",
+            UnmetReason::NoCapacity => "no_capacity",
+            UnmetReason::NoAnswer => "no_answer",
+            UnmetReason::Other => "other",
+        }
+    }
 }
 
 impl StepAction {
@@ -527,7 +567,7 @@ impl PlanStep {
     /// The signposts of an `unmet` entry (nothing for any other kind).
     pub fn signposts(&self) -> &[Signpost] {
         match &self.action {
-            StepAction::Unmet { signposts } => signposts,
+            StepAction::Unmet { signposts, .. } => signposts,
             _ => &[],
         }
     }

@@ -62,7 +62,9 @@ pub use referral::{
 };
 pub use seal::{DataKeyError, DataKeys, OpenError};
 pub use sqlite::{SqliteOptions, SqliteStore};
-pub use stats::{PathwayStatsRow, ReasonCount, UnmetNeedRow};
+pub use stats::{
+    OpenReasonCount, OpenStatus, PathwayStatsRow, ReasonCount, UnmetNeedRow, REASON_NOT_RECORDED,
+};
 pub use store::Store;
 pub use url::redact_url;
 

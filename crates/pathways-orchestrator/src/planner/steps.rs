@@ -15,7 +15,7 @@ use chrono::NaiveDate;
 use pathways_core::{
     missing_prerequisites, ChosenService, Contactable, Eligibility, Fallback, Named, Need,
     PartnerKind, PartnerOutcome, Personal, PlanStep, Referable, Referral, Route, Signpost,
-    StepAction, Wait,
+    StepAction, UnmetReason, Wait,
 };
 
 use super::consent::StepConsent;
@@ -91,8 +91,8 @@ pub(super) fn entry(
         Some(Pin::Choose { .. }) | None => {}
     }
     let Some((best, others)) = ranked.split_first() else {
-        let (why, signposts) = unmet(cx, need, candidates);
-        return base(why, None, StepAction::Unmet { signposts });
+        let (why, signposts, reasons) = unmet(cx, need, candidates);
+        return base(why, None, StepAction::Unmet { signposts, reasons });
     };
     let offer = best.offer;
     let route = best.route();
@@ -329,15 +329,23 @@ fn fallbacks(
 }
 
 /// Why `need` is unmet, and services the client can contact themselves.
-fn unmet(cx: &Context<'_>, need: &Need, candidates: &Candidates<'_>) -> (String, Vec<Signpost>) {
+/// Why no offer is viable, in words and as codes (each code once, in order), and what the
+/// client can contact meanwhile.
+fn unmet(
+    cx: &Context<'_>,
+    need: &Need,
+    candidates: &Candidates<'_>,
+) -> (String, Vec<Signpost>, Vec<UnmetReason>) {
     let words = &cx.words;
     let code = need.code;
     let need_words = words::need(words, code);
     let asked: Vec<&PartnerAnswer> =
         cx.answers.iter().filter(|a| a.asked.contains(&code)).collect();
     let mut reasons: Vec<String> = Vec::new();
+    let mut codes: Vec<UnmetReason> = Vec::new();
     if asked.is_empty() {
         reasons.push(words.get("unmet-none-in-area", &[("need", need_words.clone().into())]));
+        codes.push(UnmetReason::NoServiceInArea);
     }
     // Every offer here is not viable: otherwise the need would have a step. Sorted, so the
     // reasons read the same whatever order the answers arrived in.
@@ -347,14 +355,20 @@ fn unmet(cx: &Context<'_>, need: &Need, candidates: &Candidates<'_>) -> (String,
         .map(|candidate| {
             let service = candidate.offer.service.name.clone();
             match &candidate.offer.eligibility {
-                Eligibility::NotEligible { reason } => words.get(
-                    "unmet-not-eligible",
-                    &[
-                        ("service", service.into()),
-                        ("reason", words::without_full_stop(reason).into()),
-                    ],
-                ),
-                _ => words.get("unmet-no-space", &[("service", service.into())]),
+                Eligibility::NotEligible { reason } => {
+                    codes.push(UnmetReason::NotEligible);
+                    words.get(
+                        "unmet-not-eligible",
+                        &[
+                            ("service", service.into()),
+                            ("reason", words::without_full_stop(reason).into()),
+                        ],
+                    )
+                }
+                _ => {
+                    codes.push(UnmetReason::NoCapacity);
+                    words.get("unmet-no-space", &[("service", service.into())])
+                }
             }
         })
         .collect();
@@ -364,6 +378,9 @@ fn unmet(cx: &Context<'_>, need: &Need, candidates: &Candidates<'_>) -> (String,
     let mut silent: Vec<&&PartnerAnswer> =
         asked.iter().filter(|a| a.outcome != PartnerOutcome::Answered).collect();
     silent.sort_by(|a, b| a.name.cmp(&b.name));
+    if !silent.is_empty() {
+        codes.push(UnmetReason::NoAnswer);
+    }
     for answer in silent {
         reasons.push(words.get(
             "unmet-no-answer",
@@ -380,6 +397,7 @@ fn unmet(cx: &Context<'_>, need: &Need, candidates: &Candidates<'_>) -> (String,
         .filter(|a| !a.offers.iter().any(|o| o.need == code))
         .count();
     if without_offer > 0 {
+        codes.push(UnmetReason::NoOffer);
         reasons.push(words.get(
             "unmet-cannot-help",
             &[("count", words::count(without_offer)), ("need", need_words.into())],
@@ -389,5 +407,7 @@ fn unmet(cx: &Context<'_>, need: &Need, candidates: &Candidates<'_>) -> (String,
     if !signposts.is_empty() {
         reasons.push(words.plain("unmet-signposts"));
     }
-    (reasons.join(" "), signposts)
+    codes.sort();
+    codes.dedup();
+    (reasons.join(" "), signposts, codes)
 }

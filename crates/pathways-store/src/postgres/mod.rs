@@ -81,6 +81,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "cancel", include_str!("0005_cancel.sql")),
     (6, "outcomes", include_str!("0006_outcomes.sql")),
     (7, "inbox", include_str!("0007_inbox.sql")),
+    (8, "evidence", include_str!("0008_evidence.sql")),
 ];
 /// Values sealed per transaction by the pass at connecting.
 const SEAL_AT_CONNECT_BATCH: u32 = 500;

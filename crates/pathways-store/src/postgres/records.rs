@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Client, GenericClient};
-use pathways_core::NeedCode;
 
 use super::{violates, PgResult};
 use crate::audit::{stored_action, stored_outcome, AuditEntry, AuditFilter, AuditRecord};
@@ -119,14 +118,14 @@ async fn lock_live_case_for_a_plan<C: GenericClient>(
     Ok(tx.query_opt(&s, &[&case_id.as_str()]).await.during(operation)?.is_some())
 }
 
-/// Stores a plan: its sealed record, its version in the plain (case list) column, and its
-/// unmet needs in place of the case's older plan's (statistics), in one transaction.
+/// Stores a plan: its sealed record, its version in the plain (case list) column, and the
+/// needs it leaves open (unmet or blocked) in place of the case's older plan's (statistics), in one transaction.
 pub(super) async fn insert_plan(
     c: &mut Client,
     case_id: &CaseId,
     sealed: &str,
     version: u32,
-    unmet: &[NeedCode],
+    unmet: &[crate::stats::OpenNeed],
 ) -> Result<(), StoreError> {
     const OP: &str = "storing a plan";
     let tx = c.transaction().await.during(OP)?;

@@ -26,6 +26,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 5, name: "cancel", sql: include_str!("0005_cancel.sql") },
     Migration { version: 6, name: "outcomes", sql: include_str!("0006_outcomes.sql") },
     Migration { version: 7, name: "inbox", sql: include_str!("0007_inbox.sql") },
+    Migration { version: 8, name: "evidence", sql: include_str!("0008_evidence.sql") },
 ];
 
 /// Brings the schema up to date; refuses a database migrated by a newer build.

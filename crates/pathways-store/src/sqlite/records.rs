@@ -1,6 +1,5 @@
 //! SQLite statements for cases, plans, the audit log, idempotency keys and webhook ids.
 
-use pathways_core::NeedCode;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{is_constraint, SqlResult};
@@ -89,15 +88,15 @@ pub(super) fn get_case(
     }))
 }
 
-/// Stores a plan: its sealed record, its version in the plain (case list) column, and its
-/// unmet needs in place of the case's older plan's (statistics). One write, so one savepoint:
+/// Stores a plan: its sealed record, its version in the plain (case list) column, and the
+/// needs it leaves open (unmet or blocked) in place of the case's older plan's (statistics). One write, so one savepoint:
 /// all of it or none.
 pub(super) fn insert_plan(
     c: &Connection,
     case_id: &CaseId,
     sealed: &str,
     version: u32,
-    unmet: &[NeedCode],
+    unmet: &[crate::stats::OpenNeed],
 ) -> Result<(), StoreError> {
     let now = micros(chrono::Utc::now());
     let inserted = c

@@ -94,7 +94,7 @@ pub fn plan(lead: &str, housing: &str) -> ActionPlan {
         steps: vec![
             step(1, NeedCode::HousingHomelessness, refer(housing, false, vec![])),
             step(2, NeedCode::Food, refer("needs-consent", true, vec![fallback])),
-            step(3, NeedCode::Digital, StepAction::Unmet { signposts: vec![] }),
+            step(3, NeedCode::Digital, StepAction::Unmet { signposts: vec![], reasons: vec![] }),
         ],
         client_actions: vec![],
         goals: vec![],

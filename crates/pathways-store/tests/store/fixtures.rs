@@ -17,7 +17,7 @@ const PG_ENV: &str = "PATHWAYS_TEST_POSTGRES_URL";
 
 /// A store under test and the means to reach its database behind its back.
 /// The schema version this build migrates to: how many migrations `schema_migrations` holds.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 pub struct Fixture {
     /// The store, as the daemon would hold it.
@@ -78,7 +78,7 @@ async fn new_schema(admin_url: &str) -> (String, String) {
 
 /// The schemas as released, oldest first (name, SQLite, PostgreSQL), to build the databases
 /// an older pathways left.
-const RELEASED: [(&str, &str, &str); 3] = [
+const RELEASED: [(&str, &str, &str); 7] = [
     (
         "initial",
         include_str!("../../src/sqlite/0001_initial.sql"),
@@ -93,6 +93,26 @@ const RELEASED: [(&str, &str, &str); 3] = [
         "console",
         include_str!("../../src/sqlite/0003_console.sql"),
         include_str!("../../src/postgres/0003_console.sql"),
+    ),
+    (
+        "unmet",
+        include_str!("../../src/sqlite/0004_unmet.sql"),
+        include_str!("../../src/postgres/0004_unmet.sql"),
+    ),
+    (
+        "cancel",
+        include_str!("../../src/sqlite/0005_cancel.sql"),
+        include_str!("../../src/postgres/0005_cancel.sql"),
+    ),
+    (
+        "outcomes",
+        include_str!("../../src/sqlite/0006_outcomes.sql"),
+        include_str!("../../src/postgres/0006_outcomes.sql"),
+    ),
+    (
+        "inbox",
+        include_str!("../../src/sqlite/0007_inbox.sql"),
+        include_str!("../../src/postgres/0007_inbox.sql"),
     ),
 ];
 
@@ -286,6 +306,12 @@ impl Fixture {
     /// keys.
     pub async fn version_3(&self, sqlite_script: &str, postgres_script: &str) -> Fixture {
         self.at_version(3, sqlite_script, postgres_script).await
+    }
+
+    /// As [`Fixture::version_1`], at schema version 7 (before blocked needs and reasons were
+    /// kept for the unmet needs report).
+    pub async fn version_7(&self, sqlite_script: &str, postgres_script: &str) -> Fixture {
+        self.at_version(7, sqlite_script, postgres_script).await
     }
 
     async fn at_version(

@@ -98,6 +98,8 @@ macro_rules! store_suite {
             unmet::an_erased_case_still_counts_with_its_area,
             unmet::two_daemons_planning_one_case_keep_the_newest_plans_unmet_needs,
             unmet::a_version_3_database_gets_its_areas_and_unmet_needs_filled_on_opening,
+            unmet::blocked_needs_and_each_reason_are_counted_apart,
+            unmet::a_version_7_database_gets_its_blocked_needs_filled_on_opening,
             inbox::an_inbox_partners_capacity_is_replaced_and_kept_per_partner,
             inbox::an_inbox_partners_answers_are_partner_reports_in_the_history,
         );

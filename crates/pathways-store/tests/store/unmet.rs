@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use pathways_core::{ActionPlan, NeedCode, StepAction};
-use pathways_store::{CaseId, ErasureReason, Store, UnmetNeedRow};
+use pathways_store::{
+    CaseId, ErasureReason, OpenReasonCount, OpenStatus, Store, UnmetNeedRow, REASON_NOT_RECORDED,
+};
 
 use crate::data::{case, plan, t};
 use crate::fixtures::Fixture;
@@ -33,7 +35,7 @@ fn plan_with_unmet(version: u32, unmet: &[NeedCode]) -> ActionPlan {
     p.steps.retain(|s| !s.is_unmet());
     for step in &mut p.steps {
         if unmet.contains(&step.need) {
-            step.action = StepAction::Unmet { signposts: vec![] };
+            step.action = StepAction::Unmet { signposts: vec![], reasons: vec![] };
         }
     }
     for need in unmet {
@@ -61,8 +63,10 @@ fn around_now() -> (DateTime<Utc>, DateTime<Utc>) {
     (now - Duration::days(1), now + Duration::days(1))
 }
 
+/// An `unmet` line whose plans recorded no reason (as [`plan_with_unmet`] makes them).
 fn row(need: NeedCode, area: &str, cases: u64) -> UnmetNeedRow {
-    UnmetNeedRow { need, area: area.into(), cases }
+    let reasons = vec![OpenReasonCount { reason: REASON_NOT_RECORDED.into(), cases }];
+    UnmetNeedRow { status: OpenStatus::Unmet, need, area: area.into(), cases, reasons }
 }
 
 /// Unmet needs over [`around_now`].
@@ -181,8 +185,8 @@ pub async fn unmet_needs_of_a_period_follow_their_index(fx: &Fixture) {
                         CASE WHEN i % 2 = 0 THEN '{KC}' ELSE '{CARDIFF}' END"
             )),
             rows(&format!(
-                "INSERT INTO plan_unmet (case_id, need, planned_at)
-                 SELECT printf('%032x', i), 'digital', {base} + i * 1000000"
+                "INSERT INTO plan_unmet (case_id, need, status, reason, planned_at)
+                 SELECT printf('%032x', i), 'digital', 'unmet', '', {base} + i * 1000000"
             )),
         )
     } else {
@@ -197,8 +201,8 @@ pub async fn unmet_needs_of_a_period_follow_their_index(fx: &Fixture) {
                 at("i")
             ),
             format!(
-                "INSERT INTO plan_unmet (case_id, need, planned_at)
-                 SELECT lpad(to_hex(i), 32, '0'), 'digital', {}
+                "INSERT INTO plan_unmet (case_id, need, status, reason, planned_at)
+                 SELECT lpad(to_hex(i), 32, '0'), 'digital', 'unmet', '', {}
                  FROM generate_series(1, {CASES}) i",
                 at("i")
             ),
@@ -363,5 +367,147 @@ pub async fn a_version_3_database_gets_its_areas_and_unmet_needs_filled_on_openi
     plan_case(&*again, planned, 3, &[Food]).await;
     assert_eq!(today(&*again, None).await, [row(Food, "E08000035", 1)]);
     assert_eq!(again.unmet_needs(None, t(0), t(100)).await.unwrap(), [row(Transport, "", 1)]);
+    old.teardown().await;
+}
+
+/// The sample plan with its housing step `blocked` for want of `missing`, and its digital
+/// step `unmet` for `reasons`.
+fn plan_with_blocked(
+    missing: Vec<pathways_core::Missing>,
+    reasons: Vec<pathways_core::UnmetReason>,
+) -> ActionPlan {
+    let mut p = plan("lead-a", "housing-a");
+    for step in &mut p.steps {
+        step.action = match (&step.action, step.need) {
+            (StepAction::Refer(refer), NeedCode::HousingHomelessness) => StepAction::Blocked {
+                chosen: refer.chosen.clone(),
+                missing: missing.clone(),
+                fallbacks: vec![],
+            },
+            (StepAction::Unmet { .. }, _) => {
+                StepAction::Unmet { signposts: vec![], reasons: reasons.clone() }
+            }
+            (action, _) => action.clone(),
+        };
+    }
+    p
+}
+
+fn line(status: OpenStatus, need: NeedCode, cases: u64, reasons: &[(&str, u64)]) -> UnmetNeedRow {
+    let reasons = reasons
+        .iter()
+        .map(|(reason, cases)| OpenReasonCount { reason: reason.to_string(), cases: *cases })
+        .collect();
+    UnmetNeedRow { status, need, area: KC.into(), cases, reasons }
+}
+
+pub async fn blocked_needs_and_each_reason_are_counted_apart(fx: &Fixture) {
+    use pathways_core::{Missing, UnmetReason};
+    use NeedCode::{Digital, HousingHomelessness};
+    let store = &*fx.store;
+    let plans = [
+        plan_with_blocked(
+            vec![Missing::ConsentToRefer, Missing::ChosenAuthority],
+            vec![UnmetReason::NoServiceInArea],
+        ),
+        plan_with_blocked(vec![Missing::ChosenAuthority], vec![UnmetReason::NoCapacity]),
+        plan_with_blocked(
+            vec![Missing::ChosenAuthority],
+            vec![UnmetReason::NoCapacity, UnmetReason::NotEligible],
+        ),
+    ];
+    for p in &plans {
+        let case_id = case_in(store, ORG, KC).await;
+        store.insert_plan(&case_id, p, &serde_json::Value::Null).await.unwrap();
+    }
+    assert_eq!(
+        today(store, Some(ORG)).await,
+        [
+            line(
+                OpenStatus::Unmet,
+                Digital,
+                3,
+                &[("no_capacity", 2), ("no_service_in_area", 1), ("not_eligible", 1)]
+            ),
+            line(
+                OpenStatus::Blocked,
+                HousingHomelessness,
+                3,
+                &[("chosen_authority", 3), ("consent_to_refer", 1)]
+            ),
+        ],
+        "a case counts once per need, and once under each of its reasons"
+    );
+}
+
+pub async fn a_version_7_database_gets_its_blocked_needs_filled_on_opening(fx: &Fixture) {
+    use pathways_core::Missing;
+    use NeedCode::{Digital, HousingHomelessness};
+    let keys = &fx.keys;
+    let (case_id, erased) = (CaseId::random(), CaseId::random());
+    let mut c = case();
+    c.client.local_authority = KC.into();
+    let sealed_case = keys.seal(&serde_json::to_vec(&c).unwrap(), &format!("case:{case_id}"));
+    // A plan as version 7 wrote it: no reasons on unmet steps; blocked steps not counted.
+    let mut record = serde_json::json!({
+        "plan": plan_with_blocked(vec![Missing::ChosenAuthority], vec![]),
+        "basis": null
+    });
+    for step in record["plan"]["steps"].as_array_mut().unwrap() {
+        step.as_object_mut().unwrap().remove("reasons");
+    }
+    let sealed_plan = keys.seal(record.to_string().as_bytes(), &format!("plan:{case_id}"));
+    let (mut sqlite, mut postgres) = (String::new(), String::new());
+    for (id, json, erased_at) in
+        [(&case_id, sealed_case.as_str(), None), (&erased, "erased", Some(t(2)))]
+    {
+        sqlite += &format!(
+            "INSERT INTO cases (id, organisation, case_json, created_at, erased_at,
+                                local_authority)
+             VALUES ('{id}', '{ORG}', '{json}', {}, {}, '{KC}');\n",
+            t(1).timestamp_micros(),
+            erased_at.map_or("NULL".to_string(), |at| at.timestamp_micros().to_string())
+        );
+        postgres += &format!(
+            "INSERT INTO cases (id, organisation, case_json, created_at, erased_at,
+                                local_authority)
+             VALUES ('{id}', '{ORG}', '{json}', '{}', {}, '{KC}');\n",
+            t(1).to_rfc3339(),
+            erased_at.map_or("NULL".to_string(), |at| format!("'{}'", at.to_rfc3339()))
+        );
+        sqlite += &format!(
+            "INSERT INTO plan_unmet (case_id, need, planned_at)
+             VALUES ('{id}', 'digital', {});\n",
+            t(3).timestamp_micros()
+        );
+        postgres += &format!(
+            "INSERT INTO plan_unmet (case_id, need, planned_at)
+             VALUES ('{id}', 'digital', '{}');\n",
+            t(3).to_rfc3339()
+        );
+    }
+    sqlite += &format!(
+        "INSERT INTO plans (case_id, plan_json, created_at, version)
+         VALUES ('{case_id}', '{sealed_plan}', {}, 1);\n",
+        t(3).timestamp_micros()
+    );
+    postgres += &format!(
+        "INSERT INTO plans (case_id, plan_json, created_at, version)
+         VALUES ('{case_id}', '{sealed_plan}', '{}', 1);\n",
+        t(3).to_rfc3339()
+    );
+    let old = fx.version_7(&sqlite, &postgres).await;
+
+    assert_eq!(old.raw_count("schema_migrations").await, crate::fixtures::SCHEMA_VERSION);
+    assert_eq!(
+        old.store.unmet_needs(Some(ORG), t(0), t(100)).await.unwrap(),
+        [
+            // The erased case's row is kept as it was (its plan is gone): reason not recorded.
+            line(OpenStatus::Unmet, Digital, 2, &[(REASON_NOT_RECORDED, 2)]),
+            line(OpenStatus::Blocked, HousingHomelessness, 1, &[("chosen_authority", 1)]),
+        ]
+    );
+    let again = old.reopen().await;
+    assert_eq!(again.unmet_needs(Some(ORG), t(0), t(100)).await.unwrap().len(), 2);
     old.teardown().await;
 }
