@@ -151,7 +151,8 @@ pub struct PathwayReport {
     pub pathways: Vec<PathwayRow>,
 }
 
-/// `200` of `GET /v1/reports/unmet`: needs no service could meet, by need and area.
+/// `200` of `GET /v1/reports/unmet`: needs no service could meet, and needs a service would
+/// meet once the case records what it requires, by need, area and reason.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct UnmetReport {
     /// Start of the range (inclusive).
@@ -160,8 +161,15 @@ pub struct UnmetReport {
     pub to: DateTime<Utc>,
     /// Whose cases: an organisation id, or `all` for the operator's admins.
     pub organisation: String,
-    /// Per need and area, most cases first: the newest plan of each case made in the range.
+    /// Needs no service could meet, per need and area, most cases first: the newest plan of
+    /// each case made in the range. Reasons: `no_service_in_area`, `no_offer`,
+    /// `not_eligible`, `no_capacity`, `no_answer` (`not_recorded` for plans made before
+    /// reasons were kept).
     pub unmet: Vec<UnmetRow>,
+    /// Needs whose best service needs something the case did not record, per need and area.
+    /// Reasons: what was missing (`consent_to_refer`, `consent_to_share_contact`,
+    /// `chosen_authority`, `authority_not_served`, `client_field`, `direct_contact`).
+    pub blocked: Vec<UnmetRow>,
 }
 
 /// One need × area line of the unmet report.
@@ -171,7 +179,19 @@ pub struct UnmetRow {
     pub need: NeedCode,
     /// The ONS code of the client's council area (empty when not known).
     pub area: String,
-    /// Cases whose newest plan left this need unmet.
+    /// Cases whose newest plan left this need so.
+    pub cases: u64,
+    /// How many of those cases for each reason, most first. A case may have several reasons,
+    /// so these can add up to more than `cases`.
+    pub reasons: Vec<UnmetReasonCount>,
+}
+
+/// Cases with one reason.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct UnmetReasonCount {
+    /// The reason's code.
+    pub reason: String,
+    /// How many cases.
     pub cases: u64,
 }
 

@@ -84,6 +84,9 @@ fn operation(spec: &RouteSpec, generator: &mut schemars::SchemaGenerator) -> Val
         let mut response = json!({ "description": description(status) });
         if let Some(schema) = body {
             response["content"] = json!({"application/json": {"schema": schema}});
+            if spec.csv && (200..300).contains(&status) {
+                response["content"]["text/csv"] = json!({"schema": {"type": "string"}});
+            }
         }
         if (200..300).contains(&status) && !spec.links.is_empty() {
             let links: Map<String, Value> = spec

@@ -318,10 +318,7 @@ impl Handle {
         to: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<crate::api::UnmetReport, ApiError> {
         let range = crate::reports::Range::new(from, to);
-        let report =
-            crate::reports::unmet(State(self.state.clone()), caller.clone(), Ok(Query(range)))
-                .await?;
-        Ok(report.0)
+        crate::reports::unmet_report(&self.state, caller, Ok(Query(range))).await
     }
 
     /// The outcomes report over `[from, to)` (`GET /v1/reports/outcomes`).

@@ -514,13 +514,23 @@ async fn the_dashboard_counts_referrals_and_each_table_downloads_as_csv() {
     );
     let unmet = get(&coordinator, &daemon, "/dashboard/unmet.csv?days=30").await;
     assert_eq!(unmet.status, 200);
-    assert!(unmet.body.starts_with("need,area,cases\r\n"), "{}", unmet.body);
-    assert!(unmet.body.contains("Transport,E09000020,1\r\n"), "{}", unmet.body);
+    assert!(
+        unmet.body.starts_with("status,need,area,cases,reason,reason_cases\r\n"),
+        "{}",
+        unmet.body
+    );
+    assert!(
+        unmet.body.contains("unmet,transport,E09000020,1,no_service_in_area,1\r\n"),
+        "{}",
+        unmet.body
+    );
+    assert!(dashboard.body.contains("No partner offers it in the area (1)"), "{}", dashboard.body);
     let (status, report) = daemon.get("/v1/reports/unmet", referrals_util::COORDINATOR).await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(
         report["unmet"][0],
-        serde_json::json!({"need": "transport", "area": "E09000020", "cases": 1}),
+        serde_json::json!({"need": "transport", "area": "E09000020", "cases": 1,
+                           "reasons": [{"reason": "no_service_in_area", "cases": 1}]}),
         "{report}"
     );
     assert_eq!(

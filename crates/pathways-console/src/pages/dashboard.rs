@@ -55,31 +55,59 @@ struct Acceptance {
     median_to_acceptance: String,
 }
 
-/// One row of the unmet needs table.
+/// One row of the unmet (or blocked) needs tables.
 #[derive(Debug, Serialize)]
 struct Unmet {
     need: String,
     area: String,
     cases: u64,
+    /// The reasons in words, with their counts ("No space (2); not eligible (1)").
+    reasons: String,
 }
 
-async fn unmet(console: &Console, signed: &Signed, days: u32) -> Result<Vec<Unmet>, Response> {
-    let to = Utc::now();
-    let from = to - Duration::days(i64::from(days));
-    let report = console
-        .handle()
-        .unmet_report(&signed.caller, Some(from), Some(to))
-        .await
-        .map_err(errors::api)?;
-    Ok(report
-        .unmet
-        .into_iter()
+/// A reason code of the unmet needs report, in the coordinator's words.
+fn reason_words(code: &str) -> &'static str {
+    match code {
+        "no_service_in_area" => "No partner offers it in the area",
+        "no_offer" => "Partners had no service for the client",
+        "not_eligible" => "Not eligible",
+        "no_capacity" => "No space",
+        "no_answer" => "A partner did not answer",
+        "consent_to_refer" => "Consent to refer not recorded",
+        "consent_to_share_contact" => "Consent to share contact details not recorded",
+        "chosen_authority" => "Housing authority not chosen",
+        "authority_not_served" => "Chosen housing authority not served",
+        "client_field" => "Client details missing",
+        "direct_contact" => "No way to contact the client",
+        "not_recorded" => "Not recorded",
+        _ => "Other",
+    }
+}
+
+fn unmet_rows(rows: &[pathways_daemon::api::UnmetRow]) -> Vec<Unmet> {
+    rows.iter()
         .map(|r| Unmet {
             need: templates::need(r.need.as_str()),
-            area: if r.area.is_empty() { "Not known".into() } else { r.area },
+            area: if r.area.is_empty() { "Not known".into() } else { r.area.clone() },
             cases: r.cases,
+            reasons: r
+                .reasons
+                .iter()
+                .map(|c| format!("{} ({})", reason_words(&c.reason), c.cases))
+                .collect::<Vec<_>>()
+                .join("; "),
         })
-        .collect())
+        .collect()
+}
+
+async fn unmet(
+    console: &Console,
+    signed: &Signed,
+    days: u32,
+) -> Result<pathways_daemon::api::UnmetReport, Response> {
+    let to = Utc::now();
+    let from = to - Duration::days(i64::from(days));
+    console.handle().unmet_report(&signed.caller, Some(from), Some(to)).await.map_err(errors::api)
 }
 
 /// One row of the rejections table.
@@ -160,8 +188,8 @@ pub async fn show(
         Err(response) => return response,
     };
     let (acceptance, rejections) = tables(&console, &report);
-    let unmet = match unmet(&console, &signed, days).await {
-        Ok(unmet) => unmet,
+    let (unmet, blocked) = match unmet(&console, &signed, days).await {
+        Ok(report) => (unmet_rows(&report.unmet), unmet_rows(&report.blocked)),
         Err(response) => return response,
     };
     let mut by_need: Vec<(String, f64)> = Vec::new();
@@ -231,6 +259,7 @@ pub async fn show(
         acceptance_chart => Value::from_safe_string(acceptance_chart),
         rejections_chart => Value::from_safe_string(rejections_chart),
         unmet => Value::from_serialize(&unmet),
+        blocked => Value::from_serialize(&blocked),
         unmet_chart => Value::from_safe_string(unmet_chart),
     };
     page(&console, &signed, Section::Dashboard, "dashboard.html", context)
@@ -274,14 +303,11 @@ pub async fn csv(
             }
         }
         "unmet.csv" => {
-            let rows = match unmet(&console, &signed, days).await {
-                Ok(rows) => rows,
+            // The API's own CSV (`GET /v1/reports/unmet?format=csv`), codes and all.
+            match unmet(&console, &signed, days).await {
+                Ok(report) => out.push_str(&pathways_daemon::unmet_csv(&report)),
                 Err(response) => return response,
             };
-            out.push_str("need,area,cases\r\n");
-            for r in &rows {
-                let _ = write!(out, "{},{},{}\r\n", cell(&r.need), cell(&r.area), r.cases);
-            }
         }
         _ => return errors::page(StatusCode::NOT_FOUND),
     }
@@ -301,13 +327,7 @@ pub async fn csv(
 /// A CSV cell: quoted when it holds a comma, quote or line break; a leading `=`, `+`, `-` or
 /// `@` is prefixed with `'` so a spreadsheet does not run it as a formula.
 fn cell(text: &str) -> String {
-    let text =
-        if text.starts_with(['=', '+', '-', '@']) { format!("'{text}") } else { text.to_string() };
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text
-    }
+    pathways_daemon::csv_cell(text)
 }
 
 fn escape(text: &str) -> String {

@@ -100,6 +100,8 @@ pub struct RouteSpec {
     /// A request body that succeeds, as JSON text (the document's example; clients and the
     /// API fuzzer start from it).
     pub example: Option<&'static str>,
+    /// Whether its success may also be CSV (`text/csv`), as the query chooses.
+    pub csv: bool,
 }
 
 const PATHFINDER: &[Role] = &[Role::Pathfinder];
@@ -200,6 +202,7 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         responses: Vec::new(),
         links: &[],
         example: None,
+        csv: false,
     };
     vec![
         (
@@ -466,13 +469,14 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         ),
         (
             RouteSpec {
-                query: Some(schema::<crate::reports::Range>),
+                query: Some(schema::<crate::reports::UnmetQuery>),
                 responses: vec![ok::<crate::api::UnmetReport>(200), err(400), err(422)],
+                csv: true,
                 ..spec(
                     Method::GET,
                     "/v1/reports/unmet",
                     "unmetReport",
-                    "Needs no service could meet over `[from, to)`, by need and council area, from each case's newest plan in the range (the caller's organisation's cases; the operator's admins: all).",
+                    "Needs no service could meet, and needs blocked for want of something the case did not record, over `[from, to)`, by need, council area and reason, from each case's newest plan in the range (the caller's organisation's cases; the operator's admins: all). JSON, or CSV with `format=csv`.",
                     Access::Roles(REPORTERS),
                 )
             },
