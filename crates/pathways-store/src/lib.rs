@@ -32,6 +32,7 @@ mod postgres;
 mod records;
 mod referral;
 mod reseal;
+mod schedule;
 mod seal;
 mod sqlite;
 mod stats;
@@ -59,6 +60,9 @@ pub use records::{StoredCase, StoredPlan};
 pub use referral::{
     DispatchOutcome, DispatchState, NewReferral, OutboxItem, OutboxState, PartnerEvent,
     StatusChange, StatusSource, StoredReferral, StuckReferral,
+};
+pub use schedule::{
+    FollowUpDue, FollowUpSchedule, DEFAULT_FOLLOW_UP_AFTER_DAYS, MAX_FOLLOW_UP_AFTER_DAYS,
 };
 pub use seal::{DataKeyError, DataKeys, OpenError};
 pub use sqlite::{SqliteOptions, SqliteStore};

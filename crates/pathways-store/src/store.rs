@@ -91,6 +91,30 @@ pub trait Store: Send + Sync + fmt::Debug {
         limit: u32,
     ) -> Result<Vec<(CaseId, pathways_core::FollowUp)>, StoreError>;
 
+    /// Makes `schedule` its organisation's follow-up schedule, replacing what was set before.
+    async fn set_follow_up_schedule(
+        &self,
+        schedule: &crate::FollowUpSchedule,
+    ) -> Result<(), StoreError>;
+
+    /// The follow-up schedule `organisation`'s coordinators set, if they ever did.
+    async fn follow_up_schedule(
+        &self,
+        organisation: &str,
+    ) -> Result<Option<crate::FollowUpSchedule>, StoreError>;
+
+    /// `organisation`'s cases (not erased) due a follow-up by `now` under a schedule of
+    /// `after_days`: no referral still under way, one at least completed, the last ended on or
+    /// before `now - after_days`, and no follow-up recorded since it ended. The longest
+    /// waiting first, at most `limit`. Read from plain columns, never opening a sealed value.
+    async fn follow_ups_due(
+        &self,
+        organisation: &str,
+        after_days: u32,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<crate::FollowUpDue>, StoreError>;
+
     /// Makes `consent` the case's consent, keeping the one it replaces at the end of
     /// [`StoredCase::consent_history`], in one transaction (two changes at once are applied
     /// one after the other, neither lost). `None` for an unknown or erased case.

@@ -31,6 +31,7 @@ mod records;
 mod referrals;
 mod reports;
 mod reseal;
+mod schedule;
 mod unmet;
 
 use std::sync::{Arc, PoisonError, RwLock};
@@ -371,6 +372,30 @@ impl Store for PostgresStore {
     ) -> Result<bool, StoreError> {
         let keys = self.keys();
         outbox::finish(&mut self.client().await?, &keys, item, worker_id, &outcome, now).await
+    }
+
+    async fn set_follow_up_schedule(
+        &self,
+        schedule: &crate::FollowUpSchedule,
+    ) -> Result<(), StoreError> {
+        schedule::set(&self.client().await?, schedule).await
+    }
+
+    async fn follow_up_schedule(
+        &self,
+        organisation: &str,
+    ) -> Result<Option<crate::FollowUpSchedule>, StoreError> {
+        schedule::get(&self.client().await?, organisation).await
+    }
+
+    async fn follow_ups_due(
+        &self,
+        organisation: &str,
+        after_days: u32,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<crate::FollowUpDue>, StoreError> {
+        schedule::due(&self.client().await?, organisation, after_days, now, limit).await
     }
 
     async fn insert_follow_up(

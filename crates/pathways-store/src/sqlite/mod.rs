@@ -28,6 +28,7 @@ mod records;
 mod referrals;
 mod reports;
 mod reseal;
+mod schedule;
 mod unmet;
 mod writer;
 
@@ -479,6 +480,33 @@ impl Store for SqliteStore {
         let (organisation, keys) = (organisation.map(str::to_string), self.keys());
         self.read(move |c| outcomes::between(c, &keys, organisation.as_deref(), from, to, limit))
             .await
+    }
+
+    async fn set_follow_up_schedule(
+        &self,
+        schedule: &crate::FollowUpSchedule,
+    ) -> Result<(), StoreError> {
+        let schedule = schedule.clone();
+        self.write(move |c| schedule::set(c, &schedule)).await
+    }
+
+    async fn follow_up_schedule(
+        &self,
+        organisation: &str,
+    ) -> Result<Option<crate::FollowUpSchedule>, StoreError> {
+        let organisation = organisation.to_string();
+        self.read(move |c| schedule::get(c, &organisation)).await
+    }
+
+    async fn follow_ups_due(
+        &self,
+        organisation: &str,
+        after_days: u32,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<crate::FollowUpDue>, StoreError> {
+        let organisation = organisation.to_string();
+        self.read(move |c| schedule::due(c, &organisation, after_days, now, limit)).await
     }
 
     async fn replace_consent(

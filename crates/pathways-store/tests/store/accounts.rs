@@ -572,3 +572,86 @@ pub async fn referrals_needing_attention_are_the_refused_and_the_unanswered(fx: 
     assert_eq!(later[0].referral_id, r[3]);
     assert!(store.referrals_needing_attention("nobody", t(50), 10).await.unwrap().is_empty());
 }
+
+pub async fn cases_are_due_a_follow_up_once_their_referrals_have_ended_and_the_days_passed(
+    fx: &Fixture,
+) {
+    use pathways_store::FollowUpSchedule;
+    let store = &*fx.store;
+    let refer = |key: &str| referral("housing-a", &[NeedCode::HousingHomelessness], key);
+    let follow_up = |at: i64| pathways_core::FollowUp {
+        wellbeing: None,
+        needs: vec![],
+        recorded_by: "pf-1".into(),
+        recorded_at: t(at),
+    };
+    // Completed at 100 and declined at 200: ended at 200.
+    let ended = case_with(store, ORG, "CAKC-ENDED", 1).await;
+    let r = store.create_referrals(&ended, vec![refer("e1"), refer("e2")], t(0)).await.unwrap();
+    set_state(store, &r[0], TaskState::Requested, 50).await;
+    set_state(store, &r[0], TaskState::Completed, 100).await;
+    set_state(store, &r[1], TaskState::Rejected, 200).await;
+    // Ended earlier, at 150: listed first.
+    let earlier = case_with(store, ORG, "CAKC-EARLIER", 1).await;
+    let r = store.create_referrals(&earlier, vec![refer("a1")], t(0)).await.unwrap();
+    set_state(store, &r[0], TaskState::Completed, 150).await;
+    // One still under way: not yet.
+    let open = case_with(store, ORG, "CAKC-OPEN", 1).await;
+    let r = store.create_referrals(&open, vec![refer("o1"), refer("o2")], t(0)).await.unwrap();
+    set_state(store, &r[0], TaskState::Completed, 100).await;
+    set_state(store, &r[1], TaskState::Accepted, 100).await;
+    // Nothing completed (declined only): nothing to follow up.
+    let declined = case_with(store, ORG, "CAKC-DECLINED", 1).await;
+    let r = store.create_referrals(&declined, vec![refer("d1")], t(0)).await.unwrap();
+    set_state(store, &r[0], TaskState::Rejected, 100).await;
+    // Followed up already after it ended; and one followed up only before it ended.
+    let done = case_with(store, ORG, "CAKC-DONE", 1).await;
+    let r = store.create_referrals(&done, vec![refer("f1")], t(0)).await.unwrap();
+    set_state(store, &r[0], TaskState::Completed, 100).await;
+    assert!(store.insert_follow_up(&done, &follow_up(300)).await.unwrap());
+    let before = case_with(store, ORG, "CAKC-BEFORE", 1).await;
+    let r = store.create_referrals(&before, vec![refer("b1")], t(0)).await.unwrap();
+    assert!(store.insert_follow_up(&before, &follow_up(10)).await.unwrap());
+    set_state(store, &r[0], TaskState::Completed, 100).await;
+    // Another organisation's, and an erased case: never listed.
+    let theirs = case_with(store, "other-org", "X-1", 1).await;
+    let r = store.create_referrals(&theirs, vec![refer("x1")], t(0)).await.unwrap();
+    set_state(store, &r[0], TaskState::Completed, 100).await;
+    let gone = case_with(store, ORG, "CAKC-GONE", 1).await;
+    let r = store.create_referrals(&gone, vec![refer("g1")], t(0)).await.unwrap();
+    set_state(store, &r[0], TaskState::Completed, 100).await;
+    store.erase_case(&gone, ErasureReason::ClientRequest, t(110)).await.unwrap();
+
+    let day = 86_400;
+    let due = |days: u32, now: i64, limit: u32| async move {
+        let rows = store.follow_ups_due(ORG, days, t(now), limit).await.unwrap();
+        rows.into_iter().map(|d| (d.reference, d.last_ended_at)).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        due(1, 200 + day, 10).await,
+        [
+            ("CAKC-BEFORE".to_string(), t(100)),
+            ("CAKC-EARLIER".to_string(), t(150)),
+            ("CAKC-ENDED".to_string(), t(200))
+        ],
+        "the longest waiting first"
+    );
+    assert_eq!(due(1, 199 + day, 10).await.len(), 2, "a day after 200 has not come yet");
+    assert_eq!(due(1, 200 + day, 1).await.len(), 1, "the limit");
+    assert!(due(0, 1000 * day, 10).await.is_empty(), "no schedule, nothing due");
+    assert!(due(56, 200 + day, 10).await.is_empty(), "eight weeks have not passed");
+    assert!(store.follow_ups_due("nobody", 1, t(1000 * day), 10).await.unwrap().is_empty());
+
+    // The schedule: none until a coordinator sets one; setting again replaces it.
+    assert_eq!(store.follow_up_schedule(ORG).await.unwrap(), None);
+    let schedule = |days: u32, by: &str| FollowUpSchedule {
+        organisation: ORG.into(),
+        after_days: days,
+        set_by: by.into(),
+        set_at: t(5),
+    };
+    store.set_follow_up_schedule(&schedule(28, "co-1")).await.unwrap();
+    store.set_follow_up_schedule(&schedule(42, "co-2")).await.unwrap();
+    assert_eq!(store.follow_up_schedule(ORG).await.unwrap(), Some(schedule(42, "co-2")));
+    assert_eq!(store.follow_up_schedule("other-org").await.unwrap(), None);
+}

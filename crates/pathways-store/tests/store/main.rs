@@ -75,6 +75,7 @@ macro_rules! store_suite {
             accounts::the_case_list_reads_no_sealed_value_and_follows_its_index,
             accounts::a_version_2_database_gets_its_case_list_filled_on_opening,
             accounts::referrals_needing_attention_are_the_refused_and_the_unanswered,
+            accounts::cases_are_due_a_follow_up_once_their_referrals_have_ended_and_the_days_passed,
             cancel::a_queued_referral_is_withdrawn_at_once_and_never_claimed,
             cancel::a_cancel_waits_for_a_send_in_flight_then_goes_to_the_partner,
             cancel::a_partner_that_cannot_cancel_leaves_it_cancelled_here_with_a_note,
