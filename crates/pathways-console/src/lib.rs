@@ -110,7 +110,7 @@ impl Console {
     pub fn router(&self) -> Router {
         use pages::{
             account, case, case_new, consent, copy, dashboard, follow_up, home, inbox, live, oidc,
-            partners, plan,
+            partners, plan, schedule,
         };
         let routes = Router::new()
             .route("/", get(home::show))
@@ -139,6 +139,7 @@ impl Console {
             .route("/capacity", get(inbox::capacity_form).post(inbox::capacity_save))
             .route("/dashboard", get(dashboard::show))
             .route("/dashboard/{table}", get(dashboard::csv))
+            .route("/follow-up-schedule", get(schedule::form).post(schedule::save))
             .route("/partners", get(partners::show))
             .route("/assets/{name}", get(assets::serve))
             .fallback(layers::no_page)

@@ -17,6 +17,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("case_new.html", include_str!("../templates/case_new.html")),
     ("case_consent.html", include_str!("../templates/case_consent.html")),
     ("follow_up.html", include_str!("../templates/follow_up.html")),
+    ("follow_up_schedule.html", include_str!("../templates/follow_up_schedule.html")),
     ("case_duty.html", include_str!("../templates/case_duty.html")),
     ("case.html", include_str!("../templates/case.html")),
     ("referral.html", include_str!("../templates/referral.html")),

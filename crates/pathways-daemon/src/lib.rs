@@ -48,6 +48,7 @@ pub use referrals::{
 pub use reports::outcomes::{
     FollowUpRequest, NeedsMet, OutcomeReport, OutcomeRow, WellbeingChange, SUPPRESS_BELOW,
 };
+pub use reports::schedule::{DueCase, DueList, ScheduleView};
 pub use reports::{csv_cell, unmet_csv};
 pub use routes::consent::{ConsentCancel, ConsentChange, ConsentChanged};
 pub use routes::{table as route_table, Access, RouteSpec};

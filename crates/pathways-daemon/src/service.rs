@@ -321,6 +321,37 @@ impl Handle {
         crate::reports::unmet_report(&self.state, caller, Ok(Query(range))).await
     }
 
+    /// The caller's organisation's follow-up schedule (`GET /v1/follow-ups/schedule`).
+    pub async fn follow_up_schedule(
+        &self,
+        caller: &Caller,
+    ) -> Result<crate::reports::schedule::ScheduleView, ApiError> {
+        crate::reports::schedule::schedule_of(&self.state, &caller.organisation).await
+    }
+
+    /// Sets the caller's organisation's follow-up schedule (`PUT /v1/follow-ups/schedule`):
+    /// coordinators and admins only; `after_days` 0 to 366.
+    pub async fn set_follow_up_schedule(
+        &self,
+        caller: &Caller,
+        after_days: u32,
+    ) -> Result<crate::reports::schedule::ScheduleView, ApiError> {
+        caller.require(&[crate::Role::Coordinator, crate::Role::Admin])?;
+        if after_days > pathways_store::MAX_FOLLOW_UP_AFTER_DAYS {
+            return Err(ApiError::bad_request("invalid_request", "`after_days`: 0 to 366"));
+        }
+        crate::reports::schedule::set(&self.state, caller, after_days).await
+    }
+
+    /// The caller's organisation's cases due a follow-up now (`GET /v1/follow-ups/due`).
+    pub async fn follow_ups_due(
+        &self,
+        caller: &Caller,
+        limit: u32,
+    ) -> Result<crate::reports::schedule::DueList, ApiError> {
+        crate::reports::schedule::due_list(&self.state, caller, limit).await
+    }
+
     /// The outcomes report over `[from, to)` (`GET /v1/reports/outcomes`).
     pub async fn outcome_report(
         &self,

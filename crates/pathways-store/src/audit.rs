@@ -146,6 +146,11 @@ vocabulary! {
         ReportUnmet => "report.unmet",
         /// `GET /v1/reports/outcomes`.
         ReportOutcomes => "report.outcomes",
+        /// `PUT /v1/follow-ups/schedule` (or the console's dashboard): when clients are due a
+        /// follow-up.
+        FollowUpSchedule => "follow_up.schedule",
+        /// `GET /v1/follow-ups/due`: the cases due a follow-up.
+        FollowUpsDue => "follow_up.due",
         /// `GET /v1/audit`.
         AuditRead => "audit.read",
         /// `POST /v1/partners/{partner_id}/events`, a signed partner callback (key id
@@ -466,7 +471,7 @@ mod tests {
     fn every_action_and_outcome_has_one_spelling_that_reads_back_as_itself() {
         check_spellings(AuditAction::ALL);
         check_spellings(AuditOutcome::ALL);
-        assert_eq!(AuditAction::ALL.len(), 24);
+        assert_eq!(AuditAction::ALL.len(), 26);
         let err = "case.forged".parse::<AuditAction>().unwrap_err();
         assert_eq!(err.to_string(), "`case.forged` is not an audit action");
         assert!(serde_json::from_str::<AuditOutcome>("\"Ok\"").is_err(), "one spelling only");

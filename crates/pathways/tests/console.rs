@@ -959,3 +959,86 @@ async fn wellbeing_is_asked_at_intake_and_at_a_follow_up_and_small_groups_stay_h
     assert!(dashboard.body.contains("Not shown: too few to keep anonymous"), "{}", dashboard.body);
     assert!(!dashboard.body.contains("Met 1,"), "no figures for a group of one");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coordinator_sets_when_to_follow_up_and_pathfinders_see_who_is_due() {
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = sandbox().await;
+    let daemon = console_util::start(dir.path(), &sandbox, "").await;
+    let link = add_user(&daemon, ORG, "pathfinder", "fu@ca.example", "Fu");
+    let pathfinder = set_password_and_sign_in(&daemon, &link, "fu@ca.example").await;
+    let (case, food) = referred_food_case(&daemon, &pathfinder, "FU-0001").await;
+    let (_, referral) = daemon.get(&format!("/v1/referrals/{food}"), referrals_util::TOKEN).await;
+    let voucher = referral["partner_reference"].as_str().expect("a voucher").to_string();
+    sandbox.set_voucher_status(&voucher, pathways_sandbox::VoucherStatus::Redeemed, None).unwrap();
+    let completed = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        loop {
+            let (_, r) = daemon.get(&format!("/v1/referrals/{food}"), referrals_util::TOKEN).await;
+            if r["state"] == "completed" {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(completed.is_ok(), "the referral completes");
+    let record = format!("/cases/{case}/follow-up");
+    let home = get(&pathfinder, &daemon, "/").await;
+    assert!(
+        home.body.contains("Clients due a follow-up")
+            && home.body.contains("No client is due a follow-up")
+            && home.body.contains("8 weeks after"),
+        "{}",
+        home.body
+    );
+
+    // Eight weeks and a day on (the referral's end moved back), the client is due.
+    let db = rusqlite::Connection::open(dir.path().join("pathways.db")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    db.execute(
+        "UPDATE referrals SET state_changed_at = state_changed_at - ?1",
+        [57_i64 * 86_400 * 1_000_000],
+    )
+    .unwrap();
+    let home = get(&pathfinder, &daemon, "/").await;
+    assert!(home.body.contains(&record) && home.body.contains("FU-0001"), "{}", home.body);
+
+    // Only coordinators change the schedule; a bad number is named on the page.
+    assert_eq!(get(&pathfinder, &daemon, "/follow-up-schedule").await.status, 403);
+    let link = add_user(&daemon, ORG, "coordinator", "fc@ca.example", "Fc");
+    let coordinator = set_password_and_sign_in(&daemon, &link, "fc@ca.example").await;
+    let form = get(&coordinator, &daemon, "/follow-up-schedule").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.body.contains("(the default)"), "{}", form.body);
+    assert!(form.body.contains(r#"name="weeks" type="text" value="8""#), "{}", form.body);
+    let token = csrf(&form.body);
+    for bad in ["", "abc", "53", "-1", "2.5"] {
+        let page =
+            post(&coordinator, &daemon, "/follow-up-schedule", &[("csrf", &token), ("weeks", bad)])
+                .await;
+        assert_eq!(page.status, 422, "{bad}: {}", page.body);
+        assert!(
+            page.body.contains("govuk-error-summary") && page.body.contains("#weeks"),
+            "{bad}: {}",
+            page.body
+        );
+    }
+    let saved =
+        post(&coordinator, &daemon, "/follow-up-schedule", &[("csrf", &token), ("weeks", "10")])
+            .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    assert_eq!(saved.location.as_deref(), Some("/dashboard#follow-ups"));
+    let dashboard = get(&coordinator, &daemon, "/dashboard").await;
+    assert!(
+        dashboard.body.contains("10 weeks after their last referral ends"),
+        "{}",
+        dashboard.body
+    );
+    let (_, schedule) = daemon.get("/v1/follow-ups/schedule", referrals_util::TOKEN).await;
+    assert_eq!(schedule["after_days"], 70, "{schedule}");
+    let home = get(&pathfinder, &daemon, "/").await;
+    assert!(!home.body.contains(&record), "ten weeks have not passed: {}", home.body);
+    post(&coordinator, &daemon, "/follow-up-schedule", &[("csrf", &token), ("weeks", "0")]).await;
+    let home = get(&pathfinder, &daemon, "/").await;
+    assert!(!home.body.contains("Clients due a follow-up"), "none scheduled: {}", home.body);
+}

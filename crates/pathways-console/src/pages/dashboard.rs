@@ -235,6 +235,10 @@ pub async fn show(
         Ok(report) => report.pathways,
         Err(e) => return errors::api(e),
     };
+    let schedule = match console.handle().follow_up_schedule(&signed.caller).await {
+        Ok(schedule) => schedule,
+        Err(e) => return errors::api(e),
+    };
     let live = console.handle().live();
     let outcomes: Vec<serde_json::Value> = outcomes
         .iter()
@@ -248,6 +252,8 @@ pub async fn show(
     let context = context! {
         outcomes => Value::from_serialize(&outcomes),
         suppress_below => pathways_daemon::SUPPRESS_BELOW,
+        follow_up_weeks => super::home::weeks(schedule.after_days),
+        follow_up_scheduled => schedule.after_days > 0,
         title => "Dashboard",
         days => days.to_string(),
         periods => periods,

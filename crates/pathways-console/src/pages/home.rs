@@ -17,6 +17,18 @@ use crate::Console;
 const CASES_SHOWN: u32 = 50;
 /// A referral sent this long ago without an answer needs chasing.
 pub const CHASE_AFTER_DAYS: i64 = 5;
+/// How many cases due a follow-up the home page lists.
+const FOLLOW_UPS_SHOWN: u32 = 50;
+
+/// A schedule in days, as people say it: "8 weeks", "10 days".
+pub fn weeks(days: u32) -> String {
+    match days {
+        7 => "1 week".into(),
+        d if d % 7 == 0 => format!("{} weeks", d / 7),
+        1 => "1 day".into(),
+        d => format!("{d} days"),
+    }
+}
 
 /// `?reference=…`
 #[derive(Debug, serde::Deserialize)]
@@ -69,6 +81,11 @@ pub async fn show(
         Ok(rows) => rows,
         Err(e) => return errors::store_failed(e),
     };
+    // Clients due a follow-up under the organisation's schedule (see the dashboard).
+    let follow_ups = match console.handle().follow_ups_due(&signed.caller, FOLLOW_UPS_SHOWN).await {
+        Ok(list) => list,
+        Err(e) => return errors::api(e),
+    };
     let cases: Vec<CaseRow> = cases
         .into_iter()
         .map(|c| CaseRow {
@@ -103,6 +120,9 @@ pub async fn show(
         attention => Value::from_serialize(&attention),
         reference => reference,
         can_create => signed.role == ConsoleRole::Pathfinder,
+        follow_ups => Value::from_serialize(&follow_ups.due),
+        follow_up_weeks => weeks(follow_ups.schedule.after_days),
+        follow_ups_scheduled => follow_ups.schedule.after_days > 0,
     };
     page(&console, &signed, Section::Home, "home.html", context)
 }

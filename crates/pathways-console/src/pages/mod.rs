@@ -15,6 +15,7 @@ pub mod live;
 pub mod oidc;
 pub mod partners;
 pub mod plan;
+pub mod schedule;
 
 use axum::response::Response;
 use minijinja::{context, Value};

@@ -8,6 +8,7 @@
 //! definitions are the store's, `pathways_store::PathwayStatsRow`).
 
 pub(crate) mod outcomes;
+pub(crate) mod schedule;
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue};

@@ -111,6 +111,8 @@ const ADMIN: &[Role] = &[Role::Admin];
 /// partner's staff in the console, or its system), each through its own view.
 const REFERRAL_READERS: &[Role] = &[Role::Pathfinder, Role::Coordinator, Role::Partner];
 const REPORTERS: &[Role] = &[Role::Coordinator, Role::Admin];
+/// The follow-up schedule and the cases due: the organisation's pathfinders do the follow-ups.
+const SCHEDULE_READERS: &[Role] = &[Role::Pathfinder, Role::Coordinator, Role::Admin];
 
 /// An error answer's body.
 fn err(status: u16) -> (u16, Option<SchemaFn>) {
@@ -495,6 +497,48 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 )
             },
             get(crate::reports::outcomes::report),
+        ),
+        (
+            RouteSpec {
+                responses: vec![ok::<crate::reports::schedule::ScheduleView>(200)],
+                ..spec(
+                    Method::GET,
+                    "/v1/follow-ups/schedule",
+                    "getFollowUpSchedule",
+                    "The caller's organisation's follow-up schedule: clients are due a follow-up this many days after the last of their referrals ended (8 weeks until a coordinator sets it).",
+                    Access::Roles(SCHEDULE_READERS),
+                )
+            },
+            get(crate::reports::schedule::get),
+        ),
+        (
+            RouteSpec {
+                request: Some(schema::<crate::reports::schedule::ScheduleChange>),
+                responses: vec![ok::<crate::reports::schedule::ScheduleView>(200), err(400)],
+                example: Some(r#"{"after_days": 56}"#),
+                ..spec(
+                    Method::PUT,
+                    "/v1/follow-ups/schedule",
+                    "setFollowUpSchedule",
+                    "Set the organisation's follow-up schedule, in days after the last referral of a case ended (0 to 366; 0 schedules none).",
+                    Access::Roles(REPORTERS),
+                )
+            },
+            put(crate::reports::schedule::put),
+        ),
+        (
+            RouteSpec {
+                query: Some(schema::<crate::reports::schedule::DueQuery>),
+                responses: vec![ok::<crate::reports::schedule::DueList>(200), err(400)],
+                ..spec(
+                    Method::GET,
+                    "/v1/follow-ups/due",
+                    "followUpsDue",
+                    "The organisation's cases due a follow-up now under its schedule (every referral ended, one completed, none recorded since), the longest waiting first.",
+                    Access::Roles(SCHEDULE_READERS),
+                )
+            },
+            get(crate::reports::schedule::due),
         ),
         (
             RouteSpec {
