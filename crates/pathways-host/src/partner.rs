@@ -198,43 +198,59 @@ impl DylibPartner {
         op: u32,
         request: &Q,
     ) -> Result<R, PartnerError> {
-        let request = serde_json::to_vec(request).map_err(|e| {
-            PartnerError::invalid_request(format!(
-                "could not encode the {} request: {e}",
-                op_name(op)
-            ))
-        })?;
+        let request = encode_request(op, request)?;
         let (status, body) = self.call_raw(op, &request).await?;
-        match status {
-            STATUS_OK => serde_json::from_slice(&body).map_err(|e| {
-                self.fault(op, &format!("answered with JSON this host cannot read: {e}"))
-            }),
-            STATUS_ERR => Err(serde_json::from_slice::<PartnerError>(&body).unwrap_or_else(|e| {
-                self.fault(op, &format!("reported an error this host cannot read: {e}"))
-            })),
-            STATUS_PANIC => {
-                Err(self.fault(op, &format!("panicked: {}", String::from_utf8_lossy(&body))))
-            }
-            STATUS_CANCELLED => Err(PartnerError::new(
-                PartnerErrorKind::Unavailable,
-                format!(
-                    "partner `{}`: the plugin cancelled {} (it is shutting down)",
-                    self.partner_id,
-                    op_name(op)
-                ),
-            )),
-            other => Err(self.fault(op, &format!("completed with unknown status {other}"))),
-        }
+        decode_reply(&self.partner_id, &self.manifest.plugin, op, status, &body)
     }
 
     fn fault(&self, op: u32, what: &str) -> PartnerError {
-        PartnerError::plugin_fault(format!(
-            "partner `{}` (plugin `{}`) {}: {what}",
-            self.partner_id,
-            self.manifest.plugin,
-            op_name(op)
-        ))
+        fault(&self.partner_id, &self.manifest.plugin, op, what)
     }
+}
+
+/// Encodes a typed request as the JSON bytes every plugin call carries.
+pub(crate) fn encode_request<Q: Serialize + ?Sized>(
+    op: u32,
+    request: &Q,
+) -> Result<Vec<u8>, PartnerError> {
+    serde_json::to_vec(request).map_err(|e| {
+        PartnerError::invalid_request(format!("could not encode the {} request: {e}", op_name(op)))
+    })
+}
+
+/// What a plugin's completion (`status`, `body`) of `op` means, wherever the plugin runs: in
+/// this process, or in a plugin host child.
+pub(crate) fn decode_reply<R: DeserializeOwned>(
+    partner_id: &str,
+    plugin: &str,
+    op: u32,
+    status: i32,
+    body: &[u8],
+) -> Result<R, PartnerError> {
+    let fault = |what: &str| fault(partner_id, plugin, op, what);
+    match status {
+        STATUS_OK => serde_json::from_slice(body)
+            .map_err(|e| fault(&format!("answered with JSON this host cannot read: {e}"))),
+        STATUS_ERR => Err(serde_json::from_slice::<PartnerError>(body)
+            .unwrap_or_else(|e| fault(&format!("reported an error this host cannot read: {e}")))),
+        STATUS_PANIC => Err(fault(&format!("panicked: {}", String::from_utf8_lossy(body)))),
+        STATUS_CANCELLED => Err(PartnerError::new(
+            PartnerErrorKind::Unavailable,
+            format!(
+                "partner `{partner_id}`: the plugin cancelled {} (it is shutting down)",
+                op_name(op)
+            ),
+        )),
+        other => Err(fault(&format!("completed with unknown status {other}"))),
+    }
+}
+
+/// A fault of the plugin behind `partner_id`, in the middle of `op`.
+pub(crate) fn fault(partner_id: &str, plugin: &str, op: u32, what: &str) -> PartnerError {
+    PartnerError::plugin_fault(format!(
+        "partner `{partner_id}` (plugin `{plugin}`) {}: {what}",
+        op_name(op)
+    ))
 }
 
 /// A call the host is waiting on; dropping it unfinished cancels it at the plugin.
@@ -289,7 +305,7 @@ unsafe extern "C" fn on_complete(ctx: *const c_void, token: u64, status: i32, da
     }));
 }
 
-fn op_name(op: u32) -> &'static str {
+pub(crate) fn op_name(op: u32) -> &'static str {
     match op {
         OP_CHECK_AVAILABILITY => "check_availability",
         OP_SEND_REFERRAL => "send_referral",
