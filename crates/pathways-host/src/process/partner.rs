@@ -86,7 +86,7 @@ struct Calls {
     pending: HashMap<u64, oneshot::Sender<Result<Reply, String>>>,
     /// Calls given up on; the child owes each an answer (its cancel's).
     abandoned: HashSet<u64>,
-    /// Set when the child died: why. No call is added after.
+    /// Set when the child died: how (`killed by signal 11 ...`). No call is added after.
     dead: Option<String>,
 }
 
@@ -226,8 +226,8 @@ impl ProcessPartner {
         let (tx, rx) = oneshot::channel();
         {
             let mut calls = lock(&conn.calls);
-            if let Some(why) = &calls.dead {
-                return Err(shared.fault(op, &format!("its plugin host is restarting: {why}")));
+            if let Some(how) = &calls.dead {
+                return Err(shared.fault(op, &restarting(how)));
             }
             calls.pending.insert(id, tx);
         }
@@ -239,7 +239,7 @@ impl ProcessPartner {
         in_flight.finished = true;
         match reply {
             Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(why)) => Err(shared.fault(op, &why)),
+            Ok(Err(how)) => Err(shared.fault(op, &format!("{PLUGIN_HOST_DIED} ({how})"))),
             Err(_) => Err(shared.fault(op, "the plugin host dropped the call")),
         }
     }
@@ -303,16 +303,23 @@ async fn supervise(
         let why = match launched {
             Ok(running) => {
                 let _ = shared.plugin.set(running.manifest.plugin.clone());
+                // Up before anyone is told it is ready, so the first call finds it.
+                let (frames, queue) = mpsc::unbounded_channel();
+                let conn = Arc::new(Conn { frames, calls: Mutex::default() });
+                *lock(&shared.link) = Link::Up(conn.clone());
                 match ready.take() {
                     Some(ready) => {
                         tracing::info!(partner = %shared.partner_id, sandbox = %running.sandbox,
                             "plugin host started");
                         let _ = ready.send(Ok(running.manifest.clone()));
                     }
-                    None => tracing::warn!(partner = %shared.partner_id,
-                        sandbox = %running.sandbox, "plugin host restarted"),
+                    None => {
+                        shared.restarts.fetch_add(1, Ordering::SeqCst);
+                        tracing::warn!(partner = %shared.partner_id,
+                            sandbox = %running.sandbox, "plugin host restarted");
+                    }
                 }
-                match serve(&shared, running, &mut stop).await {
+                match serve(&shared, running, conn, queue, &mut stop).await {
                     Some(why) => why,
                     None => return,
                 }
@@ -322,22 +329,27 @@ async fn supervise(
                     let _ = ready.send(Err(error));
                     return;
                 }
-                None => format!("its plugin host could not be started again: {error}"),
+                None => format!("it could not be started again: {error}"),
             },
         };
         if began.elapsed() >= HEALTHY {
             backoff = FIRST_BACKOFF;
         }
         tracing::error!(partner = %shared.partner_id, restart_in_ms = backoff.as_millis() as u64,
-            "{why}; restarting it");
-        *lock(&shared.link) = Link::Down(format!("its plugin host is restarting: {why}"));
+            "{PLUGIN_HOST_DIED}: {why}; restarting it");
+        *lock(&shared.link) = Link::Down(restarting(&why));
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
             _ = &mut stop => return,
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
-        shared.restarts.fetch_add(1, Ordering::SeqCst);
     }
+}
+
+/// Why a call made while the plugin host restarts fails: not [`PLUGIN_HOST_DIED`], as this
+/// call did not crash it (and was not made).
+fn restarting(how: &str) -> String {
+    format!("its plugin host is being restarted after it died ({how}); the call was not made")
 }
 
 /// Starts the child and waits for its plugin to be ready.
@@ -390,16 +402,15 @@ async fn start_child(launch: &Launch) -> Result<Running, LoadError> {
     }
 }
 
-/// Serves calls to a running child until it dies (`Some(why)`) or the partner is dropped.
+/// Serves calls to a running child until it dies (`Some(how)`) or the partner is dropped.
 async fn serve(
     shared: &Shared,
     running: Running,
+    conn: Arc<Conn>,
+    queue: mpsc::UnboundedReceiver<Frame>,
     stop: &mut oneshot::Receiver<()>,
 ) -> Option<String> {
     let Running { mut child, stdin, mut stdout, .. } = running;
-    let (frames, queue) = mpsc::unbounded_channel();
-    let conn = Arc::new(Conn { frames, calls: Mutex::default() });
-    *lock(&shared.link) = Link::Up(conn.clone());
     let writer = tokio::spawn(write_frames(stdin, queue));
     let reader = read_replies(shared, &conn, &mut stdout);
     tokio::pin!(reader);
@@ -421,27 +432,27 @@ async fn serve(
         _ = &mut *stop => {
             let _ = child.start_kill();
             let _ = child.wait().await;
-            fail_all(&conn, "the partner was stopped (the configuration was reloaded or the daemon is stopping)");
+            fail_all(&conn, "stopped with its partner: the configuration was reloaded, or the daemon is stopping");
             writer.abort();
             return None;
         }
     };
     writer.abort();
-    let mut why = format!("{PLUGIN_HOST_DIED} ({})", how_it_ended(status));
+    let mut how = how_it_ended(status);
     if let Some(broke) = broke {
-        why.push_str(&format!("; it broke the frame protocol: {broke}"));
+        how.push_str(&format!("; it broke the frame protocol: {broke}"));
     }
-    fail_all(&conn, &why);
-    Some(why)
+    fail_all(&conn, &how);
+    Some(how)
 }
 
-/// Fails every call in flight on `conn` with `why`, and refuses new ones.
-fn fail_all(conn: &Conn, why: &str) {
+/// Fails every call in flight on `conn`: the child ended `how`. Refuses new ones.
+fn fail_all(conn: &Conn, how: &str) {
     let mut calls = lock(&conn.calls);
-    calls.dead = Some(why.to_string());
+    calls.dead = Some(how.to_string());
     calls.abandoned.clear();
     for (_, call) in calls.pending.drain() {
-        let _ = call.send(Err(why.to_string()));
+        let _ = call.send(Err(how.to_string()));
     }
 }
 
