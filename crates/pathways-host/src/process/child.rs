@@ -53,7 +53,7 @@ pub fn run_plugin_host() -> ExitCode {
         .and_then(|library| library.instantiate(&init.partner_id, &init.settings));
     let (partner, ready) = match loaded {
         Ok(partner) => {
-            let ready = Ready::Loaded { manifest: partner.manifest().clone(), sandbox };
+            let ready = Ready::Loaded { manifest: Box::new(partner.manifest().clone()), sandbox };
             (Some(partner), ready)
         }
         Err(error) => (None, Ready::Failed(error)),

@@ -118,7 +118,7 @@ pub(crate) struct Init {
 pub(crate) enum Ready {
     /// Loaded and instantiated.
     Loaded {
-        manifest: pathways_core::Manifest,
+        manifest: Box<pathways_core::Manifest>,
         /// How the child restricted itself, for the daemon's log.
         sandbox: String,
     },

@@ -396,7 +396,7 @@ async fn start_child(launch: &Launch) -> Result<Running, LoadError> {
     };
     match ready {
         Ready::Loaded { manifest, sandbox } => {
-            Ok(Running { child, stdin, stdout, manifest, sandbox })
+            Ok(Running { child, stdin, stdout, manifest: *manifest, sandbox })
         }
         Ready::Failed(error) => Err(error),
     }
