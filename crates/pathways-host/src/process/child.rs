@@ -2,17 +2,18 @@
 //! partner's plugin exactly as the daemon does in process and serves its calls over stdin and
 //! stdout (see [`frame`](super::frame)).
 //!
-//! Calls run concurrently: each request becomes a task that makes the same call
-//! [`DylibPartner`] makes in process (the plugin runs it on its own runtime and completes it
-//! through its callback), so a slow call never holds up another. The child exits when the
-//! daemon closes its stdin, which also happens when the daemon dies, however it dies.
+//! Calls run concurrently, as in process: the reader hands each request to the plugin (which
+//! runs it on its own runtime) and goes on reading; the plugin's completion writes the answer
+//! straight to stdout from the plugin's thread, so no thread of the child is woken per call.
+//! The child exits when the daemon closes its stdin, which also happens when the daemon dies,
+//! however it dies.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::process::ExitCode;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 
-use pathways_abi::{STATUS_CANCELLED, STATUS_ERR};
+use pathways_abi::STATUS_CANCELLED;
 use pathways_core::Partner;
 
 use super::frame::{self, Frame, Init, Ready, CANCEL, INIT};
@@ -58,42 +59,24 @@ pub fn run_plugin_host() -> ExitCode {
         }
         Err(error) => (None, Ready::Failed(error)),
     };
-    let writer = spawn_writer(output);
+    let output = Arc::new(Mutex::new(output));
     let ready = serde_json::to_vec(&ready).unwrap_or_default();
-    let _ = writer.send(Frame { id: 0, code: INIT, body: ready });
+    send(&output, &Frame { id: 0, code: INIT, body: ready });
     let Some(partner) = partner else {
-        // Let the writer finish the answer, then stop: the daemon reports the error.
-        drop(writer);
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        // The daemon reports the error.
         return ExitCode::SUCCESS;
     };
     // The plugin lives as long as the process.
     let partner: &'static DylibPartner = Box::leak(Box::new(partner));
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("pathways-plugin-host")
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: pathways plugin-host: cannot start its runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    serve(&mut input, partner, &runtime, &writer);
+    serve(&mut input, partner, &output);
     // Exit at once: waiting for the plugin's own tasks is the daemon's call, and it has gone.
     std::process::exit(0)
 }
 
 /// Reads requests until the daemon closes the stream.
-fn serve(
-    input: &mut File,
-    partner: &'static DylibPartner,
-    runtime: &tokio::runtime::Runtime,
-    writer: &mpsc::Sender<Frame>,
-) {
-    let calls: Arc<Mutex<HashMap<u64, tokio::task::AbortHandle>>> = Arc::default();
+fn serve(input: &mut File, partner: &'static DylibPartner, output: &Arc<Mutex<File>>) {
+    // Calls in flight: request id -> the plugin's token, `None` while the call is starting.
+    let calls: Arc<Mutex<HashMap<u64, Option<u64>>>> = Arc::default();
     loop {
         let request = match frame::read_blocking(input) {
             Ok(Some(request)) => request,
@@ -103,50 +86,38 @@ fn serve(
                 return;
             }
         };
+        let id = request.id;
         if request.code == CANCEL {
-            let handle = lock(&calls).remove(&request.id);
-            if let Some(handle) = handle {
-                // Dropping the call asks the plugin to cancel it, as in process. The daemon
-                // counts the call's completion when this answer arrives.
-                handle.abort();
-                let _ = writer.send(Frame {
-                    id: request.id,
-                    code: STATUS_CANCELLED as u32,
-                    body: Vec::new(),
-                });
+            let entry = lock(&calls).remove(&id);
+            if let Some(token) = entry.flatten() {
+                // As in process: the plugin is asked to cancel, its late completion is counted
+                // here; the daemon counts the call complete when this answer arrives.
+                partner.abandon(token);
+                send(output, &Frame { id, code: STATUS_CANCELLED as u32, body: Vec::new() });
             }
             continue;
         }
-        let (id, calls_for_task, writer) = (request.id, calls.clone(), writer.clone());
-        // Held across spawn, so the task cannot remove its entry before it is there.
-        let mut table = lock(&calls);
-        let task = runtime.spawn(async move {
-            let Frame { code: op, body, .. } = request;
-            let (status, body) = match partner.call_raw(op, &body).await {
-                Ok(reply) => reply,
-                Err(error) => (STATUS_ERR, serde_json::to_vec(&error).unwrap_or_default()),
-            };
-            // A call given up on is answered by the cancel above, not here.
-            if lock(&calls_for_task).remove(&id).is_some() {
-                let _ = writer.send(Frame { id, code: status as u32, body });
+        // In the table before the call starts: a plugin may complete it before `call_with`
+        // returns, and its completion must find it.
+        lock(&calls).insert(id, None);
+        let (table, out) = (calls.clone(), output.clone());
+        let token = partner.call_with(request.code, &request.body, move |status, body| {
+            if lock(&table).remove(&id).is_some() {
+                send(&out, &Frame { id, code: status as u32, body });
             }
         });
-        table.insert(id, task.abort_handle());
+        if let Some(entry) = lock(&calls).get_mut(&id) {
+            *entry = Some(token);
+        }
     }
 }
 
-/// One thread writes every answer, in the order they complete.
-fn spawn_writer(mut output: File) -> mpsc::Sender<Frame> {
-    let (tx, rx) = mpsc::channel::<Frame>();
-    std::thread::spawn(move || {
-        for frame in rx {
-            if frame::write_blocking(&mut output, &frame).is_err() {
-                // The daemon has gone: nothing is left to serve.
-                std::process::exit(0);
-            }
-        }
-    });
-    tx
+/// Writes one answer to the daemon; exits if the daemon has gone.
+fn send(output: &Mutex<File>, frame: &Frame) {
+    if frame::write_blocking(&mut *lock(output), frame).is_err() {
+        // The daemon has gone: nothing is left to serve.
+        std::process::exit(0);
+    }
 }
 
 fn lock<V>(m: &Mutex<V>) -> std::sync::MutexGuard<'_, V> {

@@ -88,22 +88,6 @@ pub(crate) fn write_blocking(output: &mut impl Write, frame: &Frame) -> io::Resu
     output.flush()
 }
 
-/// Reads one frame; `None` at a clean end of stream.
-pub(crate) async fn read(
-    input: &mut (impl tokio::io::AsyncRead + Unpin),
-) -> io::Result<Option<Frame>> {
-    use tokio::io::AsyncReadExt;
-    let mut prefix = [0u8; 4];
-    match input.read_exact(&mut prefix).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e),
-    }
-    let mut bytes = vec![0u8; checked_length(prefix)?];
-    input.read_exact(&mut bytes).await?;
-    Frame::decode(bytes).map(Some)
-}
-
 /// What the daemon tells a new child in its [`INIT`] frame.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Init {

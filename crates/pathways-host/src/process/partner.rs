@@ -11,10 +11,12 @@
 //! 100 ms once a child has lived a minute. Calls made while it restarts fail at once, so the
 //! partner's circuit breaker sees them; nothing else in the daemon is touched.
 //!
-//! The supervisors and the pipes run on a small runtime of their own, so a partner works the
-//! same whichever runtime its callers use, and outlives none of them: dropping the partner
-//! stops its supervisor and kills the child (`kill_on_drop`); the child also exits when its
-//! stdin closes, so it never outlives the daemon.
+//! The supervisors run on a small runtime of their own, so a partner works the same whichever
+//! runtime its callers use. A caller writes its frame to the child's stdin itself, and a thread
+//! per child reads the answers and wakes each caller directly: no other thread is woken on the
+//! way, which keeps what isolation adds to a call small (docs/BENCHMARKS.md). Dropping the
+//! partner stops its supervisor, which kills the child; the child also exits when its stdin
+//! closes, so it never outlives the daemon.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -33,9 +35,7 @@ use pathways_core::{
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::io::AsyncWriteExt;
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::frame::{self, Frame, Init, Ready, CANCEL, INIT};
 use crate::partner::{decode_reply, encode_request, fault};
@@ -93,8 +93,19 @@ struct Calls {
 /// One running child, as the callers see it.
 #[derive(Debug)]
 struct Conn {
-    frames: mpsc::UnboundedSender<Frame>,
+    /// The child's stdin. Callers write their frames themselves, whole, under the lock: a
+    /// frame is small and the child's reader drains the pipe at once, so this is a copy, not a
+    /// wait (and no thread is woken to do it).
+    stdin: Mutex<std::process::ChildStdin>,
     calls: Mutex<Calls>,
+}
+
+impl Conn {
+    /// Writes `frame`; a failure means the child is dying, which its reader reports.
+    fn send(&self, frame: &Frame) {
+        let bytes = frame.encode();
+        let _ = std::io::Write::write_all(&mut *lock(&self.stdin), &bytes);
+    }
 }
 
 /// Whether there is a child to call.
@@ -233,8 +244,8 @@ impl ProcessPartner {
         }
         shared.started.fetch_add(1, Ordering::SeqCst);
         let mut in_flight = InFlight { conn: &conn, id, finished: false };
-        // If the writer has gone the child is dying: the supervisor fails the call shortly.
-        let _ = conn.frames.send(Frame { id, code: op, body: request.to_vec() });
+        // If the write fails the child is dying: the supervisor fails the call shortly.
+        conn.send(&Frame { id, code: op, body: request.to_vec() });
         let reply = rx.await;
         in_flight.finished = true;
         match reply {
@@ -271,18 +282,54 @@ impl Drop for InFlight<'_> {
         if calls.pending.remove(&self.id).is_some() && calls.dead.is_none() {
             calls.abandoned.insert(self.id);
             drop(calls);
-            let _ = self.conn.frames.send(Frame { id: self.id, code: CANCEL, body: Vec::new() });
+            self.conn.send(&Frame { id: self.id, code: CANCEL, body: Vec::new() });
         }
     }
 }
 
-/// A child started and ready.
+/// A child started and ready: its reader thread serves `conn` and reports how it ended.
 struct Running {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: ChildStdout,
+    child: Reaper,
+    conn: Arc<Conn>,
+    ended: oneshot::Receiver<std::io::Result<()>>,
     manifest: Manifest,
     sandbox: String,
+}
+
+/// The child process, killed and reaped when dropped (the partner dropped, a failed start).
+struct Reaper(Option<std::process::Child>);
+
+impl Reaper {
+    /// Waits for the child to end (it has closed its stdout: it is dying, or broke the
+    /// protocol, when `kill` is set, and is killed) and says how it ended.
+    async fn reap(mut self, kill: bool) -> String {
+        let Some(mut child) = self.0.take() else { return "ended".into() };
+        let status = tokio::task::spawn_blocking(move || {
+            // A dying process closes its pipes just before it can be reaped: give it a moment
+            // before killing one that closed them and lives on.
+            for _ in 0..if kill { 0 } else { 100 } {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Ok(status);
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let _ = child.kill();
+            child.wait()
+        })
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+        how_it_ended(status)
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            // SIGKILL ends it at once, so the wait is short.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 /// Starts, watches and restarts the child of one partner until the partner is dropped.
@@ -297,16 +344,14 @@ async fn supervise(
     loop {
         let began = Instant::now();
         let launched = tokio::select! {
-            launched = start_child(&launch) => launched,
+            launched = start_child(&shared, &launch) => launched,
             _ = &mut stop => return,
         };
         let why = match launched {
             Ok(running) => {
                 let _ = shared.plugin.set(running.manifest.plugin.clone());
                 // Up before anyone is told it is ready, so the first call finds it.
-                let (frames, queue) = mpsc::unbounded_channel();
-                let conn = Arc::new(Conn { frames, calls: Mutex::default() });
-                *lock(&shared.link) = Link::Up(conn.clone());
+                *lock(&shared.link) = Link::Up(running.conn.clone());
                 match ready.take() {
                     Some(ready) => {
                         tracing::info!(partner = %shared.partner_id, sandbox = %running.sandbox,
@@ -319,7 +364,7 @@ async fn supervise(
                             sandbox = %running.sandbox, "plugin host restarted");
                     }
                 }
-                match serve(&shared, running, conn, queue, &mut stop).await {
+                match serve(running, &mut stop).await {
                     Some(why) => why,
                     None => return,
                 }
@@ -352,41 +397,47 @@ fn restarting(how: &str) -> String {
     format!("its plugin host is being restarted after it died ({how}); the call was not made")
 }
 
-/// Starts the child and waits for its plugin to be ready.
-async fn start_child(launch: &Launch) -> Result<Running, LoadError> {
+/// Starts the child, hands it the library and settings, and waits for its plugin to be ready.
+async fn start_child(shared: &Arc<Shared>, launch: &Launch) -> Result<Running, LoadError> {
     let failed = |reason: String| LoadError::PluginHost {
         partner_id: launch.init.partner_id.clone(),
         program: launch.program.clone(),
         reason,
     };
-    let mut child = Command::new(&launch.program)
+    let mut child = std::process::Command::new(&launch.program)
         .arg(PLUGIN_HOST_SUBCOMMAND)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         // Plugin logs (through the host's log bridge, in the daemon's log format) and anything
         // a plugin prints reach the operator with the daemon's own.
         .stderr(Stdio::inherit())
-        .kill_on_drop(true)
         .spawn()
         .map_err(|e| failed(format!("cannot be started: {e}")))?;
-    let (Some(mut stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take()) else {
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
         return Err(failed("was started without its pipes".into()));
     };
+    let child = Reaper(Some(child));
+    let conn = Arc::new(Conn { stdin: Mutex::new(stdin), calls: Mutex::default() });
     let init = serde_json::to_vec(&launch.init).unwrap_or_default();
-    let hello = Frame { id: 0, code: INIT, body: init }.encode();
-    if let Err(e) = stdin.write_all(&hello).await {
-        let how = how_it_ended(child.wait().await);
-        return Err(failed(format!("stopped before it was ready ({how}; writing to it: {e})")));
-    }
-    let answer = tokio::time::timeout(READY_TIMEOUT, frame::read(&mut stdout)).await;
-    let ready = match answer {
-        Ok(Ok(Some(Frame { code: INIT, body, .. }))) => serde_json::from_slice::<Ready>(&body)
-            .map_err(|e| failed(format!("answered its start with something unreadable: {e}")))?,
-        Ok(Ok(Some(_))) => return Err(failed("answered its start with another frame".into())),
-        Ok(Ok(None)) | Ok(Err(_)) => {
-            let how = how_it_ended(child.wait().await);
-            return Err(failed(format!("stopped before it was ready ({how})")));
-        }
+    conn.send(&Frame { id: 0, code: INIT, body: init });
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let (ended_tx, ended) = oneshot::channel();
+    let (thread_shared, thread_conn) = (shared.clone(), conn.clone());
+    std::thread::Builder::new()
+        .name(format!("plugin-host-{}", launch.init.partner_id))
+        .spawn(move || {
+            let mut stdout = stdout;
+            let first = frame::read_blocking(&mut stdout);
+            let loaded = matches!(&first, Ok(Some(Frame { code: INIT, .. })));
+            let _ = ready_tx.send(first);
+            if loaded {
+                let _ = ended_tx.send(read_replies(&thread_shared, &thread_conn, &mut stdout));
+            }
+        })
+        .map_err(|e| failed(format!("cannot be read from: no thread: {e}")))?;
+    let answer = match tokio::time::timeout(READY_TIMEOUT, ready_rx).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(_)) => return Err(failed("stopped before it was ready".into())),
         Err(_) => {
             return Err(failed(format!(
                 "did not load the plugin within {} s",
@@ -394,56 +445,46 @@ async fn start_child(launch: &Launch) -> Result<Running, LoadError> {
             )))
         }
     };
+    let ready = match answer {
+        Ok(Some(Frame { code: INIT, body, .. })) => serde_json::from_slice::<Ready>(&body)
+            .map_err(|e| failed(format!("answered its start with something unreadable: {e}")))?,
+        Ok(Some(_)) => return Err(failed("answered its start with another frame".into())),
+        Ok(None) | Err(_) => {
+            let how = child.reap(false).await;
+            return Err(failed(format!("stopped before it was ready ({how})")));
+        }
+    };
     match ready {
         Ready::Loaded { manifest, sandbox } => {
-            Ok(Running { child, stdin, stdout, manifest: *manifest, sandbox })
+            Ok(Running { child, conn, ended, manifest: *manifest, sandbox })
         }
         Ready::Failed(error) => Err(error),
     }
 }
 
 /// Serves calls to a running child until it dies (`Some(how)`) or the partner is dropped.
-async fn serve(
-    shared: &Shared,
-    running: Running,
-    conn: Arc<Conn>,
-    queue: mpsc::UnboundedReceiver<Frame>,
-    stop: &mut oneshot::Receiver<()>,
-) -> Option<String> {
-    let Running { mut child, stdin, mut stdout, .. } = running;
-    let writer = tokio::spawn(write_frames(stdin, queue));
-    let reader = read_replies(shared, &conn, &mut stdout);
-    tokio::pin!(reader);
-    let mut broke = None;
-    let status = tokio::select! {
-        status = child.wait() => {
-            // Answers written before it died are still in the pipe: deliver them first.
-            if let Ok(Err(e)) = tokio::time::timeout(Duration::from_secs(1), &mut reader).await {
-                broke = Some(e);
+async fn serve(running: Running, stop: &mut oneshot::Receiver<()>) -> Option<String> {
+    let Running { child, conn, ended, .. } = running;
+    tokio::select! {
+        ended = ended => {
+            // Its stdout closed: it is dying, or it broke the protocol and is killed.
+            let broke = match ended {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(_) => Some("its reader stopped".to_string()),
+            };
+            let mut how = child.reap(broke.is_some()).await;
+            if let Some(broke) = broke {
+                how.push_str(&format!("; it broke the frame protocol: {broke}"));
             }
-            status
-        }
-        read = &mut reader => {
-            // It closed or broke its stdout while still running: it cannot be spoken to.
-            broke = read.err();
-            let _ = child.start_kill();
-            child.wait().await
+            fail_all(&conn, &how);
+            Some(how)
         }
         _ = &mut *stop => {
-            let _ = child.start_kill();
-            let _ = child.wait().await;
-            fail_all(&conn, "stopped with its partner: the configuration was reloaded, or the daemon is stopping");
-            writer.abort();
-            return None;
+            drop(child);
+            None
         }
-    };
-    writer.abort();
-    let mut how = how_it_ended(status);
-    if let Some(broke) = broke {
-        how.push_str(&format!("; it broke the frame protocol: {broke}"));
     }
-    fail_all(&conn, &how);
-    Some(how)
 }
 
 /// Fails every call in flight on `conn`: the child ended `how`. Refuses new ones.
@@ -456,28 +497,14 @@ fn fail_all(conn: &Conn, how: &str) {
     }
 }
 
-/// Writes queued frames to the child, several at a time when several are waiting.
-async fn write_frames(mut stdin: ChildStdin, mut queue: mpsc::UnboundedReceiver<Frame>) {
-    let mut buffer = Vec::new();
-    while let Some(frame) = queue.recv().await {
-        buffer.clear();
-        buffer.extend_from_slice(&frame.encode());
-        while let Ok(more) = queue.try_recv() {
-            buffer.extend_from_slice(&more.encode());
-        }
-        if stdin.write_all(&buffer).await.is_err() || stdin.flush().await.is_err() {
-            return;
-        }
-    }
-}
-
-/// Hands each answer to its caller; `Ok` when the child closed its stdout.
-async fn read_replies(
+/// Hands each answer to its caller, on the child's reader thread; `Ok` when the child closed
+/// its stdout.
+fn read_replies(
     shared: &Shared,
     conn: &Conn,
-    stdout: &mut ChildStdout,
+    stdout: &mut std::process::ChildStdout,
 ) -> std::io::Result<()> {
-    while let Some(reply) = frame::read(stdout).await? {
+    while let Some(reply) = frame::read_blocking(stdout)? {
         let mut calls = lock(&conn.calls);
         if let Some(caller) = calls.pending.remove(&reply.id) {
             drop(calls);
