@@ -276,3 +276,47 @@ async fn a_referral_whose_send_crashes_the_plugin_host_three_times_is_failed_nam
     assert_eq!(status, 200, "the daemon answers throughout");
     sandbox.shutdown().await;
 }
+
+#[test]
+fn plugins_list_and_config_check_show_each_partners_isolation() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pathways.toml");
+    let key = referrals_util::key_file(dir.path());
+    let partner = |id: &str, isolation: &str| {
+        format!(
+            "[[partners]]\nid = \"{id}\"\nplugin = \"misbehaving\"\nlibrary = \"{}\"\n\
+             isolation = \"{isolation}\"\n",
+            misbehaving_library().display()
+        )
+    };
+    std::fs::write(
+        &config,
+        format!(
+            "[storage]\nurl = \"sqlite://{}\"\nkey_file = \"{}\"\n[plugins]\nhost_program = \"{}\"\n{}{}",
+            dir.path().join("pathways.db").display(),
+            key.display(),
+            host_program().display(),
+            partner("near", "in_process"),
+            partner("apart", "process"),
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let output =
+            std::process::Command::new(host_program()).args(args).arg(&config).output().unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        );
+        assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+        stdout
+    };
+    let listing = run(&["plugins", "list", "--config"]);
+    let row =
+        |id: &str| listing.lines().find(|l| l.starts_with(id)).unwrap_or_default().to_string();
+    assert!(row("near").contains("in_process") && row("near").contains("ok"), "{listing}");
+    // Its health was asked through its plugin host.
+    assert!(row("apart").contains("process") && row("apart").contains("ok"), "{listing}");
+    let report = run(&["config", "check", "--config"]);
+    assert!(report.contains("isolation = \"process\"): apart"), "{report}");
+}

@@ -49,12 +49,13 @@ pub fn run_plugin_host() -> ExitCode {
         }
     };
     // Before any plugin code runs: the library's initialisers run when it is opened.
-    let (sandbox, _) = sandbox::restrict();
+    let (sandbox, writes_denied) = sandbox::restrict();
     let loaded = PluginLibrary::open(&init.library)
         .and_then(|library| library.instantiate(&init.partner_id, &init.settings));
     let (partner, ready) = match loaded {
         Ok(partner) => {
-            let ready = Ready::Loaded { manifest: Box::new(partner.manifest().clone()), sandbox };
+            let manifest = Box::new(partner.manifest().clone());
+            let ready = Ready::Loaded { manifest, sandbox, writes_denied };
             (Some(partner), ready)
         }
         Err(error) => (None, Ready::Failed(error)),

@@ -105,6 +105,9 @@ pub(crate) enum Ready {
         manifest: Box<pathways_core::Manifest>,
         /// How the child restricted itself, for the daemon's log.
         sandbox: String,
+        /// Whether filesystem writes are really denied (Landlock enforced).
+        #[serde(default)]
+        writes_denied: bool,
     },
     /// Not loaded, and why.
     Failed(crate::LoadError),

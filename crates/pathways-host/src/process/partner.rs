@@ -294,6 +294,7 @@ struct Running {
     ended: oneshot::Receiver<std::io::Result<()>>,
     manifest: Manifest,
     sandbox: String,
+    writes_denied: bool,
 }
 
 /// The child process, killed and reaped when dropped (the partner dropped, a failed start).
@@ -352,6 +353,10 @@ async fn supervise(
                 let _ = shared.plugin.set(running.manifest.plugin.clone());
                 // Up before anyone is told it is ready, so the first call finds it.
                 *lock(&shared.link) = Link::Up(running.conn.clone());
+                if !running.writes_denied {
+                    tracing::warn!(partner = %shared.partner_id, sandbox = %running.sandbox,
+                        "the plugin host cannot deny its plugin filesystem writes on this kernel");
+                }
                 match ready.take() {
                     Some(ready) => {
                         tracing::info!(partner = %shared.partner_id, sandbox = %running.sandbox,
@@ -455,8 +460,8 @@ async fn start_child(shared: &Arc<Shared>, launch: &Launch) -> Result<Running, L
         }
     };
     match ready {
-        Ready::Loaded { manifest, sandbox } => {
-            Ok(Running { child, conn, ended, manifest: *manifest, sandbox })
+        Ready::Loaded { manifest, sandbox, writes_denied } => {
+            Ok(Running { child, conn, ended, manifest: *manifest, sandbox, writes_denied })
         }
         Ready::Failed(error) => Err(error),
     }
