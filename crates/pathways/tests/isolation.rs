@@ -320,3 +320,45 @@ fn plugins_list_and_config_check_show_each_partners_isolation() {
     let report = run(&["config", "check", "--config"]);
     assert!(report.contains("isolation = \"process\"): apart"), "{report}");
 }
+
+/// The children of process `pid` (of all its threads).
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut children = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+        let list = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        children.extend(list.split_whitespace().filter_map(|c| c.parse::<u32>().ok()));
+    }
+    children
+}
+
+/// Whether process `pid` still runs (a zombie waiting for its reaper does not).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map(|status| !status.lines().any(|l| l.starts_with("State:") && l.contains('Z')))
+        .unwrap_or(false)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_hosts_end_with_the_daemon_even_when_it_is_killed() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox starts");
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::Sqlite(dir.path().join("data/pathways.db"));
+    let extra =
+        [misbehaving_partner("one", "label = \"1\""), misbehaving_partner("two", "")].concat();
+    let mut daemon = Daemon::start_with_config(dir.path(), &storage, &sandbox, &extra).await;
+    let hosts: Vec<u32> = children_of(daemon.child.id())
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("plugin-host"))
+        })
+        .collect();
+    assert_eq!(hosts.len(), 2, "one plugin host per isolated partner");
+    daemon.kill(); // SIGKILL: no shutdown, nothing dropped
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while hosts.iter().any(|&pid| running(pid)) {
+        assert!(Instant::now() < deadline, "a plugin host outlived the daemon: {hosts:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sandbox.shutdown().await;
+}
