@@ -133,6 +133,18 @@ async fn a_plugin_that_segfaults_fails_its_call_and_its_host_is_restarted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_that_overflows_its_stack_fails_its_call_and_its_host_is_restarted() {
+    let partner = isolated(json!({"overflow_on": "health"}));
+    let error = partner.health().await.expect_err("it overflowed its stack");
+    assert!(error.is_plugin_host_crash(), "{error}");
+    // Rust's overflow handler aborts; without its alternate stack the kernel's SIGSEGV stands.
+    assert!(error.message.contains("SIGABRT") || error.message.contains("SIGSEGV"), "{error}");
+    restarted(&partner, 1).await;
+    let answer = partner.check_availability(&command("W10")).await;
+    assert_eq!(answer.expect("the restarted plugin host answers").offers.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_isolated_plugin_cannot_write_files_though_it_can_in_process() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("written-by-the-plugin");
