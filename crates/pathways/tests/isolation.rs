@@ -350,6 +350,42 @@ fn running(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
+/// The daemon's plugin host children that are running.
+fn plugin_hosts(daemon: &Daemon) -> Vec<u32> {
+    children_of(daemon.child.id())
+        .into_iter()
+        .filter(|&pid| running(pid))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("plugin-host"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_replaces_the_plugin_hosts_and_leaves_none_behind() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox starts");
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::Sqlite(dir.path().join("data/pathways.db"));
+    let extra = misbehaving_partner("one", "label = \"1\"");
+    let daemon = Daemon::start_with_config(dir.path(), &storage, &sandbox, &extra).await;
+    let before = plugin_hosts(&daemon);
+    assert_eq!(before.len(), 1, "one plugin host per isolated partner");
+    daemon.reload().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let after = plugin_hosts(&daemon);
+        if after.len() == 1 && after != before {
+            break;
+        }
+        assert!(Instant::now() < deadline, "before {before:?}, after {after:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, plan) = daemon.plan_case(shropshire_case("ISO-RELOAD")).await;
+    assert_eq!(outcome(&plan, "one")["outcome"], "answered", "{plan:#}");
+    sandbox.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plugin_hosts_end_with_the_daemon_even_when_it_is_killed() {
     let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox starts");
@@ -358,13 +394,7 @@ async fn plugin_hosts_end_with_the_daemon_even_when_it_is_killed() {
     let extra =
         [misbehaving_partner("one", "label = \"1\""), misbehaving_partner("two", "")].concat();
     let mut daemon = Daemon::start_with_config(dir.path(), &storage, &sandbox, &extra).await;
-    let hosts: Vec<u32> = children_of(daemon.child.id())
-        .into_iter()
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("plugin-host"))
-        })
-        .collect();
+    let hosts = plugin_hosts(&daemon);
     assert_eq!(hosts.len(), 2, "one plugin host per isolated partner");
     daemon.kill(); // SIGKILL: no shutdown, nothing dropped
     let deadline = Instant::now() + Duration::from_secs(10);
