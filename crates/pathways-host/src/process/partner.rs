@@ -17,6 +17,11 @@
 //! way, which keeps what isolation adds to a call small (docs/BENCHMARKS.md). Dropping the
 //! partner stops its supervisor, which kills the child; the child also exits when its stdin
 //! closes, so it never outlives the daemon.
+//!
+//! A child that hangs without dying is not killed: its calls time out and are cancelled as in
+//! process. If its reader stops reading altogether (a plugin whose `call` export blocks), the
+//! pipe fills after 64 KiB of requests and callers then block on the write, as they would
+//! block inside that `call` in process.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
