@@ -8,11 +8,17 @@
 //!   against the sandbox on loopback. Two binaries, because each plugin crate exports the same
 //!   entry symbol and a binary can link only one of them as a library.
 //!
+//! - `process-isolated` makes the same call to the library loaded in a plugin host child
+//!   (`ProcessPartner`, `isolation = "process"`): its difference from `dynamic library` is what
+//!   process isolation adds per call (two pipe hops and their thread wake-ups). This binary is
+//!   its own plugin host: run with `plugin-host`, it serves the plugin as `pathways
+//!   plugin-host` does.
+//!
 //! Run: `cargo bench -p pathways-testkit --bench abi_overhead`. Results: docs/BENCHMARKS.md.
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, Criterion};
 use pathways_core::{NeedCode, Partner};
-use pathways_host::PluginLibrary;
+use pathways_host::{PluginLibrary, ProcessPartner};
 use pathways_sdk::PartnerPlugin;
 use pathways_testkit::{availability_query, plugin_library};
 use serde_json::json;
@@ -33,6 +39,10 @@ fn boundary(c: &mut Criterion) {
         .expect("hello-partner library")
         .instantiate("hello", &hello_settings)
         .expect("loaded hello-partner");
+    let program = std::env::current_exe().expect("the bench binary knows its path");
+    let isolated =
+        ProcessPartner::start(&program, &plugin_library("hello_partner"), "hello", &hello_settings)
+            .expect("process-isolated hello-partner");
     let q = availability_query(&[NeedCode::SocialIsolation], "E09000020");
     let mut group = c.benchmark_group("check_availability/hello-partner (no network)");
     group.bench_function("compiled-in", |b| {
@@ -41,8 +51,22 @@ fn boundary(c: &mut Criterion) {
     group.bench_function("dynamic library", |b| {
         b.to_async(&rt).iter(|| loaded.check_availability(&q))
     });
+    group.bench_function("process-isolated", |b| {
+        b.to_async(&rt).iter(|| isolated.check_availability(&q))
+    });
     group.finish();
 }
 
 criterion_group!(benches, boundary);
-criterion_main!(benches);
+
+fn main() {
+    // The process-isolated partner's child: this binary again, as its plugin host.
+    if std::env::args().nth(1).as_deref() == Some(pathways_host::process::PLUGIN_HOST_SUBCOMMAND) {
+        std::process::exit(match pathways_host::run_plugin_host() {
+            code if code == std::process::ExitCode::SUCCESS => 0,
+            _ => 1,
+        });
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

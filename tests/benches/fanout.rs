@@ -14,6 +14,9 @@
 //!    partner call (from proc(5) `stat`) of this process and, apart, of the simulator child.
 //! 5. Healthy partners' throughput with one slow partner ÷ the same without it (open loop at
 //!    80% of the measured capacity).
+//! 6. Process isolation (`isolation-16x50`): 16 partners at 50 ms, each loaded twice over the
+//!    same simulators, in process and in a plugin host child (`ProcessPartner`; this binary is
+//!    its own plugin host), plans interleaved: plan latency in a child ÷ in process.
 //!
 //! Run: `cargo xtask bench` (or `cargo bench -p pathways-testkit --bench fanout`); set
 //! `FANOUT_QUICK=1` for a short smoke run. Arguments pick scenarios by name prefix
@@ -27,7 +30,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pathways_core::{AvailabilityQuery, Case, Partner, PartnerOutcome};
-use pathways_host::{DylibPartner, PluginLibrary};
+use pathways_host::{DylibPartner, PluginLibrary, ProcessPartner};
 use pathways_orchestrator::{
     BreakerPolicy, ConfiguredPartner, Orchestrator, OrchestratorSettings, PlanRules,
 };
@@ -165,6 +168,8 @@ impl Simulators {
 /// Sandbox food banks, each behind its own loaded plugin instance.
 struct Area {
     simulators: Simulators,
+    /// Each food bank's URL, in the order of `partners`.
+    urls: Vec<String>,
     partners: Vec<Arc<DylibPartner>>,
 }
 
@@ -178,7 +183,7 @@ impl Area {
                 library.instantiate(&format!("foodbank-{i:02}"), &settings).expect("plugin loads");
             partners.push(Arc::new(partner));
         }
-        Area { simulators, partners }
+        Area { simulators, urls, partners }
     }
 
     fn orchestrator(&self, settings: OrchestratorSettings) -> Orchestrator {
@@ -318,6 +323,64 @@ async fn latency_ratio(
         ms(sequential), sequential.as_secs_f64() / p50.as_secs_f64(),
     ));
     drop(orchestrator);
+    area.stop().await;
+}
+
+/// Plan latency with every partner's plugin in a child of its own ÷ the same partners in
+/// process, over the same simulators, plans interleaved.
+async fn isolation_ratio(library: &PluginLibrary, case: &Case, runs: usize, report: &mut Report) {
+    let (n, delay) = (16, 50);
+    let area = Area::start(library, &vec![delayed(delay); n]).await;
+    let program = std::env::current_exe().expect("the bench binary knows its path");
+    let mut isolated: Vec<Arc<dyn Partner>> = Vec::new();
+    for (i, url) in area.urls.iter().enumerate() {
+        let settings = json!({"base_url": url, "timeout_ms": 30_000});
+        let partner =
+            ProcessPartner::start(&program, library.path(), &format!("foodbank-{i:02}"), &settings)
+                .expect("plugin host starts");
+        isolated.push(Arc::new(partner));
+    }
+    let in_process = area.orchestrator(settings(Duration::from_secs(10), 64, 5));
+    let configured = isolated
+        .iter()
+        .enumerate()
+        .map(|(i, p)| ConfiguredPartner {
+            id: format!("foodbank-{i:02}"),
+            name: format!("foodbank-{i:02}"),
+            areas: Vec::new(),
+            partner: p.clone(),
+            domestic_abuse_service: false,
+        })
+        .collect();
+    let in_children = Orchestrator::new(
+        configured,
+        settings(Duration::from_secs(10), 64, 5),
+        PlanRules::default(),
+    );
+    // Warm-up: connections in both sets of plugin instances.
+    let _ = in_process.plan(case, today()).await;
+    let _ = in_children.plan(case, today()).await;
+    let (mut near, mut far) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        for (orchestrator, samples) in [(&in_process, &mut near), (&in_children, &mut far)] {
+            let started = Instant::now();
+            let plan = orchestrator.plan(case, today()).await;
+            samples.push(started.elapsed());
+            assert!(
+                plan.partners.iter().all(|p| p.outcome == PartnerOutcome::Answered),
+                "{plan:?}"
+            );
+        }
+    }
+    let (near50, near99) = (percentile(&mut near, 50.0), percentile(&mut near, 99.0));
+    let (far50, far99) = (percentile(&mut far, 50.0), percentile(&mut far, 99.0));
+    report.row(format!(
+        "| {n} partners, {delay} ms delay each, plugins in process vs each in a plugin host child | in process p50 {:.1} ms, p99 {:.1} ms | in children p50 {:.1} ms, p99 {:.1} ms | **p50 ratio {:.3}**, **p99 ratio {:.3}** | {runs} plans each, interleaved |",
+        ms(near50), ms(near99), ms(far50), ms(far99),
+        far50.as_secs_f64() / near50.as_secs_f64(),
+        far99.as_secs_f64() / near99.as_secs_f64(),
+    ));
+    drop((in_process, in_children, isolated));
     area.stop().await;
 }
 
@@ -471,6 +534,11 @@ async fn healthy_throughput(
 }
 
 fn main() {
+    // The process-isolated partners' children: this binary again, as their plugin host.
+    if std::env::args().nth(1).as_deref() == Some(pathways_host::process::PLUGIN_HOST_SUBCOMMAND) {
+        let code = pathways_host::run_plugin_host();
+        std::process::exit(if code == std::process::ExitCode::SUCCESS { 0 } else { 1 });
+    }
     if let Ok(faults) = std::env::var(CHILD_ENV) {
         simulator_child(&faults);
         return;
@@ -503,6 +571,9 @@ fn main() {
             if wanted(&format!("latency-{n}x{delay}")) {
                 latency_ratio(&library, &case, n, delay, runs, &mut report).await;
             }
+        }
+        if wanted("isolation-16x50") {
+            isolation_ratio(&library, &case, runs, &mut report).await;
         }
         if wanted("hung") {
             hung_partner(&library, &case, runs / 2, &mut report).await;

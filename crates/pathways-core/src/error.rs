@@ -17,6 +17,10 @@ pub struct PartnerError {
     pub message: String,
 }
 
+/// The words every [`PartnerErrorKind::PluginFault`] carries when the plugin host process of
+/// a partner died during the call; see [`PartnerError::is_plugin_host_crash`].
+pub const PLUGIN_HOST_DIED: &str = "the plugin host died";
+
 /// What kind of failure, and so whether trying again can help.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -94,6 +98,13 @@ impl PartnerError {
     /// A request the partner (or the connector) found wrong.
     pub fn invalid_request(message: impl Into<String>) -> Self {
         Self::new(PartnerErrorKind::InvalidRequest, message)
+    }
+
+    /// Whether this is the fault of a call whose plugin host process died while the call was
+    /// in flight (`isolation = "process"`): the call may be what crashed it, so a referral
+    /// whose sends keep crashing their host is failed instead of sent again and again.
+    pub fn is_plugin_host_crash(&self) -> bool {
+        self.kind == PartnerErrorKind::PluginFault && self.message.contains(PLUGIN_HOST_DIED)
     }
 
     /// A failure of the plugin itself.

@@ -36,7 +36,7 @@ pub use case::{
     is_ons_local_authority, parse_case, Case, CaseError, Channel, Circumstance, Client, Consent,
     ConsentCover, DutyToRefer, Household, LawfulBasis, Need, Referrer, ShareWith,
 };
-pub use error::{PartnerError, PartnerErrorKind};
+pub use error::{PartnerError, PartnerErrorKind, PLUGIN_HOST_DIED};
 pub use need::{NeedCode, Urgency};
 pub use outcome::{FollowUp, NeedMet, NeedOutcome, Ons4};
 pub use partner::{BuildInfo, Capability, Health, HealthStatus, Manifest, Partner, PartnerKind};

@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
-/// A plugin that could not be found, loaded, checked or configured.
-#[derive(Debug, thiserror::Error)]
+/// A plugin that could not be found, loaded, checked or configured. Serialisable, so a plugin
+/// host child can tell the daemon why it could not load its plugin in the daemon's own words.
+#[derive(Debug, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum LoadError {
     /// No library file for the plugin name.
     #[error("plugin `{plugin}` not found: looked for {}", tried.iter().map(|p| format!("`{}`", p.display())).collect::<Vec<_>>().join(", "))]
@@ -87,12 +88,23 @@ pub enum LoadError {
         /// The panic message.
         message: String,
     },
+    /// The plugin host child (`isolation = "process"`) could not be started, or stopped before
+    /// it loaded the plugin.
+    #[error("partner `{partner_id}`: the plugin host `{}` {reason}", program.display())]
+    PluginHost {
+        /// The partner id.
+        partner_id: String,
+        /// The program started as the plugin host.
+        program: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 impl LoadError {
     /// Whether the fault is in what the operator gave us (configuration, a wrong file), which
     /// the command line reports with exit status 2.
     pub fn is_bad_input(&self) -> bool {
-        !matches!(self, LoadError::InitPanicked { .. })
+        !matches!(self, LoadError::InitPanicked { .. } | LoadError::PluginHost { .. })
     }
 }

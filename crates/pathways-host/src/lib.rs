@@ -6,6 +6,9 @@
 //! the instance as a [`DylibPartner`], which implements `Partner`: the rest of the system cannot
 //! tell a loaded plugin from a compiled-in connector.
 //!
+//! With `isolation = "process"` the same loading happens in a child process of the daemon
+//! (`pathways plugin-host`), and [`ProcessPartner`] speaks to it: see [`process`].
+//!
 //! Libraries are never unloaded. A plugin's threads, thread-locals and copy of std live in the
 //! library's code; unloading it safely would need every one of them gone first, and nothing can
 //! prove that. Upgrading a plugin means a restart or a new instance from a new file.
@@ -15,10 +18,12 @@ mod error;
 mod library;
 mod log;
 mod partner;
+pub mod process;
 
 pub use error::LoadError;
 pub use library::{resolve_library, PluginLibrary};
 pub use partner::{CallStats, DylibPartner};
+pub use process::{run_plugin_host, ProcessPartner};
 
 /// The `pathways-sdk` version this host was released with; plugins must be semver-compatible.
 pub const HOST_SDK_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -34,12 +34,30 @@ type Reply = (i32, Vec<u8>);
 /// leaked once per instance so that context stays valid for the life of the process.
 #[derive(Debug, Default)]
 struct CallTable {
-    pending: Mutex<HashMap<u64, oneshot::Sender<Reply>>>,
+    pending: Mutex<HashMap<u64, Waiter>>,
     /// Calls the host gave up on; the plugin still owes each one completion.
     abandoned: Mutex<HashSet<u64>>,
     started: AtomicU64,
     completions: AtomicU64,
     duplicates: AtomicU64,
+}
+
+/// Who is waiting for a call's completion.
+enum Waiter {
+    /// A task of the host, awaiting [`DylibPartner::call_raw`].
+    Task(oneshot::Sender<Reply>),
+    /// A function run on the plugin's thread as it completes the call (the plugin host child
+    /// answers the daemon from there, without waking a thread of its own).
+    Callback(Box<dyn FnOnce(i32, Vec<u8>) + Send>),
+}
+
+impl std::fmt::Debug for Waiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Waiter::Task(_) => "Task",
+            Waiter::Callback(_) => "Callback",
+        })
+    }
 }
 
 fn lock<V>(m: &Mutex<V>) -> MutexGuard<'_, V> {
@@ -175,11 +193,30 @@ impl DylibPartner {
     /// Sends raw request bytes for `op` and returns the raw status and response bytes. Used by
     /// the typed calls and by the conformance check (which sends malformed requests on purpose).
     pub(crate) async fn call_raw(&self, op: u32, request: &[u8]) -> Result<Reply, PartnerError> {
-        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        lock(&self.table.pending).insert(token, tx);
-        self.table.started.fetch_add(1, Ordering::SeqCst);
+        let token = self.start(op, request, Waiter::Task(tx));
         let mut in_flight = InFlight { partner: self, token, finished: false };
+        let reply = rx.await;
+        in_flight.finished = true;
+        reply.map_err(|_| self.fault(op, "the plugin dropped the call without completing it"))
+    }
+
+    /// Starts a call whose completion runs `done(status, body)` on the plugin's thread (or on
+    /// this one, if the plugin completes at once); returns its token, for [`Self::abandon`].
+    /// `done` is not run for a call abandoned first.
+    pub(crate) fn call_with(
+        &self,
+        op: u32,
+        request: &[u8],
+        done: impl FnOnce(i32, Vec<u8>) + Send + 'static,
+    ) -> u64 {
+        self.start(op, request, Waiter::Callback(Box::new(done)))
+    }
+
+    fn start(&self, op: u32, request: &[u8], waiter: Waiter) -> u64 {
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        lock(&self.table.pending).insert(token, waiter);
+        self.table.started.fetch_add(1, Ordering::SeqCst);
         let completion = Completion {
             ctx: (self.table as *const CallTable).cast::<c_void>(),
             token,
@@ -188,9 +225,25 @@ impl DylibPartner {
         // SAFETY: the instance is live until drop; the request is lent for this call only; the
         // completion context is the leaked call table.
         unsafe { (self.vtable.call)(self.instance.0, op, Bytes::from_slice(request), completion) };
-        let reply = rx.await;
-        in_flight.finished = true;
-        reply.map_err(|_| self.fault(op, "the plugin dropped the call without completing it"))
+        token
+    }
+
+    /// Gives up on call `token` and asks the plugin to cancel it; its late completion is
+    /// counted, not delivered. `false` if it had already completed.
+    pub(crate) fn abandon(&self, token: u64) -> bool {
+        let table = self.table;
+        // Mark it abandoned before removing it, under the pending lock, so a completion racing
+        // with us is counted either as on time or as late, never as a duplicate.
+        let mut pending = lock(&table.pending);
+        if pending.remove(&token).is_none() {
+            return false;
+        }
+        lock(&table.abandoned).insert(token);
+        drop(pending);
+        // SAFETY: the instance is live until the partner is dropped, which cannot happen while
+        // `self` is borrowed.
+        unsafe { (self.vtable.cancel)(self.instance.0, token) };
+        true
     }
 
     async fn call<Q: Serialize + ?Sized, R: DeserializeOwned>(
@@ -198,43 +251,59 @@ impl DylibPartner {
         op: u32,
         request: &Q,
     ) -> Result<R, PartnerError> {
-        let request = serde_json::to_vec(request).map_err(|e| {
-            PartnerError::invalid_request(format!(
-                "could not encode the {} request: {e}",
-                op_name(op)
-            ))
-        })?;
+        let request = encode_request(op, request)?;
         let (status, body) = self.call_raw(op, &request).await?;
-        match status {
-            STATUS_OK => serde_json::from_slice(&body).map_err(|e| {
-                self.fault(op, &format!("answered with JSON this host cannot read: {e}"))
-            }),
-            STATUS_ERR => Err(serde_json::from_slice::<PartnerError>(&body).unwrap_or_else(|e| {
-                self.fault(op, &format!("reported an error this host cannot read: {e}"))
-            })),
-            STATUS_PANIC => {
-                Err(self.fault(op, &format!("panicked: {}", String::from_utf8_lossy(&body))))
-            }
-            STATUS_CANCELLED => Err(PartnerError::new(
-                PartnerErrorKind::Unavailable,
-                format!(
-                    "partner `{}`: the plugin cancelled {} (it is shutting down)",
-                    self.partner_id,
-                    op_name(op)
-                ),
-            )),
-            other => Err(self.fault(op, &format!("completed with unknown status {other}"))),
-        }
+        decode_reply(&self.partner_id, &self.manifest.plugin, op, status, &body)
     }
 
     fn fault(&self, op: u32, what: &str) -> PartnerError {
-        PartnerError::plugin_fault(format!(
-            "partner `{}` (plugin `{}`) {}: {what}",
-            self.partner_id,
-            self.manifest.plugin,
-            op_name(op)
-        ))
+        fault(&self.partner_id, &self.manifest.plugin, op, what)
     }
+}
+
+/// Encodes a typed request as the JSON bytes every plugin call carries.
+pub(crate) fn encode_request<Q: Serialize + ?Sized>(
+    op: u32,
+    request: &Q,
+) -> Result<Vec<u8>, PartnerError> {
+    serde_json::to_vec(request).map_err(|e| {
+        PartnerError::invalid_request(format!("could not encode the {} request: {e}", op_name(op)))
+    })
+}
+
+/// What a plugin's completion (`status`, `body`) of `op` means, wherever the plugin runs: in
+/// this process, or in a plugin host child.
+pub(crate) fn decode_reply<R: DeserializeOwned>(
+    partner_id: &str,
+    plugin: &str,
+    op: u32,
+    status: i32,
+    body: &[u8],
+) -> Result<R, PartnerError> {
+    let fault = |what: &str| fault(partner_id, plugin, op, what);
+    match status {
+        STATUS_OK => serde_json::from_slice(body)
+            .map_err(|e| fault(&format!("answered with JSON this host cannot read: {e}"))),
+        STATUS_ERR => Err(serde_json::from_slice::<PartnerError>(body)
+            .unwrap_or_else(|e| fault(&format!("reported an error this host cannot read: {e}")))),
+        STATUS_PANIC => Err(fault(&format!("panicked: {}", String::from_utf8_lossy(body)))),
+        STATUS_CANCELLED => Err(PartnerError::new(
+            PartnerErrorKind::Unavailable,
+            format!(
+                "partner `{partner_id}`: the plugin cancelled {} (it is shutting down)",
+                op_name(op)
+            ),
+        )),
+        other => Err(fault(&format!("completed with unknown status {other}"))),
+    }
+}
+
+/// A fault of the plugin behind `partner_id`, in the middle of `op`.
+pub(crate) fn fault(partner_id: &str, plugin: &str, op: u32, what: &str) -> PartnerError {
+    PartnerError::plugin_fault(format!(
+        "partner `{partner_id}` (plugin `{plugin}`) {}: {what}",
+        op_name(op)
+    ))
 }
 
 /// A call the host is waiting on; dropping it unfinished cancels it at the plugin.
@@ -246,19 +315,8 @@ struct InFlight<'a> {
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        if self.finished {
-            return;
-        }
-        let table = self.partner.table;
-        // Mark it abandoned before removing it, under the pending lock, so a completion racing
-        // with us is counted either as on time or as late, never as a duplicate.
-        let mut pending = lock(&table.pending);
-        if pending.remove(&self.token).is_some() {
-            lock(&table.abandoned).insert(self.token);
-            drop(pending);
-            // SAFETY: the instance is live until the partner is dropped, which cannot happen
-            // while this borrow of it exists.
-            unsafe { (self.partner.vtable.cancel)(self.partner.instance.0, self.token) };
+        if !self.finished {
+            self.partner.abandon(self.token);
         }
     }
 }
@@ -272,11 +330,16 @@ unsafe extern "C" fn on_complete(ctx: *const c_void, token: u64, status: i32, da
         // SAFETY: the plugin lends the bytes for the duration of this callback.
         let body = unsafe { data.as_slice() }.to_vec();
         let mut pending = lock(&table.pending);
-        if let Some(tx) = pending.remove(&token) {
+        if let Some(waiter) = pending.remove(&token) {
             drop(pending);
             table.completions.fetch_add(1, Ordering::SeqCst);
-            // The receiver may be gone if the caller is being dropped right now; that is fine.
-            let _ = tx.send((status, body));
+            match waiter {
+                // The receiver may be gone if the caller is being dropped right now; fine.
+                Waiter::Task(tx) => {
+                    let _ = tx.send((status, body));
+                }
+                Waiter::Callback(done) => done(status, body),
+            }
         } else if lock(&table.abandoned).remove(&token) {
             table.completions.fetch_add(1, Ordering::SeqCst);
         } else {
@@ -289,7 +352,7 @@ unsafe extern "C" fn on_complete(ctx: *const c_void, token: u64, status: i32, da
     }));
 }
 
-fn op_name(op: u32) -> &'static str {
+pub(crate) fn op_name(op: u32) -> &'static str {
     match op {
         OP_CHECK_AVAILABILITY => "check_availability",
         OP_SEND_REFERRAL => "send_referral",

@@ -83,6 +83,7 @@ pub(crate) struct Ctx {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) host: Arc<dyn DispatchHost>,
     pub(crate) settings: DispatchSettings,
+    pub(crate) crashes: send::HostCrashes,
 }
 
 /// A running dispatcher; [`Dispatcher::shutdown`] stops it.
@@ -102,7 +103,7 @@ impl Dispatcher {
         host: Arc<dyn DispatchHost>,
         settings: DispatchSettings,
     ) -> Self {
-        let ctx = Arc::new(Ctx { store, host, settings });
+        let ctx = Arc::new(Ctx { store, host, settings, crashes: Default::default() });
         let (stop, stopped) = watch::channel(false);
         let worker = format!("dispatcher-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let stats = tokio::spawn(stats::refresh(ctx.clone(), stopped.clone()));

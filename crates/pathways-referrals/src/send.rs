@@ -1,6 +1,8 @@
 //! One attempt to send one claimed referral, through its partner's lane, and what it means
 //! for the outbox row.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -54,7 +56,9 @@ pub(crate) async fn attempt(ctx: &Ctx, worker: &str, item: OutboxItem, lane: Opt
             }
         }
         Err(Refusal::Partner(error)) => {
-            decide(item.attempt, item.created_at, &settings, Err(error))
+            let crashes = ctx.crashes.record(&item.referral_id.to_string(), &error);
+            crashed_too_often(item.attempt, crashes, &error)
+                .unwrap_or_else(|| decide(item.attempt, item.created_at, &settings, Err(error)))
         }
         Ok(receipt) => {
             decide(item.attempt, item.created_at, &settings, Ok(receipt.partner_reference))
@@ -74,8 +78,51 @@ pub(crate) async fn attempt(ctx: &Ctx, worker: &str, item: OutboxItem, lane: Opt
                 attempt = item.attempt, reason = %reason, "referral failed");
         }
     }
+    if !matches!(outcome, DispatchOutcome::Retry { .. }) {
+        ctx.crashes.forget(&item.referral_id.to_string());
+    }
     ctx.host.send_finished(&item.partner_id, &outcome, took);
     finish(ctx, worker, &item, outcome).await;
+}
+
+/// A referral whose sends crashed its partner's plugin host this many times is failed: with
+/// `isolation = "process"` a crash fails the call at once instead of taking the daemon down, and
+/// a send that crashes the plugin would otherwise crash it on every attempt of the budget.
+pub(crate) const HOST_CRASHES_TO_FAIL: u32 = 3;
+
+/// How many sends of each referral crashed their partner's plugin host, in this dispatcher.
+/// Kept in memory: a daemon restart starts the count again, within `max_attempts` still.
+#[derive(Debug, Default)]
+pub(crate) struct HostCrashes(Mutex<HashMap<String, u32>>);
+
+impl HostCrashes {
+    /// Counts `error` against `referral` if it is a plugin host crash; returns the count.
+    fn record(&self, referral: &str, error: &PartnerError) -> u32 {
+        let mut counts = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !error.is_plugin_host_crash() {
+            return counts.get(referral).copied().unwrap_or(0);
+        }
+        let count = counts.entry(referral.to_string()).or_insert(0);
+        *count += 1;
+        *count
+    }
+
+    /// Drops the count of a referral that is delivered or failed.
+    fn forget(&self, referral: &str) {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(referral);
+    }
+}
+
+/// `Failed` when the sends of a referral crashed its plugin host [`HOST_CRASHES_TO_FAIL`] times.
+fn crashed_too_often(attempt: u32, crashes: u32, error: &PartnerError) -> Option<DispatchOutcome> {
+    (crashes >= HOST_CRASHES_TO_FAIL && error.is_plugin_host_crash()).then(|| {
+        DispatchOutcome::Failed {
+            reason: format!(
+                "gave up after {attempt} attempts: sending it crashed the partner's plugin \
+                 host {crashes} times (a connector bug; it was not sent again); last: {error}"
+            ),
+        }
+    })
 }
 
 /// The error for a partner the current configuration does not enable.
@@ -252,6 +299,29 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_third_send_that_crashes_the_plugin_host_fails_the_referral_naming_the_crash() {
+        let crashes = HostCrashes::default();
+        let crash = PartnerError::plugin_fault(format!(
+            "partner `p` (plugin `x`) send_referral: {} (killed by signal 11 (SIGSEGV))",
+            pathways_core::PLUGIN_HOST_DIED
+        ));
+        let panic = PartnerError::plugin_fault("partner `p` (plugin `x`) send_referral: panicked");
+        assert_eq!(crashes.record("r1", &crash), 1);
+        assert_eq!(crashes.record("r1", &panic), 1, "a caught panic is not a crash");
+        assert_eq!(crashes.record("r2", &crash), 1, "counted per referral");
+        assert!(crashed_too_often(2, crashes.record("r1", &crash), &crash).is_none());
+        match crashed_too_often(3, crashes.record("r1", &crash), &crash) {
+            Some(DispatchOutcome::Failed { reason }) => {
+                assert!(reason.contains("crashed the partner's plugin host 3 times"), "{reason}");
+                assert!(reason.contains("SIGSEGV"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        crashes.forget("r1");
+        assert_eq!(crashes.record("r1", &crash), 1, "a finished referral's count is dropped");
     }
 
     #[test]

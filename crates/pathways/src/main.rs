@@ -53,6 +53,10 @@ enum Command {
     /// The web console's accounts: add one (printing its link to set a password), disable
     /// one, reset one's password.
     Users(users::Args),
+    /// Serves one partner's plugin to the daemon over stdin and stdout (`isolation =
+    /// "process"`); started by `pathways serve`, never by hand.
+    #[command(name = "plugin-host", hide = true)]
+    PluginHost,
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,6 +67,12 @@ enum ConfigCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A plugin host logs like the daemon that started it (to the stderr it shares), and runs
+    // its own threads: it must not be inside this runtime.
+    if matches!(cli.command, Command::PluginHost) {
+        init_logging(true);
+        return pathways_host::run_plugin_host();
+    }
     init_logging(matches!(cli.command, Command::Serve(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -91,6 +101,8 @@ async fn run(command: Command) -> CommandResult {
         Command::Keys(command) => keys::run(command).await,
         Command::Backup(args) => backup::run(args).await,
         Command::Users(args) => users::run(args).await,
+        // Handled in `main`, before the runtime starts.
+        Command::PluginHost => Ok(ExitCode::from(2)),
     }
 }
 

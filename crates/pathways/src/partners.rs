@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use pathways_core::Partner;
-use pathways_host::{resolve_library, LoadError, PluginLibrary};
+use pathways_host::{resolve_library, LoadError, PluginLibrary, ProcessPartner};
 use pathways_inbox::{InboxPartner, Mailer};
 use pathways_orchestrator::{
     ConfiguredPartner, Messages, Orchestrator, PlanRules, SignpostCatalogue,
@@ -18,7 +18,7 @@ use pathways_orchestrator::{
 use pathways_store::Store;
 
 use crate::commands::CliError;
-use crate::settings::{BuiltinKind, PartnerSettings, Settings};
+use crate::settings::{BuiltinKind, Isolation, PartnerSettings, Settings};
 
 /// One enabled partner, created from its plugin or built in.
 pub struct LoadedPartner {
@@ -28,8 +28,10 @@ pub struct LoadedPartner {
     pub name: String,
     /// The areas configuration gives it (empty defers to the manifest).
     pub areas: Vec<String>,
-    /// The library it was created from; `None` for a built-in kind (`inbox`).
-    pub library: Option<PluginLibrary>,
+    /// The library file it was created from; `None` for a built-in kind (`inbox`).
+    pub library: Option<PathBuf>,
+    /// Where its plugin runs; `None` for a built-in kind.
+    pub isolation: Option<Isolation>,
     /// The partner.
     pub partner: Arc<dyn Partner>,
     /// The council confirmed it as a domestic-abuse service.
@@ -81,6 +83,7 @@ pub fn load_enabled_with(
                     name: partner.name.clone().unwrap_or_else(|| partner.id.clone()),
                     areas: partner.areas.clone(),
                     library: None,
+                    isolation: None,
                     partner: Arc::new(instance),
                     domestic_abuse_service: partner.domestic_abuse_service,
                 });
@@ -97,36 +100,74 @@ pub fn load_enabled_with(
             Some(file) => file.clone(),
             None => resolve_library(&settings.plugins.dir, plugin).map_err(fail)?,
         };
-        let library = match libraries.get(&path) {
-            Some(library) => library.clone(),
-            None => {
-                let library = PluginLibrary::open(&path).map_err(fail)?;
-                libraries.insert(path.clone(), library.clone());
-                library
+        let isolation = partner.isolation(&settings.plugins);
+        let instance: Arc<dyn Partner> = match isolation {
+            Isolation::InProcess => {
+                let library = match libraries.get(&path) {
+                    Some(library) => library.clone(),
+                    None => {
+                        let library = PluginLibrary::open(&path).map_err(fail)?;
+                        libraries.insert(path.clone(), library.clone());
+                        library
+                    }
+                };
+                check_library_names_plugin(config_file, index, partner, &path, library.manifest())?;
+                Arc::new(library.instantiate(&partner.id, &partner.settings).map_err(fail)?)
+            }
+            // The library is opened in the child only: none of its code runs in the daemon.
+            Isolation::Process => {
+                let program = settings.plugins.host_program().map_err(|problem| {
+                    CliError::BadInput(format!(
+                        "{}: at `plugins.host_program`: {problem}",
+                        config_file.display()
+                    ))
+                })?;
+                let instance =
+                    ProcessPartner::start(&program, &path, &partner.id, &partner.settings)
+                        .map_err(fail)?;
+                check_library_names_plugin(
+                    config_file,
+                    index,
+                    partner,
+                    &path,
+                    instance.manifest(),
+                )?;
+                Arc::new(instance)
             }
         };
-        let named = &library.manifest().plugin;
-        if partner.library.is_some() && named.replace('_', "-") != plugin.replace('_', "-") {
-            return Err(CliError::BadInput(format!(
-                "{}: at `partners[{index}].library` (partner `{}`): {} is the plugin `{named}`, \
-                 not `{}`; set `plugin = \"{named}\"` or point `library` at the right file",
-                config_file.display(),
-                partner.id,
-                path.display(),
-                plugin
-            )));
-        }
-        let instance = library.instantiate(&partner.id, &partner.settings).map_err(fail)?;
         loaded.push(LoadedPartner {
             id: partner.id.clone(),
             name: partner.name.clone().unwrap_or_else(|| partner.id.clone()),
             areas: partner.areas.clone(),
-            library: Some(library),
-            partner: Arc::new(instance),
+            library: Some(path),
+            isolation: Some(isolation),
+            partner: instance,
             domestic_abuse_service: partner.domestic_abuse_service,
         });
     }
     Ok(loaded)
+}
+
+/// A partner's own `library` file must be the plugin it names.
+fn check_library_names_plugin(
+    config_file: &Path,
+    index: usize,
+    partner: &PartnerSettings,
+    path: &Path,
+    manifest: &pathways_core::Manifest,
+) -> Result<(), CliError> {
+    let (named, plugin) = (&manifest.plugin, partner.connector());
+    if partner.library.is_some() && named.replace('_', "-") != plugin.replace('_', "-") {
+        return Err(CliError::BadInput(format!(
+            "{}: at `partners[{index}].library` (partner `{}`): {} is the plugin `{named}`, \
+             not `{}`; set `plugin = \"{named}\"` or point `library` at the right file",
+            config_file.display(),
+            partner.id,
+            path.display(),
+            plugin
+        )));
+    }
+    Ok(())
 }
 
 /// The mailer `[email]` describes, if there is the section; its errors name the field.

@@ -117,6 +117,7 @@ impl Settings {
         self.retention.validate()?;
         self.console.validate(self.server.listen)?;
         partners::validate(&self.partners)?;
+        partners::validate_isolation(&self.plugins, &self.partners)?;
         if let Some(email) = &self.email {
             email.validate()?;
         }
@@ -168,7 +169,7 @@ pub use console::ConsoleSection;
 pub use dispatch::DispatchSection;
 pub use email::EmailSection;
 pub use orchestrator::OrchestratorSection;
-pub use partners::{BuiltinKind, PartnerSettings, PluginsSettings};
+pub use partners::{BuiltinKind, Isolation, PartnerSettings, PluginsSettings};
 pub use retention::RetentionSection;
 pub use server::{ApiKeySettings, ServerSettings, StorageSettings};
 

@@ -40,6 +40,17 @@ pub async fn run(args: Args) -> CommandResult {
         keys.ids().len(),
         keys.current_id(),
     ));
+    let isolated: Vec<&str> = loaded
+        .iter()
+        .filter(|p| p.isolation == Some(crate::settings::Isolation::Process))
+        .map(|p| p.id.as_str())
+        .collect();
+    if !isolated.is_empty() {
+        report.push_str(&format!(
+            "  plugins in a process of their own (isolation = \"process\"): {}\n",
+            isolated.join(", ")
+        ));
+    }
     for warning in domestic_abuse_warnings(&settings, &loaded) {
         report.push_str(&format!("  warning: {warning}\n"));
     }

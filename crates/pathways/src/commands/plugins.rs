@@ -89,6 +89,7 @@ async fn list(config: ConfigArg) -> CommandResult {
         ("PARTNER", 28),
         ("PLUGIN FILE", 48),
         ("VERSION", 10),
+        ("ISOLATION", 10),
         ("NEEDS", 30),
         ("AREAS", 22),
         ("HEALTH", 30),
@@ -106,10 +107,11 @@ async fn list(config: ConfigArg) -> CommandResult {
         table.row(vec![
             partner.id.clone(),
             match &partner.library {
-                Some(library) => library.path().display().to_string(),
+                Some(library) => library.display().to_string(),
                 None => format!("(built in: kind = \"{}\")", manifest.plugin),
             },
             manifest.version.clone(),
+            partner.isolation.map_or("built in", |i| i.as_str()).to_string(),
             needs.join(", "),
             areas,
             health,

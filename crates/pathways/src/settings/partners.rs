@@ -15,11 +15,61 @@ pub struct PluginsSettings {
     /// supplier's connectors can live in a folder of their own beside ours.
     #[serde(deserialize_with = "one_or_many")]
     pub dir: Vec<PathBuf>,
+    /// How a partner's plugin runs unless its `[[partners]]` entry says otherwise:
+    /// `in_process` (the default: loaded into the daemon, the fastest) or `process` (in a child
+    /// process of its own, so a plugin that crashes takes down only its child, which is
+    /// restarted; see docs/operating.md).
+    pub isolation: Isolation,
+    /// The program started as `<program> plugin-host` for each partner with `isolation =
+    /// "process"`: by default the running `pathways` itself. Set it when the daemon runs from
+    /// somewhere it cannot find itself again (e.g. inside a test binary).
+    pub host_program: Option<PathBuf>,
 }
 
 impl Default for PluginsSettings {
     fn default() -> Self {
-        Self { dir: vec![PathBuf::from("target/release")] }
+        Self {
+            dir: vec![PathBuf::from("target/release")],
+            isolation: Isolation::InProcess,
+            host_program: None,
+        }
+    }
+}
+
+impl PluginsSettings {
+    /// The program started as the plugin host: `host_program`, or the running executable.
+    pub fn host_program(&self) -> Result<PathBuf, String> {
+        match &self.host_program {
+            Some(program) => Ok(program.clone()),
+            None => std::env::current_exe().map_err(|e| {
+                format!(
+                    "the running program cannot be found again ({e}), so it cannot start \
+                     plugin hosts; set `plugins.host_program` to the `pathways` binary"
+                )
+            }),
+        }
+    }
+}
+
+/// Where a partner's plugin runs (`isolation = "…"`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    /// Loaded into the daemon: the fastest, but a plugin that aborts or segfaults takes the
+    /// daemon down with it.
+    #[default]
+    InProcess,
+    /// In a child process of its own (`pathways plugin-host`), denied filesystem writes.
+    Process,
+}
+
+impl Isolation {
+    /// The setting's value, for listings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Isolation::InProcess => "in_process",
+            Isolation::Process => "process",
+        }
     }
 }
 
@@ -82,6 +132,9 @@ pub struct PartnerSettings {
     /// (`pathways config check` warns where the two disagree).
     #[serde(default)]
     pub domestic_abuse_service: bool,
+    /// Where its plugin runs: `in_process` or `process`; `plugins.isolation` when left out.
+    #[serde(default)]
+    pub isolation: Option<Isolation>,
 }
 
 /// A partner kind built into pathways (`kind = "…"` in a `[[partners]]` entry).
@@ -100,6 +153,13 @@ impl PartnerSettings {
             (None, Some(BuiltinKind::Inbox)) => pathways_inbox::PLUGIN,
             (None, None) => "",
         }
+    }
+}
+
+impl PartnerSettings {
+    /// Where this partner's plugin runs, given `[plugins]`.
+    pub fn isolation(&self, plugins: &PluginsSettings) -> Isolation {
+        self.isolation.unwrap_or(plugins.isolation)
     }
 }
 
@@ -150,6 +210,13 @@ pub(super) fn validate(partners: &[PartnerSettings]) -> Result<(), (String, Stri
                 if partner.library.is_some() {
                     return Err((at("library"), "an inbox partner has no plugin library".into()));
                 }
+                if partner.isolation.is_some() {
+                    return Err((
+                        at("isolation"),
+                        "an inbox partner is built into the daemon: it has no plugin to isolate"
+                            .into(),
+                    ));
+                }
                 if partner.webhook_secret_env.is_some() {
                     return Err((
                         at("webhook_secret_env"),
@@ -180,4 +247,49 @@ fn is_partner_id(id: &str) -> bool {
     let mut bytes = id.bytes();
     bytes.next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// Checks that the plugin host program exists when an enabled partner runs its plugin in a
+/// process of its own, so a missing one is a configuration error at start, not a partner that
+/// never answers.
+pub(super) fn validate_isolation(
+    plugins: &PluginsSettings,
+    partners: &[PartnerSettings],
+) -> Result<(), (String, String)> {
+    let isolated = partners
+        .iter()
+        .any(|p| p.enabled && p.plugin.is_some() && p.isolation(plugins) == Isolation::Process);
+    if !isolated {
+        return Ok(());
+    }
+    let program =
+        plugins.host_program().map_err(|problem| ("plugins.host_program".into(), problem))?;
+    if !program.is_file() {
+        return Err((
+            "plugins.host_program".into(),
+            format!(
+                "`{}` is not a file; it is started as the plugin host of each partner with \
+                 `isolation = \"process\"`: point it at the `pathways` binary, or leave it out \
+                 to use the running one",
+                program.display()
+            ),
+        ));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let executable = std::fs::metadata(&program)
+            .map(|m| m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false);
+        if !executable {
+            return Err((
+                "plugins.host_program".into(),
+                format!(
+                    "`{}` is not executable; it is started as the plugin host",
+                    program.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }

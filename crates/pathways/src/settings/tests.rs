@@ -344,3 +344,37 @@ fn the_email_section_is_strict_and_sends_plain_text_only_on_this_machine() {
     let err = load(&modes, &[]).0.unwrap_err();
     assert!(err.field == "email.tls" && err.problem.contains("ssl"), "{err}");
 }
+
+#[test]
+fn isolation_defaults_to_in_process_a_partner_overrides_it_and_a_missing_host_is_refused() {
+    let settings = load(GOOD, &[]).0.unwrap();
+    assert_eq!(settings.partners[0].isolation(&settings.plugins), Isolation::InProcess);
+
+    let isolated =
+        GOOD.replace("plugin = \"foodbank\"", "plugin = \"foodbank\"\nisolation = \"process\"");
+    let settings = load(&isolated, &[]).0.unwrap();
+    assert_eq!(settings.partners[0].isolation(&settings.plugins), Isolation::Process);
+    let all = GOOD
+        .replace("dir = \"target/release\"", "dir = \"target/release\"\nisolation = \"process\"");
+    let settings = load(&all, &[]).0.unwrap();
+    assert_eq!(settings.partners[0].isolation(&settings.plugins), Isolation::Process);
+
+    let (result, file) =
+        load(&isolated, &[("PATHWAYS__PLUGINS__HOST_PROGRAM", "/nonexistent/pathways")]);
+    let err = result.unwrap_err();
+    assert_eq!(err.field, "plugins.host_program", "{err}");
+    assert!(
+        err.problem.contains("/nonexistent/pathways") && err.problem.contains("not a file"),
+        "{err}"
+    );
+    assert_ne!(err.source_name, file, "the variable that set it is named");
+    // Only a partner that runs in a process needs the host program.
+    assert!(load(GOOD, &[("PATHWAYS__PLUGINS__HOST_PROGRAM", "/nonexistent/pathways")]).0.is_ok());
+
+    let typo =
+        GOOD.replace("plugin = \"foodbank\"", "plugin = \"foodbank\"\nisolation = \"separate\"");
+    assert_eq!(load(&typo, &[]).0.unwrap_err().field, "partners[0].isolation");
+    let inbox = INBOX.replace("kind = \"inbox\"", "kind = \"inbox\"\nisolation = \"process\"");
+    let err = load(&format!("{GOOD}{inbox}"), &[]).0.unwrap_err();
+    assert_eq!(err.field, "partners[1].isolation", "{err}");
+}
