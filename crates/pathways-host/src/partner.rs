@@ -372,6 +372,16 @@ impl Drop for DylibPartner {
     }
 }
 
+/// The answer to a cancel for a plugin whose manifest does not declare the operation (in
+/// process or not, it is never sent one).
+pub(crate) fn cancel_unsupported(partner_id: &str, manifest: &Manifest) -> PartnerError {
+    PartnerError::not_supported(format!(
+        "partner `{partner_id}` (plugin `{}`) cannot withdraw a referral from its partner's \
+         system: its connector does not offer cancelling",
+        manifest.plugin
+    ))
+}
+
 #[async_trait]
 impl Partner for DylibPartner {
     fn manifest(&self) -> &Manifest {
@@ -407,11 +417,7 @@ impl Partner for DylibPartner {
         // A plugin built before the operation existed never declares the capability, and is
         // never sent an operation it does not know.
         if !self.manifest.capabilities.contains(&Capability::Cancel) {
-            return Err(PartnerError::not_supported(format!(
-                "partner `{}` (plugin `{}`) cannot withdraw a referral from its partner's \
-                 system: its connector does not offer cancelling",
-                self.partner_id, self.manifest.plugin
-            )));
+            return Err(cancel_unsupported(&self.partner_id, &self.manifest));
         }
         self.call(OP_CANCEL_REFERRAL, request).await
     }

@@ -596,11 +596,10 @@ impl Partner for ProcessPartner {
     ) -> Result<ReferralStatus, PartnerError> {
         // As in process: never an operation the plugin does not declare.
         if !self.manifest.capabilities.contains(&Capability::Cancel) {
-            return Err(PartnerError::not_supported(format!(
-                "partner `{}` (plugin `{}`) cannot withdraw a referral from its partner's \
-                 system: its connector does not offer cancelling",
-                self.shared.partner_id, self.manifest.plugin
-            )));
+            return Err(crate::partner::cancel_unsupported(
+                &self.shared.partner_id,
+                &self.manifest,
+            ));
         }
         self.call(OP_CANCEL_REFERRAL, request).await
     }
