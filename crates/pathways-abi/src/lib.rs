@@ -21,6 +21,14 @@
 //!
 //! Buffers are borrowed for the duration of the call that passes them; each side frees only
 //! what it allocated. Every function is safe to call from any thread.
+//!
+//! Compatibility has one rule, in two halves. The handshake accepts a plugin whose ABI version
+//! is this one and whose SDK is semver-compatible with the host's (same major; before 1.0, same
+//! minor), built for the same target. And every JSON payload that crosses the boundary, both
+//! ways, is read tolerantly: unknown fields are ignored and missing new fields take their
+//! defaults, including the case parts a referral carries (referrer, household, consent), so a
+//! plugin built on a newer minor SDK that adds a defaulted field works with this host, and the
+//! reverse. Only what people write (cases, configuration, a plugin's settings) is strict.
 
 #![no_std]
 

@@ -65,7 +65,9 @@ pub enum Channel {
 /// The organisation and worker making the referrals.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
+// Read tolerantly (a referral carries it to plugins); strict where people write it: see
+// `from_json_strict`.
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct Referrer {
     /// Organisation id, e.g. `citizens-advice-kc`.
     #[cfg_attr(feature = "schema", schemars(regex(pattern = r"\S")))]
@@ -116,7 +118,9 @@ pub struct Client {
 /// The shape of a household: counts and ages, nothing identifying.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
+// Read tolerantly (a referral carries it to plugins); strict where people write it: see
+// `from_json_strict`.
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct Household {
     /// Adults, including the client.
     #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
@@ -211,7 +215,9 @@ pub enum Circumstance {
 /// What the client agreed may be shared, recorded per DOMAIN.md.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
+// Read tolerantly (a referral carries it to plugins); strict where people write it: see
+// `from_json_strict`.
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct Consent {
     /// The lawful basis for sharing.
     pub lawful_basis: LawfulBasis,
@@ -231,7 +237,9 @@ pub struct Consent {
 /// The three things a referrer must have before a Duty to Refer referral (DOMAIN.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
+// Read tolerantly (a referral carries it to plugins); strict where people write it: see
+// `from_json_strict`.
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct DutyToRefer {
     /// The client agreed to be referred to a housing authority.
     pub consent_to_refer: bool,
@@ -476,17 +484,57 @@ impl CaseError {
     }
 }
 
-/// Parses and validates a case from JSON. Unknown fields, unknown codes and impossible values
-/// are errors that name the field and what is allowed.
-pub fn parse_case(json: &[u8]) -> Result<Case, CaseError> {
+/// Reads what a person wrote (a case, a consent) strictly: every unknown field, at any depth,
+/// is an error naming its path, though the types themselves read unknown fields tolerantly
+/// where they cross the plugin boundary inside a referral (the referrer, household and
+/// consent). `what` names the document in an error about trailing text.
+pub fn from_json_strict<T: serde::de::DeserializeOwned>(
+    json: &[u8],
+    what: &str,
+) -> Result<T, CaseError> {
     let mut de = serde_json::Deserializer::from_slice(json);
-    let case: Case = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+    let mut unknown: Vec<String> = Vec::new();
+    let mut note = |path: serde_ignored::Path<'_>| unknown.push(error_path(&path));
+    let tracked = serde_ignored::Deserializer::new(&mut de, &mut note);
+    let value: T = serde_path_to_error::deserialize(tracked).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
         // serde_json appends "at line L column C"; keep it, it helps with a hand-edited file.
         CaseError::at(path, inner.to_string())
     })?;
-    de.end().map_err(|e| CaseError::at("", format!("trailing characters after the case: {e}")))?;
+    de.end().map_err(|e| CaseError::at("", format!("trailing characters after {what}: {e}")))?;
+    if let Some(path) = unknown.into_iter().next() {
+        let (parent, field) = path.rsplit_once('.').unwrap_or(("", path.as_str()));
+        return Err(CaseError::at(parent, format!("unknown field `{field}`")));
+    }
+    Ok(value)
+}
+
+/// A path as the other errors write theirs (`needs[1].code`): fields joined by dots, list
+/// positions in brackets, `Some` and newtypes not shown.
+fn error_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", error_path(parent)),
+        Path::Map { parent, key } => {
+            let parent = error_path(parent);
+            if parent.is_empty() {
+                key.clone()
+            } else {
+                format!("{parent}.{key}")
+            }
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => error_path(parent),
+    }
+}
+
+/// Parses and validates a case from JSON. Unknown fields, unknown codes and impossible values
+/// are errors that name the field and what is allowed.
+pub fn parse_case(json: &[u8]) -> Result<Case, CaseError> {
+    let case: Case = from_json_strict(json, "the case")?;
     case.validate()?;
     let mut case = case;
     case.fill_need_ids();
@@ -662,6 +710,64 @@ mod tests {
     fn with(from: &str, to: &str) -> Result<Case, CaseError> {
         assert!(SAMPLE.contains(from), "test edit `{from}` does not apply");
         parse_case(SAMPLE.replace(from, to).as_bytes())
+    }
+
+    #[test]
+    fn an_unknown_field_in_a_part_plugins_read_tolerantly_is_still_refused_in_a_case() {
+        for (from, to, path, field) in [
+            (r#""worker": "pf-17""#, r#""worker": "pf-17", "team": "a""#, "referrer", "team"),
+            (r#""adults": 1"#, r#""adults": 1, "pets": 2"#, "client.household", "pets"),
+            (
+                r#""recorded_by": "pf-17""#,
+                r#""recorded_by": "pf-17", "witness": "x""#,
+                "consent",
+                "witness",
+            ),
+            (
+                r#""recorded_by": "pf-17""#,
+                r#""recorded_by": "pf-17", "duty_to_refer": {"consent_to_refer": true,
+                   "consent_to_share_contact": true, "chosen_authority": "E09000020",
+                   "colour": "red"}"#,
+                "consent.duty_to_refer",
+                "colour",
+            ),
+        ] {
+            let err = with(from, to).unwrap_err();
+            assert_eq!(err.path, path, "{err}");
+            assert_eq!(err.message, format!("unknown field `{field}`"), "{err}");
+        }
+        let err = parse_case(format!("{SAMPLE} x").as_bytes()).unwrap_err();
+        assert!(err.message.contains("trailing characters after the case"), "{err}");
+    }
+
+    #[test]
+    fn the_case_parts_a_referral_carries_read_with_fields_a_newer_sdk_added() {
+        let case =
+            parse_case(SAMPLE.replace("\"email\": null", "\"email\": \"a@b.example\"").as_bytes())
+                .unwrap();
+        let mut case = case;
+        case.consent.duty_to_refer = Some(DutyToRefer {
+            consent_to_refer: true,
+            consent_to_share_contact: true,
+            chosen_authority: "E09000020".into(),
+        });
+        let referral = crate::Referral::for_partner(
+            &case,
+            "housing",
+            crate::ServiceRef { id: "s".into(), name: "S".into() },
+            &[NeedCode::HousingHomelessness],
+            &[crate::ClientField::Name, crate::ClientField::Household],
+            false,
+            "key-1".into(),
+        );
+        let mut wire = serde_json::to_value(&referral).unwrap();
+        wire["referrer"]["team"] = "a".into();
+        wire["consent"]["witness"] = "x".into();
+        wire["consent"]["duty_to_refer"]["colour"] = "red".into();
+        wire["client"]["household"]["pets"] = 2.into();
+        wire["added_by_a_newer_sdk"] = true.into();
+        let read: crate::Referral = serde_json::from_value(wire).expect("read tolerantly");
+        assert_eq!(read, referral);
     }
 
     #[test]

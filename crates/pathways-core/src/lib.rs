@@ -8,8 +8,9 @@
 //! referrals) is read tolerantly: unknown fields are ignored, so a plugin built on a newer
 //! minor SDK that adds a defaulted field still works with this host, and the reverse. What
 //! people write (a case, configuration, a plugin's settings) stays strict: a misspelt field
-//! there is an error naming it. (A referral carries the case's referrer, household and
-//! consent, which are still read strictly.)
+//! there is an error naming it. The case's parts a referral carries (referrer, household,
+//! consent) are tolerant types like the rest of the wire; a case or consent a person writes is
+//! read through [`from_json_strict`], which refuses an unknown field at any depth, naming it.
 //!
 //! Personal data (a client's name, date of birth, contact details, address, free-text notes) is
 //! held in [`Personal`], whose `Debug` prints `[redacted]`, so a stray `?case` in a log line
@@ -33,8 +34,8 @@ pub use availability::{
     Offer, OfferLocation, OpeningHours, Route, ServiceChannel, ServiceContact, ServiceRef, Weekday,
 };
 pub use case::{
-    is_ons_local_authority, parse_case, Case, CaseError, Channel, Circumstance, Client, Consent,
-    ConsentCover, DutyToRefer, Household, LawfulBasis, Need, Referrer, ShareWith,
+    from_json_strict, is_ons_local_authority, parse_case, Case, CaseError, Channel, Circumstance,
+    Client, Consent, ConsentCover, DutyToRefer, Household, LawfulBasis, Need, Referrer, ShareWith,
 };
 pub use error::{PartnerError, PartnerErrorKind, PLUGIN_HOST_DIED};
 pub use need::{NeedCode, Urgency};

@@ -194,6 +194,17 @@ async fn consent_narrowed_after_two_referrals_cancels_only_the_one_no_longer_cov
     let (status, error) = daemon.request(put.clone(), &path, TOKEN, &[], Some(empty.into())).await;
     assert_eq!(status, 400, "{error}");
     assert!(error["error"]["message"].as_str().unwrap().contains("share_with"), "{error}");
+    // A misspelt field is refused at any depth, though plugins read the same type tolerantly.
+    let typo = r#"{"lawful_basis": "consent", "share_with": ["foodbank-test"], "duty_to_refer":
+        {"consent_to_refer": true, "consent_to_share_contact": true,
+         "chosen_authority": "E09000020", "chosen_authorty": "E09000020"}}"#;
+    let (status, error) = daemon.request(put.clone(), &path, TOKEN, &[], Some(typo.into())).await;
+    assert_eq!(status, 400, "{error}");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("duty_to_refer") && message.contains("unknown field `chosen_authorty`"),
+        "{error}"
+    );
     let body = r#"{"lawful_basis": "consent", "share_with": ["foodbank-test"]}"#;
     let (status, changed) = daemon.request(put.clone(), &path, TOKEN, &[], Some(body.into())).await;
     assert_eq!(status, 200, "{changed}");

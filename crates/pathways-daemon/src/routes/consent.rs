@@ -70,7 +70,8 @@ pub async fn replace(
     const ACTION: AuditAction = AuditAction::CaseConsent;
     let stored = owned_case(&state, &caller, &id, ACTION).await?;
     let change = body.and_then(|bytes| {
-        serde_json::from_slice::<ConsentChange>(&bytes)
+        // Strictly, at every depth: `duty_to_refer` is a type plugins read tolerantly.
+        pathways_core::from_json_strict::<ConsentChange>(&bytes, "the consent")
             .map_err(|e| ApiError::bad_request("invalid_request", format!("the body: {e}")))
     });
     let change = match change {
