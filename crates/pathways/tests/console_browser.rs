@@ -449,6 +449,23 @@ async fn a_pathfinders_day_in_a_real_browser_with_every_page_accessible() {
     let dashboard = b.body().await;
     assert!(dashboard.contains("foodbank-test") || dashboard.contains("Food"), "{dashboard}");
     b.check("dashboard").await;
+    // ...and sets when clients are due a follow-up: a wrong number is named on the page.
+    b.link("Change when to follow up").await;
+    b.wait_path("/follow-up-schedule", Duration::from_secs(5)).await;
+    b.check("follow-up-schedule").await;
+    b.fill("weeks", "six").await;
+    b.press("Save").await;
+    let refused = b.body().await;
+    assert!(
+        refused.contains("There is a problem") && refused.contains("Enter a whole number of weeks"),
+        "{refused}"
+    );
+    b.check("follow-up-schedule-errors").await;
+    b.fill("weeks", "6").await;
+    b.press("Save").await;
+    b.wait_path("/dashboard", Duration::from_secs(5)).await;
+    let dashboard = b.body().await;
+    assert!(dashboard.contains("6 weeks after their last referral ends"), "{dashboard}");
     b.sign_out().await;
 
     // An administrator sees the partners.
