@@ -337,9 +337,6 @@ impl Handle {
         after_days: u32,
     ) -> Result<crate::reports::schedule::ScheduleView, ApiError> {
         caller.require(&[crate::Role::Coordinator, crate::Role::Admin])?;
-        if after_days > pathways_store::MAX_FOLLOW_UP_AFTER_DAYS {
-            return Err(ApiError::bad_request("invalid_request", "`after_days`: 0 to 366"));
-        }
         crate::reports::schedule::set(&self.state, caller, after_days).await
     }
 

@@ -5,6 +5,7 @@
 //! with a title and description, and the table beside it holds the same numbers; each table
 //! downloads as CSV.
 
+use pathways_daemon::csv_cell as cell;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -332,10 +333,6 @@ pub async fn csv(
 
 /// A CSV cell: quoted when it holds a comma, quote or line break; a leading `=`, `+`, `-` or
 /// `@` is prefixed with `'` so a spreadsheet does not run it as a formula.
-fn cell(text: &str) -> String {
-    pathways_daemon::csv_cell(text)
-}
-
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }

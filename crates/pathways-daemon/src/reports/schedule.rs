@@ -142,21 +142,12 @@ pub async fn put(
             .map_err(|e| ApiError::bad_request("invalid_request", format!("the body: {e}")))
     });
     let days = change.and_then(|change| {
+        // A whole number however JSON writes it (`56` or `56.0`); its range is `set`'s to check.
         let n = &change.after_days;
         let whole = n.as_u64().or_else(|| {
-            n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= 1e6).map(|f| f as u64)
+            n.as_f64().filter(|f| f.fract() == 0.0 && (0.0..=1e6).contains(f)).map(|f| f as u64)
         });
-        whole
-            .and_then(|d| u32::try_from(d).ok())
-            .filter(|d| *d <= MAX_FOLLOW_UP_AFTER_DAYS)
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_request",
-                    format!(
-                        "at `after_days`: must be a whole number, 0 to {MAX_FOLLOW_UP_AFTER_DAYS}"
-                    ),
-                )
-            })
+        whole.and_then(|d| u32::try_from(d).ok()).ok_or_else(out_of_range)
     });
     let after_days = match days {
         Ok(days) => days,
@@ -168,12 +159,25 @@ pub async fn put(
     set(&state, &caller, after_days).await.map(Json)
 }
 
-/// Sets the caller's organisation's schedule (the caller may: checked by the route or page).
+fn out_of_range() -> ApiError {
+    ApiError::bad_request(
+        "invalid_request",
+        format!("at `after_days`: must be a whole number, 0 to {MAX_FOLLOW_UP_AFTER_DAYS}"),
+    )
+}
+
+/// Sets the caller's organisation's schedule (the caller may: checked by the route or page);
+/// `after_days` over the most is refused (and the refusal audited).
 pub(crate) async fn set(
     state: &AppState,
     caller: &Caller,
     after_days: u32,
 ) -> Result<ScheduleView, ApiError> {
+    if after_days > MAX_FOLLOW_UP_AFTER_DAYS {
+        let action = AuditAction::FollowUpSchedule;
+        audit(state, caller, action, (None, None), AuditOutcome::Invalid).await;
+        return Err(out_of_range());
+    }
     let schedule = FollowUpSchedule {
         organisation: caller.organisation.clone(),
         after_days,
