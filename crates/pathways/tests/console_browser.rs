@@ -168,6 +168,19 @@ impl Browser {
     }
 
     /// Waits until the page's path is `path`.
+    /// Waits for the page to show `text` (a form answered at its own address).
+    async fn wait_text(&self, text: &str, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let body = self.body().await;
+            if body.contains(text) {
+                return body;
+            }
+            assert!(Instant::now() < deadline, "no `{text}` in:\n{body}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     async fn wait_path(&self, path: &str, within: Duration) {
         let deadline = Instant::now() + within;
         while self.path().await != path {
@@ -455,11 +468,8 @@ async fn a_pathfinders_day_in_a_real_browser_with_every_page_accessible() {
     b.check("follow-up-schedule").await;
     b.fill("weeks", "six").await;
     b.press("Save").await;
-    let refused = b.body().await;
-    assert!(
-        refused.contains("There is a problem") && refused.contains("Enter a whole number of weeks"),
-        "{refused}"
-    );
+    let refused = b.wait_text("There is a problem", Duration::from_secs(5)).await;
+    assert!(refused.contains("Enter a whole number of weeks"), "{refused}");
     b.check("follow-up-schedule-errors").await;
     b.fill("weeks", "6").await;
     b.press("Save").await;
