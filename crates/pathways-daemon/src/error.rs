@@ -116,12 +116,17 @@ struct Body<'a> {
     message: &'a str,
 }
 
+impl ApiError {
+    /// The body every error is answered with: `{"error": {"code": "…", "message": "…"}}`.
+    pub(crate) fn json_body(&self) -> Vec<u8> {
+        serde_json::to_vec(&Envelope { error: Body { code: self.code, message: &self.message } })
+            .unwrap_or_else(|_| b"{\"error\":{\"code\":\"internal\",\"message\":\"\"}}".to_vec())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::to_vec(&Envelope {
-            error: Body { code: self.code, message: &self.message },
-        })
-        .unwrap_or_else(|_| b"{\"error\":{\"code\":\"internal\",\"message\":\"\"}}".to_vec());
+        let body = self.json_body();
         let mut response = (self.status, body).into_response();
         response
             .headers_mut()

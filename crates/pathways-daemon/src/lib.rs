@@ -16,6 +16,7 @@ mod inbox;
 mod layers;
 mod metrics;
 mod openapi;
+mod protocol;
 mod referrals;
 mod reports;
 pub mod retention;

@@ -1,5 +1,5 @@
 //! The accept loop: HTTP/1.1 on hyper with a header-read timeout (a client that trickles its
-//! headers is cut off), and graceful shutdown: stop accepting, let requests in flight finish
+//! headers is cut off with 408), protocol errors answered in JSON (`protocol`), and graceful shutdown: stop accepting, let requests in flight finish
 //! within a bound, then close what is left.
 
 use std::future::Future;
@@ -15,6 +15,7 @@ use tower::ServiceExt as _;
 
 use crate::error::DaemonError;
 use crate::layers::ACCEPT_BACKOFF;
+use crate::protocol;
 
 /// Serves `router` on `listener` until `shutdown` completes, then drains for at most `grace`.
 pub async fn serve(
@@ -50,15 +51,21 @@ pub async fn serve(
                         req
                     },
                 ));
+                // hyper answers what it cannot parse itself, without a body: the guard holds
+                // that back and the refusal is written here, in the API's JSON shape.
+                let (stream, shared) = protocol::Guarded::new(stream);
                 let connection = http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(header_read_timeout)
                     .serve_connection(TokioIo::new(stream), service);
                 let connection = graceful.watch(connection);
                 tokio::spawn(async move {
-                    if let Err(e) = connection.await {
+                    let ended = connection.await;
+                    if let Err(e) = &ended {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
+                    let timed_out = ended.as_ref().is_err_and(hyper::Error::is_timeout);
+                    protocol::answer_after(&shared, timed_out).await;
                 });
             }
             () = &mut shutdown => break,

@@ -1,6 +1,7 @@
 //! The daemon under hostile or broken clients, over real TCP on loopback (the accept loop and
 //! the whole middleware stack): a declared body over the limit is refused at once, a body that
-//! stalls is cut off with 408, and connections that stall without a key cannot lock anyone
+//! stalls is cut off with 408 (and headers that stall too), a request hyper cannot read is
+//! refused in the API's JSON shape, and connections that stall without a key cannot lock anyone
 //! out — the operational routes never wait for a slot.
 
 mod support;
@@ -107,6 +108,125 @@ async fn a_header_that_may_appear_once_sent_twice_is_a_json_400() {
         !audit.iter().any(|a| a.starts_with("referral.create")),
         "nothing reached a handler: {audit:?}"
     );
+}
+
+/// The status, `error.code` and whole text of a JSON refusal on `stream`, which must then close.
+async fn json_refusal(stream: &mut TcpStream, probe: &str) -> (u16, String) {
+    let answer = answer_of(stream, Duration::from_secs(3)).await;
+    let (head, body) =
+        answer.split_once("\r\n\r\n").unwrap_or_else(|| panic!("{probe:?} → {answer:?}"));
+    let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap();
+    assert!(
+        head.to_ascii_lowercase().contains("content-type: application/json"),
+        "{probe:?} → {answer}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{probe:?} → {answer}: {e}"));
+    let code = json["error"]["code"].as_str().unwrap_or_default().to_string();
+    assert!(json["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{answer}");
+    (status, code)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_hyper_cannot_read_is_refused_in_json() {
+    let h = Harness::new().await;
+    let addr = serve(&h).await;
+    let a = &h.pathfinder_a;
+    let probes: Vec<(String, u16, &str)> = vec![
+        ("GARBAGE\r\n\r\n".into(), 400, "malformed_request"),
+        ("GET /v1/partners HTTP/1.1 extra\r\nHost: x\r\n\r\n".into(), 400, "malformed_request"),
+        ("GET /v1/partners HTTP/9.9\r\nHost: x\r\n\r\n".into(), 400, "malformed_request"),
+        ("GET /v1/part ners HTTP/1.1\r\nHost: x\r\n\r\n".into(), 400, "malformed_request"),
+        ("GET /v1/partners HTTP/1.1\r\nHo st: x\r\n\r\n".into(), 400, "malformed_request"),
+        ("GET /v1/partners HTTP/1.1\r\nHost x\r\n\r\n".into(), 400, "malformed_request"),
+        (
+            format!(
+                "POST /v1/cases HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {a}\r\n\
+                 Content-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 5\r\n\r\n{{}}"
+            ),
+            400,
+            "malformed_request",
+        ),
+        (
+            format!(
+                "POST /v1/cases HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {a}\r\n\
+                 Content-Length: abc\r\n\r\n{{}}"
+            ),
+            400,
+            "malformed_request",
+        ),
+        (
+            format!(
+                "POST /v1/cases HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {a}\r\n\
+                 Transfer-Encoding: gzip\r\n\r\n{{}}"
+            ),
+            400,
+            "malformed_request",
+        ),
+        (
+            format!("GET /v1/partners HTTP/1.1\r\nHost: x\r\n{}\r\n", "X-Many: y\r\n".repeat(120)),
+            431,
+            "headers_too_large",
+        ),
+        (
+            format!("GET /v1/partners HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "y".repeat(500_000)),
+            431,
+            "headers_too_large",
+        ),
+        (
+            format!("GET /v1/partners?q={} HTTP/1.1\r\nHost: x\r\n\r\n", "q".repeat(70_000)),
+            414,
+            "uri_too_long",
+        ),
+    ];
+    for (probe, status, code) in &probes {
+        let mut stream = send_raw(addr, probe, b"").await;
+        let shown = &probe[..probe.len().min(120)];
+        assert_eq!(
+            json_refusal(&mut stream, shown).await,
+            (*status, (*code).to_string()),
+            "{shown:?}"
+        );
+    }
+    // A malformed request after a good one on the same connection is refused in JSON too.
+    let mut stream = send_raw(
+        addr,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/partners HTTP/1.1\r\nHo st: x\r\n\r\n",
+        b"",
+    )
+    .await;
+    let answers = {
+        let mut all = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(3), stream.read_to_end(&mut all)).await;
+        String::from_utf8_lossy(&all).into_owned()
+    };
+    assert!(answers.starts_with("HTTP/1.1 200 "), "{answers}");
+    let second = answers.split("HTTP/1.1 ").nth(2).unwrap_or_else(|| panic!("{answers}"));
+    assert!(second.starts_with("400 ") && second.contains("\"malformed_request\""), "{answers}");
+    // The daemon still serves.
+    let health = reqwest::get(format!("http://{addr}/healthz")).await.unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_that_stall_are_answered_408_and_an_idle_connection_is_just_closed() {
+    let limits = Limits { header_read_timeout: Duration::from_millis(400), ..Limits::default() };
+    let h = Harness::with(limits, Duration::ZERO).await;
+    let addr = serve(&h).await;
+    let mut trickled = send_raw(addr, "GET /v1/partners HTTP/1.1\r\nHost: x\r\nAcc", b"").await;
+    assert_eq!(json_refusal(&mut trickled, "half a head").await, (408, "timeout".to_string()));
+    // Connected and silent, or idle after an answer: closed without an answer nobody asked for.
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    let mut idle = send_raw(addr, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", b"").await;
+    assert_eq!(status_of(&mut idle, Duration::from_secs(2)).await, 200);
+    for stream in [&mut silent, &mut idle] {
+        let mut rest = Vec::new();
+        tokio::time::timeout(Duration::from_secs(3), stream.read_to_end(&mut rest))
+            .await
+            .expect("closed after the header timeout")
+            .unwrap();
+        assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -243,7 +363,7 @@ async fn three_hundred_stalled_anonymous_connections_do_not_stop_a_pathfinder() 
         stalled.push(stream);
     }
     let client = reqwest::Client::new();
-    let (mut served, mut attempts) = (0u32, 0u32);
+    let (mut served, mut attempts, mut cases) = (0u32, 0u32, Vec::new());
     let mut interval = tokio::time::interval(Duration::from_millis(20));
     for i in 0..60 {
         interval.tick().await;
@@ -266,15 +386,49 @@ async fn three_hundred_stalled_anonymous_connections_do_not_stop_a_pathfinder() 
             .bearer_auth(&h.pathfinder_a)
             .send()
             .await;
-        if planned.is_ok_and(|r| r.status().as_u16() == 201) {
+        if !planned.is_ok_and(|r| r.status().as_u16() == 201) {
+            continue;
+        }
+        let referred = client
+            .post(format!("http://{addr}/v1/cases/{id}/referrals"))
+            .bearer_auth(&h.pathfinder_a)
+            .header("idempotency-key", format!("load-{i}"))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await;
+        if referred.is_ok_and(|r| r.status().as_u16() == 202) {
             served += 1;
+            cases.push(id);
+        }
+        if i % 15 == 7 {
+            // A malformed-protocol probe meanwhile: refused in JSON like any other.
+            let mut probe = send_raw(
+                addr,
+                "POST /v1/cases HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                b"",
+            )
+            .await;
+            assert_eq!(
+                json_refusal(&mut probe, "two lengths").await,
+                (400, "malformed_request".into())
+            );
         }
         if i % 10 == 0 {
             let health = client.get(format!("http://{addr}/healthz")).send().await.unwrap();
             assert_eq!(health.status().as_u16(), 200, "health answers under the stall");
         }
     }
-    assert!(f64::from(served) / f64::from(attempts) >= 0.99, "{served} of {attempts} served");
+    assert!(
+        f64::from(served) / f64::from(attempts) >= 0.99,
+        "{served} of {attempts} planned and referred"
+    );
+    let mut referred = 0;
+    for id in &cases {
+        let id = pathways_store::CaseId::parse(id).unwrap();
+        referred += h.store.referrals_of_case(&id).await.unwrap().len();
+    }
+    assert_eq!(referred, cases.len(), "each case's one referral was taken in and kept");
     // The keyless ones were each refused at once; the half-written ones are still waiting.
     for stream in stalled.iter_mut().skip(1).step_by(2).take(10) {
         assert_eq!(status_of(stream, Duration::from_secs(2)).await, 401);
