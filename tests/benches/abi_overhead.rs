@@ -18,7 +18,7 @@
 
 use criterion::{criterion_group, Criterion};
 use pathways_core::{NeedCode, Partner};
-use pathways_host::{PluginLibrary, ProcessPartner};
+use pathways_host::{HostOptions, PluginLibrary, ProcessPartner};
 use pathways_sdk::PartnerPlugin;
 use pathways_testkit::{availability_query, plugin_library};
 use serde_json::json;
@@ -39,7 +39,8 @@ fn boundary(c: &mut Criterion) {
         .expect("hello-partner library")
         .instantiate("hello", &hello_settings)
         .expect("loaded hello-partner");
-    let program = std::env::current_exe().expect("the bench binary knows its path");
+    let program =
+        HostOptions::new(std::env::current_exe().expect("the bench binary knows its path"));
     let isolated =
         ProcessPartner::start(&program, &plugin_library("hello_partner"), "hello", &hello_settings)
             .expect("process-isolated hello-partner");

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pathways_core::{AvailabilityQuery, Case, Partner, PartnerOutcome};
-use pathways_host::{DylibPartner, PluginLibrary, ProcessPartner};
+use pathways_host::{DylibPartner, HostOptions, PluginLibrary, ProcessPartner};
 use pathways_orchestrator::{
     BreakerPolicy, ConfiguredPartner, Orchestrator, OrchestratorSettings, PlanRules,
 };
@@ -331,7 +331,8 @@ async fn latency_ratio(
 async fn isolation_ratio(library: &PluginLibrary, case: &Case, runs: usize, report: &mut Report) {
     let (n, delay) = (16, 50);
     let area = Area::start(library, &vec![delayed(delay); n]).await;
-    let program = std::env::current_exe().expect("the bench binary knows its path");
+    let program =
+        HostOptions::new(std::env::current_exe().expect("the bench binary knows its path"));
     let mut isolated: Vec<Arc<dyn Partner>> = Vec::new();
     for (i, url) in area.urls.iter().enumerate() {
         let settings = json!({"base_url": url, "timeout_ms": 30_000});

@@ -23,7 +23,7 @@ pub mod process;
 pub use error::LoadError;
 pub use library::{resolve_library, PluginLibrary};
 pub use partner::{CallStats, DylibPartner};
-pub use process::{run_plugin_host, ProcessPartner};
+pub use process::{run_plugin_host, HostOptions, ProcessPartner};
 
 /// The `pathways-sdk` version this host was released with; plugins must be semver-compatible.
 pub const HOST_SDK_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -7,7 +7,7 @@
 //! counted. Dropping a call's future (a timeout, a plan deadline) removes it from the table and
 //! asks the plugin to cancel it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
@@ -35,11 +35,21 @@ type Reply = (i32, Vec<u8>);
 #[derive(Debug, Default)]
 struct CallTable {
     pending: Mutex<HashMap<u64, Waiter>>,
-    /// Calls the host gave up on; the plugin still owes each one completion.
-    abandoned: Mutex<HashSet<u64>>,
+    /// Calls the host gave up on; the plugin still owes each one completion, on which the
+    /// function kept with it (if any) is run.
+    abandoned: Mutex<HashMap<u64, Option<LateHook>>>,
     started: AtomicU64,
     completions: AtomicU64,
     duplicates: AtomicU64,
+}
+
+/// Run when an abandoned call's late completion arrives.
+struct LateHook(Box<dyn FnOnce() + Send>);
+
+impl std::fmt::Debug for LateHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LateHook")
+    }
 }
 
 /// Who is waiting for a call's completion.
@@ -231,6 +241,22 @@ impl DylibPartner {
     /// Gives up on call `token` and asks the plugin to cancel it; its late completion is
     /// counted, not delivered. `false` if it had already completed.
     pub(crate) fn abandon(&self, token: u64) -> bool {
+        self.abandon_with(token, None)
+    }
+
+    /// As [`Self::abandon`], and runs `finished` when the plugin completes the call at last
+    /// (the plugin host child answers the daemon's cancel only then, so a call the plugin
+    /// cannot cancel shows as one). `false`, and `finished` is not run, if it had already
+    /// completed.
+    pub(crate) fn abandon_then(
+        &self,
+        token: u64,
+        finished: impl FnOnce() + Send + 'static,
+    ) -> bool {
+        self.abandon_with(token, Some(LateHook(Box::new(finished))))
+    }
+
+    fn abandon_with(&self, token: u64, finished: Option<LateHook>) -> bool {
         let table = self.table;
         // Mark it abandoned before removing it, under the pending lock, so a completion racing
         // with us is counted either as on time or as late, never as a duplicate.
@@ -238,7 +264,7 @@ impl DylibPartner {
         if pending.remove(&token).is_none() {
             return false;
         }
-        lock(&table.abandoned).insert(token);
+        lock(&table.abandoned).insert(token, finished);
         drop(pending);
         // SAFETY: the instance is live until the partner is dropped, which cannot happen while
         // `self` is borrowed.
@@ -340,14 +366,26 @@ unsafe extern "C" fn on_complete(ctx: *const c_void, token: u64, status: i32, da
                 }
                 Waiter::Callback(done) => done(status, body),
             }
-        } else if lock(&table.abandoned).remove(&token) {
-            table.completions.fetch_add(1, Ordering::SeqCst);
         } else {
-            table.duplicates.fetch_add(1, Ordering::SeqCst);
-            tracing::error!(
-                token,
-                "plugin completed a call that was already complete (plugin bug)"
-            );
+            // `abandon` marks a call abandoned before it lets go of the pending lock, so a
+            // call missing from both was completed before.
+            drop(pending);
+            let late = lock(&table.abandoned).remove(&token);
+            match late {
+                Some(finished) => {
+                    table.completions.fetch_add(1, Ordering::SeqCst);
+                    if let Some(LateHook(finished)) = finished {
+                        finished();
+                    }
+                }
+                None => {
+                    table.duplicates.fetch_add(1, Ordering::SeqCst);
+                    tracing::error!(
+                        token,
+                        "plugin completed a call that was already complete (plugin bug)"
+                    );
+                }
+            }
         }
     }));
 }

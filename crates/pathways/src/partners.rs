@@ -116,14 +116,14 @@ pub fn load_enabled_with(
             }
             // The library is opened in the child only: none of its code runs in the daemon.
             Isolation::Process => {
-                let program = settings.plugins.host_program().map_err(|problem| {
+                let options = settings.plugins.host_options().map_err(|problem| {
                     CliError::BadInput(format!(
                         "{}: at `plugins.host_program`: {problem}",
                         config_file.display()
                     ))
                 })?;
                 let instance =
-                    ProcessPartner::start(&program, &path, &partner.id, &partner.settings)
+                    ProcessPartner::start(&options, &path, &partner.id, &partner.settings)
                         .map_err(fail)?;
                 check_library_names_plugin(
                     config_file,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pathways_core::{Partner, PartnerErrorKind};
-use pathways_host::{PluginLibrary, ProcessPartner};
+use pathways_host::{HostOptions, PluginLibrary, ProcessPartner};
 use pathways_sandbox::{Sandbox, SandboxConfig};
 use pathways_testkit::{availability_query, plugin_library};
 use referrals_util::{Daemon, Storage};
@@ -21,12 +21,16 @@ fn host_program() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_pathways"))
 }
 
+fn options() -> HostOptions {
+    HostOptions::new(host_program())
+}
+
 fn misbehaving_library() -> std::path::PathBuf {
     plugin_library("pathways_test_misbehaving_partner")
 }
 
 fn isolated(settings: Value) -> ProcessPartner {
-    ProcessPartner::start(host_program(), &misbehaving_library(), "misbehaving-1", &settings)
+    ProcessPartner::start(&options(), &misbehaving_library(), "misbehaving-1", &settings)
         .expect("the plugin host starts and loads the plugin")
 }
 
@@ -145,6 +149,68 @@ async fn a_plugin_that_overflows_its_stack_fails_its_call_and_its_host_is_restar
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_host_stuck_in_a_call_it_cannot_cancel_is_killed_as_hung_and_restarted() {
+    let options = HostOptions { hung_after: Duration::from_millis(400), ..options() };
+    let settings = json!({"block_on": "health"});
+    let partner = Arc::new(
+        ProcessPartner::start(&options, &misbehaving_library(), "stuck-1", &settings).unwrap(),
+    );
+    // A call that is cancelled in time is let go at once: no kill.
+    let cancelled = hang(&partner);
+    in_flight(&partner, 1).await;
+    cancelled.abort();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(partner.restarts(), 0, "a call the plugin let go of is no sign of a hang");
+    assert_eq!(partner.call_stats().awaiting_late_completion, 0);
+
+    // One that blocks its thread cannot be cancelled: the host is killed once it has kept it
+    // `hung_after` past its cancel, and the call still in flight beside it fails at once.
+    let beside = hang(&partner);
+    in_flight(&partner, 1).await;
+    let started = Instant::now();
+    let stuck = tokio::time::timeout(Duration::from_millis(200), partner.health()).await;
+    assert!(stuck.is_err(), "the blocked call times out for its caller");
+    assert_eq!(partner.call_stats().awaiting_late_completion, 1, "{:?}", partner.call_stats());
+    let beside = beside.await.unwrap().expect_err("the call beside it fails with its host");
+    let waited = started.elapsed();
+    assert!(beside.is_plugin_host_crash() && beside.message.contains("hung"), "{beside}");
+    assert!(beside.message.contains("SIGKILL"), "{beside}");
+    assert!(waited >= Duration::from_millis(600) && waited < Duration::from_secs(10), "{waited:?}");
+    restarted(&partner, 1).await;
+    let answer = partner.check_availability(&command("W10")).await;
+    assert_eq!(answer.expect("the restarted plugin host answers").offers.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_host_past_its_memory_cap_aborts_alone_and_is_first_for_the_oom_killer() {
+    let options = HostOptions { memory_limit: Some(256 * 1024 * 1024), ..options() };
+    let settings = json!({"allocate_on": "health"});
+    let partner = ProcessPartner::start(&options, &misbehaving_library(), "greedy-1", &settings)
+        .expect("the plugin loads within the cap");
+    // Every plugin host of this test process asked the out-of-memory killer to take it first.
+    let hosts: Vec<u32> = children_of(std::process::id())
+        .into_iter()
+        .filter(|&pid| running(pid))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("plugin-host"))
+        })
+        .collect();
+    assert!(!hosts.is_empty(), "the plugin host runs");
+    for pid in hosts {
+        let adj = std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj")).unwrap_or_default();
+        assert!(adj.is_empty() || adj.trim() == "1000", "plugin host {pid}: {adj}");
+    }
+    let started = Instant::now();
+    let error = partner.health().await.expect_err("the plugin ran out of its memory");
+    assert!(error.is_plugin_host_crash() && error.message.contains("SIGABRT"), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(20), "it stopped at the cap, not at 64 GiB");
+    restarted(&partner, 1).await;
+    let answer = partner.check_availability(&command("W10")).await;
+    assert_eq!(answer.expect("the restarted plugin host answers").offers.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_isolated_plugin_cannot_write_files_though_it_can_in_process() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("written-by-the-plugin");
@@ -169,7 +235,7 @@ async fn an_isolated_plugin_cannot_write_files_though_it_can_in_process() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_isolated_plugin_refusing_its_settings_is_the_same_load_error_as_in_process() {
     let settings = json!({"lable": "typo"});
-    let error = ProcessPartner::start(host_program(), &misbehaving_library(), "m-1", &settings)
+    let error = ProcessPartner::start(&options(), &misbehaving_library(), "m-1", &settings)
         .expect_err("the plugin refuses the key");
     assert!(matches!(error, pathways_host::LoadError::Settings { .. }), "{error:?}");
     assert!(error.to_string().contains("lable") && error.is_bad_input(), "{error}");

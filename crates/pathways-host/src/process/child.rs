@@ -49,7 +49,9 @@ pub fn run_plugin_host() -> ExitCode {
         }
     };
     // Before any plugin code runs: the library's initialisers run when it is opened.
+    let memory = sandbox::contain_memory(init.memory_limit);
     let (sandbox, writes_denied) = sandbox::restrict();
+    let sandbox = format!("{sandbox}; {memory}");
     let loaded = PluginLibrary::open(&init.library)
         .and_then(|library| library.instantiate(&init.partner_id, &init.settings));
     let (partner, ready) = match loaded {
@@ -91,10 +93,18 @@ fn serve(input: &mut File, partner: &'static DylibPartner, output: &Arc<Mutex<Fi
         if request.code == CANCEL {
             let entry = lock(&calls).remove(&id);
             if let Some(token) = entry.flatten() {
-                // As in process: the plugin is asked to cancel, its late completion is counted
-                // here; the daemon counts the call complete when this answer arrives.
-                partner.abandon(token);
-                send(output, &Frame { id, code: STATUS_CANCELLED as u32, body: Vec::new() });
+                // As in process: the plugin is asked to cancel. The daemon is answered when the
+                // plugin has really let the call go (its late completion), so a call the plugin
+                // cannot cancel (a thread stuck in it) shows there as one, and the daemon kills
+                // a host that keeps it too long. If the call completed meanwhile, its answer
+                // found no entry and was not sent: answer now.
+                let out = output.clone();
+                let cancelled = move || {
+                    send(&out, &Frame { id, code: STATUS_CANCELLED as u32, body: Vec::new() });
+                };
+                if !partner.abandon_then(token, cancelled) {
+                    send(output, &Frame { id, code: STATUS_CANCELLED as u32, body: Vec::new() });
+                }
             }
             continue;
         }

@@ -94,6 +94,9 @@ pub(crate) struct Init {
     pub(crate) library: std::path::PathBuf,
     pub(crate) partner_id: String,
     pub(crate) settings: serde_json::Value,
+    /// A cap on the child's heap, in bytes (`RLIMIT_DATA`).
+    #[serde(default)]
+    pub(crate) memory_limit: Option<u64>,
 }
 
 /// The child's answer to [`INIT`]: the instance's manifest, or why it could not load.

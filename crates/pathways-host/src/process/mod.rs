@@ -17,4 +17,4 @@ mod partner;
 mod sandbox;
 
 pub use child::run_plugin_host;
-pub use partner::{ProcessPartner, PLUGIN_HOST_SUBCOMMAND};
+pub use partner::{HostOptions, ProcessPartner, PLUGIN_HOST_SUBCOMMAND};

@@ -18,12 +18,18 @@
 //! partner stops its supervisor, which kills the child; the child also exits when its stdin
 //! closes, so it never outlives the daemon.
 //!
-//! A child that hangs without dying is not killed: its calls time out and are cancelled as in
-//! process. If its reader stops reading altogether (a plugin whose `call` export blocks), the
-//! pipe fills after 64 KiB of requests and callers then block on the write, as they would
-//! block inside that `call` in process.
+//! A child that hangs without dying is killed too. Its calls time out and are cancelled as in
+//! process, and the child answers a cancel only once the plugin has really let the call go; a
+//! cancelled call still unanswered [`HostOptions::hung_after`] later (a thread stuck in the
+//! plugin, a plugin whose `call` export blocks the child's reader) means the child is hung: it
+//! is killed, its calls in flight fail as when it dies, and it is restarted.
+//!
+//! Memory: the child asks the kernel's out-of-memory killer to take it first
+//! (`oom_score_adj` 1000), so a plugin that eats memory is what is killed, not the daemon;
+//! with [`HostOptions::memory_limit`] its heap is also capped (`RLIMIT_DATA`), and an
+//! allocation past the cap aborts the child at once instead of pressing the whole machine.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -78,10 +84,33 @@ fn supervisor_runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
+/// How plugin hosts are run (`[plugins]` in the configuration).
+#[derive(Debug, Clone)]
+pub struct HostOptions {
+    /// The program started as `<program> plugin-host`.
+    pub program: PathBuf,
+    /// A cancelled call the plugin has still not let go of this long after its cancel means
+    /// the child is hung: it is killed and restarted.
+    pub hung_after: Duration,
+    /// A cap on the child's heap (`RLIMIT_DATA`), in bytes; `None` for no cap.
+    pub memory_limit: Option<u64>,
+}
+
+impl HostOptions {
+    /// The default hung-call limit.
+    pub const HUNG_AFTER: Duration = Duration::from_secs(10);
+
+    /// `program`, with the default hung-call limit and no memory cap.
+    pub fn new(program: impl Into<PathBuf>) -> Self {
+        Self { program: program.into(), hung_after: Self::HUNG_AFTER, memory_limit: None }
+    }
+}
+
 /// What a child is started with: the same every restart.
 #[derive(Debug, Clone)]
 struct Launch {
     program: PathBuf,
+    hung_after: Duration,
     init: Init,
 }
 
@@ -89,8 +118,9 @@ struct Launch {
 #[derive(Debug, Default)]
 struct Calls {
     pending: HashMap<u64, oneshot::Sender<Result<Reply, String>>>,
-    /// Calls given up on; the child owes each an answer (its cancel's).
-    abandoned: HashSet<u64>,
+    /// Calls given up on, and when; the child owes each an answer (its cancel's), which it
+    /// gives once the plugin has let the call go.
+    abandoned: HashMap<u64, Instant>,
     /// Set when the child died: how (`killed by signal 11 ...`). No call is added after.
     dead: Option<String>,
 }
@@ -155,21 +185,24 @@ impl ProcessPartner {
     /// `instantiate` do in process; returns once the instance is ready, or with the child's
     /// reason it could not load (the same [`LoadError`] as in process).
     pub fn start(
-        program: &Path,
+        options: &HostOptions,
         library: &Path,
         partner_id: &str,
         settings: &serde_json::Value,
     ) -> Result<Self, LoadError> {
+        let program = options.program.as_path();
         let settings = match settings {
             serde_json::Value::Null => serde_json::Value::Object(Default::default()),
             other => other.clone(),
         };
         let launch = Launch {
             program: program.to_path_buf(),
+            hung_after: options.hung_after,
             init: Init {
                 library: library.to_path_buf(),
                 partner_id: partner_id.to_string(),
                 settings,
+                memory_limit: options.memory_limit,
             },
         };
         let shared = Arc::new(Shared {
@@ -285,7 +318,7 @@ impl Drop for InFlight<'_> {
         }
         let mut calls = lock(&self.conn.calls);
         if calls.pending.remove(&self.id).is_some() && calls.dead.is_none() {
-            calls.abandoned.insert(self.id);
+            calls.abandoned.insert(self.id, Instant::now());
             drop(calls);
             self.conn.send(&Frame { id: self.id, code: CANCEL, body: Vec::new() });
         }
@@ -374,7 +407,7 @@ async fn supervise(
                             sandbox = %running.sandbox, "plugin host restarted");
                     }
                 }
-                match serve(running, &mut stop).await {
+                match serve(running, launch.hung_after, &mut stop).await {
                     Some(why) => why,
                     None => return,
                 }
@@ -472,27 +505,50 @@ async fn start_child(shared: &Arc<Shared>, launch: &Launch) -> Result<Running, L
     }
 }
 
-/// Serves calls to a running child until it dies (`Some(how)`) or the partner is dropped.
-async fn serve(running: Running, stop: &mut oneshot::Receiver<()>) -> Option<String> {
-    let Running { child, conn, ended, .. } = running;
-    tokio::select! {
-        ended = ended => {
-            // Its stdout closed: it is dying, or it broke the protocol and is killed.
-            let broke = match ended {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(e.to_string()),
-                Err(_) => Some("its reader stopped".to_string()),
-            };
-            let mut how = child.reap(broke.is_some()).await;
-            if let Some(broke) = broke {
-                how.push_str(&format!("; it broke the frame protocol: {broke}"));
+/// Serves calls to a running child until it dies or is killed as hung (`Some(how)`), or the
+/// partner is dropped.
+async fn serve(
+    running: Running,
+    hung_after: Duration,
+    stop: &mut oneshot::Receiver<()>,
+) -> Option<String> {
+    let Running { child, conn, mut ended, .. } = running;
+    // Often enough that a hung child is killed within a quarter of the limit past it.
+    let mut watch = tokio::time::interval((hung_after / 4).max(Duration::from_millis(10)));
+    watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            ended = &mut ended => {
+                // Its stdout closed: it is dying, or it broke the protocol and is killed.
+                let broke = match ended {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(e.to_string()),
+                    Err(_) => Some("its reader stopped".to_string()),
+                };
+                let mut how = child.reap(broke.is_some()).await;
+                if let Some(broke) = broke {
+                    how.push_str(&format!("; it broke the frame protocol: {broke}"));
+                }
+                fail_all(&conn, &how);
+                return Some(how);
             }
-            fail_all(&conn, &how);
-            Some(how)
-        }
-        _ = &mut *stop => {
-            drop(child);
-            None
+            _ = watch.tick() => {
+                let oldest = lock(&conn.calls).abandoned.values().min().copied();
+                if oldest.is_some_and(|since| since.elapsed() >= hung_after) {
+                    let how = format!(
+                        "killed as hung: a cancelled call was still running in the plugin {} ms \
+                         after its cancel ({})",
+                        hung_after.as_millis(),
+                        child.reap(true).await
+                    );
+                    fail_all(&conn, &how);
+                    return Some(how);
+                }
+            }
+            _ = &mut *stop => {
+                drop(child);
+                return None;
+            }
         }
     }
 }
@@ -521,7 +577,7 @@ fn read_replies(
             shared.completions.fetch_add(1, Ordering::SeqCst);
             // The caller may be being dropped right now; that is fine.
             let _ = caller.send(Ok((reply.code as i32, reply.body)));
-        } else if calls.abandoned.remove(&reply.id) {
+        } else if calls.abandoned.remove(&reply.id).is_some() {
             shared.completions.fetch_add(1, Ordering::SeqCst);
         } else {
             drop(calls);

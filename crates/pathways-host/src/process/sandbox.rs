@@ -12,6 +12,33 @@
 //! well-kept crate makes a useful one simple, and an allow-list of syscalls for arbitrary
 //! plugins (TLS, DNS, a tokio runtime) would be brittle.
 
+/// Puts the child first in line for the out-of-memory killer (`oom_score_adj` 1000: a plugin
+/// that eats the machine's memory is what the kernel kills, not the daemon) and, with `limit`,
+/// caps its heap (`RLIMIT_DATA`: private writable memory, so an allocation past it fails and
+/// the plugin aborts at once). Runs before [`restrict`], which closes `/proc/self` to writes
+/// too. Returns what was applied, in words for the log.
+#[cfg(target_os = "linux")]
+pub(crate) fn contain_memory(limit: Option<u64>) -> String {
+    let first = match std::fs::write("/proc/self/oom_score_adj", b"1000") {
+        Ok(()) => "killed first when memory runs out".to_string(),
+        Err(e) => format!("oom_score_adj could not be set ({e})"),
+    };
+    let Some(bytes) = limit else { return first };
+    let cap = libc::rlimit { rlim_cur: bytes, rlim_max: bytes };
+    // SAFETY: setrlimit reads the struct it is given, which lives across the call.
+    if unsafe { libc::setrlimit(libc::RLIMIT_DATA, &cap) } == 0 {
+        format!("{first}; heap capped at {} MiB", bytes / (1024 * 1024))
+    } else {
+        format!("{first}; the heap cap failed ({})", std::io::Error::last_os_error())
+    }
+}
+
+/// Elsewhere memory is not contained, and the description says so.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn contain_memory(_limit: Option<u64>) -> String {
+    "no memory containment on this platform".into()
+}
+
 /// Applies the restrictions; returns what is enforced, in words for the log, and whether the
 /// filesystem is really closed to writes.
 #[cfg(target_os = "linux")]

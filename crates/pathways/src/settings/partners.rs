@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use pathways_core::is_ons_local_authority;
+use pathways_host::HostOptions;
 use serde::Deserialize;
 
 /// `[plugins]`
@@ -24,6 +25,14 @@ pub struct PluginsSettings {
     /// "process"`: by default the running `pathways` itself. Set it when the daemon runs from
     /// somewhere it cannot find itself again (e.g. inside a test binary).
     pub host_program: Option<PathBuf>,
+    /// With `isolation = "process"`: a cancelled call the plugin has still not let go of this
+    /// many milliseconds after its cancel means the plugin host is hung; it is killed and
+    /// restarted. 100 to 600000.
+    pub hung_after_ms: u64,
+    /// With `isolation = "process"`: a cap on each plugin host's heap in MiB (an allocation
+    /// past it aborts that host, which is restarted); 0, the default, for none. Each host is
+    /// also the first process the kernel's out-of-memory killer takes.
+    pub memory_limit_mb: u64,
 }
 
 impl Default for PluginsSettings {
@@ -32,11 +41,22 @@ impl Default for PluginsSettings {
             dir: vec![PathBuf::from("target/release")],
             isolation: Isolation::InProcess,
             host_program: None,
+            hung_after_ms: HostOptions::HUNG_AFTER.as_millis() as u64,
+            memory_limit_mb: 0,
         }
     }
 }
 
 impl PluginsSettings {
+    /// How plugin hosts are run, from these settings.
+    pub fn host_options(&self) -> Result<HostOptions, String> {
+        Ok(HostOptions {
+            program: self.host_program()?,
+            hung_after: std::time::Duration::from_millis(self.hung_after_ms),
+            memory_limit: (self.memory_limit_mb > 0).then(|| self.memory_limit_mb * 1024 * 1024),
+        })
+    }
+
     /// The program started as the plugin host: `host_program`, or the running executable.
     pub fn host_program(&self) -> Result<PathBuf, String> {
         match &self.host_program {
@@ -256,6 +276,22 @@ pub(super) fn validate_isolation(
     plugins: &PluginsSettings,
     partners: &[PartnerSettings],
 ) -> Result<(), (String, String)> {
+    if !(100..=600_000).contains(&plugins.hung_after_ms) {
+        return Err((
+            "plugins.hung_after_ms".into(),
+            format!("must be 100 to 600000 (milliseconds), not {}", plugins.hung_after_ms),
+        ));
+    }
+    if plugins.memory_limit_mb != 0 && !(16..=1_048_576).contains(&plugins.memory_limit_mb) {
+        return Err((
+            "plugins.memory_limit_mb".into(),
+            format!(
+                "must be 0 (no cap) or 16 to 1048576 (MiB), not {}: a plugin host needs some \
+                 memory to load its plugin",
+                plugins.memory_limit_mb
+            ),
+        ));
+    }
     let isolated = partners
         .iter()
         .any(|p| p.enabled && p.plugin.is_some() && p.isolation(plugins) == Isolation::Process);

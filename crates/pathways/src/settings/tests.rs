@@ -377,4 +377,28 @@ fn isolation_defaults_to_in_process_a_partner_overrides_it_and_a_missing_host_is
     let inbox = INBOX.replace("kind = \"inbox\"", "kind = \"inbox\"\nisolation = \"process\"");
     let err = load(&format!("{GOOD}{inbox}"), &[]).0.unwrap_err();
     assert_eq!(err.field, "partners[1].isolation", "{err}");
+
+    // How plugin hosts are run: a hung host's limit and a heap cap, each checked.
+    let settings = load(GOOD, &[]).0.unwrap();
+    let options = settings.plugins.host_options().unwrap();
+    assert_eq!((options.hung_after.as_millis(), options.memory_limit), (10_000, None));
+    let tuned = load(
+        GOOD,
+        &[
+            ("PATHWAYS__PLUGINS__HUNG_AFTER_MS", "2500"),
+            ("PATHWAYS__PLUGINS__MEMORY_LIMIT_MB", "256"),
+        ],
+    );
+    let options = tuned.0.unwrap().plugins.host_options().unwrap();
+    assert_eq!(options.hung_after.as_millis(), 2500);
+    assert_eq!(options.memory_limit, Some(256 * 1024 * 1024));
+    for (variable, value, field) in [
+        ("PATHWAYS__PLUGINS__HUNG_AFTER_MS", "10", "plugins.hung_after_ms"),
+        ("PATHWAYS__PLUGINS__HUNG_AFTER_MS", "600001", "plugins.hung_after_ms"),
+        ("PATHWAYS__PLUGINS__MEMORY_LIMIT_MB", "8", "plugins.memory_limit_mb"),
+    ] {
+        let err = load(GOOD, &[(variable, value)]).0.unwrap_err();
+        assert_eq!(err.field, field, "{err}");
+        assert!(err.problem.contains(value), "{err}");
+    }
 }
