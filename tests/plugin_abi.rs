@@ -511,3 +511,49 @@ async fn the_referral_check_withdraws_the_referral_where_the_plugin_can_cancel()
         "{failed:?}"
     );
 }
+
+/// A plugin built with a newer minor SDK that added a field to every payload type: the host
+/// reads its manifest and answers (each object carrying a field the host does not know) and the
+/// plugin's SDK reads the host's requests (each carrying a field it does not know), for every
+/// operation, so neither side's upgrade breaks the other.
+#[tokio::test]
+async fn a_plugin_from_a_newer_sdk_and_this_host_read_each_others_extra_fields() {
+    captured_logs();
+    let path = plugin_library("pathways_test_newer_sdk_partner");
+    let library = PluginLibrary::open(&path).expect("a semver-compatible newer SDK loads");
+    let manifest = library.manifest();
+    assert_eq!(manifest.plugin, "newer-sdk");
+    assert_eq!(manifest.build.as_ref().unwrap().sdk_version, "0.1.99");
+    assert!(manifest.capabilities.contains(&pathways_core::Capability::Cancel));
+    let partner = library.instantiate("newer-pantry", &json!({})).unwrap();
+
+    let mut q = query("E09000020");
+    q.needs = vec![NeedRequest { code: NeedCode::Food, urgency: Urgency::Urgent }];
+    let availability = partner.check_availability(&q).await.expect("its answer reads");
+    assert_eq!(availability.offers.len(), 1);
+    assert_eq!(availability.offers[0].service.id, "parcel");
+    // An error answer with an extra field reads as the error it is.
+    let refused = partner.check_availability(&query("REFUSE")).await.unwrap_err();
+    assert_eq!(refused.kind, pathways_core::PartnerErrorKind::InvalidRequest, "{refused}");
+    assert!(refused.message.contains("no such area"), "{refused}");
+
+    let reference = refer(&partner, "newer-key-1").await;
+    assert_eq!(reference.partner_reference, "NEWER-newer-key-1");
+    assert_eq!(refer(&partner, "newer-key-1").await, reference, "idempotent through the fields");
+    let status = partner.referral_status(&reference).await.expect("status reads");
+    assert_eq!(status.state, pathways_core::TaskState::Requested);
+    let cancelled =
+        partner.cancel_referral(&cancel_request(&reference, CancelReason::NoLongerNeeded)).await;
+    assert_eq!(cancelled.expect("cancel reads").state, pathways_core::TaskState::Cancelled);
+
+    let counts = health_counts(&partner).await;
+    // Every request with a body (not health's) was widened before the SDK read it, and every
+    // answer before the host did.
+    assert!(counts["requests_widened"].as_u64().unwrap() >= 6, "{counts}");
+    assert!(counts["answers_widened"].as_u64().unwrap() >= 7, "{counts}");
+
+    // The whole conformance check, referrals included, passes it too.
+    let options = pathways_host::conformance::Options { referrals: true, ..Default::default() };
+    let report = pathways_host::conformance::run_with(&path, &json!({}), &options).await;
+    assert!(report.passed(), "{report:#?}");
+}

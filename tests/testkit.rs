@@ -24,6 +24,7 @@ pub const PLUGIN_PACKAGES: &[&str] = &[
     "pathways-test-no-entry",
     "pathways-test-old-sdk-partner",
     "pathways-test-cancelling-partner",
+    "pathways-test-newer-sdk-partner",
 ];
 
 /// The workspace root (the folder holding the top `Cargo.toml`).

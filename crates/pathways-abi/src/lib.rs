@@ -28,7 +28,11 @@
 //! ways, is read tolerantly: unknown fields are ignored and missing new fields take their
 //! defaults, including the case parts a referral carries (referrer, household, consent), so a
 //! plugin built on a newer minor SDK that adds a defaulted field works with this host, and the
-//! reverse. Only what people write (cases, configuration, a plugin's settings) is strict.
+//! reverse. Only what people write (cases, configuration, a plugin's settings) is strict. The
+//! test fixture `pathways-test-newer-sdk-partner` holds the project to it: a library claiming
+//! a newer SDK whose every answer, and every request its SDK reads, carries a field the other
+//! side does not know, and which loads, answers every operation and passes `plugins check
+//! --referral`.
 
 #![no_std]
 
