@@ -55,12 +55,12 @@ pub fn referral(
     let manifest = partner.manifest();
     Referral::for_partner(
         case,
-        partner.partner_id(),
+        &partner.partner_id().parse().unwrap(),
         service,
         needs,
         &manifest.shares,
         manifest.is_domestic_abuse_service(),
-        key.into(),
+        key.parse().unwrap(),
     )
 }
 
@@ -115,7 +115,8 @@ pub async fn conformance(plugin: &str, settings: &Value) -> ConformanceReport {
         _ => "W10 5AB",
     };
     let postcode = Some(postcode.to_string());
-    let options = pathways_host::conformance::Options { referrals: true, area, postcode };
+    let options =
+        pathways_host::conformance::Options { referrals: true, area, postcode, isolation: None };
     let report = pathways_host::conformance::run_with(&library(plugin), settings, &options).await;
     let failed: Vec<_> = report.checks.iter().filter(|c| !c.passed).collect();
     assert!(report.passed(), "failed checks: {failed:#?}");

@@ -80,7 +80,10 @@ async fn refer(partner: &DylibPartner, key: &str) -> ReferralRef {
     }))
     .unwrap();
     let receipt = partner.send_referral(&referral).await.unwrap();
-    ReferralRef { partner_reference: receipt.partner_reference, idempotency_key: key.into() }
+    ReferralRef {
+        partner_reference: receipt.partner_reference,
+        idempotency_key: key.parse().unwrap(),
+    }
 }
 
 fn cancel_request(reference: &ReferralRef, reason: CancelReason) -> CancelRequest {
@@ -437,13 +440,15 @@ async fn cancel_reaches_an_sdk_plugin_that_declares_it_and_a_panic_there_is_cont
     assert_eq!(counts["cancel_referral_calls"], 2, "both cancels reached the plugin: {counts}");
 
     // A partner's own refusal comes back as its error.
-    let unknown = ReferralRef { partner_reference: "nope".into(), idempotency_key: "nope".into() };
+    let unknown =
+        ReferralRef { partner_reference: "nope".into(), idempotency_key: "nope".parse().unwrap() };
     let err =
         partner.cancel_referral(&cancel_request(&unknown, CancelReason::Other)).await.unwrap_err();
     assert_eq!(err.kind, PartnerErrorKind::Permanent, "{err}");
 
     // A panic in cancel_referral is a plugin fault, and the plugin lives on.
-    let panics = ReferralRef { partner_reference: "PANIC".into(), idempotency_key: "p".into() };
+    let panics =
+        ReferralRef { partner_reference: "PANIC".into(), idempotency_key: "p".parse().unwrap() };
     let err =
         partner.cancel_referral(&cancel_request(&panics, CancelReason::Other)).await.unwrap_err();
     assert_eq!(err.kind, PartnerErrorKind::PluginFault, "{err}");

@@ -753,12 +753,12 @@ mod tests {
         });
         let referral = crate::Referral::for_partner(
             &case,
-            "housing",
+            &"housing".parse().unwrap(),
             crate::ServiceRef { id: "s".into(), name: "S".into() },
             &[NeedCode::HousingHomelessness],
             &[crate::ClientField::Name, crate::ClientField::Household],
             false,
-            "key-1".into(),
+            "key-1".parse().unwrap(),
         );
         let mut wire = serde_json::to_value(&referral).unwrap();
         wire["referrer"]["team"] = "a".into();

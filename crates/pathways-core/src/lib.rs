@@ -19,6 +19,7 @@
 mod availability;
 mod case;
 mod error;
+mod ids;
 mod need;
 mod outcome;
 mod partner;
@@ -38,6 +39,7 @@ pub use case::{
     Client, Consent, ConsentCover, DutyToRefer, Household, LawfulBasis, Need, Referrer, ShareWith,
 };
 pub use error::{PartnerError, PartnerErrorKind, PLUGIN_HOST_DIED};
+pub use ids::{IdempotencyKey, InvalidId, PartnerId};
 pub use need::{NeedCode, Urgency};
 pub use outcome::{FollowUp, NeedMet, NeedOutcome, Ons4};
 pub use partner::{BuildInfo, Capability, Health, HealthStatus, Manifest, Partner, PartnerKind};

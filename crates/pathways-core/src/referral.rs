@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::availability::ServiceRef;
 use crate::case::{Case, Consent, Household, Referrer};
+use crate::ids::{IdempotencyKey, PartnerId};
 use crate::need::{NeedCode, Urgency};
 use crate::personal::Personal;
 
@@ -85,11 +86,11 @@ impl ClientField {
 pub struct Referral {
     /// Unique per referral and stable across retries: a partner treats a repeat as the same
     /// referral.
-    pub idempotency_key: String,
+    pub idempotency_key: IdempotencyKey,
     /// The referrer's case reference.
     pub case_reference: String,
     /// The partner id from configuration.
-    pub partner_id: String,
+    pub partner_id: PartnerId,
     /// The service referred to.
     pub service: ServiceRef,
     /// The needs this partner is asked to meet.
@@ -166,12 +167,12 @@ impl Referral {
     /// the referrer.
     pub fn for_partner(
         case: &Case,
-        partner_id: &str,
+        partner_id: &PartnerId,
         service: ServiceRef,
         needs: &[NeedCode],
         declared: &[ClientField],
         is_domestic_abuse_service: bool,
-        idempotency_key: String,
+        idempotency_key: IdempotencyKey,
     ) -> Self {
         let selected = |n: &crate::case::Need| needs.contains(&n.code);
         let to = (partner_id, service);
@@ -182,12 +183,12 @@ impl Referral {
     /// code twice, and the other's notes are not this partner's to read).
     pub fn for_need(
         case: &Case,
-        partner_id: &str,
+        partner_id: &PartnerId,
         service: ServiceRef,
         need_id: &str,
         declared: &[ClientField],
         is_domestic_abuse_service: bool,
-        idempotency_key: String,
+        idempotency_key: IdempotencyKey,
     ) -> Self {
         let selected = |n: &crate::case::Need| n.id == need_id;
         let to = (partner_id, service);
@@ -196,11 +197,11 @@ impl Referral {
 
     fn build(
         case: &Case,
-        (partner_id, service): (&str, ServiceRef),
+        (partner_id, service): (&PartnerId, ServiceRef),
         selected: impl Fn(&crate::case::Need) -> bool,
         declared: &[ClientField],
         is_domestic_abuse_service: bool,
-        idempotency_key: String,
+        idempotency_key: IdempotencyKey,
     ) -> Self {
         let fields = Self::fields_shared(case, declared, is_domestic_abuse_service);
         let has = |f: ClientField| fields.contains(&f);
@@ -234,7 +235,7 @@ impl Referral {
         Referral {
             idempotency_key,
             case_reference: case.reference.clone(),
-            partner_id: partner_id.to_string(),
+            partner_id: partner_id.clone(),
             service,
             needs: referred,
             client: shared,
@@ -283,7 +284,7 @@ pub struct ReferralRef {
     /// The partner's reference from the receipt.
     pub partner_reference: String,
     /// Our idempotency key for it.
-    pub idempotency_key: String,
+    pub idempotency_key: IdempotencyKey,
 }
 
 /// Asks a partner to withdraw a referral it was sent ([`crate::Partner::cancel_referral`]).
@@ -495,12 +496,12 @@ mod tests {
         let declared = [ClientField::Name, ClientField::YearOfBirth, ClientField::Phone];
         let r = Referral::for_partner(
             &case(false),
-            "fb",
+            &"fb".parse().unwrap(),
             service(),
             &[NeedCode::Food],
             &declared,
             false,
-            "k".into(),
+            "k".parse().unwrap(),
         );
         let json = serde_json::to_value(&r).unwrap();
         let client = json["client"].as_object().unwrap();
@@ -521,12 +522,12 @@ mod tests {
         assert_eq!(twice.needs[0].code, twice.needs[1].code);
         let r = Referral::for_need(
             &twice,
-            "fb",
+            &"fb".parse().unwrap(),
             service(),
             &twice.needs[1].id,
             &[ClientField::NeedNotes],
             false,
-            "k".into(),
+            "k".parse().unwrap(),
         );
         let text = serde_json::to_string(&r).unwrap();
         assert!(text.contains("low mood") && !text.contains("no food"), "{text}");
@@ -538,12 +539,12 @@ mod tests {
         let declared = [ClientField::NeedNotes];
         let r = Referral::for_partner(
             &case(false),
-            "nhs",
+            &"nhs".parse().unwrap(),
             service(),
             &[NeedCode::MentalHealth],
             &declared,
             false,
-            "k".into(),
+            "k".parse().unwrap(),
         );
         let text = serde_json::to_string(&r).unwrap();
         assert!(text.contains("low mood"));
@@ -556,12 +557,12 @@ mod tests {
             [ClientField::Name, ClientField::Address, ClientField::Phone, ClientField::Postcode];
         let to_foodbank = Referral::for_partner(
             &case(true),
-            "fb",
+            &"fb".parse().unwrap(),
             service(),
             &[NeedCode::Food],
             &declared,
             false,
-            "k".into(),
+            "k".parse().unwrap(),
         );
         assert!(to_foodbank.client.address.is_none());
         assert!(to_foodbank.client.phone.is_none());
@@ -570,12 +571,12 @@ mod tests {
         assert!(to_foodbank.client.name.is_some());
         let to_da = Referral::for_partner(
             &case(true),
-            "da",
+            &"da".parse().unwrap(),
             service(),
             &[NeedCode::Food],
             &declared,
             true,
-            "k".into(),
+            "k".parse().unwrap(),
         );
         assert!(to_da.client.address.is_some());
         assert!(!to_da.client.contact_via_referrer);

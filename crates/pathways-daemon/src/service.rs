@@ -190,7 +190,8 @@ impl Handle {
                     &live,
                     view.case(),
                     step,
-                    "(given when sent)".into(),
+                    // The real key is derived when it is sent; the page does not show it.
+                    "pw-preview".into(),
                 );
                 (step.clone(), referral)
             })

@@ -112,7 +112,8 @@ async fn a_reload_keeps_the_breakers_and_statistics_of_partners_that_stay() {
 
     // The dispatcher's status polls to `fb` fail twice: its circuit opens, for plans too.
     let lane = first.referral_lane("fb").unwrap();
-    let reference = ReferralRef { partner_reference: "R".into(), idempotency_key: "k".into() };
+    let reference =
+        ReferralRef { partner_reference: "R".into(), idempotency_key: "k".parse().unwrap() };
     for _ in 0..2 {
         assert!(lane.status(&reference, Duration::from_secs(5)).await.is_err());
     }

@@ -16,6 +16,13 @@
 //! credentials) or the plugin's. Run it against a test system: the referral is real to whatever
 //! the settings point at. At a partner that can cancel, the synthetic referral does not linger:
 //! the check withdraws it. One that cannot keeps it, as before, until someone there removes it.
+//!
+//! With [`Options::isolation`] (`plugins check --isolation process`) every instance the check
+//! makes runs in a plugin host child, as `isolation = "process"` runs it in the daemon: a plugin
+//! that aborts or segfaults fails the check it crashed in (`the plugin host died ... SIGSEGV`)
+//! and the checks after it go on against a restarted host, where in process it would take the
+//! check itself down with no report. The library is still opened here to read its handshake
+//! and manifest, as `plugins list` does.
 
 use std::path::Path;
 use std::time::Duration;
@@ -29,6 +36,8 @@ use pathways_core::{
 
 use crate::library::PluginLibrary;
 use crate::partner::DylibPartner;
+use crate::process::{HostOptions, ProcessPartner};
+use crate::CallStats;
 
 /// How long any single check may take.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -75,6 +84,82 @@ pub struct Options {
     pub area: Option<String>,
     /// The synthetic client's postcode (default `W10 5AB`), near the plugin's services.
     pub postcode: Option<String>,
+    /// Run each instance in a plugin host child started this way, not in this process.
+    pub isolation: Option<HostOptions>,
+}
+
+/// The instance under check, wherever it runs.
+#[derive(Debug)]
+enum Subject {
+    InProcess(DylibPartner),
+    Isolated(ProcessPartner),
+}
+
+impl Subject {
+    async fn call_raw(&self, op: u32, body: &[u8]) -> Result<(i32, Vec<u8>), PartnerError> {
+        match self {
+            Subject::InProcess(p) => p.call_raw(op, body).await,
+            Subject::Isolated(p) => p.call_raw(op, body).await,
+        }
+    }
+
+    fn call_stats(&self) -> CallStats {
+        match self {
+            Subject::InProcess(p) => p.call_stats(),
+            Subject::Isolated(p) => p.call_stats(),
+        }
+    }
+
+    fn partner_id(&self) -> &str {
+        match self {
+            Subject::InProcess(p) => p.partner_id(),
+            Subject::Isolated(p) => p.partner_id(),
+        }
+    }
+
+    /// How many times the instance's plugin host has died (0 in process, where a crash ends
+    /// the check).
+    fn crashes(&self) -> u64 {
+        match self {
+            Subject::InProcess(_) => 0,
+            Subject::Isolated(p) => p.deaths(),
+        }
+    }
+
+    /// Before the next check: a plugin host that a check crashed is given time to come back,
+    /// so the next check tests the plugin, not the restart.
+    async fn settle(&self) {
+        if let Subject::Isolated(p) = self {
+            p.ready(CHECK_TIMEOUT).await;
+        }
+    }
+}
+
+impl std::ops::Deref for Subject {
+    type Target = dyn Partner;
+
+    fn deref(&self) -> &(dyn Partner + 'static) {
+        match self {
+            Subject::InProcess(p) => p,
+            Subject::Isolated(p) => p,
+        }
+    }
+}
+
+/// Makes the instance `conformance-check` of `library` with `settings`, in this process or in a
+/// plugin host; the error as the operator would see it.
+fn instantiate(
+    lib: &PluginLibrary,
+    library: &Path,
+    isolation: Option<&HostOptions>,
+    settings: &serde_json::Value,
+) -> Result<Subject, String> {
+    match isolation {
+        None => lib.instantiate("conformance-check", settings).map(Subject::InProcess),
+        Some(host) => ProcessPartner::start(host, library, "conformance-check", settings)
+            .map(Subject::Isolated),
+    }
+    .map_err(|e| e.to_string())
 }
 
 impl Options {
@@ -113,18 +198,25 @@ pub async fn run_with(
             return report;
         }
     };
+    let isolation = options.isolation.as_ref();
     report.record("manifest", check_manifest(&lib));
-    report.record("settings are strict", check_strict_settings(&lib, settings));
-    let partner = match lib.instantiate("conformance-check", settings) {
+    report.record(
+        "settings are strict",
+        check_strict_settings(settings, |probe| {
+            instantiate(&lib, library, isolation, probe).map(drop)
+        }),
+    );
+    let partner = match instantiate(&lib, library, isolation, settings) {
         Ok(p) => {
+            let where_ = if isolation.is_some() { " in a plugin host" } else { "" };
             report.record(
                 "settings accepted",
-                Ok("the plugin started with the given settings".into()),
+                Ok(format!("the plugin started with the given settings{where_}")),
             );
             p
         }
         Err(e) => {
-            report.record("settings accepted", Err(e.to_string()));
+            report.record("settings accepted", Err(e));
             return report;
         }
     };
@@ -145,11 +237,15 @@ pub async fn run_with(
         partner.manifest().areas.first().cloned().unwrap_or_else(|| "E09000020".into())
     });
     let client = Client { area: &area, postcode: options.postcode() };
+    partner.settle().await;
     let offered = check_availability(&partner, &client).await;
     let first_offer = offered.as_ref().ok().and_then(|(_, offer)| offer.clone());
     report.record("availability", offered.map(|(detail, _)| detail));
+    partner.settle().await;
     report.record("errors are contained", check_error_containment(&partner).await);
+    partner.settle().await;
     report.record("cancellation", check_cancellation(&partner, &client).await);
+    partner.settle().await;
     if options.referrals {
         referral_checks(&mut report, &partner, first_offer, &client).await;
     }
@@ -163,7 +259,7 @@ const NO_CANCEL: &str = "the manifest declares no `cancel` capability: a cancell
 /// Sends a synthetic referral twice with one key, then asks its status and cancels it.
 async fn referral_checks(
     report: &mut ConformanceReport,
-    partner: &DylibPartner,
+    partner: &Subject,
     offer: Option<pathways_core::Offer>,
     client: &Client<'_>,
 ) {
@@ -187,9 +283,17 @@ async fn referral_checks(
         return;
     }
     let key = format!("conformance-{}", chrono::Utc::now().timestamp_micros());
+    let (Ok(partner_id), Ok(key)) = (
+        pathways_core::PartnerId::new(partner.partner_id()),
+        pathways_core::IdempotencyKey::new(key),
+    ) else {
+        report
+            .record("referral", Err("the check's own partner id or key is invalid (a bug)".into()));
+        return;
+    };
     let referral = pathways_core::Referral::for_partner(
         &case,
-        partner.partner_id(),
+        &partner_id,
         offer.service.clone(),
         &[offer.need],
         &manifest.shares,
@@ -237,7 +341,7 @@ async fn referral_checks(
             answer(partner.referral_status(&reference)).await.map(|s| format!("{:?}", s.state));
         report.record("referral status", status);
     }
-    report.record("referral cancel", check_referral_cancel(partner, &reference).await);
+    report.record("referral cancel", check_referral_cancel(&**partner, &reference).await);
 }
 
 /// Withdraws the synthetic referral where the plugin can: `cancelled` (or the final state it
@@ -314,7 +418,7 @@ fn whose(error: &pathways_core::PartnerError) -> String {
 /// A made-up client for `need`, in the plugin's first area, with everything a referral may
 /// require recorded (the Duty to Refer facts for the first authority the plugin requires).
 fn synthetic_case(
-    partner: &DylibPartner,
+    partner: &Subject,
     need: pathways_core::NeedCode,
     client: &Client<'_>,
 ) -> pathways_core::Case {
@@ -408,8 +512,8 @@ fn check_manifest(lib: &PluginLibrary) -> Result<String, String> {
 }
 
 fn check_strict_settings(
-    lib: &PluginLibrary,
     settings: &serde_json::Value,
+    instantiate: impl FnOnce(&serde_json::Value) -> Result<(), String>,
 ) -> Result<String, String> {
     const PROBE: &str = "pathways_conformance_unknown_key";
     let mut probe = match settings {
@@ -418,9 +522,9 @@ fn check_strict_settings(
         _ => return Err("settings must be a JSON object".into()),
     };
     probe.insert(PROBE.into(), serde_json::Value::Bool(true));
-    match lib.instantiate("conformance-check", &serde_json::Value::Object(probe)) {
+    match instantiate(&serde_json::Value::Object(probe)) {
         Ok(_) => Err(format!("a made-up settings key `{PROBE}` was accepted: declare the settings with #[serde(deny_unknown_fields)]")),
-        Err(e) if e.to_string().contains(PROBE) => Ok("a made-up key is refused by name".into()),
+        Err(e) if e.contains(PROBE) => Ok("a made-up key is refused by name".into()),
         Err(e) => Err(format!("a made-up key was refused without naming it: {e}")),
     }
 }
@@ -431,7 +535,7 @@ struct Client<'a> {
     postcode: &'a str,
 }
 
-fn synthetic_query(partner: &DylibPartner, client: &Client<'_>) -> AvailabilityQuery {
+fn synthetic_query(partner: &Subject, client: &Client<'_>) -> AvailabilityQuery {
     let m = partner.manifest();
     AvailabilityQuery {
         needs: m.needs.iter().map(|&code| NeedRequest { code, urgency: Urgency::Soon }).collect(),
@@ -447,7 +551,7 @@ fn synthetic_query(partner: &DylibPartner, client: &Client<'_>) -> AvailabilityQ
 
 /// The availability check's detail, and the first offer (to refer to).
 async fn check_availability(
-    partner: &DylibPartner,
+    partner: &Subject,
     client: &Client<'_>,
 ) -> Result<(String, Option<pathways_core::Offer>), String> {
     let query = synthetic_query(partner, client);
@@ -474,7 +578,7 @@ async fn check_availability(
     Ok((detail, referable))
 }
 
-async fn check_error_containment(partner: &DylibPartner) -> Result<String, String> {
+async fn check_error_containment(partner: &Subject) -> Result<String, String> {
     for (what, op, body) in [
         ("a malformed request", OP_CHECK_AVAILABILITY, &b"{not json"[..]),
         ("an unknown operation", 9_999, &b"null"[..]),
@@ -496,9 +600,10 @@ async fn check_error_containment(partner: &DylibPartner) -> Result<String, Strin
     Ok("malformed request and unknown operation answered with errors; still healthy".into())
 }
 
-async fn check_cancellation(partner: &DylibPartner, client: &Client<'_>) -> Result<String, String> {
+async fn check_cancellation(partner: &Subject, client: &Client<'_>) -> Result<String, String> {
     let query = serde_json::to_vec(&synthetic_query(partner, client)).map_err(|e| e.to_string())?;
     let before = partner.call_stats();
+    let crashes = partner.crashes();
     // Start a call and abandon it at once: the plugin must still complete it exactly once.
     let _ =
         tokio::time::timeout(Duration::ZERO, partner.call_raw(OP_CHECK_AVAILABILITY, &query)).await;
@@ -509,6 +614,11 @@ async fn check_cancellation(partner: &DylibPartner, client: &Client<'_>) -> Resu
             return Err("a call was completed twice".into());
         }
         if now.awaiting_late_completion == 0 && now.in_flight == 0 {
+            // A plugin host that died ends its calls too: that is no completion.
+            partner.settle().await;
+            if partner.crashes() > crashes {
+                return Err("the plugin host died while the abandoned call was cancelled".into());
+            }
             return Ok("an abandoned call was still completed, exactly once".into());
         }
         if tokio::time::Instant::now() > deadline {
@@ -590,7 +700,10 @@ mod tests {
     }
 
     fn reference() -> ReferralRef {
-        ReferralRef { partner_reference: "P-1".into(), idempotency_key: "conformance-1".into() }
+        ReferralRef {
+            partner_reference: "P-1".into(),
+            idempotency_key: "conformance-1".parse().unwrap(),
+        }
     }
 
     async fn check(partner: &Scripted) -> Result<String, String> {

@@ -80,12 +80,12 @@ async fn stored_referral(store: &Arc<dyn Store>) -> (Referral, ReferralId) {
     let case_id = store.insert_case("ca", &case).await.unwrap();
     let referral = Referral::for_partner(
         &case,
-        ID,
+        &ID.parse().unwrap(),
         ServiceRef { id: "befriending".into(), name: "Telephone befriending".into() },
         &[NeedCode::SocialIsolation],
         &[ClientField::Name, ClientField::Phone, ClientField::Postcode],
         false,
-        "key-1".into(),
+        "key-1".parse().unwrap(),
     );
     let ids = store.create_referrals(&case_id, vec![referral.clone().into()], Utc::now()).await;
     (referral, ids.unwrap().remove(0))

@@ -5,7 +5,9 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use pathways_core::{CancelRequest, PartnerError, PartnerErrorKind, ReferralRef, ReferralStatus};
+use pathways_core::{
+    CancelRequest, IdempotencyKey, PartnerError, PartnerErrorKind, ReferralRef, ReferralStatus,
+};
 use pathways_orchestrator::{LaneError, ReferralLane};
 use pathways_store::{AuditAction, AuditEntry, AuditOutcome, CancelItem, CancelOutcome};
 use pathways_store::{CancelState, DispatchOutcome};
@@ -17,32 +19,40 @@ use crate::Ctx;
 /// Tells `item`'s partner, through `lane`, to withdraw it, and records how that ended.
 pub(crate) async fn attempt(ctx: &Ctx, worker: &str, item: CancelItem, lane: Option<ReferralLane>) {
     let settings = ctx.settings;
-    let request = CancelRequest {
-        reference: ReferralRef {
-            partner_reference: item.partner_reference.clone(),
-            idempotency_key: item.idempotency_key.clone(),
-        },
-        reason: item.reason,
-    };
+    // The key was checked when the referral was made; a stored one that no longer reads is a
+    // damaged record, and the cancel fails with that reason rather than being sent.
+    let key = IdempotencyKey::new(item.idempotency_key.clone()).map_err(|e| {
+        PartnerError::permanent(format!("the referral's stored key cannot be sent: {e}"))
+    });
     let started = Instant::now();
-    let outcome = match lane {
-        None => outcome_of(&item, &settings, Err(not_enabled(&item.partner_id))),
-        Some(lane) => match lane.cancel(&request, settings.send_timeout).await {
-            // An open circuit or a full lane: a retry-later without calling the partner, and
-            // so without spending the attempt, unless it would fall past the age budget.
-            Err(refused) if !refused.reached_partner() => {
-                let wait = refusal_wait(item.attempt, &settings, &refused);
-                let error = refused.into_partner_error();
-                match past_age(item.attempt, item.requested_at, &settings, wait, &error) {
-                    Some(reason) => CancelOutcome::Failed { reason },
-                    None => {
-                        release(ctx, worker, &item, wait, &error).await;
-                        return;
+    let outcome = match (lane, key) {
+        (_, Err(error)) => outcome_of(&item, &settings, Err(error)),
+        (None, Ok(_)) => outcome_of(&item, &settings, Err(not_enabled(&item.partner_id))),
+        (Some(lane), Ok(idempotency_key)) => {
+            let request = CancelRequest {
+                reference: ReferralRef {
+                    partner_reference: item.partner_reference.clone(),
+                    idempotency_key,
+                },
+                reason: item.reason,
+            };
+            match lane.cancel(&request, settings.send_timeout).await {
+                // An open circuit or a full lane: a retry-later without calling the partner, and
+                // so without spending the attempt, unless it would fall past the age budget.
+                Err(refused) if !refused.reached_partner() => {
+                    let wait = refusal_wait(item.attempt, &settings, &refused);
+                    let error = refused.into_partner_error();
+                    match past_age(item.attempt, item.requested_at, &settings, wait, &error) {
+                        Some(reason) => CancelOutcome::Failed { reason },
+                        None => {
+                            release(ctx, worker, &item, wait, &error).await;
+                            return;
+                        }
                     }
                 }
+                other => outcome_of(&item, &settings, other.map_err(LaneError::into_partner_error)),
             }
-            other => outcome_of(&item, &settings, other.map_err(LaneError::into_partner_error)),
-        },
+        }
     };
     tracing::info!(referral_id = %item.referral_id, partner = %item.partner_id,
         attempt = item.attempt, took_ms = started.elapsed().as_millis() as u64,

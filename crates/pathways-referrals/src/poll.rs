@@ -226,10 +226,14 @@ async fn poll_one(
     timeout: Duration,
 ) -> Polled {
     let id = &referral.referral_id;
-    let reference = ReferralRef {
-        partner_reference: referral.partner_reference.clone(),
-        idempotency_key: referral.idempotency_key.clone(),
+    let Ok(idempotency_key) = pathways_core::IdempotencyKey::new(referral.idempotency_key.clone())
+    else {
+        // Checked when the referral was made: a damaged record, not the partner's doing.
+        tracing::error!(referral_id = %id, "the referral's stored key cannot be sent; not polled");
+        return Polled::Unchanged;
     };
+    let reference =
+        ReferralRef { partner_reference: referral.partner_reference.clone(), idempotency_key };
     let status = match lane.status(&reference, timeout).await {
         Ok(status) => status,
         Err(e) if !e.reached_partner() => return Polled::NotAsked,

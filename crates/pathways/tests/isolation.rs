@@ -470,3 +470,68 @@ async fn plugin_hosts_end_with_the_daemon_even_when_it_is_killed() {
     }
     sandbox.shutdown().await;
 }
+
+/// `plugins check --isolation process`: a plugin that segfaults in one operation fails that
+/// check, naming the crash, and the checks after it still run against a restarted host; in
+/// process the same plugin takes the whole check down with it.
+#[test]
+fn plugins_check_in_a_plugin_host_reports_a_crash_where_in_process_it_ends_the_check() {
+    let library = misbehaving_library();
+    let settings = r#"{"segfault_on": "check_availability"}"#;
+    let run = |isolation: &str| {
+        std::process::Command::new(host_program())
+            .args(["plugins", "check"])
+            .arg(&library)
+            .args(["--settings", settings, "--isolation", isolation])
+            .output()
+            .unwrap()
+    };
+    let isolated = run("process");
+    let report = String::from_utf8_lossy(&isolated.stdout);
+    assert_eq!(
+        isolated.status.code(),
+        Some(1),
+        "{report}{}",
+        String::from_utf8_lossy(&isolated.stderr)
+    );
+    let line = |name: &str| {
+        report
+            .lines()
+            .find(|l| l[l.char_indices().nth(2).map_or(0, |(i, _)| i)..].starts_with(name))
+    };
+    let availability = line("availability").unwrap_or_else(|| panic!("{report}"));
+    assert!(
+        availability.starts_with('✗')
+            && availability.contains("the plugin host died")
+            && availability.contains("SIGSEGV"),
+        "{report}"
+    );
+    assert!(line("settings accepted").is_some_and(|l| l.contains("in a plugin host")), "{report}");
+    assert!(line("health").is_some_and(|l| l.starts_with('✓')), "{report}");
+    // The next check waits for the restarted host, so it tests the plugin, not the restart.
+    let contained = line("errors are contained");
+    assert!(contained.is_some_and(|l| l.starts_with('✓')), "the checks went on: {report}");
+    // An abandoned call that crashes the host is no completion.
+    let cancellation = line("cancellation").unwrap_or_else(|| panic!("{report}"));
+    assert!(cancellation.starts_with('✗') && cancellation.contains("died"), "{report}");
+    // Without the crash, every check passes in a plugin host as in process.
+    let healthy = std::process::Command::new(host_program())
+        .args(["plugins", "check"])
+        .arg(&library)
+        .args(["--isolation", "process", "--referral"])
+        .output()
+        .unwrap();
+    let healthy_report = String::from_utf8_lossy(&healthy.stdout);
+    assert_eq!(healthy.status.code(), Some(0), "{healthy_report}");
+    assert!(!healthy_report.contains('✗') && healthy_report.contains("referral is idempotent"));
+
+    let in_process = run("in_process");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(in_process.status.signal(), Some(11), "in process the check itself segfaults");
+    assert!(!String::from_utf8_lossy(&in_process.stdout).contains("checks passed"));
+
+    // A value --isolation does not know is refused by name.
+    let typo = run("separate");
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&typo.stderr).contains("--isolation"));
+}

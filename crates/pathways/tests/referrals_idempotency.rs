@@ -241,12 +241,12 @@ async fn a_takeover_answers_with_the_referrals_the_dead_request_had_written() {
         .map(|step| {
             NewReferral::from(Referral::for_partner(
                 &stored.case,
-                step.partner_id().unwrap(),
+                &step.partner_id().unwrap().parse().unwrap(),
                 step.service().cloned().unwrap(),
                 &[step.need],
                 step.shares(),
                 false,
-                referral_key(&scope(), "dead-2", &case, step.order),
+                referral_key(&scope(), "dead-2", &case, step.order).parse().unwrap(),
             ))
         })
         .collect();

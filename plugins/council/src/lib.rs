@@ -208,9 +208,6 @@ impl Partner for CouncilPartner {
     }
 
     async fn send_referral(&self, referral: &Referral) -> Result<ReferralReceipt, PartnerError> {
-        if referral.idempotency_key.trim().is_empty() {
-            return Err(PartnerError::invalid_request("the referral has no idempotency key"));
-        }
         if referral.service.id.trim().is_empty() {
             return Err(PartnerError::invalid_request("the referral's service id is empty"));
         }

@@ -79,7 +79,15 @@ fn case(safe_contact: bool) -> Case {
 /// A referral of `case(safe_contact)` for `need` to `service`, minimised by the core.
 fn referral(service: ServiceRef, need: NeedCode, key: &str, safe_contact: bool) -> Referral {
     let shares: Vec<ClientField> = CouncilPartner::describe().shares;
-    Referral::for_partner(&case(safe_contact), "rbkc", service, &[need], &shares, false, key.into())
+    Referral::for_partner(
+        &case(safe_contact),
+        &"rbkc".parse().unwrap(),
+        service,
+        &[need],
+        &shares,
+        false,
+        key.parse().unwrap(),
+    )
 }
 
 /// The service a fresh availability query offers under `name` for `need` in Kensington.

@@ -126,9 +126,6 @@ impl Partner for FoodbankPartner {
     }
 
     async fn send_referral(&self, referral: &Referral) -> Result<ReferralReceipt, PartnerError> {
-        if referral.idempotency_key.trim().is_empty() {
-            return Err(PartnerError::invalid_request("the referral has no idempotency key"));
-        }
         let body = mapping::voucher_request(referral)?;
         let answer = self.client.post_referral(&referral.idempotency_key, &body).await?;
         Ok(mapping::receipt(&answer))

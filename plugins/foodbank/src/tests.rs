@@ -48,12 +48,12 @@ fn referral(slug: &str, key: &str, safe_contact: bool) -> Referral {
     let service = ServiceRef { id: slug.into(), name: slug.into() };
     Referral::for_partner(
         &case("W10 5AB", safe_contact),
-        "fb",
+        &"fb".parse().unwrap(),
         service,
         &[NeedCode::Food],
         &shares,
         false,
-        key.into(),
+        key.parse().unwrap(),
     )
 }
 
@@ -129,7 +129,7 @@ async fn referral_round_trip_maps_every_voucher_status() {
     assert!(receipt.partner_reference.starts_with("FBV-"));
     let reference = ReferralRef {
         partner_reference: receipt.partner_reference.clone(),
-        idempotency_key: "key-round-trip".into(),
+        idempotency_key: "key-round-trip".parse().unwrap(),
     };
     let issued = fb.referral_status(&reference).await.unwrap();
     assert_eq!(issued.state, TaskState::Accepted);
@@ -157,8 +157,10 @@ async fn referral_round_trip_maps_every_voucher_status() {
         let now = fb.referral_status(&reference).await.unwrap();
         assert_eq!((now.state, now.reason), (state, reason), "{status:?}");
     }
-    let unknown =
-        ReferralRef { partner_reference: "FBV-NOSUCH".into(), idempotency_key: "k".into() };
+    let unknown = ReferralRef {
+        partner_reference: "FBV-NOSUCH".into(),
+        idempotency_key: "k".parse().unwrap(),
+    };
     assert_eq!(fb.referral_status(&unknown).await.unwrap_err().kind, PartnerErrorKind::Permanent);
     sandbox.shutdown().await;
 }
@@ -166,7 +168,10 @@ async fn referral_round_trip_maps_every_voucher_status() {
 /// Sends a voucher referral under `key` and returns its reference.
 async fn referred(fb: &FoodbankPartner, key: &str) -> ReferralRef {
     let receipt = fb.send_referral(&referral("north-kensington", key, false)).await.unwrap();
-    ReferralRef { partner_reference: receipt.partner_reference, idempotency_key: key.into() }
+    ReferralRef {
+        partner_reference: receipt.partner_reference,
+        idempotency_key: key.parse().unwrap(),
+    }
 }
 
 fn cancel(reference: &ReferralRef, reason: CancelReason) -> CancelRequest {
@@ -231,12 +236,15 @@ async fn a_collected_voucher_is_not_cancelled_and_the_answer_is_how_it_ended() {
 async fn cancelling_an_unknown_voucher_or_in_an_outage_fails_with_the_right_kind() {
     let sandbox = sandbox().await;
     let fb = partner(&sandbox.foodbank_url());
-    let unknown =
-        ReferralRef { partner_reference: "FBV-NOSUCH".into(), idempotency_key: "k".into() };
+    let unknown = ReferralRef {
+        partner_reference: "FBV-NOSUCH".into(),
+        idempotency_key: "k".parse().unwrap(),
+    };
     let err = fb.cancel_referral(&cancel(&unknown, CancelReason::Other)).await.unwrap_err();
     assert_eq!(err.kind, PartnerErrorKind::Permanent, "{err}");
     assert!(err.message.contains("404") && err.message.contains("/cancel"), "{err}");
-    let blank = ReferralRef { partner_reference: " ".into(), idempotency_key: "k".into() };
+    let blank =
+        ReferralRef { partner_reference: " ".into(), idempotency_key: "k".parse().unwrap() };
     let err = fb.cancel_referral(&cancel(&blank, CancelReason::Other)).await.unwrap_err();
     assert_eq!(err.kind, PartnerErrorKind::InvalidRequest, "{err}");
 
@@ -277,7 +285,7 @@ async fn a_full_food_bank_rejects_the_referral_with_no_capacity() {
     assert_eq!(receipt.state, TaskState::Rejected);
     let reference = ReferralRef {
         partner_reference: receipt.partner_reference,
-        idempotency_key: "key-full".into(),
+        idempotency_key: "key-full".parse().unwrap(),
     };
     let status = fb.referral_status(&reference).await.unwrap();
     assert_eq!(

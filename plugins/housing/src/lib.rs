@@ -159,9 +159,6 @@ impl Partner for HousingPartner {
     }
 
     async fn send_referral(&self, referral: &Referral) -> Result<ReferralReceipt, PartnerError> {
-        if referral.idempotency_key.trim().is_empty() {
-            return Err(PartnerError::invalid_request("the referral has no idempotency key"));
-        }
         let body = mapping::referral_body(referral, &self.settings)?;
         let answer = self.client.post_referral(&referral.idempotency_key, &body).await?;
         Ok(mapping::receipt(&answer))

@@ -105,17 +105,20 @@ fn referral(spec: Spec, key: &str) -> Referral {
     let manifest = HousingPartner::describe();
     Referral::for_partner(
         &case(spec),
-        "housing-kc",
+        &"housing-kc".parse().unwrap(),
         ServiceRef { id: "E09000020".into(), name: "Kensington and Chelsea".into() },
         &[NeedCode::HousingHomelessness],
         &manifest.shares,
         manifest.is_domestic_abuse_service(),
-        key.into(),
+        key.parse().unwrap(),
     )
 }
 
 fn reference(partner_reference: &str, key: &str) -> ReferralRef {
-    ReferralRef { partner_reference: partner_reference.into(), idempotency_key: key.into() }
+    ReferralRef {
+        partner_reference: partner_reference.into(),
+        idempotency_key: key.parse().unwrap(),
+    }
 }
 
 #[tokio::test]

@@ -156,9 +156,6 @@ impl Partner for NhsPartner {
     }
 
     async fn send_referral(&self, referral: &Referral) -> Result<ReferralReceipt, PartnerError> {
-        if referral.idempotency_key.trim().is_empty() {
-            return Err(PartnerError::invalid_request("the referral has no idempotency key"));
-        }
         let ids = MessageIds::new(&referral.idempotency_key, &referral.case_reference);
         let addressing = Addressing {
             target_system: &self.settings.target_identifier_system,
@@ -203,11 +200,6 @@ impl Partner for NhsPartner {
         let task_id = reference.partner_reference.trim();
         if task_id.is_empty() {
             return Err(PartnerError::invalid_request("the referral reference has no Task id"));
-        }
-        if reference.idempotency_key.trim().is_empty() {
-            return Err(PartnerError::invalid_request(
-                "the referral reference has no idempotency key",
-            ));
         }
         let (task, task_path) = self.task(task_id).await?;
         let now = mapping::status(&task, &task_path)?;

@@ -68,7 +68,15 @@ fn all_needs() -> Vec<NeedCode> {
 fn referral_of(case: &Case, service_id: &str, needs: &[NeedCode], key: &str) -> Referral {
     let manifest = NhsPartner::describe();
     let service = ServiceRef { id: service_id.into(), name: "NHS service".into() };
-    Referral::for_partner(case, "nhs", service, needs, &manifest.shares, false, key.into())
+    Referral::for_partner(
+        case,
+        &"nhs".parse().unwrap(),
+        service,
+        needs,
+        &manifest.shares,
+        false,
+        key.parse().unwrap(),
+    )
 }
 
 fn referral(service_id: &str, key: &str) -> Referral {
@@ -165,7 +173,7 @@ async fn referral_round_trip_tracks_the_task_through_every_state() {
     assert!(receipt.received_at.is_some());
     let reference = ReferralRef {
         partner_reference: receipt.partner_reference.clone(),
-        idempotency_key: "key-round-trip".into(),
+        idempotency_key: "key-round-trip".parse().unwrap(),
     };
     assert_eq!(nhs.referral_status(&reference).await.unwrap().state, TaskState::Requested);
     let cases = [
@@ -198,8 +206,10 @@ async fn referral_round_trip_tracks_the_task_through_every_state() {
         assert_eq!((now.state, now.reason), (state, reason), "{status:?}");
         assert!(now.updated_at.is_some());
     }
-    let unknown =
-        ReferralRef { partner_reference: "no-such-task".into(), idempotency_key: "k".into() };
+    let unknown = ReferralRef {
+        partner_reference: "no-such-task".into(),
+        idempotency_key: "k".parse().unwrap(),
+    };
     let err = nhs.referral_status(&unknown).await.unwrap_err();
     assert_eq!(err.kind, PartnerErrorKind::Permanent);
     assert!(err.message.contains("REC_NOT_FOUND"), "{err}");
@@ -217,7 +227,7 @@ async fn the_sandbox_clock_moves_a_referral_to_completed() {
     let receipt = nhs.send_referral(&referral("2000100002", "key-clock")).await.unwrap();
     let reference = ReferralRef {
         partner_reference: receipt.partner_reference,
-        idempotency_key: "key-clock".into(),
+        idempotency_key: "key-clock".parse().unwrap(),
     };
     tokio::time::sleep(Duration::from_millis(450)).await;
     assert_eq!(nhs.referral_status(&reference).await.unwrap().state, TaskState::Completed);
@@ -234,7 +244,7 @@ async fn a_full_service_rejects_the_referral_with_no_capacity() {
     assert_eq!(receipt.state, TaskState::Rejected);
     let reference = ReferralRef {
         partner_reference: receipt.partner_reference,
-        idempotency_key: "key-full".into(),
+        idempotency_key: "key-full".parse().unwrap(),
     };
     let status = nhs.referral_status(&reference).await.unwrap();
     assert_eq!(

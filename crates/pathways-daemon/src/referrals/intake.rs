@@ -319,9 +319,15 @@ pub(crate) fn build_referral(
         return Err(refused(step, &format!("first {}", what_to_ask(&missing))));
     }
     let service = step.service().cloned().ok_or_else(|| refused(step, "it names no service"))?;
+    // Both were checked where they were made (the configuration, `referral_key`); these are
+    // the types a partner receives them in.
+    let partner_id = pathways_core::PartnerId::new(partner_id)
+        .map_err(|e| refused(step, &format!("its partner has {e}")))?;
+    let key = pathways_core::IdempotencyKey::new(key)
+        .map_err(|e| ApiError::bad_request("invalid_idempotency_key", e.to_string()))?;
     Ok(Referral::for_need(
         case,
-        partner_id,
+        &partner_id,
         service,
         &step.need_id,
         step.shares(),

@@ -85,7 +85,7 @@ fn supervisor_runtime() -> &'static tokio::runtime::Runtime {
 }
 
 /// How plugin hosts are run (`[plugins]` in the configuration).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostOptions {
     /// The program started as `<program> plugin-host`.
     pub program: PathBuf,
@@ -161,6 +161,8 @@ struct Shared {
     completions: AtomicU64,
     duplicates: AtomicU64,
     restarts: AtomicU64,
+    /// Children that died (or were killed as hung), counted as each death is seen.
+    deaths: AtomicU64,
 }
 
 impl Shared {
@@ -214,6 +216,7 @@ impl ProcessPartner {
             completions: AtomicU64::new(0),
             duplicates: AtomicU64::new(0),
             restarts: AtomicU64::new(0),
+            deaths: AtomicU64::new(0),
         });
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = oneshot::channel();
@@ -236,6 +239,27 @@ impl ProcessPartner {
     /// The library the child loads.
     pub fn library_path(&self) -> &Path {
         &self.library
+    }
+
+    /// Waits until a plugin host is up to take calls (after a crash, until it has been
+    /// restarted), at most `within`; whether one is.
+    pub async fn ready(&self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            let up = match &*lock(&self.shared.link) {
+                Link::Up(conn) => lock(&conn.calls).dead.is_none(),
+                Link::Down(_) => false,
+            };
+            if up || Instant::now() >= deadline {
+                return up;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// How many plugin hosts of this partner have died (crashed, or been killed as hung).
+    pub fn deaths(&self) -> u64 {
+        self.shared.deaths.load(Ordering::SeqCst)
     }
 
     /// How many times the plugin host was started again after it died.
@@ -408,7 +432,10 @@ async fn supervise(
                     }
                 }
                 match serve(running, launch.hung_after, &mut stop).await {
-                    Some(why) => why,
+                    Some(why) => {
+                        shared.deaths.fetch_add(1, Ordering::SeqCst);
+                        why
+                    }
                     None => return,
                 }
             }

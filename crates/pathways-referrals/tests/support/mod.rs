@@ -151,7 +151,7 @@ impl Partner for FakePartner {
         let answer = *self.send.lock().unwrap();
         behave(answer).await;
         Ok(ReferralReceipt {
-            partner_reference: referral.idempotency_key.clone(),
+            partner_reference: referral.idempotency_key.to_string(),
             state: TaskState::Requested,
             received_at: None,
         })
@@ -305,12 +305,12 @@ pub async fn queue(store: &Arc<dyn Store>, partner: &str, count: usize) -> Vec<R
                 let fields = [ClientField::Name, ClientField::Phone];
                 Referral::for_partner(
                     &case,
-                    partner,
+                    &partner.parse().unwrap(),
                     service,
                     &[NeedCode::Food],
                     &fields,
                     false,
-                    key.clone(),
+                    key.parse().unwrap(),
                 )
                 .into()
             })

@@ -302,3 +302,45 @@ fn plugin_threads() -> Option<usize> {
         .count();
     Some(named)
 }
+
+/// A request whose idempotency key or partner id breaks the shared rule never reaches the
+/// connector: the SDK answers it `invalid_request`, naming the field, so no connector checks
+/// them itself.
+#[test]
+fn a_referral_without_a_valid_key_or_partner_id_is_refused_before_the_connector() {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let settings = Settings::deserialize(serde_json::json!({})).unwrap();
+    let partner = runtime.block_on(async { TestPartner::from_settings(settings) }).unwrap();
+    let referral = |key: &str, partner_id: &str| {
+        serde_json::json!({
+            "idempotency_key": key, "case_reference": "C-1", "partner_id": partner_id,
+            "service": {"id": "s", "name": "S"}, "needs": [{"code": "food", "urgency": "soon"}],
+            "client": {}, "referrer": {"organisation": "o", "worker": "w"},
+            "consent": {"lawful_basis": "consent", "share_with": "planned_partners",
+                "recorded_by": "w", "recorded_at": "2026-11-23T10:00:00Z"}
+        })
+        .to_string()
+    };
+    for (key, partner_id, field) in [
+        ("", "pantry", "idempotency_key"),
+        ("a key", "pantry", "idempotency_key"),
+        ("k", "Pantry", "partner_id"),
+    ] {
+        let answer = runtime.block_on(super::dispatch(
+            &partner,
+            pathways_abi::OP_SEND_REFERRAL,
+            referral(key, partner_id).as_bytes(),
+        ));
+        let error: PartnerError = serde_json::from_slice(&answer.unwrap_err()).unwrap();
+        assert_eq!(error.kind, crate::PartnerErrorKind::InvalidRequest, "{error}");
+        assert!(error.message.contains(&format!("at `{field}`")), "{error}");
+    }
+    // A valid one reaches the connector (which refuses it in this test, as `permanent`).
+    let answer = runtime.block_on(super::dispatch(
+        &partner,
+        pathways_abi::OP_SEND_REFERRAL,
+        referral("k", "pantry").as_bytes(),
+    ));
+    let error: PartnerError = serde_json::from_slice(&answer.unwrap_err()).unwrap();
+    assert!(error.message.contains("not in this test"), "{error}");
+}

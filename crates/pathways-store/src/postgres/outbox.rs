@@ -164,7 +164,7 @@ async fn create_once(
         // A repeat of the same referral (same key) first, then another live one for its step
         // (in the database, or earlier in this batch).
         if super::lookup::by_key(&tx, &r.idempotency_key).await?.is_some() {
-            return Err(StoreError::DuplicateReferral { key: r.idempotency_key.clone() });
+            return Err(StoreError::DuplicateReferral { key: r.idempotency_key.to_string() });
         }
         if let Some(existing) = live_for_step(&tx, case_id, &step).await? {
             return Err(step.taken(existing));
@@ -173,8 +173,8 @@ async fn create_once(
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
             &id.as_str(),
             &case_id.as_str(),
-            &r.partner_id,
-            &r.idempotency_key,
+            &r.partner_id.as_str(),
+            &r.idempotency_key.as_str(),
             &payload,
             &draft,
             &now,
@@ -183,7 +183,7 @@ async fn create_once(
         ];
         match tx.execute(&insert_referral, &params).await {
             Err(e) if violates(&e, "referrals_idempotency_key_key") => {
-                return Err(StoreError::DuplicateReferral { key: r.idempotency_key.clone() })
+                return Err(StoreError::DuplicateReferral { key: r.idempotency_key.to_string() })
             }
             // A concurrent transaction (another request, another daemon) inserted a live
             // referral for this step after our check: it committed, we waited on the index

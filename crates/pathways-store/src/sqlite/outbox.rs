@@ -66,12 +66,12 @@ pub(super) fn create(
         let need = new.step_need().map(|n| to_code(&n));
         // A repeat of the same referral (same key) first, then another live one for its step.
         if super::lookup::by_key(c, &r.idempotency_key)?.is_some() {
-            return Err(StoreError::DuplicateReferral { key: r.idempotency_key.clone() });
+            return Err(StoreError::DuplicateReferral { key: r.idempotency_key.to_string() });
         }
         let step_taken = |existing: String| StoreError::StepHasLiveReferral {
             existing: ReferralId::from_db(existing),
             need: need.clone().unwrap_or_default(),
-            partner_id: r.partner_id.clone(),
+            partner_id: r.partner_id.to_string(),
         };
         if let Some(existing) =
             live_for_step(c, case_id, &r.partner_id, need.as_deref(), &r.service.id)?
@@ -88,8 +88,8 @@ pub(super) fn create(
                 s.execute(params![
                     id.as_str(),
                     case_id.as_str(),
-                    r.partner_id,
-                    r.idempotency_key,
+                    r.partner_id.as_str(),
+                    r.idempotency_key.as_str(),
                     payload,
                     to_code(&TaskState::Draft),
                     micros(now),
@@ -99,7 +99,7 @@ pub(super) fn create(
             });
         match inserted {
             Err(e) if is_constraint(&e, "referrals.idempotency_key") => {
-                return Err(StoreError::DuplicateReferral { key: r.idempotency_key.clone() })
+                return Err(StoreError::DuplicateReferral { key: r.idempotency_key.to_string() })
             }
             // Two referrals for one step in the same request.
             Err(e) if is_constraint(&e, "referrals.case_id") => {

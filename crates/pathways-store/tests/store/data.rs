@@ -121,7 +121,8 @@ pub fn referral(partner: &str, needs: &[NeedCode], key: &str) -> NewReferral {
     ];
     // Each key its own service: one live referral per step would refuse a second otherwise.
     let service = ServiceRef { id: format!("{partner}-{key}"), name: format!("{partner} service") };
-    Referral::for_partner(&case(), partner, service, needs, &all, true, key.to_string()).into()
+    let (partner, key) = (partner.parse().unwrap(), key.parse().unwrap());
+    Referral::for_partner(&case(), &partner, service, needs, &all, true, key).into()
 }
 
 /// An audit entry by `organisation`.

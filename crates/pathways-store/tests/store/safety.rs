@@ -423,7 +423,7 @@ pub async fn a_version_1_database_is_migrated_and_sealed(fx: &Fixture) {
                 Text(id.to_string()),
                 Text(case_id.to_string()),
                 Text("housing-a".into()),
-                Text(payload.idempotency_key.clone()),
+                Text(payload.idempotency_key.to_string()),
                 Json(serde_json::to_string(payload).unwrap()),
                 Text(state.to_string()),
                 At(*at + 5),

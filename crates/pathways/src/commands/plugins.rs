@@ -57,7 +57,22 @@ pub enum Command {
         /// Also write the results as JUnit XML to this file, for your own CI.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// Where the plugin's instances run: `in_process` (the default) or `process`, in a
+        /// plugin host child as `isolation = "process"` runs them, so a plugin that crashes
+        /// fails the check it crashed in instead of ending the check.
+        #[arg(long, value_name = "WHERE", default_value = "in_process")]
+        isolation: IsolationArg,
     },
+}
+
+/// `--isolation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum IsolationArg {
+    /// In this process.
+    InProcess,
+    /// In a plugin host child.
+    Process,
 }
 
 /// Runs a `plugins` subcommand.
@@ -72,8 +87,20 @@ pub async fn run(command: Command) -> CommandResult {
             };
             super::plugin_new::run(&name, &dir, sdk)
         }
-        Command::Check { library, settings, referral, area, postcode, junit } => {
-            let options = conformance::Options { referrals: referral, area, postcode };
+        Command::Check { library, settings, referral, area, postcode, junit, isolation } => {
+            let isolation = match isolation {
+                IsolationArg::InProcess => None,
+                IsolationArg::Process => {
+                    let program = std::env::current_exe().map_err(|e| {
+                        CliError::BadInput(format!(
+                            "--isolation process: this program cannot find itself to start \
+                             plugin hosts: {e}"
+                        ))
+                    })?;
+                    Some(pathways_host::HostOptions::new(program))
+                }
+            };
+            let options = conformance::Options { referrals: referral, area, postcode, isolation };
             check(library, &settings, options, junit).await
         }
     }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use pathways_core::is_ons_local_authority;
+use pathways_core::{is_ons_local_authority, PartnerId};
 use pathways_host::HostOptions;
 use serde::Deserialize;
 
@@ -195,13 +195,10 @@ fn empty_table() -> serde_json::Value {
 pub(super) fn validate(partners: &[PartnerSettings]) -> Result<(), (String, String)> {
     for (i, partner) in partners.iter().enumerate() {
         let at = |key: &str| format!("partners[{i}].{key}");
-        if !is_partner_id(&partner.id) {
+        if !PartnerId::is_valid(&partner.id) {
             return Err((
                 at("id"),
-                format!(
-                    "`{}` is not a partner id (lower-case letters, digits, `-` and `_`, starting with a letter or digit)",
-                    partner.id
-                ),
+                format!("`{}` is not a partner id: it must be {}", partner.id, PartnerId::RULE),
             ));
         }
         if let Some(first) = partners[..i].iter().position(|p| p.id == partner.id) {
@@ -261,12 +258,6 @@ pub(super) fn validate(partners: &[PartnerSettings]) -> Result<(), (String, Stri
         }
     }
     Ok(())
-}
-
-fn is_partner_id(id: &str) -> bool {
-    let mut bytes = id.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 /// Checks that the plugin host program exists when an enabled partner runs its plugin in a

@@ -236,8 +236,15 @@ async fn the_manifest_requires_the_address_for_housing_conditions_and_the_send_p
         ServiceRef { id: "any".into(), name: "Private Housing Disrepair Inspections".into() };
     let shares = CouncilPartner::describe().shares;
     let need = [NeedCode::HousingConditions];
-    let referral =
-        Referral::for_partner(&case, "rbkc", service, &need, &shares, false, "k-no-address".into());
+    let referral = Referral::for_partner(
+        &case,
+        &"rbkc".parse().unwrap(),
+        service,
+        &need,
+        &shares,
+        false,
+        "k-no-address".parse().unwrap(),
+    );
     let err = council.send_referral(&referral).await.unwrap_err();
     // Not the directory's 404 for service `any`: refused before any call.
     assert_eq!(err.kind, PartnerErrorKind::InvalidRequest, "{err}");

@@ -13,7 +13,10 @@ use super::{kensington_service, partner, referral, sandbox};
 use crate::{CouncilPartner, Settings};
 
 fn reference(partner_reference: &str, key: &str) -> ReferralRef {
-    ReferralRef { partner_reference: partner_reference.into(), idempotency_key: key.into() }
+    ReferralRef {
+        partner_reference: partner_reference.into(),
+        idempotency_key: key.parse().unwrap(),
+    }
 }
 
 fn kensington(sandbox: &Sandbox) -> CouncilPartner {

@@ -115,12 +115,12 @@ async fn nothing_is_required_beyond_consent_and_a_client_without_a_phone_is_stil
     let shares = FoodbankPartner::describe().shares;
     let referral = Referral::for_partner(
         &case,
-        "fb",
+        &"fb".parse().unwrap(),
         service,
         &[NeedCode::Food],
         &shares,
         false,
-        "key-no-phone".into(),
+        "key-no-phone".parse().unwrap(),
     );
     assert!(referral.client.contact_via_referrer, "no phone: the agency is the contact");
     let receipt = partner(&sandbox.foodbank_url()).send_referral(&referral).await.unwrap();

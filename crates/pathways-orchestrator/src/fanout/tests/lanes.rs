@@ -112,7 +112,7 @@ fn configured(id: &str, partner: &Arc<LanePartner>) -> ConfiguredPartner {
 }
 
 fn reference() -> ReferralRef {
-    ReferralRef { partner_reference: "R-1".into(), idempotency_key: "k-1".into() }
+    ReferralRef { partner_reference: "R-1".into(), idempotency_key: "k-1".parse().unwrap() }
 }
 
 fn cancel() -> CancelRequest {
