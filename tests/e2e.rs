@@ -123,5 +123,8 @@ pub async fn conformance(plugin: &str, settings: &Value) -> ConformanceReport {
     // Every connector of ours takes referrals: the referral path was exercised, twice.
     let idempotent = report.checks.iter().find(|c| c.name == "referral is idempotent");
     assert!(idempotent.is_some_and(|c| c.detail.contains("same reference")), "{report:#?}");
+    // And what it sent its partner was watched, field by field, and held nothing undeclared.
+    let declared = report.checks.iter().find(|c| c.name == "referral sends only declared fields");
+    assert!(declared.is_some_and(|c| c.detail.contains("request(s) watched")), "{report:#?}");
     report
 }

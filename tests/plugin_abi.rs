@@ -499,8 +499,14 @@ async fn the_referral_check_withdraws_the_referral_where_the_plugin_can_cancel()
     );
     let names: Vec<&str> = good.checks.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
-        &names[names.len() - 4..],
-        ["referral", "referral is idempotent", "referral status", "referral cancel"]
+        &names[names.len() - 5..],
+        [
+            "referral",
+            "referral is idempotent",
+            "referral status",
+            "referral cancel",
+            "referral sends only declared fields"
+        ]
     );
 
     // A connector that answers `cancelled` but leaves the referral at the partner.
@@ -561,4 +567,39 @@ async fn a_plugin_from_a_newer_sdk_and_this_host_read_each_others_extra_fields()
     let options = pathways_host::conformance::Options { referrals: true, ..Default::default() };
     let report = pathways_host::conformance::run_with(&path, &json!({}), &options).await;
     assert!(report.passed(), "{report:#?}");
+}
+
+/// `plugins check --referral` watches what a plugin sends through its `base_url` and fails one
+/// that forwards fields its manifest does not declare in `shares` (given every field, as the
+/// host never would), naming each field and the request it was seen in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_referral_check_catches_a_connector_that_sends_undeclared_fields() {
+    captured_logs();
+    let library = plugin_library("pathways_test_misbehaving_partner");
+    let options = pathways_host::conformance::Options { referrals: true, ..Default::default() };
+    // Nowhere listens on port 9: the recorder sees the request and answers 502 itself.
+    let leaky = json!({"base_url": "http://127.0.0.1:9/api"});
+    let report = pathways_host::conformance::run_with(&library, &leaky, &options).await;
+    let failed: Vec<&pathways_host::conformance::Check> =
+        report.checks.iter().filter(|c| !c.passed).collect();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0].name, "referral sends only declared fields");
+    let detail = &failed[0].detail;
+    for field in ["`name`", "`date_of_birth`", "`phone`", "`email`", "`need_notes`", "`address`"] {
+        assert!(detail.contains(field), "{field} in {detail}");
+    }
+    assert!(
+        detail.contains("POST /api/referrals") && detail.contains("the plugin's side"),
+        "{detail}"
+    );
+
+    // Without a base_url there is nothing to watch, and the check says so rather than pass
+    // silently.
+    let unwatched = pathways_host::conformance::run_with(&library, &json!({}), &options).await;
+    let check = unwatched
+        .checks
+        .iter()
+        .find(|c| c.name == "referral sends only declared fields")
+        .expect("the check ran");
+    assert!(check.passed && check.detail.contains("not checked"), "{check:?}");
 }

@@ -38,6 +38,20 @@ pub enum ClientField {
 }
 
 impl ClientField {
+    /// Every field.
+    pub const ALL: [ClientField; 10] = [
+        ClientField::Name,
+        ClientField::DateOfBirth,
+        ClientField::YearOfBirth,
+        ClientField::Postcode,
+        ClientField::Address,
+        ClientField::Phone,
+        ClientField::Email,
+        ClientField::PreferredLanguage,
+        ClientField::Household,
+        ClientField::NeedNotes,
+    ];
+
     /// The wire spelling, as in a plan step's `shares`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -30,13 +30,14 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use pathways_abi::{OP_CHECK_AVAILABILITY, OP_HEALTH, STATUS_ERR, STATUS_OK};
 use pathways_core::{
-    AgeBand, AvailabilityQuery, CancelReason, CancelRequest, Capability, Household, NeedRequest,
-    Partner, PartnerError, ReferralRef, Urgency,
+    AgeBand, AvailabilityQuery, CancelReason, CancelRequest, Capability, ClientField, Household,
+    NeedRequest, Partner, PartnerError, ReferralRef, Urgency,
 };
 
 use crate::library::PluginLibrary;
 use crate::partner::DylibPartner;
 use crate::process::{HostOptions, ProcessPartner};
+use crate::recorder::Recorder;
 use crate::CallStats;
 
 /// How long any single check may take.
@@ -247,9 +248,147 @@ pub async fn run_with(
     report.record("cancellation", check_cancellation(&partner, &client).await);
     partner.settle().await;
     if options.referrals {
-        referral_checks(&mut report, &partner, first_offer, &client).await;
+        referral_checks(&mut report, &partner, first_offer.clone(), &client).await;
+        let instance = Instance { lib: &lib, library, isolation, settings };
+        if let Some(result) = check_declared_fields(&instance, &partner, first_offer, &client).await
+        {
+            report.record("referral sends only declared fields", result);
+        }
     }
     report
+}
+
+/// How to make another instance of the library under check.
+struct Instance<'a> {
+    lib: &'a PluginLibrary,
+    library: &'a Path,
+    isolation: Option<&'a HostOptions>,
+    settings: &'a serde_json::Value,
+}
+
+/// Sends a referral carrying every client field, each a recognisable value, through another
+/// instance whose `base_url` is a recording proxy in front of the real one, and fails if a
+/// value of a field the manifest does not declare in `shares` was sent. The host never gives
+/// a plugin such a field; this catches a connector that forwards whatever it is given (the
+/// whole client), which would leak at once if that ever changed. `None` where the referral
+/// check already said why no referral could be sent.
+async fn check_declared_fields(
+    instance: &Instance<'_>,
+    partner: &Subject,
+    offer: Option<pathways_core::Offer>,
+    client: &Client<'_>,
+) -> Option<Result<String, String>> {
+    let manifest = partner.manifest();
+    if !manifest.capabilities.contains(&Capability::Referral) {
+        return None;
+    }
+    let offer = offer?;
+    let Some(base_url) = instance.settings.get("base_url").and_then(serde_json::Value::as_str)
+    else {
+        return Some(Ok("the settings have no `base_url`, so what the plugin sends cannot be \
+                        watched: not checked"
+            .into()));
+    };
+    let Some(recorder) = Recorder::start(base_url).await else {
+        return Some(Ok(format!("`base_url` `{base_url}` cannot be watched: not checked")));
+    };
+    let mut watched = instance.settings.clone();
+    watched["base_url"] = serde_json::Value::String(recorder.url_for(base_url));
+    let subject = match instantiate(instance.lib, instance.library, instance.isolation, &watched) {
+        Ok(subject) => subject,
+        Err(e) => {
+            return Some(Err(format!(
+            "the plugin refused its settings with `base_url` pointed at the check's recorder: {e}"
+        )))
+        }
+    };
+    let case = case_with(partner, offer.need, client, &CANARY);
+    let key = format!("conformance-fields-{}", chrono::Utc::now().timestamp_micros());
+    let (Ok(partner_id), Ok(key)) = (
+        pathways_core::PartnerId::new(subject.partner_id()),
+        pathways_core::IdempotencyKey::new(key),
+    ) else {
+        return Some(Err("the check's own partner id or key is invalid (a bug)".into()));
+    };
+    let every_field = ClientField::ALL;
+    let referral = pathways_core::Referral::for_partner(
+        &case,
+        &partner_id,
+        offer.service.clone(),
+        &[offer.need],
+        &every_field,
+        true,
+        key,
+    );
+    let sent = answer(subject.send_referral(&referral)).await;
+    if let (Ok(receipt), true) = (&sent, manifest.capabilities.contains(&Capability::Cancel)) {
+        // Not left at the test system where the plugin can withdraw it.
+        let reference = ReferralRef {
+            partner_reference: receipt.partner_reference.clone(),
+            idempotency_key: referral.idempotency_key.clone(),
+        };
+        let cancel = CancelRequest { reference, reason: CancelReason::SentInError };
+        let _ = answer(subject.cancel_referral(&cancel)).await;
+    }
+    let seen = recorder.seen();
+    if seen.is_empty() {
+        return Some(Ok(format!(
+            "the plugin sent nothing to its `base_url` for the referral ({}): nothing to check",
+            sent.err().unwrap_or_else(|| "it was accepted".into())
+        )));
+    }
+    let watched_fields = canaries(client.postcode);
+    let mut leaks: Vec<String> = Vec::new();
+    for (field, needles) in watched_fields.iter().filter(|(f, _)| !manifest.shares.contains(f)) {
+        let found = seen.iter().find(|request| {
+            let text = format!("{}\n{}\n{}", request.line, request.headers, request.body);
+            let plain = text.to_lowercase();
+            let decoded = percent_decoded(&text).to_lowercase();
+            needles.iter().any(|n| plain.contains(n.as_str()) || decoded.contains(n.as_str()))
+        });
+        if let Some(request) = found {
+            leaks.push(format!("`{}` (in {})", field.as_str(), request.line));
+        }
+    }
+    let watched_names: Vec<&str> = watched_fields.iter().map(|(f, _)| f.as_str()).collect();
+    Some(if leaks.is_empty() {
+        Ok(format!(
+            "{} request(s) watched; none carried a value of a field outside `shares` (watched: {})",
+            seen.len(),
+            watched_names.join(", ")
+        ))
+    } else {
+        Err(format!(
+            "sent {}, which the manifest does not declare in `shares`: send only the declared \
+             fields (the plugin's side)",
+            leaks.join(", ")
+        ))
+    })
+}
+
+/// `text` with `%XX` escapes and form-encoded `+` decoded, for finding values a plugin
+/// URL-encoded.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// What the referral cancel check records for a plugin that cannot cancel.
@@ -422,6 +561,65 @@ fn synthetic_case(
     need: pathways_core::NeedCode,
     client: &Client<'_>,
 ) -> pathways_core::Case {
+    case_with(partner, need, client, &PLAIN)
+}
+
+/// The made-up client's details.
+struct Values {
+    name: &'static str,
+    date_of_birth: &'static str,
+    address: &'static str,
+    phone: &'static str,
+    email: &'static str,
+    notes: &'static str,
+}
+
+/// The synthetic client of the referral checks.
+const PLAIN: Values = Values {
+    name: "Conformance Check",
+    date_of_birth: "1980-01-01",
+    address: "1 Test Street",
+    phone: "07700 900000",
+    email: "conformance@example.org",
+    notes: "a synthetic referral from pathways plugins check",
+};
+
+/// A client whose every detail is recognisable in what a plugin sends (the fictional numbers
+/// Ofcom keeps for drama, a domain kept for examples).
+const CANARY: Values = Values {
+    name: "Quillon Canarywood",
+    date_of_birth: "1961-07-23",
+    address: "17 Wagtail Mews",
+    phone: "07700 900461",
+    email: "canary.check@example.org",
+    notes: "the client keeps bees on the roof (a synthetic referral from pathways plugins check)",
+};
+
+/// What each field's canary value looks like in a request, lower-cased, however a plugin
+/// writes it. Year of birth, preferred language and household are not watched: their values
+/// are too common to recognise.
+fn canaries(postcode: &str) -> Vec<(ClientField, Vec<String>)> {
+    let postcode = postcode.to_lowercase();
+    vec![
+        (ClientField::Name, vec!["quillon canarywood".into(), "canarywood".into()]),
+        (
+            ClientField::DateOfBirth,
+            vec!["1961-07-23".into(), "23/07/1961".into(), "19610723".into()],
+        ),
+        (ClientField::Address, vec!["wagtail mews".into()]),
+        (ClientField::Phone, vec!["7700900461".into(), "7700 900461".into()]),
+        (ClientField::Email, vec!["canary.check@example.org".into()]),
+        (ClientField::NeedNotes, vec!["keeps bees".into()]),
+        (ClientField::Postcode, vec![postcode.replace(' ', ""), postcode]),
+    ]
+}
+
+fn case_with(
+    partner: &Subject,
+    need: pathways_core::NeedCode,
+    client: &Client<'_>,
+    values: &Values,
+) -> pathways_core::Case {
     let (area, postcode) = (client.area, client.postcode);
     let manifest = partner.manifest();
     let authority = manifest
@@ -437,12 +635,12 @@ fn synthetic_case(
     let json = serde_json::json!({
         "reference": "CONFORMANCE-1", "channel": "phone",
         "referrer": {"organisation": "pathways-conformance", "worker": "check"},
-        "client": {"name": "Conformance Check", "date_of_birth": "1980-01-01",
-            "postcode": postcode, "address": "1 Test Street", "local_authority": area,
-            "phone": "07700 900000", "email": "conformance@example.org",
+        "client": {"name": values.name, "date_of_birth": values.date_of_birth,
+            "postcode": postcode, "address": values.address, "local_authority": area,
+            "phone": values.phone, "email": values.email,
             "preferred_language": "en", "safe_contact": false,
             "household": {"adults": 1, "children_ages": []}},
-        "needs": [{"code": need, "urgency": "soon", "notes": "a synthetic referral from pathways plugins check"}],
+        "needs": [{"code": need, "urgency": "soon", "notes": values.notes}],
         "consent": {"lawful_basis": "consent", "share_with": "planned_partners",
             "recorded_by": "check", "recorded_at": "2026-11-23T10:00:00Z",
             "duty_to_refer": {"consent_to_refer": true, "consent_to_share_contact": true,

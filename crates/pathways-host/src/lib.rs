@@ -19,6 +19,7 @@ mod library;
 mod log;
 mod partner;
 pub mod process;
+mod recorder;
 
 pub use error::LoadError;
 pub use library::{resolve_library, PluginLibrary};

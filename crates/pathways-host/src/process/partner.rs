@@ -32,7 +32,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -163,6 +163,8 @@ struct Shared {
     restarts: AtomicU64,
     /// Children that died (or were killed as hung), counted as each death is seen.
     deaths: AtomicU64,
+    /// The running child's process id; 0 while none runs.
+    pid: AtomicU32,
 }
 
 impl Shared {
@@ -217,6 +219,7 @@ impl ProcessPartner {
             duplicates: AtomicU64::new(0),
             restarts: AtomicU64::new(0),
             deaths: AtomicU64::new(0),
+            pid: AtomicU32::new(0),
         });
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = oneshot::channel();
@@ -255,6 +258,12 @@ impl ProcessPartner {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    /// The process id of the plugin host running now (for an operator's `ps` or `/proc`);
+    /// `None` while it is being restarted.
+    pub fn host_pid(&self) -> Option<u32> {
+        Some(self.shared.pid.load(Ordering::SeqCst)).filter(|&pid| pid != 0)
     }
 
     /// How many plugin hosts of this partner have died (crashed, or been killed as hung).
@@ -413,6 +422,8 @@ async fn supervise(
         let why = match launched {
             Ok(running) => {
                 let _ = shared.plugin.set(running.manifest.plugin.clone());
+                let pid = running.child.0.as_ref().map_or(0, std::process::Child::id);
+                shared.pid.store(pid, Ordering::SeqCst);
                 // Up before anyone is told it is ready, so the first call finds it.
                 *lock(&shared.link) = Link::Up(running.conn.clone());
                 if !running.writes_denied {
@@ -433,6 +444,7 @@ async fn supervise(
                 }
                 match serve(running, launch.hung_after, &mut stop).await {
                     Some(why) => {
+                        shared.pid.store(0, Ordering::SeqCst);
                         shared.deaths.fetch_add(1, Ordering::SeqCst);
                         why
                     }
