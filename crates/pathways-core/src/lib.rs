@@ -42,7 +42,9 @@ pub use error::{PartnerError, PartnerErrorKind, PLUGIN_HOST_DIED};
 pub use ids::{IdempotencyKey, InvalidId, PartnerId};
 pub use need::{NeedCode, Urgency};
 pub use outcome::{FollowUp, NeedMet, NeedOutcome, Ons4};
-pub use partner::{BuildInfo, Capability, Health, HealthStatus, Manifest, Partner, PartnerKind};
+pub use partner::{
+    BuildInfo, Capability, Health, HealthStatus, Manifest, Partner, PartnerKind, PluginHostState,
+};
 pub use personal::Personal;
 pub use plan::{
     ActionPlan, Amendment, AmendmentRecord, ChosenService, ClientAction, Contactable,

@@ -62,6 +62,24 @@ pub trait Partner: Send + Sync {
             self.manifest().plugin
         )))
     }
+
+    /// How the plugin host child serving this partner is doing, for a partner whose plugin
+    /// runs in a process of its own (`isolation = "process"`); `None` for everything else
+    /// (the default: a connector never implements this, the host does).
+    fn plugin_host(&self) -> Option<PluginHostState> {
+        None
+    }
+}
+
+/// How a partner's plugin host child is doing ([`Partner::plugin_host`]), for operators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginHostState {
+    /// The process id of the child running now; `None` while it is being restarted.
+    pub pid: Option<u32>,
+    /// How many of its children have died (crashed, or been killed as hung).
+    pub deaths: u64,
+    /// How the last one died (`killed by signal 11 (SIGSEGV ...)`), if one has.
+    pub last_death: Option<String>,
 }
 
 /// What a connector declares about itself.

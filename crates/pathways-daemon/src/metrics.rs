@@ -329,6 +329,29 @@ impl Sampled {
             breakers,
         );
         r.register("partner_in_flight", "Calls in flight to each partner", in_flight);
+        // Only partners whose plugin runs in a process of its own have a plugin host.
+        let hosts_up = Family::<Partner, Gauge>::default();
+        let host_deaths = Family::<Partner, Counter>::default();
+        let mut isolated = false;
+        for state in &self.partners {
+            let Some(host) = &state.plugin_host else { continue };
+            isolated = true;
+            let labels = Partner { partner: state.partner_id.clone() };
+            hosts_up.get_or_create(&labels).set(i64::from(host.pid.is_some()));
+            host_deaths.get_or_create(&labels).inc_by(host.deaths);
+        }
+        if isolated {
+            r.register(
+                "plugin_host_up",
+                "Whether the partner's plugin host child runs now (isolation = \"process\")",
+                hosts_up,
+            );
+            r.register(
+                "plugin_host_deaths",
+                "Plugin host children of the partner that died (crashed or killed as hung)",
+                host_deaths,
+            );
+        }
         if let Some(depth) = self.outbox_depth {
             let depth = i64::try_from(depth).unwrap_or(i64::MAX);
             r.register(
@@ -413,5 +436,38 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "`{line}` missing from:\n{text}");
         }
+    }
+
+    #[test]
+    fn isolated_partners_plugin_hosts_are_rendered_and_others_have_none() {
+        let m = Metrics::default();
+        let state = |id: &str, host: Option<pathways_core::PluginHostState>| PartnerState {
+            partner_id: id.into(),
+            breaker: BreakerState::Closed { failures: 0 },
+            in_flight: 0,
+            last: None,
+            plugin_host: host,
+        };
+        let in_process = Sampled { partners: vec![state("trusted", None)], ..Sampled::default() };
+        assert!(!m.render(&in_process).contains("plugin_host"), "no isolated partner, no series");
+        let host = |pid, deaths| pathways_core::PluginHostState { pid, deaths, last_death: None };
+        let sampled = Sampled {
+            partners: vec![
+                state("trusted", None),
+                state("steady", Some(host(Some(41), 0))),
+                state("crashing", Some(host(None, 3))),
+            ],
+            ..Sampled::default()
+        };
+        let text = m.render(&sampled);
+        for line in [
+            "pathways_plugin_host_up{partner=\"steady\"} 1",
+            "pathways_plugin_host_up{partner=\"crashing\"} 0",
+            "pathways_plugin_host_deaths_total{partner=\"steady\"} 0",
+            "pathways_plugin_host_deaths_total{partner=\"crashing\"} 3",
+        ] {
+            assert!(text.lines().any(|l| l == line), "`{line}` missing from:\n{text}");
+        }
+        assert!(!text.contains("plugin_host_up{partner=\"trusted\"}"), "{text}");
     }
 }

@@ -48,6 +48,8 @@ pub struct PartnerState {
     pub in_flight: usize,
     /// How it last answered a plan's question, since this configuration was loaded.
     pub last: Option<LastAnswer>,
+    /// Its plugin host child, where its plugin runs in a process of its own.
+    pub plugin_host: Option<pathways_core::PluginHostState>,
 }
 
 /// How a partner last answered.
@@ -196,6 +198,7 @@ impl Orchestrator {
                     .unwrap_or_else(PoisonError::into_inner)
                     .get(&partner.id)
                     .cloned(),
+                plugin_host: partner.partner.plugin_host(),
             })
             .collect()
     }

@@ -705,6 +705,66 @@ async fn the_partners_page_shows_health_last_answers_and_how_the_last_reload_end
     assert_eq!(get(&pathfinder, &daemon, "/partners").await.status, 403);
 }
 
+/// An administrator sees where each partner's plugin runs, and a plugin host that crashed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_partners_page_says_where_each_plugin_runs_and_when_its_host_died() {
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = sandbox().await;
+    let library = pathways_testkit::plugin_library("pathways_test_misbehaving_partner");
+    let isolated = |id: &str, settings: &str| {
+        format!(
+            "[[partners]]\nid = \"{id}\"\nplugin = \"misbehaving\"\nlibrary = \"{}\"\n\
+             isolation = \"process\"\nareas = [\"E06000051\"]\n[partners.settings]\n{settings}\n",
+            library.display()
+        )
+    };
+    let extra = [
+        isolated("steady-host", "label = \"steady\""),
+        isolated("crashing-host", "segfault_on = \"check_availability\""),
+    ]
+    .concat();
+    let daemon = console_util::start(dir.path(), &sandbox, &extra).await;
+    let link = add_user(&daemon, ORG, "admin", "ad@ca.example", "Ad");
+    let admin = set_password_and_sign_in(&daemon, &link, "ad@ca.example").await;
+    let row = |body: &str, id: &str| {
+        let start = body.find(id).unwrap_or_else(|| panic!("{id} not on the page: {body}"));
+        let end = body[start..].find("</tr>").map_or(body.len(), |e| start + e);
+        body[start..end].to_string()
+    };
+    let page = get(&admin, &daemon, "/partners").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(row(&page.body, "foodbank-test").contains("In the daemon"), "{}", page.body);
+    assert!(row(&page.body, "steady-host").contains("In a process of its own (process "));
+
+    // A plan in Shropshire asks both; the crashing one's host dies of it and is restarted.
+    let mut case: serde_json::Value =
+        serde_json::from_str(&referrals_util::case_json("HOST-1", "planned_partners".into()))
+            .unwrap();
+    case["client"]["postcode"] = "SY8 1AA".into();
+    case["client"]["local_authority"] = "E06000051".into();
+    daemon.plan_case(case.to_string()).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let page = get(&admin, &daemon, "/partners").await;
+        let crashed = row(&page.body, "crashing-host");
+        if crashed.contains("It stopped once: killed by signal 11") {
+            assert!(!row(&page.body, "steady-host").contains("stopped"), "{}", page.body);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no crash shown: {crashed}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // The same for a monitoring system.
+    let metrics = reqwest::get(format!("{}/metrics", daemon.base)).await.unwrap().text().await;
+    let metrics = metrics.unwrap();
+    assert!(
+        metrics.contains("pathways_plugin_host_deaths_total{partner=\"crashing-host\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("pathways_plugin_host_up{partner=\"steady-host\"} 1"), "{metrics}");
+    assert!(!metrics.contains("pathways_plugin_host_up{partner=\"foodbank-test\"}"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_clients_copy_speaks_the_clients_language_from_the_catalogue() {
     let dir = tempfile::tempdir().unwrap();

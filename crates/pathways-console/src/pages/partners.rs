@@ -22,6 +22,26 @@ struct PartnerRow {
     in_flight: usize,
     last: Option<String>,
     last_at: Option<String>,
+    /// Where its plugin runs, in words: in the daemon, or in a plugin host child and how that
+    /// has fared.
+    runs: String,
+    /// Whether its plugin host has died since the configuration was loaded.
+    host_died: bool,
+}
+
+/// Where a partner's plugin runs, for an administrator.
+fn runs(host: Option<&pathways_core::PluginHostState>) -> String {
+    let Some(host) = host else { return "In the daemon".into() };
+    let now = match host.pid {
+        Some(pid) => format!("In a process of its own (process {pid})"),
+        None => "In a process of its own, being restarted".into(),
+    };
+    match (host.deaths, &host.last_death) {
+        (0, _) => now,
+        (1, Some(how)) => format!("{now}. It stopped once: {how}"),
+        (n, Some(how)) => format!("{now}. It stopped {n} times, last: {how}"),
+        (n, None) => format!("{now}. It stopped {n} times"),
+    }
 }
 
 /// The last configuration reload, as the page says it.
@@ -59,6 +79,7 @@ pub async fn show(State(console): State<Console>, signed: Signed) -> Response {
             let state = states.iter().find(|s| s.partner_id == p.id);
             let in_flight = state.map_or(0, |s| s.in_flight);
             let last = state.and_then(|s| s.last.clone());
+            let host = state.and_then(|s| s.plugin_host.as_ref());
             PartnerRow {
                 name: live.orchestrator.display_name(&p.id),
                 needs: p.needs.iter().map(|n| n.as_str().to_string()).collect(),
@@ -70,6 +91,8 @@ pub async fn show(State(console): State<Console>, signed: Signed) -> Response {
                 in_flight,
                 last: last.as_ref().map(|l| outcome(l.outcome, l.latency_ms)),
                 last_at: last.map(|l| l.at.to_rfc3339()),
+                runs: runs(host),
+                host_died: host.is_some_and(|h| h.deaths > 0),
             }
         })
         .collect();

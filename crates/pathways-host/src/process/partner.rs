@@ -42,7 +42,8 @@ use pathways_abi::{
 };
 use pathways_core::{
     Availability, AvailabilityQuery, CancelRequest, Capability, Health, Manifest, Partner,
-    PartnerError, Referral, ReferralReceipt, ReferralRef, ReferralStatus, PLUGIN_HOST_DIED,
+    PartnerError, PluginHostState, Referral, ReferralReceipt, ReferralRef, ReferralStatus,
+    PLUGIN_HOST_DIED,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -165,6 +166,8 @@ struct Shared {
     deaths: AtomicU64,
     /// The running child's process id; 0 while none runs.
     pid: AtomicU32,
+    /// How the last child died.
+    last_death: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -220,6 +223,7 @@ impl ProcessPartner {
             restarts: AtomicU64::new(0),
             deaths: AtomicU64::new(0),
             pid: AtomicU32::new(0),
+            last_death: Mutex::new(None),
         });
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = oneshot::channel();
@@ -445,6 +449,7 @@ async fn supervise(
                 match serve(running, launch.hung_after, &mut stop).await {
                     Some(why) => {
                         shared.pid.store(0, Ordering::SeqCst);
+                        *lock(&shared.last_death) = Some(why.clone());
                         shared.deaths.fetch_add(1, Ordering::SeqCst);
                         why
                     }
@@ -683,6 +688,14 @@ impl Partner for ProcessPartner {
 
     async fn health(&self) -> Result<Health, PartnerError> {
         self.call(OP_HEALTH, &()).await
+    }
+
+    fn plugin_host(&self) -> Option<PluginHostState> {
+        Some(PluginHostState {
+            pid: self.host_pid(),
+            deaths: self.deaths(),
+            last_death: lock(&self.shared.last_death).clone(),
+        })
     }
 
     async fn cancel_referral(
