@@ -181,6 +181,64 @@ async fn a_plugin_host_stuck_in_a_call_it_cannot_cancel_is_killed_as_hung_and_re
     assert_eq!(answer.expect("the restarted plugin host answers").offers.len(), 1);
 }
 
+/// A plugin whose `call` export never returns stops its host reading requests. Before, the
+/// requests then filled the pipe and each caller blocked its runtime thread writing the next
+/// (with two threads, the whole daemon); now no caller waits: every call gets its answer (an
+/// error) in time, and the host is killed and restarted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_host_that_stops_reading_never_blocks_its_callers() {
+    let options = HostOptions { hung_after: Duration::from_millis(500), ..options() };
+    let library = plugin_library("pathways_test_old_sdk_partner");
+    let partner =
+        Arc::new(ProcessPartner::start(&options, &library, "blocking-1", &json!({})).unwrap());
+    // A ticker on the callers' runtime: a blocked worker shows as a late tick.
+    let ticker = tokio::spawn(async {
+        let (mut worst, mut last) = (Duration::ZERO, Instant::now());
+        for _ in 0..200 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            worst = worst.max(last.elapsed());
+            last = Instant::now();
+        }
+        worst
+    });
+    let blocking = partner.clone();
+    let blocked = tokio::spawn(async move {
+        tokio::time::timeout(
+            Duration::from_millis(200),
+            blocking.check_availability(&command("BLOCK")),
+        )
+        .await
+    });
+    in_flight(&partner, 1).await;
+    // 40 requests of 256 KiB: far more than the socket holds, and more than the backlog may.
+    let big = "x".repeat(256 * 1024);
+    let calls: Vec<_> = (0..40)
+        .map(|_| {
+            let (partner, mut query) = (partner.clone(), command("W10"));
+            query.postcode_district = big.clone();
+            tokio::spawn(async move {
+                tokio::time::timeout(Duration::from_secs(8), partner.check_availability(&query))
+                    .await
+            })
+        })
+        .collect();
+    let mut refused = 0;
+    for call in calls {
+        let answer = call.await.unwrap().expect("every caller is answered in time");
+        let error = answer.expect_err("the stuck host answers nothing");
+        assert_eq!(error.kind, PartnerErrorKind::PluginFault, "{error}");
+        refused += usize::from(error.message.contains("stopped reading its requests"));
+    }
+    assert!(refused > 0, "past the backlog's limit calls are refused at once");
+    // The blocked call ended too: timed out for its caller, or failed with its host.
+    assert!(!matches!(blocked.await.unwrap(), Ok(Ok(_))), "the blocked call cannot answer");
+    let worst = ticker.await.unwrap();
+    assert!(worst < Duration::from_millis(500), "a runtime thread was blocked for {worst:?}");
+    restarted(&partner, 1).await;
+    let answer = partner.check_availability(&command("W10")).await;
+    assert_eq!(answer.expect("the restarted host answers").offers.len(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_host_past_its_memory_cap_aborts_alone_and_is_first_for_the_oom_killer() {
     let options = HostOptions { memory_limit: Some(256 * 1024 * 1024), ..options() };

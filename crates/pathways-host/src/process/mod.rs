@@ -13,6 +13,7 @@
 
 mod child;
 mod frame;
+mod outbox;
 mod partner;
 mod sandbox;
 

@@ -12,9 +12,11 @@
 //! partner's circuit breaker sees them; nothing else in the daemon is touched.
 //!
 //! The supervisors run on a small runtime of their own, so a partner works the same whichever
-//! runtime its callers use. A caller writes its frame to the child's stdin itself, and a thread
-//! per child reads the answers and wakes each caller directly: no other thread is woken on the
-//! way, which keeps what isolation adds to a call small (docs/BENCHMARKS.md). Dropping the
+//! runtime its callers use. A caller writes its frame to the child's stdin (a socket) itself,
+//! never waiting (what the child is not ready to take waits in an [`Outbox`] backlog for a
+//! writer thread), and a thread per child reads the answers and wakes each caller directly: no
+//! other thread is woken on the way, which keeps what isolation adds to a call small
+//! (docs/BENCHMARKS.md). Dropping the
 //! partner stops its supervisor, which kills the child; the child also exits when its stdin
 //! closes, so it never outlives the daemon.
 //!
@@ -22,7 +24,9 @@
 //! process, and the child answers a cancel only once the plugin has really let the call go; a
 //! cancelled call still unanswered [`HostOptions::hung_after`] later (a thread stuck in the
 //! plugin, a plugin whose `call` export blocks the child's reader) means the child is hung: it
-//! is killed, its calls in flight fail as when it dies, and it is restarted.
+//! is killed, its calls in flight fail as when it dies, and it is restarted. A child that has
+//! stopped reading its requests altogether is killed as soon as its backlog passes
+//! [`MAX_BACKLOG`](super::outbox::MAX_BACKLOG); no caller ever blocks on it meanwhile.
 //!
 //! Memory: the child asks the kernel's out-of-memory killer to take it first
 //! (`oom_score_adj` 1000), so a plugin that eats memory is what is killed, not the daemon;
@@ -50,6 +54,7 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use super::frame::{self, Frame, Init, Ready, CANCEL, INIT};
+use super::outbox::{Outbox, Sent};
 use crate::partner::{decode_reply, encode_request, fault};
 use crate::{CallStats, LoadError};
 
@@ -129,18 +134,25 @@ struct Calls {
 /// One running child, as the callers see it.
 #[derive(Debug)]
 struct Conn {
-    /// The child's stdin. Callers write their frames themselves, whole, under the lock: a
-    /// frame is small and the child's reader drains the pipe at once, so this is a copy, not a
-    /// wait (and no thread is woken to do it).
-    stdin: Mutex<std::process::ChildStdin>,
+    /// The child's stdin. Callers write their frames themselves, never waiting: the socket
+    /// takes a frame at once in the usual case (no thread woken), and what it cannot take
+    /// waits in the outbox's backlog for its writer thread ([`outbox`](super::outbox)).
+    out: Arc<Outbox>,
     calls: Mutex<Calls>,
 }
 
+impl Drop for Conn {
+    fn drop(&mut self) {
+        // The last holder gone (the child ended, or never got ready): end the writer thread.
+        self.out.close();
+    }
+}
+
 impl Conn {
-    /// Writes `frame`; a failure means the child is dying, which its reader reports.
-    fn send(&self, frame: &Frame) {
-        let bytes = frame.encode();
-        let _ = std::io::Write::write_all(&mut *lock(&self.stdin), &bytes);
+    /// Writes `frame` without waiting. A write that fails means the child is dying, which its
+    /// reader reports; [`Sent::Refused`] means it has stopped reading, and is to be killed.
+    fn send(&self, frame: &Frame) -> Sent {
+        self.out.send(&frame.encode())
     }
 }
 
@@ -320,7 +332,15 @@ impl ProcessPartner {
         shared.started.fetch_add(1, Ordering::SeqCst);
         let mut in_flight = InFlight { conn: &conn, id, finished: false };
         // If the write fails the child is dying: the supervisor fails the call shortly.
-        conn.send(&Frame { id, code: op, body: request.to_vec() });
+        if conn.send(&Frame { id, code: op, body: request.to_vec() }) == Sent::Refused {
+            in_flight.finished = true;
+            lock(&conn.calls).pending.remove(&id);
+            return Err(shared.fault(
+                op,
+                "its plugin host has stopped reading its requests and is being restarted; the \
+                 call was not made",
+            ));
+        }
         let reply = rx.await;
         in_flight.finished = true;
         match reply {
@@ -357,7 +377,8 @@ impl Drop for InFlight<'_> {
         if calls.pending.remove(&self.id).is_some() && calls.dead.is_none() {
             calls.abandoned.insert(self.id, Instant::now());
             drop(calls);
-            self.conn.send(&Frame { id: self.id, code: CANCEL, body: Vec::new() });
+            // Refused only when the child is not reading: the supervisor kills it then.
+            let _ = self.conn.send(&Frame { id: self.id, code: CANCEL, body: Vec::new() });
         }
     }
 }
@@ -491,22 +512,26 @@ async fn start_child(shared: &Arc<Shared>, launch: &Launch) -> Result<Running, L
         program: launch.program.clone(),
         reason,
     };
+    let (requests, child_stdin) = std::os::unix::net::UnixStream::pair()
+        .map_err(|e| failed(format!("cannot be given its requests socket: {e}")))?;
     let mut child = std::process::Command::new(&launch.program)
         .arg(PLUGIN_HOST_SUBCOMMAND)
-        .stdin(Stdio::piped())
+        .stdin(Stdio::from(std::os::fd::OwnedFd::from(child_stdin)))
         .stdout(Stdio::piped())
         // Plugin logs (through the host's log bridge, in the daemon's log format) and anything
         // a plugin prints reach the operator with the daemon's own.
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|e| failed(format!("cannot be started: {e}")))?;
-    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+    let Some(stdout) = child.stdout.take() else {
         return Err(failed("was started without its pipes".into()));
     };
     let child = Reaper(Some(child));
-    let conn = Arc::new(Conn { stdin: Mutex::new(stdin), calls: Mutex::default() });
+    let out = Outbox::start(requests, &launch.init.partner_id)
+        .map_err(|e| failed(format!("cannot be written to: no thread: {e}")))?;
+    let conn = Arc::new(Conn { out, calls: Mutex::default() });
     let init = serde_json::to_vec(&launch.init).unwrap_or_default();
-    conn.send(&Frame { id: 0, code: INIT, body: init });
+    let _ = conn.send(&Frame { id: 0, code: INIT, body: init });
     let (ready_tx, ready_rx) = oneshot::channel();
     let (ended_tx, ended) = oneshot::channel();
     let (thread_shared, thread_conn) = (shared.clone(), conn.clone());
@@ -569,6 +594,7 @@ async fn serve(
                     Ok(Err(e)) => Some(e.to_string()),
                     Err(_) => Some("its reader stopped".to_string()),
                 };
+                conn.out.close();
                 let mut how = child.reap(broke.is_some()).await;
                 if let Some(broke) = broke {
                     how.push_str(&format!("; it broke the frame protocol: {broke}"));
@@ -577,8 +603,19 @@ async fn serve(
                 return Some(how);
             }
             _ = watch.tick() => {
+                if conn.out.is_stuck() {
+                    conn.out.close();
+                    let how = format!(
+                        "killed: it had stopped reading its requests ({} KiB waiting) ({})",
+                        conn.out.waiting() / 1024,
+                        child.reap(true).await
+                    );
+                    fail_all(&conn, &how);
+                    return Some(how);
+                }
                 let oldest = lock(&conn.calls).abandoned.values().min().copied();
                 if oldest.is_some_and(|since| since.elapsed() >= hung_after) {
+                    conn.out.close();
                     let how = format!(
                         "killed as hung: a cancelled call was still running in the plugin {} ms \
                          after its cancel ({})",
@@ -590,6 +627,7 @@ async fn serve(
                 }
             }
             _ = &mut *stop => {
+                conn.out.close();
                 drop(child);
                 return None;
             }
