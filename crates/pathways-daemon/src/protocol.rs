@@ -21,7 +21,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::error::ApiError;
@@ -210,8 +210,20 @@ pub(crate) async fn answer_after(shared: &Shared, timed_out: bool) {
     .await;
     if !matches!(written, Ok(Ok(()))) {
         tracing::debug!(status, "could not write a protocol refusal; the client went away");
+        return;
     }
+    // Closing a socket with unread bytes (the rest of a request hyper gave up on) resets the
+    // connection, and a reset can reach the client before it has read the refusal: read what
+    // is left, briefly, until it closes its side.
+    let _ = tokio::time::timeout(DRAIN, async {
+        let mut rest = [0u8; 4096];
+        while matches!(stream.read(&mut rest).await, Ok(n) if n > 0) {}
+    })
+    .await;
 }
+
+/// How long a refused connection's unread bytes are read before it is closed anyway.
+const DRAIN: Duration = Duration::from_millis(500);
 
 #[cfg(test)]
 mod tests {

@@ -188,6 +188,26 @@ async fn every_request_hyper_cannot_read_is_refused_in_json() {
             "{shown:?}"
         );
     }
+    // A refused request with a large body still in flight: the refusal arrives whole (the
+    // rest is read before the connection closes, so no reset overtakes the answer).
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let head = "POST /v1/cases HTTP/1.1\r\nHost: x\r\nContent-Length: 400000\r\n\
+                Content-Length: 400001\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let body = tokio::spawn(async move {
+        let _ = writer.write_all(&vec![b'x'; 400_000]).await;
+        writer
+    });
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(3), reader.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 400 ") && answer.contains("\"malformed_request\""),
+        "{answer}"
+    );
+    drop(body.await);
+
     // A malformed request after a good one on the same connection is refused in JSON too.
     let mut stream = send_raw(
         addr,
