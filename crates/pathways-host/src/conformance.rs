@@ -303,23 +303,10 @@ async fn check_declared_fields(
         }
     };
     let case = case_with(partner, offer.need, client, &CANARY);
-    let key = format!("conformance-fields-{}", chrono::Utc::now().timestamp_micros());
-    let (Ok(partner_id), Ok(key)) = (
-        pathways_core::PartnerId::new(subject.partner_id()),
-        pathways_core::IdempotencyKey::new(key),
-    ) else {
-        return Some(Err("the check's own partner id or key is invalid (a bug)".into()));
+    let referral = match synthetic_referral(&subject, &case, &offer, &ClientField::ALL, true) {
+        Ok(referral) => referral,
+        Err(bug) => return Some(Err(bug)),
     };
-    let every_field = ClientField::ALL;
-    let referral = pathways_core::Referral::for_partner(
-        &case,
-        &partner_id,
-        offer.service.clone(),
-        &[offer.need],
-        &every_field,
-        true,
-        key,
-    );
     let sent = answer(subject.send_referral(&referral)).await;
     if let (Ok(receipt), true) = (&sent, manifest.capabilities.contains(&Capability::Cancel)) {
         // Not left at the test system where the plugin can withdraw it.
@@ -369,26 +356,7 @@ async fn check_declared_fields(
 /// `text` with `%XX` escapes and form-encoded `+` decoded, for finding values a plugin
 /// URL-encoded.
 fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push((h * 16 + l) as u8);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(&text.replace('+', " ")).decode_utf8_lossy().into_owned()
 }
 
 /// What the referral cancel check records for a plugin that cannot cancel.
@@ -421,24 +389,13 @@ async fn referral_checks(
         report.record("referral", Err(format!("the synthetic client cannot be referred: {asks}")));
         return;
     }
-    let key = format!("conformance-{}", chrono::Utc::now().timestamp_micros());
-    let (Ok(partner_id), Ok(key)) = (
-        pathways_core::PartnerId::new(partner.partner_id()),
-        pathways_core::IdempotencyKey::new(key),
-    ) else {
-        report
-            .record("referral", Err("the check's own partner id or key is invalid (a bug)".into()));
-        return;
+    let referral = match synthetic_referral(partner, &case, &offer, &manifest.shares, false) {
+        Ok(referral) => referral,
+        Err(bug) => {
+            report.record("referral", Err(bug));
+            return;
+        }
     };
-    let referral = pathways_core::Referral::for_partner(
-        &case,
-        &partner_id,
-        offer.service.clone(),
-        &[offer.need],
-        &manifest.shares,
-        false,
-        key,
-    );
     let send = || async {
         tokio::time::timeout(CHECK_TIMEOUT, partner.send_referral(&referral))
             .await
@@ -552,6 +509,32 @@ fn whose(error: &pathways_core::PartnerError) -> String {
         K::InvalidRequest | K::Permanent | K::PluginFault | K::NotSupported => "the plugin's side",
     };
     format!("{error} ({side})")
+}
+
+/// The referral of `case` to `offer`'s service carrying `fields`, under a new key.
+fn synthetic_referral(
+    partner: &Subject,
+    case: &pathways_core::Case,
+    offer: &pathways_core::Offer,
+    fields: &[ClientField],
+    is_domestic_abuse_service: bool,
+) -> Result<pathways_core::Referral, String> {
+    let key = format!("conformance-{}", chrono::Utc::now().timestamp_micros());
+    let (Ok(partner_id), Ok(key)) = (
+        pathways_core::PartnerId::new(partner.partner_id()),
+        pathways_core::IdempotencyKey::new(key),
+    ) else {
+        return Err("the check's own partner id or key is invalid (a bug)".into());
+    };
+    Ok(pathways_core::Referral::for_partner(
+        case,
+        &partner_id,
+        offer.service.clone(),
+        &[offer.need],
+        fields,
+        is_domestic_abuse_service,
+        key,
+    ))
 }
 
 /// A made-up client for `need`, in the plugin's first area, with everything a referral may

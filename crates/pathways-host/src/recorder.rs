@@ -45,15 +45,11 @@ impl Drop for Recorder {
 
 /// The origin (`scheme://host:port`) of `url`, and its path without a trailing `/`.
 fn split(url: &str) -> Option<(String, String)> {
-    let (scheme, rest) = url.split_once("://")?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, ""),
-    };
-    if !matches!(scheme, "http" | "https") || authority.is_empty() {
+    let url = reqwest::Url::parse(url).ok()?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return None;
     }
-    Some((format!("{scheme}://{authority}"), path.trim_end_matches('/').to_string()))
+    Some((url.origin().ascii_serialization(), url.path().trim_end_matches('/').to_string()))
 }
 
 impl Recorder {

@@ -594,7 +594,6 @@ async fn serve(
                     Ok(Err(e)) => Some(e.to_string()),
                     Err(_) => Some("its reader stopped".to_string()),
                 };
-                conn.out.close();
                 let mut how = child.reap(broke.is_some()).await;
                 if let Some(broke) = broke {
                     how.push_str(&format!("; it broke the frame protocol: {broke}"));
@@ -603,25 +602,8 @@ async fn serve(
                 return Some(how);
             }
             _ = watch.tick() => {
-                if conn.out.is_stuck() {
-                    conn.out.close();
-                    let how = format!(
-                        "killed: it had stopped reading its requests ({} KiB waiting) ({})",
-                        conn.out.waiting() / 1024,
-                        child.reap(true).await
-                    );
-                    fail_all(&conn, &how);
-                    return Some(how);
-                }
-                let oldest = lock(&conn.calls).abandoned.values().min().copied();
-                if oldest.is_some_and(|since| since.elapsed() >= hung_after) {
-                    conn.out.close();
-                    let how = format!(
-                        "killed as hung: a cancelled call was still running in the plugin {} ms \
-                         after its cancel ({})",
-                        hung_after.as_millis(),
-                        child.reap(true).await
-                    );
+                if let Some(why) = why_kill(&conn, hung_after) {
+                    let how = format!("{why} ({})", child.reap(true).await);
                     fail_all(&conn, &how);
                     return Some(how);
                 }
@@ -635,8 +617,29 @@ async fn serve(
     }
 }
 
-/// Fails every call in flight on `conn`: the child ended `how`. Refuses new ones.
+/// Why a child that is still alive is to be killed: it stopped reading its requests, or a call
+/// it was asked to cancel is still running `hung_after` later.
+fn why_kill(conn: &Conn, hung_after: Duration) -> Option<String> {
+    if conn.out.is_stuck() {
+        let waiting = conn.out.waiting() / 1024;
+        return Some(format!(
+            "killed: it had stopped reading its requests ({waiting} KiB waiting)"
+        ));
+    }
+    let oldest = lock(&conn.calls).abandoned.values().min().copied()?;
+    (oldest.elapsed() >= hung_after).then(|| {
+        format!(
+            "killed as hung: a cancelled call was still running in the plugin {} ms after its \
+             cancel",
+            hung_after.as_millis()
+        )
+    })
+}
+
+/// Fails every call in flight on `conn`: the child ended `how`. Refuses new ones, and writes
+/// nothing more to it.
 fn fail_all(conn: &Conn, how: &str) {
+    conn.out.close();
     let mut calls = lock(&conn.calls);
     calls.dead = Some(how.to_string());
     calls.abandoned.clear();
